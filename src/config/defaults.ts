@@ -1,0 +1,54 @@
+/**
+ * Policy defaults: every lifetime, algorithm and protocol choice Stamp makes, in one place.
+ *
+ * Deployment settings (ports, URLs, secrets) live in `config/env.ts`; this file is policy.
+ * The README's configuration table documents both.
+ *
+ * @module
+ */
+
+export const defaults = {
+  /** Access token lifetime in seconds (RFC 9068 tokens are short-lived bearer credentials). */
+  accessTokenTTL: 300,
+  /** Refresh token lifetime in seconds. */
+  refreshTokenTTL: 86_400,
+  /**
+   * Seconds after a refresh token was consumed during which the same client may present it again
+   * and still get a new pair in the same family (absorbs exactly-concurrent retries). 0 = strict
+   * RFC 9700 §4.14.2 reuse detection.
+   */
+  refreshGraceSeconds: 0,
+  /** JWS algorithm for new signing keys. */
+  signingAlg: 'RS256' as SigningAlg,
+  /** `Cache-Control: max-age` for the JWKS, in seconds; also what verifiers may cache. */
+  jwksMaxAge: 300,
+  /** Clock skew allowance, in seconds, added when deciding a retiring key can be dropped. */
+  clockSkew: 60,
+  /** How often, in seconds, the active key is replaced by the pre-published next key. */
+  keyRotationInterval: 30 * 86_400,
+  /** How often, in seconds, each instance re-reads the key set (picks up rotations made elsewhere). */
+  keyRefreshInterval: 5,
+  /** How long, in seconds, a client record is cached in memory by each instance. */
+  clientCacheTTL: 5,
+  /** argon2id parameters (OWASP Password Storage Cheat Sheet: m ≥ 19 MiB, t ≥ 2, p = 1). */
+  argon2: { memoryCost: 19_456, timeCost: 2, parallelism: 1 },
+  /** Largest accepted request body, in bytes. */
+  bodyLimit: 16_384,
+} as const
+
+export type SigningAlg = 'RS256' | 'PS256' | 'ES256' | 'EdDSA'
+export const SIGNING_ALGS: readonly SigningAlg[] = ['RS256', 'PS256', 'ES256', 'EdDSA']
+
+export type Policy = {
+  accessTokenTTL: number
+  refreshTokenTTL: number
+  refreshGraceSeconds: number
+  signingAlg: SigningAlg
+  jwksMaxAge: number
+  clockSkew: number
+  keyRotationInterval: number
+  keyRefreshInterval: number
+  clientCacheTTL: number
+  argon2: { memoryCost: number, timeCost: number, parallelism: number }
+  bodyLimit: number
+}

@@ -1,0 +1,109 @@
+/**
+ * Client authentication at the token, revocation and introspection endpoints (RFC 6749 §2.3.1).
+ *
+ * Client secrets are 256-bit random values, so a fast hash is the right storage: SHA-256 of such a
+ * secret cannot be brute-forced, and verification stays cheap on the hot path. The comparison is
+ * constant-time all the same.
+ *
+ * @module
+ */
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto'
+import { InvalidClient, InvalidRequest } from '../errors.js'
+import type { ClientRecord, ClientStore } from '../storage/types.js'
+
+export type ClientAuthMethod = 'client_secret_basic' | 'client_secret_post' | 'none'
+export const CLIENT_AUTH_METHODS: readonly ClientAuthMethod[] = ['client_secret_basic', 'client_secret_post', 'none']
+
+export function generateClientSecret (): string {
+  return randomBytes(32).toString('base64url')
+}
+
+export function hashClientSecret (secret: string): string {
+  return createHash('sha256').update(secret).digest('hex')
+}
+
+function secretMatches (secret: string, storedHash: string): boolean {
+  const presented = Buffer.from(hashClientSecret(secret), 'hex')
+  const stored = Buffer.from(storedHash, 'hex')
+  return presented.length === stored.length && timingSafeEqual(presented, stored)
+}
+
+/** Caches client records briefly per instance: the hot path must not hit the database each time. */
+export class ClientCache {
+  readonly #store: ClientStore
+  readonly #ttlMs: number
+  readonly #entries = new Map<string, { client: ClientRecord, expires: number }>()
+  static readonly MAX_ENTRIES = 10_000
+
+  constructor (store: ClientStore, ttlSeconds: number) {
+    this.#store = store
+    this.#ttlMs = ttlSeconds * 1000
+  }
+
+  async find (id: string): Promise<ClientRecord | null> {
+    const now = Date.now()
+    const hit = this.#entries.get(id)
+    if (hit && hit.expires > now) return hit.client
+    const client = await this.#store.find(id)
+    if (client && this.#ttlMs > 0) {
+      if (this.#entries.size >= ClientCache.MAX_ENTRIES) this.#entries.clear()
+      this.#entries.set(id, { client, expires: now + this.#ttlMs })
+    }
+    return client
+  }
+
+  forget (id: string): void {
+    this.#entries.delete(id)
+  }
+}
+
+export interface AuthenticatedClient { client: ClientRecord, method: ClientAuthMethod }
+
+const BASIC_CHALLENGE = { 'WWW-Authenticate': 'Basic realm="stamp", charset="UTF-8"' }
+
+/**
+ * RFC 6749 §2.3: authenticates with exactly one method. "The client MUST NOT use more than one
+ * authentication method in each request." Public clients identify with `client_id` alone.
+ */
+export async function authenticateClient (
+  authorization: string | undefined,
+  body: { client_id?: string, client_secret?: string },
+  clients: ClientCache,
+): Promise<AuthenticatedClient> {
+  if (authorization !== undefined) {
+    if (body.client_secret !== undefined) throw new InvalidRequest('use only one client authentication method')
+    const credentials = parseBasic(authorization)
+    if (!credentials) throw new InvalidClient('malformed Basic credentials', { headers: BASIC_CHALLENGE })
+    if (body.client_id !== undefined && body.client_id !== credentials.id) throw new InvalidRequest('client_id does not match the authenticated client')
+    const client = await clients.find(credentials.id)
+    if (!client?.secretHash || !secretMatches(credentials.secret, client.secretHash)) {
+      throw new InvalidClient('client authentication failed', { headers: BASIC_CHALLENGE })
+    }
+    return { client, method: 'client_secret_basic' }
+  }
+  if (body.client_id === undefined) throw new InvalidClient('client authentication required', { headers: BASIC_CHALLENGE })
+  const client = await clients.find(body.client_id)
+  if (body.client_secret !== undefined) {
+    if (!client?.secretHash || !secretMatches(body.client_secret, client.secretHash)) throw new InvalidClient('client authentication failed')
+    return { client, method: 'client_secret_post' }
+  }
+  if (!client?.public) throw new InvalidClient('client authentication failed')
+  return { client, method: 'none' }
+}
+
+/** RFC 6749 §2.3.1: id and secret are form-urlencoded before being joined for Basic. */
+function parseBasic (header: string): { id: string, secret: string } | null {
+  const match = /^Basic ([A-Za-z0-9+/]+=*)$/i.exec(header.trim())
+  if (!match) return null
+  const decoded = Buffer.from(match[1], 'base64').toString('utf8')
+  const colon = decoded.indexOf(':')
+  if (colon < 1) return null
+  try {
+    return {
+      id: decodeURIComponent(decoded.slice(0, colon).replace(/\+/g, ' ')),
+      secret: decodeURIComponent(decoded.slice(colon + 1).replace(/\+/g, ' ')),
+    }
+  } catch {
+    return null
+  }
+}

@@ -1,0 +1,257 @@
+/**
+ * The keyring: each instance's in-memory view of the signing keys, and the lifecycle operations.
+ *
+ * Signing and JWKS serving never touch the database: the active private key and the serialized
+ * JWKS are held in memory and re-read every `keyRefreshInterval` seconds, which is how an instance
+ * picks up a rotation made by another one. Lifecycle changes (ensure, rotate, revoke, retire,
+ * rewrap) run through `KeyStore.locked`, one transaction under a cluster-wide lock.
+ *
+ * @module
+ */
+import { createHash } from 'node:crypto'
+import { importJWK, type CryptoKey, type JWK } from 'jose'
+import type { Policy, SigningAlg } from '../config/defaults.js'
+import { open, seal, type KEK } from '../crypto/kek.js'
+import type { KeyStore, KeyTransaction, StoredKey } from '../storage/types.js'
+import { generateSigningKey, nextIsPublishedLongEnough, publishedJwk, retiringGraceSeconds, rotationDue } from './keys.js'
+
+export interface SigningKeyHandle { kid: string, alg: SigningAlg, key: CryptoKey }
+
+export interface JWKSDocument { body: string, etag: string }
+
+export interface KeyringLogger { info(obj: object, msg: string): void, warn(obj: object, msg: string): void, error(obj: object, msg: string): void }
+
+export class KeyLifecycleError extends Error {
+  override name = 'KeyLifecycleError'
+}
+
+export interface KeyringOptions {
+  store: KeyStore
+  kek: KEK
+  policy: Pick<Policy, 'signingAlg' | 'accessTokenTTL' | 'refreshTokenTTL' | 'clockSkew' | 'jwksMaxAge' | 'keyRotationInterval' | 'keyRefreshInterval'>
+  log: KeyringLogger
+  /** Injectable clock, so lifecycle tests need no sleeps. */
+  now?: () => Date
+  /** Called after a revoke or rotation changed which refresh tokens are valid. */
+}
+
+export class Keyring {
+  readonly #store: KeyStore
+  readonly #kek: KEK
+  readonly #policy: KeyringOptions['policy']
+  readonly #log: KeyringLogger
+  readonly #now: () => Date
+  #published: StoredKey[] = []
+  #fingerprint = ''
+  #signing?: SigningKeyHandle
+  #verifying = new Map<string, { alg: string, key: CryptoKey }>()
+  #jwks: JWKSDocument = { body: '{"keys":[]}', etag: '' }
+  #timer?: NodeJS.Timeout
+  #ticking?: Promise<void>
+
+  constructor (options: KeyringOptions) {
+    this.#store = options.store
+    this.#kek = options.kek
+    this.#policy = options.policy
+    this.#log = options.log
+    this.#now = options.now ?? (() => new Date())
+  }
+
+  /** Makes sure an active and a next key exist, loads them, and starts the maintenance timer. */
+  async start ({ schedule = true } = {}): Promise<void> {
+    await this.#store.locked((tx) => this.#repair(tx))
+    await this.refresh()
+    if (schedule) {
+      this.#timer = setInterval(() => { this.#ticking ??= this.tick().finally(() => { this.#ticking = undefined }) },
+        this.#policy.keyRefreshInterval * 1000)
+      this.#timer.unref()
+    }
+  }
+
+  async stop (): Promise<void> {
+    clearInterval(this.#timer)
+    await this.#ticking
+  }
+
+  /** The key that signs every token issued now. */
+  signingKey (): SigningKeyHandle {
+    if (!this.#signing) throw new KeyLifecycleError('no active signing key loaded')
+    return this.#signing
+  }
+
+  /** A published key by kid, for verifying tokens Stamp itself issued. */
+  verificationKey (kid: string): { alg: string, key: CryptoKey } | undefined {
+    return this.#verifying.get(kid)
+  }
+
+  jwks (): JWKSDocument {
+    return this.#jwks
+  }
+
+  published (): readonly StoredKey[] {
+    return this.#published
+  }
+
+  /** One maintenance round: scheduled rotation and retirement when due, then reload. */
+  async tick (): Promise<void> {
+    try {
+      const now = this.#now()
+      if (this.#maintenanceDue(this.#published, now)) {
+        await this.#store.locked(async (tx) => {
+          // Re-check under the lock: another instance may have done it a moment ago.
+          const keys = await tx.all()
+          const at = this.#now()
+          if (this.#rotationDue(keys, at)) await this.#rotate(tx, keys, at, 'scheduled')
+          await this.#retireExpired(tx, await tx.all(), at)
+        }, { tryOnly: true })
+      }
+      await this.refresh()
+    } catch (err) {
+      this.#log.error({ err }, 'key maintenance failed; keeping the current keys')
+    }
+  }
+
+  /** Re-reads the published keys; rebuilds the signing key and JWKS only when the set changed. */
+  async refresh (): Promise<void> {
+    const keys = await this.#store.published()
+    const fingerprint = keys.map((k) => `${k.kid}:${k.status}`).join(',')
+    if (fingerprint === this.#fingerprint) return
+    const active = keys.find((k) => k.status === 'active')
+    if (!active?.privateKeyEnc) throw new KeyLifecycleError('no active signing key in the database')
+    const privateJwk = JSON.parse(open(this.#kek, active.privateKeyEnc, active.kid)) as JWK
+    const verifying = new Map<string, { alg: string, key: CryptoKey }>()
+    for (const k of keys) verifying.set(k.kid, { alg: k.alg, key: await importJWK(k.publicJwk, k.alg) as CryptoKey })
+    this.#signing = { kid: active.kid, alg: active.alg as SigningAlg, key: await importJWK(privateJwk, active.alg) as CryptoKey }
+    this.#verifying = verifying
+    this.#published = keys
+    this.#jwks = buildJWKS(keys)
+    if (this.#fingerprint) this.#log.info({ kid: active.kid, published: keys.map((k) => k.kid) }, 'signing keys reloaded')
+    this.#fingerprint = fingerprint
+  }
+
+  /**
+   * Promotes next → active, active → retiring (kept until its tokens expire) and publishes a fresh
+   * next key, in one transaction. Refuses while the next key is younger than one JWKS max-age,
+   * since a verifier's cached JWKS might not contain it yet; `force` overrides that.
+   */
+  async rotate ({ force = false } = {}): Promise<{ active: string, next: string, retiring: string }> {
+    const result = await this.#store.locked(async (tx) => {
+      const keys = await tx.all()
+      const now = this.#now()
+      const next = keys.find((k) => k.status === 'next')
+      if (next && !force && !nextIsPublishedLongEnough(next, now, this.#policy)) {
+        throw new KeyLifecycleError(`next key ${next.kid} has been published for less than JWKS_MAX_AGE (${this.#policy.jwksMaxAge} s); verifiers may not have it yet (use --force to rotate anyway)`)
+      }
+      return this.#rotate(tx, keys, now, 'manual')
+    })
+    await this.refresh()
+    return result!
+  }
+
+  /**
+   * Emergency revoke: removes a compromised key from the JWKS at once, destroys its private half,
+   * revokes every refresh-token family it signed, and promotes the next key if it was active.
+   * This is the one operation that does break verifiers, on purpose.
+   */
+  async revoke (kid: string): Promise<{ revoked: string, refreshFamiliesRevoked: number, active: string }> {
+    const result = await this.#store.locked(async (tx) => {
+      const now = this.#now()
+      const key = (await tx.all()).find((k) => k.kid === kid)
+      if (!key) throw new KeyLifecycleError(`no key with kid ${kid}`)
+      if (key.status === 'revoked' || key.status === 'retired') throw new KeyLifecycleError(`key ${kid} is already ${key.status}`)
+      await tx.update(kid, { status: 'revoked', privateKeyEnc: null, retiredAt: now })
+      const refreshFamiliesRevoked = await tx.revokeRefreshTokensSignedBy(kid, now)
+      const active = await this.#repair(tx)
+      this.#log.warn({ kid, refreshFamiliesRevoked }, 'signing key revoked')
+      return { revoked: kid, refreshFamiliesRevoked, active }
+    })
+    await this.refresh()
+    return result!
+  }
+
+  /** Re-seals every stored private key under `newKek` (one transaction). */
+  async rewrap (newKek: KEK): Promise<{ rewrapped: number }> {
+    const result = await this.#store.locked(async (tx) => {
+      let rewrapped = 0
+      for (const key of await tx.all()) {
+        if (!key.privateKeyEnc) continue
+        const plaintext = open(this.#kek, key.privateKeyEnc, key.kid)
+        await tx.update(key.kid, { privateKeyEnc: seal(newKek, plaintext, key.kid), kekId: newKek.id })
+        rewrapped++
+      }
+      return { rewrapped }
+    })
+    return result!
+  }
+
+  #maintenanceDue (keys: StoredKey[], now: Date): boolean {
+    return this.#rotationDue(keys, now) ||
+      keys.some((k) => k.status === 'retiring' && k.retireAfter !== null && k.retireAfter <= now)
+  }
+
+  #rotationDue (keys: StoredKey[], now: Date): boolean {
+    const active = keys.find((k) => k.status === 'active')
+    const next = keys.find((k) => k.status === 'next')
+    return !!active && !!next && rotationDue(active, next, now, this.#policy)
+  }
+
+  async #rotate (tx: KeyTransaction, keys: StoredKey[], now: Date, reason: 'manual' | 'scheduled') {
+    const active = keys.find((k) => k.status === 'active')
+    const next = keys.find((k) => k.status === 'next')
+    if (!active || !next) throw new KeyLifecycleError('key set incomplete; restart to repair it')
+    const retireAfter = new Date(now.getTime() + retiringGraceSeconds(this.#policy) * 1000)
+    await tx.update(active.kid, { status: 'retiring', retiringAt: now, retireAfter })
+    await tx.update(next.kid, { status: 'active', activatedAt: now })
+    const fresh = await this.#insertKey(tx, 'next', now)
+    this.#log.info({ reason, active: next.kid, retiring: active.kid, next: fresh }, 'signing keys rotated')
+    return { active: next.kid, next: fresh, retiring: active.kid }
+  }
+
+  async #retireExpired (tx: KeyTransaction, keys: StoredKey[], now: Date): Promise<void> {
+    for (const key of keys) {
+      if (key.status === 'retiring' && key.retireAfter && key.retireAfter <= now) {
+        await tx.update(key.kid, { status: 'retired', privateKeyEnc: null, retiredAt: now })
+        this.#log.info({ kid: key.kid }, 'signing key retired')
+      }
+    }
+  }
+
+  /** Restores the invariant "exactly one active and one next key"; returns the active kid. */
+  async #repair (tx: KeyTransaction): Promise<string> {
+    const now = this.#now()
+    let keys = await tx.all()
+    let active = keys.find((k) => k.status === 'active')
+    if (!active) {
+      const next = keys.find((k) => k.status === 'next')
+      if (next) await tx.update(next.kid, { status: 'active', activatedAt: now })
+      else await this.#insertKey(tx, 'active', now)
+      keys = await tx.all()
+      active = keys.find((k) => k.status === 'active')!
+    }
+    if (!keys.some((k) => k.status === 'next')) await this.#insertKey(tx, 'next', now)
+    return active.kid
+  }
+
+  async #insertKey (tx: KeyTransaction, status: 'active' | 'next', now: Date): Promise<string> {
+    const key = await generateSigningKey(this.#policy.signingAlg)
+    await tx.insert({
+      kid: key.kid,
+      alg: key.alg,
+      status,
+      publicJwk: key.publicJwk,
+      privateKeyEnc: seal(this.#kek, JSON.stringify(key.privateJwk), key.kid),
+      kekId: this.#kek.id,
+      createdAt: now,
+      activatedAt: status === 'active' ? now : null,
+    })
+    return key.kid
+  }
+}
+
+/** RFC 7517 §5 JWK Set from an allow-list of public members; the ETag changes only with the set. */
+export function buildJWKS (keys: readonly StoredKey[]): JWKSDocument {
+  const order = { active: 0, next: 1, retiring: 2 } as Record<string, number>
+  const sorted = [...keys].sort((a, b) => (order[a.status] ?? 9) - (order[b.status] ?? 9) || a.kid.localeCompare(b.kid))
+  const body = JSON.stringify({ keys: sorted.map(publishedJwk) })
+  return { body, etag: `"${createHash('sha256').update(body).digest('base64url').slice(0, 27)}"` }
+}

@@ -1,0 +1,77 @@
+/**
+ * OAuth 2.0 error model (RFC 6749 §5.2, RFC 6750 §3.1, RFC 7009, RFC 8707).
+ *
+ * Only `error` and `error_description` ever reach the wire; `detail` is for logs.
+ * This module imports nothing, so every layer can throw these.
+ *
+ * @module
+ */
+
+export type OAuthErrorCode =
+  | 'invalid_request'
+  | 'invalid_client'
+  | 'invalid_grant'
+  | 'unauthorized_client'
+  | 'unsupported_grant_type'
+  | 'unsupported_token_type'
+  | 'invalid_scope'
+  | 'invalid_target'
+  | 'invalid_token'
+  | 'insufficient_scope'
+  | 'access_denied'
+  | 'login_required'
+  | 'consent_required'
+  | 'unsupported_response_type'
+  | 'temporarily_unavailable'
+  | 'server_error'
+
+export interface OAuthErrorOptions {
+  cause?: unknown
+  /** Internal detail for the log; never sent to the client. */
+  detail?: string
+  /** Extra response headers, e.g. `WWW-Authenticate`. */
+  headers?: Record<string, string>
+}
+
+export class OAuthError extends Error {
+  readonly error: OAuthErrorCode
+  readonly statusCode: number
+  readonly description: string
+  readonly detail?: string
+  readonly headers: Record<string, string>
+  /** server_error descriptions are generic; everything else is safe to show. */
+  readonly expose: boolean
+
+  constructor (error: OAuthErrorCode, statusCode: number, description: string, options: OAuthErrorOptions = {}) {
+    super(description, { cause: options.cause })
+    this.name = 'OAuthError'
+    this.error = error
+    this.statusCode = statusCode
+    this.description = description
+    this.detail = options.detail
+    this.headers = options.headers ?? {}
+    this.expose = statusCode < 500
+  }
+}
+
+function subclass (code: OAuthErrorCode, status: number) {
+  return class extends OAuthError {
+    constructor (description: string, options?: OAuthErrorOptions) {
+      super(code, status, description, options)
+    }
+  }
+}
+
+export const InvalidRequest = subclass('invalid_request', 400)
+/** RFC 6749 §5.2: 401, with `WWW-Authenticate` when the client used the Authorization header. */
+export const InvalidClient = subclass('invalid_client', 401)
+export const InvalidGrant = subclass('invalid_grant', 400)
+export const UnauthorizedClient = subclass('unauthorized_client', 400)
+export const UnsupportedGrantType = subclass('unsupported_grant_type', 400)
+export const UnsupportedTokenType = subclass('unsupported_token_type', 400)
+export const InvalidScope = subclass('invalid_scope', 400)
+export const InvalidTarget = subclass('invalid_target', 400)
+export const InvalidToken = subclass('invalid_token', 401)
+export const InsufficientScope = subclass('insufficient_scope', 403)
+export const AccessDenied = subclass('access_denied', 403)
+export const ServerError = subclass('server_error', 500)

@@ -1,0 +1,16 @@
+/**
+ * The grant registry: every grant type Stamp can serve. The token route, discovery and the CLI
+ * all read this list, so what is advertised is what is served.
+ *
+ * @module
+ */
+import { clientCredentials } from './client_credentials.js'
+import { password } from './password.js'
+import { refreshToken } from './refresh_token.js'
+import type { Grant } from './types.js'
+
+export const grants: readonly Grant[] = [password, refreshToken, clientCredentials]
+
+export const grantsByType: ReadonlyMap<string, Grant> = new Map(grants.map((g) => [g.grantType, g]))
+
+export type { Grant, GrantServices, TokenResponse } from './types.js'

@@ -1,0 +1,53 @@
+/**
+ * Issues an access token and, when the client may refresh, a refresh token in a family.
+ *
+ * @module
+ */
+import { randomUUID } from 'node:crypto'
+import type { ClientRecord, NewRefreshToken } from '../storage/types.js'
+import type { GrantServices, TokenResponse } from './types.js'
+
+export interface PairRequest {
+  client: ClientRecord
+  sub: string
+  userId: string | null
+  scope: string
+  audience: string[]
+  /** Continue this refresh-token family (refresh grant) instead of starting one. */
+  familyId?: string
+  /** Set by the refresh grant, which stores the successor itself inside its rotation transaction. */
+  storeRefresh?: (token: NewRefreshToken) => Promise<void>
+  refresh: boolean
+  /** Scope carried by the refresh token when it differs from the access token's (a narrowed refresh). */
+  refreshScope?: string
+}
+
+export async function issueTokenPair (request: PairRequest, services: GrantServices): Promise<TokenResponse> {
+  const now = Date.now()
+  const { minter } = services
+  const access = minter.accessToken({ sub: request.sub, clientId: request.client.id, scope: request.scope, audience: request.audience }, now)
+  access.catch(() => {}) // awaited below; this only keeps an early throw from leaving it unhandled
+  const response: TokenResponse = { access_token: '', token_type: 'Bearer', expires_in: minter.accessTokenTTL, scope: request.scope }
+  if (request.refresh) {
+    const jti = randomUUID()
+    const record: NewRefreshToken = {
+      jti,
+      familyId: request.familyId ?? randomUUID(),
+      userId: request.userId,
+      clientId: request.client.id,
+      scope: request.refreshScope ?? request.scope,
+      audience: request.audience,
+      kid: minter.currentKid,
+      sessionId: null,
+      expiresAt: new Date(now + minter.refreshTokenTTL * 1000),
+    }
+    // Store before handing the token out: a token the database does not know is useless anyway.
+    const [refreshToken] = await Promise.all([
+      minter.refreshToken({ jti, sub: request.sub, clientId: request.client.id, scope: record.scope }, now),
+      (request.storeRefresh ?? ((t) => services.refreshTokens.create(t)))(record),
+    ])
+    response.refresh_token = refreshToken
+  }
+  response.access_token = await access
+  return response
+}

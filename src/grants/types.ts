@@ -1,0 +1,47 @@
+/**
+ * The grant handler contract (cf. fosite's HandleTokenEndpointRequest, node-oidc-provider's
+ * registerGrantType): each grant declares the parameters it reads, and the token route strips the
+ * rest before calling it.
+ *
+ * @module
+ */
+import type { Policy } from '../config/defaults.js'
+import type { ClientRecord, RefreshTokenStore, UserStore } from '../storage/types.js'
+import type { TokenMinter } from '../domain/tokens.js'
+import type { PasswordHasher } from '../domain/passwords.js'
+
+export interface TokenResponse {
+  access_token: string
+  token_type: 'Bearer'
+  expires_in: number
+  scope: string
+  refresh_token?: string
+  id_token?: string
+}
+
+export interface GrantServices {
+  issuer: string
+  policy: Policy
+  minter: TokenMinter
+  users: UserStore
+  refreshTokens: RefreshTokenStore
+  passwords: PasswordHasher
+  log: { info(obj: object, msg: string): void, warn(obj: object, msg: string): void }
+}
+
+export interface GrantRequest {
+  client: ClientRecord
+  /** Single-valued parameters the grant declared (duplicates were rejected already). */
+  params: Record<string, string | undefined>
+  /** RFC 8707 `resource`, the one parameter that may repeat. */
+  resources: string[] | undefined
+}
+
+export interface Grant {
+  grantType: string
+  /** Parameters this grant reads, besides grant_type and client authentication. */
+  parameters: readonly string[]
+  /** Whether a public client (no secret) may use it. */
+  allowPublicClients: boolean
+  handler(request: GrantRequest, services: GrantServices): Promise<TokenResponse>
+}

@@ -1,0 +1,43 @@
+/**
+ * Reading OAuth parameters from a parsed form body, with RFC 6749 §3.1's rules.
+ *
+ * @module
+ */
+import type { FastifyRequest } from 'fastify'
+import { InvalidRequest } from '../../errors.js'
+import type { FormBody } from '../../plugins/form_body.js'
+import { authenticateClient, type AuthenticatedClient, type ClientCache } from '../../domain/client_auth.js'
+
+/** Parameters that may legitimately repeat (RFC 8707 §2: `resource`). */
+const MULTI_VALUED = new Set(['resource'])
+
+/** The form body, or invalid_request when the request was not form-encoded. */
+export function formOf (request: FastifyRequest): FormBody {
+  const body = request.body
+  if (!body || typeof body !== 'object' || Array.isArray(body) || Object.getPrototypeOf(body) !== null) {
+    throw new InvalidRequest('the request body must be application/x-www-form-urlencoded')
+  }
+  const form = body as FormBody
+  for (const name in form) {
+    if (form[name].length > 1 && !MULTI_VALUED.has(name)) throw new InvalidRequest(`parameter ${name} is repeated`)
+  }
+  return form
+}
+
+/** RFC 6749 §3.1: "Parameters sent without a value MUST be treated as if they were omitted." */
+export function single (form: FormBody, name: string): string | undefined {
+  const value = form[name]?.[0]
+  return value === '' ? undefined : value
+}
+
+export function multi (form: FormBody, name: string): string[] | undefined {
+  const values = form[name]?.filter((v) => v !== '')
+  return values?.length ? values : undefined
+}
+
+export function authenticate (request: FastifyRequest, form: FormBody, clients: ClientCache): Promise<AuthenticatedClient> {
+  return authenticateClient(request.headers.authorization, {
+    client_id: single(form, 'client_id'),
+    client_secret: single(form, 'client_secret'),
+  }, clients)
+}

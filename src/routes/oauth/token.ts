@@ -1,0 +1,31 @@
+/**
+ * Token endpoint (RFC 6749 §3.2), as a pipeline: authenticate the client, reject repeated
+ * parameters, check the grant is served and allowed for this client, keep only the parameters
+ * the grant declared, and call its handler.
+ *
+ * @module
+ */
+import type { FastifyInstance } from 'fastify'
+import { InvalidRequest, UnauthorizedClient, UnsupportedGrantType } from '../../errors.js'
+import { grantsByType } from '../../grants/index.js'
+import { authenticate, formOf, multi, single } from './params.js'
+
+export default async function tokenRoute (app: FastifyInstance) {
+  app.post('/token', async (request, reply) => {
+    const form = formOf(request)
+    const grantType = single(form, 'grant_type')
+    if (!grantType) throw new InvalidRequest('grant_type is required')
+    const { client, method } = await authenticate(request, form, app.clientCache)
+    const grant = grantsByType.get(grantType)
+    if (!grant) throw new UnsupportedGrantType(`grant_type ${grantType} is not supported`)
+    if (!client.grantTypes.includes(grantType)) throw new UnauthorizedClient(`this client may not use ${grantType}`)
+    if (method === 'none' && !grant.allowPublicClients) throw new UnauthorizedClient(`${grantType} requires a confidential client`)
+
+    const params: Record<string, string | undefined> = {}
+    for (const name of grant.parameters) params[name] = single(form, name)
+    const tokens = await grant.handler({ client, params, resources: multi(form, 'resource') }, app.grantServices)
+    request.log.info({ grant_type: grantType, client_id: client.id }, 'tokens issued')
+    // RFC 6749 §5.1: "Cache-Control: no-store" and "Pragma: no-cache".
+    return reply.header('cache-control', 'no-store').header('pragma', 'no-cache').send(tokens)
+  })
+}

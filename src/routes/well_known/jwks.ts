@@ -1,0 +1,18 @@
+/**
+ * JWKS endpoint (RFC 7517 §5), served from memory: the keyring keeps the serialized set and its
+ * ETag, so a request costs a header comparison and a write.
+ *
+ * @module
+ */
+import type { FastifyInstance } from 'fastify'
+
+export default async function jwksRoute (app: FastifyInstance) {
+  const cacheControl = `public, max-age=${app.config.policy.jwksMaxAge}`
+  // logLevel warn: a JWKS fetch is routine; logging each one would cost more than serving it.
+  app.get('/jwks', { logLevel: 'warn' }, async (request, reply) => {
+    const { body, etag } = app.keyring.jwks()
+    reply.header('cache-control', cacheControl).header('etag', etag).header('access-control-allow-origin', '*')
+    if (request.headers['if-none-match'] === etag) return reply.code(304).send()
+    return reply.type('application/jwk-set+json; charset=utf-8').send(body)
+  })
+}

@@ -1,0 +1,66 @@
+/**
+ * Refresh-token repository on Prisma: one-time use enforced by the database, not by the caller.
+ *
+ * @module
+ */
+import type { PrismaClient } from '../../generated/prisma/client.js'
+import type { RefreshTokenRecord, RefreshTokenStore } from '../types.js'
+
+export function prismaRefreshTokenStore (prisma: PrismaClient): RefreshTokenStore {
+  return {
+    find: (jti) => prisma.refreshToken.findUnique({ where: { jti } }),
+
+    async create (token) {
+      await prisma.refreshToken.create({ data: token })
+    },
+
+    async rotate (jti, successor, now, graceSeconds) {
+      return prisma.$transaction(async (tx) => {
+        // The conditional UPDATE is the atomic step: PostgreSQL makes a concurrent UPDATE of the
+        // same row wait for this transaction and then re-check the WHERE clause, so exactly one
+        // caller consumes the token. A loser that revokes the family does so after our successor
+        // row is committed, so the successor is revoked with it.
+        const { count } = await tx.refreshToken.updateMany({
+          where: { jti, consumedAt: null, revokedAt: null, expiresAt: { gt: now } },
+          data: { consumedAt: now },
+        })
+        if (count === 1) {
+          await tx.refreshToken.create({ data: successor })
+          return { outcome: 'rotated' as const }
+        }
+        const record: RefreshTokenRecord | null = await tx.refreshToken.findUnique({ where: { jti } })
+        if (!record) return { outcome: 'unknown' as const }
+        const withinGrace = graceSeconds > 0 && record.revokedAt === null && record.consumedAt !== null &&
+          now.getTime() - record.consumedAt.getTime() <= graceSeconds * 1000 && record.expiresAt > now
+        if (withinGrace) {
+          // Re-check the family under the row lock: a reuse elsewhere may have revoked it.
+          const revoked = await tx.refreshToken.count({ where: { familyId: record.familyId, revokedAt: { not: null } } })
+          if (revoked === 0) {
+            await tx.refreshToken.create({ data: successor })
+            return { outcome: 'rotated' as const }
+          }
+        }
+        return { outcome: 'reused' as const, record }
+      })
+    },
+
+    async revokeFamily (familyId, now) {
+      const { count } = await prisma.refreshToken.updateMany({ where: { familyId, revokedAt: null }, data: { revokedAt: now } })
+      return count
+    },
+
+    async revokeByKid (kid, now) {
+      return revokeFamiliesSignedBy(prisma, kid, now)
+    },
+  }
+}
+
+type Tx = Pick<PrismaClient, '$executeRaw'>
+
+/** Revokes every family that has a live token signed with `kid`. */
+export async function revokeFamiliesSignedBy (db: Tx, kid: string, now: Date): Promise<number> {
+  return db.$executeRaw`
+    UPDATE refresh_tokens SET revoked_at = ${now}
+    WHERE revoked_at IS NULL
+      AND family_id IN (SELECT family_id FROM refresh_tokens WHERE kid = ${kid})`
+}
