@@ -6,7 +6,11 @@
  * WebAssembly build (`@prisma/schema-engine-wasm`), instantiated by hand because its entry
  * module imports a `.wasm` file, which Node cannot load. The engine insists on a live
  * connection even for schema-to-schema diffs (it only reads): `--url` names one, otherwise a
- * throw-away in-memory PGlite is served over TCP on 127.0.0.1 for the duration of the diff.
+ * throw-away in-memory PGlite is served over TCP on 127.0.0.1 for the duration of the diff
+ * (its initdb costs ~5 s; `--url postgresql://postgres@127.0.0.1:5432/postgres` takes ~2 s).
+ *
+ * Pinned to prisma 7.10.0's engine build (7.10.0-4.0edf323…): 7.10.1's engine commit has no
+ * published wasm build; the later 8.1.0-2 wasm gives the same SQL for our schema.
  *
  * Usage: tsx scripts/migration_diff.ts [--from-empty | --from OLD.prisma] [--to prisma/schema.prisma]
  *        [--url postgresql://…]
@@ -62,11 +66,6 @@ function loadEngineModule (): Promise<EngineModule> {
     return glue
   })()
   return engineModule
-}
-
-/** The engine's version string (a prisma-engines commit hash). */
-export async function engineVersion (): Promise<string> {
-  return (await loadEngineModule()).version()
 }
 
 /** Starts an in-memory PGlite behind a TCP socket; returns its URL and a stop function. */

@@ -1,0 +1,106 @@
+/**
+ * Test helpers: a fresh PostgreSQL database per test file (created from the migrations), the app
+ * built on it, and small factories for users and clients.
+ *
+ * @module
+ */
+import { randomBytes } from 'node:crypto'
+import { mkdtempSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import pg from 'pg'
+import type { FastifyInstance } from 'fastify'
+import { buildApp, type AppOptions } from '../src/app.js'
+import { loadConfig, type Config } from '../src/config/env.js'
+import { migrate } from '../src/db/migrate.js'
+import { generateKEKValue } from '../src/crypto/kek.js'
+import { generateClientSecret, hashClientSecret } from '../src/domain/client_auth.js'
+import type { ClientRecord } from '../src/storage/types.js'
+
+export const ADMIN_URL = process.env.TEST_DATABASE_ADMIN_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres'
+
+interface Teardown { teardown(fn: () => unknown): void }
+
+/** Creates an empty database, migrates it, and drops it when the test ends. */
+export async function createTestDatabase (t: Teardown): Promise<string> {
+  const name = `stamp_test_${randomBytes(6).toString('hex')}`
+  const admin = new pg.Client({ connectionString: ADMIN_URL })
+  await admin.connect()
+  await admin.query(`CREATE DATABASE ${name}`)
+  await admin.end()
+  const url = ADMIN_URL.replace(/\/[^/?]*(\?|$)/, `/${name}$1`)
+  t.teardown(async () => {
+    const client = new pg.Client({ connectionString: ADMIN_URL })
+    await client.connect()
+    await client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)
+    await client.end()
+  })
+  await migrate(url)
+  return url
+}
+
+/** A validated config for tests: quiet logs, a throw-away KEK, and any overrides. */
+export function testConfig (databaseUrl: string, env: Record<string, string> = {}): Config {
+  return loadConfig({
+    DATABASE_URL: databaseUrl,
+    LOG_LEVEL: 'silent',
+    KEY_ENCRYPTION_KEY: generateKEKValue(),
+    KEYS_DIR: mkdtempSync(join(tmpdir(), 'stamp-keys-')),
+    ISSUER: 'http://stamp.test',
+    ...env,
+  })
+}
+
+export interface BuildOptions extends Partial<Omit<AppOptions, 'config' | 'database'>> {
+  env?: Record<string, string>
+  databaseUrl?: string
+  config?: Config
+}
+
+/** Builds the app on a fresh database; closes it at teardown. */
+export async function build (t: Teardown, options: BuildOptions = {}): Promise<FastifyInstance> {
+  const url = options.databaseUrl ?? await createTestDatabase(t)
+  const config = options.config ?? testConfig(url, options.env)
+  const app = await buildApp({ scheduleKeys: false, ...options, config, database: { url, poolMax: 5 } })
+  await app.ready()
+  t.teardown(() => app.close())
+  return app
+}
+
+export interface TestClient { client: ClientRecord, secret: string | null, basic: string }
+
+export async function createClient (app: FastifyInstance, overrides: Partial<ClientRecord> = {}): Promise<TestClient> {
+  const secret = overrides.public ? null : generateClientSecret()
+  const client: ClientRecord = {
+    id: `client-${randomBytes(6).toString('hex')}`,
+    name: 'Test client',
+    secretHash: secret ? hashClientSecret(secret) : null,
+    public: false,
+    firstParty: false,
+    grantTypes: ['client_credentials'],
+    redirectUris: [],
+    postLogoutRedirectUris: [],
+    backchannelLogoutUri: null,
+    scopes: ['read', 'write'],
+    audiences: ['https://api.example.com'],
+    ...overrides,
+  }
+  await app.clientStore.create(client)
+  const basic = 'Basic ' + Buffer.from(`${encodeURIComponent(client.id)}:${encodeURIComponent(secret ?? '')}`).toString('base64')
+  return { client, secret, basic }
+}
+
+export async function createUser (app: FastifyInstance, username = `user-${randomBytes(4).toString('hex')}`, password = 'correct horse battery staple', scopes: string[] = []) {
+  const user = await app.usersRepository.create({ username, email: `${username}@example.com`, passwordHash: await app.passwordHasher.hash(password), scopes })
+  return { user, username, password }
+}
+
+/** POSTs a form to the app. */
+export function postForm (app: FastifyInstance, url: string, form: Record<string, string>, headers: Record<string, string> = {}) {
+  return app.inject({
+    method: 'POST',
+    url,
+    headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers },
+    payload: new URLSearchParams(form).toString(),
+  })
+}
