@@ -1,0 +1,60 @@
+/**
+ * What every CLI command needs: the validated configuration, a migrated database, and the same
+ * stores and services the server uses (the CLI never has its own data logic).
+ *
+ * @module
+ */
+import pino from 'pino'
+import type { Config } from '../config/env.js'
+import { createPrisma, openDatabase, type Database, type PrismaClient } from '../db/connection.js'
+import { migrate } from '../db/migrate.js'
+import { loadKEK } from '../crypto/kek.js'
+import { Keyring } from '../domain/keyring.js'
+import { PasswordHasher } from '../domain/passwords.js'
+import { loggerOptions } from '../logging.js'
+import { prismaClientStore } from '../storage/prisma/clients.js'
+import { prismaUserStore } from '../storage/prisma/users.js'
+import { prismaKeyStore } from '../storage/prisma/keys.js'
+
+export interface CLIContext {
+  config: Config
+  prisma: PrismaClient
+  database: Database
+  clients: ReturnType<typeof prismaClientStore>
+  users: ReturnType<typeof prismaUserStore>
+  keys: ReturnType<typeof prismaKeyStore>
+  passwords: PasswordHasher
+  /** A keyring on the shared key store (does not run the maintenance timer). */
+  keyring(): Promise<Keyring>
+}
+
+export async function withContext<T> (config: Config, run: (ctx: CLIContext) => Promise<T>): Promise<T> {
+  const database = await openDatabase(config)
+  try {
+    await migrate(database.url)
+    const prisma = createPrisma(database)
+    try {
+      const keys = prismaKeyStore(prisma)
+      return await run({
+        config,
+        prisma,
+        database,
+        clients: prismaClientStore(prisma),
+        users: prismaUserStore(prisma),
+        keys,
+        passwords: new PasswordHasher(config.policy.argon2),
+        async keyring () {
+          // Logs go to stderr: stdout is reserved for the command's output (--json).
+          const log = pino({ ...loggerOptions(config.logLevel === 'info' ? 'warn' : config.logLevel) }, pino.destination(2))
+          const keyring = new Keyring({ store: keys, kek: loadKEK(config), policy: config.policy, log })
+          await keyring.start({ schedule: false })
+          return keyring
+        },
+      })
+    } finally {
+      await prisma.$disconnect()
+    }
+  } finally {
+    await database.close()
+  }
+}
