@@ -1,0 +1,106 @@
+import t from 'tap'
+import { build, createClient, createUser, postForm, type TestClient } from '../helper.js'
+import type { FastifyInstance } from 'fastify'
+
+async function login (app: FastifyInstance, client: TestClient, username: string, password: string) {
+  const res = await postForm(app, '/token', { grant_type: 'password', username, password }, { authorization: client.basic })
+  if (res.statusCode !== 200) throw new Error(res.body)
+  return res.json() as { access_token: string, refresh_token: string, scope: string }
+}
+
+function refresh (app: FastifyInstance, client: TestClient, refreshToken: string, extra: Record<string, string> = {}) {
+  return postForm(app, '/token', { grant_type: 'refresh_token', refresh_token: refreshToken, ...extra }, { authorization: client.basic })
+}
+
+t.test('refresh_token grant with rotation', async (t) => {
+  const app = await build(t)
+  const client = await createClient(app, { firstParty: true, grantTypes: ['password', 'refresh_token'], scopes: ['read', 'write'] })
+  const other = await createClient(app, { firstParty: true, grantTypes: ['password', 'refresh_token'], scopes: ['read', 'write'] })
+  const { username, password } = await createUser(app, 'carol', 'correct horse battery staple', ['read', 'write'])
+
+  t.test('each use returns a new pair in the same family', async (t) => {
+    const first = await login(app, client, username, password)
+    const res = await refresh(app, client, first.refresh_token)
+    t.equal(res.statusCode, 200)
+    t.equal(res.headers['cache-control'], 'no-store')
+    const second = res.json()
+    t.not(second.refresh_token, first.refresh_token)
+    t.not(second.access_token, first.access_token)
+    const jti = (tok: string) => JSON.parse(Buffer.from(tok.split('.')[1], 'base64url').toString()).jti
+    const a = await app.refreshTokens.find(jti(first.refresh_token))
+    const b = await app.refreshTokens.find(jti(second.refresh_token))
+    t.equal(a!.familyId, b!.familyId)
+    t.ok(a!.consumedAt)
+    t.notOk(b!.consumedAt)
+  })
+
+  t.test('presenting a consumed token again revokes the whole family', async (t) => {
+    const first = await login(app, client, username, password)
+    const second = (await refresh(app, client, first.refresh_token)).json()
+    const reuse = await refresh(app, client, first.refresh_token)
+    t.equal(reuse.statusCode, 400)
+    t.equal(reuse.json().error, 'invalid_grant')
+    // the legitimate successor is revoked too (RFC 9700 §4.14.2)
+    const after = await refresh(app, client, second.refresh_token)
+    t.equal(after.statusCode, 400)
+    t.equal(after.json().error, 'invalid_grant')
+  })
+
+  t.test('a refresh token only works for the client it was issued to', async (t) => {
+    const first = await login(app, client, username, password)
+    const res = await refresh(app, other, first.refresh_token)
+    t.equal(res.json().error, 'invalid_grant')
+    // and the attempt did not burn it for its owner
+    t.equal((await refresh(app, client, first.refresh_token)).statusCode, 200)
+  })
+
+  t.test('scope may be narrowed but not widened', async (t) => {
+    const first = await login(app, client, username, password)
+    t.equal(first.scope, 'read write')
+    const narrowed = await refresh(app, client, first.refresh_token, { scope: 'read' })
+    t.equal(narrowed.statusCode, 200)
+    t.equal(narrowed.json().scope, 'read')
+    // the family keeps the original grant
+    const again = await refresh(app, client, narrowed.json().refresh_token)
+    t.equal(again.json().scope, 'read write')
+    const widened = await refresh(app, client, again.json().refresh_token, { scope: 'read admin' })
+    t.equal(widened.json().error, 'invalid_scope')
+  })
+
+  t.test('garbage, access tokens and tampered tokens are invalid_grant', async (t) => {
+    const first = await login(app, client, username, password)
+    for (const token of ['garbage', first.access_token, first.refresh_token.slice(0, -2) + 'AA']) {
+      const res = await refresh(app, client, token)
+      t.equal(res.statusCode, 400)
+      t.equal(res.json().error, 'invalid_grant')
+    }
+  })
+
+  t.test('50 concurrent refreshes of one token: exactly one succeeds, the family ends revoked, nothing half-written', async (t) => {
+    const first = await login(app, client, username, password)
+    const results = await Promise.all(Array.from({ length: 50 }, () => refresh(app, client, first.refresh_token)))
+    const ok = results.filter((r) => r.statusCode === 200)
+    t.equal(ok.length, 1)
+    t.ok(results.filter((r) => r.statusCode !== 200).every((r) => r.json().error === 'invalid_grant'))
+    const jti = JSON.parse(Buffer.from(first.refresh_token.split('.')[1], 'base64url').toString()).jti
+    const familyId = (await app.refreshTokens.find(jti))!.familyId
+    const rows = await app.prisma.refreshToken.findMany({ where: { familyId } })
+    // the original and exactly one successor; no orphan successor rows from the losers
+    t.equal(rows.length, 2)
+    t.ok(rows.every((r) => r.revokedAt !== null), 'reuse revoked the whole family, successor included')
+  })
+})
+
+t.test('with a grace window, concurrent refreshes from the same client all succeed in one family', async (t) => {
+  const app = await build(t, { env: { REFRESH_GRACE_SECONDS: '10' } })
+  const client = await createClient(app, { firstParty: true, grantTypes: ['password', 'refresh_token'], scopes: ['read'] })
+  const { username, password } = await createUser(app)
+  const first = await login(app, client, username, password)
+  const results = await Promise.all(Array.from({ length: 50 }, () => refresh(app, client, first.refresh_token)))
+  t.equal(results.filter((r) => r.statusCode === 200).length, 50)
+  const jti = (tok: string) => JSON.parse(Buffer.from(tok.split('.')[1], 'base64url').toString()).jti
+  const familyId = (await app.refreshTokens.find(jti(first.refresh_token)))!.familyId
+  for (const r of results) t.equal((await app.refreshTokens.find(jti(r.json().refresh_token)))!.familyId, familyId)
+  t.equal(await app.prisma.refreshToken.count({ where: { familyId } }), 51)
+  t.equal(await app.prisma.refreshToken.count({ where: { familyId, revokedAt: { not: null } } }), 0)
+})
