@@ -11,7 +11,7 @@ import type { Config } from '../config/env.js'
 import { grantsByType } from '../grants/index.js'
 import { generateClientSecret, hashClientSecret } from '../domain/client_auth.js'
 import { withContext } from './context.js'
-import { print, UsageError } from './output.js'
+import { CommandError, print, UsageError } from './output.js'
 
 export async function clientCommand (args: string[], config: Config): Promise<void> {
   const [action, ...rest] = args
@@ -48,7 +48,7 @@ export async function clientCommand (args: string[], config: Config): Promise<vo
   const id = values['client-id'] ?? randomBytes(12).toString('base64url')
   const secret = values.public ? null : generateClientSecret()
   await withContext(config, async (ctx) => {
-    if (await ctx.clients.find(id)) throw new UsageError(`client ${id} already exists`)
+    if (await ctx.clients.find(id)) throw new CommandError(`client ${id} already exists`)
     await ctx.clients.create({
       id,
       name: values.name!,

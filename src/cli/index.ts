@@ -10,7 +10,7 @@ import { migrate } from '../db/migrate.js'
 import { openDatabase } from '../db/connection.js'
 import { clientCommand } from './client.js'
 import { keysCommand } from './keys.js'
-import { print, UsageError } from './output.js'
+import { CommandError, print, UsageError } from './output.js'
 import { userCommand } from './user.js'
 
 const USAGE = `usage: stamp <command>
@@ -51,7 +51,7 @@ async function main (argv: string[]): Promise<void> {
 }
 
 main(process.argv.slice(2)).catch((err: Error) => {
-  const known = err instanceof UsageError || err instanceof ConfigError || err.name === 'KeyLifecycleError' || (err as NodeJS.ErrnoException).code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION'
+  const known = err instanceof UsageError || err instanceof CommandError || err instanceof ConfigError || err.name === 'KeyLifecycleError' || (err as NodeJS.ErrnoException).code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION'
   process.stderr.write(`stamp: ${known ? err.message : `error: ${err.message}`}\n`)
   process.exitCode = err instanceof UsageError || (err as NodeJS.ErrnoException).code?.startsWith('ERR_PARSE_ARGS') ? 2 : 1
 })

@@ -26,6 +26,7 @@ export async function keysCommand (args: string[], config: Config): Promise<void
   switch (action) {
     case 'list':
       return withContext(config, async (ctx) => {
+        await ctx.keyring() // creates the first active + next keys on a new database, as the server would
         const keys = (await ctx.keys.all()).map((k) => ({
           kid: k.kid, alg: k.alg, status: k.status, created: k.createdAt, activated: k.activatedAt, retire_after: k.retireAfter, retired: k.retiredAt,
         }))

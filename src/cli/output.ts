@@ -5,8 +5,14 @@
  * @module
  */
 
+/** Wrong arguments: exit code 2. */
 export class UsageError extends Error {
   override name = 'UsageError'
+}
+
+/** The command was understood but cannot be done (e.g. the user exists): exit code 1. */
+export class CommandError extends Error {
+  override name = 'CommandError'
 }
 
 export function print (json: boolean, value: object, text: string): void {

@@ -6,7 +6,7 @@
 import { parseArgs } from 'node:util'
 import type { Config } from '../config/env.js'
 import { withContext } from './context.js'
-import { print, readStdin, UsageError } from './output.js'
+import { CommandError, print, readStdin, UsageError } from './output.js'
 
 export async function userCommand (args: string[], config: Config): Promise<void> {
   const [action, ...rest] = args
@@ -30,7 +30,7 @@ export async function userCommand (args: string[], config: Config): Promise<void
   const username = values.username
   const scopes = values.scope.split(' ').filter(Boolean)
   await withContext(config, async (ctx) => {
-    if (await ctx.users.findByUsername(username)) throw new UsageError(`user ${username} already exists`)
+    if (await ctx.users.findByUsername(username)) throw new CommandError(`user ${username} already exists`)
     const user = await ctx.users.create({ username, email: values.email ?? null, passwordHash: await ctx.passwords.hash(password), scopes })
     print(values.json, { id: user.id, username: user.username, email: user.email, scopes: user.scopes }, `created user ${user.username} (${user.id})`)
   })

@@ -1,0 +1,72 @@
+import t from 'tap'
+import { createTestDatabase, ADMIN_URL } from '../helper.js'
+import { generateKEKValue } from '../../src/crypto/kek.js'
+import { stamp } from '../fixtures/process.js'
+import { mkdtempSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+
+t.test('stamp CLI', async (t) => {
+  const url = await createTestDatabase(t)
+  const env = { DATABASE_URL: url, KEY_ENCRYPTION_KEY: generateKEKValue(), KEYS_DIR: mkdtempSync(join(tmpdir(), 'stamp-cli-')), LOG_LEVEL: 'warn' }
+  t.ok(ADMIN_URL)
+
+  t.test('migrate is idempotent', async (t) => {
+    const res = await stamp(['migrate', '--json'], env)
+    t.equal(res.code, 0, res.stderr)
+    t.same(JSON.parse(res.stdout).applied, [])
+  })
+
+  t.test('user create with --password and --password-stdin', async (t) => {
+    const a = await stamp(['user', 'create', '--username', 'erin', '--password', 'long enough pw', '--email', 'erin@example.com', '--scope', 'read write', '--json'], env)
+    t.equal(a.code, 0, a.stderr)
+    const user = JSON.parse(a.stdout)
+    t.equal(user.username, 'erin')
+    t.same(user.scopes, ['read', 'write'])
+    t.notMatch(a.stdout, /long enough pw|argon2/)
+    const b = await stamp(['user', 'create', '--username', 'frank', '--password-stdin', '--json'], env, 'from stdin 123\n')
+    t.equal(b.code, 0, b.stderr)
+    const dup = await stamp(['user', 'create', '--username', 'erin', '--password', 'whatever123'], env)
+    t.equal(dup.code, 1)
+    t.match(dup.stderr, /already exists/)
+    t.equal(dup.stdout, '')
+  })
+
+  t.test('client create prints the secret once and stores only its hash', async (t) => {
+    const res = await stamp(['client', 'create', '--name', 'Billing', '--grant', 'client_credentials', '--scope', 'read', '--audience', 'https://billing.example', '--json'], env)
+    t.equal(res.code, 0, res.stderr)
+    const out = JSON.parse(res.stdout)
+    t.ok(out.client_id)
+    t.match(out.client_secret, /^[A-Za-z0-9_-]{43}$/)
+    const pub = await stamp(['client', 'create', '--name', 'SPA', '--public', '--grant', 'refresh_token', '--json'], env)
+    t.equal(pub.code, 0, pub.stderr)
+    t.notOk(JSON.parse(pub.stdout).client_secret)
+    const fp = await stamp(['client', 'create', '--name', 'App', '--grant', 'password', '--first-party', '--json'], env)
+    t.same(JSON.parse(fp.stdout).grant_types.sort(), ['password', 'refresh_token'])
+  })
+
+  t.test('usage errors exit 2 on stderr', async (t) => {
+    for (const args of [['client', 'create'], ['client', 'create', '--name', 'x', '--grant', 'magic'], ['client', 'create', '--name', 'x', '--grant', 'password'], ['user', 'create', '--username', 'x'], ['bogus'], ['keys', 'list', '--nope']]) {
+      const res = await stamp(args, env)
+      t.equal(res.code, 2, args.join(' '))
+      t.match(res.stderr, /^stamp: /)
+      t.equal(res.stdout, '')
+    }
+  })
+
+  t.test('keys list shows the active and next key', async (t) => {
+    const res = await stamp(['keys', 'list', '--json'], env)
+    t.equal(res.code, 0, res.stderr)
+    const { keys } = JSON.parse(res.stdout)
+    t.same(keys.map((k: { status: string }) => k.status).sort(), ['active', 'next'])
+    t.ok(keys.every((k: { alg: string }) => k.alg === 'RS256'))
+    const text = await stamp(['keys', 'list'], env)
+    t.match(text.stdout, /kid\s+alg\s+status/)
+  })
+
+  t.test('a bad configuration fails fast with a message naming the variable', async (t) => {
+    const res = await stamp(['keys', 'list'], { ...env, PORT: 'abc' })
+    t.equal(res.code, 1)
+    t.match(res.stderr, /PORT/)
+  })
+})
