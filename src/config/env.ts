@@ -10,27 +10,28 @@
 import envSchema from 'env-schema'
 import { defaults, SIGNING_ALGS, type Policy, type SigningAlg } from './defaults.js'
 
-const schema = {
+/** The environment schema; its descriptions generate the README's configuration table. */
+export const envSchemaDefinition = {
   type: 'object',
   required: [],
   additionalProperties: true,
   properties: {
-    PORT: { type: 'integer', minimum: 0, maximum: 65535, default: 4000 },
-    HOST: { type: 'string', minLength: 1, default: '127.0.0.1' },
-    ISSUER: { type: 'string', pattern: '^https?://[^?#]+$' },
-    DATABASE_URL: { type: 'string', pattern: '^postgres(ql)?://' },
-    DATA_DIR: { type: 'string', minLength: 1, default: './data' },
-    KEYS_DIR: { type: 'string', minLength: 1, default: './keys' },
-    KEY_ENCRYPTION_KEY: { type: 'string', pattern: '^[A-Za-z0-9_-]{43}$' },
-    LOG_LEVEL: { type: 'string', enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], default: 'info' },
-    TRUST_PROXY: { type: 'boolean', default: false },
-    ACCESS_TOKEN_TTL: { type: 'integer', minimum: 10, maximum: 86_400, default: defaults.accessTokenTTL },
-    REFRESH_TOKEN_TTL: { type: 'integer', minimum: 60, maximum: 31_536_000, default: defaults.refreshTokenTTL },
-    REFRESH_GRACE_SECONDS: { type: 'integer', minimum: 0, maximum: 60, default: defaults.refreshGraceSeconds },
-    SIGNING_ALG: { type: 'string', enum: [...SIGNING_ALGS], default: defaults.signingAlg },
-    JWKS_MAX_AGE: { type: 'integer', minimum: 0, maximum: 86_400, default: defaults.jwksMaxAge },
-    KEY_ROTATION_INTERVAL: { type: 'integer', minimum: 1, default: defaults.keyRotationInterval },
-    KEY_REFRESH_INTERVAL: { type: 'number', exclusiveMinimum: 0, maximum: 3600, default: defaults.keyRefreshInterval },
+    PORT: { type: 'integer', minimum: 0, maximum: 65535, default: 4000, description: 'TCP port to listen on.' },
+    HOST: { type: 'string', minLength: 1, default: '127.0.0.1', description: 'Interface to bind; `0.0.0.0` in containers.' },
+    ISSUER: { type: 'string', pattern: '^https?://[^?#]+$', description: 'Public issuer URL (RFC 8414 §2); default `http://localhost:$PORT`. Behind a proxy, the public https URL.' },
+    DATABASE_URL: { type: 'string', pattern: '^postgres(ql)?://', description: 'PostgreSQL connection URL. Unset: an embedded PostgreSQL (PGlite) in `DATA_DIR`, for one process.' },
+    DATA_DIR: { type: 'string', minLength: 1, default: './data', description: 'Where the embedded database lives when `DATABASE_URL` is unset.' },
+    KEYS_DIR: { type: 'string', minLength: 1, default: './keys', description: 'Where the key-encryption key file `kek` is created (mode 0600) when `KEY_ENCRYPTION_KEY` is unset.' },
+    KEY_ENCRYPTION_KEY: { type: 'string', pattern: '^[A-Za-z0-9_-]{43}$', description: '32 random bytes, base64url: the KEK that seals private signing keys (AES-256-GCM). Use this in production.' },
+    LOG_LEVEL: { type: 'string', enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], default: 'info', description: 'pino log level.' },
+    TRUST_PROXY: { type: 'boolean', default: false, description: 'Trust `X-Forwarded-*` headers (only behind your own reverse proxy).' },
+    ACCESS_TOKEN_TTL: { type: 'integer', minimum: 10, maximum: 86_400, default: defaults.accessTokenTTL, description: 'Access token lifetime, seconds.' },
+    REFRESH_TOKEN_TTL: { type: 'integer', minimum: 60, maximum: 31_536_000, default: defaults.refreshTokenTTL, description: 'Refresh token lifetime, seconds.' },
+    REFRESH_GRACE_SECONDS: { type: 'integer', minimum: 0, maximum: 60, default: defaults.refreshGraceSeconds, description: 'Window in which the same client may present a just-consumed refresh token again (concurrent retries) without triggering reuse revocation.' },
+    SIGNING_ALG: { type: 'string', enum: [...SIGNING_ALGS], default: defaults.signingAlg, description: 'Algorithm of newly generated signing keys.' },
+    JWKS_MAX_AGE: { type: 'integer', minimum: 0, maximum: 86_400, default: defaults.jwksMaxAge, description: '`Cache-Control: max-age` of the JWKS, seconds; a next key is published at least this long before it signs.' },
+    KEY_ROTATION_INTERVAL: { type: 'integer', minimum: 1, default: defaults.keyRotationInterval, description: 'Scheduled key rotation interval, seconds (30 days).' },
+    KEY_REFRESH_INTERVAL: { type: 'number', exclusiveMinimum: 0, maximum: 3600, default: defaults.keyRefreshInterval, description: 'How often each instance re-reads the key set, seconds.' },
   },
 } as const
 
@@ -77,7 +78,7 @@ export class ConfigError extends Error {
 export function loadConfig (env: NodeJS.ProcessEnv = process.env): Config {
   let raw: RawEnv
   try {
-    raw = envSchema<RawEnv>({ schema, data: env, env: false, dotenv: false })
+    raw = envSchema<RawEnv>({ schema: envSchemaDefinition, data: env, env: false, dotenv: false })
   } catch (err) {
     throw new ConfigError(`invalid configuration: ${(err as Error).message}`)
   }
