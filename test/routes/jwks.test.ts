@@ -22,6 +22,8 @@ t.test('JWKS serves public members only, with caching headers', async (t) => {
   t.equal(cached.statusCode, 304)
   t.equal(cached.body, '')
   t.equal((await app.inject('/jwks')).headers.etag, etag, 'unchanged set, unchanged ETag')
+  t.equal((await app.inject({ url: '/jwks', headers: { 'if-none-match': `"other", W/${etag}` } })).statusCode, 304, 'lists and weak tags match')
+  t.equal((await app.inject({ url: '/jwks', headers: { 'if-none-match': '"other"' } })).statusCode, 200)
 
   await app.keyring.rotate({ force: true })
   const after = await app.inject({ url: '/jwks', headers: { 'if-none-match': etag } })

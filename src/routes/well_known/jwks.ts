@@ -12,7 +12,17 @@ export default async function jwksRoute (app: FastifyInstance) {
   app.get('/jwks', { logLevel: 'warn' }, async (request, reply) => {
     const { body, etag } = app.keyring.jwks()
     reply.header('cache-control', cacheControl).header('etag', etag).header('access-control-allow-origin', '*')
-    if (request.headers['if-none-match'] === etag) return reply.code(304).send()
+    if (matches(request.headers['if-none-match'], etag)) return reply.code(304).send()
     return reply.type('application/jwk-set+json; charset=utf-8').send(body)
+  })
+}
+
+/** RFC 9110 §13.1.2 If-None-Match: a list of entity tags (weak comparison) or `*`. */
+function matches (header: string | undefined, etag: string): boolean {
+  if (!header) return false
+  if (header === etag) return true
+  return header.split(',').some((tag) => {
+    const t = tag.trim()
+    return t === '*' || t === etag || t === `W/${etag}`
   })
 }
