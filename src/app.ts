@@ -40,6 +40,8 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
     trustProxy: options.config.trustProxy,
     bodyLimit: options.config.policy.bodyLimit,
     return503OnClosing: true,
+    // The first start generates RSA keys under a database lock; give it room on a busy machine.
+    pluginTimeout: 60_000,
     routerOptions: { ignoreTrailingSlash: false },
   })
 
