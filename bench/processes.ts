@@ -44,7 +44,9 @@ export async function freePort (): Promise<number> {
 
 /** Starts the real server and waits until it answers `GET /jwks`. */
 export async function startServer (env: Record<string, string>): Promise<Running> {
-  const child = spawn(process.execPath, ['dist/server.js'], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'inherit', 'inherit'] })
+  // BENCH_SERVER_FLAGS: extra node flags for the server only (e.g. --cpu-prof when profiling).
+  const flags = (process.env.BENCH_SERVER_FLAGS ?? '').split(' ').filter(Boolean)
+  const child = spawn(process.execPath, [...flags, 'dist/server.js'], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'inherit', 'inherit'] })
   const url = `http://${env.HOST}:${env.PORT}`
   const running = { url, child, stop: () => stopChild(child) }
   const exited = once(child, 'exit').then(([code]) => { throw new Error(`stamp server exited early with ${code}`) })
