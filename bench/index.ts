@@ -1,0 +1,240 @@
+/**
+ * `npm run bench`: Stamp's throughput against raw ceilings measured in the same run.
+ *
+ * A throw-away PostgreSQL database, the real server as a child process (`node dist/server.js`,
+ * LOG_LEVEL=warn), autocannon in this process over loopback, and the ceilings (RS256 signing with
+ * jose, argon2id verification, a bare Fastify app) each in its own process. Everything shares the
+ * same cores; that is the reality measured. Prints figures, ratios against the targets and a
+ * markdown table, and writes bench/results/latest.json.
+ *
+ * Settings: BENCH_CONNECTIONS (32), BENCH_PASSWORD_CONNECTIONS (8), BENCH_DURATION (5 s), BENCH_WARMUP (1 s), BENCH_ONLY (scenario
+ * names), BENCH_SERVER_FLAGS (extra node flags for the server), BENCH_DATABASE_ADMIN_URL (postgresql://postgres@127.0.0.1:5432/postgres).
+ *
+ * @module
+ */
+import { execFileSync } from 'node:child_process'
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { cpus, tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { generateKEKValue } from '../src/crypto/kek.js'
+import { defaults } from '../src/config/defaults.js'
+import { createDatabase, migrateAndSeed, type Seed } from './database.js'
+import {
+  bareFastifyScenario, clientCredentialsScenario, jwksScenario, passwordScenario, preflight, refreshScenario, runLoad,
+  type LoadResult, type LoadSettings,
+} from './load.js'
+import { BENCH_DIR, ROOT, freePort, runCeiling, startBareFastify, startServer } from './processes.js'
+import { markdownTable, printConsole, ratioCheck, type Ceilings, type Check } from './report.js'
+import { median, type RateResult } from './stats.js'
+
+const settings: LoadSettings = {
+  // 32 keep-alive connections: enough to saturate two cores (the token routes spend part of each
+  // request waiting on the threadpool or PostgreSQL), few enough that latency stays meaningful.
+  connections: Number(process.env.BENCH_CONNECTIONS ?? 32),
+  warmupSeconds: Number(process.env.BENCH_WARMUP ?? 1),
+  durationSeconds: Number(process.env.BENCH_DURATION ?? 5),
+}
+/** BENCH_ONLY=jwks,client_credentials,password,refresh_token,verifier (comma list; default all). */
+const only = process.env.BENCH_ONLY ? new Set(process.env.BENCH_ONLY.split(',').map((s) => s.trim())) : null
+const selected = (name: string) => !only || only.has(name)
+const SIGN_CONCURRENCY = 64
+const PASSWORD_CONNECTIONS = Number(process.env.BENCH_PASSWORD_CONNECTIONS ?? 8)
+const ARGON2_CONCURRENCY = 16
+const CEILING_SECONDS = 3
+
+const started = performance.now()
+const cleanups: Array<() => Promise<void> | void> = []
+
+function step (message: string): void {
+  process.stderr.write(`[bench ${((performance.now() - started) / 1000).toFixed(1).padStart(5)} s] ${message}\n`)
+}
+
+async function cleanup (): Promise<void> {
+  while (cleanups.length) {
+    try { await cleanups.pop()!() } catch (err) { console.error('cleanup failed:', (err as Error).message) }
+  }
+}
+
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => { void cleanup().finally(() => process.exit(130)) })
+}
+
+/** The bench runs dist/; rebuild when any source file is newer than it. */
+function ensureBuilt (): void {
+  const built = join(ROOT, 'dist/server.js')
+  const newest = (dir: string): number => readdirSync(dir, { withFileTypes: true }).reduce((max, entry) => {
+    if (entry.name === 'generated') return max
+    const path = join(dir, entry.name)
+    return Math.max(max, entry.isDirectory() ? newest(path) : statSync(path).mtimeMs)
+  }, 0)
+  if (existsSync(built) && statSync(built).mtimeMs >= newest(join(ROOT, 'src'))) return
+  step('dist/ is older than src/: npm run build')
+  execFileSync('npm', ['run', 'build'], { cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'] })
+}
+
+/** Refresh tokens for the refresh scenario: what the password scenario issued, topped up if short. */
+async function topUpRefreshTokens (pool: string[], needed: number, base: string, seed: Seed): Promise<void> {
+  const missing = needed - pool.length
+  if (missing <= 0) return
+  step(`issuing ${missing} more refresh tokens`)
+  await Promise.all(Array.from({ length: missing }, async () => {
+    const body = await preflight(`${base}/token`, passwordRequest(seed))
+    pool.push(body.refresh_token as string)
+  }))
+}
+
+function passwordRequest (seed: Seed): RequestInit {
+  return {
+    method: 'POST',
+    headers: { authorization: seed.app.basic, 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({ grant_type: 'password', username: seed.user.username, password: seed.user.password, scope: 'read' }),
+  }
+}
+
+interface VerifierFigures { stampPerSec: number, josePerSec: number, ratio: number, fetchesDuringRotation: number }
+
+async function main (): Promise<void> {
+  ensureBuilt()
+
+  step('creating the throw-away database')
+  const database = await createDatabase()
+  cleanups.push(() => database.drop())
+  const seed = await migrateAndSeed(database.url)
+  step(`database ${database.name} migrated and seeded`)
+
+  const keysDir = mkdtempSync(join(tmpdir(), 'stamp-bench-keys-'))
+  cleanups.push(() => rmSync(keysDir, { recursive: true, force: true }))
+  const port = await freePort()
+  const server = await startServer({
+    DATABASE_URL: database.url,
+    PORT: String(port),
+    HOST: '127.0.0.1',
+    LOG_LEVEL: 'warn',
+    KEY_ENCRYPTION_KEY: generateKEKValue(),
+    KEYS_DIR: keysDir,
+  })
+  cleanups.push(() => server.stop())
+  const base = server.url
+  step(`stamp server ready at ${base} (pid ${server.child.pid})`)
+
+  // Fail fast on a misconfigured scenario rather than measuring error responses.
+  await preflight(`${base}/token`, { method: 'POST', headers: { authorization: seed.service.basic, 'content-type': 'application/x-www-form-urlencoded' }, body: 'grant_type=client_credentials&scope=read' })
+  const first = await preflight(`${base}/token`, passwordRequest(seed))
+  await preflight(`${base}/token`, { method: 'POST', headers: { authorization: seed.app.basic, 'content-type': 'application/x-www-form-urlencoded' }, body: `grant_type=refresh_token&refresh_token=${first.refresh_token as string}` })
+
+  // Each ceiling is measured right next to the scenarios it is compared with: the machine is
+  // shared, and a ceiling taken a minute apart would compare two different loads.
+  const scenarios: Record<string, LoadResult> = {}
+  const checks: Check[] = []
+  const ceilings: Ceilings = {}
+
+  if (selected('jwks')) {
+    step('ceiling: bare Fastify')
+    const bareServer = await startBareFastify()
+    try {
+      ceilings.bare = await runLoad(bareFastifyScenario(bareServer.url), settings)
+    } finally {
+      await bareServer.stop()
+    }
+    step('stamp: JWKS GET')
+    scenarios['JWKS GET'] = await runLoad(jwksScenario(base), settings)
+    checks.push(ratioCheck('JWKS GET', scenarios['JWKS GET'].mean, ceilings.bare.mean, 'bare Fastify', 0.8))
+  }
+
+  const refreshPool: string[] = []
+  if (selected('password')) {
+    step(`ceiling: argon2id verification (${JSON.stringify(defaults.argon2)}), ${ARGON2_CONCURRENCY} in flight, ${CEILING_SECONDS} s`)
+    ceilings.argon2 = await runCeiling<RateResult>('ceilings/argon2_verify.ts', [ARGON2_CONCURRENCY, 1000, CEILING_SECONDS * 1000])
+    step('stamp: password grant')
+    // argon2 runs at most UV_THREADPOOL_SIZE (4) verifications at once: 8 connections keep the pool
+    // busy, while 32 would only queue (p50 of seconds, lumpy per-second samples, longer warm-up).
+    scenarios.password = await runLoad(passwordScenario(base, seed, refreshPool), { ...settings, connections: PASSWORD_CONNECTIONS })
+    checks.push(ratioCheck('password', scenarios.password.mean, ceilings.argon2.mean, 'argon2 verify', 0.9))
+  }
+
+  if (selected('client_credentials') || selected('refresh_token')) {
+    // Signing is measured before and after the signing-bound scenarios; their mean is the ceiling.
+    const signCeiling = () => runCeiling<RateResult>('ceilings/rs256_sign.ts', [SIGN_CONCURRENCY, 1000, CEILING_SECONDS * 1000])
+    step(`ceiling: RS256 signing, ${SIGN_CONCURRENCY} in flight, ${CEILING_SECONDS} s`)
+    const before = await signCeiling()
+    if (selected('client_credentials')) {
+      step('stamp: client_credentials (Basic)')
+      scenarios.client_credentials = await runLoad(clientCredentialsScenario(base, seed), settings)
+    }
+    if (selected('refresh_token')) {
+      // One chain per connection, each from an unused token.
+      await topUpRefreshTokens(refreshPool, settings.connections, base, seed)
+      step(`stamp: refresh_token (${settings.connections} rotating chains)`)
+      scenarios.refresh_token = await runLoad(refreshScenario(base, seed.app, refreshPool), settings)
+    }
+    step('ceiling: RS256 signing, again')
+    const after = await signCeiling()
+    ceilings.sign = { ...before, mean: (before.mean + after.mean) / 2, median: median([...before.samples, ...after.samples]), samples: [...before.samples, ...after.samples], before: before.mean, after: after.mean }
+    if (scenarios.client_credentials) checks.push(ratioCheck('client_credentials', scenarios.client_credentials.mean, ceilings.sign.mean, 'RS256 sign', 0.65))
+    if (scenarios.refresh_token) checks.push(ratioCheck('refresh_token', scenarios.refresh_token.mean, ceilings.sign.mean / 2, 'RS256 sign / 2', 0.6))
+  }
+
+  let verifier: VerifierFigures | undefined
+  const verifierPath = join(BENCH_DIR, 'verifier.ts')
+  if (selected('verifier') && existsSync(verifierPath)) {
+    step('verifier: benchVerifier()')
+    const { benchVerifier } = await import(verifierPath) as { benchVerifier: () => Promise<VerifierFigures> }
+    verifier = await benchVerifier()
+  }
+
+  const byName = new Map(checks.map((c) => [c.name, c]))
+  if (verifier) {
+    checks.push(ratioCheck('verifier (stamp vs jose)', verifier.stampPerSec, verifier.josePerSec, 'jose jwtVerify', 0.9))
+    checks.push({ name: 'verifier JWKS fetches in rotation', value: verifier.fetchesDuringRotation, ceiling: 0, ceilingLabel: '', ratio: verifier.fetchesDuringRotation, target: 0, pass: verifier.fetchesDuringRotation === 0 })
+  }
+
+  printConsole(scenarios, ceilings, checks)
+  if (verifier) {
+    console.log(`\nVerifier: stampPerSec ${Math.round(verifier.stampPerSec)}  josePerSec ${Math.round(verifier.josePerSec)}  ratio ${verifier.ratio.toFixed(2)} (target ≥ 0.9)  fetchesDuringRotation ${verifier.fetchesDuringRotation} (target 0)`)
+  } else {
+    console.log('\nVerifier: bench/verifier.ts not present; skipped')
+  }
+  const refresh = scenarios.refresh_token
+  const refreshFailures = refresh ? refresh.non2xx + refresh.errors + refresh.timeouts + refresh.warmupFailures : 0
+  if (refresh) console.log(`Refresh chains: ${settings.connections} per run, non-200 responses ${refresh.non2xx}, errors ${refresh.errors}, timeouts ${refresh.timeouts}, warm-up failures ${refresh.warmupFailures}${refreshFailures ? '  ← FAILURES' : ''}`)
+
+  const seconds = (performance.now() - started) / 1000
+  const table = markdownTable(scenarios, byName)
+  console.log(`\nMarkdown (${cpus().length} × ${cpus()[0]?.model ?? 'CPU'}, Node ${process.version}, ${settings.connections} connections (password: ${PASSWORD_CONNECTIONS}), ${settings.durationSeconds} s after ${settings.warmupSeconds} s warm-up, ceilings measured in the same run):\n`)
+  console.log(table)
+
+  const resultsDir = join(BENCH_DIR, 'results')
+  mkdirSync(resultsDir, { recursive: true })
+  const json = {
+    date: new Date().toISOString(),
+    commit: gitDescribe(),
+    machine: { cpus: cpus().length, model: cpus()[0]?.model, node: process.version, uvThreadpoolSize: process.env.UV_THREADPOOL_SIZE ?? 'default (4)' },
+    settings: { ...settings, passwordConnections: PASSWORD_CONNECTIONS, signConcurrency: SIGN_CONCURRENCY, argon2Concurrency: ARGON2_CONCURRENCY, ceilingSeconds: CEILING_SECONDS, argon2: defaults.argon2 },
+    ceilings,
+    scenarios,
+    verifier: verifier ?? null,
+    checks,
+    markdown: table,
+    totalSeconds: seconds,
+  }
+  writeFileSync(join(resultsDir, 'latest.json'), JSON.stringify(json, null, 2) + '\n')
+  console.log(`\nWrote bench/results/latest.json; total bench time ${seconds.toFixed(1)} s`)
+  if (refreshFailures) process.exitCode = 1
+}
+
+function gitDescribe (): string | null {
+  try {
+    return execFileSync('git', ['describe', '--always', '--dirty'], { cwd: ROOT, encoding: 'utf8' }).trim()
+  } catch {
+    return null
+  }
+}
+
+try {
+  await main()
+} catch (err) {
+  console.error(`bench failed: ${(err as Error).stack ?? err}`)
+  process.exitCode = 1
+} finally {
+  await cleanup()
+}

@@ -1,0 +1,71 @@
+/**
+ * Targets, ratios and the printed report (console lines, a README-ready markdown table, JSON).
+ *
+ * Targets (from the performance issue), each a Stamp rate against a raw ceiling measured in the
+ * same run on the same machine:
+ * - client_credentials ≥ 0.65 × two-core RS256 signing rate (one signature per request);
+ * - JWKS ≥ 0.8 × bare Fastify;
+ * - refresh ≥ 0.6 × signing rate / 2 (two signatures per request: access and refresh token);
+ * - password ≥ 0.9 × argon2 verification rate (one verification per request).
+ *
+ * @module
+ */
+import type { LoadResult } from './load.js'
+import type { RateResult } from './stats.js'
+
+export interface Check {
+  name: string
+  /** Measured Stamp rate (mean req/s), or the verifier figure. */
+  value: number
+  /** The ceiling it is compared with, already scaled (e.g. signing rate / 2). */
+  ceiling: number
+  ceilingLabel: string
+  ratio: number
+  target: number
+  pass: boolean
+}
+
+export function ratioCheck (name: string, value: number, ceiling: number, ceilingLabel: string, target: number): Check {
+  const ratio = ceiling > 0 ? value / ceiling : 0
+  return { name, value, ceiling, ceilingLabel, ratio, target, pass: ratio >= target }
+}
+
+const f0 = (n: number) => Math.round(n).toLocaleString('en-US')
+const f1 = (n: number) => n.toFixed(1)
+const f2 = (n: number) => n.toFixed(2)
+
+export interface Ceilings {
+  /** Mean of the runs before and after the signing-bound scenarios (both kept). */
+  sign?: RateResult & { before: number, after: number }
+  argon2?: RateResult
+  bare?: LoadResult
+}
+
+export function printConsole (scenarios: Record<string, LoadResult>, ceilings: Ceilings, checks: Check[]): void {
+  console.log('\nCeilings (same run, same machine)')
+  const { sign, argon2, bare } = ceilings
+  if (sign) console.log(`  RS256 sign (jose, 2 cores)   ${f0(sign.mean).padStart(8)} /s mean  ${f0(sign.median).padStart(8)} /s median  (before ${f0(sign.before)}, after ${f0(sign.after)})`)
+  if (argon2) console.log(`  argon2id verify              ${f0(argon2.mean).padStart(8)} /s mean  ${f0(argon2.median).padStart(8)} /s median`)
+  if (bare) console.log(`  bare Fastify GET             ${f0(bare.mean).padStart(8)} /s mean  ${f0(bare.median).padStart(8)} /s median  p50 ${f1(bare.p50)} ms  p99 ${f1(bare.p99)} ms`)
+  console.log('\nStamp (real server, loopback)')
+  for (const [name, r] of Object.entries(scenarios)) {
+    console.log(`  ${name.padEnd(28)} ${f0(r.mean).padStart(8)} /s mean  ${f0(r.median).padStart(8)} /s median  p50 ${f1(r.p50)} ms  p99 ${f1(r.p99)} ms  non-2xx ${r.non2xx}  errors ${r.errors}  timeouts ${r.timeouts}`)
+  }
+  console.log('\nTargets')
+  for (const c of checks) {
+    console.log(`  ${c.pass ? 'PASS' : 'MISS'}  ${c.name.padEnd(30)} ${c.ceilingLabel ? `${f0(c.value)} vs ${f0(c.ceiling)} (${c.ceilingLabel}) → ` : ''}ratio ${f2(c.ratio)} (target ≥ ${c.target})`)
+  }
+}
+
+export function markdownTable (scenarios: Record<string, LoadResult>, checks: Map<string, Check>): string {
+  const lines = [
+    '| Scenario | req/s (mean) | req/s (median) | p50 (ms) | p99 (ms) | non-2xx | vs ceiling | target | |',
+    '|---|---:|---:|---:|---:|---:|---|---:|---|',
+  ]
+  for (const [name, r] of Object.entries(scenarios)) {
+    const c = checks.get(name)
+    const vs = c ? `${f2(c.ratio)} × ${c.ceilingLabel} (${f0(c.ceiling)}/s)` : '—'
+    lines.push(`| ${name} | ${f0(r.mean)} | ${f0(r.median)} | ${f1(r.p50)} | ${f1(r.p99)} | ${r.non2xx} | ${vs} | ${c ? `≥ ${c.target}` : ''} | ${c ? (c.pass ? 'PASS' : 'MISS') : ''} |`)
+  }
+  return lines.join('\n')
+}
