@@ -22,7 +22,9 @@ export interface Database {
 
 export async function openDatabase (options: { databaseUrl?: string, dataDir: string }): Promise<Database> {
   if (options.databaseUrl) {
-    return { url: options.databaseUrl, embedded: false, poolMax: 10, close: async () => {} }
+    // Enough connections for a busy refresh path (one or two short statements per request);
+    // PostgreSQL's default max_connections (100) leaves room for several instances.
+    return { url: options.databaseUrl, embedded: false, poolMax: 20, close: async () => {} }
   }
   return openEmbedded(resolve(options.dataDir))
 }

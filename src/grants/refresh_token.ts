@@ -22,19 +22,16 @@ export const refreshToken: Grant = {
     // RFC 6749 §6: "ensure that the refresh token was issued to the authenticated client".
     // Checked before consuming it, so another client cannot burn a stolen token's family.
     if (claims.client_id !== client.id) throw new InvalidGrant('refresh token was issued to another client')
-    const record = await services.refreshTokens.find(claims.jti)
+    const record = await services.refreshTokens.findWithUserState(claims.jti)
     if (!record || record.clientId !== client.id) throw new InvalidGrant('refresh token is invalid or expired')
     if (record.revokedAt) throw new InvalidGrant('refresh token was revoked')
 
     // §6: the new scope "MUST NOT include any scope not originally granted"; the family keeps the original.
     const scope = resolveScope(parseScope(params.scope), record.scope.split(' ').filter(Boolean))
     const audience = resources?.length ? resolveAudience(resources, record.audience, services.issuer) : record.audience
-    if (record.userId) {
-      const user = await services.users.findById(record.userId)
-      if (!user || user.disabled) {
-        await services.refreshTokens.revokeFamily(record.familyId, new Date())
-        throw new InvalidGrant('the user of this refresh token is no longer active')
-      }
+    if (!record.userActive) {
+      await services.refreshTokens.revokeFamily(record.familyId, new Date())
+      throw new InvalidGrant('the user of this refresh token is no longer active')
     }
     return issueTokenPair({
       client,

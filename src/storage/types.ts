@@ -67,6 +67,11 @@ export type RotationOutcome =
 
 export interface RefreshTokenStore {
   find(jti: string): Promise<RefreshTokenRecord | null>
+  /**
+   * The token plus whether its user may still sign in (true when it has no user), in one round
+   * trip: the refresh grant's hot path.
+   */
+  findWithUserState(jti: string): Promise<(RefreshTokenRecord & { userActive: boolean }) | null>
   create(token: NewRefreshToken): Promise<void>
   /**
    * Atomically consumes `jti` and stores `successor` (one transaction). When the token was consumed

@@ -104,3 +104,15 @@ t.test('with a grace window, concurrent refreshes from the same client all succe
   t.equal(await app.prisma.refreshToken.count({ where: { familyId } }), 51)
   t.equal(await app.prisma.refreshToken.count({ where: { familyId, revokedAt: { not: null } } }), 0)
 })
+
+t.test('a disabled user can no longer refresh; the family is revoked', async (t) => {
+  const app = await build(t)
+  const client = await createClient(app, { firstParty: true, grantTypes: ['password', 'refresh_token'], scopes: ['read'] })
+  const { user, username, password } = await createUser(app)
+  const first = await login(app, client, username, password)
+  await app.prisma.user.update({ where: { id: user.id }, data: { disabled: true } })
+  const res = await refresh(app, client, first.refresh_token)
+  t.equal(res.json().error, 'invalid_grant')
+  const jti = JSON.parse(Buffer.from(first.refresh_token.split('.')[1], 'base64url').toString()).jti
+  t.ok((await app.refreshTokens.find(jti))!.revokedAt)
+})

@@ -10,6 +10,32 @@ export function prismaRefreshTokenStore (prisma: PrismaClient): RefreshTokenStor
   return {
     find: (jti) => prisma.refreshToken.findUnique({ where: { jti } }),
 
+    async findWithUserState (jti) {
+      const rows = await prisma.$queryRaw<Array<Record<string, unknown>>>`
+        SELECT t.jti, t.family_id, t.user_id::text AS user_id, t.client_id, t.scope, t.audience, t.kid, t.session_id,
+               t.expires_at, t.created_at, t.consumed_at, t.revoked_at,
+               (t.user_id IS NULL OR (u.id IS NOT NULL AND NOT u.disabled)) AS user_active
+        FROM refresh_tokens t LEFT JOIN users u ON u.id = t.user_id
+        WHERE t.jti = ${jti}`
+      const row = rows[0]
+      if (!row) return null
+      return {
+        jti: row.jti as string,
+        familyId: row.family_id as string,
+        userId: row.user_id as string | null,
+        clientId: row.client_id as string,
+        scope: row.scope as string,
+        audience: row.audience as string[],
+        kid: row.kid as string,
+        sessionId: row.session_id as string | null,
+        expiresAt: row.expires_at as Date,
+        createdAt: row.created_at as Date,
+        consumedAt: row.consumed_at as Date | null,
+        revokedAt: row.revoked_at as Date | null,
+        userActive: row.user_active as boolean,
+      }
+    },
+
     async create (token) {
       await prisma.refreshToken.create({ data: token })
     },
