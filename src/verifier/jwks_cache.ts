@@ -131,6 +131,11 @@ export class JWKSCache {
     return this.#slowGetKey(kid, alg)
   }
 
+  /** Resolves once no fetch is in progress (e.g. a background revalidation); for shutdown and tests. */
+  async idle (): Promise<void> {
+    await this.#inflight
+  }
+
   /**
    * Makes sure a set is loaded (fetching it if nothing is cached); useful at service start.
    * Resolves even when the fetch fails and an older set is still cached.

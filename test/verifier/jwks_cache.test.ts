@@ -11,7 +11,6 @@ import { createVerifier, JWKSCache, StampVerifierError } from '../../src/verifie
 import { AUDIENCE, generateTestKey, startJWKSServer } from '../fixtures/jwks_server.js'
 
 const later = () => Math.floor(Date.now() / 1000) + 3600
-const settle = () => new Promise((resolve) => setTimeout(resolve, 50))
 
 async function codeOf (promise: Promise<unknown>): Promise<string> {
   try {
@@ -74,17 +73,17 @@ t.test('max-age is honoured and revalidation is a conditional GET answered 304',
   await verifier.verify(token)
   clock += 59_000
   await verifier.verify(token)
-  await settle()
+  await verifier.jwks.idle()
   t.equal(issuer.counts.jwks, 1, 'fresh for max-age seconds')
   clock += 2000
   await verifier.verify(token)
-  await settle()
+  await verifier.jwks.idle()
   t.equal(issuer.counts.jwks, 2, 'stale: revalidated')
   t.equal(issuer.counts.conditional, 1, 'with If-None-Match')
   t.equal(issuer.counts.notModified, 1, 'answered 304')
   t.equal(verifier.jwks.stats.notModified, 1)
   await verifier.verify(token)
-  await settle()
+  await verifier.jwks.idle()
   t.equal(issuer.counts.jwks, 2, 'a 304 renews freshness')
 
   // The set changes: the next revalidation gets a 200 with the new keys.
@@ -92,7 +91,7 @@ t.test('max-age is honoured and revalidation is a conditional GET answered 304',
   issuer.keys.push(added)
   clock += 61_000
   await verifier.verify(token)
-  await settle()
+  await verifier.jwks.idle()
   t.equal(issuer.counts.jwks, 3)
   t.equal(issuer.counts.notModified, 1, 'changed set: 200, not 304')
   t.ok(verifier.jwks.kids.includes(added.kid))
@@ -115,12 +114,12 @@ t.test('Cache-Control parsing: no-store, missing header, and the max-age ceiling
   await cache.getKey('k1', 'RS256')
   clock += 1000
   await cache.getKey('k1', 'RS256')
-  await settle()
+  await cache.idle()
   t.equal(fetches, 2, 'no-store: revalidated after the 1 s floor')
   cacheControl = null
   clock += 1000
   await cache.getKey('k1', 'RS256')
-  await settle()
+  await cache.idle()
   t.equal(fetches, 3)
   clock += 119_000
   await cache.getKey('k1', 'RS256')
@@ -128,11 +127,11 @@ t.test('Cache-Control parsing: no-store, missing header, and the max-age ceiling
   cacheControl = 'public, max-age=999999'
   clock += 2000
   await cache.getKey('k1', 'RS256')
-  await settle()
+  await cache.idle()
   t.equal(fetches, 4)
   clock += 601_000
   await cache.getKey('k1', 'RS256')
-  await settle()
+  await cache.idle()
   t.equal(fetches, 5, 'max-age capped at maxMaxAge')
 })
 
@@ -145,12 +144,12 @@ t.test('when the issuer is unreachable, cached keys keep working and failures ar
   issuer.mode = 'error'
   clock += 5000
   for (let i = 0; i < 100; i++) await verifier.verify(token)
-  await settle()
+  await verifier.jwks.idle()
   t.equal(verifier.jwks.stats.failures, 1, 'one failed revalidation, not one per request')
   await issuer.close()
   clock += 31_000
   for (let i = 0; i < 100; i++) await verifier.verify(token)
-  await settle()
+  await verifier.jwks.idle()
   t.equal(verifier.jwks.stats.failures, 2, 'connection refused: still served from cache')
   t.ok(verifier.jwks.lastError, 'the cause is kept')
   t.equal(await codeOf(verifier.verify(await issuer.sign({ exp: later() }, {}, await generateTestKey()))), 'ERR_STAMP_KEY_NOT_FOUND', 'unknown kids are still refused')

@@ -86,7 +86,7 @@ t.test('Stamp tokens through discovery, audiences, token types, revalidation and
     clock += (stamp.app.config.policy.jwksMaxAge + 1) * 1000
     // The token would have expired at this clock, so only the cache is exercised here.
     await verifier.jwks.getKey(stamp.app.keyring.signingKey().kid, 'RS256')
-    await new Promise((resolve) => setTimeout(resolve, 100))
+    await verifier.jwks.idle()
     t.equal(verifier.jwks.stats.fetches, 2, 'stale after JWKS_MAX_AGE: revalidated')
     t.equal(verifier.jwks.stats.notModified, 1, 'Stamp answered 304')
     t.equal(verifier.jwks.stats.failures, 0)
