@@ -118,10 +118,11 @@ export class JWKSCache {
    *
    * @param kid the `kid` header (a token without one matches only a set holding a single key)
    * @param alg the `alg` header, already checked against the verifier's allow-list
-   * @throws {@link KeyNotFound} when no published key matches, even after a refetch
-   * @throws {@link JWKSUnavailable} when nothing is cached and the JWKS cannot be fetched
+   * @returns the key, synchronously on the hot path (no promise to allocate), else a promise
+   * @throws {@link KeyNotFound} (rejects) when no published key matches, even after a refetch
+   * @throws {@link JWKSUnavailable} (rejects) when nothing is cached and the JWKS cannot be fetched
    */
-  async getKey (kid: string | undefined, alg: string): Promise<CryptoKey> {
+  getKey (kid: string | undefined, alg: string): CryptoKey | Promise<CryptoKey> {
     // Hot path: a known key, already imported for this alg, in a fresh set.
     const cached = kid === undefined ? undefined : this.#entries.get(kid)?.keys.get(alg)
     if (cached) {
