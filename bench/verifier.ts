@@ -1,0 +1,128 @@
+/**
+ * Verifier benchmark: `stamp/verifier` against raw `jose.jwtVerify` with a local key set, on the
+ * same Stamp-issued tokens in the same run, plus the number of JWKS fetches a key rotation costs.
+ *
+ * Builds a real Stamp on a throw-away PostgreSQL database (TEST_DATABASE_ADMIN_URL, default
+ * postgresql://postgres@127.0.0.1:5432/postgres), listening on loopback, and drops it afterwards.
+ * Run standalone with `npx tsx bench/verifier.ts`; `bench/index.ts` calls {@link benchVerifier}.
+ *
+ * @module
+ */
+import { pathToFileURL } from 'node:url'
+import { createLocalJWKSet, jwtVerify, type JSONWebKeySet } from 'jose'
+import { createVerifier } from '../src/verifier/index.js'
+import { startStamp } from '../test/fixtures/stamp_server.js'
+
+export interface VerifierBenchResult {
+  /** Median verifications per second through `createVerifier().verify`. */
+  stampPerSec: number
+  /** Median verifications per second through `jose.jwtVerify` + `createLocalJWKSet`. */
+  josePerSec: number
+  /** Median over rounds of stamp/jose throughput, measured back to back (target ≥ 0.9). */
+  ratio: number
+  /** JWKS requests the verifier made across a rotation to the pre-published key (target 0). */
+  fetchesDuringRotation: number
+}
+
+export interface VerifierBenchOptions {
+  /** Measured rounds per contender; the median is reported (default 9). */
+  rounds?: number
+  /** Verifications per round (default 3000). */
+  perRound?: number
+  /** Verifications in flight at once, as on a busy resource server (default 16). */
+  concurrency?: number
+  /** Distinct tokens cycled through (default 256). */
+  tokens?: number
+}
+
+const AUDIENCE = 'https://orders.example'
+
+/** Runs `count` calls of `fn` over `tokens` with `concurrency` in flight; returns calls per second. */
+async function throughput (fn: (token: string) => Promise<unknown>, tokens: string[], count: number, concurrency: number): Promise<number> {
+  let next = 0
+  const worker = async () => {
+    while (next < count) {
+      const i = next++
+      await fn(tokens[i % tokens.length])
+    }
+  }
+  const started = process.hrtime.bigint()
+  await Promise.all(Array.from({ length: concurrency }, worker))
+  const seconds = Number(process.hrtime.bigint() - started) / 1e9
+  return count / seconds
+}
+
+function median (values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b)
+  const mid = sorted.length >> 1
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2
+}
+
+/**
+ * Measures verifier throughput against jose and counts JWKS fetches during a rotation.
+ *
+ * @param options rounds, round size, concurrency and token count
+ * @example
+ * ```ts
+ * const { stampPerSec, josePerSec, ratio, fetchesDuringRotation } = await benchVerifier()
+ * ```
+ */
+export async function benchVerifier (options: VerifierBenchOptions = {}): Promise<VerifierBenchResult> {
+  const { rounds = 9, perRound = 3000, concurrency = 16, tokens: tokenCount = 256 } = options
+  const teardowns: Array<() => unknown> = []
+  try {
+    const stamp = await startStamp({ teardown: (fn) => { teardowns.push(fn) } })
+    const { app, issuer } = stamp
+    const mint = (n: number) => Promise.all(Array.from({ length: n }, (_, i) =>
+      app.minter.accessToken({ sub: `client-${i}`, clientId: `client-${i}`, scope: 'orders:read', audience: [AUDIENCE] })))
+    const tokens = await mint(tokenCount)
+
+    const verifier = createVerifier({ issuer, audience: AUDIENCE })
+    const jwks = createLocalJWKSet(await (await fetch(`${issuer}/jwks`)).json() as JSONWebKeySet)
+    // The same checks on both sides: pinned issuer, audience, algorithm and typ.
+    const joseOptions = { issuer, audience: AUDIENCE, algorithms: ['RS256'], typ: 'at+jwt', clockTolerance: 5 }
+    const stampVerify = (token: string) => verifier.verify(token)
+    const joseVerify = (token: string) => jwtVerify(token, jwks, joseOptions)
+
+    // Warm-up: JIT, key import, and the verifier's one JWKS fetch.
+    await throughput(stampVerify, tokens, perRound / 4, concurrency)
+    await throughput(joseVerify, tokens, perRound / 4, concurrency)
+
+    const stampRates: number[] = []
+    const joseRates: number[] = []
+    for (let round = 0; round < rounds; round++) {
+      // Alternate who goes first, so drift (GC, CPU frequency) does not favour one side.
+      if (round % 2 === 0) {
+        stampRates.push(await throughput(stampVerify, tokens, perRound, concurrency))
+        joseRates.push(await throughput(joseVerify, tokens, perRound, concurrency))
+      } else {
+        joseRates.push(await throughput(joseVerify, tokens, perRound, concurrency))
+        stampRates.push(await throughput(stampVerify, tokens, perRound, concurrency))
+      }
+    }
+
+    // Rotation: the verifier holds the set fetched after Stamp pre-published its next key.
+    const before = verifier.jwks.stats.fetches
+    await app.keyring.rotate({ force: true })
+    const afterRotation = await mint(32)
+    await Promise.all([...afterRotation, ...tokens.slice(0, 32)].map((token) => verifier.verify(token)))
+    const fetchesDuringRotation = verifier.jwks.stats.fetches - before
+
+    const stampPerSec = Math.round(median(stampRates))
+    const josePerSec = Math.round(median(joseRates))
+    // The ratio is the median of per-round ratios: each pair ran back to back, so a noisy
+    // neighbour slowing a whole round cancels out instead of landing on one side.
+    const ratio = median(stampRates.map((rate, i) => rate / joseRates[i]))
+    return { stampPerSec, josePerSec, ratio: Number(ratio.toFixed(3)), fetchesDuringRotation }
+  } finally {
+    for (const fn of teardowns.reverse()) await fn()
+  }
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  const result = await benchVerifier()
+  console.log(`stamp/verifier   ${result.stampPerSec.toLocaleString('en')} verifications/s`)
+  console.log(`jose.jwtVerify   ${result.josePerSec.toLocaleString('en')} verifications/s (createLocalJWKSet)`)
+  console.log(`ratio            ${result.ratio} (target ≥ 0.9)`)
+  console.log(`JWKS fetches during rotation: ${result.fetchesDuringRotation} (target 0)`)
+}

@@ -1,0 +1,200 @@
+/**
+ * Verifier errors: one class per reason a bearer token is refused, each with a stable `code`
+ * (as jose's `JWTExpired` carries `ERR_JWT_EXPIRED`), the RFC 6750 §3.1 error code and HTTP
+ * status it maps to, and a fixed, safe `description`. The underlying jose error, when there is one,
+ * is kept as `cause` for logs and never reaches the wire.
+ *
+ * @module
+ */
+
+/** Stable codes, a literal union so `switch (err.code)` narrows. */
+export type StampVerifierErrorCode =
+  | 'ERR_STAMP_TOKEN_MISSING'
+  | 'ERR_STAMP_REQUEST_INVALID'
+  | 'ERR_STAMP_TOKEN_MALFORMED'
+  | 'ERR_STAMP_TOKEN_SIGNATURE_INVALID'
+  | 'ERR_STAMP_TOKEN_ALG_NOT_ALLOWED'
+  | 'ERR_STAMP_TOKEN_TYPE_INVALID'
+  | 'ERR_STAMP_TOKEN_ISSUER_INVALID'
+  | 'ERR_STAMP_TOKEN_AUDIENCE_INVALID'
+  | 'ERR_STAMP_TOKEN_CLAIM_INVALID'
+  | 'ERR_STAMP_TOKEN_EXPIRED'
+  | 'ERR_STAMP_TOKEN_NOT_YET_VALID'
+  | 'ERR_STAMP_KEY_NOT_FOUND'
+  | 'ERR_STAMP_JWKS_UNAVAILABLE'
+  | 'ERR_STAMP_INSUFFICIENT_SCOPE'
+
+/**
+ * RFC 6750 §3.1 error codes, plus `temporarily_unavailable` (RFC 6749 §4.1.2.1) for when the
+ * keys cannot be fetched: that is the server's fault, and a client must not throw its token away.
+ */
+export type BearerErrorCode = 'invalid_request' | 'invalid_token' | 'insufficient_scope' | 'temporarily_unavailable'
+
+export interface StampVerifierErrorOptions { cause?: unknown }
+
+/**
+ * Base class of every error the verifier throws.
+ *
+ * @see {@link https://www.rfc-editor.org/rfc/rfc6750#section-3.1 RFC 6750 §3.1}
+ */
+export class StampVerifierError extends Error {
+  /** Stable machine-readable code. */
+  readonly code: StampVerifierErrorCode = 'ERR_STAMP_TOKEN_MALFORMED'
+  /** The RFC 6750 error code for `WWW-Authenticate` and the JSON body; absent for a missing token. */
+  readonly error: BearerErrorCode | undefined = 'invalid_token'
+  /** HTTP status a resource server answers with. */
+  readonly statusCode: number = 401
+  /** Safe to send to the client: fixed text, no token contents or key ids. */
+  readonly description: string
+
+  constructor (description: string, options: StampVerifierErrorOptions = {}) {
+    super(description, { cause: options.cause })
+    this.name = new.target.name
+    this.description = description
+  }
+}
+
+/** RFC 6750 §3.1: "If the request lacks any authentication information … SHOULD NOT include an error code". */
+export class TokenMissing extends StampVerifierError {
+  override readonly code = 'ERR_STAMP_TOKEN_MISSING'
+  override readonly error = undefined
+  constructor (description = 'a bearer access token is required', options?: StampVerifierErrorOptions) { super(description, options) }
+}
+
+/** A malformed `Authorization: Bearer` header (RFC 6750 §2.1 syntax): 400 invalid_request. */
+export class RequestInvalid extends StampVerifierError {
+  override readonly code = 'ERR_STAMP_REQUEST_INVALID'
+  override readonly error = 'invalid_request'
+  override readonly statusCode = 400
+  constructor (description = 'the Authorization header is not a valid bearer credential', options?: StampVerifierErrorOptions) { super(description, options) }
+}
+
+export class TokenMalformed extends StampVerifierError {
+  override readonly code = 'ERR_STAMP_TOKEN_MALFORMED'
+  constructor (description = 'the access token is malformed', options?: StampVerifierErrorOptions) { super(description, options) }
+}
+
+export class TokenSignatureInvalid extends StampVerifierError {
+  override readonly code = 'ERR_STAMP_TOKEN_SIGNATURE_INVALID'
+  constructor (description = 'the access token signature is invalid', options?: StampVerifierErrorOptions) { super(description, options) }
+}
+
+/** The `alg` header is not in the pinned list (this is what stops `none` and HS256 key confusion). */
+export class TokenAlgorithmNotAllowed extends StampVerifierError {
+  override readonly code = 'ERR_STAMP_TOKEN_ALG_NOT_ALLOWED'
+  constructor (description = 'the access token is signed with an algorithm that is not accepted', options?: StampVerifierErrorOptions) { super(description, options) }
+}
+
+/** RFC 9068 §4: the `typ` header must be `at+jwt`; refresh tokens and ID tokens end here. */
+export class TokenTypeInvalid extends StampVerifierError {
+  override readonly code = 'ERR_STAMP_TOKEN_TYPE_INVALID'
+  constructor (description = 'the token is not an access token', options?: StampVerifierErrorOptions) { super(description, options) }
+}
+
+export class TokenIssuerInvalid extends StampVerifierError {
+  override readonly code = 'ERR_STAMP_TOKEN_ISSUER_INVALID'
+  constructor (description = 'the access token was issued by another issuer', options?: StampVerifierErrorOptions) { super(description, options) }
+}
+
+export class TokenAudienceInvalid extends StampVerifierError {
+  override readonly code = 'ERR_STAMP_TOKEN_AUDIENCE_INVALID'
+  constructor (description = 'the access token is not intended for this resource', options?: StampVerifierErrorOptions) { super(description, options) }
+}
+
+/** A required claim is missing or has the wrong type. */
+export class TokenClaimInvalid extends StampVerifierError {
+  override readonly code = 'ERR_STAMP_TOKEN_CLAIM_INVALID'
+  /** The offending claim name. */
+  readonly claim: string
+  constructor (claim: string, options?: StampVerifierErrorOptions) {
+    super(`the access token has a missing or invalid "${claim}" claim`, options)
+    this.claim = claim
+  }
+}
+
+export class TokenExpired extends StampVerifierError {
+  override readonly code = 'ERR_STAMP_TOKEN_EXPIRED'
+  constructor (description = 'the access token expired', options?: StampVerifierErrorOptions) { super(description, options) }
+}
+
+export class TokenNotYetValid extends StampVerifierError {
+  override readonly code = 'ERR_STAMP_TOKEN_NOT_YET_VALID'
+  constructor (description = 'the access token is not valid yet', options?: StampVerifierErrorOptions) { super(description, options) }
+}
+
+/** No published key has the token's `kid`, even after the (rate-limited) refetch. */
+export class KeyNotFound extends StampVerifierError {
+  override readonly code = 'ERR_STAMP_KEY_NOT_FOUND'
+  constructor (description = 'the access token is signed with an unknown key', options?: StampVerifierErrorOptions) { super(description, options) }
+}
+
+/** The JWKS could not be fetched and nothing usable is cached: 503, the token may well be fine. */
+export class JWKSUnavailable extends StampVerifierError {
+  override readonly code = 'ERR_STAMP_JWKS_UNAVAILABLE'
+  override readonly error = 'temporarily_unavailable'
+  override readonly statusCode = 503
+  constructor (description = 'the token signing keys are temporarily unavailable', options?: StampVerifierErrorOptions) { super(description, options) }
+}
+
+/** RFC 6750 §3.1 insufficient_scope: 403, with the scopes the request needed. */
+export class InsufficientScope extends StampVerifierError {
+  override readonly code = 'ERR_STAMP_INSUFFICIENT_SCOPE'
+  override readonly error = 'insufficient_scope'
+  override readonly statusCode = 403
+  /** The scopes the resource requires (all of them). */
+  readonly scopes: readonly string[]
+  constructor (scopes: readonly string[], options?: StampVerifierErrorOptions) {
+    super(`the access token lacks the required scope: ${scopes.join(' ')}`, options)
+    this.scopes = scopes
+  }
+}
+
+export interface WWWAuthenticateOptions {
+  /** RFC 6750 §3 `realm`; omitted when not given. */
+  realm?: string
+}
+
+/**
+ * Builds the RFC 6750 §3 `WWW-Authenticate` value for a verifier error, e.g.
+ * `Bearer realm="orders", error="invalid_token", error_description="the access token expired"`.
+ * A missing token yields the bare challenge (§3.1: no error code). Errors other than
+ * {@link StampVerifierError} are treated as `invalid_token` with a generic description.
+ *
+ * @param err the error `verify()` threw
+ * @param options realm
+ * @returns the header value
+ * @example
+ * ```ts
+ * try { request.auth = await verifier.verify(token) } catch (err) {
+ *   reply.code(statusOf(err)).header('www-authenticate', wwwAuthenticate(err, { realm: 'orders' }))
+ * }
+ * ```
+ * @see {@link https://www.rfc-editor.org/rfc/rfc6750#section-3 RFC 6750 §3}
+ */
+export function wwwAuthenticate (err: unknown, options: WWWAuthenticateOptions = {}): string {
+  const params: string[] = []
+  if (options.realm !== undefined) params.push(`realm=${quote(options.realm)}`)
+  const e = err instanceof StampVerifierError ? err : new TokenMalformed('the access token is invalid', { cause: err })
+  if (e.error && e.error !== 'temporarily_unavailable') {
+    params.push(`error=${quote(e.error)}`, `error_description=${quote(e.description)}`)
+    // §3: "scope" lists the scopes necessary to access the resource.
+    if (e instanceof InsufficientScope) params.push(`scope=${quote(e.scopes.join(' '))}`)
+  }
+  return params.length ? `Bearer ${params.join(', ')}` : 'Bearer'
+}
+
+/**
+ * The JSON body a resource server answers a refused request with: `{ error, error_description }`.
+ *
+ * @param err the error `verify()` or `requireScope` threw
+ * @see {@link https://www.rfc-editor.org/rfc/rfc6750#section-3.1 RFC 6750 §3.1}
+ */
+export function errorBody (err: unknown): { statusCode: number, error: string, error_description: string } {
+  const e = err instanceof StampVerifierError ? err : new TokenMalformed('the access token is invalid', { cause: err })
+  return { statusCode: e.statusCode, error: e.error ?? 'invalid_token', error_description: e.description }
+}
+
+// RFC 6750 §3: error_description and scope values exclude '"' and '\' (and controls).
+function quote (value: string): string {
+  return `"${value.replace(/[^\x20-\x21\x23-\x5B\x5D-\x7E]/g, '')}"`
+}

@@ -1,0 +1,119 @@
+/**
+ * `stamp/fastify`: a Fastify plugin that authenticates bearer access tokens issued by Stamp.
+ *
+ * Decorates the instance with `authenticate` (a preHandler that verifies the token and sets
+ * `request.auth`) and `requireScope(...scopes)` (a preHandler that also demands scopes), answering
+ * refusals itself as RFC 6750 §3 describes: 401 with `WWW-Authenticate: Bearer …` for a missing or
+ * invalid token, 403 `insufficient_scope` with the needed `scope`, and a JSON body
+ * `{ error, error_description }`.
+ *
+ * @module
+ */
+import fp from 'fastify-plugin'
+import type { FastifyInstance, FastifyReply, FastifyRequest, preHandlerAsyncHookHandler } from 'fastify'
+import { createVerifier, assertScopes, type AccessTokenClaims, type Verifier, type VerifierOptions } from './verifier.js'
+import { RequestInvalid, StampVerifierError, TokenMissing, errorBody, wwwAuthenticate } from './errors.js'
+
+export type { AccessTokenClaims, Verifier, VerifierOptions } from './verifier.js'
+
+/** Plugin options: the verifier's options, or a verifier built elsewhere (shared between plugins). */
+export type StampAuthOptions = (VerifierOptions | { verifier: Verifier }) & {
+  /** RFC 6750 §3 `realm` in the challenge; omitted when not given. */
+  realm?: string
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The verified access token's claims; `null` until `authenticate` ran. */
+    auth: AccessTokenClaims | null
+  }
+  interface FastifyInstance {
+    /** preHandler: verifies the bearer token and sets `request.auth`, or answers 401. */
+    authenticate: preHandlerAsyncHookHandler
+    /** preHandler: authenticates (if not done yet) and requires every one of `scopes`, or answers 403. */
+    requireScope (...scopes: string[]): preHandlerAsyncHookHandler
+    /** The verifier the plugin uses (its `jwks.stats` are handy for metrics). */
+    stampVerifier: Verifier
+  }
+}
+
+// RFC 6750 §2.1: credentials = "Bearer" 1*SP b64token; b64token = 1*( ALPHA / DIGIT / "-" / "." /
+// "_" / "~" / "+" / "/" ) *"=". The scheme is case-insensitive (RFC 9110 §11.1).
+const BEARER = /^Bearer +([A-Za-z0-9\-._~+/]+=*) *$/i
+const BEARER_SCHEME = /^Bearer(?: |$)/i
+
+/**
+ * The token from an `Authorization` header (RFC 6750 §2.1, the only method this plugin accepts:
+ * tokens in query strings leak into logs, §2.3).
+ *
+ * @param header the raw `Authorization` header value
+ * @throws {@link TokenMissing} when there is no bearer credential at all
+ * @throws {@link RequestInvalid} when the Bearer credential is malformed
+ */
+export function bearerToken (header: string | undefined): string {
+  if (!header || !BEARER_SCHEME.test(header)) throw new TokenMissing()
+  const match = BEARER.exec(header)
+  if (!match) throw new RequestInvalid()
+  return match[1]
+}
+
+async function stampAuth (app: FastifyInstance, options: StampAuthOptions): Promise<void> {
+  const verifier = 'verifier' in options ? options.verifier : createVerifier(options)
+  const { realm } = options
+
+  function refuse (request: FastifyRequest, reply: FastifyReply, err: unknown): FastifyReply {
+    const { statusCode, error, error_description: description } = errorBody(err)
+    request.log.debug({ code: err instanceof StampVerifierError ? err.code : undefined, err: (err as Error)?.cause }, 'bearer token refused')
+    reply.code(statusCode).header('cache-control', 'no-store')
+    // 503 means our keys are unavailable: no challenge, the client's token may be fine.
+    if (statusCode !== 503) reply.header('www-authenticate', wwwAuthenticate(err, { realm }))
+    return reply.send({ error, error_description: description })
+  }
+
+  const authenticate: preHandlerAsyncHookHandler = async function (request, reply) {
+    try {
+      request.auth = await verifier.verify(bearerToken(request.headers.authorization))
+    } catch (err) {
+      return refuse(request, reply, err)
+    }
+  }
+
+  app.decorateRequest('auth', null)
+  app.decorate('stampVerifier', verifier)
+  app.decorate('authenticate', authenticate)
+  app.decorate('requireScope', function requireScope (...scopes: string[]): preHandlerAsyncHookHandler {
+    if (!scopes.length || scopes.some((s) => typeof s !== 'string' || !s || s.includes(' '))) {
+      throw new TypeError('requireScope takes one or more scope names')
+    }
+    return async function (request, reply) {
+      if (!request.auth) {
+        await authenticate.call(this, request, reply)
+        if (reply.sent) return reply
+      }
+      try {
+        assertScopes(request.auth!, scopes)
+      } catch (err) {
+        return refuse(request, reply, err)
+      }
+    }
+  })
+}
+
+/**
+ * The plugin. Register it once (it is not encapsulated), then guard routes with
+ * `app.authenticate` or `app.requireScope(...)`.
+ *
+ * @example
+ * ```js
+ * import Fastify from 'fastify'
+ * import stampAuth from 'stamp/fastify'
+ *
+ * const app = Fastify()
+ * await app.register(stampAuth, { issuer: 'https://stamp.example', audience: 'https://orders.example' })
+ * app.get('/orders', { preHandler: app.requireScope('orders:read') }, async (request) => ({ owner: request.auth.sub }))
+ * ```
+ * @see {@link https://www.rfc-editor.org/rfc/rfc6750 RFC 6750}
+ */
+const plugin = fp(stampAuth, { name: 'stamp-auth', fastify: '5.x' })
+export default plugin
+export { plugin as stampAuth }

@@ -1,0 +1,27 @@
+/**
+ * `stamp/verifier`: verify Stamp access tokens in a resource server, offline, with a JWKS cache
+ * that follows Stamp's key rotation without refetching.
+ *
+ * Depends only on `jose` and `node:` built-ins; `stamp/fastify` wraps it as a Fastify plugin.
+ *
+ * @example
+ * ```ts
+ * import { createVerifier } from 'stamp/verifier'
+ *
+ * const verifier = createVerifier({ issuer: 'https://stamp.example', audience: 'https://orders.example' })
+ * const claims = await verifier.verify(token) // throws StampVerifierError subclasses
+ * ```
+ * @module
+ */
+export { createVerifier, assertScopes, scopesOf } from './verifier.js'
+export type { AccessTokenClaims, Verifier, VerifierOptions } from './verifier.js'
+export { JWKSCache } from './jwks_cache.js'
+export type { FetchLike, JWKSCacheOptions, JWKSCacheStats } from './jwks_cache.js'
+export { discoverJWKSUri } from './discovery.js'
+export type { DiscoveryOptions } from './discovery.js'
+export {
+  StampVerifierError, TokenMissing, RequestInvalid, TokenMalformed, TokenSignatureInvalid, TokenAlgorithmNotAllowed,
+  TokenTypeInvalid, TokenIssuerInvalid, TokenAudienceInvalid, TokenClaimInvalid, TokenExpired, TokenNotYetValid,
+  KeyNotFound, JWKSUnavailable, InsufficientScope, wwwAuthenticate, errorBody,
+} from './errors.js'
+export type { StampVerifierErrorCode, BearerErrorCode, WWWAuthenticateOptions } from './errors.js'
