@@ -13,7 +13,7 @@ import { importJWK, type CryptoKey, type JWK } from 'jose'
 import type { Policy, SigningAlg } from '../config/defaults.js'
 import { open, seal, type KEK } from '../crypto/kek.js'
 import type { KeyStore, KeyTransaction, StoredKey } from '../storage/types.js'
-import { generateSigningKey, nextIsPublishedLongEnough, publishedJwk, retiringGraceSeconds, rotationDue } from './keys.js'
+import { generateSigningKey, nextIsPublishedLongEnough, prePublicationSeconds, publishedJwk, retiringGraceSeconds, rotationDue, type GeneratedKey } from './keys.js'
 
 export interface SigningKeyHandle { kid: string, alg: SigningAlg, key: CryptoKey }
 
@@ -37,7 +37,7 @@ export interface KeyringOptions {
 
 export class Keyring {
   readonly #store: KeyStore
-  readonly #kek: KEK
+  #kek: KEK
   readonly #policy: KeyringOptions['policy']
   readonly #log: KeyringLogger
   readonly #now: () => Date
@@ -48,6 +48,7 @@ export class Keyring {
   #jwks: JWKSDocument = { body: '{"keys":[]}', etag: '' }
   #timer?: NodeJS.Timeout
   #ticking?: Promise<void>
+  #refreshing: Promise<void> = Promise.resolve()
 
   constructor (options: KeyringOptions) {
     this.#store = options.store
@@ -101,8 +102,8 @@ export class Keyring {
           // Re-check under the lock: another instance may have done it a moment ago.
           const keys = await tx.all()
           const at = this.#now()
-          if (this.#rotationDue(keys, at)) await this.#rotate(tx, keys, at, 'scheduled')
-          await this.#retireExpired(tx, await tx.all(), at)
+          if (this.#rotationDue(keys, at)) await this.#rotate(tx, keys, 'scheduled')
+          await this.#retireExpired(tx, await tx.all(), this.#now())
         }, { tryOnly: true })
       }
       await this.refresh()
@@ -111,8 +112,18 @@ export class Keyring {
     }
   }
 
-  /** Re-reads the published keys; rebuilds the signing key and JWKS only when the set changed. */
-  async refresh (): Promise<void> {
+  /**
+   * Re-reads the published keys; rebuilds the signing key and JWKS only when the set changed.
+   * Calls are queued: two overlapping reloads (timer and a manual rotate) could otherwise finish
+   * out of order and put an older key set back in memory until the next tick.
+   */
+  refresh (): Promise<void> {
+    const run = this.#refreshing.catch(() => {}).then(() => this.#reload())
+    this.#refreshing = run
+    return run
+  }
+
+  async #reload (): Promise<void> {
     const keys = await this.#store.published()
     const fingerprint = keys.map((k) => `${k.kid}:${k.status}`).join(',')
     if (fingerprint === this.#fingerprint) return
@@ -140,9 +151,9 @@ export class Keyring {
       const now = this.#now()
       const next = keys.find((k) => k.status === 'next')
       if (next && !force && !nextIsPublishedLongEnough(next, now, this.#policy)) {
-        throw new KeyLifecycleError(`next key ${next.kid} has been published for less than JWKS_MAX_AGE (${this.#policy.jwksMaxAge} s); verifiers may not have it yet (use --force to rotate anyway)`)
+        throw new KeyLifecycleError(`next key ${next.kid} has been published for less than JWKS_MAX_AGE + KEY_REFRESH_INTERVAL (${prePublicationSeconds(this.#policy)} s); verifiers may not have it yet (use --force to rotate anyway)`)
       }
-      return this.#rotate(tx, keys, now, 'manual')
+      return this.#rotate(tx, keys, 'manual')
     })
     await this.refresh()
     return result!
@@ -169,7 +180,10 @@ export class Keyring {
     return result!
   }
 
-  /** Re-seals every stored private key under `newKek` (one transaction). */
+  /**
+   * Re-seals every stored private key under `newKek` (one transaction). This keyring switches to
+   * the new KEK afterwards; other instances must be restarted with it (see docs/key-lifecycle.md).
+   */
   async rewrap (newKek: KEK): Promise<{ rewrapped: number }> {
     const result = await this.#store.locked(async (tx) => {
       let rewrapped = 0
@@ -181,6 +195,8 @@ export class Keyring {
       }
       return { rewrapped }
     })
+    // Only after the commit: had it rolled back, the keys would still be under the old KEK.
+    this.#kek = newKek
     return result!
   }
 
@@ -195,14 +211,19 @@ export class Keyring {
     return !!active && !!next && rotationDue(active, next, now, this.#policy)
   }
 
-  async #rotate (tx: KeyTransaction, keys: StoredKey[], now: Date, reason: 'manual' | 'scheduled') {
+  async #rotate (tx: KeyTransaction, keys: StoredKey[], reason: 'manual' | 'scheduled') {
     const active = keys.find((k) => k.status === 'active')
     const next = keys.find((k) => k.status === 'next')
     if (!active || !next) throw new KeyLifecycleError('key set incomplete; restart to repair it')
+    // Generate first (an RSA key takes up to a few hundred ms), then read the clock: the new next
+    // key's created_at must not predate the moment it becomes visible, or its pre-publication
+    // period would be counted short by the generation time.
+    const generated = await generateSigningKey(this.#policy.signingAlg)
+    const now = this.#now()
     const retireAfter = new Date(now.getTime() + retiringGraceSeconds(this.#policy) * 1000)
     await tx.update(active.kid, { status: 'retiring', retiringAt: now, retireAfter })
     await tx.update(next.kid, { status: 'active', activatedAt: now })
-    const fresh = await this.#insertKey(tx, 'next', now)
+    const fresh = await this.#insertKey(tx, 'next', now, generated)
     this.#log.info({ reason, active: next.kid, retiring: active.kid, next: fresh }, 'signing keys rotated')
     return { active: next.kid, next: fresh, retiring: active.kid }
   }
@@ -232,8 +253,9 @@ export class Keyring {
     return active.kid
   }
 
-  async #insertKey (tx: KeyTransaction, status: 'active' | 'next', now: Date): Promise<string> {
-    const key = await generateSigningKey(this.#policy.signingAlg)
+  async #insertKey (tx: KeyTransaction, status: 'active' | 'next', now: Date, generated?: GeneratedKey): Promise<string> {
+    // New keys always use the configured algorithm; keys of an earlier one stay until retired.
+    const key = generated ?? await generateSigningKey(this.#policy.signingAlg)
     await tx.insert({
       kid: key.kid,
       alg: key.alg,
