@@ -12,7 +12,19 @@ export default async function jwksRoute (app: FastifyInstance) {
   app.get('/jwks', { logLevel: 'warn' }, async (request, reply) => {
     const { body, etag } = app.keyring.jwks()
     reply.header('cache-control', cacheControl).header('etag', etag).header('access-control-allow-origin', '*')
-    if (request.headers['if-none-match'] === etag) return reply.code(304).send()
+    if (matches(request.headers['if-none-match'], etag)) return reply.code(304).send()
     return reply.type('application/jwk-set+json; charset=utf-8').send(body)
+  })
+}
+
+/**
+ * RFC 9110 §13.1.2: If-None-Match is `*` or a list of entity tags, compared weakly (a `W/` prefix
+ * is ignored), so a cache that holds several variants or weakens the tag still gets its 304.
+ */
+function matches (header: string | undefined, etag: string): boolean {
+  if (!header) return false
+  return header.split(',').some((tag) => {
+    const t = tag.trim()
+    return t === '*' || t.replace(/^W\//, '') === etag
   })
 }
