@@ -40,7 +40,8 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
     trustProxy: options.config.trustProxy,
     bodyLimit: options.config.policy.bodyLimit,
     return503OnClosing: true,
-    // The first start generates RSA keys under a database lock; give it room on a busy machine.
+    // The services plugin may generate RSA keys (first start) and wait for another instance's key
+    // lock; on a loaded host that exceeds Fastify's 10 s default and the instance fails to boot.
     pluginTimeout: 60_000,
     routerOptions: { ignoreTrailingSlash: false },
   })

@@ -13,7 +13,7 @@ import { importJWK, type CryptoKey, type JWK } from 'jose'
 import type { Policy, SigningAlg } from '../config/defaults.js'
 import { open, seal, type KEK } from '../crypto/kek.js'
 import type { KeyStore, KeyTransaction, StoredKey } from '../storage/types.js'
-import { generateSigningKey, nextIsPublishedLongEnough, publishedJwk, retiringGraceSeconds, rotationDue } from './keys.js'
+import { generateSigningKey, nextIsPublishedLongEnough, prePublicationSeconds, publishedJwk, retiringGraceSeconds, rotationDue, type GeneratedKey } from './keys.js'
 
 export interface SigningKeyHandle { kid: string, alg: SigningAlg, key: CryptoKey }
 
@@ -37,7 +37,7 @@ export interface KeyringOptions {
 
 export class Keyring {
   readonly #store: KeyStore
-  readonly #kek: KEK
+  #kek: KEK
   readonly #policy: KeyringOptions['policy']
   readonly #log: KeyringLogger
   readonly #now: () => Date
@@ -48,6 +48,10 @@ export class Keyring {
   #jwks: JWKSDocument = { body: '{"keys":[]}', etag: '' }
   #timer?: NodeJS.Timeout
   #ticking?: Promise<void>
+  #reloading?: Promise<void>
+  /** A key generated ahead of the next rotation (see #takeSpare). */
+  #spare?: Promise<GeneratedKey>
+  #refreshing: Promise<void> = Promise.resolve()
 
   constructor (options: KeyringOptions) {
     this.#store = options.store
@@ -59,18 +63,35 @@ export class Keyring {
 
   /** Makes sure an active and a next key exist, loads them, and starts the maintenance timer. */
   async start ({ schedule = true } = {}): Promise<void> {
-    await this.#store.locked((tx) => this.#repair(tx))
+    // Keys are generated before taking the lock (see #generate), as many as look missing now.
+    const present = (await this.#store.published()).filter((k) => k.status === 'active' || k.status === 'next').length
+    const spare = await this.#generate(Math.max(0, 2 - present))
+    await this.#store.locked((tx) => this.#repair(tx, spare))
     await this.refresh()
     if (schedule) {
-      this.#timer = setInterval(() => { this.#ticking ??= this.tick().finally(() => { this.#ticking = undefined }) },
-        this.#policy.keyRefreshInterval * 1000)
+      this.#timer = setInterval(() => this.#onTimer(), this.#policy.keyRefreshInterval * 1000)
       this.#timer.unref()
+      this.#spare = this.#background(generateSigningKey(this.#policy.signingAlg))
     }
+  }
+
+  /**
+   * The reload runs on every timer beat on its own, not only inside `tick`: a maintenance round
+   * can wait on the database or on key generation, and meanwhile this instance must still pick up
+   * a key another instance published, or it would serve a stale JWKS past the pre-publication
+   * margin (see `prePublicationSeconds`).
+   */
+  #onTimer (): void {
+    this.#reloading ??= this.refresh()
+      .catch((err) => this.#log.error({ err }, 'key reload failed; keeping the current keys'))
+      .finally(() => { this.#reloading = undefined })
+    this.#ticking ??= this.tick().finally(() => { this.#ticking = undefined })
   }
 
   async stop (): Promise<void> {
     clearInterval(this.#timer)
-    await this.#ticking
+    this.#timer = undefined
+    await Promise.all([this.#ticking, this.#reloading, this.#spare?.catch(() => {})])
   }
 
   /** The key that signs every token issued now. */
@@ -97,12 +118,13 @@ export class Keyring {
     try {
       const now = this.#now()
       if (this.#maintenanceDue(this.#published, now)) {
+        const spare = this.#rotationDue(this.#published, now) ? [await this.#takeSpare()] : []
         await this.#store.locked(async (tx) => {
           // Re-check under the lock: another instance may have done it a moment ago.
           const keys = await tx.all()
           const at = this.#now()
-          if (this.#rotationDue(keys, at)) await this.#rotate(tx, keys, at, 'scheduled')
-          await this.#retireExpired(tx, await tx.all(), at)
+          if (this.#rotationDue(keys, at)) await this.#rotate(tx, keys, 'scheduled', spare)
+          await this.#retireExpired(tx, await tx.all(), this.#now())
         }, { tryOnly: true })
       }
       await this.refresh()
@@ -111,8 +133,18 @@ export class Keyring {
     }
   }
 
-  /** Re-reads the published keys; rebuilds the signing key and JWKS only when the set changed. */
-  async refresh (): Promise<void> {
+  /**
+   * Re-reads the published keys; rebuilds the signing key and JWKS only when the set changed.
+   * Calls are queued: two overlapping reloads (timer and a manual rotate) could otherwise finish
+   * out of order and put an older key set back in memory until the next tick.
+   */
+  refresh (): Promise<void> {
+    const run = this.#refreshing.catch(() => {}).then(() => this.#reload())
+    this.#refreshing = run
+    return run
+  }
+
+  async #reload (): Promise<void> {
     const keys = await this.#store.published()
     const fingerprint = keys.map((k) => `${k.kid}:${k.status}`).join(',')
     if (fingerprint === this.#fingerprint) return
@@ -135,14 +167,15 @@ export class Keyring {
    * since a verifier's cached JWKS might not contain it yet; `force` overrides that.
    */
   async rotate ({ force = false } = {}): Promise<{ active: string, next: string, retiring: string }> {
+    const spare = [await this.#takeSpare()]
     const result = await this.#store.locked(async (tx) => {
       const keys = await tx.all()
       const now = this.#now()
       const next = keys.find((k) => k.status === 'next')
       if (next && !force && !nextIsPublishedLongEnough(next, now, this.#policy)) {
-        throw new KeyLifecycleError(`next key ${next.kid} has been published for less than JWKS_MAX_AGE (${this.#policy.jwksMaxAge} s); verifiers may not have it yet (use --force to rotate anyway)`)
+        throw new KeyLifecycleError(`next key ${next.kid} has been published for less than JWKS_MAX_AGE + KEY_REFRESH_INTERVAL (${prePublicationSeconds(this.#policy)} s); verifiers may not have it yet (use --force to rotate anyway)`)
       }
-      return this.#rotate(tx, keys, now, 'manual')
+      return this.#rotate(tx, keys, 'manual', spare)
     })
     await this.refresh()
     return result!
@@ -154,6 +187,7 @@ export class Keyring {
    * This is the one operation that does break verifiers, on purpose.
    */
   async revoke (kid: string): Promise<{ revoked: string, refreshFamiliesRevoked: number, active: string }> {
+    const spare = [await this.#takeSpare()] // revoking active or next leaves one key to replace
     const result = await this.#store.locked(async (tx) => {
       const now = this.#now()
       const key = (await tx.all()).find((k) => k.kid === kid)
@@ -161,7 +195,7 @@ export class Keyring {
       if (key.status === 'revoked' || key.status === 'retired') throw new KeyLifecycleError(`key ${kid} is already ${key.status}`)
       await tx.update(kid, { status: 'revoked', privateKeyEnc: null, retiredAt: now })
       const refreshFamiliesRevoked = await tx.revokeRefreshTokensSignedBy(kid, now)
-      const active = await this.#repair(tx)
+      const active = await this.#repair(tx, spare)
       this.#log.warn({ kid, refreshFamiliesRevoked }, 'signing key revoked')
       return { revoked: kid, refreshFamiliesRevoked, active }
     })
@@ -169,7 +203,10 @@ export class Keyring {
     return result!
   }
 
-  /** Re-seals every stored private key under `newKek` (one transaction). */
+  /**
+   * Re-seals every stored private key under `newKek` (one transaction). This keyring switches to
+   * the new KEK afterwards; other instances must be restarted with it (see docs/key-lifecycle.md).
+   */
   async rewrap (newKek: KEK): Promise<{ rewrapped: number }> {
     const result = await this.#store.locked(async (tx) => {
       let rewrapped = 0
@@ -181,6 +218,8 @@ export class Keyring {
       }
       return { rewrapped }
     })
+    // Only after the commit: had it rolled back, the keys would still be under the old KEK.
+    this.#kek = newKek
     return result!
   }
 
@@ -195,14 +234,18 @@ export class Keyring {
     return !!active && !!next && rotationDue(active, next, now, this.#policy)
   }
 
-  async #rotate (tx: KeyTransaction, keys: StoredKey[], now: Date, reason: 'manual' | 'scheduled') {
+  async #rotate (tx: KeyTransaction, keys: StoredKey[], reason: 'manual' | 'scheduled', spare: GeneratedKey[]) {
     const active = keys.find((k) => k.status === 'active')
     const next = keys.find((k) => k.status === 'next')
     if (!active || !next) throw new KeyLifecycleError('key set incomplete; restart to repair it')
+    // The clock is read after any key generation: the new next key's created_at must not predate
+    // the commit by much, or its pre-publication period would be counted short.
+    const generated = spare.shift() ?? await generateSigningKey(this.#policy.signingAlg)
+    const now = this.#now()
     const retireAfter = new Date(now.getTime() + retiringGraceSeconds(this.#policy) * 1000)
     await tx.update(active.kid, { status: 'retiring', retiringAt: now, retireAfter })
     await tx.update(next.kid, { status: 'active', activatedAt: now })
-    const fresh = await this.#insertKey(tx, 'next', now)
+    const fresh = await this.#insertKey(tx, 'next', now, generated)
     this.#log.info({ reason, active: next.kid, retiring: active.kid, next: fresh }, 'signing keys rotated')
     return { active: next.kid, next: fresh, retiring: active.kid }
   }
@@ -216,24 +259,55 @@ export class Keyring {
     }
   }
 
+  /**
+   * Keys for a coming locked step, generated before the lock is taken: an RSA key takes from
+   * ~100 ms to over a second on a busy host, and holding the cluster-wide lock (and a transaction)
+   * that long would stall every other instance's start and maintenance. Unused keys are dropped.
+   */
+  async #generate (count: number): Promise<GeneratedKey[]> {
+    return Promise.all(Array.from({ length: count }, () => generateSigningKey(this.#policy.signingAlg)))
+  }
+
+  /**
+   * A key for the coming rotation. With the timer running, one is generated in the background ahead
+   * of time, so a scheduled rotation fires on the tick it is due instead of a key generation later
+   * (the schedule would drift by that much each time); the replacement starts generating at once.
+   * The spare lives only in this process's memory until a rotation stores it sealed.
+   */
+  async #takeSpare (): Promise<GeneratedKey> {
+    const ready = this.#spare
+    if (!this.#timer) return ready ?? generateSigningKey(this.#policy.signingAlg)
+    this.#spare = this.#background(generateSigningKey(this.#policy.signingAlg))
+    try {
+      if (ready) return await ready
+    } catch {} // a failed background generation: try once more in the foreground
+    return generateSigningKey(this.#policy.signingAlg)
+  }
+
+  #background (generating: Promise<GeneratedKey>): Promise<GeneratedKey> {
+    generating.catch((err) => this.#log.warn({ err }, 'background key generation failed'))
+    return generating
+  }
+
   /** Restores the invariant "exactly one active and one next key"; returns the active kid. */
-  async #repair (tx: KeyTransaction): Promise<string> {
+  async #repair (tx: KeyTransaction, spare: GeneratedKey[] = []): Promise<string> {
     const now = this.#now()
     let keys = await tx.all()
     let active = keys.find((k) => k.status === 'active')
     if (!active) {
       const next = keys.find((k) => k.status === 'next')
       if (next) await tx.update(next.kid, { status: 'active', activatedAt: now })
-      else await this.#insertKey(tx, 'active', now)
+      else await this.#insertKey(tx, 'active', now, spare.shift())
       keys = await tx.all()
       active = keys.find((k) => k.status === 'active')!
     }
-    if (!keys.some((k) => k.status === 'next')) await this.#insertKey(tx, 'next', now)
+    if (!keys.some((k) => k.status === 'next')) await this.#insertKey(tx, 'next', now, spare.shift())
     return active.kid
   }
 
-  async #insertKey (tx: KeyTransaction, status: 'active' | 'next', now: Date): Promise<string> {
-    const key = await generateSigningKey(this.#policy.signingAlg)
+  async #insertKey (tx: KeyTransaction, status: 'active' | 'next', now: Date, generated?: GeneratedKey): Promise<string> {
+    // New keys always use the configured algorithm; keys of an earlier one stay until retired.
+    const key = generated ?? await generateSigningKey(this.#policy.signingAlg)
     await tx.insert({
       kid: key.kid,
       alg: key.alg,

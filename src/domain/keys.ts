@@ -5,7 +5,7 @@
  *     (published)     (signs)          (published)          (private key destroyed)
  *
  * Any published key can be revoked (removed at once; the one operation that breaks verifiers).
- * Pure functions only: storage and timing live in `services/keyring.ts`.
+ * Pure functions only: storage and timing live in `domain/keyring.ts`.
  *
  * @module
  */
@@ -64,15 +64,25 @@ export function retiringGraceSeconds (policy: Pick<Policy, 'accessTokenTTL' | 'r
 export interface KeyTimes { status: KeyStatus, createdAt: Date, activatedAt: Date | null }
 
 /**
- * A scheduled rotation is due when the active key has served its interval and the next key has
- * been published for at least one JWKS max-age, so every cache that honours max-age already has it.
+ * How long a next key must sit in the database before it may sign. Every instance serves the JWKS
+ * from memory and picks up a new key only on its next refresh, so the key is on every instance's
+ * JWKS only `keyRefreshInterval` after it was written; from then on, one JWKS max-age later every
+ * cache that honours max-age holds it.
  */
-export function rotationDue (active: KeyTimes, next: KeyTimes, now: Date, policy: Pick<Policy, 'keyRotationInterval' | 'jwksMaxAge'>): boolean {
+export function prePublicationSeconds (policy: Pick<Policy, 'jwksMaxAge' | 'keyRefreshInterval'>): number {
+  return policy.jwksMaxAge + Math.ceil(policy.keyRefreshInterval)
+}
+
+/**
+ * A scheduled rotation is due when the active key has served its interval and the next key has
+ * been published long enough (see `prePublicationSeconds`) that every honest cache already has it.
+ */
+export function rotationDue (active: KeyTimes, next: KeyTimes, now: Date, policy: Pick<Policy, 'keyRotationInterval' | 'jwksMaxAge' | 'keyRefreshInterval'>): boolean {
   const activeSince = (active.activatedAt ?? active.createdAt).getTime()
   return now.getTime() - activeSince >= policy.keyRotationInterval * 1000 &&
     nextIsPublishedLongEnough(next, now, policy)
 }
 
-export function nextIsPublishedLongEnough (next: KeyTimes, now: Date, policy: Pick<Policy, 'jwksMaxAge'>): boolean {
-  return now.getTime() - next.createdAt.getTime() >= policy.jwksMaxAge * 1000
+export function nextIsPublishedLongEnough (next: KeyTimes, now: Date, policy: Pick<Policy, 'jwksMaxAge' | 'keyRefreshInterval'>): boolean {
+  return now.getTime() - next.createdAt.getTime() >= prePublicationSeconds(policy) * 1000
 }

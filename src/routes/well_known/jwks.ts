@@ -17,12 +17,14 @@ export default async function jwksRoute (app: FastifyInstance) {
   })
 }
 
-/** RFC 9110 §13.1.2 If-None-Match: a list of entity tags (weak comparison) or `*`. */
+/**
+ * RFC 9110 §13.1.2: If-None-Match is `*` or a list of entity tags, compared weakly (a `W/` prefix
+ * is ignored), so a cache that holds several variants or weakens the tag still gets its 304.
+ */
 function matches (header: string | undefined, etag: string): boolean {
   if (!header) return false
-  if (header === etag) return true
   return header.split(',').some((tag) => {
     const t = tag.trim()
-    return t === '*' || t === etag || t === `W/${etag}`
+    return t === '*' || t.replace(/^W\//, '') === etag
   })
 }
