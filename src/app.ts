@@ -45,6 +45,8 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
     trustProxy: options.config.trustProxy,
     bodyLimit: options.config.policy.bodyLimit,
     return503OnClosing: true,
+    // Key set repair at boot may wait for another instance's key lock and generate RSA keys.
+    pluginTimeout: 60_000,
     routerOptions: { ignoreTrailingSlash: false },
   })
 
