@@ -4,7 +4,7 @@
  *
  * @module
  */
-import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify'
+import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply } from 'fastify'
 import { randomUUID } from 'node:crypto'
 import { OAuthError } from './errors.js'
 import type { Config } from './config/env.js'
@@ -48,6 +48,14 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
     // Key set repair at boot may wait for another instance's key lock and generate RSA keys.
     pluginTimeout: 60_000,
     routerOptions: { ignoreTrailingSlash: false },
+    // Errors the router raises before any route or error handler runs (a malformed URL, a path
+    // parameter over maxParamLength): in the same RFC 6749 shape as every other error.
+    frameworkErrors: (err, _request, genericReply) => {
+      const reply = genericReply as FastifyReply
+      const status = err.code === 'FST_ERR_MAX_PARAM_LENGTH' ? 414 : 400
+      const description = err.code === 'FST_ERR_MAX_PARAM_LENGTH' ? 'a path segment is too long' : 'malformed request URL'
+      reply.code(status).header('cache-control', 'no-store').send({ error: 'invalid_request', error_description: description })
+    },
   })
 
   /** Counted once the metrics plugin is registered (errors during boot have no registry yet). */
