@@ -123,3 +123,19 @@ export async function createAdmin (app: FastifyInstance, options: { remoteAddres
   const { access_token: accessToken, refresh_token: refreshToken } = res.json()
   return { user, username, password, console, accessToken: accessToken as string, refreshToken: refreshToken as string, authorization: `Bearer ${accessToken}` }
 }
+
+export const TEST_REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379'
+
+/** Whether the test Redis answers; Redis-backed tests are skipped (not failed) without one. */
+export async function redisAvailable (): Promise<boolean> {
+  const { Redis } = await import('ioredis')
+  const redis = new Redis(TEST_REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 0, connectTimeout: 1000, retryStrategy: () => null })
+  try {
+    await redis.connect()
+    return (await redis.ping()) === 'PONG'
+  } catch {
+    return false
+  } finally {
+    redis.disconnect()
+  }
+}

@@ -7,8 +7,8 @@
  *
  * - **(username, client IP)**: after `freeAttempts` failures, each further failure doubles the
  *   wait before the next attempt from that IP is even checked: `baseDelay · 2^(failures − free)`,
- *   capped at `maxDelay`. An online guesser on one IP gets 5 free guesses, then ~10 more in the
- *   first 15 minutes, then one per 15 minutes. A success from that IP clears it.
+ *   capped at `maxDelay`. An online guesser on one IP gets 5 free guesses, then 10 more in the
+ *   next 17 minutes, then one per 15 minutes. A success from that IP clears it.
  * - **username, any IP**: a much higher threshold (`accountFreeAttempts`) and a short cap
  *   (`accountMaxDelay`, 30 s), against guessing spread over many IPs. Because its cap is short,
  *   an attacker can at worst make the real user wait that long; never more.

@@ -5,9 +5,7 @@
 import t from 'tap'
 import { randomBytes } from 'node:crypto'
 import type { FastifyInstance } from 'fastify'
-import { build, createClient, createTestDatabase, testConfig } from '../helper.js'
-
-const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379'
+import { build, createClient, createTestDatabase, redisAvailable, testConfig, TEST_REDIS_URL as REDIS_URL } from '../helper.js'
 
 function token (app: FastifyInstance, authorization: string, remoteAddress = '198.51.100.7') {
   return app.inject({
@@ -44,7 +42,7 @@ t.test('RATE_LIMIT_ENABLED=false turns it off', async (t) => {
   for (let i = 0; i < 3; i++) t.equal((await token(app, basic)).statusCode, 200)
 })
 
-t.test('Redis: two instances share one budget', async (t) => {
+t.test('Redis: two instances share one budget', { skip: await redisAvailable() ? false : `no Redis at ${REDIS_URL}` }, async (t) => {
   const url = await createTestDatabase(t)
   const env = { RATE_LIMIT_TOKEN_MAX: '4', REDIS_URL }
   const config = testConfig(url, env) // one KEK for both instances
