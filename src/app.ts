@@ -4,12 +4,17 @@
  *
  * @module
  */
-import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify'
+import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply } from 'fastify'
 import { randomUUID } from 'node:crypto'
 import { OAuthError } from './errors.js'
 import type { Config } from './config/env.js'
+import swagger from '@fastify/swagger'
+import swaggerUI from '@fastify/swagger-ui'
 import formBody from './plugins/form_body.js'
 import services from './plugins/services.js'
+import metrics from './plugins/metrics.js'
+import rateLimit from './plugins/rate_limit.js'
+import adminRoutes, { ADMIN_PREFIX } from './routes/admin/index.js'
 import tokenRoute from './routes/oauth/token.js'
 import revokeRoute from './routes/oauth/revoke.js'
 import introspectRoute from './routes/oauth/introspect.js'
@@ -40,20 +45,34 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
     trustProxy: options.config.trustProxy,
     bodyLimit: options.config.policy.bodyLimit,
     return503OnClosing: true,
-    // The services plugin may generate RSA keys (first start) and wait for another instance's key
-    // lock; on a loaded host that exceeds Fastify's 10 s default and the instance fails to boot.
+    // Key set repair at boot may wait for another instance's key lock and generate RSA keys.
     pluginTimeout: 60_000,
     routerOptions: { ignoreTrailingSlash: false },
+    // Errors the router raises before any route or error handler runs (a malformed URL, a path
+    // parameter over maxParamLength): in the same RFC 6749 shape as every other error.
+    frameworkErrors: (err, _request, genericReply) => {
+      const reply = genericReply as FastifyReply
+      const status = err.code === 'FST_ERR_MAX_PARAM_LENGTH' ? 414 : 400
+      const description = err.code === 'FST_ERR_MAX_PARAM_LENGTH' ? 'a path segment is too long' : 'malformed request URL'
+      reply.code(status).header('cache-control', 'no-store').send({ error: 'invalid_request', error_description: description })
+    },
   })
+
+  /** Counted once the metrics plugin is registered (errors during boot have no registry yet). */
+  const countError = (code: string) => { if (app.hasDecorator('metrics')) app.metrics.errors.inc({ error: code }) }
 
   app.setErrorHandler((err: FastifyError | OAuthError, request, reply) => {
     reply.header('cache-control', 'no-store').header('pragma', 'no-cache')
     if (err instanceof OAuthError) {
       request.log.info({ error: err.error, detail: err.detail ?? err.description }, 'oauth error')
+      countError(err.error)
       return reply.code(err.statusCode).headers(err.headers).send({ error: err.error, error_description: err.description })
     }
+    countError(err.validation || (err.statusCode ?? 500) < 500 ? 'invalid_request' : 'server_error')
     if (err.validation) {
-      return reply.code(400).send({ error: 'invalid_request', error_description: `invalid ${err.validationContext ?? 'request'}` })
+      // Ajv's message names the field and the rule ("body/name must NOT have fewer than 1
+      // characters"); it never contains the submitted value.
+      return reply.code(400).send({ error: 'invalid_request', error_description: err.message.slice(0, 200) })
     }
     const status = err.statusCode ?? 500
     if (status >= 400 && status < 500) {
@@ -66,15 +85,31 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
   })
 
   app.setNotFoundHandler((request, reply) => {
-    reply.code(404).header('cache-control', 'no-store').send({ error: 'invalid_request', error_description: `no route for ${request.method} ${request.url.split('?')[0]}` })
+    countError('invalid_request')
+    // The path only: never echo a query string (it may carry a token).
+    const path = request.url.split('?')[0].slice(0, 200)
+    reply.code(404).header('cache-control', 'no-store').send({ error: 'invalid_request', error_description: `no route for ${request.method} ${path}` })
   })
 
   await app.register(formBody)
   await app.register(services, { config: options.config, database: options.database, now: options.now, scheduleKeys: options.scheduleKeys })
+  await app.register(metrics)
+  await app.register(rateLimit)
+  // OpenAPI document of every route with a schema (the admin API), served with a UI at /docs.
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: { title: 'Stamp', version: '0.1.0', description: 'Stamp admin API: Bearer access tokens with the stamp:admin scope (see docs/admin.md).' },
+      servers: [{ url: options.config.issuer }],
+      components: { securitySchemes: { bearerAuth: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } } },
+    },
+  })
+  await app.register(swaggerUI, { routePrefix: '/docs' })
   await app.register(tokenRoute)
   await app.register(revokeRoute)
   await app.register(introspectRoute)
   await app.register(jwksRoute)
   await app.register(discoveryRoutes)
+  await app.register(adminRoutes, { prefix: ADMIN_PREFIX })
   return app
 }

@@ -75,3 +75,8 @@ export const InvalidToken = subclass('invalid_token', 401)
 export const InsufficientScope = subclass('insufficient_scope', 403)
 export const AccessDenied = subclass('access_denied', 403)
 export const ServerError = subclass('server_error', 500)
+/**
+ * Rate limits and login back-off: 429 (RFC 6585 §4) with `Retry-After`. RFC 6749 registers
+ * `temporarily_unavailable` for the authorization endpoint; it is the closest registered code.
+ */
+export const TemporarilyUnavailable = subclass('temporarily_unavailable', 429)

@@ -104,3 +104,38 @@ export function postForm (app: FastifyInstance, url: string, form: Record<string
     payload: new URLSearchParams(form).toString(),
   })
 }
+
+/**
+ * An administrator as the bootstrap makes one: a user with the stamp:admin scope and a
+ * first-party password client allowed that scope; returns a fresh admin access token.
+ */
+export async function createAdmin (app: FastifyInstance, options: { remoteAddress?: string } = {}) {
+  const { user, username, password } = await createUser(app, `admin-${randomBytes(4).toString('hex')}`, 'a long admin passphrase 1', ['stamp:admin'])
+  const console = await createClient(app, { name: 'admin-console', firstParty: true, grantTypes: ['password', 'refresh_token'], scopes: ['stamp:admin'], audiences: [] })
+  const res = await app.inject({
+    method: 'POST',
+    url: '/token',
+    remoteAddress: options.remoteAddress,
+    headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: console.basic },
+    payload: new URLSearchParams({ grant_type: 'password', username, password, scope: 'stamp:admin' }).toString(),
+  })
+  if (res.statusCode !== 200) throw new Error(`admin login failed: ${res.body}`)
+  const { access_token: accessToken, refresh_token: refreshToken } = res.json()
+  return { user, username, password, console, accessToken: accessToken as string, refreshToken: refreshToken as string, authorization: `Bearer ${accessToken}` }
+}
+
+export const TEST_REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379'
+
+/** Whether the test Redis answers; Redis-backed tests are skipped (not failed) without one. */
+export async function redisAvailable (): Promise<boolean> {
+  const { Redis } = await import('ioredis')
+  const redis = new Redis(TEST_REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 0, connectTimeout: 1000, retryStrategy: () => null })
+  try {
+    await redis.connect()
+    return (await redis.ping()) === 'PONG'
+  } catch {
+    return false
+  } finally {
+    redis.disconnect()
+  }
+}

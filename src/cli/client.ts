@@ -10,6 +10,8 @@ import { parseArgs } from 'node:util'
 import type { Config } from '../config/env.js'
 import { grantsByType } from '../grants/index.js'
 import { generateClientSecret, hashClientSecret } from '../domain/client_auth.js'
+import { normalizeClientSettings } from '../domain/clients.js'
+import { OAuthError } from '../errors.js'
 import { withContext } from './context.js'
 import { CommandError, print, UsageError } from './output.js'
 
@@ -34,34 +36,31 @@ export async function clientCommand (args: string[], config: Config): Promise<vo
     strict: true,
   })
   if (!values.name) throw new UsageError('--name is required')
-  const grantTypes = new Set(values.grant.length ? values.grant : ['client_credentials'])
-  for (const grant of grantTypes) {
-    if (!grantsByType.has(grant)) throw new UsageError(`unknown grant ${grant}; known: ${[...grantsByType.keys()].join(', ')}`)
-  }
-  // A client that logs users in can refresh: password (and authorization_code) imply refresh_token.
-  if (grantTypes.has('password') || grantTypes.has('authorization_code')) grantTypes.add('refresh_token')
-  if (values.public && grantTypes.has('client_credentials')) throw new UsageError('a public client cannot use client_credentials')
-  if (grantTypes.has('password') && !values['first-party']) throw new UsageError('the password grant requires --first-party')
-  for (const uri of [...values['redirect-uri'], ...values['post-logout-redirect-uri'], ...(values['backchannel-logout-uri'] ? [values['backchannel-logout-uri']] : [])]) {
-    if (!URL.canParse(uri) || uri.includes('#')) throw new UsageError(`not an absolute URI without fragment: ${uri}`)
-  }
-  const id = values['client-id'] ?? randomBytes(12).toString('base64url')
-  const secret = values.public ? null : generateClientSecret()
-  await withContext(config, async (ctx) => {
-    if (await ctx.clients.find(id)) throw new CommandError(`client ${id} already exists`)
-    await ctx.clients.create({
-      id,
-      name: values.name!,
-      secretHash: secret ? hashClientSecret(secret) : null,
+  let settings
+  try {
+    settings = normalizeClientSettings({
+      name: values.name,
       public: values.public,
       firstParty: values['first-party'],
-      grantTypes: [...grantTypes],
+      grantTypes: values.grant,
       redirectUris: values['redirect-uri'],
       postLogoutRedirectUris: values['post-logout-redirect-uri'],
       backchannelLogoutUri: values['backchannel-logout-uri'] ?? null,
       scopes: values.scope.split(' ').filter(Boolean),
       audiences: values.audience,
-    })
+    }, [...grantsByType.keys()])
+  } catch (err) {
+    // The same rules as the admin API; here they are usage errors.
+    if (err instanceof OAuthError) throw new UsageError(err.description.replace('a first-party client', '--first-party'))
+    throw err
+  }
+  const grantTypes = settings.grantTypes
+  const id = values['client-id'] ?? randomBytes(12).toString('base64url')
+  const secret = values.public ? null : generateClientSecret()
+  await withContext(config, async (ctx) => {
+    if (await ctx.clients.find(id)) throw new CommandError(`client ${id} already exists`)
+    await ctx.clients.create({ id, secretHash: secret ? hashClientSecret(secret) : null, ...settings })
+    await ctx.audit.record({ type: 'client_created', actor: 'cli', subject: id, clientId: id, detail: { grant_types: grantTypes, scopes: settings.scopes } })
   })
   const output = { client_id: id, ...(secret ? { client_secret: secret } : {}), grant_types: [...grantTypes] }
   print(values.json, output, secret

@@ -15,6 +15,9 @@ import { loggerOptions } from '../logging.js'
 import { prismaClientStore } from '../storage/prisma/clients.js'
 import { prismaUserStore } from '../storage/prisma/users.js'
 import { prismaKeyStore } from '../storage/prisma/keys.js'
+import { prismaAuditStore } from '../storage/prisma/audit.js'
+import { AuditLog } from '../domain/audit.js'
+import { PasswordPolicy } from '../domain/password_policy.js'
 
 export interface CLIContext {
   config: Config
@@ -24,6 +27,10 @@ export interface CLIContext {
   users: ReturnType<typeof prismaUserStore>
   keys: ReturnType<typeof prismaKeyStore>
   passwords: PasswordHasher
+  passwordPolicy: PasswordPolicy
+  audits: ReturnType<typeof prismaAuditStore>
+  /** Audit trail; CLI actions are recorded with actor "cli". */
+  audit: AuditLog
   /** A keyring on the shared key store (does not run the maintenance timer). */
   keyring(): Promise<Keyring>
 }
@@ -35,6 +42,9 @@ export async function withContext<T> (config: Config, run: (ctx: CLIContext) => 
     const prisma = createPrisma(database)
     try {
       const keys = prismaKeyStore(prisma)
+      const audits = prismaAuditStore(prisma)
+      // Logs go to stderr: stdout is reserved for the command's output (--json).
+      const auditLog = pino({ ...loggerOptions(config.logLevel === 'info' ? 'warn' : config.logLevel) }, pino.destination(2))
       return await run({
         config,
         prisma,
@@ -43,6 +53,9 @@ export async function withContext<T> (config: Config, run: (ctx: CLIContext) => 
         users: prismaUserStore(prisma),
         keys,
         passwords: new PasswordHasher(config.policy.argon2),
+        passwordPolicy: new PasswordPolicy(config.policy.password),
+        audits,
+        audit: new AuditLog(audits, auditLog),
         async keyring () {
           // Logs go to stderr: stdout is reserved for the command's output (--json).
           const log = pino({ ...loggerOptions(config.logLevel === 'info' ? 'warn' : config.logLevel) }, pino.destination(2))

@@ -12,6 +12,7 @@ import { clientCommand } from './client.js'
 import { keysCommand } from './keys.js'
 import { CommandError, print, UsageError } from './output.js'
 import { userCommand } from './user.js'
+import { auditCommand } from './audit.js'
 
 const USAGE = `usage: stamp <command>
 
@@ -19,7 +20,8 @@ const USAGE = `usage: stamp <command>
   migrate [--json]               apply pending database migrations
   user create ...                create a user
   client create ...              register a client
-  keys list|rotate|revoke|rewrap manage signing keys`
+  keys list|rotate|revoke|rewrap manage signing keys
+  audit tail [--limit N] [--json] show the newest security events`
 
 async function main (argv: string[]): Promise<void> {
   const [command, ...args] = argv
@@ -46,6 +48,7 @@ async function main (argv: string[]): Promise<void> {
     case 'user': return userCommand(args, config)
     case 'client': return clientCommand(args, config)
     case 'keys': return keysCommand(args, config)
+    case 'audit': return auditCommand(args, config)
     default: throw new UsageError(USAGE)
   }
 }

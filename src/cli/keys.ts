@@ -35,6 +35,7 @@ export async function keysCommand (args: string[], config: Config): Promise<void
     case 'rotate':
       return withContext(config, async (ctx) => {
         const result = await (await ctx.keyring()).rotate({ force: values.force })
+        await ctx.audit.record({ type: 'key_rotated', actor: 'cli', subject: result.active, detail: { ...result, force: values.force, reason: 'cli' } })
         print(json, result, `rotated: active ${result.active}, next ${result.next}, retiring ${result.retiring}`)
       })
     case 'revoke': {
@@ -42,6 +43,7 @@ export async function keysCommand (args: string[], config: Config): Promise<void
       if (!kid) throw new UsageError('usage: stamp keys revoke KID')
       return withContext(config, async (ctx) => {
         const result = await (await ctx.keyring()).revoke(kid)
+        await ctx.audit.record({ type: 'key_revoked', actor: 'cli', subject: result.revoked, detail: { refresh_families_revoked: result.refreshFamiliesRevoked, active: result.active } })
         print(json, result, `revoked ${result.revoked}; ${result.refreshFamiliesRevoked} refresh-token families revoked; active key ${result.active}`)
       })
     }

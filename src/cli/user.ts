@@ -1,5 +1,9 @@
 /**
- * `stamp user create --username U (--password P | --password-stdin) [--email E] [--scope "a b"]`
+ * `stamp user create --username U (--password P | --password-stdin) [--email E] [--scope "a b"] [--admin]`
+ *
+ * `--admin` grants the `stamp:admin` scope: with a first-party client allowed that scope, the
+ * user can obtain admin API tokens (the bootstrap, see docs/admin.md). The password policy
+ * (length, common-password list) applies as in the admin API.
  *
  * @module
  */
@@ -7,10 +11,11 @@ import { parseArgs } from 'node:util'
 import type { Config } from '../config/env.js'
 import { withContext } from './context.js'
 import { CommandError, print, readStdin, UsageError } from './output.js'
+import { ADMIN_SCOPE } from '../schemas/admin.js'
 
 export async function userCommand (args: string[], config: Config): Promise<void> {
   const [action, ...rest] = args
-  if (action !== 'create') throw new UsageError('usage: stamp user create --username U (--password P | --password-stdin) [--email E] [--scope "a b"] [--json]')
+  if (action !== 'create') throw new UsageError('usage: stamp user create --username U (--password P | --password-stdin) [--email E] [--scope "a b"] [--admin] [--json]')
   const { values } = parseArgs({
     args: rest,
     options: {
@@ -19,6 +24,7 @@ export async function userCommand (args: string[], config: Config): Promise<void
       'password-stdin': { type: 'boolean', default: false },
       email: { type: 'string' },
       scope: { type: 'string', default: '' },
+      admin: { type: 'boolean', default: false },
       json: { type: 'boolean', default: false },
     },
     strict: true,
@@ -26,12 +32,14 @@ export async function userCommand (args: string[], config: Config): Promise<void
   if (!values.username) throw new UsageError('--username is required')
   if ((values.password === undefined) === !values['password-stdin']) throw new UsageError('give exactly one of --password or --password-stdin')
   const password = values.password ?? await readStdin()
-  if (password.length < 8) throw new UsageError('password must be at least 8 characters')
   const username = values.username
-  const scopes = values.scope.split(' ').filter(Boolean)
+  const scopes = [...new Set([...values.scope.split(' ').filter(Boolean), ...(values.admin ? [ADMIN_SCOPE] : [])])]
   await withContext(config, async (ctx) => {
+    const violation = ctx.passwordPolicy.violation(password, { username })
+    if (violation) throw new UsageError(violation)
     if (await ctx.users.findByUsername(username)) throw new CommandError(`user ${username} already exists`)
     const user = await ctx.users.create({ username, email: values.email ?? null, passwordHash: await ctx.passwords.hash(password), scopes })
+    await ctx.audit.record({ type: 'user_created', actor: 'cli', subject: user.id, detail: { scopes } })
     print(values.json, { id: user.id, username: user.username, email: user.email, scopes: user.scopes }, `created user ${user.username} (${user.id})`)
   })
 }

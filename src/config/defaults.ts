@@ -34,6 +34,45 @@ export const defaults = {
   argon2: { memoryCost: 19_456, timeCost: 2, parallelism: 1 },
   /** Largest accepted request body, in bytes. */
   bodyLimit: 16_384,
+  /** Password policy: NIST SP 800-63B §3.1.1.2 asks for at least 8 characters and a blocklist check. */
+  password: {
+    /** Shortest accepted password, in characters (≥ 8). */
+    minLength: 8,
+    /** Longest accepted password, in characters (long enough for passphrases, short enough to bound hashing input). */
+    maxLength: 256,
+    /** Refuse the passwords of the bundled common-password list (assets/common_passwords.txt). */
+    rejectCommon: true,
+  },
+  /**
+   * Per-account login throttling (password grant, later /login): exponential back-off, never a
+   * lock-out. Failures are counted per (username, client IP) and, more leniently, per username.
+   */
+  loginThrottle: {
+    /** Failures per (username, IP) allowed before any delay. */
+    freeAttempts: 5,
+    /** Failures per username, from any IP, allowed before any delay (distributed guessing). */
+    accountFreeAttempts: 50,
+    /** First delay in seconds; doubles with every further failure. */
+    baseDelay: 1,
+    /** Longest delay, in seconds, imposed per (username, IP). */
+    maxDelay: 900,
+    /** Longest delay, in seconds, imposed per username across IPs: small, so an attacker cannot shut the real user out. */
+    accountMaxDelay: 30,
+    /** Seconds without a failure after which the counters are forgotten. */
+    window: 3600,
+  },
+  /** Request rate limits per client IP, per window (brute force and abuse). */
+  rateLimit: {
+    enabled: true,
+    /** Window, in seconds. */
+    window: 60,
+    /** /token, /revoke, /introspect. */
+    token: 300,
+    /** /admin. */
+    admin: 120,
+    /** Interactive login forms (/login). */
+    login: 30,
+  },
 } as const
 
 export type SigningAlg = 'RS256' | 'PS256' | 'ES256' | 'EdDSA'
@@ -51,4 +90,7 @@ export type Policy = {
   clientCacheTTL: number
   argon2: { memoryCost: number, timeCost: number, parallelism: number }
   bodyLimit: number
+  password: { minLength: number, maxLength: number, rejectCommon: boolean }
+  loginThrottle: { freeAttempts: number, accountFreeAttempts: number, baseDelay: number, maxDelay: number, accountMaxDelay: number, window: number }
+  rateLimit: { enabled: boolean, window: number, token: number, admin: number, login: number }
 }

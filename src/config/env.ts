@@ -32,6 +32,16 @@ export const envSchemaDefinition = {
     JWKS_MAX_AGE: { type: 'integer', minimum: 0, maximum: 86_400, default: defaults.jwksMaxAge, description: '`Cache-Control: max-age` of the JWKS, seconds; a next key is published at least this long before it signs.' },
     KEY_ROTATION_INTERVAL: { type: 'integer', minimum: 1, default: defaults.keyRotationInterval, description: 'Scheduled key rotation interval, seconds (30 days).' },
     KEY_REFRESH_INTERVAL: { type: 'number', exclusiveMinimum: 0, maximum: 3600, default: defaults.keyRefreshInterval, description: 'How often each instance re-reads the key set, seconds.' },
+    REDIS_URL: { type: 'string', pattern: '^rediss?://', description: 'Redis for rate-limit counters shared by all instances; unset: in memory per instance.' },
+    RATE_LIMIT_ENABLED: { type: 'boolean', default: defaults.rateLimit.enabled, description: 'Per-IP rate limits on /token, /revoke, /introspect, /admin and the login form.' },
+    RATE_LIMIT_WINDOW: { type: 'integer', minimum: 1, maximum: 86_400, default: defaults.rateLimit.window, description: 'Rate-limit window, seconds.' },
+    RATE_LIMIT_TOKEN_MAX: { type: 'integer', minimum: 1, default: defaults.rateLimit.token, description: 'Requests per window and IP to /token, /revoke, /introspect.' },
+    RATE_LIMIT_ADMIN_MAX: { type: 'integer', minimum: 1, default: defaults.rateLimit.admin, description: 'Requests per window and IP to /admin.' },
+    RATE_LIMIT_LOGIN_MAX: { type: 'integer', minimum: 1, default: defaults.rateLimit.login, description: 'Requests per window and IP to the login form.' },
+    LOGIN_THROTTLE_FREE_ATTEMPTS: { type: 'integer', minimum: 1, maximum: 1000, default: defaults.loginThrottle.freeAttempts, description: 'Failed logins per username and IP before exponential back-off starts.' },
+    LOGIN_THROTTLE_MAX_DELAY: { type: 'integer', minimum: 1, maximum: 86_400, default: defaults.loginThrottle.maxDelay, description: 'Longest back-off, seconds (no permanent lock-out).' },
+    PASSWORD_MIN_LENGTH: { type: 'integer', minimum: 8, maximum: 128, default: defaults.password.minLength, description: 'Minimum password length (common passwords are refused regardless).' },
+    METRICS_TOKEN: { type: 'string', minLength: 32, description: 'Bearer token for `/metrics`; unset: no metrics endpoint.' },
   },
 } as const
 
@@ -52,6 +62,16 @@ interface RawEnv {
   JWKS_MAX_AGE: number
   KEY_ROTATION_INTERVAL: number
   KEY_REFRESH_INTERVAL: number
+  REDIS_URL?: string
+  RATE_LIMIT_ENABLED: boolean
+  RATE_LIMIT_WINDOW: number
+  RATE_LIMIT_TOKEN_MAX: number
+  RATE_LIMIT_ADMIN_MAX: number
+  RATE_LIMIT_LOGIN_MAX: number
+  LOGIN_THROTTLE_FREE_ATTEMPTS: number
+  LOGIN_THROTTLE_MAX_DELAY: number
+  PASSWORD_MIN_LENGTH: number
+  METRICS_TOKEN?: string
 }
 
 export interface Config {
@@ -67,6 +87,10 @@ export interface Config {
   keyEncryptionKey?: string
   logLevel: string
   trustProxy: boolean
+  /** Redis for shared rate-limit and login-throttle counters; absent means per-instance memory. */
+  redisUrl?: string
+  /** Bearer token that /metrics requires; absent means /metrics is not served. */
+  metricsToken?: string
   policy: Policy
 }
 
@@ -93,6 +117,8 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env): Config {
     keyEncryptionKey: raw.KEY_ENCRYPTION_KEY,
     logLevel: raw.LOG_LEVEL,
     trustProxy: raw.TRUST_PROXY,
+    redisUrl: raw.REDIS_URL,
+    metricsToken: raw.METRICS_TOKEN,
     policy: {
       ...defaults,
       accessTokenTTL: raw.ACCESS_TOKEN_TTL,
@@ -102,6 +128,15 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env): Config {
       jwksMaxAge: raw.JWKS_MAX_AGE,
       keyRotationInterval: raw.KEY_ROTATION_INTERVAL,
       keyRefreshInterval: raw.KEY_REFRESH_INTERVAL,
+      password: { ...defaults.password, minLength: raw.PASSWORD_MIN_LENGTH },
+      loginThrottle: { ...defaults.loginThrottle, freeAttempts: raw.LOGIN_THROTTLE_FREE_ATTEMPTS, maxDelay: raw.LOGIN_THROTTLE_MAX_DELAY },
+      rateLimit: {
+        enabled: raw.RATE_LIMIT_ENABLED,
+        window: raw.RATE_LIMIT_WINDOW,
+        token: raw.RATE_LIMIT_TOKEN_MAX,
+        admin: raw.RATE_LIMIT_ADMIN_MAX,
+        login: raw.RATE_LIMIT_LOGIN_MAX,
+      },
     },
   }
 }

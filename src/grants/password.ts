@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { InvalidGrant, InvalidRequest, UnauthorizedClient } from '../errors.js'
+import { InvalidGrant, InvalidRequest, TemporarilyUnavailable, UnauthorizedClient } from '../errors.js'
 import { allowedForUser, parseScope, resolveAudience, resolveScope } from '../domain/scopes.js'
 import { issueTokenPair } from './issue_pair.js'
 import type { Grant } from './types.js'
@@ -13,18 +13,33 @@ export const password: Grant = {
   grantType: 'password',
   parameters: ['username', 'password', 'scope'],
   allowPublicClients: true,
-  async handler ({ client, params, resources }, services) {
+  async handler ({ client, params, resources, ip }, services) {
     if (!client.firstParty) throw new UnauthorizedClient('the password grant is only available to first-party clients')
     const { username, password: secret } = params
     if (!username) throw new InvalidRequest('username is required')
     if (secret === undefined) throw new InvalidRequest('password is required')
+    // Back-off before any password check; unknown usernames are throttled like known ones.
+    const decision = await services.throttle.check(username, ip)
+    if (!decision.allowed) {
+      await services.audit.record({ type: 'login_throttled', clientId: client.id, ip, detail: { retry_after: decision.retryAfter } })
+      throw new TemporarilyUnavailable(`too many failed login attempts; retry after ${decision.retryAfter} seconds`,
+        { headers: { 'retry-after': String(decision.retryAfter) } })
+    }
     const user = await services.users.findByUsername(username)
     // Always run argon2, also for unknown users, so timing does not reveal which usernames exist.
     const ok = await services.passwords.verify(user?.passwordHash ?? null, secret)
     if (!user || !ok || user.disabled) {
-      services.log.info({ event: 'login_failed', client_id: client.id }, 'password grant: invalid credentials')
+      await services.throttle.failed(username, ip)
+      // The subject is the user id when the user exists: usernames typed by mistake (or
+      // passwords typed into the username field) are not written to the audit trail.
+      await services.audit.record({
+        type: 'login_failed', subject: user?.id ?? null, clientId: client.id, ip,
+        detail: { reason: !user ? 'unknown_user' : user.disabled && ok ? 'disabled' : 'bad_password' },
+      })
       throw new InvalidGrant('invalid username or password')
     }
+    await services.throttle.succeeded(username, ip)
+    await services.audit.record({ type: 'login_succeeded', actor: user.id, subject: user.id, clientId: client.id, ip })
     if (services.passwords.needsRehash(user.passwordHash)) {
       await services.users.updatePasswordHash(user.id, await services.passwords.hash(secret))
     }

@@ -15,7 +15,7 @@ export const refreshToken: Grant = {
   grantType: 'refresh_token',
   parameters: ['refresh_token', 'scope'],
   allowPublicClients: true,
-  async handler ({ client, params, resources }, services) {
+  async handler ({ client, params, resources, ip }, services) {
     if (!params.refresh_token) throw new InvalidRequest('refresh_token is required')
     const claims = await services.minter.verifyOwn(params.refresh_token, REFRESH_TOKEN_TYP)
     if (!claims?.jti || typeof claims.sub !== 'string') throw new InvalidGrant('refresh token is invalid or expired')
@@ -48,7 +48,10 @@ export const refreshToken: Grant = {
         if (result.outcome === 'rotated') return
         if (result.outcome === 'reused') {
           const revoked = await services.refreshTokens.revokeFamily(record.familyId, now)
-          services.log.warn({ event: 'refresh_token_reuse', family_id: record.familyId, client_id: client.id, revoked }, 'refresh token reuse detected; family revoked')
+          await services.audit.record({
+            type: 'refresh_token_reuse', subject: record.familyId, actor: record.userId, clientId: client.id, ip,
+            detail: { family_id: record.familyId, tokens_revoked: revoked },
+          })
         }
         throw new InvalidGrant('refresh token is invalid, expired or already used')
       },

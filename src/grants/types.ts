@@ -9,6 +9,8 @@ import type { Policy } from '../config/defaults.js'
 import type { ClientRecord, RefreshTokenStore, UserStore } from '../storage/types.js'
 import type { TokenMinter } from '../domain/tokens.js'
 import type { PasswordHasher } from '../domain/passwords.js'
+import type { LoginThrottle } from '../domain/login_throttle.js'
+import type { AuditLog } from '../domain/audit.js'
 
 export interface TokenResponse {
   access_token: string
@@ -26,6 +28,10 @@ export interface GrantServices {
   users: UserStore
   refreshTokens: RefreshTokenStore
   passwords: PasswordHasher
+  /** Back-off after failed logins (password grant). */
+  throttle: LoginThrottle
+  /** Security events: logins, refresh-token reuse. */
+  audit: AuditLog
   log: { info(obj: object, msg: string): void, warn(obj: object, msg: string): void }
 }
 
@@ -35,6 +41,8 @@ export interface GrantRequest {
   params: Record<string, string | undefined>
   /** RFC 8707 `resource`, the one parameter that may repeat. */
   resources: string[] | undefined
+  /** The client's IP address (per TRUST_PROXY), for login throttling and the audit trail. */
+  ip: string
 }
 
 export interface Grant {

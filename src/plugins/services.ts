@@ -17,8 +17,13 @@ import { prismaClientStore } from '../storage/prisma/clients.js'
 import { prismaUserStore } from '../storage/prisma/users.js'
 import { prismaRefreshTokenStore } from '../storage/prisma/refresh_tokens.js'
 import { prismaKeyStore } from '../storage/prisma/keys.js'
-import type { ClientStore, RefreshTokenStore, UserStore } from '../storage/types.js'
+import { prismaAuditStore } from '../storage/prisma/audit.js'
+import type { AuditStore, ClientStore, KeyStore, RefreshTokenStore, UserStore } from '../storage/types.js'
 import type { GrantServices } from '../grants/index.js'
+import { AuditLog } from '../domain/audit.js'
+import { LoginThrottle, MemoryThrottleStore, RedisThrottleStore } from '../domain/login_throttle.js'
+import { PasswordPolicy } from '../domain/password_policy.js'
+import { Redis } from 'ioredis'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -32,6 +37,13 @@ declare module 'fastify' {
     refreshTokens: RefreshTokenStore
     passwordHasher: PasswordHasher
     grantServices: GrantServices
+    keyStore: KeyStore
+    auditStore: AuditStore
+    audit: AuditLog
+    loginThrottle: LoginThrottle
+    passwordPolicy: PasswordPolicy
+    /** Shared Redis connection when REDIS_URL is set (rate limits, login throttle); null otherwise. */
+    redis: Redis | null
   }
 }
 
@@ -49,7 +61,8 @@ export default fp(async function services (app: FastifyInstance, options: Servic
   const prisma = createPrisma(options.database)
   app.addHook('onClose', async () => { await prisma.$disconnect() })
 
-  const keyring = new Keyring({ store: prismaKeyStore(prisma), kek: loadKEK(config), policy: config.policy, log: app.log, now: options.now })
+  const keyStore = prismaKeyStore(prisma)
+  const keyring = new Keyring({ store: keyStore, kek: loadKEK(config), policy: config.policy, log: app.log, now: options.now })
   await keyring.start({ schedule: options.scheduleKeys ?? true })
   app.addHook('onClose', () => keyring.stop())
 
@@ -58,6 +71,18 @@ export default fp(async function services (app: FastifyInstance, options: Servic
   const usersRepository = prismaUserStore(prisma)
   const refreshTokens = prismaRefreshTokenStore(prisma)
   const passwordHasher = new PasswordHasher(config.policy.argon2)
+  const auditStore = prismaAuditStore(prisma)
+  const audit = new AuditLog(auditStore, app.log)
+
+  let redis: Redis | null = null
+  if (config.redisUrl) {
+    // Fail fast instead of queueing commands forever while Redis is down.
+    redis = new Redis(config.redisUrl, { maxRetriesPerRequest: 1, enableOfflineQueue: false, lazyConnect: true })
+    await redis.connect()
+    const connection = redis
+    app.addHook('onClose', async () => { await connection.quit() })
+  }
+  const loginThrottle = new LoginThrottle(redis ? new RedisThrottleStore(redis) : new MemoryThrottleStore(), config.policy.loginThrottle)
 
   app.decorate('config', config)
   app.decorate('prisma', prisma)
@@ -68,7 +93,14 @@ export default fp(async function services (app: FastifyInstance, options: Servic
   app.decorate('usersRepository', usersRepository)
   app.decorate('refreshTokens', refreshTokens)
   app.decorate('passwordHasher', passwordHasher)
+  app.decorate('keyStore', keyStore)
+  app.decorate('auditStore', auditStore)
+  app.decorate('audit', audit)
+  app.decorate('loginThrottle', loginThrottle)
+  app.decorate('passwordPolicy', new PasswordPolicy(config.policy.password))
+  app.decorate('redis', redis)
   app.decorate('grantServices', {
-    issuer: config.issuer, policy: config.policy, minter, users: usersRepository, refreshTokens, passwords: passwordHasher, log: app.log,
+    issuer: config.issuer, policy: config.policy, minter, users: usersRepository, refreshTokens, passwords: passwordHasher,
+    throttle: loginThrottle, audit, log: app.log,
   })
 }, { name: 'services' })

@@ -21,9 +21,20 @@ export interface ClientRecord {
   audiences: string[]
 }
 
+/** One page of a list ordered by a unique key: rows after `cursor`, at most `limit`. */
+export interface Page { limit: number, cursor?: string }
+
+export type ClientPatch = Partial<Omit<ClientRecord, 'id'>>
+
 export interface ClientStore {
   find(id: string): Promise<ClientRecord | null>
   create(client: ClientRecord): Promise<void>
+  /** Ordered by id. */
+  list(page: Page): Promise<ClientRecord[]>
+  /** Null when there is no such client. */
+  update(id: string, patch: ClientPatch): Promise<ClientRecord | null>
+  /** False when there was no such client. */
+  delete(id: string): Promise<boolean>
 }
 
 export interface UserRecord {
@@ -35,11 +46,17 @@ export interface UserRecord {
   scopes: string[]
 }
 
+export type UserPatch = Partial<Pick<UserRecord, 'email' | 'disabled' | 'scopes'>>
+
 export interface UserStore {
   findByUsername(username: string): Promise<UserRecord | null>
   findById(id: string): Promise<UserRecord | null>
   create(user: Omit<UserRecord, 'id' | 'disabled'>): Promise<UserRecord>
   updatePasswordHash(id: string, passwordHash: string): Promise<void>
+  /** Ordered by username; the cursor is the last username seen. */
+  list(page: Page): Promise<UserRecord[]>
+  /** Null when there is no such user. */
+  update(id: string, patch: UserPatch): Promise<UserRecord | null>
 }
 
 export interface RefreshTokenRecord {
@@ -80,6 +97,49 @@ export interface RefreshTokenStore {
   rotate(jti: string, successor: NewRefreshToken, now: Date, graceSeconds: number): Promise<RotationOutcome>
   revokeFamily(familyId: string, now: Date): Promise<number>
   revokeByKid(kid: string, now: Date): Promise<number>
+  /** Families of a user or of a client, ordered by family id; the cursor is the last family id. */
+  listFamilies(filter: { userId?: string, clientId?: string }, page: Page, now: Date): Promise<RefreshFamily[]>
+  findFamily(familyId: string, now: Date): Promise<RefreshFamily | null>
+  /** "Sign out everywhere": revokes every family of the user; returns the number of families. */
+  revokeUserFamilies(userId: string, now: Date): Promise<number>
+  /** Revokes every family of a client (client deleted or its secret compromised). */
+  revokeClientFamilies(clientId: string, now: Date): Promise<number>
+}
+
+/** A refresh-token family: one login's chain of rotated refresh tokens. */
+export interface RefreshFamily {
+  familyId: string
+  userId: string | null
+  clientId: string
+  scope: string
+  /** When the family started (the login). */
+  createdAt: Date
+  /** When its newest token was issued (the last refresh). */
+  lastUsedAt: Date
+  expiresAt: Date
+  /** True while some token of the family can still be used. */
+  active: boolean
+  revokedAt: Date | null
+}
+
+export interface AuditEventInput {
+  type: string
+  actor?: string | null
+  subject?: string | null
+  clientId?: string | null
+  ip?: string | null
+  detail?: Record<string, unknown> | null
+}
+
+export interface AuditEventRecord extends Required<AuditEventInput> {
+  id: string
+  createdAt: Date
+}
+
+export interface AuditStore {
+  append(event: AuditEventInput): Promise<void>
+  /** Newest first; the cursor is the last id seen (events older than it). */
+  list(page: Page & { type?: string }): Promise<AuditEventRecord[]>
 }
 
 export interface StoredKey {

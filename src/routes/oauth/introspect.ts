@@ -29,7 +29,7 @@ function describe (claims: JWTPayload, tokenType: string) {
 }
 
 export default async function introspectRoute (app: FastifyInstance) {
-  app.post('/introspect', async (request, reply) => {
+  app.post('/introspect', { config: { rateLimit: app.rateLimits.token } }, async (request, reply) => {
     const form = formOf(request)
     const { client } = await authenticate(request, form, app.clientCache)
     const token = single(form, 'token')

@@ -11,7 +11,7 @@ import { REFRESH_TOKEN_TYP } from '../../domain/tokens.js'
 import { authenticate, formOf, single } from './params.js'
 
 export default async function revokeRoute (app: FastifyInstance) {
-  app.post('/revoke', async (request, reply) => {
+  app.post('/revoke', { config: { rateLimit: app.rateLimits.token } }, async (request, reply) => {
     const form = formOf(request)
     const { client } = await authenticate(request, form, app.clientCache)
     const token = single(form, 'token')

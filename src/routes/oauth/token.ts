@@ -11,7 +11,7 @@ import { grantsByType } from '../../grants/index.js'
 import { authenticate, formOf, multi, single } from './params.js'
 
 export default async function tokenRoute (app: FastifyInstance) {
-  app.post('/token', async (request, reply) => {
+  app.post('/token', { config: { rateLimit: app.rateLimits.token } }, async (request, reply) => {
     const form = formOf(request)
     const grantType = single(form, 'grant_type')
     if (!grantType) throw new InvalidRequest('grant_type is required')
@@ -23,8 +23,9 @@ export default async function tokenRoute (app: FastifyInstance) {
 
     const params: Record<string, string | undefined> = {}
     for (const name of grant.parameters) params[name] = single(form, name)
-    const tokens = await grant.handler({ client, params, resources: multi(form, 'resource') }, app.grantServices)
+    const tokens = await grant.handler({ client, params, resources: multi(form, 'resource'), ip: request.ip }, app.grantServices)
     request.log.info({ grant_type: grantType, client_id: client.id }, 'tokens issued')
+    app.metrics.tokensIssued.inc({ grant_type: grantType })
     // RFC 6749 §5.1: "Cache-Control: no-store" and "Pragma: no-cache".
     return reply.header('cache-control', 'no-store').header('pragma', 'no-cache').send(tokens)
   })

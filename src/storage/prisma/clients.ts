@@ -10,5 +10,16 @@ export function prismaClientStore (prisma: PrismaClient): ClientStore {
     async create (client: ClientRecord) {
       await prisma.client.create({ data: client })
     },
+    async list ({ limit, cursor }) {
+      return prisma.client.findMany({ where: cursor === undefined ? {} : { id: { gt: cursor } }, orderBy: { id: 'asc' }, take: limit })
+    },
+    async update (id, patch) {
+      const { count } = await prisma.client.updateMany({ where: { id }, data: patch })
+      return count ? prisma.client.findUnique({ where: { id } }) : null
+    },
+    async delete (id) {
+      const { count } = await prisma.client.deleteMany({ where: { id } })
+      return count > 0
+    },
   }
 }

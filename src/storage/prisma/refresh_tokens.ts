@@ -3,8 +3,53 @@
  *
  * @module
  */
-import type { PrismaClient } from '../../generated/prisma/client.js'
-import type { RefreshTokenRecord, RefreshTokenStore } from '../types.js'
+import { Prisma, type PrismaClient } from '../../generated/prisma/client.js'
+import type { RefreshFamily, RefreshTokenRecord, RefreshTokenStore } from '../types.js'
+
+interface FamilyRow {
+  family_id: string
+  user_id: string | null
+  client_id: string
+  scope: string
+  created_at: Date
+  last_used_at: Date
+  expires_at: Date
+  active: boolean
+  revoked_at: Date | null
+}
+
+/** One row per family: its first and newest token, and whether any token is still usable. */
+function familiesQuery (where: Prisma.Sql, now: Date, limit: number): Prisma.Sql {
+  return Prisma.sql`
+    SELECT family_id,
+           min(user_id::text) AS user_id,
+           min(client_id) AS client_id,
+           (array_agg(scope ORDER BY created_at ASC))[1] AS scope,
+           min(created_at) AS created_at,
+           max(created_at) AS last_used_at,
+           max(expires_at) AS expires_at,
+           bool_or(consumed_at IS NULL AND revoked_at IS NULL AND expires_at > ${now}) AS active,
+           max(revoked_at) AS revoked_at
+    FROM refresh_tokens
+    WHERE ${where}
+    GROUP BY family_id
+    ORDER BY family_id
+    LIMIT ${limit}`
+}
+
+function toFamily (row: FamilyRow): RefreshFamily {
+  return {
+    familyId: row.family_id,
+    userId: row.user_id,
+    clientId: row.client_id,
+    scope: row.scope,
+    createdAt: row.created_at,
+    lastUsedAt: row.last_used_at,
+    expiresAt: row.expires_at,
+    active: row.active,
+    revokedAt: row.revoked_at,
+  }
+}
 
 export function prismaRefreshTokenStore (prisma: PrismaClient): RefreshTokenStore {
   return {
@@ -96,7 +141,38 @@ export function prismaRefreshTokenStore (prisma: PrismaClient): RefreshTokenStor
     async revokeByKid (kid, now) {
       return revokeFamiliesSignedBy(prisma, kid, now)
     },
+
+    async listFamilies ({ userId, clientId }, { limit, cursor }, now) {
+      const conditions: Prisma.Sql[] = []
+      if (userId !== undefined) conditions.push(Prisma.sql`user_id = ${userId}::uuid`)
+      if (clientId !== undefined) conditions.push(Prisma.sql`client_id = ${clientId}`)
+      if (cursor !== undefined) conditions.push(Prisma.sql`family_id > ${cursor}`)
+      if (!conditions.length) conditions.push(Prisma.sql`TRUE`)
+      const rows = await prisma.$queryRaw<FamilyRow[]>(familiesQuery(Prisma.join(conditions, ' AND '), now, limit))
+      return rows.map(toFamily)
+    },
+
+    async findFamily (familyId, now) {
+      const [row] = await prisma.$queryRaw<FamilyRow[]>(familiesQuery(Prisma.sql`family_id = ${familyId}`, now, 1))
+      return row ? toFamily(row) : null
+    },
+
+    async revokeUserFamilies (userId, now) {
+      await prisma.refreshToken.updateMany({ where: { userId, revokedAt: null }, data: { revokedAt: now } })
+      return countRevokedFamilies(prisma, { userId }, now)
+    },
+
+    async revokeClientFamilies (clientId, now) {
+      await prisma.refreshToken.updateMany({ where: { clientId, revokedAt: null }, data: { revokedAt: now } })
+      return countRevokedFamilies(prisma, { clientId }, now)
+    },
   }
+}
+
+/** Families that the revocation at `now` touched (rows revoked at exactly that instant). */
+async function countRevokedFamilies (prisma: PrismaClient, where: { userId?: string, clientId?: string }, now: Date): Promise<number> {
+  const families = await prisma.refreshToken.groupBy({ by: ['familyId'], where: { ...where, revokedAt: now } })
+  return families.length
 }
 
 type Tx = Pick<PrismaClient, '$executeRaw'>

@@ -12,5 +12,12 @@ export function prismaUserStore (prisma: PrismaClient): UserStore {
     async updatePasswordHash (id, passwordHash) {
       await prisma.user.update({ where: { id }, data: { passwordHash } })
     },
+    list: ({ limit, cursor }) => prisma.user.findMany({
+      where: cursor === undefined ? {} : { username: { gt: cursor } }, orderBy: { username: 'asc' }, take: limit, select: fields,
+    }),
+    async update (id, patch) {
+      const { count } = await prisma.user.updateMany({ where: { id }, data: patch })
+      return count ? prisma.user.findUnique({ where: { id }, select: fields }) : null
+    },
   }
 }

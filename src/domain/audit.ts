@@ -1,0 +1,71 @@
+/**
+ * The audit trail: security events written to the `audit_events` table and to the log.
+ *
+ * An event names what happened, who did it (`actor`: the acting admin's `sub`, a user id, a client
+ * id or `cli`) and to what (`subject`). Its `detail` never carries a password, secret or token;
+ * the logger's redact paths are a second line of defence, not the first.
+ *
+ * A failure to store an event is logged and does not fail the request: refusing logins because
+ * the audit table is unreachable would turn an audit outage into a full outage.
+ *
+ * @module
+ */
+import type { AuditEventInput, AuditStore } from '../storage/types.js'
+
+export type AuditEventType =
+  | 'login_succeeded'
+  | 'login_failed'
+  | 'login_throttled'
+  | 'refresh_token_reuse'
+  | 'refresh_family_revoked'
+  | 'user_signed_out_everywhere'
+  | 'key_rotated'
+  | 'key_revoked'
+  | 'client_created'
+  | 'client_updated'
+  | 'client_deleted'
+  | 'client_secret_rotated'
+  | 'user_created'
+  | 'user_updated'
+  | 'user_password_reset'
+
+/** Events logged at warn: each one may mean an attack or an emergency. */
+const WARN: ReadonlySet<AuditEventType> = new Set(['refresh_token_reuse', 'key_revoked', 'login_throttled'])
+
+export interface AuditEvent extends AuditEventInput { type: AuditEventType }
+
+export interface AuditLogger {
+  info(obj: object, msg: string): void
+  warn(obj: object, msg: string): void
+  error(obj: object, msg: string): void
+}
+
+export class AuditLog {
+  readonly #store: AuditStore
+  readonly #log: AuditLogger
+  readonly #listeners: Array<(event: AuditEvent) => void> = []
+
+  constructor (store: AuditStore, log: AuditLogger) {
+    this.#store = store
+    this.#log = log
+  }
+
+  /** Called for every event (metrics count them); a throwing listener is ignored. */
+  onEvent (listener: (event: AuditEvent) => void): void {
+    this.#listeners.push(listener)
+  }
+
+  async record (event: AuditEvent): Promise<void> {
+    const line = { audit: { type: event.type, actor: event.actor ?? undefined, subject: event.subject ?? undefined, client_id: event.clientId ?? undefined, ip: event.ip ?? undefined, ...event.detail } }
+    if (WARN.has(event.type)) this.#log.warn(line, `audit: ${event.type}`)
+    else this.#log.info(line, `audit: ${event.type}`)
+    for (const listener of this.#listeners) {
+      try { listener(event) } catch {}
+    }
+    try {
+      await this.#store.append(event)
+    } catch (err) {
+      this.#log.error({ err, audit: { type: event.type } }, 'could not store audit event')
+    }
+  }
+}

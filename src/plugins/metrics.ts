@@ -1,0 +1,102 @@
+/**
+ * Prometheus metrics (prom-client, one registry per app so tests can build several):
+ *
+ * - `stamp_tokens_issued_total{grant_type}`
+ * - `stamp_oauth_errors_total{error}`: every error response, by RFC 6749 code
+ * - `stamp_login_failures_total{reason}`: failed and throttled logins
+ * - `stamp_audit_events_total{type}`
+ * - `stamp_http_request_duration_seconds{method,route,status_code}`: histogram; `route` is the
+ *   route pattern (never the raw URL, which would carry ids and unbounded cardinality)
+ * - `stamp_signing_key_age_seconds{kid,status}`: since activation (active key) or creation
+ *
+ * `GET /metrics` (Prometheus text format 0.0.4) needs `Authorization: Bearer $METRICS_TOKEN`,
+ * compared in constant time; without METRICS_TOKEN the route does not exist. A bearer token is
+ * what Prometheus' `authorization` scrape setting sends, and unlike "a separate listener" it
+ * protects the endpoint however the server is exposed (the metrics reveal key ids, client
+ * activity and error rates, which are useful to an attacker).
+ *
+ * @module
+ */
+import fp from 'fastify-plugin'
+import { createHash, timingSafeEqual } from 'node:crypto'
+import type { FastifyInstance } from 'fastify'
+import { Counter, Gauge, Histogram, Registry } from 'prom-client'
+import { InvalidToken } from '../errors.js'
+
+export interface StampMetrics {
+  registry: Registry
+  tokensIssued: Counter<'grant_type'>
+  errors: Counter<'error'>
+  loginFailures: Counter<'reason'>
+  auditEvents: Counter<'type'>
+  requestDuration: Histogram<'method' | 'route' | 'status_code'>
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    metrics: StampMetrics
+  }
+}
+
+const digest = (value: string) => createHash('sha256').update(value).digest()
+
+export default fp(async function metricsPlugin (app: FastifyInstance) {
+  const registry = new Registry()
+  const metrics: StampMetrics = {
+    registry,
+    tokensIssued: new Counter({ name: 'stamp_tokens_issued_total', help: 'Token responses issued, by grant type', labelNames: ['grant_type'], registers: [registry] }),
+    errors: new Counter({ name: 'stamp_oauth_errors_total', help: 'Error responses, by RFC 6749 error code', labelNames: ['error'], registers: [registry] }),
+    loginFailures: new Counter({ name: 'stamp_login_failures_total', help: 'Failed or throttled login attempts', labelNames: ['reason'], registers: [registry] }),
+    auditEvents: new Counter({ name: 'stamp_audit_events_total', help: 'Security events written to the audit trail, by type', labelNames: ['type'], registers: [registry] }),
+    requestDuration: new Histogram({
+      name: 'stamp_http_request_duration_seconds',
+      help: 'Request latency, by route pattern',
+      labelNames: ['method', 'route', 'status_code'],
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+      registers: [registry],
+    }),
+  }
+  new Gauge({
+    name: 'stamp_signing_key_age_seconds',
+    help: 'Age of each published signing key: since activation for the active key, since creation otherwise',
+    labelNames: ['kid', 'status'],
+    registers: [registry],
+    collect () {
+      this.reset()
+      const now = Date.now()
+      for (const key of app.keyring.published()) {
+        const since = key.status === 'active' ? (key.activatedAt ?? key.createdAt) : key.createdAt
+        this.set({ kid: key.kid, status: key.status }, Math.max(0, (now - since.getTime()) / 1000))
+      }
+    },
+  })
+
+  app.audit.onEvent((event) => {
+    metrics.auditEvents.inc({ type: event.type })
+    if (event.type === 'login_failed') metrics.loginFailures.inc({ reason: String(event.detail?.reason ?? 'unknown') })
+    if (event.type === 'login_throttled') metrics.loginFailures.inc({ reason: 'throttled' })
+  })
+
+  app.addHook('onResponse', async (request, reply) => {
+    metrics.requestDuration.observe({
+      method: request.method,
+      route: request.routeOptions.url ?? 'unmatched',
+      status_code: String(reply.statusCode),
+    }, reply.elapsedTime / 1000)
+  })
+
+  app.decorate('metrics', metrics)
+
+  const token = app.config.metricsToken
+  if (token) {
+    const expected = digest(`Bearer ${token}`)
+    app.get('/metrics', { logLevel: 'warn' }, async (request, reply) => {
+      const presented = request.headers.authorization
+      // Hash both sides: timingSafeEqual needs equal lengths, and the length must not leak either.
+      if (presented === undefined || !timingSafeEqual(digest(presented), expected)) {
+        throw new InvalidToken('a valid metrics bearer token is required', { headers: { 'www-authenticate': 'Bearer realm="stamp-metrics"' } })
+      }
+      return reply.header('cache-control', 'no-store').type(registry.contentType).send(await registry.metrics())
+    })
+  }
+}, { name: 'metrics', dependencies: ['services'] })

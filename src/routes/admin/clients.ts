@@ -1,0 +1,115 @@
+/**
+ * Admin API: clients. Create (the secret is returned once), read, list, update, delete, and
+ * secret rotation (the new secret is returned once; the old one stops working at once on this
+ * instance and within CLIENT_CACHE_TTL on the others).
+ *
+ * @module
+ */
+import { randomBytes } from 'node:crypto'
+import type { FastifyInstance } from 'fastify'
+import { Type } from '@sinclair/typebox'
+import { grantsByType } from '../../grants/index.js'
+import { generateClientSecret, hashClientSecret } from '../../domain/client_auth.js'
+import { normalizeClientSettings } from '../../domain/clients.js'
+import { InvalidRequest } from '../../errors.js'
+import type { ClientRecord } from '../../storage/types.js'
+import {
+  ClientIdParams, ClientPage, ClientSecret, ClientWithSecret, Client, CreateClientBody, PageQuery, UpdateClientBody,
+  errorResponses, type CreateClientBody as CreateClientInput, type PageQuery as PageInput, type UpdateClientBody as UpdateClientInput,
+} from '../../schemas/admin.js'
+import { clientView, conflict, notFound, paged } from './views.js'
+
+const tags = ['clients']
+const security = [{ bearerAuth: [] }]
+const knownGrants = () => [...grantsByType.keys()]
+
+export default async function clientRoutes (app: FastifyInstance): Promise<void> {
+  app.get<{ Querystring: PageInput }>('/clients', {
+    schema: { tags, security, summary: 'List clients', querystring: PageQuery, response: { 200: ClientPage, ...errorResponses } },
+  }, async (request) => {
+    const { limit, cursor } = request.query
+    return paged(await app.clientStore.list({ limit, cursor }), limit, (c) => c.id, clientView)
+  })
+
+  app.post<{ Body: CreateClientInput }>('/clients', {
+    schema: { tags, security, summary: 'Register a client; a confidential client\'s secret is returned once', body: CreateClientBody, response: { 201: ClientWithSecret, 409: errorResponses[400], ...errorResponses } },
+  }, async (request, reply) => {
+    const body = request.body
+    const settings = normalizeClientSettings({
+      name: body.name,
+      public: body.public ?? false,
+      firstParty: body.first_party ?? false,
+      grantTypes: body.grant_types ?? [],
+      redirectUris: body.redirect_uris ?? [],
+      postLogoutRedirectUris: body.post_logout_redirect_uris ?? [],
+      backchannelLogoutUri: body.backchannel_logout_uri ?? null,
+      scopes: body.scopes ?? [],
+      audiences: body.audiences ?? [],
+    }, knownGrants())
+    const id = body.client_id ?? randomBytes(12).toString('base64url')
+    if (await app.clientStore.find(id)) throw conflict(`client ${id} already exists`)
+    const secret = settings.public ? null : generateClientSecret()
+    const client: ClientRecord = { id, secretHash: secret ? hashClientSecret(secret) : null, ...settings }
+    await app.clientStore.create(client)
+    await app.audit.record({ type: 'client_created', actor: request.admin!.sub, subject: id, clientId: id, ip: request.ip, detail: { grant_types: settings.grantTypes, scopes: settings.scopes } })
+    return reply.code(201).send({ ...clientView(client), ...(secret ? { client_secret: secret } : {}) })
+  })
+
+  app.get<{ Params: { id: string } }>('/clients/:id', {
+    schema: { tags, security, summary: 'Get a client', params: ClientIdParams, response: { 200: Client, 404: errorResponses[400], ...errorResponses } },
+  }, async (request) => {
+    const client = await app.clientStore.find(request.params.id)
+    if (!client) throw notFound('client')
+    return clientView(client)
+  })
+
+  app.patch<{ Params: { id: string }, Body: UpdateClientInput }>('/clients/:id', {
+    schema: { tags, security, summary: 'Change a client\'s settings (not whether it is public)', params: ClientIdParams, body: UpdateClientBody, response: { 200: Client, 404: errorResponses[400], ...errorResponses } },
+  }, async (request) => {
+    const { id } = request.params
+    const current = await app.clientStore.find(id)
+    if (!current) throw notFound('client')
+    const body = request.body
+    const settings = normalizeClientSettings({
+      name: body.name ?? current.name,
+      public: current.public,
+      firstParty: body.first_party ?? current.firstParty,
+      grantTypes: body.grant_types ?? current.grantTypes,
+      redirectUris: body.redirect_uris ?? current.redirectUris,
+      postLogoutRedirectUris: body.post_logout_redirect_uris ?? current.postLogoutRedirectUris,
+      backchannelLogoutUri: body.backchannel_logout_uri === undefined ? current.backchannelLogoutUri : body.backchannel_logout_uri,
+      scopes: body.scopes ?? current.scopes,
+      audiences: body.audiences ?? current.audiences,
+    }, knownGrants())
+    const updated = await app.clientStore.update(id, settings)
+    if (!updated) throw notFound('client')
+    app.clientCache.forget(id)
+    await app.audit.record({ type: 'client_updated', actor: request.admin!.sub, subject: id, clientId: id, ip: request.ip, detail: { fields: Object.keys(body) } })
+    return clientView(updated)
+  })
+
+  app.delete<{ Params: { id: string } }>('/clients/:id', {
+    schema: { tags, security, summary: 'Delete a client and revoke its refresh tokens', params: ClientIdParams, response: { 204: Type.Null(), 404: errorResponses[400], ...errorResponses } },
+  }, async (request, reply) => {
+    const { id } = request.params
+    if (!await app.clientStore.delete(id)) throw notFound('client')
+    app.clientCache.forget(id)
+    const revoked = await app.refreshTokens.revokeClientFamilies(id, new Date())
+    await app.audit.record({ type: 'client_deleted', actor: request.admin!.sub, subject: id, clientId: id, ip: request.ip, detail: { refresh_families_revoked: revoked } })
+    return reply.code(204).send()
+  })
+
+  app.post<{ Params: { id: string } }>('/clients/:id/secret', {
+    schema: { tags, security, summary: 'Rotate a confidential client\'s secret; the new one is returned once', params: ClientIdParams, response: { 200: ClientSecret, 404: errorResponses[400], ...errorResponses } },
+  }, async (request) => {
+    const { id } = request.params
+    const client = await app.clientStore.find(id)
+    if (!client) throw notFound('client')
+    if (client.public) throw new InvalidRequest('a public client has no secret')
+    const secret = generateClientSecret()
+    await app.clientStore.update(id, { secretHash: hashClientSecret(secret) })
+    app.clientCache.forget(id)
+    await app.audit.record({ type: 'client_secret_rotated', actor: request.admin!.sub, subject: id, clientId: id, ip: request.ip })
+    return { client_id: id, client_secret: secret }
+  })
+}

@@ -1,0 +1,80 @@
+/**
+ * Wire shapes of the admin API (snake_case, as OAuth and OIDC registration metadata are), built
+ * from repository records. Response schemas then drop anything not listed, hashes included.
+ *
+ * @module
+ */
+import { OAuthError } from '../../errors.js'
+import type { AuditEventRecord, ClientRecord, RefreshFamily, StoredKey, UserRecord } from '../../storage/types.js'
+
+export function clientView (client: ClientRecord) {
+  return {
+    client_id: client.id,
+    name: client.name,
+    public: client.public,
+    first_party: client.firstParty,
+    grant_types: client.grantTypes,
+    redirect_uris: client.redirectUris,
+    post_logout_redirect_uris: client.postLogoutRedirectUris,
+    backchannel_logout_uri: client.backchannelLogoutUri,
+    scopes: client.scopes,
+    audiences: client.audiences,
+  }
+}
+
+export function userView (user: UserRecord) {
+  return { id: user.id, username: user.username, email: user.email, disabled: user.disabled, scopes: user.scopes }
+}
+
+export function familyView (family: RefreshFamily) {
+  return {
+    family_id: family.familyId,
+    user_id: family.userId,
+    client_id: family.clientId,
+    scope: family.scope,
+    created_at: family.createdAt,
+    last_used_at: family.lastUsedAt,
+    expires_at: family.expiresAt,
+    active: family.active,
+    revoked_at: family.revokedAt,
+  }
+}
+
+export function keyView (key: StoredKey) {
+  return {
+    kid: key.kid,
+    alg: key.alg,
+    status: key.status,
+    created_at: key.createdAt,
+    activated_at: key.activatedAt,
+    retiring_at: key.retiringAt,
+    retire_after: key.retireAfter,
+    retired_at: key.retiredAt,
+  }
+}
+
+export function auditView (event: AuditEventRecord) {
+  return {
+    id: event.id,
+    created_at: event.createdAt,
+    type: event.type,
+    actor: event.actor,
+    subject: event.subject,
+    client_id: event.clientId,
+    ip: event.ip,
+    detail: event.detail,
+  }
+}
+
+/** A page of `items` and the cursor of the next one (null when this page was not full). */
+export function paged<T, V> (rows: T[], limit: number, cursorOf: (row: T) => string, view: (row: T) => V) {
+  return { items: rows.map(view), next_cursor: rows.length === limit ? cursorOf(rows[rows.length - 1]) : null }
+}
+
+export function notFound (what: string): OAuthError {
+  return new OAuthError('invalid_request', 404, `no such ${what}`)
+}
+
+export function conflict (description: string): OAuthError {
+  return new OAuthError('invalid_request', 409, description)
+}

@@ -1,0 +1,160 @@
+/**
+ * TypeBox schemas of the admin API: request validation (unknown properties rejected, not
+ * stripped) and response serialization (only the listed fields ever leave the server, so no
+ * hash can slip into a response). They also feed the OpenAPI document.
+ *
+ * @module
+ */
+import { Type, type Static, type TSchema } from '@sinclair/typebox'
+
+export const ADMIN_SCOPE = 'stamp:admin'
+
+const Nullable = <T extends TSchema>(schema: T) => Type.Union([schema, Type.Null()])
+const Timestamp = Type.String({ format: 'date-time' })
+
+export const ScopeToken = Type.String({ pattern: '^[\\x21\\x23-\\x5B\\x5D-\\x7E]+$', maxLength: 128 })
+const Uri = Type.String({ minLength: 1, maxLength: 2048 })
+const ClientId = Type.String({ pattern: '^[A-Za-z0-9._~-]{1,128}$' })
+const Username = Type.String({ pattern: '^[^\\s\\x00-\\x1f\\x7f]{1,128}$' })
+const Password = Type.String({ minLength: 1, maxLength: 1024 })
+const Email = Type.String({ pattern: '^[^@\\s]{1,64}@[^@\\s]{1,255}$' })
+const UUID = Type.String({ pattern: '^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$' })
+
+export const ErrorBody = Type.Object({ error: Type.String(), error_description: Type.String() }, { description: 'RFC 6749 §5.2 error' })
+
+export const PageQuery = Type.Object({
+  limit: Type.Integer({ minimum: 1, maximum: 200, default: 50 }),
+  cursor: Type.Optional(Type.String({ minLength: 1, maxLength: 256 })),
+}, { additionalProperties: false })
+export type PageQuery = Static<typeof PageQuery>
+
+export const AuditQuery = Type.Object({
+  limit: Type.Integer({ minimum: 1, maximum: 200, default: 50 }),
+  cursor: Type.Optional(Type.String({ pattern: '^[0-9]{1,19}$' })),
+  type: Type.Optional(Type.String({ pattern: '^[a-z_]{1,64}$' })),
+}, { additionalProperties: false })
+export type AuditQuery = Static<typeof AuditQuery>
+
+const page = <T extends TSchema>(item: T) => Type.Object({ items: Type.Array(item), next_cursor: Nullable(Type.String()) })
+
+export const ClientIdParams = Type.Object({ id: ClientId }, { additionalProperties: false })
+export const UserIdParams = Type.Object({ id: UUID }, { additionalProperties: false })
+export const FamilyParams = Type.Object({ familyId: Type.String({ pattern: '^[A-Za-z0-9_-]{1,128}$' }) }, { additionalProperties: false })
+export const KidParams = Type.Object({ kid: Type.String({ pattern: '^[A-Za-z0-9_-]{1,128}$' }) }, { additionalProperties: false })
+
+export const Client = Type.Object({
+  client_id: Type.String(),
+  name: Type.String(),
+  public: Type.Boolean(),
+  first_party: Type.Boolean(),
+  grant_types: Type.Array(Type.String()),
+  redirect_uris: Type.Array(Type.String()),
+  post_logout_redirect_uris: Type.Array(Type.String()),
+  backchannel_logout_uri: Nullable(Type.String()),
+  scopes: Type.Array(Type.String()),
+  audiences: Type.Array(Type.String()),
+})
+export const ClientWithSecret = Type.Composite([Client, Type.Object({ client_secret: Type.Optional(Type.String({ description: 'Shown once; only its hash is stored' })) })])
+export const ClientSecret = Type.Object({ client_id: Type.String(), client_secret: Type.String({ description: 'Shown once; only its hash is stored' }) })
+export const ClientPage = page(Client)
+
+const clientSettings = {
+  name: Type.String({ minLength: 1, maxLength: 200 }),
+  grant_types: Type.Array(Type.String({ pattern: '^[a-z_:.-]{1,64}$' }), { maxItems: 10 }),
+  redirect_uris: Type.Array(Uri, { maxItems: 20 }),
+  post_logout_redirect_uris: Type.Array(Uri, { maxItems: 20 }),
+  backchannel_logout_uri: Nullable(Uri),
+  scopes: Type.Array(ScopeToken, { maxItems: 100 }),
+  audiences: Type.Array(Uri, { maxItems: 20 }),
+  first_party: Type.Boolean(),
+}
+export const CreateClientBody = Type.Object({
+  ...clientSettings,
+  grant_types: Type.Optional(clientSettings.grant_types),
+  redirect_uris: Type.Optional(clientSettings.redirect_uris),
+  post_logout_redirect_uris: Type.Optional(clientSettings.post_logout_redirect_uris),
+  backchannel_logout_uri: Type.Optional(clientSettings.backchannel_logout_uri),
+  scopes: Type.Optional(clientSettings.scopes),
+  audiences: Type.Optional(clientSettings.audiences),
+  first_party: Type.Optional(clientSettings.first_party),
+  client_id: Type.Optional(ClientId),
+  public: Type.Optional(Type.Boolean()),
+}, { additionalProperties: false })
+export type CreateClientBody = Static<typeof CreateClientBody>
+/** Whether a client is public cannot change: it would need a secret issued or thrown away. */
+export const UpdateClientBody = Type.Partial(Type.Object(clientSettings), { additionalProperties: false, minProperties: 1 })
+export type UpdateClientBody = Static<typeof UpdateClientBody>
+
+export const User = Type.Object({
+  id: Type.String(),
+  username: Type.String(),
+  email: Nullable(Type.String()),
+  disabled: Type.Boolean(),
+  scopes: Type.Array(Type.String()),
+})
+export const UserPage = page(User)
+export const CreateUserBody = Type.Object({
+  username: Username,
+  password: Password,
+  email: Type.Optional(Nullable(Email)),
+  scopes: Type.Optional(Type.Array(ScopeToken, { maxItems: 100 })),
+  admin: Type.Optional(Type.Boolean({ description: `Grants the ${ADMIN_SCOPE} scope` })),
+}, { additionalProperties: false })
+export type CreateUserBody = Static<typeof CreateUserBody>
+export const UpdateUserBody = Type.Object({
+  email: Type.Optional(Nullable(Email)),
+  disabled: Type.Optional(Type.Boolean({ description: 'Disabling also signs the user out everywhere' })),
+  scopes: Type.Optional(Type.Array(ScopeToken, { maxItems: 100 })),
+}, { additionalProperties: false, minProperties: 1 })
+export type UpdateUserBody = Static<typeof UpdateUserBody>
+export const PasswordBody = Type.Object({ password: Password }, { additionalProperties: false })
+export type PasswordBody = Static<typeof PasswordBody>
+
+export const RefreshFamily = Type.Object({
+  family_id: Type.String(),
+  user_id: Nullable(Type.String()),
+  client_id: Type.String(),
+  scope: Type.String(),
+  created_at: Timestamp,
+  last_used_at: Timestamp,
+  expires_at: Timestamp,
+  active: Type.Boolean(),
+  revoked_at: Nullable(Timestamp),
+})
+export const RefreshFamilyPage = page(RefreshFamily)
+export const RevokedCount = Type.Object({ revoked_families: Type.Integer() })
+
+export const Key = Type.Object({
+  kid: Type.String(),
+  alg: Type.String(),
+  status: Type.String(),
+  created_at: Timestamp,
+  activated_at: Nullable(Timestamp),
+  retiring_at: Nullable(Timestamp),
+  retire_after: Nullable(Timestamp),
+  retired_at: Nullable(Timestamp),
+})
+export const KeyList = Type.Object({ keys: Type.Array(Key) })
+export const RotateKeysBody = Type.Object({ force: Type.Optional(Type.Boolean()) }, { additionalProperties: false })
+export const RotateResult = Type.Object({ active: Type.String(), next: Type.String(), retiring: Type.String() })
+export const RevokeKeyResult = Type.Object({ revoked: Type.String(), refresh_families_revoked: Type.Integer(), active: Type.String() })
+
+export const AuditEvent = Type.Object({
+  id: Type.String(),
+  created_at: Timestamp,
+  type: Type.String(),
+  actor: Nullable(Type.String()),
+  subject: Nullable(Type.String()),
+  client_id: Nullable(Type.String()),
+  ip: Nullable(Type.String()),
+  detail: Nullable(Type.Record(Type.String(), Type.Unknown())),
+})
+export const AuditPage = page(AuditEvent)
+
+/** Error responses every admin route can give. */
+export const errorResponses = {
+  400: ErrorBody,
+  401: ErrorBody,
+  403: ErrorBody,
+  429: ErrorBody,
+}
