@@ -7,7 +7,7 @@
 import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify'
 import { randomUUID } from 'node:crypto'
 import { OAuthError } from './errors.js'
-import type { Config } from './config/env.js'
+import type { Config, TrustProxy } from './config/env.js'
 import formBody from './plugins/form_body.js'
 import services from './plugins/services.js'
 import tokenRoute from './routes/oauth/token.js'
@@ -15,6 +15,7 @@ import revokeRoute from './routes/oauth/revoke.js'
 import introspectRoute from './routes/oauth/introspect.js'
 import jwksRoute from './routes/well_known/jwks.js'
 import discoveryRoutes from './routes/well_known/discovery.js'
+import healthRoutes from './routes/health.js'
 
 export interface AppOptions {
   config: Config
@@ -22,6 +23,8 @@ export interface AppOptions {
   loggerInstance?: FastifyBaseLogger
   now?: () => Date
   scheduleKeys?: boolean
+  /** Sent as `x-stamp-instance` on every response (which instance/worker answered); off when absent. */
+  instanceTag?: string
 }
 
 /** Safe descriptions for Fastify's own client errors: never echo internal messages. */
@@ -33,13 +36,22 @@ const FASTIFY_CLIENT_ERRORS: Record<string, string> = {
   FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'content-length does not match the body',
 }
 
+/** Fastify accepts a hop count at run time but its types do not; this is its own translation. */
+function trustProxyOption (value: TrustProxy): boolean | string[] | ((address: string, hop: number) => boolean) {
+  return typeof value === 'number' ? (_address, hop) => hop < value : value
+}
+
 export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
   const app = Fastify({
     loggerInstance: options.loggerInstance,
     genReqId: () => randomUUID(),
-    trustProxy: options.config.trustProxy,
+    trustProxy: trustProxyOption(options.config.trustProxy),
     bodyLimit: options.config.policy.bodyLimit,
-    return503OnClosing: true,
+    // During a graceful shutdown, requests that still arrive on open keep-alive connections are
+    // served (with `Connection: close`) instead of answered 503: a proxy cannot safely retry a
+    // POST /token that it already sent (nginx does not without `non_idempotent`), but it does
+    // retry the next connection attempt, which the closed listener refuses. See docs/production.md.
+    return503OnClosing: false,
     routerOptions: { ignoreTrailingSlash: false },
   })
 
@@ -62,6 +74,11 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
     return reply.code(500).send({ error: 'server_error', error_description: 'the server encountered an unexpected error' })
   })
 
+  if (options.instanceTag) {
+    const tag = options.instanceTag
+    app.addHook('onRequest', async (_request, reply) => { reply.header('x-stamp-instance', tag) })
+  }
+
   app.setNotFoundHandler((request, reply) => {
     reply.code(404).header('cache-control', 'no-store').send({ error: 'invalid_request', error_description: `no route for ${request.method} ${request.url.split('?')[0]}` })
   })
@@ -73,5 +90,6 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
   await app.register(introspectRoute)
   await app.register(jwksRoute)
   await app.register(discoveryRoutes)
+  await app.register(healthRoutes)
   return app
 }

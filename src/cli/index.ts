@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { parseArgs } from 'node:util'
 import { ConfigError, loadConfig } from '../config/env.js'
 import { migrate } from '../db/migrate.js'
 import { openDatabase } from '../db/connection.js'
@@ -15,7 +16,8 @@ import { userCommand } from './user.js'
 
 const USAGE = `usage: stamp <command>
 
-  serve                          start the server (same as npm start)
+  serve [--workers N]            start the server; N worker processes share the port
+                                 (default: WORKERS, else one per CPU; 1 without DATABASE_URL)
   migrate [--json]               apply pending database migrations
   user create ...                create a user
   client create ...              register a client
@@ -30,8 +32,14 @@ async function main (argv: string[]): Promise<void> {
   const config = loadConfig()
   switch (command) {
     case 'serve': {
-      const { serve } = await import('../server.js')
-      return serve(config)
+      const { values } = parseArgs({ args, options: { workers: { type: 'string' } }, strict: true })
+      let workers: number | undefined
+      if (values.workers !== undefined) {
+        workers = Number(values.workers)
+        if (!Number.isInteger(workers) || workers < 1 || workers > 256) throw new UsageError('--workers must be an integer from 1 to 256')
+      }
+      const { serveWorkers } = await import('../cluster.js')
+      return serveWorkers(config, workers ?? config.workers)
     }
     case 'migrate': {
       const database = await openDatabase(config)
