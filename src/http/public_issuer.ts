@@ -4,10 +4,12 @@
  *
  * - ISSUER set: always ISSUER. Forwarded headers never change an emitted URL. This is the
  *   production setting: verifiers pin the issuer, so it must not depend on a header.
- * - ISSUER unset and TRUST_PROXY on: `<X-Forwarded-Proto>://<X-Forwarded-Host>` of the trusted
- *   proxy (Fastify resolves `request.protocol`/`request.host` from those headers only when the
- *   peer is trusted). For a proxy whose public name is not known in advance.
- * - Otherwise: the configured default, `http://localhost:PORT`; forwarded headers are ignored.
+ * - ISSUER unset and TRUST_PROXY on: `<X-Forwarded-Proto>://<X-Forwarded-Host>` for requests
+ *   that came through a trusted proxy (Fastify reads those headers only from a trusted peer).
+ *   For a proxy whose public name is not known in advance; the proxy must only pass its own
+ *   server name (deploy/nginx refuses other hosts).
+ * - Otherwise (no ISSUER and no trusted proxy on this request): the default
+ *   `http://localhost:PORT`; forwarded headers and Host are ignored.
  *
  * @module
  */
@@ -19,16 +21,31 @@ import type { GrantServices } from '../grants/types.js'
 /** host or host:port, or a bracketed IPv6 literal; anything else falls back to the configured issuer. */
 const HOST = /^(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?$/
 
+/** What the issuer depends on, from a request. */
+export interface IssuerSource {
+  /** `request.protocol`: X-Forwarded-Proto when the peer is trusted, else the socket's. */
+  protocol: string
+  /** `request.host`: X-Forwarded-Host when the peer is trusted, else Host. */
+  host: string
+  /** The request came through a trusted proxy (it set X-Forwarded-For and the peer is trusted). */
+  viaTrustedProxy: boolean
+}
+
 /** Pure form of {@link publicIssuer}, for tests and non-Fastify callers. */
-export function issuerFrom (config: Pick<Config, 'issuer' | 'issuerFromProxy'>, request: { protocol: string, host: string }): string {
-  if (!config.issuerFromProxy) return config.issuer
-  const protocol = request.protocol === 'https' ? 'https' : 'http'
-  const host = request.host.toLowerCase()
+export function issuerFrom (config: Pick<Config, 'issuer' | 'issuerFromProxy'>, source: IssuerSource): string {
+  // Never from a Host header alone: a client talking to Stamp directly could name any host.
+  if (!config.issuerFromProxy || !source.viaTrustedProxy) return config.issuer
+  const protocol = source.protocol === 'https' ? 'https' : 'http'
+  const host = source.host.toLowerCase()
   return HOST.test(host) ? `${protocol}://${host}` : config.issuer
 }
 
 export function publicIssuer (request: FastifyRequest): string {
-  return issuerFrom(request.server.config, request)
+  const config = request.server.config
+  if (!config.issuerFromProxy) return config.issuer
+  // With trustProxy on, `ips` is the socket address followed by every trusted X-Forwarded-For
+  // hop; more than one entry means the direct peer is a trusted proxy.
+  return issuerFrom(config, { protocol: request.protocol, host: request.host, viaTrustedProxy: (request.ips?.length ?? 0) > 1 })
 }
 
 /** Whether cookies set on this request should carry `Secure`: the public origin is https. */
