@@ -52,6 +52,9 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
     // POST /token that it already sent (nginx does not without `non_idempotent`), but it does
     // retry the next connection attempt, which the closed listener refuses. See docs/production.md.
     return503OnClosing: false,
+    // The first start generates signing keys under a cluster-wide lock that every starting
+    // instance queues on; on a busy host that outlasts avvio's 10 s default.
+    pluginTimeout: 60_000,
     routerOptions: { ignoreTrailingSlash: false },
   })
 

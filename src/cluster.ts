@@ -16,7 +16,10 @@ import cluster, { type Worker } from 'node:cluster'
 import { availableParallelism } from 'node:os'
 import pino from 'pino'
 import type { Config } from './config/env.js'
-import { openDatabase } from './db/connection.js'
+import { createPrisma, openDatabase } from './db/connection.js'
+import { loadKEK } from './crypto/kek.js'
+import { Keyring } from './domain/keyring.js'
+import { prismaKeyStore } from './storage/prisma/keys.js'
 import { migrate } from './db/migrate.js'
 import { loggerOptions } from './logging.js'
 import { serve } from './server.js'
@@ -45,11 +48,20 @@ export async function serveWorkers (config: Config, requested = config.workers ?
   if (reason) log.warn({ requested, workers }, `running 1 worker: ${reason}`)
   if (workers === 1) return serve(config)
 
-  // Migrate once here, so a failing migration stops the start instead of crash-looping N workers.
+  // Migrate and make sure the signing keys exist once, here: a failing migration or a wrong KEK
+  // then stops the start instead of crash-looping N workers, and the workers do not all queue on
+  // the key lock at their first start.
   const database = await openDatabase(config)
   try {
     const { applied } = await migrate(database.url)
     if (applied.length) log.info({ applied }, 'migrations applied')
+    const prisma = createPrisma({ url: database.url, poolMax: 1 })
+    try {
+      const keyring = new Keyring({ store: prismaKeyStore(prisma), kek: loadKEK(config), policy: config.policy, log })
+      await keyring.start({ schedule: false })
+    } finally {
+      await prisma.$disconnect()
+    }
   } finally {
     await database.close()
   }

@@ -39,7 +39,15 @@ async function main (argv: string[]): Promise<void> {
         if (!Number.isInteger(workers) || workers < 1 || workers > 256) throw new UsageError('--workers must be an integer from 1 to 256')
       }
       const { serveWorkers } = await import('../cluster.js')
-      return serveWorkers(config, workers ?? config.workers)
+      const { startupFailure } = await import('../server.js')
+      try {
+        return await serveWorkers(config, workers ?? config.workers)
+      } catch (err) {
+        // Exit now: an open pool, embedded database or cluster IPC channel would keep a failed
+        // start alive (a cluster worker that failed must die so the primary sees it).
+        process.stderr.write(`stamp: ${startupFailure(err)}\n`)
+        process.exit(1)
+      }
     }
     case 'migrate': {
       const database = await openDatabase(config)
