@@ -77,6 +77,13 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
     return reply.code(500).send({ error: 'server_error', error_description: 'the server encountered an unexpected error' })
   })
 
+  // During a drain, every response closes its connection, including those of requests that were
+  // already in flight when the shutdown began: otherwise their keep-alive connections would stay
+  // open, idle, and hold the shutdown until the proxy happened to reuse them.
+  let closing = false
+  app.addHook('preClose', async () => { closing = true })
+  app.addHook('onSend', async (_request, reply) => { if (closing) reply.header('connection', 'close') })
+
   if (options.instanceTag) {
     const tag = options.instanceTag
     app.addHook('onRequest', async (_request, reply) => { reply.header('x-stamp-instance', tag) })
