@@ -7,7 +7,7 @@
 import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply } from 'fastify'
 import { randomUUID } from 'node:crypto'
 import { OAuthError } from './errors.js'
-import type { Config } from './config/env.js'
+import type { Config, TrustProxy } from './config/env.js'
 import swagger from '@fastify/swagger'
 import swaggerUI from '@fastify/swagger-ui'
 import formBody from './plugins/form_body.js'
@@ -20,6 +20,7 @@ import revokeRoute from './routes/oauth/revoke.js'
 import introspectRoute from './routes/oauth/introspect.js'
 import jwksRoute from './routes/well_known/jwks.js'
 import discoveryRoutes from './routes/well_known/discovery.js'
+import healthRoutes from './routes/health.js'
 
 export interface AppOptions {
   config: Config
@@ -27,6 +28,8 @@ export interface AppOptions {
   loggerInstance?: FastifyBaseLogger
   now?: () => Date
   scheduleKeys?: boolean
+  /** Sent as `x-stamp-instance` on every response (which instance/worker answered); off when absent. */
+  instanceTag?: string
 }
 
 /** Safe descriptions for Fastify's own client errors: never echo internal messages. */
@@ -38,14 +41,24 @@ const FASTIFY_CLIENT_ERRORS: Record<string, string> = {
   FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'content-length does not match the body',
 }
 
+/** Fastify accepts a hop count at run time but its types do not; this is its own translation. */
+function trustProxyOption (value: TrustProxy): boolean | string[] | ((address: string, hop: number) => boolean) {
+  return typeof value === 'number' ? (_address, hop) => hop < value : value
+}
+
 export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
   const app = Fastify({
     loggerInstance: options.loggerInstance,
     genReqId: () => randomUUID(),
-    trustProxy: options.config.trustProxy,
+    trustProxy: trustProxyOption(options.config.trustProxy),
     bodyLimit: options.config.policy.bodyLimit,
-    return503OnClosing: true,
-    // Key set repair at boot may wait for another instance's key lock and generate RSA keys.
+    // During a graceful shutdown, requests that still arrive on open keep-alive connections are
+    // served (with `Connection: close`) instead of answered 503: a proxy cannot safely retry a
+    // POST /token that it already sent (nginx does not without `non_idempotent`), but it does
+    // retry the next connection attempt, which the closed listener refuses. See docs/production.md.
+    return503OnClosing: false,
+    // The first start generates signing keys under a cluster-wide lock that every starting
+    // instance queues on; on a busy host that outlasts avvio's 10 s default.
     pluginTimeout: 60_000,
     routerOptions: { ignoreTrailingSlash: false },
     // Errors the router raises before any route or error handler runs (a malformed URL, a path
@@ -84,6 +97,18 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
     return reply.code(500).send({ error: 'server_error', error_description: 'the server encountered an unexpected error' })
   })
 
+  // During a drain, every response closes its connection, including those of requests that were
+  // already in flight when the shutdown began: otherwise their keep-alive connections would stay
+  // open, idle, and hold the shutdown until the proxy happened to reuse them.
+  let closing = false
+  app.addHook('preClose', async () => { closing = true })
+  app.addHook('onSend', async (_request, reply) => { if (closing) reply.header('connection', 'close') })
+
+  if (options.instanceTag) {
+    const tag = options.instanceTag
+    app.addHook('onRequest', async (_request, reply) => { reply.header('x-stamp-instance', tag) })
+  }
+
   app.setNotFoundHandler((request, reply) => {
     countError('invalid_request')
     // The path only: never echo a query string (it may carry a token).
@@ -111,5 +136,6 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
   await app.register(jwksRoute)
   await app.register(discoveryRoutes)
   await app.register(adminRoutes, { prefix: ADMIN_PREFIX })
+  await app.register(healthRoutes)
   return app
 }

@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { parseArgs } from 'node:util'
 import { ConfigError, loadConfig } from '../config/env.js'
 import { migrate } from '../db/migrate.js'
 import { openDatabase } from '../db/connection.js'
@@ -16,7 +17,8 @@ import { auditCommand } from './audit.js'
 
 const USAGE = `usage: stamp <command>
 
-  serve                          start the server (same as npm start)
+  serve [--workers N]            start the server; N worker processes share the port
+                                 (default: WORKERS, else one per CPU; 1 without DATABASE_URL)
   migrate [--json]               apply pending database migrations
   user create ...                create a user
   client create ...              register a client
@@ -32,8 +34,22 @@ async function main (argv: string[]): Promise<void> {
   const config = loadConfig()
   switch (command) {
     case 'serve': {
-      const { serve } = await import('../server.js')
-      return serve(config)
+      const { values } = parseArgs({ args, options: { workers: { type: 'string' } }, strict: true })
+      let workers: number | undefined
+      if (values.workers !== undefined) {
+        workers = Number(values.workers)
+        if (!Number.isInteger(workers) || workers < 1 || workers > 256) throw new UsageError('--workers must be an integer from 1 to 256')
+      }
+      const { serveWorkers } = await import('../cluster.js')
+      const { startupFailure } = await import('../server.js')
+      try {
+        return await serveWorkers(config, workers ?? config.workers)
+      } catch (err) {
+        // Exit now: an open pool, embedded database or cluster IPC channel would keep a failed
+        // start alive (a cluster worker that failed must die so the primary sees it).
+        process.stderr.write(`stamp: ${startupFailure(err)}\n`)
+        process.exit(1)
+      }
     }
     case 'migrate': {
       const database = await openDatabase(config)

@@ -8,6 +8,7 @@
  * @module
  */
 import envSchema from 'env-schema'
+import { isIP } from 'node:net'
 import { defaults, SIGNING_ALGS, type Policy, type SigningAlg } from './defaults.js'
 
 /** The environment schema; its descriptions generate the README's configuration table. */
@@ -24,7 +25,10 @@ export const envSchemaDefinition = {
     KEYS_DIR: { type: 'string', minLength: 1, default: './keys', description: 'Where the key-encryption key file `kek` is created (mode 0600) when `KEY_ENCRYPTION_KEY` is unset.' },
     KEY_ENCRYPTION_KEY: { type: 'string', pattern: '^[A-Za-z0-9_-]{43}$', description: '32 random bytes, base64url: the KEK that seals private signing keys (AES-256-GCM). Use this in production.' },
     LOG_LEVEL: { type: 'string', enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], default: 'info', description: 'pino log level.' },
-    TRUST_PROXY: { type: 'boolean', default: false, description: 'Trust `X-Forwarded-*` headers (only behind your own reverse proxy).' },
+    TRUST_PROXY: { type: 'string', default: 'false', description: 'Which peers may set `X-Forwarded-*`: `false`, `true` (any peer), a hop count, or comma-separated addresses/CIDRs of your proxies.' },
+    SHUTDOWN_TIMEOUT: { type: 'number', exclusiveMinimum: 0, maximum: 3600, default: 10, description: 'Seconds a SIGTERM/SIGINT drain may take before the process exits anyway.' },
+    WORKERS: { type: 'integer', minimum: 1, maximum: 256, description: 'Worker processes for `stamp serve` (default: one per CPU; 1 on the embedded database).' },
+    INSTANCE_NAME: { type: 'string', pattern: '^[A-Za-z0-9._-]{1,64}$', description: 'When set, responses carry `x-stamp-instance` (debugging a load balancer).' },
     ACCESS_TOKEN_TTL: { type: 'integer', minimum: 10, maximum: 86_400, default: defaults.accessTokenTTL, description: 'Access token lifetime, seconds.' },
     REFRESH_TOKEN_TTL: { type: 'integer', minimum: 60, maximum: 31_536_000, default: defaults.refreshTokenTTL, description: 'Refresh token lifetime, seconds.' },
     REFRESH_GRACE_SECONDS: { type: 'integer', minimum: 0, maximum: 60, default: defaults.refreshGraceSeconds, description: 'Window in which the same client may present a just-consumed refresh token again (concurrent retries) without triggering reuse revocation.' },
@@ -54,7 +58,10 @@ interface RawEnv {
   KEYS_DIR: string
   KEY_ENCRYPTION_KEY?: string
   LOG_LEVEL: string
-  TRUST_PROXY: boolean
+  TRUST_PROXY: string
+  SHUTDOWN_TIMEOUT: number
+  WORKERS?: number
+  INSTANCE_NAME?: string
   ACCESS_TOKEN_TTL: number
   REFRESH_TOKEN_TTL: number
   REFRESH_GRACE_SECONDS: number
@@ -86,12 +93,55 @@ export interface Config {
   /** base64url of 32 bytes; absent means `keysDir/kek` (created on first start). */
   keyEncryptionKey?: string
   logLevel: string
-  trustProxy: boolean
+  /**
+   * Which peers may set X-Forwarded-For/-Proto/-Host (Fastify's `trustProxy`): false, true (any
+   * peer: only when nothing but the proxy can reach Stamp), a hop count, or addresses/CIDRs.
+   */
+  trustProxy: TrustProxy
+  /**
+   * True when ISSUER is unset and TRUST_PROXY is on: the issuer (and every URL built from it) is
+   * derived per request from the trusted proxy's X-Forwarded-Proto/-Host. See `http/public_issuer.ts`.
+   */
+  issuerFromProxy: boolean
+  /** Seconds a SIGTERM/SIGINT shutdown may take (drain in-flight requests, close the pool) before exiting anyway. */
+  shutdownTimeout: number
+  /** Worker processes for `stamp serve`; absent means one per CPU. */
+  workers?: number
+  /** When set, every response carries `x-stamp-instance` (this name, plus `/worker id` under --workers). */
+  instanceName?: string
   /** Redis for shared rate-limit and login-throttle counters; absent means per-instance memory. */
   redisUrl?: string
   /** Bearer token that /metrics requires; absent means /metrics is not served. */
   metricsToken?: string
   policy: Policy
+}
+
+export type TrustProxy = boolean | number | string[]
+
+/** Named ranges proxy-addr (Fastify's trustProxy) understands. */
+const PROXY_RANGE_NAMES = new Set(['loopback', 'linklocal', 'uniquelocal'])
+
+/**
+ * TRUST_PROXY: `true`/`false`, a hop count (`2`), or a comma-separated list of addresses, CIDRs
+ * and the names loopback/linklocal/uniquelocal (`127.0.0.1,10.0.0.0/8`).
+ */
+export function parseTrustProxy (value: string): TrustProxy {
+  const v = value.trim()
+  if (v === '' || v === 'false') return false
+  if (v === 'true') return true
+  if (/^\d+$/.test(v)) return Number(v)
+  const entries = v.split(',').map((e) => e.trim()).filter(Boolean)
+  for (const entry of entries) {
+    if (PROXY_RANGE_NAMES.has(entry)) continue
+    const [address, prefix, extra] = entry.split('/')
+    const family = isIP(address)
+    const maxPrefix = family === 6 ? 128 : 32
+    const prefixOk = prefix === undefined || (/^\d+$/.test(prefix) && Number(prefix) <= maxPrefix)
+    if (!family || !prefixOk || extra !== undefined) {
+      throw new ConfigError(`invalid configuration: TRUST_PROXY entry "${entry}" is not true, false, a hop count, an IP address, a CIDR range or one of loopback, linklocal, uniquelocal`)
+    }
+  }
+  return entries
 }
 
 export class ConfigError extends Error {
@@ -107,6 +157,7 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env): Config {
     throw new ConfigError(`invalid configuration: ${(err as Error).message}`)
   }
   const issuer = (raw.ISSUER ?? `http://localhost:${raw.PORT}`).replace(/\/+$/, '')
+  const trustProxy = parseTrustProxy(raw.TRUST_PROXY)
   return {
     port: raw.PORT,
     host: raw.HOST,
@@ -116,7 +167,11 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env): Config {
     keysDir: raw.KEYS_DIR,
     keyEncryptionKey: raw.KEY_ENCRYPTION_KEY,
     logLevel: raw.LOG_LEVEL,
-    trustProxy: raw.TRUST_PROXY,
+    trustProxy,
+    issuerFromProxy: raw.ISSUER === undefined && trustProxy !== false && trustProxy !== 0,
+    shutdownTimeout: raw.SHUTDOWN_TIMEOUT,
+    workers: raw.WORKERS,
+    instanceName: raw.INSTANCE_NAME,
     redisUrl: raw.REDIS_URL,
     metricsToken: raw.METRICS_TOKEN,
     policy: {

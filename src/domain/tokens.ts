@@ -51,6 +51,12 @@ export class TokenMinter {
     this.refreshTokenTTL = options.refreshTokenTTL
   }
 
+  /** The same minter (same keyring and lifetimes) issuing and accepting tokens as `issuer`. */
+  withIssuer (issuer: string): TokenMinter {
+    if (issuer === this.#issuer) return this
+    return new TokenMinter({ issuer, keyring: this.#keyring, accessTokenTTL: this.accessTokenTTL, refreshTokenTTL: this.refreshTokenTTL })
+  }
+
   /** The kid that the next token will be signed with (stored beside refresh tokens). */
   get currentKid (): string {
     return this.#keyring.signingKey().kid

@@ -9,6 +9,7 @@ import type { FastifyInstance } from 'fastify'
 import type { JWTPayload } from 'jose'
 import { InvalidRequest } from '../../errors.js'
 import { ACCESS_TOKEN_TYP, REFRESH_TOKEN_TYP } from '../../domain/tokens.js'
+import { minterFor } from '../../http/public_issuer.js'
 import { authenticate, formOf, single } from './params.js'
 
 const INACTIVE = { active: false }
@@ -36,9 +37,10 @@ export default async function introspectRoute (app: FastifyInstance) {
     if (!token) throw new InvalidRequest('token is required')
     reply.header('cache-control', 'no-store')
 
-    const access = await app.minter.verifyOwn(token, ACCESS_TOKEN_TYP)
+    const minter = minterFor(request)
+    const access = await minter.verifyOwn(token, ACCESS_TOKEN_TYP)
     if (access) return describe(access, 'Bearer')
-    const refresh = await app.minter.verifyOwn(token, REFRESH_TOKEN_TYP)
+    const refresh = await minter.verifyOwn(token, REFRESH_TOKEN_TYP)
     if (!refresh?.jti) return INACTIVE
     const record = await app.refreshTokens.find(refresh.jti)
     if (!record || record.clientId !== client.id || record.consumedAt || record.revokedAt || record.expiresAt <= new Date()) return INACTIVE

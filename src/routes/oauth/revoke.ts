@@ -8,6 +8,7 @@
 import type { FastifyInstance } from 'fastify'
 import { InvalidRequest } from '../../errors.js'
 import { REFRESH_TOKEN_TYP } from '../../domain/tokens.js'
+import { minterFor } from '../../http/public_issuer.js'
 import { authenticate, formOf, single } from './params.js'
 
 export default async function revokeRoute (app: FastifyInstance) {
@@ -16,7 +17,7 @@ export default async function revokeRoute (app: FastifyInstance) {
     const { client } = await authenticate(request, form, app.clientCache)
     const token = single(form, 'token')
     if (!token) throw new InvalidRequest('token is required')
-    const claims = await app.minter.verifyOwn(token, REFRESH_TOKEN_TYP)
+    const claims = await minterFor(request).verifyOwn(token, REFRESH_TOKEN_TYP)
     if (claims?.jti) {
       const record = await app.refreshTokens.find(claims.jti)
       // §2.1: the server "verifies whether the token was issued to the client making the revocation request".

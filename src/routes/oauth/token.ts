@@ -8,6 +8,7 @@
 import type { FastifyInstance } from 'fastify'
 import { InvalidRequest, UnauthorizedClient, UnsupportedGrantType } from '../../errors.js'
 import { grantsByType } from '../../grants/index.js'
+import { grantServicesFor } from '../../http/public_issuer.js'
 import { authenticate, formOf, multi, single } from './params.js'
 
 export default async function tokenRoute (app: FastifyInstance) {
@@ -23,7 +24,7 @@ export default async function tokenRoute (app: FastifyInstance) {
 
     const params: Record<string, string | undefined> = {}
     for (const name of grant.parameters) params[name] = single(form, name)
-    const tokens = await grant.handler({ client, params, resources: multi(form, 'resource'), ip: request.ip }, app.grantServices)
+    const tokens = await grant.handler({ client, params, resources: multi(form, 'resource'), ip: request.ip }, grantServicesFor(request))
     request.log.info({ grant_type: grantType, client_id: client.id }, 'tokens issued')
     app.metrics.tokensIssued.inc({ grant_type: grantType })
     // RFC 6749 §5.1: "Cache-Control: no-store" and "Pragma: no-cache".

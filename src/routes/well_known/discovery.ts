@@ -4,12 +4,13 @@
  *
  * @module
  */
-import type { FastifyInstance } from 'fastify'
+import type { FastifyInstance, FastifyRequest } from 'fastify'
 import type { Config } from '../../config/env.js'
 import { grants } from '../../grants/index.js'
 import { CLIENT_AUTH_METHODS } from '../../domain/client_auth.js'
 import { USER_BASELINE_SCOPES } from '../../domain/scopes.js'
 import { SIGNING_ALGS } from '../../config/defaults.js'
+import { publicIssuer } from '../../http/public_issuer.js'
 
 /** Endpoint paths, relative to the issuer; routes register these same constants. */
 export const ENDPOINTS = {
@@ -19,7 +20,7 @@ export const ENDPOINTS = {
   jwks: '/jwks',
 } as const
 
-export function metadata (config: Config, signingAlgs: string[]) {
+export function metadata (config: Pick<Config, 'issuer'>, signingAlgs: string[]) {
   const { issuer } = config
   const authMethods = CLIENT_AUTH_METHODS.filter((m) => m !== 'none')
   return {
@@ -43,11 +44,12 @@ export function metadata (config: Config, signingAlgs: string[]) {
 }
 
 export default async function discoveryRoutes (app: FastifyInstance) {
-  const handler = async () => {
+  const handler = async (request: FastifyRequest) => {
     // The algorithms of the published keys, so a migration between algorithms is advertised too.
     const algs = [...new Set([app.config.policy.signingAlg, ...app.keyring.published().map((k) => k.alg)])]
       .filter((a) => (SIGNING_ALGS as readonly string[]).includes(a))
-    return metadata(app.config, algs)
+    // Behind a trusted proxy without ISSUER, the issuer is the request's public origin.
+    return metadata({ issuer: publicIssuer(request) }, algs)
   }
   const options = { logLevel: 'warn' as const }
   app.get('/.well-known/openid-configuration', options, handler)

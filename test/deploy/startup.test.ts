@@ -1,0 +1,36 @@
+import t from 'tap'
+import { spawn } from 'node:child_process'
+import { CLI, ROOT } from '../fixtures/deploy.js'
+import { join } from 'node:path'
+
+/** Runs a command with env and returns its exit code, output and how long it took. */
+function runFor (args: string[], env: Record<string, string>): Promise<{ code: number | null, output: string, ms: number }> {
+  const started = Date.now()
+  const child = spawn(process.execPath, args, { env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
+  let output = ''
+  child.stdout.on('data', (d) => { output += d })
+  child.stderr.on('data', (d) => { output += d })
+  const timer = setTimeout(() => child.kill('SIGKILL'), 15_000)
+  return new Promise((resolve) => child.on('close', (code) => {
+    clearTimeout(timer)
+    resolve({ code, output, ms: Date.now() - started })
+  }))
+}
+
+t.test('a bad configuration fails fast with a message naming the variable', async (t) => {
+  for (const [name, value] of [['PORT', 'abc'], ['TRUST_PROXY', '10.0.0.0/99'], ['SHUTDOWN_TIMEOUT', '-1'], ['DATABASE_URL', 'mysql://x']]) {
+    for (const entry of [[CLI, 'serve'], [join(ROOT, 'dist/server.js')]]) {
+      const { code, output, ms } = await runFor(entry, { [name]: value })
+      t.not(code, 0, `${name}=${value}: non-zero exit (${entry.join(' ')})`)
+      t.match(output, name, `${name}=${value}: the message names ${name}`)
+      t.notMatch(output, /at .*\.js:\d+/, 'no stack trace')
+      t.ok(ms < 10_000, `exited in ${ms} ms`)
+    }
+  }
+})
+
+t.test('a bad --workers value is a usage error', async (t) => {
+  const { code, output } = await runFor([CLI, 'serve', '--workers', '0'], {})
+  t.equal(code, 2)
+  t.match(output, /--workers must be an integer/)
+})
