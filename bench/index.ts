@@ -12,6 +12,7 @@
  *
  * @module
  */
+import { benchWorkers, type WorkersBenchResult } from './workers.js'
 import { execFileSync } from 'node:child_process'
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { cpus, tmpdir } from 'node:os'
@@ -34,7 +35,7 @@ const settings: LoadSettings = {
   warmupSeconds: Number(process.env.BENCH_WARMUP ?? 1),
   durationSeconds: Number(process.env.BENCH_DURATION ?? 5),
 }
-/** BENCH_ONLY=jwks,client_credentials,password,refresh_token,verifier (comma list; default all). */
+/** BENCH_ONLY=jwks,client_credentials,password,refresh_token,verifier,workers (comma list; default all). */
 const only = process.env.BENCH_ONLY ? new Set(process.env.BENCH_ONLY.split(',').map((s) => s.trim())) : null
 const selected = (name: string) => !only || only.has(name)
 const SIGN_CONCURRENCY = 64
@@ -110,6 +111,8 @@ async function main (): Promise<void> {
     PORT: String(port),
     HOST: '127.0.0.1',
     LOG_LEVEL: 'warn',
+    // A load test from one address is exactly what the per-IP limits stop; measure the server itself.
+    RATE_LIMIT_ENABLED: 'false',
     KEY_ENCRYPTION_KEY: generateKEKValue(),
     KEYS_DIR: keysDir,
   })
@@ -182,6 +185,12 @@ async function main (): Promise<void> {
     verifier = await benchVerifier()
   }
 
+  let workers: WorkersBenchResult | undefined
+  if (selected('workers')) {
+    step('workers: client_credentials with 1 and 2 worker processes')
+    workers = await benchWorkers()
+  }
+
   const byName = new Map(checks.map((c) => [c.name, c]))
   if (verifier) {
     checks.push(ratioCheck('verifier (stamp vs jose)', verifier.stampPerSec, verifier.josePerSec, 'jose jwtVerify', 0.9))
@@ -193,6 +202,9 @@ async function main (): Promise<void> {
     console.log(`\nVerifier: stampPerSec ${Math.round(verifier.stampPerSec)}  josePerSec ${Math.round(verifier.josePerSec)}  ratio ${verifier.ratio.toFixed(2)} (target ≥ 0.9)  fetchesDuringRotation ${verifier.fetchesDuringRotation} (target 0)`)
   } else {
     console.log('\nVerifier: bench/verifier.ts not present; skipped')
+  }
+  if (workers) {
+    console.log(`Workers (stamp serve --workers N, client_credentials): 1 → ${Math.round(workers.workers1)}/s, 2 → ${Math.round(workers.workers2)}/s, ×${workers.speedup.toFixed(2)}, errors ${workers.errors}`)
   }
   const refresh = scenarios.refresh_token
   const refreshFailures = refresh ? refresh.non2xx + refresh.errors + refresh.timeouts + refresh.warmupFailures : 0
@@ -213,6 +225,7 @@ async function main (): Promise<void> {
     ceilings,
     scenarios,
     verifier: verifier ?? null,
+    workers: workers ?? null,
     checks,
     markdown: table,
     totalSeconds: seconds,

@@ -52,6 +52,7 @@ export async function benchWorkers (options: WorkersBenchOptions = {}): Promise<
   try {
     const env: Record<string, string> = {
       PATH: process.env.PATH ?? '/usr/bin:/bin',
+      RATE_LIMIT_ENABLED: 'false',
       DATABASE_URL: adminUrl.replace(/\/[^/?]*(\?|$)/, `/${name}$1`),
       KEY_ENCRYPTION_KEY: randomBytes(32).toString('base64url'),
       HOST: '127.0.0.1',

@@ -66,7 +66,7 @@ t.test('two instances, scheduled rotation every 2 s, verifier loop: zero failure
       env: {
         PATH: process.env.PATH, PORT: String(port), HOST: '127.0.0.1', DATABASE_URL: url, KEY_ENCRYPTION_KEY: kek, ISSUER,
         LOG_LEVEL: process.env.STAMP_TEST_LOG_LEVEL ?? 'warn', KEY_ROTATION_INTERVAL: String(INTERVAL), JWKS_MAX_AGE: String(MAX_AGE), KEY_REFRESH_INTERVAL: String(REFRESH),
-        ACCESS_TOKEN_TTL: '10', REFRESH_TOKEN_TTL: '60',
+        ACCESS_TOKEN_TTL: '10', REFRESH_TOKEN_TTL: '60', RATE_LIMIT_ENABLED: 'false',
       },
       stdio: ['ignore', 'pipe', 'pipe'],
     })
