@@ -13,6 +13,11 @@ import services from './plugins/services.js'
 import tokenRoute from './routes/oauth/token.js'
 import revokeRoute from './routes/oauth/revoke.js'
 import introspectRoute from './routes/oauth/introspect.js'
+import authorizeRoute from './routes/oauth/authorize.js'
+import loginRoute from './routes/oauth/login.js'
+import consentRoute from './routes/oauth/consent.js'
+import userinfoRoute from './routes/oauth/userinfo.js'
+import logoutRoute from './routes/oauth/logout.js'
 import jwksRoute from './routes/well_known/jwks.js'
 import discoveryRoutes from './routes/well_known/discovery.js'
 
@@ -22,6 +27,8 @@ export interface AppOptions {
   loggerInstance?: FastifyBaseLogger
   now?: () => Date
   scheduleKeys?: boolean
+  /** HTTP client for back-channel logout deliveries (tests may inject one). */
+  fetch?: typeof fetch
 }
 
 /** Safe descriptions for Fastify's own client errors: never echo internal messages. */
@@ -67,10 +74,15 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
   })
 
   await app.register(formBody)
-  await app.register(services, { config: options.config, database: options.database, now: options.now, scheduleKeys: options.scheduleKeys })
+  await app.register(services, { config: options.config, database: options.database, now: options.now, scheduleKeys: options.scheduleKeys, fetch: options.fetch })
   await app.register(tokenRoute)
   await app.register(revokeRoute)
   await app.register(introspectRoute)
+  await app.register(authorizeRoute)
+  await app.register(loginRoute)
+  await app.register(consentRoute)
+  await app.register(userinfoRoute)
+  await app.register(logoutRoute)
   await app.register(jwksRoute)
   await app.register(discoveryRoutes)
   return app

@@ -21,6 +21,9 @@ export type OAuthErrorCode =
   | 'access_denied'
   | 'login_required'
   | 'consent_required'
+  | 'interaction_required'
+  | 'request_not_supported'
+  | 'request_uri_not_supported'
   | 'unsupported_response_type'
   | 'temporarily_unavailable'
   | 'server_error'
@@ -75,3 +78,10 @@ export const InvalidToken = subclass('invalid_token', 401)
 export const InsufficientScope = subclass('insufficient_scope', 403)
 export const AccessDenied = subclass('access_denied', 403)
 export const ServerError = subclass('server_error', 500)
+/** OIDC Core §3.1.2.6: prompt=none and the user is not signed in. */
+export const LoginRequired = subclass('login_required', 400)
+/** OIDC Core §3.1.2.6: prompt=none and the user has not approved this client. */
+export const ConsentRequired = subclass('consent_required', 400)
+export const UnsupportedResponseType = subclass('unsupported_response_type', 400)
+export const RequestNotSupported = subclass('request_not_supported', 400)
+export const RequestURINotSupported = subclass('request_uri_not_supported', 400)

@@ -34,6 +34,17 @@ export const defaults = {
   argon2: { memoryCost: 19_456, timeCost: 2, parallelism: 1 },
   /** Largest accepted request body, in bytes. */
   bodyLimit: 16_384,
+  /** Authorization code lifetime in seconds (RFC 6749 §4.1.2: "A maximum ... of 10 minutes is RECOMMENDED"; codes are exchanged at once). */
+  authorizationCodeTTL: 60,
+  /** How long, in seconds, a user may take to sign in or consent before the request expires. */
+  authorizationRequestTTL: 600,
+  /** Absolute lifetime of a single sign-on session, in seconds (the user signs in again afterwards). */
+  ssoSessionTTL: 43_200,
+  /**
+   * OIDC Back-Channel Logout delivery: attempts per client, per-attempt timeout and the first retry
+   * delay (doubled each retry), in milliseconds. Delivery never blocks the user's logout.
+   */
+  backchannelLogout: { attempts: 3, timeoutMs: 5_000, backoffMs: 1_000 },
 } as const
 
 export type SigningAlg = 'RS256' | 'PS256' | 'ES256' | 'EdDSA'
@@ -51,4 +62,8 @@ export type Policy = {
   clientCacheTTL: number
   argon2: { memoryCost: number, timeCost: number, parallelism: number }
   bodyLimit: number
+  authorizationCodeTTL: number
+  authorizationRequestTTL: number
+  ssoSessionTTL: number
+  backchannelLogout: { attempts: number, timeoutMs: number, backoffMs: number }
 }
