@@ -15,6 +15,7 @@ import { loggerOptions } from '../logging.js'
 import { prismaClientStore } from '../storage/prisma/clients.js'
 import { prismaUserStore } from '../storage/prisma/users.js'
 import { prismaKeyStore } from '../storage/prisma/keys.js'
+import { prismaConsentStore } from '../storage/prisma/consents.js'
 
 export interface CLIContext {
   config: Config
@@ -23,6 +24,7 @@ export interface CLIContext {
   clients: ReturnType<typeof prismaClientStore>
   users: ReturnType<typeof prismaUserStore>
   keys: ReturnType<typeof prismaKeyStore>
+  consents: ReturnType<typeof prismaConsentStore>
   passwords: PasswordHasher
   /** A keyring on the shared key store (does not run the maintenance timer). */
   keyring(): Promise<Keyring>
@@ -42,6 +44,7 @@ export async function withContext<T> (config: Config, run: (ctx: CLIContext) => 
         clients: prismaClientStore(prisma),
         users: prismaUserStore(prisma),
         keys,
+        consents: prismaConsentStore(prisma),
         passwords: new PasswordHasher(config.policy.argon2),
         async keyring () {
           // Logs go to stderr: stdout is reserved for the command's output (--json).
