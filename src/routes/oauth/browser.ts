@@ -25,7 +25,8 @@ export const BROWSER_COOKIE = 'stamp_browser'
 export function parseCookies (header: string | undefined): Record<string, string> {
   const cookies: Record<string, string> = Object.create(null)
   if (!header) return cookies
-  for (const part of header.split(';')) {
+  for (const raw of header.split(';')) {
+    const part = raw.trim()
     const eq = part.indexOf('=')
     if (eq < 1) continue
     const name = part.slice(0, eq).trim()
