@@ -18,6 +18,11 @@ import adminRoutes, { ADMIN_PREFIX } from './routes/admin/index.js'
 import tokenRoute from './routes/oauth/token.js'
 import revokeRoute from './routes/oauth/revoke.js'
 import introspectRoute from './routes/oauth/introspect.js'
+import authorizeRoute from './routes/oauth/authorize.js'
+import loginRoute from './routes/oauth/login.js'
+import consentRoute from './routes/oauth/consent.js'
+import userinfoRoute from './routes/oauth/userinfo.js'
+import logoutRoute from './routes/oauth/logout.js'
 import jwksRoute from './routes/well_known/jwks.js'
 import discoveryRoutes from './routes/well_known/discovery.js'
 import healthRoutes from './routes/health.js'
@@ -30,6 +35,8 @@ export interface AppOptions {
   scheduleKeys?: boolean
   /** Sent as `x-stamp-instance` on every response (which instance/worker answered); off when absent. */
   instanceTag?: string
+  /** HTTP client for back-channel logout deliveries (tests may inject one). */
+  fetch?: typeof fetch
 }
 
 /** Safe descriptions for Fastify's own client errors: never echo internal messages. */
@@ -117,7 +124,7 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
   })
 
   await app.register(formBody)
-  await app.register(services, { config: options.config, database: options.database, now: options.now, scheduleKeys: options.scheduleKeys })
+  await app.register(services, { config: options.config, database: options.database, now: options.now, scheduleKeys: options.scheduleKeys, fetch: options.fetch })
   await app.register(metrics)
   await app.register(rateLimit)
   // OpenAPI document of every route with a schema (the admin API), served with a UI at /docs.
@@ -133,6 +140,11 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
   await app.register(tokenRoute)
   await app.register(revokeRoute)
   await app.register(introspectRoute)
+  await app.register(authorizeRoute)
+  await app.register(loginRoute)
+  await app.register(consentRoute)
+  await app.register(userinfoRoute)
+  await app.register(logoutRoute)
   await app.register(jwksRoute)
   await app.register(discoveryRoutes)
   await app.register(adminRoutes, { prefix: ADMIN_PREFIX })

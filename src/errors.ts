@@ -21,6 +21,9 @@ export type OAuthErrorCode =
   | 'access_denied'
   | 'login_required'
   | 'consent_required'
+  | 'interaction_required'
+  | 'request_not_supported'
+  | 'request_uri_not_supported'
   | 'unsupported_response_type'
   | 'temporarily_unavailable'
   | 'server_error'
@@ -80,3 +83,10 @@ export const ServerError = subclass('server_error', 500)
  * `temporarily_unavailable` for the authorization endpoint; it is the closest registered code.
  */
 export const TemporarilyUnavailable = subclass('temporarily_unavailable', 429)
+/** OIDC Core §3.1.2.6: prompt=none and the user is not signed in. */
+export const LoginRequired = subclass('login_required', 400)
+/** OIDC Core §3.1.2.6: prompt=none and the user has not approved this client. */
+export const ConsentRequired = subclass('consent_required', 400)
+export const UnsupportedResponseType = subclass('unsupported_response_type', 400)
+export const RequestNotSupported = subclass('request_not_supported', 400)
+export const RequestURINotSupported = subclass('request_uri_not_supported', 400)

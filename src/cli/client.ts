@@ -1,7 +1,9 @@
 /**
- * `stamp client create --name N [--grant G]... [--redirect-uri URI]... [--scope "a b"]
- *  [--audience AUD]... [--public] [--first-party]` — prints client_id and, for confidential
- * clients, the client_secret (shown once; only its hash is stored).
+ * `stamp client create --name N [--grant G]... [--redirect-uri URI]... [--post-logout-redirect-uri URI]...
+ *  [--backchannel-logout-uri URI] [--scope "a b"] [--audience AUD]... [--public] [--first-party]` —
+ * prints client_id and, for confidential clients, the client_secret (shown once; only its hash is
+ * stored). Grants are checked against the grant registry; authorization_code needs at least one
+ * redirect URI, and a public client always has to use PKCE (S256) at the authorization endpoint.
  *
  * @module
  */
@@ -17,7 +19,7 @@ import { CommandError, print, UsageError } from './output.js'
 
 export async function clientCommand (args: string[], config: Config): Promise<void> {
   const [action, ...rest] = args
-  if (action !== 'create') throw new UsageError('usage: stamp client create --name N [--grant G]... [--redirect-uri URI]... [--scope "a b"] [--audience AUD]... [--public] [--first-party] [--json]')
+  if (action !== 'create') throw new UsageError('usage: stamp client create --name N [--grant G]... [--redirect-uri URI]... [--post-logout-redirect-uri URI]... [--backchannel-logout-uri URI] [--scope "a b"] [--audience AUD]... [--public] [--first-party] [--json]')
   const { values } = parseArgs({
     args: rest,
     options: {
@@ -55,6 +57,8 @@ export async function clientCommand (args: string[], config: Config): Promise<vo
     throw err
   }
   const grantTypes = settings.grantTypes
+  const codeFlow = grantTypes.includes('authorization_code')
+  const scope = settings.scopes.join(' ')
   const id = values['client-id'] ?? randomBytes(12).toString('base64url')
   const secret = values.public ? null : generateClientSecret()
   await withContext(config, async (ctx) => {
@@ -62,8 +66,8 @@ export async function clientCommand (args: string[], config: Config): Promise<vo
     await ctx.clients.create({ id, secretHash: secret ? hashClientSecret(secret) : null, ...settings })
     await ctx.audit.record({ type: 'client_created', actor: 'cli', subject: id, clientId: id, detail: { grant_types: grantTypes, scopes: settings.scopes } })
   })
-  const output = { client_id: id, ...(secret ? { client_secret: secret } : {}), grant_types: [...grantTypes] }
+  const output = { client_id: id, ...(secret ? { client_secret: secret } : {}), grant_types: [...grantTypes], scope }
   print(values.json, output, secret
     ? `client_id:     ${id}\nclient_secret: ${secret}\n(the secret is shown once; store it now)`
-    : `client_id: ${id} (public client)`)
+    : `client_id: ${id} (public client${codeFlow ? '; it must send a PKCE code_challenge with S256' : ''})`)
 }

@@ -18,6 +18,7 @@ import { prismaKeyStore } from '../storage/prisma/keys.js'
 import { prismaAuditStore } from '../storage/prisma/audit.js'
 import { AuditLog } from '../domain/audit.js'
 import { PasswordPolicy } from '../domain/password_policy.js'
+import { prismaConsentStore } from '../storage/prisma/consents.js'
 
 export interface CLIContext {
   config: Config
@@ -26,6 +27,7 @@ export interface CLIContext {
   clients: ReturnType<typeof prismaClientStore>
   users: ReturnType<typeof prismaUserStore>
   keys: ReturnType<typeof prismaKeyStore>
+  consents: ReturnType<typeof prismaConsentStore>
   passwords: PasswordHasher
   passwordPolicy: PasswordPolicy
   audits: ReturnType<typeof prismaAuditStore>
@@ -52,6 +54,7 @@ export async function withContext<T> (config: Config, run: (ctx: CLIContext) => 
         clients: prismaClientStore(prisma),
         users: prismaUserStore(prisma),
         keys,
+        consents: prismaConsentStore(prisma),
         passwords: new PasswordHasher(config.policy.argon2),
         passwordPolicy: new PasswordPolicy(config.policy.password),
         audits,

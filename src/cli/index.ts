@@ -10,6 +10,7 @@ import { ConfigError, loadConfig } from '../config/env.js'
 import { migrate } from '../db/migrate.js'
 import { openDatabase } from '../db/connection.js'
 import { clientCommand } from './client.js'
+import { consentCommand } from './consent.js'
 import { keysCommand } from './keys.js'
 import { CommandError, print, UsageError } from './output.js'
 import { userCommand } from './user.js'
@@ -22,6 +23,7 @@ const USAGE = `usage: stamp <command>
   migrate [--json]               apply pending database migrations
   user create ...                create a user
   client create ...              register a client
+  consent revoke --user U --client C   forget a user's consent for a client
   keys list|rotate|revoke|rewrap manage signing keys
   audit tail [--limit N] [--json] show the newest security events`
 
@@ -63,6 +65,7 @@ async function main (argv: string[]): Promise<void> {
     }
     case 'user': return userCommand(args, config)
     case 'client': return clientCommand(args, config)
+    case 'consent': return consentCommand(args, config)
     case 'keys': return keysCommand(args, config)
     case 'audit': return auditCommand(args, config)
     default: throw new UsageError(USAGE)

@@ -73,6 +73,17 @@ export const defaults = {
     /** Interactive login forms (/login). */
     login: 30,
   },
+  /** Authorization code lifetime in seconds (RFC 6749 §4.1.2: "A maximum ... of 10 minutes is RECOMMENDED"; codes are exchanged at once). */
+  authorizationCodeTTL: 60,
+  /** How long, in seconds, a user may take to sign in or consent before the request expires. */
+  authorizationRequestTTL: 600,
+  /** Absolute lifetime of a single sign-on session, in seconds (the user signs in again afterwards). */
+  ssoSessionTTL: 43_200,
+  /**
+   * OIDC Back-Channel Logout delivery: attempts per client, per-attempt timeout and the first retry
+   * delay (doubled each retry), in milliseconds. Delivery never blocks the user's logout.
+   */
+  backchannelLogout: { attempts: 3, timeoutMs: 5_000, backoffMs: 1_000 },
 } as const
 
 export type SigningAlg = 'RS256' | 'PS256' | 'ES256' | 'EdDSA'
@@ -93,4 +104,8 @@ export type Policy = {
   password: { minLength: number, maxLength: number, rejectCommon: boolean }
   loginThrottle: { freeAttempts: number, accountFreeAttempts: number, baseDelay: number, maxDelay: number, accountMaxDelay: number, window: number }
   rateLimit: { enabled: boolean, window: number, token: number, admin: number, login: number }
+  authorizationCodeTTL: number
+  authorizationRequestTTL: number
+  ssoSessionTTL: number
+  backchannelLogout: { attempts: number, timeoutMs: number, backoffMs: number }
 }

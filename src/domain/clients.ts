@@ -10,6 +10,9 @@ import type { ClientRecord } from '../storage/types.js'
 /** RFC 6749 §3.3 scope-token. */
 const SCOPE_TOKEN = /^[\x21\x23-\x5B\x5D-\x7E]+$/
 
+/** Scopes an authorization_code client gets when none are given. */
+export const OIDC_DEFAULT_SCOPES: readonly string[] = ['openid', 'profile', 'email', 'offline_access']
+
 export type ClientSettings = Omit<ClientRecord, 'id' | 'secretHash'>
 
 /**
@@ -25,6 +28,8 @@ export function normalizeClientSettings (settings: ClientSettings, knownGrants: 
   if (grantTypes.has('password') || grantTypes.has('authorization_code')) grantTypes.add('refresh_token')
   if (settings.public && grantTypes.has('client_credentials')) throw new InvalidRequest('a public client cannot use client_credentials')
   if (grantTypes.has('password') && !settings.firstParty) throw new InvalidRequest('the password grant requires a first-party client')
+  const codeFlow = grantTypes.has('authorization_code')
+  if (codeFlow && settings.redirectUris.length === 0) throw new InvalidRequest('the authorization_code grant requires at least one redirect URI')
   const uris = [...settings.redirectUris, ...settings.postLogoutRedirectUris, ...(settings.backchannelLogoutUri ? [settings.backchannelLogoutUri] : [])]
   for (const uri of uris) {
     if (!URL.canParse(uri) || uri.includes('#')) throw new InvalidRequest(`not an absolute URI without fragment: ${uri}`)
@@ -32,5 +37,7 @@ export function normalizeClientSettings (settings: ClientSettings, knownGrants: 
   for (const scope of settings.scopes) {
     if (!SCOPE_TOKEN.test(scope)) throw new InvalidRequest('scopes must be RFC 6749 scope tokens')
   }
-  return { ...settings, grantTypes: [...grantTypes], scopes: [...new Set(settings.scopes)], audiences: [...new Set(settings.audiences)] }
+  // A sign-in client registered without scopes gets the OpenID Connect ones.
+  const scopes = settings.scopes.length || !codeFlow ? settings.scopes : OIDC_DEFAULT_SCOPES
+  return { ...settings, grantTypes: [...grantTypes], scopes: [...new Set(scopes)], audiences: [...new Set(settings.audiences)] }
 }

@@ -6,13 +6,21 @@
  *
  * @module
  */
-import { randomUUID } from 'node:crypto'
-import { SignJWT, jwtVerify, type JWTPayload } from 'jose'
+import { createHash, randomUUID } from 'node:crypto'
+import { SignJWT, compactVerify, jwtVerify, type JWTPayload } from 'jose'
 import type { Keyring } from './keyring.js'
 
 /** RFC 9068 §2.1 */
 export const ACCESS_TOKEN_TYP = 'at+jwt'
 export const REFRESH_TOKEN_TYP = 'rt+jwt'
+/** OIDC Core §2 ID Tokens carry the generic JWT type. */
+export const ID_TOKEN_TYP = 'JWT'
+/** OIDC Back-Channel Logout 1.0 §2.4 */
+export const LOGOUT_TOKEN_TYP = 'logout+jwt'
+export const BACKCHANNEL_LOGOUT_EVENT = 'http://schemas.openid.net/event/backchannel-logout'
+
+/** Lifetime of a logout token: it is delivered at once, so two minutes is plenty. */
+const LOGOUT_TOKEN_TTL = 120
 
 export interface AccessTokenClaims {
   sub: string
@@ -29,6 +37,35 @@ export interface RefreshTokenClaims {
   sub: string
   clientId: string
   scope: string
+}
+
+export interface IdTokenClaims {
+  sub: string
+  clientId: string
+  /** Seconds since the epoch. */
+  authTime: number
+  sid: string
+  nonce?: string
+  /** The access token issued alongside, for `at_hash` (OIDC Core §3.1.3.6). */
+  accessToken?: string
+  /** Scope-dependent user claims (profile, email). */
+  claims?: Record<string, unknown>
+}
+
+export interface LogoutTokenClaims {
+  sub: string
+  clientId: string
+  sid: string
+}
+
+/**
+ * OIDC Core §3.1.3.6: "the left-most half of the hash of the octets of the ASCII representation of
+ * the access_token value, where the hash algorithm used is the hash algorithm used in the alg
+ * Header Parameter of the ID Token's JOSE Header" (SHA-512 for Ed25519).
+ */
+export function atHash (accessToken: string, alg: string): string {
+  const digest = createHash(alg === 'EdDSA' ? 'sha512' : 'sha256').update(accessToken, 'ascii').digest()
+  return digest.subarray(0, digest.length / 2).toString('base64url')
 }
 
 export interface TokenMinterOptions {
@@ -74,6 +111,48 @@ export class TokenMinter {
     // A refresh token is only ever presented back to Stamp, so Stamp is its audience.
     return this.#sign({ client_id: claims.clientId, scope: claims.scope }, REFRESH_TOKEN_TYP, claims.sub,
       [this.#issuer], claims.jti, now, this.refreshTokenTTL)
+  }
+
+  /**
+   * OIDC Core §2 ID Token: iss, sub, aud (the client), exp, iat, auth_time, nonce, at_hash, sid.
+   * It lives as long as the access token it accompanies.
+   */
+  async idToken (claims: IdTokenClaims, now = Date.now()): Promise<string> {
+    const { alg } = this.#keyring.signingKey()
+    const payload: JWTPayload = { ...claims.claims, auth_time: claims.authTime, sid: claims.sid }
+    if (claims.nonce !== undefined) payload.nonce = claims.nonce
+    if (claims.accessToken !== undefined) payload.at_hash = atHash(claims.accessToken, alg)
+    return this.#sign(payload, ID_TOKEN_TYP, claims.sub, [claims.clientId], randomUUID(), now, this.accessTokenTTL)
+  }
+
+  /**
+   * OIDC Back-Channel Logout 1.0 §2.4: iss, aud, iat, exp, jti, events, sub and sid, and
+   * "A nonce Claim MUST NOT be present".
+   */
+  async logoutToken (claims: LogoutTokenClaims, now = Date.now()): Promise<string> {
+    const payload: JWTPayload = { events: { [BACKCHANNEL_LOGOUT_EVENT]: {} }, sid: claims.sid }
+    return this.#sign(payload, LOGOUT_TOKEN_TYP, claims.sub, [claims.clientId], randomUUID(), now, LOGOUT_TOKEN_TTL)
+  }
+
+  /**
+   * Checks an `id_token_hint` (OIDC RP-Initiated Logout 1.0 §2): signed by one of Stamp's published
+   * keys and issued by Stamp. Expiry is deliberately not checked: "The OP SHOULD accept ID Tokens
+   * when the RP identified by the ID Token's aud claim ... has a current session ... even when the
+   * exp time has passed."
+   */
+  async verifyIdTokenHint (token: string): Promise<JWTPayload | null> {
+    try {
+      const { payload, protectedHeader } = await compactVerify(token, async (header) => {
+        const entry = header.kid ? this.#keyring.verificationKey(header.kid) : undefined
+        if (!entry || entry.alg !== header.alg) throw new Error('unknown key')
+        return entry.key
+      }, { algorithms: ['RS256', 'PS256', 'ES256', 'EdDSA'] })
+      if (protectedHeader.typ !== undefined && protectedHeader.typ !== ID_TOKEN_TYP) return null
+      const claims = JSON.parse(new TextDecoder().decode(payload)) as JWTPayload
+      return claims.iss === this.#issuer ? claims : null
+    } catch {
+      return null
+    }
   }
 
   /**

@@ -4,12 +4,13 @@
  *
  * @module
  */
+import { authorizationCode } from './authorization_code.js'
 import { clientCredentials } from './client_credentials.js'
 import { password } from './password.js'
 import { refreshToken } from './refresh_token.js'
 import type { Grant } from './types.js'
 
-export const grants: readonly Grant[] = [password, refreshToken, clientCredentials]
+export const grants: readonly Grant[] = [authorizationCode, password, refreshToken, clientCredentials]
 
 export const grantsByType: ReadonlyMap<string, Grant> = new Map(grants.map((g) => [g.grantType, g]))
 

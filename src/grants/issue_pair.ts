@@ -20,12 +20,19 @@ export interface PairRequest {
   refresh: boolean
   /** Scope carried by the refresh token when it differs from the access token's (a narrowed refresh). */
   refreshScope?: string
+  /** The SSO session the tokens come from: logout revokes the refresh family through it. */
+  sessionId?: string | null
+  /** Seconds since the epoch when the user authenticated (access token `auth_time`). */
+  authTime?: number
 }
 
 export async function issueTokenPair (request: PairRequest, services: GrantServices): Promise<TokenResponse> {
   const now = Date.now()
   const { minter } = services
-  const access = minter.accessToken({ sub: request.sub, clientId: request.client.id, scope: request.scope, audience: request.audience }, now)
+  const access = minter.accessToken({
+    sub: request.sub, clientId: request.client.id, scope: request.scope, audience: request.audience,
+    authTime: request.authTime, sid: request.sessionId ?? undefined,
+  }, now)
   access.catch(() => {}) // awaited below; this only keeps an early throw from leaving it unhandled
   const response: TokenResponse = { access_token: '', token_type: 'Bearer', expires_in: minter.accessTokenTTL, scope: request.scope }
   if (request.refresh) {
@@ -38,7 +45,7 @@ export async function issueTokenPair (request: PairRequest, services: GrantServi
       scope: request.refreshScope ?? request.scope,
       audience: request.audience,
       kid: minter.currentKid,
-      sessionId: null,
+      sessionId: request.sessionId ?? null,
       expiresAt: new Date(now + minter.refreshTokenTTL * 1000),
     }
     // Store before handing the token out: a token the database does not know is useless anyway.

@@ -42,6 +42,7 @@ export const refreshToken: Grant = {
       familyId: record.familyId,
       refresh: true,
       refreshScope: record.scope,
+      sessionId: record.sessionId,
       storeRefresh: async (successor) => {
         const now = new Date()
         const result = await services.refreshTokens.rotate(record.jti, { ...successor, audience: record.audience }, now, services.policy.refreshGraceSeconds)

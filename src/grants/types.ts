@@ -6,7 +6,7 @@
  * @module
  */
 import type { Policy } from '../config/defaults.js'
-import type { ClientRecord, RefreshTokenStore, UserStore } from '../storage/types.js'
+import type { AuthorizationCodeStore, ClientRecord, RefreshTokenStore, UserStore } from '../storage/types.js'
 import type { TokenMinter } from '../domain/tokens.js'
 import type { PasswordHasher } from '../domain/passwords.js'
 import type { LoginThrottle } from '../domain/login_throttle.js'
@@ -27,6 +27,7 @@ export interface GrantServices {
   minter: TokenMinter
   users: UserStore
   refreshTokens: RefreshTokenStore
+  codes: AuthorizationCodeStore
   passwords: PasswordHasher
   /** Back-off after failed logins (password grant). */
   throttle: LoginThrottle

@@ -18,7 +18,15 @@ import { prismaUserStore } from '../storage/prisma/users.js'
 import { prismaRefreshTokenStore } from '../storage/prisma/refresh_tokens.js'
 import { prismaKeyStore } from '../storage/prisma/keys.js'
 import { prismaAuditStore } from '../storage/prisma/audit.js'
-import type { AuditStore, ClientStore, KeyStore, RefreshTokenStore, UserStore } from '../storage/types.js'
+import { prismaSessionStore } from '../storage/prisma/sessions.js'
+import { prismaPendingAuthorizationStore } from '../storage/prisma/authorization_requests.js'
+import { prismaAuthorizationCodeStore } from '../storage/prisma/authorization_codes.js'
+import { prismaConsentStore } from '../storage/prisma/consents.js'
+import { BackchannelLogout } from '../domain/backchannel_logout.js'
+import { SingleSignOn } from '../domain/sso.js'
+import type {
+  AuditStore, AuthorizationCodeStore, ClientStore, ConsentStore, KeyStore, PendingAuthorizationStore, RefreshTokenStore, SessionStore, UserStore,
+} from '../storage/types.js'
 import type { GrantServices } from '../grants/index.js'
 import { AuditLog } from '../domain/audit.js'
 import { LoginThrottle, MemoryThrottleStore, RedisThrottleStore } from '../domain/login_throttle.js'
@@ -44,6 +52,12 @@ declare module 'fastify' {
     passwordPolicy: PasswordPolicy
     /** Shared Redis connection when REDIS_URL is set (rate limits, login throttle); null otherwise. */
     redis: Redis | null
+    sessions: SessionStore
+    pendingAuthorizations: PendingAuthorizationStore
+    authorizationCodes: AuthorizationCodeStore
+    consents: ConsentStore
+    backchannelLogout: BackchannelLogout
+    sso: SingleSignOn
   }
 }
 
@@ -52,8 +66,10 @@ export interface ServicesOptions {
   database: { url: string, poolMax: number }
   /** Injectable clock for key lifecycle tests. */
   now?: () => Date
-  /** Run scheduled key maintenance (off in most tests). */
+  /** Run scheduled key maintenance and expired-row purging (off in most tests). */
   scheduleKeys?: boolean
+  /** Back-channel logout HTTP client (tests may inject one). */
+  fetch?: typeof fetch
 }
 
 export default fp(async function services (app: FastifyInstance, options: ServicesOptions) {
@@ -83,13 +99,46 @@ export default fp(async function services (app: FastifyInstance, options: Servic
     app.addHook('onClose', async () => { await connection.quit() })
   }
   const loginThrottle = new LoginThrottle(redis ? new RedisThrottleStore(redis) : new MemoryThrottleStore(), config.policy.loginThrottle)
+  const clientCache = new ClientCache(clientStore, config.policy.clientCacheTTL)
+  const sessions = prismaSessionStore(prisma)
+  const pendingAuthorizations = prismaPendingAuthorizationStore(prisma)
+  const authorizationCodes = prismaAuthorizationCodeStore(prisma)
+  const consents = prismaConsentStore(prisma)
+  const backchannelLogout = new BackchannelLogout(config.policy.backchannelLogout, app.log, options.fetch)
+  // Registered after the keyring's onClose, so hooks run in reverse: deliveries finish first.
+  app.addHook('onClose', () => backchannelLogout.drain())
+  const sso = new SingleSignOn({
+    issuer: config.issuer,
+    policy: config.policy,
+    sessions,
+    pending: pendingAuthorizations,
+    codes: authorizationCodes,
+    consents,
+    users: usersRepository,
+    findClient: (id) => clientCache.find(id),
+    minter,
+    backchannel: backchannelLogout,
+    log: app.log,
+  })
+  if (options.scheduleKeys ?? true) {
+    // Expired codes and abandoned login attempts are useless; a day's margin keeps replays explainable in logs.
+    const purge = setInterval(() => {
+      const now = new Date()
+      Promise.all([
+        pendingAuthorizations.purgeExpired(now),
+        authorizationCodes.purgeExpired(new Date(now.getTime() - 86_400_000)),
+      ]).catch((err: unknown) => app.log.warn({ err }, 'purging expired authorization rows failed'))
+    }, 600_000)
+    purge.unref()
+    app.addHook('onClose', async () => { clearInterval(purge) })
+  }
 
   app.decorate('config', config)
   app.decorate('prisma', prisma)
   app.decorate('keyring', keyring)
   app.decorate('minter', minter)
   app.decorate('clientStore', clientStore)
-  app.decorate('clientCache', new ClientCache(clientStore, config.policy.clientCacheTTL))
+  app.decorate('clientCache', clientCache)
   app.decorate('usersRepository', usersRepository)
   app.decorate('refreshTokens', refreshTokens)
   app.decorate('passwordHasher', passwordHasher)
@@ -100,7 +149,13 @@ export default fp(async function services (app: FastifyInstance, options: Servic
   app.decorate('passwordPolicy', new PasswordPolicy(config.policy.password))
   app.decorate('redis', redis)
   app.decorate('grantServices', {
-    issuer: config.issuer, policy: config.policy, minter, users: usersRepository, refreshTokens, passwords: passwordHasher,
+    issuer: config.issuer, policy: config.policy, minter, users: usersRepository, refreshTokens, codes: authorizationCodes, passwords: passwordHasher,
     throttle: loginThrottle, audit, log: app.log,
   })
+  app.decorate('sessions', sessions)
+  app.decorate('pendingAuthorizations', pendingAuthorizations)
+  app.decorate('authorizationCodes', authorizationCodes)
+  app.decorate('consents', consents)
+  app.decorate('backchannelLogout', backchannelLogout)
+  app.decorate('sso', sso)
 }, { name: 'services' })

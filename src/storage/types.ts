@@ -176,3 +176,101 @@ export interface KeyStore {
    */
   locked<T>(step: (tx: KeyTransaction) => Promise<T>, options?: { tryOnly?: boolean }): Promise<T | undefined>
 }
+
+/** A single sign-on session (the OIDC `sid` is `id`; the cookie secret is stored only as `tokenHash`). */
+export interface SessionRecord {
+  id: string
+  tokenHash: string
+  userId: string
+  authTime: Date
+  clientIds: string[]
+  createdAt: Date
+  expiresAt: Date
+  endedAt: Date | null
+}
+
+export interface SessionStore {
+  create(session: Omit<SessionRecord, 'clientIds' | 'createdAt' | 'endedAt'>): Promise<SessionRecord>
+  /** The live session whose cookie secret hashes to `tokenHash` (not ended, not expired). */
+  findActiveByTokenHash(tokenHash: string, now: Date): Promise<SessionRecord | null>
+  find(id: string): Promise<SessionRecord | null>
+  /** Records a re-authentication (prompt=login, max_age) of the same user. */
+  touchAuthTime(id: string, authTime: Date): Promise<void>
+  /** Adds a client to the session's participants (idempotent). */
+  addClient(id: string, clientId: string): Promise<void>
+  /**
+   * Ends the session and revokes every refresh-token family bound to it, in one transaction.
+   * Returns the session as it was, or null when it was already ended (so logout runs once).
+   */
+  end(id: string, now: Date): Promise<{ session: SessionRecord, refreshFamiliesRevoked: number } | null>
+}
+
+/** An authorization request parked while the user signs in or consents. */
+export interface PendingAuthorizationRecord {
+  id: string
+  browserHash: string
+  clientId: string
+  redirectUri: string
+  scope: string
+  state: string | null
+  nonce: string | null
+  codeChallenge: string | null
+  codeChallengeMethod: string | null
+  prompt: string[]
+  maxAge: number | null
+  loginHint: string | null
+  sessionId: string | null
+  expiresAt: Date
+}
+
+export interface PendingAuthorizationStore {
+  create(request: PendingAuthorizationRecord): Promise<void>
+  /** The unexpired request with this id. */
+  find(id: string, now: Date): Promise<PendingAuthorizationRecord | null>
+  /** Marks that the user signed in (session `sessionId`) for this request. */
+  authenticated(id: string, sessionId: string): Promise<void>
+  /** Deletes the request; true only for the one caller that deleted it (single completion). */
+  take(id: string): Promise<boolean>
+  /** Removes expired requests; returns how many. */
+  purgeExpired(now: Date): Promise<number>
+}
+
+export interface AuthorizationCodeRecord {
+  codeHash: string
+  clientId: string
+  userId: string
+  sessionId: string
+  redirectUri: string
+  scope: string
+  nonce: string | null
+  codeChallenge: string | null
+  codeChallengeMethod: string | null
+  authTime: Date
+  familyId: string
+  expiresAt: Date
+  consumedAt: Date | null
+  reusedAt: Date | null
+}
+
+export type NewAuthorizationCode = Omit<AuthorizationCodeRecord, 'consumedAt' | 'reusedAt'>
+
+export interface AuthorizationCodeStore {
+  create(code: NewAuthorizationCode): Promise<void>
+  find(codeHash: string): Promise<AuthorizationCodeRecord | null>
+  /** Atomically marks the code consumed; true only for the single caller that consumed it. */
+  consume(codeHash: string, now: Date): Promise<boolean>
+  /** Records that the code was presented again after it was consumed. */
+  markReused(codeHash: string, now: Date): Promise<void>
+  /** Whether a replay was recorded (checked by the winning exchange after it stored its tokens). */
+  wasReused(codeHash: string): Promise<boolean>
+  purgeExpired(before: Date): Promise<number>
+}
+
+export interface ConsentStore {
+  /** Scopes the user already approved for the client (empty when none). */
+  granted(userId: string, clientId: string): Promise<string[]>
+  /** Adds `scopes` to what the user approved for the client. */
+  grant(userId: string, clientId: string, scopes: string[]): Promise<void>
+  /** Forgets the decision; true when there was one. */
+  revoke(userId: string, clientId: string): Promise<boolean>
+}

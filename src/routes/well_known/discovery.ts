@@ -11,6 +11,9 @@ import { CLIENT_AUTH_METHODS } from '../../domain/client_auth.js'
 import { USER_BASELINE_SCOPES } from '../../domain/scopes.js'
 import { SIGNING_ALGS } from '../../config/defaults.js'
 import { publicIssuer } from '../../http/public_issuer.js'
+import { CODE_CHALLENGE_METHODS } from '../../domain/pkce.js'
+import { CLAIMS_SUPPORTED } from '../../domain/oidc_claims.js'
+import { PROMPT_VALUES, RESPONSE_MODES, RESPONSE_TYPES } from '../../domain/authorization_request.js'
 
 /** Endpoint paths, relative to the issuer; routes register these same constants. */
 export const ENDPOINTS = {
@@ -18,19 +21,38 @@ export const ENDPOINTS = {
   revocation: '/revoke',
   introspection: '/introspect',
   jwks: '/jwks',
+  authorization: '/authorize',
+  userinfo: '/userinfo',
+  endSession: '/logout',
+  /** Hosted pages (not advertised). */
+  login: '/login',
+  consent: '/consent',
 } as const
 
 export function metadata (config: Pick<Config, 'issuer'>, signingAlgs: string[]) {
   const { issuer } = config
   const authMethods = CLIENT_AUTH_METHODS.filter((m) => m !== 'none')
+  // The browser endpoints exist only while the authorization_code grant is registered.
+  const codeFlow = grants.some((g) => g.grantType === 'authorization_code')
+  const browser = codeFlow
+    ? {
+        authorization_endpoint: issuer + ENDPOINTS.authorization,
+        userinfo_endpoint: issuer + ENDPOINTS.userinfo,
+        end_session_endpoint: issuer + ENDPOINTS.endSession,
+      }
+    : {}
   return {
     issuer,
+    ...browser,
     token_endpoint: issuer + ENDPOINTS.token,
     jwks_uri: issuer + ENDPOINTS.jwks,
     revocation_endpoint: issuer + ENDPOINTS.revocation,
     introspection_endpoint: issuer + ENDPOINTS.introspection,
     grant_types_supported: grants.map((g) => g.grantType),
-    response_types_supported: [] as string[],
+    response_types_supported: codeFlow ? [...RESPONSE_TYPES] : [] as string[],
+    response_modes_supported: codeFlow ? [...RESPONSE_MODES] : [] as string[],
+    code_challenge_methods_supported: [...CODE_CHALLENGE_METHODS],
+    prompt_values_supported: [...PROMPT_VALUES],
     scopes_supported: [...USER_BASELINE_SCOPES],
     token_endpoint_auth_methods_supported: [...CLIENT_AUTH_METHODS],
     revocation_endpoint_auth_methods_supported: authMethods,
@@ -39,7 +61,14 @@ export function metadata (config: Pick<Config, 'issuer'>, signingAlgs: string[])
     id_token_signing_alg_values_supported: signingAlgs,
     // RFC 9068 access tokens are signed with the same keys.
     access_token_signing_alg_values_supported: signingAlgs,
-    claims_supported: ['iss', 'sub', 'aud', 'exp', 'iat', 'jti', 'client_id', 'scope', 'auth_time'],
+    claims_supported: [...new Set([...CLAIMS_SUPPORTED, 'jti', 'client_id', 'scope'])],
+    claims_parameter_supported: false,
+    request_parameter_supported: false,
+    request_uri_parameter_supported: false,
+    // RFC 9207: every authorization response carries iss.
+    authorization_response_iss_parameter_supported: codeFlow,
+    backchannel_logout_supported: codeFlow,
+    backchannel_logout_session_supported: codeFlow,
   }
 }
 

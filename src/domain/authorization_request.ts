@@ -1,0 +1,180 @@
+/**
+ * Validation of an authorization request (RFC 6749 §4.1.1, RFC 7636 §4.3, OIDC Core §3.1.2.1).
+ *
+ * Two kinds of failure, in the order RFC 6749 §4.1.2.1 prescribes: while the client or its
+ * redirect URI is in doubt, "the authorization server SHOULD inform the resource owner of the
+ * error and MUST NOT automatically redirect the user-agent to the invalid redirection URI"
+ * ({@link AuthorizationPageError}); once both are established, every other error goes back to the
+ * client's redirect URI ({@link AuthorizationRedirectError}).
+ *
+ * @module
+ */
+import {
+  InvalidRequest, InvalidScope, OAuthError, RequestNotSupported, RequestURINotSupported, UnauthorizedClient,
+  UnsupportedResponseType,
+} from '../errors.js'
+import type { ClientRecord } from '../storage/types.js'
+import { CODE_CHALLENGE_METHODS, isValidChallenge } from './pkce.js'
+import { parseScope } from './scopes.js'
+
+/** The only response type Stamp serves (no implicit or hybrid flows: RFC 9700 §2.1.2). */
+export const RESPONSE_TYPES: readonly string[] = ['code']
+export const RESPONSE_MODES: readonly string[] = ['query']
+/** OIDC Core §3.1.2.1 prompt values Stamp acts on; others are ignored, as the spec allows. */
+export const PROMPT_VALUES: readonly string[] = ['none', 'login', 'consent']
+
+/** Upper bound for free-form values the client round-trips through Stamp (stored while the user signs in). */
+const MAX_VALUE_LENGTH = 2048
+
+export class AuthorizationPageError extends Error {
+  override name = 'AuthorizationPageError'
+}
+
+export class AuthorizationRedirectError extends Error {
+  override name = 'AuthorizationRedirectError'
+  readonly error: OAuthError
+  readonly redirectUri: string
+  readonly state: string | undefined
+
+  constructor (error: OAuthError, redirectUri: string, state: string | undefined) {
+    super(error.description, { cause: error })
+    this.error = error
+    this.redirectUri = redirectUri
+    this.state = state
+  }
+}
+
+export interface AuthorizationRequest {
+  client: ClientRecord
+  redirectUri: string
+  scopes: string[]
+  state?: string
+  nonce?: string
+  codeChallenge?: string
+  codeChallengeMethod?: string
+  prompt: string[]
+  /** Seconds. */
+  maxAge?: number
+  loginHint?: string
+}
+
+type Params = Record<string, string[]>
+
+/** RFC 6749 §3.1: an empty value is an omitted parameter; a repeated one is an error. */
+function one (params: Params, name: string): string | undefined | null {
+  const values = params[name]
+  if (!values?.length) return undefined
+  if (values.length > 1) return null
+  return values[0] === '' ? undefined : values[0]
+}
+
+export async function validateAuthorizationRequest (
+  params: Params,
+  findClient: (id: string) => Promise<ClientRecord | null>,
+): Promise<AuthorizationRequest> {
+  const clientId = one(params, 'client_id')
+  if (clientId === null) throw new AuthorizationPageError('The client_id parameter was repeated.')
+  if (clientId === undefined) throw new AuthorizationPageError('The request does not name a client (client_id is missing).')
+  const client = await findClient(clientId)
+  if (!client) throw new AuthorizationPageError('The application that sent you here is not registered with this server.')
+
+  const requestedRedirect = one(params, 'redirect_uri')
+  if (requestedRedirect === null) throw new AuthorizationPageError('The redirect_uri parameter was repeated.')
+  const scopeValue = one(params, 'scope')
+  let redirectUri: string
+  if (requestedRedirect === undefined) {
+    // RFC 6749 §3.1.2.3 lets a client with one registered URI omit it; OIDC Core §3.1.2.1 does not.
+    const openid = typeof scopeValue === 'string' && scopeValue.split(' ').includes('openid')
+    if (client.redirectUris.length !== 1 || openid) throw new AuthorizationPageError('The request does not say where to return (redirect_uri is missing).')
+    redirectUri = client.redirectUris[0]
+  } else {
+    // RFC 9700 §4.1.3: exact string matching, no patterns, no prefix matching.
+    if (!client.redirectUris.includes(requestedRedirect)) {
+      throw new AuthorizationPageError('The application asked to return to an address that is not registered for it.')
+    }
+    redirectUri = requestedRedirect
+  }
+
+  const stateValue = one(params, 'state')
+  const state = typeof stateValue === 'string' && stateValue.length <= MAX_VALUE_LENGTH ? stateValue : undefined
+  const fail = (error: OAuthError): never => { throw new AuthorizationRedirectError(error, redirectUri, state) }
+
+  if (stateValue === null) fail(new InvalidRequest('state is repeated'))
+  if (typeof stateValue === 'string' && stateValue.length > MAX_VALUE_LENGTH) fail(new InvalidRequest('state is too long'))
+  if (params.request) fail(new RequestNotSupported('request objects are not supported'))
+  if (params.request_uri) fail(new RequestURINotSupported('request_uri is not supported'))
+  for (const name in params) {
+    if (params[name].length > 1) fail(new InvalidRequest(`parameter ${name} is repeated`))
+  }
+  const value = (name: string): string | undefined => {
+    const v = one(params, name) as string | undefined
+    if (v !== undefined && v.length > MAX_VALUE_LENGTH) fail(new InvalidRequest(`${name} is too long`))
+    return v
+  }
+
+  const responseType = value('response_type')
+  if (responseType === undefined) fail(new InvalidRequest('response_type is required'))
+  if (!RESPONSE_TYPES.includes(responseType!)) fail(new UnsupportedResponseType(`response_type ${responseType} is not supported; use code`))
+  const responseMode = value('response_mode')
+  if (responseMode !== undefined && !RESPONSE_MODES.includes(responseMode)) fail(new InvalidRequest(`response_mode ${responseMode} is not supported`))
+  if (!client.grantTypes.includes('authorization_code')) fail(new UnauthorizedClient('this client may not use the authorization code flow'))
+
+  let scopes: string[]
+  try {
+    scopes = parseScope(value('scope')) ?? [...client.scopes]
+  } catch (err) {
+    return fail(err as OAuthError)
+  }
+  const refused = scopes.filter((s) => !client.scopes.includes(s))
+  if (refused.length) fail(new InvalidScope(`scope not allowed for this client: ${refused.join(' ')}`))
+
+  // RFC 7636 §4.3: "defaults to plain if not present in the request" — and plain is refused.
+  const codeChallenge = value('code_challenge')
+  const codeChallengeMethod = value('code_challenge_method')
+  if (codeChallenge === undefined) {
+    if (codeChallengeMethod !== undefined) fail(new InvalidRequest('code_challenge_method without code_challenge'))
+    // RFC 9700 §2.1.1: public clients MUST use PKCE.
+    if (client.public) fail(new InvalidRequest('PKCE is required for public clients: send code_challenge with code_challenge_method=S256'))
+  } else {
+    if (codeChallengeMethod === undefined || !(CODE_CHALLENGE_METHODS as readonly string[]).includes(codeChallengeMethod)) {
+      fail(new InvalidRequest('code_challenge_method must be S256 (plain is not supported)'))
+    }
+    if (!isValidChallenge(codeChallenge, codeChallengeMethod!)) fail(new InvalidRequest('code_challenge is malformed'))
+  }
+
+  const prompt = (value('prompt') ?? '').split(' ').filter((p) => PROMPT_VALUES.includes(p))
+  // OIDC Core §3.1.2.1: "If this parameter contains none with any other value, an error is returned."
+  if (prompt.includes('none') && prompt.length > 1) fail(new InvalidRequest('prompt=none cannot be combined with other values'))
+
+  const maxAgeValue = value('max_age')
+  let maxAge: number | undefined
+  if (maxAgeValue !== undefined) {
+    if (!/^\d{1,9}$/.test(maxAgeValue)) fail(new InvalidRequest('max_age must be a non-negative integer'))
+    maxAge = Number(maxAgeValue)
+  }
+
+  return {
+    client,
+    redirectUri,
+    scopes,
+    state,
+    nonce: value('nonce'),
+    codeChallenge,
+    codeChallengeMethod: codeChallenge === undefined ? undefined : codeChallengeMethod,
+    prompt,
+    maxAge,
+    loginHint: value('login_hint'),
+  }
+}
+
+/**
+ * Builds the redirect back to the client (RFC 6749 §4.1.2): the client's own query is kept, our
+ * parameters are added; `iss` per RFC 9207 §2 so the client can tell which server answered.
+ */
+export function redirectURL (redirectUri: string, params: Record<string, string | undefined>): string {
+  const url = new URL(redirectUri)
+  for (const [name, value] of Object.entries(params)) {
+    if (value !== undefined) url.searchParams.append(name, value)
+  }
+  return url.toString()
+}

@@ -1,0 +1,32 @@
+/**
+ * Standard claims released per scope (OIDC Core §5.4). Discovery's `claims_supported` and the
+ * userinfo endpoint both read this table.
+ *
+ * @module
+ */
+import type { UserRecord } from '../storage/types.js'
+
+/** Claims each scope releases. Stamp stores no display name, so `name` is the username. */
+export const CLAIMS_BY_SCOPE = {
+  profile: ['preferred_username', 'name'],
+  email: ['email'],
+} as const satisfies Record<string, readonly string[]>
+
+/** Claims that ID Tokens carry regardless of scope (OIDC Core §2). */
+export const ID_TOKEN_CLAIMS = ['iss', 'sub', 'aud', 'exp', 'iat', 'auth_time', 'nonce', 'at_hash', 'sid'] as const
+
+export const CLAIMS_SUPPORTED: readonly string[] = [...new Set([...ID_TOKEN_CLAIMS, ...Object.values(CLAIMS_BY_SCOPE).flat()])]
+
+/** The user claims the granted scopes release (without `sub`). */
+export function userClaims (user: Pick<UserRecord, 'username' | 'email'>, scopes: readonly string[]): Record<string, string> {
+  const values: Record<string, string | null> = { preferred_username: user.username, name: user.username, email: user.email }
+  const claims: Record<string, string> = {}
+  for (const [scope, names] of Object.entries(CLAIMS_BY_SCOPE)) {
+    if (!scopes.includes(scope)) continue
+    for (const name of names) {
+      const value = values[name]
+      if (value !== null && value !== undefined) claims[name] = value
+    }
+  }
+  return claims
+}

@@ -1,0 +1,242 @@
+/**
+ * Single sign-on: the decisions behind the authorization endpoint, login and consent pages, and
+ * logout, independent of HTTP. Routes translate cookies and forms into calls on this service.
+ *
+ * - A session is a database row, so every instance sees it and logout ends it everywhere.
+ * - An authorization request that needs the user is parked server-side; the browser carries only
+ *   its id, bound to a cookie secret, so nothing the user agent sends back is trusted as request data.
+ * - Codes are 256-bit random values stored as SHA-256, single use, bound to client, redirect URI,
+ *   PKCE challenge, nonce, scope and session.
+ *
+ * @module
+ */
+import { createHash, randomBytes, randomUUID } from 'node:crypto'
+import type { Policy } from '../config/defaults.js'
+import type {
+  AuthorizationCodeStore, ClientRecord, ConsentStore, PendingAuthorizationRecord, PendingAuthorizationStore,
+  SessionRecord, SessionStore, UserRecord, UserStore,
+} from '../storage/types.js'
+import type { AuthorizationRequest } from './authorization_request.js'
+import type { BackchannelLogout } from './backchannel_logout.js'
+import { hashSecret, newId, newSecret } from './browser_secrets.js'
+import { allowedForUser } from './scopes.js'
+import type { TokenMinter } from './tokens.js'
+
+export interface SingleSignOnOptions {
+  issuer: string
+  policy: Pick<Policy, 'authorizationCodeTTL' | 'authorizationRequestTTL' | 'ssoSessionTTL'>
+  sessions: SessionStore
+  pending: PendingAuthorizationStore
+  codes: AuthorizationCodeStore
+  consents: ConsentStore
+  users: UserStore
+  findClient: (id: string) => Promise<ClientRecord | null>
+  minter: TokenMinter
+  backchannel: BackchannelLogout
+  log: { info(obj: object, msg: string): void, warn(obj: object, msg: string): void }
+  now?: () => Date
+}
+
+/** The parts of a request that survive parking (what a pending row stores). */
+export interface ParkedRequest {
+  id: string
+  client: ClientRecord
+  redirectUri: string
+  scopes: string[]
+  state?: string
+  nonce?: string
+  codeChallenge?: string
+  codeChallengeMethod?: string
+  prompt: string[]
+  maxAge?: number
+  loginHint?: string
+  sessionId: string | null
+}
+
+export function hashCode (code: string): string {
+  return createHash('sha256').update(code).digest('hex')
+}
+
+export class SingleSignOn {
+  readonly #o: SingleSignOnOptions
+  readonly #now: () => Date
+
+  constructor (options: SingleSignOnOptions) {
+    this.#o = options
+    this.#now = options.now ?? (() => new Date())
+  }
+
+  /** The live session a cookie secret refers to, with its user (null when absent, ended, expired or the user is disabled). */
+  async currentSession (secret: string | undefined): Promise<{ session: SessionRecord, user: UserRecord } | null> {
+    if (!secret) return null
+    const session = await this.#o.sessions.findActiveByTokenHash(hashSecret(secret), this.#now())
+    if (!session) return null
+    const user = await this.#o.users.findById(session.userId)
+    if (!user || user.disabled) return null
+    return { session, user }
+  }
+
+  /**
+   * Whether the user must (re-)authenticate: no session, `prompt=login` not yet satisfied for
+   * this request, or the session's authentication is older than `max_age` (OIDC Core §3.1.2.1).
+   */
+  loginRequired (current: { session: SessionRecord } | null, request: { prompt: string[], maxAge?: number }): boolean {
+    if (!current) return true
+    if (request.prompt.includes('login')) return true
+    if (request.maxAge !== undefined && this.#now().getTime() - current.session.authTime.getTime() > request.maxAge * 1000) return true
+    return false
+  }
+
+  /** The scopes this user can grant this client, in request order (RFC 6749 §3.3 lets the server narrow them). */
+  grantableScopes (client: ClientRecord, user: UserRecord, scopes: readonly string[]): string[] {
+    const allowed = allowedForUser(client.scopes, user.scopes)
+    return scopes.filter((s) => allowed.includes(s))
+  }
+
+  /** First-party clients never ask; others ask until the user approved every scope (or on prompt=consent). */
+  async consentRequired (client: ClientRecord, user: UserRecord, scopes: readonly string[], prompt: readonly string[]): Promise<boolean> {
+    if (client.firstParty) return false
+    if (prompt.includes('consent')) return true
+    const granted = await this.#o.consents.granted(user.id, client.id)
+    return scopes.some((s) => !granted.includes(s))
+  }
+
+  async rememberConsent (user: UserRecord, client: ClientRecord, scopes: string[]): Promise<void> {
+    await this.#o.consents.grant(user.id, client.id, scopes)
+  }
+
+  /** Parks a request until the user has signed in or consented; returns its id. */
+  async park (request: AuthorizationRequest, browserSecret: string, sessionId: string | null): Promise<string> {
+    const id = newId()
+    await this.#o.pending.create({
+      id,
+      browserHash: hashSecret(browserSecret),
+      clientId: request.client.id,
+      redirectUri: request.redirectUri,
+      scope: request.scopes.join(' '),
+      state: request.state ?? null,
+      nonce: request.nonce ?? null,
+      codeChallenge: request.codeChallenge ?? null,
+      codeChallengeMethod: request.codeChallengeMethod ?? null,
+      prompt: request.prompt,
+      maxAge: request.maxAge ?? null,
+      loginHint: request.loginHint ?? null,
+      sessionId,
+      expiresAt: new Date(this.#now().getTime() + this.#o.policy.authorizationRequestTTL * 1000),
+    })
+    return id
+  }
+
+  /** A parked request, when it exists, has not expired, and belongs to this browser. */
+  async parked (id: string | undefined, browserSecret: string | undefined): Promise<ParkedRequest | null> {
+    if (!id || !browserSecret) return null
+    const row = await this.#o.pending.find(id, this.#now())
+    if (!row || row.browserHash !== hashSecret(browserSecret)) return null
+    const client = await this.#o.findClient(row.clientId)
+    if (!client || !client.redirectUris.includes(row.redirectUri)) return null
+    return toParked(row, client)
+  }
+
+  /**
+   * Signs the user in: re-authenticating the same user keeps the session (and its `sid`, which
+   * clients already hold) and updates `auth_time`; anyone else gets a new session, and the previous
+   * user's session is logged out. Returns a cookie secret when a new session was created.
+   */
+  async signIn (user: UserRecord, current: { session: SessionRecord, user: UserRecord } | null): Promise<{ session: SessionRecord, secret?: string }> {
+    const now = this.#now()
+    if (current && current.user.id === user.id) {
+      await this.#o.sessions.touchAuthTime(current.session.id, now)
+      return { session: { ...current.session, authTime: now } }
+    }
+    if (current) await this.logout(current.session.id)
+    const secret = newSecret()
+    const session = await this.#o.sessions.create({
+      id: newId(),
+      tokenHash: hashSecret(secret),
+      userId: user.id,
+      authTime: now,
+      expiresAt: new Date(now.getTime() + this.#o.policy.ssoSessionTTL * 1000),
+    })
+    this.#o.log.info({ event: 'sso_session_started', sid: session.id, user_id: user.id }, 'user signed in')
+    return { session, secret }
+  }
+
+  async markAuthenticated (requestId: string, sessionId: string): Promise<void> {
+    await this.#o.pending.authenticated(requestId, sessionId)
+  }
+
+  /** Completes a parked request once (a double-submitted form loses the race and gets false). */
+  async takeParked (id: string): Promise<boolean> {
+    return this.#o.pending.take(id)
+  }
+
+  /**
+   * RFC 6749 §4.1.2: issues a code and returns the redirect parameters. The code is bound to
+   * everything the token request must match; the refresh family it will start is fixed now, so a
+   * replayed code can revoke it (§4.1.2: "SHOULD revoke (when possible) all tokens previously
+   * issued based on that authorization code").
+   */
+  async issueCode (request: Omit<ParkedRequest, 'id' | 'prompt' | 'maxAge' | 'loginHint' | 'sessionId'>, session: SessionRecord, user: UserRecord): Promise<{ code: string, scope: string }> {
+    const code = randomBytes(32).toString('base64url')
+    const scope = this.grantableScopes(request.client, user, request.scopes).join(' ')
+    await this.#o.codes.create({
+      codeHash: hashCode(code),
+      clientId: request.client.id,
+      userId: user.id,
+      sessionId: session.id,
+      redirectUri: request.redirectUri,
+      scope,
+      nonce: request.nonce ?? null,
+      codeChallenge: request.codeChallenge ?? null,
+      codeChallengeMethod: request.codeChallengeMethod ?? null,
+      authTime: session.authTime,
+      familyId: randomUUID(),
+      expiresAt: new Date(this.#now().getTime() + this.#o.policy.authorizationCodeTTL * 1000),
+    })
+    await this.#o.sessions.addClient(session.id, request.client.id)
+    return { code, scope }
+  }
+
+  /**
+   * Ends a session everywhere: marks it ended, revokes the refresh-token families bound to it
+   * (one transaction), then notifies each participating client that registered a
+   * back-channel logout URI, in the background.
+   */
+  async logout (sessionId: string): Promise<boolean> {
+    const ended = await this.#o.sessions.end(sessionId, this.#now())
+    if (!ended) return false
+    const { session, refreshFamiliesRevoked } = ended
+    this.#o.log.info({ event: 'sso_session_ended', sid: session.id, user_id: session.userId, refresh_families_revoked: refreshFamiliesRevoked }, 'user signed out')
+    for (const clientId of session.clientIds) {
+      const client = await this.#o.findClient(clientId)
+      if (!client?.backchannelLogoutUri) continue
+      this.#o.backchannel.notify({
+        clientId,
+        uri: client.backchannelLogoutUri,
+        token: () => this.#o.minter.logoutToken({ sub: session.userId, clientId, sid: session.id }),
+      })
+    }
+    return true
+  }
+
+  async findSession (id: string): Promise<SessionRecord | null> {
+    return this.#o.sessions.find(id)
+  }
+}
+
+function toParked (row: PendingAuthorizationRecord, client: ClientRecord): ParkedRequest {
+  return {
+    id: row.id,
+    client,
+    redirectUri: row.redirectUri,
+    scopes: row.scope.split(' ').filter(Boolean),
+    state: row.state ?? undefined,
+    nonce: row.nonce ?? undefined,
+    codeChallenge: row.codeChallenge ?? undefined,
+    codeChallengeMethod: row.codeChallengeMethod ?? undefined,
+    prompt: row.prompt,
+    maxAge: row.maxAge ?? undefined,
+    loginHint: row.loginHint ?? undefined,
+    sessionId: row.sessionId,
+  }
+}

@@ -1,0 +1,70 @@
+/**
+ * Authorization endpoint (RFC 6749 §3.1, §4.1.1; RFC 7636; OIDC Core §3.1.2), GET and POST.
+ *
+ * Validates the request (errors about the client or its redirect URI are shown here, never
+ * redirected), then: with a live session that satisfies prompt/max_age and consent, the code is
+ * issued at once (single sign-on); otherwise the request is parked server-side and the browser is
+ * sent to the login or consent page with only the parked request's id.
+ *
+ * @module
+ */
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import { ConsentRequired, LoginRequired } from '../../errors.js'
+import { parseForm, type FormBody } from '../../plugins/form_body.js'
+import {
+  AuthorizationPageError, AuthorizationRedirectError, validateAuthorizationRequest,
+} from '../../domain/authorization_request.js'
+import { ENDPOINTS } from '../well_known/discovery.js'
+import { CookieJar, SESSION_COOKIE, cookie, redirect, redirectError, redirectWithCode, sendErrorPage } from './browser.js'
+
+export function queryOf (request: FastifyRequest): FormBody {
+  const q = request.url.indexOf('?')
+  return parseForm(q === -1 ? '' : request.url.slice(q + 1))
+}
+
+export default async function authorizeRoute (app: FastifyInstance) {
+  const { issuer } = app.config
+  const jar = new CookieJar(issuer)
+
+  async function authorize (request: FastifyRequest, reply: FastifyReply, params: FormBody) {
+    let req
+    try {
+      req = await validateAuthorizationRequest(params, (id) => app.clientCache.find(id))
+    } catch (err) {
+      if (err instanceof AuthorizationPageError) {
+        request.log.info({ event: 'authorization_request_rejected', reason: err.message }, 'authorization request rejected')
+        return sendErrorPage(reply, 400, 'Cannot sign in to this application', err.message)
+      }
+      if (err instanceof AuthorizationRedirectError) {
+        request.log.info({ event: 'authorization_request_rejected', error: err.error.error, detail: err.error.description }, 'authorization request rejected')
+        return redirectError(reply, issuer, err.redirectUri, err.error, err.state)
+      }
+      throw err
+    }
+
+    const current = await app.sso.currentSession(cookie(request, SESSION_COOKIE))
+    const prompt = req.prompt
+    if (app.sso.loginRequired(current, req)) {
+      if (prompt.includes('none')) return redirectError(reply, issuer, req.redirectUri, new LoginRequired('the user is not signed in'), req.state)
+      const id = await app.sso.park(req, jar.browserSecret(request, reply), null)
+      return redirect(reply, `${issuer}${ENDPOINTS.login}?request=${id}`)
+    }
+    const { session, user } = current!
+    const scopes = app.sso.grantableScopes(req.client, user, req.scopes)
+    if (await app.sso.consentRequired(req.client, user, scopes, prompt)) {
+      if (prompt.includes('none')) return redirectError(reply, issuer, req.redirectUri, new ConsentRequired('the user has not approved this application'), req.state)
+      const id = await app.sso.park(req, jar.browserSecret(request, reply), session.id)
+      return redirect(reply, `${issuer}${ENDPOINTS.consent}?request=${id}`)
+    }
+    return redirectWithCode(app, reply, req, session, user)
+  }
+
+  app.get(ENDPOINTS.authorization, (request, reply) => authorize(request, reply, queryOf(request)))
+  // OIDC Core §3.1.2.1: "Authorization Servers MUST support the use of the HTTP GET and POST methods".
+  app.post(ENDPOINTS.authorization, (request, reply) => {
+    const body = request.body
+    // Only our form parser yields null-prototype objects; a JSON body is not an authorization request.
+    const form = body && typeof body === 'object' && Object.getPrototypeOf(body) === null ? body as FormBody : parseForm('')
+    return authorize(request, reply, form)
+  })
+}

@@ -1,0 +1,71 @@
+/**
+ * The consent page (OIDC Core §3.1.2.4): lists what a third-party application asks for; the
+ * decision is remembered per user and client (revocable with `stamp consent revoke`).
+ * First-party clients never come here.
+ *
+ * @module
+ */
+import type { FastifyInstance, FastifyRequest } from 'fastify'
+import { AccessDenied } from '../../errors.js'
+import { csrfToken, verifyCSRF } from '../../domain/browser_secrets.js'
+import { ENDPOINTS } from '../well_known/discovery.js'
+import {
+  BROWSER_COOKIE, SESSION_COOKIE, completeParked, cookie, expiredRequestPage, nonce, redirectError, sendErrorPage, sendPage,
+} from './browser.js'
+import { queryOf } from './authorize.js'
+import { field } from './login.js'
+import { consentPage } from './views.js'
+
+export default async function consentRoute (app: FastifyInstance) {
+  const { issuer } = app.config
+  const action = issuer + ENDPOINTS.consent
+
+  /** The parked request and the session that signed in for it (the same browser, still signed in). */
+  async function load (request: FastifyRequest, requestId: string | undefined) {
+    const browser = cookie(request, BROWSER_COOKIE)
+    const parked = await app.sso.parked(requestId, browser)
+    if (!parked || !browser || !parked.sessionId) return null
+    const current = await app.sso.currentSession(cookie(request, SESSION_COOKIE))
+    if (!current || current.session.id !== parked.sessionId) return null
+    return { parked, browser, ...current }
+  }
+
+  app.get(ENDPOINTS.consent, async (request, reply) => {
+    const loaded = await load(request, queryOf(request).request?.[0])
+    if (!loaded) return expiredRequestPage(reply)
+    const { parked, browser, user } = loaded
+    const n = nonce()
+    return sendPage(reply, 200, consentPage({
+      nonce: n,
+      action,
+      requestId: parked.id,
+      csrf: csrfToken(browser, 'consent', parked.id),
+      clientName: parked.client.name,
+      username: user.username,
+      scopes: app.sso.grantableScopes(parked.client, user, parked.scopes),
+    }), n, [parked.redirectUri])
+  })
+
+  app.post(ENDPOINTS.consent, async (request, reply) => {
+    const form = request.body
+    const loaded = await load(request, field(form, 'request'))
+    if (!loaded) return expiredRequestPage(reply)
+    const { parked, browser, session, user } = loaded
+    if (!verifyCSRF(browser, 'consent', parked.id, field(form, 'csrf'))) {
+      request.log.warn({ event: 'csrf_rejected', form: 'consent' }, 'consent form without a valid CSRF token')
+      return sendErrorPage(reply, 403, 'This form has expired', 'For your security the form could not be accepted. Go back to the application and try again.')
+    }
+    const decision = field(form, 'decision')
+    if (decision === 'allow') {
+      await app.sso.rememberConsent(user, parked.client, app.sso.grantableScopes(parked.client, user, parked.scopes))
+      request.log.info({ event: 'consent_granted', client_id: parked.client.id, user_id: user.id }, 'consent granted')
+      return completeParked(app, reply, parked, session, user)
+    }
+    if (decision === 'deny') {
+      if (!await app.sso.takeParked(parked.id)) return expiredRequestPage(reply)
+      request.log.info({ event: 'consent_denied', client_id: parked.client.id, user_id: user.id }, 'consent denied')
+      return redirectError(reply, issuer, parked.redirectUri, new AccessDenied('the user denied the request'), parked.state)
+    }
+    return sendErrorPage(reply, 400, 'Something went wrong', 'Choose Allow or Cancel.')
+  })
+}

@@ -1,0 +1,88 @@
+/**
+ * The hosted sign-in page: GET renders the form for a parked authorization request, POST checks
+ * the credentials and continues to consent or straight back to the application.
+ *
+ * The form carries only the parked request's id and a CSRF token derived from the browser-binding
+ * cookie, so a form posted from another site, or replayed in another browser, is refused. A wrong
+ * password and an unknown user get the same message and the same argon2 work.
+ *
+ * @module
+ */
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import type { FormBody } from '../../plugins/form_body.js'
+import { csrfToken, verifyCSRF } from '../../domain/browser_secrets.js'
+import type { ParkedRequest } from '../../domain/sso.js'
+import { ENDPOINTS } from '../well_known/discovery.js'
+import {
+  BROWSER_COOKIE, CookieJar, SESSION_COOKIE, completeParked, cookie, expiredRequestPage, nonce, redirect, sendErrorPage, sendPage,
+} from './browser.js'
+import { queryOf } from './authorize.js'
+import { loginPage } from './views.js'
+
+const MAX_FIELD = 1024
+
+export function field (form: unknown, name: string): string | undefined {
+  if (!form || typeof form !== 'object' || Object.getPrototypeOf(form) !== null) return undefined
+  const values = (form as FormBody)[name]
+  if (!values || values.length !== 1 || values[0].length > MAX_FIELD) return undefined
+  return values[0]
+}
+
+export default async function loginRoute (app: FastifyInstance) {
+  const { issuer } = app.config
+  const jar = new CookieJar(issuer)
+  const action = issuer + ENDPOINTS.login
+
+  function render (reply: FastifyReply, status: number, parked: ParkedRequest, browser: string, username?: string, error?: string) {
+    const n = nonce()
+    const page = loginPage({
+      nonce: n, action, requestId: parked.id, csrf: csrfToken(browser, 'login', parked.id), clientName: parked.client.name, username, error,
+    })
+    // After a successful sign-in the form's response redirects to the client (or to consent).
+    return sendPage(reply, status, page, n, [parked.redirectUri])
+  }
+
+  app.get(ENDPOINTS.login, async (request: FastifyRequest, reply) => {
+    const browser = cookie(request, BROWSER_COOKIE)
+    const parked = await app.sso.parked(queryOf(request).request?.[0], browser)
+    if (!parked || !browser) return expiredRequestPage(reply)
+    return render(reply, 200, parked, browser, parked.loginHint)
+  })
+
+  app.post(ENDPOINTS.login, async (request, reply) => {
+    const form = request.body
+    const browser = cookie(request, BROWSER_COOKIE)
+    const requestId = field(form, 'request')
+    const parked = await app.sso.parked(requestId, browser)
+    if (!parked || !browser) return expiredRequestPage(reply)
+    if (!verifyCSRF(browser, 'login', parked.id, field(form, 'csrf'))) {
+      request.log.warn({ event: 'csrf_rejected', form: 'login' }, 'login form without a valid CSRF token')
+      return sendErrorPage(reply, 403, 'This form has expired', 'For your security the sign-in form could not be accepted. Go back to the application and try again.')
+    }
+    const username = field(form, 'username')?.trim()
+    const password = field(form, 'password')
+    if (!username || !password) return render(reply, 400, parked, browser, username, 'Enter your username and password.')
+
+    const user = await app.usersRepository.findByUsername(username)
+    // Always run argon2, also for unknown users, so timing does not reveal which usernames exist.
+    const ok = await app.passwordHasher.verify(user?.passwordHash ?? null, password)
+    if (!user || !ok || user.disabled) {
+      request.log.info({ event: 'login_failed', client_id: parked.client.id }, 'hosted login: invalid credentials')
+      return render(reply, 401, parked, browser, username, 'Incorrect username or password.')
+    }
+    if (app.passwordHasher.needsRehash(user.passwordHash)) {
+      await app.usersRepository.updatePasswordHash(user.id, await app.passwordHasher.hash(password))
+    }
+
+    const current = await app.sso.currentSession(cookie(request, SESSION_COOKIE))
+    const { session, secret } = await app.sso.signIn(user, current)
+    if (secret) jar.set(reply, SESSION_COOKIE, secret)
+    await app.sso.markAuthenticated(parked.id, session.id)
+
+    const scopes = app.sso.grantableScopes(parked.client, user, parked.scopes)
+    if (await app.sso.consentRequired(parked.client, user, scopes, parked.prompt)) {
+      return redirect(reply, `${issuer}${ENDPOINTS.consent}?request=${parked.id}`)
+    }
+    return completeParked(app, reply, parked, session, user)
+  })
+}

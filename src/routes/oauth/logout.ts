@@ -1,0 +1,103 @@
+/**
+ * End-session endpoint: OIDC RP-Initiated Logout 1.0 (GET and POST).
+ *
+ * Ends the SSO session (and, with it, the refresh-token families bound to it), notifies clients
+ * by back-channel logout, clears the cookie, then returns to the client's registered
+ * `post_logout_redirect_uri` with `state`, or shows a signed-out page.
+ *
+ * Logout is done at once only when an `id_token_hint` names the browser's current session
+ * (the client proved it holds this session's ID Token). Otherwise §2 says the OP "SHOULD ask the
+ * End-User whether to log out": a confirmation page whose form carries a CSRF token derived from
+ * the session cookie, so a third-party page cannot sign users out.
+ *
+ * A cross-site POST arrives without the SameSite=Lax cookie, so it is answered with a 303 to the
+ * same request as a GET, a top-level navigation that does carry it.
+ *
+ * @module
+ */
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import type { JWTPayload } from 'jose'
+import type { FormBody } from '../../plugins/form_body.js'
+import { redirectURL } from '../../domain/authorization_request.js'
+import { csrfToken, verifyCSRF } from '../../domain/browser_secrets.js'
+import type { ClientRecord } from '../../storage/types.js'
+import { ENDPOINTS } from '../well_known/discovery.js'
+import { CookieJar, SESSION_COOKIE, cookie, nonce, redirect, sendErrorPage, sendPage } from './browser.js'
+import { queryOf } from './authorize.js'
+import { field } from './login.js'
+import { logoutConfirmPage, signedOutPage } from './views.js'
+
+const PARAMETERS = ['id_token_hint', 'client_id', 'post_logout_redirect_uri', 'state', 'logout_hint', 'ui_locales'] as const
+
+export default async function logoutRoute (app: FastifyInstance) {
+  const { issuer } = app.config
+  const jar = new CookieJar(issuer)
+  const action = issuer + ENDPOINTS.endSession
+
+  async function logout (request: FastifyRequest, reply: FastifyReply, form: FormBody, posted: boolean) {
+    const get = (name: string) => field(form, name) || undefined
+    const idTokenHint = get('id_token_hint')
+    const state = get('state')
+    const postLogoutRedirectUri = get('post_logout_redirect_uri')
+    const sessionSecret = cookie(request, SESSION_COOKIE)
+    const csrf = get('csrf')
+
+    if (posted && csrf === undefined && sessionSecret === undefined) {
+      const query = new URLSearchParams()
+      for (const name of PARAMETERS) { const v = get(name); if (v !== undefined) query.set(name, v) }
+      return redirect(reply, `${action}?${query}`)
+    }
+
+    let hint: JWTPayload | null = null
+    if (idTokenHint) {
+      hint = await app.minter.verifyIdTokenHint(idTokenHint)
+      if (!hint) return sendErrorPage(reply, 400, 'Cannot sign out', 'The sign-out request is not valid (the id_token_hint was not issued by this server).')
+    }
+    const audience = hint ? (Array.isArray(hint.aud) ? hint.aud : [hint.aud]) : []
+    const clientId = get('client_id') ?? (audience.length === 1 ? audience[0] : undefined)
+    if (hint && clientId && !audience.includes(clientId)) {
+      return sendErrorPage(reply, 400, 'Cannot sign out', 'The sign-out request is not valid (client_id does not match the id_token_hint).')
+    }
+    let client: ClientRecord | null = null
+    if (clientId) {
+      client = await app.clientCache.find(clientId)
+      if (!client) return sendErrorPage(reply, 400, 'Cannot sign out', 'The application that sent you here is not registered with this server.')
+    }
+    if (postLogoutRedirectUri !== undefined) {
+      // §3: the URI "MUST have been previously registered"; without a client we cannot check it.
+      if (!client) return sendErrorPage(reply, 400, 'Cannot sign out', 'The sign-out request does not identify the application (client_id or id_token_hint is required).')
+      if (!client.postLogoutRedirectUris.includes(postLogoutRedirectUri)) {
+        return sendErrorPage(reply, 400, 'Cannot sign out', 'The application asked to return to an address that is not registered for it.')
+      }
+    }
+
+    const current = await app.sso.currentSession(sessionSecret)
+    if (current) {
+      const confirmed = (hint !== null && hint.sid === current.session.id) ||
+        (posted && verifyCSRF(sessionSecret, 'logout', current.session.id, csrf))
+      if (!confirmed) {
+        const n = nonce()
+        return sendPage(reply, 200, logoutConfirmPage({
+          nonce: n,
+          action,
+          csrf: csrfToken(sessionSecret!, 'logout', current.session.id),
+          clientName: client?.name,
+          fields: { client_id: client?.id, post_logout_redirect_uri: postLogoutRedirectUri, state },
+        }), n, postLogoutRedirectUri ? [postLogoutRedirectUri] : [])
+      }
+      await app.sso.logout(current.session.id)
+      request.log.info({ event: 'rp_initiated_logout', client_id: client?.id, sid: current.session.id }, 'session ended by logout')
+    }
+    if (sessionSecret) jar.clear(reply, SESSION_COOKIE)
+    if (postLogoutRedirectUri) return redirect(reply, redirectURL(postLogoutRedirectUri, { state }))
+    const n = nonce()
+    return sendPage(reply, 200, signedOutPage(n), n)
+  }
+
+  app.get(ENDPOINTS.endSession, (request, reply) => logout(request, reply, queryOf(request), false))
+  app.post(ENDPOINTS.endSession, (request, reply) => {
+    const body = request.body
+    const form = body && typeof body === 'object' && Object.getPrototypeOf(body) === null ? body as FormBody : queryOf(request)
+    return logout(request, reply, form, true)
+  })
+}

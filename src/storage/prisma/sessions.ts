@@ -1,0 +1,43 @@
+/**
+ * SSO session repository on Prisma. Ending a session and revoking the refresh-token families bound
+ * to it happen in one transaction, and only once: a second logout finds the session ended.
+ *
+ * @module
+ */
+import type { PrismaClient } from '../../generated/prisma/client.js'
+import type { SessionStore } from '../types.js'
+
+export function prismaSessionStore (prisma: PrismaClient): SessionStore {
+  return {
+    create: (session) => prisma.session.create({ data: session }),
+
+    findActiveByTokenHash: (tokenHash, now) =>
+      prisma.session.findFirst({ where: { tokenHash, endedAt: null, expiresAt: { gt: now } } }),
+
+    find: (id) => prisma.session.findUnique({ where: { id } }),
+
+    async touchAuthTime (id, authTime) {
+      await prisma.session.update({ where: { id }, data: { authTime } })
+    },
+
+    async addClient (id, clientId) {
+      // One statement, so concurrent code issuance for two clients cannot lose either.
+      await prisma.$executeRaw`
+        UPDATE sessions SET client_ids = array_append(client_ids, ${clientId})
+        WHERE id = ${id} AND NOT (${clientId} = ANY (client_ids))`
+    },
+
+    async end (id, now) {
+      return prisma.$transaction(async (tx) => {
+        const { count } = await tx.session.updateMany({ where: { id, endedAt: null }, data: { endedAt: now } })
+        if (count !== 1) return null
+        const session = await tx.session.findUniqueOrThrow({ where: { id } })
+        const refreshFamiliesRevoked = await tx.$executeRaw`
+          UPDATE refresh_tokens SET revoked_at = ${now}
+          WHERE revoked_at IS NULL
+            AND family_id IN (SELECT family_id FROM refresh_tokens WHERE session_id = ${id})`
+        return { session, refreshFamiliesRevoked }
+      })
+    },
+  }
+}

@@ -1,0 +1,57 @@
+import t from 'tap'
+import { build, createClient, createUser, postForm } from '../../helper.js'
+import { Browser, authorizeURL } from '../../fixtures/browser.js'
+
+const CB = 'https://app.example/cb'
+const app = await build(t)
+const client = await createClient(app, { firstParty: true, grantTypes: ['authorization_code', 'client_credentials'], redirectUris: [CB], scopes: ['openid', 'email', 'read'] })
+const carol = await createUser(app, 'carol', 'pw-carol-123', ['read'])
+const browser = new Browser(app)
+
+async function tokens (scope: string) {
+  const page = await browser.follow(authorizeURL({ client_id: client.client.id, redirect_uri: CB, response_type: 'code', scope }))
+  const done = page.location ? page : await browser.signIn(page.res, 'carol', carol.password)
+  const code = done.location!.searchParams.get('code')!
+  return (await postForm(app, '/token', { grant_type: 'authorization_code', code, redirect_uri: CB }, { authorization: client.basic })).json()
+}
+
+t.test('GET and POST return the claims the scopes release', async (t) => {
+  const { access_token: token } = await tokens('openid email')
+  const get = await app.inject({ url: '/userinfo', headers: { authorization: `Bearer ${token}` } })
+  t.equal(get.statusCode, 200)
+  t.equal(get.headers['cache-control'], 'no-store')
+  t.same(get.json(), { sub: carol.user.id, email: 'carol@example.com' }, 'email scope only: no profile claims')
+  const post = await postForm(app, '/userinfo', { access_token: token })
+  t.equal(post.statusCode, 200)
+  t.same(post.json(), get.json())
+  const both = await postForm(app, '/userinfo', { access_token: token }, { authorization: `Bearer ${token}` })
+  t.equal(both.statusCode, 400, 'two token transports is invalid_request')
+})
+
+t.test('no token: 401 with a bare Bearer challenge', async (t) => {
+  const res = await app.inject({ url: '/userinfo' })
+  t.equal(res.statusCode, 401)
+  t.equal(res.headers['www-authenticate'], 'Bearer realm="stamp"')
+})
+
+t.test('invalid token: invalid_token', async (t) => {
+  const res = await app.inject({ url: '/userinfo', headers: { authorization: 'Bearer abc.def.ghi' } })
+  t.equal(res.statusCode, 401)
+  t.match(res.headers['www-authenticate'], /^Bearer realm="stamp", error="invalid_token"/)
+  t.equal(res.json().error, 'invalid_token')
+})
+
+t.test('a client_credentials token (no openid scope) is refused', async (t) => {
+  const tokenRes = await postForm(app, '/token', { grant_type: 'client_credentials', scope: 'read' }, { authorization: client.basic })
+  const res = await app.inject({ url: '/userinfo', headers: { authorization: `Bearer ${tokenRes.json().access_token}` } })
+  t.equal(res.statusCode, 403, 'client token without openid: insufficient_scope')
+  t.match(res.headers['www-authenticate'], /error="insufficient_scope"/)
+  t.match(res.headers['www-authenticate'], /scope="openid"/)
+})
+
+t.test('a token without openid scope: insufficient_scope', async (t) => {
+  const { access_token: token } = await tokens('read')
+  const res = await app.inject({ url: '/userinfo', headers: { authorization: `Bearer ${token}` } })
+  t.equal(res.statusCode, 403)
+  t.equal(res.json().error, 'insufficient_scope')
+})
