@@ -53,7 +53,7 @@ export async function clientCommand (args: string[], config: Config): Promise<vo
     }, [...grantsByType.keys()])
   } catch (err) {
     // The same rules as the admin API; here they are usage errors.
-    if (err instanceof OAuthError) throw new UsageError(err.description.replace('a first-party client', '--first-party'))
+    if (err instanceof OAuthError) throw new UsageError(err.description.replace('a first-party client', '--first-party').replace('one redirect URI', 'one --redirect-uri'))
     throw err
   }
   const grantTypes = settings.grantTypes
