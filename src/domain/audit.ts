@@ -19,6 +19,7 @@ export type AuditEventType =
   | 'refresh_token_reuse'
   | 'refresh_family_revoked'
   | 'user_signed_out_everywhere'
+  | 'session_ended'
   | 'key_rotated'
   | 'key_revoked'
   | 'client_created'

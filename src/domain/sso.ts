@@ -219,6 +219,21 @@ export class SingleSignOn {
     return true
   }
 
+  /**
+   * Ends every live session of a user ("sign out everywhere"), each as `logout` does: its
+   * refresh-token families are revoked and its clients get back-channel logout tokens.
+   * Returns the number of sessions ended.
+   */
+  async logoutUser (userId: string): Promise<number> {
+    let ended = 0
+    // Ended sessions drop out of the live list, so the first page is re-read until it is empty.
+    for (;;) {
+      const sessions = await this.#o.sessions.listActiveForUser(userId, { limit: 100 }, this.#now())
+      if (!sessions.length) return ended
+      for (const session of sessions) if (await this.logout(session.id)) ended++
+    }
+  }
+
   async findSession (id: string): Promise<SessionRecord | null> {
     return this.#o.sessions.find(id)
   }

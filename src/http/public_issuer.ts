@@ -48,6 +48,20 @@ export function publicIssuer (request: FastifyRequest): string {
   return issuerFrom(config, { protocol: request.protocol, host: request.host, viaTrustedProxy: (request.ips?.length ?? 0) > 1 })
 }
 
+/**
+ * The start-up warning for a proxy-derived issuer, or null. Only the token, revocation,
+ * introspection and discovery endpoints follow the per-request issuer; the browser (SSO)
+ * endpoints (/authorize, /login, /consent, /logout, /userinfo, cookies, back-channel logout
+ * tokens) still use the fixed `config.issuer`, so their redirects, `iss` values and token checks
+ * would not match what discovery advertises. TODO(v2): make them use publicIssuer(request) too.
+ */
+export function proxyIssuerWarning (config: Pick<Config, 'issuerFromProxy' | 'issuer'>): string | null {
+  if (!config.issuerFromProxy) return null
+  return `ISSUER is unset and TRUST_PROXY is on: the issuer is derived per request from X-Forwarded-Proto/-Host, but single sign-on ` +
+    `(/authorize, /login, /consent, /logout, /userinfo) always uses ${config.issuer} and will not work behind the proxy. ` +
+    'Set ISSUER to the public URL to use authorization_code clients (docs/production.md).'
+}
+
 /** Whether cookies set on this request should carry `Secure`: the public origin is https. */
 export function isSecureOrigin (request: FastifyRequest): boolean {
   return publicIssuer(request).startsWith('https://')

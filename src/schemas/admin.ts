@@ -40,6 +40,7 @@ const page = <T extends TSchema>(item: T) => Type.Object({ items: Type.Array(ite
 export const ClientIdParams = Type.Object({ id: ClientId }, { additionalProperties: false })
 export const UserIdParams = Type.Object({ id: UUID }, { additionalProperties: false })
 export const FamilyParams = Type.Object({ familyId: Type.String({ pattern: '^[A-Za-z0-9_-]{1,128}$' }) }, { additionalProperties: false })
+export const SessionParams = Type.Object({ sid: Type.String({ pattern: '^[A-Za-z0-9_-]{1,128}$' }) }, { additionalProperties: false })
 export const KidParams = Type.Object({ kid: Type.String({ pattern: '^[A-Za-z0-9_-]{1,128}$' }) }, { additionalProperties: false })
 
 export const Client = Type.Object({
@@ -122,7 +123,22 @@ export const RefreshFamily = Type.Object({
   revoked_at: Nullable(Timestamp),
 })
 export const RefreshFamilyPage = page(RefreshFamily)
-export const RevokedCount = Type.Object({ revoked_families: Type.Integer() })
+
+/** An SSO session: one sign-in at the hosted login page, shared by every client it served. */
+export const Session = Type.Object({
+  sid: Type.String({ description: 'The `sid` claim of ID tokens, access tokens and logout tokens' }),
+  user_id: Type.String(),
+  auth_time: Timestamp,
+  created_at: Timestamp,
+  expires_at: Timestamp,
+  ended_at: Nullable(Timestamp),
+  client_ids: Type.Array(Type.String(), { description: 'Clients that received a code in this session' }),
+})
+export const SessionPage = page(Session)
+export const SignedOut = Type.Object({
+  ended_sessions: Type.Integer({ description: 'SSO sessions ended (each client with a back-channel logout URI is notified)' }),
+  revoked_families: Type.Integer(),
+})
 
 export const Key = Type.Object({
   kid: Type.String(),

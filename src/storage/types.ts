@@ -203,6 +203,8 @@ export interface SessionStore {
    * Returns the session as it was, or null when it was already ended (so logout runs once).
    */
   end(id: string, now: Date): Promise<{ session: SessionRecord, refreshFamiliesRevoked: number } | null>
+  /** A user's live sessions (not ended, not expired), oldest first; the cursor is the last id seen. */
+  listActiveForUser(userId: string, page: Page, now: Date): Promise<SessionRecord[]>
 }
 
 /** An authorization request parked while the user signs in or consents. */

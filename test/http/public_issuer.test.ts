@@ -2,6 +2,8 @@ import t from 'tap'
 import { build, createClient, createTestDatabase, postForm } from '../helper.js'
 import { loadConfig, parseTrustProxy } from '../../src/config/env.js'
 import { decodeJwt } from 'jose'
+import { pino } from 'pino'
+import { proxyIssuerWarning } from '../../src/http/public_issuer.js'
 
 /** The app with the test defaults, but without ISSUER. */
 async function buildWithoutIssuer (t: Parameters<typeof build>[0], env: Record<string, string>) {
@@ -53,4 +55,25 @@ t.test('TRUST_PROXY parsing', async (t) => {
   t.equal(loadConfig({ TRUST_PROXY: '127.0.0.1', ISSUER: 'https://a.example' }).issuerFromProxy, false)
   t.equal(loadConfig({}).shutdownTimeout, 10)
   t.throws(() => loadConfig({ SHUTDOWN_TIMEOUT: '0' }), /SHUTDOWN_TIMEOUT/)
+})
+
+t.test('a proxy-derived issuer warns at start-up that SSO needs ISSUER', async (t) => {
+  t.equal(proxyIssuerWarning(loadConfig({ TRUST_PROXY: '127.0.0.1', ISSUER: 'https://a.example' })), null, 'ISSUER set: no warning')
+  t.equal(proxyIssuerWarning(loadConfig({})), null, 'no proxy: no warning')
+  t.match(proxyIssuerWarning(loadConfig({ TRUST_PROXY: '127.0.0.1', PORT: '4000' })), /Set ISSUER.*authorization_code/)
+
+  const lines: Array<{ level: number, event?: string, msg: string }> = []
+  const loggerInstance = pino({ level: 'warn' }, { write: (line: string) => { lines.push(JSON.parse(line)) } })
+  const databaseUrl = await createTestDatabase(t)
+  const config = loadConfig({ DATABASE_URL: databaseUrl, KEY_ENCRYPTION_KEY: 'a'.repeat(43), TRUST_PROXY: '127.0.0.1' })
+  await build(t, { databaseUrl, config, loggerInstance })
+  const warning = lines.find((l) => l.event === 'issuer_from_proxy')
+  t.ok(warning, 'logged once at start-up')
+  t.equal(warning?.level, 40, 'at warn')
+  t.match(warning?.msg, /single sign-on/)
+
+  const quiet: typeof lines = []
+  const withIssuer = loadConfig({ DATABASE_URL: databaseUrl, KEY_ENCRYPTION_KEY: 'a'.repeat(43), TRUST_PROXY: '127.0.0.1', ISSUER: 'https://id.example.org' })
+  await build(t, { databaseUrl, config: withIssuer, loggerInstance: pino({ level: 'warn' }, { write: (line: string) => { quiet.push(JSON.parse(line)) } }) })
+  t.notOk(quiet.some((l) => l.event === 'issuer_from_proxy'), 'not with ISSUER set')
 })

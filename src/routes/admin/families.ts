@@ -1,12 +1,13 @@
 /**
  * Admin API: refresh-token families (one per sign-in, RFC 9700 §4.14.2 rotation chains): list
- * per user or per client, revoke one, or revoke all of a user's ("sign out everywhere").
+ * per user or per client, or revoke one. Revoking all of a user's ("sign out everywhere") is
+ * POST /users/:id/sign-out in ./sessions.ts, which ends their SSO sessions as well.
  *
  * @module
  */
 import type { FastifyInstance } from 'fastify'
 import {
-  ClientIdParams, FamilyParams, PageQuery, RefreshFamily, RefreshFamilyPage, RevokedCount, UserIdParams, errorResponses,
+  ClientIdParams, FamilyParams, PageQuery, RefreshFamily, RefreshFamilyPage, UserIdParams, errorResponses,
   type PageQuery as PageInput,
 } from '../../schemas/admin.js'
 import { familyView, notFound, paged } from './views.js'
@@ -27,16 +28,6 @@ export default async function familyRoutes (app: FastifyInstance): Promise<void>
   }, async (request) => {
     const { limit, cursor } = request.query
     return paged(await app.refreshTokens.listFamilies({ clientId: request.params.id }, { limit, cursor }, new Date()), limit, (f) => f.familyId, familyView)
-  })
-
-  app.post<{ Params: { id: string } }>('/users/:id/sign-out', {
-    schema: { tags, security, summary: 'Sign the user out everywhere: revoke all their refresh-token families', params: UserIdParams, response: { 200: RevokedCount, 404: errorResponses[400], ...errorResponses } },
-  }, async (request) => {
-    const { id } = request.params
-    if (!await app.usersRepository.findById(id)) throw notFound('user')
-    const revoked = await app.refreshTokens.revokeUserFamilies(id, new Date())
-    await app.audit.record({ type: 'user_signed_out_everywhere', actor: request.admin!.sub, subject: id, ip: request.ip, detail: { refresh_families_revoked: revoked } })
-    return { revoked_families: revoked }
   })
 
   app.get<{ Params: { familyId: string } }>('/refresh-families/:familyId', {

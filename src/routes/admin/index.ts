@@ -15,6 +15,7 @@ import { adminAuth } from './auth.js'
 import clientRoutes from './clients.js'
 import userRoutes from './users.js'
 import familyRoutes from './families.js'
+import sessionRoutes from './sessions.js'
 import keyRoutes from './keys.js'
 import auditRoutes from './audit.js'
 
@@ -44,6 +45,7 @@ export default async function adminRoutes (app: FastifyInstance): Promise<void> 
   await app.register(clientRoutes)
   await app.register(userRoutes)
   await app.register(familyRoutes)
+  await app.register(sessionRoutes)
   await app.register(keyRoutes)
   await app.register(auditRoutes)
 }

@@ -1,20 +1,22 @@
 /**
  * Admin API: users. Create (password policy applies), read, list, update (disable/enable, email,
- * scopes), password reset, and the user's sign-ins.
+ * scopes) and password reset. Their sessions are in ./sessions.ts.
  *
- * Disabling a user or resetting their password also revokes every refresh-token family of the
- * user ("sign out everywhere"); their access tokens expire within ACCESS_TOKEN_TTL.
+ * Disabling a user or resetting their password also signs them out everywhere (./sessions.ts:
+ * SSO sessions ended with back-channel logout, every refresh-token family revoked); their access
+ * tokens expire within ACCESS_TOKEN_TTL.
  *
  * @module
  */
 import type { FastifyInstance } from 'fastify'
 import { InvalidRequest } from '../../errors.js'
 import {
-  ADMIN_SCOPE, CreateUserBody, PageQuery, PasswordBody, RefreshFamilyPage, RevokedCount, UpdateUserBody, User, UserIdParams, UserPage,
+  ADMIN_SCOPE, CreateUserBody, PageQuery, PasswordBody, SignedOut, UpdateUserBody, User, UserIdParams, UserPage,
   errorResponses, type CreateUserBody as CreateUserInput, type PageQuery as PageInput, type PasswordBody as PasswordInput,
   type UpdateUserBody as UpdateUserInput,
 } from '../../schemas/admin.js'
-import { conflict, familyView, notFound, paged, userView } from './views.js'
+import { conflict, notFound, paged, userView } from './views.js'
+import { signOutEverywhere } from './sessions.js'
 
 const tags = ['users']
 const security = [{ bearerAuth: [] }]
@@ -70,33 +72,21 @@ export default async function userRoutes (app: FastifyInstance): Promise<void> {
       ...(scopes !== undefined ? { scopes: [...new Set(scopes)] } : {}),
     })
     if (!user) throw notFound('user')
-    const revoked = disabled ? await app.refreshTokens.revokeUserFamilies(id, new Date()) : 0
-    await app.audit.record({ type: 'user_updated', actor: request.admin!.sub, subject: id, ip: request.ip, detail: { fields: Object.keys(request.body), disabled: user.disabled, refresh_families_revoked: revoked } })
+    const signedOut = disabled ? await signOutEverywhere(app, id) : { ended_sessions: 0, revoked_families: 0 }
+    await app.audit.record({ type: 'user_updated', actor: request.admin!.sub, subject: id, ip: request.ip, detail: { fields: Object.keys(request.body), disabled: user.disabled, refresh_families_revoked: signedOut.revoked_families, sessions_ended: signedOut.ended_sessions } })
     return userView(user)
   })
 
   app.post<{ Params: { id: string }, Body: PasswordInput }>('/users/:id/password', {
-    schema: { tags, security, summary: 'Set a new password (password policy applies); signs the user out everywhere', params: UserIdParams, body: PasswordBody, response: { 200: RevokedCount, 404: errorResponses[400], ...errorResponses } },
+    schema: { tags, security, summary: 'Set a new password (password policy applies); signs the user out everywhere', params: UserIdParams, body: PasswordBody, response: { 200: SignedOut, 404: errorResponses[400], ...errorResponses } },
   }, async (request) => {
     const { id } = request.params
     const user = await app.usersRepository.findById(id)
     if (!user) throw notFound('user')
     checkPassword(request.body.password, user.username)
     await app.usersRepository.updatePasswordHash(id, await app.passwordHasher.hash(request.body.password))
-    const revoked = await app.refreshTokens.revokeUserFamilies(id, new Date())
-    await app.audit.record({ type: 'user_password_reset', actor: request.admin!.sub, subject: id, ip: request.ip, detail: { refresh_families_revoked: revoked } })
-    return { revoked_families: revoked }
-  })
-
-  // TODO(sso): list the user's SSO sessions (the `sessions` table of the SSO branch) here, each
-  // with its refresh-token families. Until that lands, a "session" is a refresh-token family:
-  // one sign-in through the password grant and every refresh that followed it.
-  app.get<{ Params: { id: string }, Querystring: PageInput }>('/users/:id/sessions', {
-    schema: { tags, security, summary: 'The user\'s sign-ins (refresh-token families until SSO sessions land)', params: UserIdParams, querystring: PageQuery, response: { 200: RefreshFamilyPage, 404: errorResponses[400], ...errorResponses } },
-  }, async (request) => {
-    const { id } = request.params
-    if (!await app.usersRepository.findById(id)) throw notFound('user')
-    const { limit, cursor } = request.query
-    return paged(await app.refreshTokens.listFamilies({ userId: id }, { limit, cursor }, new Date()), limit, (f) => f.familyId, familyView)
+    const signedOut = await signOutEverywhere(app, id)
+    await app.audit.record({ type: 'user_password_reset', actor: request.admin!.sub, subject: id, ip: request.ip, detail: { refresh_families_revoked: signedOut.revoked_families, sessions_ended: signedOut.ended_sessions } })
+    return signedOut
   })
 }

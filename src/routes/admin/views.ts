@@ -5,7 +5,7 @@
  * @module
  */
 import { OAuthError } from '../../errors.js'
-import type { AuditEventRecord, ClientRecord, RefreshFamily, StoredKey, UserRecord } from '../../storage/types.js'
+import type { AuditEventRecord, ClientRecord, RefreshFamily, SessionRecord, StoredKey, UserRecord } from '../../storage/types.js'
 
 export function clientView (client: ClientRecord) {
   return {
@@ -67,6 +67,18 @@ export function auditView (event: AuditEventRecord) {
 }
 
 /** A page of `items` and the cursor of the next one (null when this page was not full). */
+export function sessionView (session: SessionRecord) {
+  return {
+    sid: session.id,
+    user_id: session.userId,
+    auth_time: session.authTime,
+    created_at: session.createdAt,
+    expires_at: session.expiresAt,
+    ended_at: session.endedAt,
+    client_ids: session.clientIds,
+  }
+}
+
 export function paged<T, V> (rows: T[], limit: number, cursorOf: (row: T) => string, view: (row: T) => V) {
   return { items: rows.map(view), next_cursor: rows.length === limit ? cursorOf(rows[rows.length - 1]) : null }
 }

@@ -6,6 +6,12 @@
  * cookie, so a form posted from another site, or replayed in another browser, is refused. A wrong
  * password and an unknown user get the same message and the same argon2 work.
  *
+ * Guessing is slowed down twice, as for the password grant: a per-IP request limit on POST
+ * (`app.rateLimits.login`, plugins/rate_limit.ts) and the per-account back-off
+ * (domain/login_throttle.ts), checked before the password is. A throttled attempt gets the form
+ * again with a generic message, 429 and `Retry-After`, whether or not the username exists.
+ * Successes, failures and throttled attempts go to the audit trail.
+ *
  * @module
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
@@ -49,7 +55,7 @@ export default async function loginRoute (app: FastifyInstance) {
     return render(reply, 200, parked, browser, parked.loginHint)
   })
 
-  app.post(ENDPOINTS.login, async (request, reply) => {
+  app.post(ENDPOINTS.login, { config: { rateLimit: app.rateLimits.login } }, async (request, reply) => {
     const form = request.body
     const browser = cookie(request, BROWSER_COOKIE)
     const requestId = field(form, 'request')
@@ -63,13 +69,30 @@ export default async function loginRoute (app: FastifyInstance) {
     const password = field(form, 'password')
     if (!username || !password) return render(reply, 400, parked, browser, username, 'Enter your username and password.')
 
+    const clientId = parked.client.id
+    const ip = request.ip
+    // Back-off before any password check; unknown usernames are throttled like known ones.
+    const decision = await app.loginThrottle.check(username, ip)
+    if (!decision.allowed) {
+      await app.audit.record({ type: 'login_throttled', clientId, ip, detail: { retry_after: decision.retryAfter, via: 'login_form' } })
+      reply.header('retry-after', String(decision.retryAfter))
+      return render(reply, 429, parked, browser, username, `Too many attempts; try again in ${decision.retryAfter} seconds.`)
+    }
+
     const user = await app.usersRepository.findByUsername(username)
     // Always run argon2, also for unknown users, so timing does not reveal which usernames exist.
     const ok = await app.passwordHasher.verify(user?.passwordHash ?? null, password)
     if (!user || !ok || user.disabled) {
-      request.log.info({ event: 'login_failed', client_id: parked.client.id }, 'hosted login: invalid credentials')
+      await app.loginThrottle.failed(username, ip)
+      // As in the password grant: the subject is the user id, never the typed username.
+      await app.audit.record({
+        type: 'login_failed', subject: user?.id ?? null, clientId, ip,
+        detail: { reason: !user ? 'unknown_user' : user.disabled && ok ? 'disabled' : 'bad_password', via: 'login_form' },
+      })
       return render(reply, 401, parked, browser, username, 'Incorrect username or password.')
     }
+    await app.loginThrottle.succeeded(username, ip)
+    await app.audit.record({ type: 'login_succeeded', actor: user.id, subject: user.id, clientId, ip, detail: { via: 'login_form' } })
     if (app.passwordHasher.needsRehash(user.passwordHash)) {
       await app.usersRepository.updatePasswordHash(user.id, await app.passwordHasher.hash(password))
     }

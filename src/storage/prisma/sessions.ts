@@ -16,6 +16,13 @@ export function prismaSessionStore (prisma: PrismaClient): SessionStore {
 
     find: (id) => prisma.session.findUnique({ where: { id } }),
 
+    listActiveForUser: (userId, { limit, cursor }, now) =>
+      prisma.session.findMany({
+        where: { userId, endedAt: null, expiresAt: { gt: now }, ...(cursor !== undefined ? { id: { gt: cursor } } : {}) },
+        orderBy: { id: 'asc' },
+        take: limit,
+      }),
+
     async touchAuthTime (id, authTime) {
       await prisma.session.update({ where: { id }, data: { authTime } })
     },

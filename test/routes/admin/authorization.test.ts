@@ -17,7 +17,7 @@ interface Row {
   status: number
 }
 
-interface Fixtures { clientId: string, deletableClientId: string, userId: string, familyId: string, retiringKid: () => Promise<string> }
+interface Fixtures { clientId: string, deletableClientId: string, userId: string, familyId: string, sid: string, retiringKid: () => Promise<string> }
 
 const rows: Row[] = [
   { method: 'GET', path: '/admin/clients', url: () => '/admin/clients?limit=2', status: 200 },
@@ -36,6 +36,8 @@ const rows: Row[] = [
   { method: 'GET', path: '/admin/refresh-families/{familyId}', url: (f) => `/admin/refresh-families/${f.familyId}`, status: 200 },
   { method: 'POST', path: '/admin/refresh-families/{familyId}/revoke', url: (f) => `/admin/refresh-families/${f.familyId}/revoke`, status: 200 },
   { method: 'POST', path: '/admin/users/{id}/password', url: (f) => `/admin/users/${f.userId}/password`, body: () => ({ password: 'a brand new passphrase' }), status: 200 },
+  { method: 'GET', path: '/admin/sessions/{sid}', url: (f) => `/admin/sessions/${f.sid}`, status: 200 },
+  { method: 'DELETE', path: '/admin/sessions/{sid}', url: (f) => `/admin/sessions/${f.sid}`, status: 200 },
   { method: 'POST', path: '/admin/users/{id}/sign-out', url: (f) => `/admin/users/${f.userId}/sign-out`, status: 200 },
   { method: 'GET', path: '/admin/keys', url: () => '/admin/keys', status: 200 },
   { method: 'POST', path: '/admin/keys/rotate', url: () => '/admin/keys/rotate', body: () => ({ force: true }), status: 200 },
@@ -51,7 +53,10 @@ async function fixtures (app: FastifyInstance): Promise<Fixtures> {
   const { user, username, password } = await createUser(app)
   const login = await postForm(app, '/token', { grant_type: 'password', username, password }, { authorization: pwClient.basic })
   const familyId = (await app.refreshTokens.find(JSON.parse(Buffer.from(login.json().refresh_token.split('.')[1], 'base64url').toString()).jti))!.familyId
+  // An SSO session row, as the hosted login creates one.
+  const session = await app.sessions.create({ id: 'sid-fixture', tokenHash: 'hash-fixture', userId: user.id, authTime: new Date(), expiresAt: new Date(Date.now() + 3_600_000) })
   return {
+    sid: session.id,
     clientId: client.id,
     deletableClientId: deletable.client.id,
     userId: user.id,

@@ -90,11 +90,11 @@ t.test('admin API behaviour', async (t) => {
     const families = (await call('GET', `/admin/users/${user.id}/refresh-families`)).json()
     t.equal(families.items.length, 2)
     t.ok(families.items.every((f: { active: boolean }) => f.active))
-    t.equal((await call('GET', `/admin/users/${user.id}/sessions`)).json().items.length, 2, 'sessions = families until SSO')
+    t.equal((await call('GET', `/admin/users/${user.id}/sessions`)).json().items.length, 0, 'password-grant sign-ins are families, not SSO sessions')
     t.equal((await call('GET', `/admin/clients/${pw.client.id}/refresh-families`)).json().items.length, 2)
 
     const signOut = await call('POST', `/admin/users/${user.id}/sign-out`)
-    t.strictSame(signOut.json(), { revoked_families: 2 })
+    t.strictSame(signOut.json(), { ended_sessions: 0, revoked_families: 2 })
     for (const token of [first, second]) {
       t.equal((await postForm(app, '/token', { grant_type: 'refresh_token', refresh_token: token }, { authorization: pw.basic })).json().error, 'invalid_grant')
     }
@@ -107,7 +107,7 @@ t.test('admin API behaviour', async (t) => {
 
     t.equal((await call('POST', `/admin/users/${user.id}/password`, { password: 'password1' })).statusCode, 400, 'policy on reset')
     const reset = await call('POST', `/admin/users/${user.id}/password`, { password: 'another long passphrase' })
-    t.strictSame(reset.json(), { revoked_families: 1 })
+    t.strictSame(reset.json(), { ended_sessions: 0, revoked_families: 1 })
     t.equal((await login()).json().error, 'invalid_grant', 'old password refused')
     t.equal((await postForm(app, '/token', { grant_type: 'password', username, password: 'another long passphrase' }, { authorization: pw.basic })).statusCode, 200)
   })
