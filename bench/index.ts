@@ -39,7 +39,7 @@ const settings: LoadSettings = {
 const only = process.env.BENCH_ONLY ? new Set(process.env.BENCH_ONLY.split(',').map((s) => s.trim())) : null
 const selected = (name: string) => !only || only.has(name)
 const SIGN_CONCURRENCY = 64
-const PASSWORD_CONNECTIONS = Number(process.env.BENCH_PASSWORD_CONNECTIONS ?? 8)
+const PASSWORD_CONNECTIONS = Number(process.env.BENCH_PASSWORD_CONNECTIONS ?? 16) // as many in flight as the argon2 ceiling
 const ARGON2_CONCURRENCY = 16
 const CEILING_SECONDS = 3
 

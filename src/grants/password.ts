@@ -38,15 +38,17 @@ export const password: Grant = {
       })
       throw new InvalidGrant('invalid username or password')
     }
-    await services.throttle.succeeded(username, ip)
-    await services.audit.record({ type: 'login_succeeded', actor: user.id, subject: user.id, clientId: client.id, ip })
-    if (services.passwords.needsRehash(user.passwordHash)) {
-      await services.users.updatePasswordHash(user.id, await services.passwords.hash(secret))
-    }
     const scope = resolveScope(parseScope(params.scope), allowedForUser(client.scopes, user.scopes))
     const audience = resolveAudience(resources, client.audiences, services.issuer)
-    return issueTokenPair({
-      client, sub: user.id, userId: user.id, scope, audience, refresh: client.grantTypes.includes('refresh_token'),
-    }, services)
+    // Independent steps run side by side: the login is already decided, and each still must succeed.
+    const [tokens] = await Promise.all([
+      issueTokenPair({ client, sub: user.id, userId: user.id, scope, audience, refresh: client.grantTypes.includes('refresh_token') }, services),
+      services.throttle.succeeded(username, ip),
+      services.audit.record({ type: 'login_succeeded', actor: user.id, subject: user.id, clientId: client.id, ip }),
+      services.passwords.needsRehash(user.passwordHash)
+        ? services.passwords.hash(secret).then((hash) => services.users.updatePasswordHash(user.id, hash))
+        : undefined,
+    ])
+    return tokens
   },
 }
