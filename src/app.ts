@@ -14,7 +14,6 @@ import formBody from './plugins/form_body.js'
 import services from './plugins/services.js'
 import metrics from './plugins/metrics.js'
 import rateLimit from './plugins/rate_limit.js'
-import { proxyIssuerWarning } from './http/public_issuer.js'
 import adminRoutes, { ADMIN_PREFIX } from './routes/admin/index.js'
 import tokenRoute from './routes/oauth/token.js'
 import revokeRoute from './routes/oauth/revoke.js'
@@ -127,8 +126,6 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
   await app.register(formBody)
   await app.register(services, { config: options.config, database: options.database, now: options.now, scheduleKeys: options.scheduleKeys, fetch: options.fetch })
   await app.register(metrics)
-  const issuerWarning = proxyIssuerWarning(options.config)
-  if (issuerWarning) app.log.warn({ event: 'issuer_from_proxy', issuer: options.config.issuer }, issuerWarning)
   await app.register(rateLimit)
   // OpenAPI document of every route with a schema (the admin API), served with a UI at /docs.
   await app.register(swagger, {

@@ -23,6 +23,7 @@ import { allowedForUser } from './scopes.js'
 import type { TokenMinter } from './tokens.js'
 
 export interface SingleSignOnOptions {
+  /** The issuer `minter` signs as (back-channel logout tokens). */
   issuer: string
   policy: Pick<Policy, 'authorizationCodeTTL' | 'authorizationRequestTTL' | 'ssoSessionTTL'>
   sessions: SessionStore
@@ -64,6 +65,12 @@ export class SingleSignOn {
   constructor (options: SingleSignOnOptions) {
     this.#o = options
     this.#now = options.now ?? (() => new Date())
+  }
+
+  /** The same service (same stores) issuing back-channel logout tokens as `issuer`. */
+  withIssuer (issuer: string): SingleSignOn {
+    if (issuer === this.#o.issuer) return this
+    return new SingleSignOn({ ...this.#o, issuer, minter: this.#o.minter.withIssuer(issuer), now: this.#now })
   }
 
   /** The live session a cookie secret refers to, with its user (null when absent, ended, expired or the user is disabled). */

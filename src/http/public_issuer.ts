@@ -1,6 +1,6 @@
 /**
  * The public issuer of a request: the one place that decides which origin Stamp puts in the URLs
- * it emits (discovery, `iss`, later redirects and cookie `Secure`).
+ * it emits (discovery, token `iss`, the browser endpoints' redirects and forms, cookie `Secure`).
  *
  * - ISSUER set: always ISSUER. Forwarded headers never change an emitted URL. This is the
  *   production setting: verifiers pin the issuer, so it must not depend on a header.
@@ -15,6 +15,7 @@
  */
 import type { FastifyRequest } from 'fastify'
 import type { Config } from '../config/env.js'
+import type { SingleSignOn } from '../domain/sso.js'
 import type { TokenMinter } from '../domain/tokens.js'
 import type { GrantServices } from '../grants/types.js'
 
@@ -48,20 +49,6 @@ export function publicIssuer (request: FastifyRequest): string {
   return issuerFrom(config, { protocol: request.protocol, host: request.host, viaTrustedProxy: (request.ips?.length ?? 0) > 1 })
 }
 
-/**
- * The start-up warning for a proxy-derived issuer, or null. Only the token, revocation,
- * introspection and discovery endpoints follow the per-request issuer; the browser (SSO)
- * endpoints (/authorize, /login, /consent, /logout, /userinfo, cookies, back-channel logout
- * tokens) still use the fixed `config.issuer`, so their redirects, `iss` values and token checks
- * would not match what discovery advertises. TODO(v2): make them use publicIssuer(request) too.
- */
-export function proxyIssuerWarning (config: Pick<Config, 'issuerFromProxy' | 'issuer'>): string | null {
-  if (!config.issuerFromProxy) return null
-  return `ISSUER is unset and TRUST_PROXY is on: the issuer is derived per request from X-Forwarded-Proto/-Host, but single sign-on ` +
-    `(/authorize, /login, /consent, /logout, /userinfo) always uses ${config.issuer} and will not work behind the proxy. ` +
-    'Set ISSUER to the public URL to use authorization_code clients (docs/production.md).'
-}
-
 /** Whether cookies set on this request should carry `Secure`: the public origin is https. */
 export function isSecureOrigin (request: FastifyRequest): boolean {
   return publicIssuer(request).startsWith('https://')
@@ -78,4 +65,9 @@ export function grantServicesFor (request: FastifyRequest): GrantServices {
   const services = request.server.grantServices
   const issuer = publicIssuer(request)
   return issuer === services.issuer ? services : { ...services, issuer, minter: services.minter.withIssuer(issuer) }
+}
+
+/** The SSO service for this request's issuer (its back-channel logout tokens carry that `iss`). */
+export function ssoFor (request: FastifyRequest): SingleSignOn {
+  return request.server.sso.withIssuer(publicIssuer(request))
 }

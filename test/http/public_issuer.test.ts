@@ -1,9 +1,8 @@
 import t from 'tap'
-import { build, createClient, createTestDatabase, postForm } from '../helper.js'
+import { build, createClient, createTestDatabase, createUser, postForm } from '../helper.js'
+import { Browser, authorizeURL, hiddenFields, pkce } from '../fixtures/browser.js'
 import { loadConfig, parseTrustProxy } from '../../src/config/env.js'
-import { decodeJwt } from 'jose'
-import { pino } from 'pino'
-import { proxyIssuerWarning } from '../../src/http/public_issuer.js'
+import { createLocalJWKSet, decodeJwt, jwtVerify } from 'jose'
 
 /** The app with the test defaults, but without ISSUER. */
 async function buildWithoutIssuer (t: Parameters<typeof build>[0], env: Record<string, string>) {
@@ -57,23 +56,65 @@ t.test('TRUST_PROXY parsing', async (t) => {
   t.throws(() => loadConfig({ SHUTDOWN_TIMEOUT: '0' }), /SHUTDOWN_TIMEOUT/)
 })
 
-t.test('a proxy-derived issuer warns at start-up that SSO needs ISSUER', async (t) => {
-  t.equal(proxyIssuerWarning(loadConfig({ TRUST_PROXY: '127.0.0.1', ISSUER: 'https://a.example' })), null, 'ISSUER set: no warning')
-  t.equal(proxyIssuerWarning(loadConfig({})), null, 'no proxy: no warning')
-  t.match(proxyIssuerWarning(loadConfig({ TRUST_PROXY: '127.0.0.1', PORT: '4000' })), /Set ISSUER.*authorization_code/)
-
-  const lines: Array<{ level: number, event?: string, msg: string }> = []
-  const loggerInstance = pino({ level: 'warn' }, { write: (line: string) => { lines.push(JSON.parse(line)) } })
+t.test('no ISSUER, trusted proxy: single sign-on follows the forwarded issuer', async (t) => {
+  const PUBLIC = 'https://id.example.com'
+  const headers = { 'x-forwarded-for': '203.0.113.7', 'x-forwarded-proto': 'https', 'x-forwarded-host': 'id.example.com' }
+  const delivered: string[] = []
+  const fetch = (async (_uri: string, init: { body: string }) => {
+    delivered.push(new URLSearchParams(init.body).get('logout_token')!)
+    return new Response(null, { status: 200 })
+  }) as unknown as typeof globalThis.fetch
   const databaseUrl = await createTestDatabase(t)
-  const config = loadConfig({ DATABASE_URL: databaseUrl, KEY_ENCRYPTION_KEY: 'a'.repeat(43), TRUST_PROXY: '127.0.0.1' })
-  await build(t, { databaseUrl, config, loggerInstance })
-  const warning = lines.find((l) => l.event === 'issuer_from_proxy')
-  t.ok(warning, 'logged once at start-up')
-  t.equal(warning?.level, 40, 'at warn')
-  t.match(warning?.msg, /single sign-on/)
+  const app = await build(t, { databaseUrl, config: loadConfig({ DATABASE_URL: databaseUrl, LOG_LEVEL: 'silent', KEY_ENCRYPTION_KEY: 'a'.repeat(43), TRUST_PROXY: '127.0.0.1' }), fetch })
+  const APP = 'https://app.example/cb'
+  const a = await createClient(app, {
+    name: 'Partner', grantTypes: ['authorization_code'], redirectUris: [APP], postLogoutRedirectUris: ['https://app.example/bye'],
+    backchannelLogoutUri: 'https://app.example/backchannel', scopes: ['openid', 'profile'],
+  })
+  const alice = await createUser(app, 'alice')
+  const browser = new Browser(app, PUBLIC, headers)
+  const { verifier, challenge } = pkce()
 
-  const quiet: typeof lines = []
-  const withIssuer = loadConfig({ DATABASE_URL: databaseUrl, KEY_ENCRYPTION_KEY: 'a'.repeat(43), TRUST_PROXY: '127.0.0.1', ISSUER: 'https://id.example.org' })
-  await build(t, { databaseUrl, config: withIssuer, loggerInstance: pino({ level: 'warn' }, { write: (line: string) => { quiet.push(JSON.parse(line)) } }) })
-  t.notOk(quiet.some((l) => l.event === 'issuer_from_proxy'), 'not with ISSUER set')
+  const start = await browser.follow(authorizeURL({
+    client_id: a.client.id, redirect_uri: APP, response_type: 'code', scope: 'openid profile', state: 's1', nonce: 'n1', code_challenge: challenge, code_challenge_method: 'S256',
+  }, PUBLIC))
+  t.equal(start.res.statusCode, 200, 'redirected to the login page under the public issuer')
+  t.match(start.res.body, /<form method="post" action="https:\/\/id\.example\.com\/login"/)
+  const signedIn = await browser.post(`${PUBLIC}/login`, { ...hiddenFields(start.res.body), username: 'alice', password: alice.password })
+  t.match(String(signedIn.headers['set-cookie']), /^stamp_session=[^;]+; Path=\/; HttpOnly; SameSite=Lax; Secure$/, 'session cookie is Secure')
+  t.match(String(signedIn.headers.location), /^https:\/\/id\.example\.com\/consent\?request=/)
+  const consent = await browser.follow(String(signedIn.headers.location))
+  t.match(consent.res.body, /action="https:\/\/id\.example\.com\/consent"/, 'consent form posts to the public issuer')
+  const done = await browser.follow(`${PUBLIC}/consent`, { ...hiddenFields(consent.res.body), decision: 'allow' })
+  const location = done.location!
+  t.equal(location.origin + location.pathname, APP)
+  t.equal(location.searchParams.get('iss'), PUBLIC, 'RFC 9207 iss is the public issuer')
+  t.equal(location.searchParams.get('state'), 's1')
+
+  // A fresh browser: the binding cookie is Secure too, and /authorize redirects under the public issuer.
+  const plain = await app.inject({ url: authorizeURL({ client_id: a.client.id, redirect_uri: APP, response_type: 'code', scope: 'openid' }, ''), headers })
+  t.match(String(plain.headers['set-cookie']), /^stamp_browser=[^;]+; Path=\/; HttpOnly; SameSite=Lax; Secure$/, 'browser cookie is Secure')
+  t.match(String(plain.headers.location), /^https:\/\/id\.example\.com\/login\?request=/)
+
+  const tokenRes = await postForm(app, '/token', { grant_type: 'authorization_code', code: location.searchParams.get('code')!, redirect_uri: APP, code_verifier: verifier }, { authorization: a.basic, ...headers })
+  t.equal(tokenRes.statusCode, 200, tokenRes.body)
+  const tokens = tokenRes.json()
+  const jwks = createLocalJWKSet((await app.inject({ url: '/jwks', headers })).json())
+  const { payload: id } = await jwtVerify(tokens.id_token, jwks, { issuer: PUBLIC, audience: a.client.id })
+  t.equal(id.nonce, 'n1')
+
+  const info = await app.inject({ url: '/userinfo', headers: { ...headers, authorization: `Bearer ${tokens.access_token}` } })
+  t.equal(info.statusCode, 200, info.body)
+  t.equal(info.json().sub, alice.user.id)
+  const direct = await app.inject({ url: '/userinfo', headers: { authorization: `Bearer ${tokens.access_token}` } })
+  t.equal(direct.statusCode, 401, 'the token is not accepted under another issuer')
+
+  const logout = await browser.request('GET', `${PUBLIC}/logout?${new URLSearchParams({ id_token_hint: tokens.id_token, post_logout_redirect_uri: 'https://app.example/bye', state: 'bye' })}`)
+  t.equal(logout.statusCode, 303, 'the id_token_hint is accepted: logged out at once')
+  t.equal(logout.headers.location, 'https://app.example/bye?state=bye')
+  t.match(String(logout.headers['set-cookie']), /^stamp_session=; Path=\/; Max-Age=0; HttpOnly; SameSite=Lax; Secure$/)
+  await app.backchannelLogout.drain()
+  t.equal(delivered.length, 1, 'back-channel logout sent')
+  t.equal(decodeJwt(delivered[0]).iss, PUBLIC, 'logout token issued by the public issuer')
+  t.equal(decodeJwt(delivered[0]).sid, id.sid)
 })

@@ -9,7 +9,8 @@
  *
  * @module
  */
-import type { FastifyInstance } from 'fastify'
+import type { FastifyInstance, FastifyRequest } from 'fastify'
+import { ssoFor } from '../../http/public_issuer.js'
 import {
   PageQuery, Session, SessionPage, SessionParams, SignedOut, UserIdParams, errorResponses, type PageQuery as PageInput,
 } from '../../schemas/admin.js'
@@ -42,7 +43,7 @@ export default async function sessionRoutes (app: FastifyInstance): Promise<void
     const { sid } = request.params
     if (!await app.sso.findSession(sid)) throw notFound('session')
     // Idempotent: ending an ended session changes nothing and notifies nobody again.
-    const ended = await app.sso.logout(sid)
+    const ended = await ssoFor(request).logout(sid)
     const session = (await app.sso.findSession(sid))!
     if (ended) {
       await app.audit.record({ type: 'session_ended', actor: request.admin!.sub, subject: session.userId, ip: request.ip, detail: { sid, client_ids: session.clientIds } })
@@ -55,7 +56,7 @@ export default async function sessionRoutes (app: FastifyInstance): Promise<void
   }, async (request) => {
     const { id } = request.params
     if (!await app.usersRepository.findById(id)) throw notFound('user')
-    const result = await signOutEverywhere(app, id)
+    const result = await signOutEverywhere(request, id)
     await app.audit.record({ type: 'user_signed_out_everywhere', actor: request.admin!.sub, subject: id, ip: request.ip, detail: { refresh_families_revoked: result.revoked_families, sessions_ended: result.ended_sessions } })
     return result
   })
@@ -63,11 +64,12 @@ export default async function sessionRoutes (app: FastifyInstance): Promise<void
 
 /**
  * Revokes all of a user's refresh-token families (password-grant sign-ins have no SSO session),
- * then ends each SSO session through `app.sso.logout` for the back-channel notifications.
- * Families first, so the count covers those bound to sessions as well.
+ * then ends each SSO session through `app.sso.logout` for the back-channel notifications (their
+ * logout tokens carry the request's public issuer). Families first, so the count covers those
+ * bound to sessions as well.
  */
-export async function signOutEverywhere (app: FastifyInstance, userId: string): Promise<{ ended_sessions: number, revoked_families: number }> {
-  const revoked = await app.refreshTokens.revokeUserFamilies(userId, new Date())
-  const ended = await app.sso.logoutUser(userId)
+export async function signOutEverywhere (request: FastifyRequest, userId: string): Promise<{ ended_sessions: number, revoked_families: number }> {
+  const revoked = await request.server.refreshTokens.revokeUserFamilies(userId, new Date())
+  const ended = await ssoFor(request).logoutUser(userId)
   return { ended_sessions: ended, revoked_families: revoked }
 }

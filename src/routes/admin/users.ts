@@ -72,7 +72,7 @@ export default async function userRoutes (app: FastifyInstance): Promise<void> {
       ...(scopes !== undefined ? { scopes: [...new Set(scopes)] } : {}),
     })
     if (!user) throw notFound('user')
-    const signedOut = disabled ? await signOutEverywhere(app, id) : { ended_sessions: 0, revoked_families: 0 }
+    const signedOut = disabled ? await signOutEverywhere(request, id) : { ended_sessions: 0, revoked_families: 0 }
     await app.audit.record({ type: 'user_updated', actor: request.admin!.sub, subject: id, ip: request.ip, detail: { fields: Object.keys(request.body), disabled: user.disabled, refresh_families_revoked: signedOut.revoked_families, sessions_ended: signedOut.ended_sessions } })
     return userView(user)
   })
@@ -85,7 +85,7 @@ export default async function userRoutes (app: FastifyInstance): Promise<void> {
     if (!user) throw notFound('user')
     checkPassword(request.body.password, user.username)
     await app.usersRepository.updatePasswordHash(id, await app.passwordHasher.hash(request.body.password))
-    const signedOut = await signOutEverywhere(app, id)
+    const signedOut = await signOutEverywhere(request, id)
     await app.audit.record({ type: 'user_password_reset', actor: request.admin!.sub, subject: id, ip: request.ip, detail: { refresh_families_revoked: signedOut.revoked_families, sessions_ended: signedOut.ended_sessions } })
     return signedOut
   })

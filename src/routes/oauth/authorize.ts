@@ -15,7 +15,8 @@ import {
   AuthorizationPageError, AuthorizationRedirectError, validateAuthorizationRequest,
 } from '../../domain/authorization_request.js'
 import { ENDPOINTS } from '../well_known/discovery.js'
-import { CookieJar, SESSION_COOKIE, cookie, redirect, redirectError, redirectWithCode, sendErrorPage } from './browser.js'
+import { publicIssuer } from '../../http/public_issuer.js'
+import { SESSION_COOKIE, cookie, cookieJarFor, redirect, redirectError, redirectWithCode, sendErrorPage } from './browser.js'
 
 export function queryOf (request: FastifyRequest): FormBody {
   const q = request.url.indexOf('?')
@@ -23,10 +24,9 @@ export function queryOf (request: FastifyRequest): FormBody {
 }
 
 export default async function authorizeRoute (app: FastifyInstance) {
-  const { issuer } = app.config
-  const jar = new CookieJar(issuer)
-
   async function authorize (request: FastifyRequest, reply: FastifyReply, params: FormBody) {
+    const issuer = publicIssuer(request)
+    const jar = cookieJarFor(request)
     let req
     try {
       req = await validateAuthorizationRequest(params, (id) => app.clientCache.find(id))

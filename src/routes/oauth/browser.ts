@@ -3,8 +3,8 @@
  * justify a plugin), security headers for HTML pages, and the redirect back to the client.
  *
  * Cookie rules: HttpOnly, SameSite=Lax (sent on the top-level navigation that brings the user back
- * from an app, never on cross-site subresource or POST requests), Secure when the issuer is https,
- * Path = the issuer's path. No Max-Age: both die with the browser session; the server-side rows
+ * from an app, never on cross-site subresource or POST requests), Secure when the request's public
+ * issuer (`publicIssuer(request)`) is https, Path = that issuer's path. No Max-Age: both die with the browser session; the server-side rows
  * have their own expiry.
  *
  * @module
@@ -15,6 +15,7 @@ import type { OAuthError } from '../../errors.js'
 import { redirectURL } from '../../domain/authorization_request.js'
 import { newSecret } from '../../domain/browser_secrets.js'
 import type { ParkedRequest } from '../../domain/sso.js'
+import { publicIssuer } from '../../http/public_issuer.js'
 import type { SessionRecord, UserRecord } from '../../storage/types.js'
 import { errorPage } from './views.js'
 
@@ -42,6 +43,11 @@ export function cookie (request: FastifyRequest, name: string): string | undefin
   const value = parseCookies(request.headers.cookie)[name]
   // Our values are base64url; anything else is not ours.
   return value && /^[A-Za-z0-9_-]{20,100}$/.test(value) ? value : undefined
+}
+
+/** The cookie jar for this request's public issuer (its `Secure` flag and path). */
+export function cookieJarFor (request: FastifyRequest): CookieJar {
+  return new CookieJar(publicIssuer(request))
 }
 
 export class CookieJar {
@@ -134,7 +140,7 @@ export function redirectError (reply: FastifyReply, issuer: string, redirectUri:
 export async function redirectWithCode (app: FastifyInstance, reply: FastifyReply, request: Omit<ParkedRequest, 'id' | 'prompt' | 'maxAge' | 'loginHint' | 'sessionId'>, session: SessionRecord, user: UserRecord): Promise<FastifyReply> {
   const { code } = await app.sso.issueCode(request, session, user)
   reply.request.log.info({ event: 'authorization_code_issued', client_id: request.client.id, sid: session.id }, 'authorization code issued')
-  return redirect(reply, redirectURL(request.redirectUri, { code, state: request.state, iss: app.config.issuer }))
+  return redirect(reply, redirectURL(request.redirectUri, { code, state: request.state, iss: publicIssuer(reply.request) }))
 }
 
 /** Completes a parked request exactly once: a resubmitted form finds it gone. */

@@ -8,6 +8,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import { AccessDenied } from '../../errors.js'
 import { csrfToken, verifyCSRF } from '../../domain/browser_secrets.js'
+import { publicIssuer } from '../../http/public_issuer.js'
 import { ENDPOINTS } from '../well_known/discovery.js'
 import {
   BROWSER_COOKIE, SESSION_COOKIE, completeParked, cookie, expiredRequestPage, nonce, redirectError, sendErrorPage, sendPage,
@@ -17,9 +18,6 @@ import { field } from './login.js'
 import { consentPage } from './views.js'
 
 export default async function consentRoute (app: FastifyInstance) {
-  const { issuer } = app.config
-  const action = issuer + ENDPOINTS.consent
-
   /** The parked request and the session that signed in for it (the same browser, still signed in). */
   async function load (request: FastifyRequest, requestId: string | undefined) {
     const browser = cookie(request, BROWSER_COOKIE)
@@ -37,7 +35,7 @@ export default async function consentRoute (app: FastifyInstance) {
     const n = nonce()
     return sendPage(reply, 200, consentPage({
       nonce: n,
-      action,
+      action: publicIssuer(request) + ENDPOINTS.consent,
       requestId: parked.id,
       csrf: csrfToken(browser, 'consent', parked.id),
       clientName: parked.client.name,
@@ -64,7 +62,7 @@ export default async function consentRoute (app: FastifyInstance) {
     if (decision === 'deny') {
       if (!await app.sso.takeParked(parked.id)) return expiredRequestPage(reply)
       request.log.info({ event: 'consent_denied', client_id: parked.client.id, user_id: user.id }, 'consent denied')
-      return redirectError(reply, issuer, parked.redirectUri, new AccessDenied('the user denied the request'), parked.state)
+      return redirectError(reply, publicIssuer(request), parked.redirectUri, new AccessDenied('the user denied the request'), parked.state)
     }
     return sendErrorPage(reply, 400, 'Something went wrong', 'Choose Allow or Cancel.')
   })

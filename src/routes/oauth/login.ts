@@ -18,9 +18,10 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { FormBody } from '../../plugins/form_body.js'
 import { csrfToken, verifyCSRF } from '../../domain/browser_secrets.js'
 import type { ParkedRequest } from '../../domain/sso.js'
+import { publicIssuer } from '../../http/public_issuer.js'
 import { ENDPOINTS } from '../well_known/discovery.js'
 import {
-  BROWSER_COOKIE, CookieJar, SESSION_COOKIE, completeParked, cookie, expiredRequestPage, nonce, redirect, sendErrorPage, sendPage,
+  BROWSER_COOKIE, SESSION_COOKIE, completeParked, cookie, cookieJarFor, expiredRequestPage, nonce, redirect, sendErrorPage, sendPage,
 } from './browser.js'
 import { queryOf } from './authorize.js'
 import { loginPage } from './views.js'
@@ -35,14 +36,10 @@ export function field (form: unknown, name: string): string | undefined {
 }
 
 export default async function loginRoute (app: FastifyInstance) {
-  const { issuer } = app.config
-  const jar = new CookieJar(issuer)
-  const action = issuer + ENDPOINTS.login
-
   function render (reply: FastifyReply, status: number, parked: ParkedRequest, browser: string, username?: string, error?: string) {
     const n = nonce()
     const page = loginPage({
-      nonce: n, action, requestId: parked.id, csrf: csrfToken(browser, 'login', parked.id), clientName: parked.client.name, username, error,
+      nonce: n, action: publicIssuer(reply.request) + ENDPOINTS.login, requestId: parked.id, csrf: csrfToken(browser, 'login', parked.id), clientName: parked.client.name, username, error,
     })
     // After a successful sign-in the form's response redirects to the client (or to consent).
     return sendPage(reply, status, page, n, [parked.redirectUri])
@@ -99,12 +96,12 @@ export default async function loginRoute (app: FastifyInstance) {
 
     const current = await app.sso.currentSession(cookie(request, SESSION_COOKIE))
     const { session, secret } = await app.sso.signIn(user, current)
-    if (secret) jar.set(reply, SESSION_COOKIE, secret)
+    if (secret) cookieJarFor(request).set(reply, SESSION_COOKIE, secret)
     await app.sso.markAuthenticated(parked.id, session.id)
 
     const scopes = app.sso.grantableScopes(parked.client, user, parked.scopes)
     if (await app.sso.consentRequired(parked.client, user, scopes, parked.prompt)) {
-      return redirect(reply, `${issuer}${ENDPOINTS.consent}?request=${parked.id}`)
+      return redirect(reply, `${publicIssuer(request)}${ENDPOINTS.consent}?request=${parked.id}`)
     }
     return completeParked(app, reply, parked, session, user)
   })

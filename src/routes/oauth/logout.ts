@@ -20,9 +20,10 @@ import type { JWTPayload } from 'jose'
 import type { FormBody } from '../../plugins/form_body.js'
 import { redirectURL } from '../../domain/authorization_request.js'
 import { csrfToken, verifyCSRF } from '../../domain/browser_secrets.js'
+import { minterFor, publicIssuer, ssoFor } from '../../http/public_issuer.js'
 import type { ClientRecord } from '../../storage/types.js'
 import { ENDPOINTS } from '../well_known/discovery.js'
-import { CookieJar, SESSION_COOKIE, cookie, nonce, redirect, sendErrorPage, sendPage } from './browser.js'
+import { SESSION_COOKIE, cookie, cookieJarFor, nonce, redirect, sendErrorPage, sendPage } from './browser.js'
 import { queryOf } from './authorize.js'
 import { field } from './login.js'
 import { logoutConfirmPage, signedOutPage } from './views.js'
@@ -30,11 +31,8 @@ import { logoutConfirmPage, signedOutPage } from './views.js'
 const PARAMETERS = ['id_token_hint', 'client_id', 'post_logout_redirect_uri', 'state', 'logout_hint', 'ui_locales'] as const
 
 export default async function logoutRoute (app: FastifyInstance) {
-  const { issuer } = app.config
-  const jar = new CookieJar(issuer)
-  const action = issuer + ENDPOINTS.endSession
-
   async function logout (request: FastifyRequest, reply: FastifyReply, form: FormBody, posted: boolean) {
+    const action = publicIssuer(request) + ENDPOINTS.endSession
     const get = (name: string) => field(form, name) || undefined
     const idTokenHint = get('id_token_hint')
     const state = get('state')
@@ -50,7 +48,7 @@ export default async function logoutRoute (app: FastifyInstance) {
 
     let hint: JWTPayload | null = null
     if (idTokenHint) {
-      hint = await app.minter.verifyIdTokenHint(idTokenHint)
+      hint = await minterFor(request).verifyIdTokenHint(idTokenHint)
       if (!hint) return sendErrorPage(reply, 400, 'Cannot sign out', 'The sign-out request is not valid (the id_token_hint was not issued by this server).')
     }
     const audience = hint ? (Array.isArray(hint.aud) ? hint.aud : [hint.aud]) : []
@@ -85,10 +83,10 @@ export default async function logoutRoute (app: FastifyInstance) {
           fields: { client_id: client?.id, post_logout_redirect_uri: postLogoutRedirectUri, state },
         }), n, postLogoutRedirectUri ? [postLogoutRedirectUri] : [])
       }
-      await app.sso.logout(current.session.id)
+      await ssoFor(request).logout(current.session.id)
       request.log.info({ event: 'rp_initiated_logout', client_id: client?.id, sid: current.session.id }, 'session ended by logout')
     }
-    if (sessionSecret) jar.clear(reply, SESSION_COOKIE)
+    if (sessionSecret) cookieJarFor(request).clear(reply, SESSION_COOKIE)
     if (postLogoutRedirectUri) return redirect(reply, redirectURL(postLogoutRedirectUri, { state }))
     const n = nonce()
     return sendPage(reply, 200, signedOutPage(n), n)

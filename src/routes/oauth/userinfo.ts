@@ -10,6 +10,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { InsufficientScope, InvalidRequest, InvalidToken, type OAuthError } from '../../errors.js'
 import { ACCESS_TOKEN_TYP } from '../../domain/tokens.js'
 import { userClaims } from '../../domain/oidc_claims.js'
+import { minterFor } from '../../http/public_issuer.js'
 import { ENDPOINTS } from '../well_known/discovery.js'
 import { field } from './login.js'
 
@@ -43,7 +44,7 @@ export default async function userinfoRoute (app: FastifyInstance) {
       return reply.code(401).header('www-authenticate', `Bearer realm="${REALM}"`).header('cache-control', 'no-store').send()
     }
 
-    const claims = await app.minter.verifyOwn(token, ACCESS_TOKEN_TYP)
+    const claims = await minterFor(request).verifyOwn(token, ACCESS_TOKEN_TYP)
     if (!claims || typeof claims.sub !== 'string') throw invalidToken('the access token is invalid or expired')
     const scopes = typeof claims.scope === 'string' ? claims.scope.split(' ') : []
     if (!scopes.includes('openid')) {
