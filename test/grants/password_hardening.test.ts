@@ -33,21 +33,30 @@ t.test('unknown users cost the same time as known ones (median of 15 each, withi
   // Warm up (the dummy hash is computed on first use; JIT).
   await timed(username)
   await timed('warm-up-unknown')
-  const known: number[] = []
-  const unknown: number[] = []
-  for (let i = 0; i < 15; i++) {
-    // Interleaved, alternating which goes first, so load drift and order effects hit both alike.
-    if (i % 2) {
-      known.push(await timed(username))
-      unknown.push(await timed(`nobody-${i}`))
-    } else {
-      unknown.push(await timed(`nobody-${i}`))
-      known.push(await timed(username))
+  // One round: 15 of each, interleaved, alternating which goes first, so load drift and order
+  // effects hit both alike. A shared, noisy machine can still skew one round; a real timing leak
+  // (a skipped argon2 is ~100× faster) skews every round, so up to three rounds are allowed.
+  const round = async () => {
+    const known: number[] = []
+    const unknown: number[] = []
+    for (let i = 0; i < 15; i++) {
+      if (i % 2) {
+        known.push(await timed(username))
+        unknown.push(await timed(`nobody-${i}`))
+      } else {
+        unknown.push(await timed(`nobody-${i}`))
+        known.push(await timed(username))
+      }
     }
+    return { k: median(known), u: median(unknown) }
   }
-  const k = median(known)
-  const u = median(unknown)
-  t.comment(`median known ${k.toFixed(1)} ms, unknown ${u.toFixed(1)} ms, ratio ${(u / k).toFixed(2)}`)
+  let k = 0
+  let u = 0
+  for (let attempt = 1; attempt <= 3; attempt++) {
+    ({ k, u } = await round())
+    t.comment(`round ${attempt}: median known ${k.toFixed(1)} ms, unknown ${u.toFixed(1)} ms, ratio ${(u / k).toFixed(2)}`)
+    if (Math.abs(u - k) / Math.max(k, u) < 0.3) break
+  }
   t.ok(Math.abs(u - k) / Math.max(k, u) < 0.3, `medians within 30% (known ${k.toFixed(1)} ms, unknown ${u.toFixed(1)} ms)`)
   t.ok(k > 5, 'argon2 actually ran (a known user with a wrong password is not a fast path)')
 })
