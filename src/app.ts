@@ -109,7 +109,11 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
   // open, idle, and hold the shutdown until the proxy happened to reuse them.
   let closing = false
   app.addHook('preClose', async () => { closing = true })
-  app.addHook('onSend', async (_request, reply) => { if (closing) reply.header('connection', 'close') })
+  // Callback style: this runs on every response, and an async hook costs a promise each time.
+  app.addHook('onSend', (_request, reply, payload, done) => {
+    if (closing) reply.header('connection', 'close')
+    done(null, payload)
+  })
 
   if (options.instanceTag) {
     const tag = options.instanceTag
