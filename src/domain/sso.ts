@@ -39,18 +39,8 @@ export interface SingleSignOnOptions {
 }
 
 /** The parts of a request that survive parking (what a pending row stores). */
-export interface ParkedRequest {
+export interface ParkedRequest extends AuthorizationRequest {
   id: string
-  client: ClientRecord
-  redirectUri: string
-  scopes: string[]
-  state?: string
-  nonce?: string
-  codeChallenge?: string
-  codeChallengeMethod?: string
-  prompt: string[]
-  maxAge?: number
-  loginHint?: string
   sessionId: string | null
 }
 
