@@ -6,9 +6,8 @@
  */
 import { InvalidRequest } from '../errors.js'
 import type { ClientRecord } from '../storage/types.js'
+import { SCOPE_TOKEN } from './scopes.js'
 
-/** RFC 6749 §3.3 scope-token. */
-const SCOPE_TOKEN = /^[\x21\x23-\x5B\x5D-\x7E]+$/
 
 /** Scopes an authorization_code client gets when none are given. */
 export const OIDC_DEFAULT_SCOPES: readonly string[] = ['openid', 'profile', 'email', 'offline_access']

@@ -6,7 +6,7 @@
 import { InvalidRequest, InvalidScope, InvalidTarget } from '../errors.js'
 
 /** RFC 6749 §3.3: scope-token = 1*( %x21 / %x23-5B / %x5D-7E ) */
-const SCOPE_TOKEN = /^[\x21\x23-\x5B\x5D-\x7E]+$/
+export const SCOPE_TOKEN = /^[\x21\x23-\x5B\x5D-\x7E]+$/
 
 /** OpenID Connect scopes every user may grant; other scopes must be in the user's allow-list. */
 export const USER_BASELINE_SCOPES: readonly string[] = ['openid', 'profile', 'email', 'offline_access']
