@@ -21,20 +21,25 @@ export const ADMIN_URL = process.env.TEST_DATABASE_ADMIN_URL ?? 'postgresql://po
 
 interface Teardown { teardown(fn: () => unknown): void }
 
-/** Creates an empty database, migrates it, and drops it when the test ends. */
-export async function createTestDatabase (t: Teardown): Promise<string> {
-  const name = `stamp_test_${randomBytes(6).toString('hex')}`
+/** Creates an empty database and drops it when the test ends. */
+export async function createEmptyDatabase (t: Teardown, prefix = 'stamp_test'): Promise<string> {
+  const name = `${prefix}_${randomBytes(6).toString('hex')}`
   const admin = new pg.Client({ connectionString: ADMIN_URL })
   await admin.connect()
   await admin.query(`CREATE DATABASE ${name}`)
   await admin.end()
-  const url = ADMIN_URL.replace(/\/[^/?]*(\?|$)/, `/${name}$1`)
   t.teardown(async () => {
     const client = new pg.Client({ connectionString: ADMIN_URL })
     await client.connect()
     await client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)
     await client.end()
   })
+  return ADMIN_URL.replace(/\/[^/?]*(\?|$)/, `/${name}$1`)
+}
+
+/** Creates an empty database, migrates it, and drops it when the test ends. */
+export async function createTestDatabase (t: Teardown): Promise<string> {
+  const url = await createEmptyDatabase(t)
   await migrate(url)
   return url
 }

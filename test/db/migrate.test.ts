@@ -3,24 +3,8 @@ import { cpSync, mkdtempSync, writeFileSync, mkdirSync, appendFileSync } from 'n
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import pg from 'pg'
-import { randomBytes } from 'node:crypto'
 import { migrate, MIGRATIONS_DIR, readMigrations } from '../../src/db/migrate.js'
-import { ADMIN_URL } from '../helper.js'
-
-async function emptyDatabase (t: { teardown(fn: () => unknown): void }): Promise<string> {
-  const name = `stamp_mig_${randomBytes(6).toString('hex')}`
-  const admin = new pg.Client({ connectionString: ADMIN_URL })
-  await admin.connect()
-  await admin.query(`CREATE DATABASE ${name}`)
-  await admin.end()
-  t.teardown(async () => {
-    const c = new pg.Client({ connectionString: ADMIN_URL })
-    await c.connect()
-    await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)
-    await c.end()
-  })
-  return ADMIN_URL.replace(/\/[^/?]*(\?|$)/, `/${name}$1`)
-}
+import { createEmptyDatabase } from '../helper.js'
 
 async function query (url: string, sql: string) {
   const c = new pg.Client({ connectionString: url })
@@ -29,7 +13,7 @@ async function query (url: string, sql: string) {
 }
 
 t.test('four concurrent appliers apply each migration exactly once', async (t) => {
-  const url = await emptyDatabase(t)
+  const url = await createEmptyDatabase(t, 'stamp_mig')
   const results = await Promise.all([1, 2, 3, 4].map(() => migrate(url)))
   const total = readMigrations().length
   t.equal(results.reduce((n, r) => n + r.applied.length, 0), total)
@@ -40,7 +24,7 @@ t.test('four concurrent appliers apply each migration exactly once', async (t) =
 })
 
 t.test('an applied migration that was edited is refused', async (t) => {
-  const url = await emptyDatabase(t)
+  const url = await createEmptyDatabase(t, 'stamp_mig')
   await migrate(url)
   const dir = mkdtempSync(join(tmpdir(), 'stamp-mig-'))
   cpSync(MIGRATIONS_DIR, dir, { recursive: true })
@@ -50,7 +34,7 @@ t.test('an applied migration that was edited is refused', async (t) => {
 })
 
 t.test('a failing migration rolls back completely', async (t) => {
-  const url = await emptyDatabase(t)
+  const url = await createEmptyDatabase(t, 'stamp_mig')
   const dir = mkdtempSync(join(tmpdir(), 'stamp-mig-'))
   cpSync(MIGRATIONS_DIR, dir, { recursive: true })
   mkdirSync(join(dir, '29991231000000_broken'))
@@ -62,7 +46,7 @@ t.test('a failing migration rolls back completely', async (t) => {
 })
 
 t.test('a non-empty schema without migration history is refused', async (t) => {
-  const url = await emptyDatabase(t)
+  const url = await createEmptyDatabase(t, 'stamp_mig')
   await query(url, 'CREATE TABLE somebody_elses (id int)')
   await t.rejects(migrate(url), /not empty and has no migration history/)
 })
