@@ -6,20 +6,12 @@
  * @module
  */
 import t from 'tap'
+import { codeOf } from '../fixtures/verifier_outcome.js'
 import { randomUUID } from 'node:crypto'
-import { createVerifier, JWKSCache, StampVerifierError } from '../../src/verifier/index.js'
+import { createVerifier, JWKSCache } from '../../src/verifier/index.js'
 import { AUDIENCE, generateTestKey, startJWKSServer } from '../fixtures/jwks_server.js'
 
 const later = () => Math.floor(Date.now() / 1000) + 3600
-
-async function codeOf (promise: Promise<unknown>): Promise<string> {
-  try {
-    await promise
-    return 'accepted'
-  } catch (err) {
-    return err instanceof StampVerifierError ? err.code : `foreign: ${(err as Error).message}`
-  }
-}
 
 t.test('discovery once, then one JWKS fetch shared by concurrent first requests', async (t) => {
   const issuer = await startJWKSServer(t)

@@ -6,22 +6,14 @@
  * @module
  */
 import t from 'tap'
+import { codeOf } from '../fixtures/verifier_outcome.js'
 import { SignJWT } from 'jose'
-import { createVerifier, StampVerifierError } from '../../src/verifier/index.js'
+import { createVerifier } from '../../src/verifier/index.js'
 import { createUser, postForm } from '../helper.js'
 import { startStamp } from '../fixtures/stamp_server.js'
 
 const ORDERS = 'https://orders.example'
 const BILLING = 'https://billing.example'
-
-async function codeOf (promise: Promise<unknown>): Promise<string> {
-  try {
-    await promise
-    return 'accepted'
-  } catch (err) {
-    return err instanceof StampVerifierError ? err.code : `foreign: ${(err as Error).message}`
-  }
-}
 
 t.test('Stamp tokens through discovery, audiences, token types, revalidation and rotation', async (t) => {
   const stamp = await startStamp(t)
