@@ -107,6 +107,28 @@ export async function runLoad (scenario: Scenario, settings: LoadSettings): Prom
   }
 }
 
+/** Several runs of one scenario as one result: samples and counts pooled, percentiles weighted by run. */
+export function mergeRuns (runs: LoadResult[]): LoadResult {
+  const samples = runs.flatMap((r) => r.samples)
+  const sum = (pick: (r: LoadResult) => number) => runs.reduce((a, r) => a + pick(r), 0)
+  const statusCodes: Record<string, number> = {}
+  for (const r of runs) for (const [code, n] of Object.entries(r.statusCodes)) statusCodes[code] = (statusCodes[code] ?? 0) + n
+  return {
+    mean: mean(samples),
+    median: median(samples),
+    p50: median(runs.map((r) => r.p50)),
+    p99: Math.max(...runs.map((r) => r.p99)),
+    total: sum((r) => r.total),
+    non2xx: sum((r) => r.non2xx),
+    errors: sum((r) => r.errors),
+    timeouts: sum((r) => r.timeouts),
+    statusCodes,
+    seconds: sum((r) => r.seconds),
+    samples,
+    warmupFailures: sum((r) => r.warmupFailures),
+  }
+}
+
 const FORM = 'application/x-www-form-urlencoded'
 
 export function jwksScenario (base: string): Scenario {

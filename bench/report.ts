@@ -11,7 +11,7 @@
  * @module
  */
 import type { LoadResult } from './load.js'
-import type { RateResult } from './stats.js'
+import { mean, median, type RateResult } from './stats.js'
 
 export interface Check {
   name: string
@@ -23,11 +23,22 @@ export interface Check {
   ratio: number
   target: number
   pass: boolean
+  /** Per-round (value, ceiling) when the ratio comes from back-to-back pairs. */
+  pairs?: Array<[number, number]>
 }
 
 export function ratioCheck (name: string, value: number, ceiling: number, ceilingLabel: string, target: number): Check {
   const ratio = ceiling > 0 ? value / ceiling : 0
   return { name, value, ceiling, ceilingLabel, ratio, target, pass: ratio >= target }
+}
+
+/**
+ * The same check from back-to-back (scenario, ceiling) pairs: the ratio is the median of the
+ * per-pair ratios, which cancels the machine's drift between pairs; value and ceiling are means.
+ */
+export function pairedRatioCheck (name: string, pairs: Array<[value: number, ceiling: number]>, ceilingLabel: string, target: number): Check {
+  const ratio = median(pairs.map(([value, ceiling]) => ceiling > 0 ? value / ceiling : 0))
+  return { name, value: mean(pairs.map((p) => p[0])), ceiling: mean(pairs.map((p) => p[1])), ceilingLabel, ratio, target, pass: ratio >= target, pairs }
 }
 
 const f0 = (n: number) => Math.round(n).toLocaleString('en-US')

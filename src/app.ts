@@ -7,6 +7,7 @@
 import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply } from 'fastify'
 import { randomUUID } from 'node:crypto'
 import { OAuthError } from './errors.js'
+import { lazyChildLogger } from './logging.js'
 import type { Config, TrustProxy } from './config/env.js'
 import swagger from '@fastify/swagger'
 import swaggerUI from '@fastify/swagger-ui'
@@ -57,6 +58,7 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
   const app = Fastify({
     loggerInstance: options.loggerInstance,
     genReqId: () => randomUUID(),
+    childLoggerFactory: lazyChildLogger,
     trustProxy: trustProxyOption(options.config.trustProxy),
     bodyLimit: options.config.policy.bodyLimit,
     // During a graceful shutdown, requests that still arrive on open keep-alive connections are

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import type { LoggerOptions } from 'pino'
+import type { Bindings, ChildLoggerOptions, Logger, LoggerOptions } from 'pino'
 
 /** Paths pino censors wherever they appear; `*` covers one level of nesting (err, body, params…). */
 export const REDACT_PATHS = [
@@ -31,4 +31,65 @@ export function loggerOptions (level: string): LoggerOptions {
       },
     },
   }
+}
+
+type LogMethod = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace'
+
+/**
+ * Fastify's per-request logger, created only when something is logged at an enabled level.
+ *
+ * Fastify makes a pino child for every request, and with a per-route `logLevel` pino rebuilds
+ * every log method of that child: on a cheap route (JWKS, probes) that costs about a tenth of the
+ * throughput, for a logger that most requests never use. This stands in for the child with the
+ * same bindings and level and makes the real one on first use.
+ */
+export class LazyChildLogger {
+  readonly #parent: Logger
+  readonly #bindings: Bindings
+  readonly #options: ChildLoggerOptions
+  #child?: Logger
+  #level: string
+
+  constructor (parent: Logger, bindings: Bindings, options: ChildLoggerOptions) {
+    this.#parent = parent
+    this.#bindings = bindings
+    this.#options = options
+    this.#level = options.level ?? parent.level
+  }
+
+  #real (): Logger {
+    this.#child ??= this.#parent.child(this.#bindings, this.#options)
+    return this.#child
+  }
+
+  get level (): string { return this.#level }
+  set level (value: string) {
+    this.#real().level = value
+    this.#level = value
+  }
+
+  isLevelEnabled (level: string): boolean {
+    const values = this.#parent.levels.values
+    return values[level] >= (values[this.#level] ?? Infinity)
+  }
+
+  #log (method: LogMethod, args: unknown[]): void {
+    if (this.isLevelEnabled(method)) (this.#real()[method] as (...a: unknown[]) => void)(...args)
+  }
+
+  fatal (...args: unknown[]): void { this.#log('fatal', args) }
+  error (...args: unknown[]): void { this.#log('error', args) }
+  warn (...args: unknown[]): void { this.#log('warn', args) }
+  info (...args: unknown[]): void { this.#log('info', args) }
+  debug (...args: unknown[]): void { this.#log('debug', args) }
+  trace (...args: unknown[]): void { this.#log('trace', args) }
+  silent (): void {}
+  child (bindings: Bindings, options?: ChildLoggerOptions): Logger { return this.#real().child(bindings, options) }
+}
+
+/** Fastify `childLoggerFactory`: a {@link LazyChildLogger} for a pino logger, a plain child otherwise. */
+export function lazyChildLogger<L extends { child(bindings: Bindings, options?: ChildLoggerOptions): L }> (logger: L, bindings: Bindings, options: ChildLoggerOptions): L {
+  const levels = (logger as unknown as Partial<Logger>).levels
+  if (!levels) return logger.child(bindings, options)
+  return new LazyChildLogger(logger as unknown as Logger, bindings, options) as unknown as L
 }

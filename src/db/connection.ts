@@ -10,6 +10,7 @@
 import { mkdirSync, openSync, closeSync, readFileSync, unlinkSync, writeSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { PrismaPg } from '@prisma/adapter-pg'
+import pg from 'pg'
 import { PrismaClient } from '../generated/prisma/client.js'
 
 export interface Database {
@@ -78,9 +79,17 @@ function isAlive (pid: number): boolean {
   try { process.kill(pid, 0); return true } catch (err) { return (err as NodeJS.ErrnoException).code === 'EPERM' }
 }
 
-export function createPrisma (database: Pick<Database, 'url' | 'poolMax'>): PrismaClient {
-  const adapter = new PrismaPg({ connectionString: database.url, max: database.poolMax })
-  return new PrismaClient({ adapter })
+/**
+ * The pg pool that Prisma runs on. The refresh grant's one statement uses it directly: Prisma's
+ * query layer costs about three times pg's own client-side CPU per query (≈ 160 vs 45 µs here).
+ */
+export function createPool (database: Pick<Database, 'url' | 'poolMax'>): pg.Pool {
+  return new pg.Pool({ connectionString: database.url, max: database.poolMax })
+}
+
+/** A Prisma client on `pool`; `$disconnect()` ends the pool too. */
+export function createPrisma (database: Pick<Database, 'url' | 'poolMax'>, pool: pg.Pool = createPool(database)): PrismaClient {
+  return new PrismaClient({ adapter: new PrismaPg(pool, { disposeExternalPool: true }) })
 }
 
 export type { PrismaClient }

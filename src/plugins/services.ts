@@ -7,7 +7,7 @@
 import fp from 'fastify-plugin'
 import type { FastifyInstance } from 'fastify'
 import type { Config } from '../config/env.js'
-import { createPrisma, type PrismaClient } from '../db/connection.js'
+import { createPool, createPrisma, type PrismaClient } from '../db/connection.js'
 import { loadKEK } from '../crypto/kek.js'
 import { Keyring } from '../domain/keyring.js'
 import { TokenMinter } from '../domain/tokens.js'
@@ -74,7 +74,8 @@ export interface ServicesOptions {
 
 export default fp(async function services (app: FastifyInstance, options: ServicesOptions) {
   const { config } = options
-  const prisma = createPrisma(options.database)
+  const pool = createPool(options.database)
+  const prisma = createPrisma(options.database, pool)
   app.addHook('onClose', async () => { await prisma.$disconnect() })
 
   const keyStore = prismaKeyStore(prisma)
@@ -85,7 +86,7 @@ export default fp(async function services (app: FastifyInstance, options: Servic
   const minter = new TokenMinter({ issuer: config.issuer, keyring, accessTokenTTL: config.policy.accessTokenTTL, refreshTokenTTL: config.policy.refreshTokenTTL })
   const clientStore = prismaClientStore(prisma)
   const usersRepository = prismaUserStore(prisma)
-  const refreshTokens = prismaRefreshTokenStore(prisma)
+  const refreshTokens = prismaRefreshTokenStore(prisma, pool)
   const passwordHasher = new PasswordHasher(config.policy.argon2)
   const auditStore = prismaAuditStore(prisma)
   const audit = new AuditLog(auditStore, app.log)

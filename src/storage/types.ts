@@ -91,6 +91,13 @@ export interface RefreshTokenStore {
   findWithUserState(jti: string): Promise<(RefreshTokenRecord & { userActive: boolean }) | null>
   create(token: NewRefreshToken): Promise<void>
   /**
+   * The refresh grant's hot path in one round trip: the token with its user's state and, when the
+   * token is live, issued to `clientId`, covers `resources` and its user is active, atomically
+   * consumed with `successor` stored in its place (family, user, scope, audience and session
+   * inherited). Null when the token is unknown. `rotated: false` leaves the token untouched.
+   */
+  exchange(request: RefreshExchange): Promise<{ record: RefreshTokenRecord & { userActive: boolean }, rotated: boolean } | null>
+  /**
    * Atomically consumes `jti` and stores `successor` (one transaction). When the token was consumed
    * less than `graceSeconds` ago by the same client, the successor is stored all the same.
    */
@@ -104,6 +111,15 @@ export interface RefreshTokenStore {
   revokeUserFamilies(userId: string, now: Date): Promise<number>
   /** Revokes every family of a client (client deleted or its secret compromised). */
   revokeClientFamilies(clientId: string, now: Date): Promise<number>
+}
+
+export interface RefreshExchange {
+  jti: string
+  clientId: string
+  /** RFC 8707 resources the new access token is for; all must be in the token's audience. */
+  resources?: string[]
+  successor: { jti: string, kid: string, expiresAt: Date }
+  now: Date
 }
 
 /** A refresh-token family: one login's chain of rotated refresh tokens. */

@@ -2,7 +2,7 @@ import t from 'tap'
 import { Writable } from 'node:stream'
 import pino from 'pino'
 import { build, createClient, createUser, postForm } from '../helper.js'
-import { loggerOptions, redactUrl } from '../../src/logging.js'
+import { LazyChildLogger, loggerOptions, redactUrl } from '../../src/logging.js'
 
 t.test('no password, secret or token ever reaches the log', async (t) => {
   const lines: string[] = []
@@ -32,4 +32,46 @@ t.test('no password, secret or token ever reaches the log', async (t) => {
 t.test('redactUrl', async (t) => {
   t.equal(redactUrl('/cb?code=abc&state=xyz&x=1'), '/cb?code=[Redacted]&state=[Redacted]&x=1')
   t.equal(redactUrl('/jwks'), '/jwks')
+})
+
+t.test('request loggers are made on first use, with the request id and the route level', async (t) => {
+  const lines: Array<Record<string, unknown>> = []
+  const sink = new Writable({ write (chunk, _enc, cb) { lines.push(JSON.parse(chunk.toString())); cb() } })
+  const log = pino(loggerOptions('info'), sink)
+  let children = 0
+  const child = log.child.bind(log)
+  log.child = ((...args: Parameters<typeof log.child>) => { children++; return child(...args) }) as typeof log.child
+  const app = await build(t, { loggerInstance: log })
+
+  children = 0
+  await app.inject({ url: '/jwks' }) // route level warn: nothing to log, so no child at all
+  t.equal(children, 0, 'no pino child for a request that logs nothing')
+  t.notOk(lines.some((l) => l.req !== undefined && (l.req as { url: string }).url === '/jwks'))
+
+  await app.inject({ url: '/nope' }) // default level info: incoming and completed lines
+  t.equal(children, 1, 'one child for a request that logs')
+  const own = lines.filter((l) => (l.req as { url?: string } | undefined)?.url === '/nope' || l.msg === 'request completed')
+  t.ok(own.length >= 2)
+  const reqId = own[0].reqId
+  t.type(reqId, 'string')
+  t.ok(own.every((l) => l.reqId === reqId), 'every line of the request has its id')
+})
+
+t.test('LazyChildLogger follows the level it was given and materializes for child()', async (t) => {
+  const lines: Array<Record<string, unknown>> = []
+  const sink = new Writable({ write (chunk, _enc, cb) { lines.push(JSON.parse(chunk.toString())); cb() } })
+  const log = pino(loggerOptions('info'), sink)
+  const lazy = new LazyChildLogger(log, { reqId: 'r1' }, { level: 'warn' })
+  t.equal(lazy.level, 'warn')
+  t.notOk(lazy.isLevelEnabled('info'))
+  t.ok(lazy.isLevelEnabled('error'))
+  lazy.info('hidden')
+  lazy.warn({ a: 1 }, 'shown')
+  t.same(lines.map((l) => [l.msg, l.reqId, l.a]), [['shown', 'r1', 1]])
+  lazy.level = 'debug'
+  lazy.debug('now shown')
+  t.equal(lines.at(-1)?.msg, 'now shown')
+  lazy.child({ sub: 'x' }).error('from a grandchild')
+  t.match(lines.at(-1), { msg: 'from a grandchild', reqId: 'r1', sub: 'x' })
+  t.equal(new LazyChildLogger(log, {}, {}).level, 'info', 'inherits the parent level when none is given')
 })

@@ -67,6 +67,17 @@ t.test('refresh_token grant with rotation', async (t) => {
     t.equal(widened.json().error, 'invalid_scope')
   })
 
+  t.test('a refused refresh (invalid_scope) does not consume the token', async (t) => {
+    const first = await login(app, client, username, password)
+    const widened = await refresh(app, client, first.refresh_token, { scope: 'read admin' })
+    t.equal(widened.statusCode, 400)
+    t.equal(widened.json().error, 'invalid_scope')
+    t.equal(widened.headers['cache-control'], 'no-store')
+    const res = await refresh(app, client, first.refresh_token)
+    t.equal(res.statusCode, 200, 'the same token still works: nothing was consumed')
+    t.equal(res.json().scope, 'read write')
+  })
+
   t.test('garbage, access tokens and tampered tokens are invalid_grant', async (t) => {
     const first = await login(app, client, username, password)
     for (const token of ['garbage', first.access_token, first.refresh_token.slice(0, -2) + 'AA']) {
@@ -115,4 +126,27 @@ t.test('a disabled user can no longer refresh; the family is revoked', async (t)
   t.equal(res.json().error, 'invalid_grant')
   const jti = JSON.parse(Buffer.from(first.refresh_token.split('.')[1], 'base64url').toString()).jti
   t.ok((await app.refreshTokens.find(jti))!.revokedAt)
+})
+
+t.test('resource (RFC 8707) narrows the new access token to one audience; an unknown one consumes nothing', async (t) => {
+  const app = await build(t)
+  const client = await createClient(app, {
+    firstParty: true, grantTypes: ['password', 'refresh_token'], scopes: ['read'], audiences: ['https://a.example.com', 'https://b.example.com'],
+  })
+  const { username, password } = await createUser(app)
+  const first = await login(app, client, username, password)
+  const aud = (tok: string) => JSON.parse(Buffer.from(tok.split('.')[1], 'base64url').toString()).aud
+
+  const refused = await refresh(app, client, first.refresh_token, { resource: 'https://c.example.com' })
+  t.equal(refused.statusCode, 400)
+  t.equal(refused.json().error, 'invalid_target')
+  const fragment = await refresh(app, client, first.refresh_token, { resource: 'https://a.example.com#x' })
+  t.equal(fragment.json().error, 'invalid_request')
+
+  const narrowed = await refresh(app, client, first.refresh_token, { resource: 'https://b.example.com' })
+  t.equal(narrowed.statusCode, 200, 'the refused attempts did not consume the token')
+  t.equal(aud(narrowed.json().access_token), 'https://b.example.com')
+  // the family keeps every audience: the next refresh without resource gets both again
+  const next = await refresh(app, client, narrowed.json().refresh_token)
+  t.same(aud(next.json().access_token), ['https://a.example.com', 'https://b.example.com'])
 })

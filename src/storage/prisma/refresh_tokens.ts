@@ -3,8 +3,9 @@
  *
  * @module
  */
+import type pg from 'pg'
 import { Prisma, type PrismaClient } from '../../generated/prisma/client.js'
-import type { RefreshFamily, RefreshTokenRecord, RefreshTokenStore } from '../types.js'
+import type { RefreshExchange, RefreshFamily, RefreshTokenRecord, RefreshTokenStore } from '../types.js'
 
 interface FamilyRow {
   family_id: string
@@ -17,6 +18,72 @@ interface FamilyRow {
   active: boolean
   revoked_at: Date | null
 }
+
+interface TokenRow {
+  jti: string
+  family_id: string
+  user_id: string | null
+  client_id: string
+  scope: string
+  audience: string[] | null
+  kid: string
+  session_id: string | null
+  expires_at: Date
+  created_at: Date
+  consumed_at: Date | null
+  revoked_at: Date | null
+  user_active: boolean
+}
+
+function toRecord (row: TokenRow): RefreshTokenRecord & { userActive: boolean } {
+  return {
+    jti: row.jti,
+    familyId: row.family_id,
+    userId: row.user_id,
+    clientId: row.client_id,
+    scope: row.scope,
+    audience: row.audience ?? [],
+    kid: row.kid,
+    sessionId: row.session_id,
+    expiresAt: row.expires_at,
+    createdAt: row.created_at,
+    consumedAt: row.consumed_at,
+    revokedAt: row.revoked_at,
+    userActive: row.user_active,
+  }
+}
+
+/**
+ * The refresh grant in one statement, so one round trip and one commit: read the token with its
+ * user's state and, only when it is live, was issued to $2, covers the requested resources ($7)
+ * and its user may still sign in, consume it and insert its successor. The successor inherits
+ * family, user, client, scope, audience and session from the consumed row.
+ *
+ * Atomic like the transaction in `rotate`: a concurrent UPDATE of the same row waits for ours and
+ * then re-checks its WHERE clause against the new row version, so exactly one caller consumes.
+ * `target` is read from the statement's snapshot: when `rotated` is false it may be stale, and
+ * the caller asks `rotate` (which reads under the row lock) to tell reuse from a grace retry.
+ */
+const EXCHANGE_SQL = `
+  WITH target AS (
+    SELECT t.jti, t.family_id, t.user_id::text AS user_id, t.client_id, t.scope, t.audience, t.kid, t.session_id,
+           t.expires_at, t.created_at, t.consumed_at, t.revoked_at,
+           (t.user_id IS NULL OR (u.id IS NOT NULL AND NOT u.disabled)) AS user_active
+    FROM refresh_tokens t LEFT JOIN users u ON u.id = t.user_id
+    WHERE t.jti = $1
+  ), consumed AS (
+    UPDATE refresh_tokens r SET consumed_at = $3
+    FROM target
+    WHERE r.jti = target.jti AND target.user_active AND r.client_id = $2
+      AND ($7::text[] IS NULL OR r.audience @> $7::text[])
+      AND r.consumed_at IS NULL AND r.revoked_at IS NULL AND r.expires_at > $3
+    RETURNING r.family_id, r.user_id, r.client_id, r.scope, r.audience, r.session_id
+  ), successor AS (
+    INSERT INTO refresh_tokens (jti, family_id, user_id, client_id, scope, audience, kid, session_id, expires_at)
+    SELECT $4, family_id, user_id, client_id, scope, audience, $5, session_id, $6 FROM consumed
+    RETURNING jti
+  )
+  SELECT target.*, EXISTS (SELECT 1 FROM successor) AS rotated FROM target`
 
 /** One row per family: its first and newest token, and whether any token is still usable. */
 function familiesQuery (where: Prisma.Sql, now: Date, limit: number): Prisma.Sql {
@@ -51,34 +118,29 @@ function toFamily (row: FamilyRow): RefreshFamily {
   }
 }
 
-export function prismaRefreshTokenStore (prisma: PrismaClient): RefreshTokenStore {
+export function prismaRefreshTokenStore (prisma: PrismaClient, pool: pg.Pool): RefreshTokenStore {
   return {
     find: (jti) => prisma.refreshToken.findUnique({ where: { jti } }),
 
     async findWithUserState (jti) {
-      const rows = await prisma.$queryRaw<Array<Record<string, unknown>>>`
+      const rows = await prisma.$queryRaw<TokenRow[]>`
         SELECT t.jti, t.family_id, t.user_id::text AS user_id, t.client_id, t.scope, t.audience, t.kid, t.session_id,
                t.expires_at, t.created_at, t.consumed_at, t.revoked_at,
                (t.user_id IS NULL OR (u.id IS NOT NULL AND NOT u.disabled)) AS user_active
         FROM refresh_tokens t LEFT JOIN users u ON u.id = t.user_id
         WHERE t.jti = ${jti}`
+      return rows[0] ? toRecord(rows[0]) : null
+    },
+
+    async exchange ({ jti, clientId, resources, successor, now }) {
+      const { rows } = await pool.query<TokenRow & { rotated: boolean }>({
+        // Named: PostgreSQL parses and plans it once per connection.
+        name: 'stamp_refresh_exchange',
+        text: EXCHANGE_SQL,
+        values: [jti, clientId, now, successor.jti, successor.kid, successor.expiresAt, resources ?? null],
+      })
       const row = rows[0]
-      if (!row) return null
-      return {
-        jti: row.jti as string,
-        familyId: row.family_id as string,
-        userId: row.user_id as string | null,
-        clientId: row.client_id as string,
-        scope: row.scope as string,
-        audience: row.audience as string[],
-        kid: row.kid as string,
-        sessionId: row.session_id as string | null,
-        expiresAt: row.expires_at as Date,
-        createdAt: row.created_at as Date,
-        consumedAt: row.consumed_at as Date | null,
-        revokedAt: row.revoked_at as Date | null,
-        userActive: row.user_active as boolean,
-      }
+      return row ? { record: toRecord(row), rotated: row.rotated } : null
     },
 
     async create (token) {
