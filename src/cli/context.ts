@@ -6,7 +6,7 @@
  */
 import pino from 'pino'
 import type { Config } from '../config/env.js'
-import { createPrisma, openDatabase, type Database, type PrismaClient } from '../db/connection.js'
+import { createPool, createPrisma, openDatabase, type Database, type PrismaClient } from '../db/connection.js'
 import { migrate } from '../db/migrate.js'
 import { loadKEK } from '../crypto/kek.js'
 import { Keyring } from '../domain/keyring.js'
@@ -41,10 +41,11 @@ export async function withContext<T> (config: Config, run: (ctx: CLIContext) => 
   const database = await openDatabase(config)
   try {
     await migrate(database.url)
-    const prisma = createPrisma(database)
+    const pool = createPool(database)
+    const prisma = createPrisma(database, pool)
     try {
       const keys = prismaKeyStore(prisma)
-      const audits = prismaAuditStore(prisma)
+      const audits = prismaAuditStore(prisma, pool)
       // Logs go to stderr: stdout is reserved for the command's output (--json).
       const auditLog = pino({ ...loggerOptions(config.logLevel === 'info' ? 'warn' : config.logLevel) }, pino.destination(2))
       return await run({
@@ -52,7 +53,7 @@ export async function withContext<T> (config: Config, run: (ctx: CLIContext) => 
         prisma,
         database,
         clients: prismaClientStore(prisma),
-        users: prismaUserStore(prisma),
+        users: prismaUserStore(prisma, pool),
         keys,
         consents: prismaConsentStore(prisma),
         passwords: new PasswordHasher(config.policy.argon2),
@@ -69,6 +70,7 @@ export async function withContext<T> (config: Config, run: (ctx: CLIContext) => 
       })
     } finally {
       await prisma.$disconnect()
+      await pool.end()
     }
   } finally {
     await database.close()

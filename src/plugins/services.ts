@@ -76,7 +76,10 @@ export default fp(async function services (app: FastifyInstance, options: Servic
   const { config } = options
   const pool = createPool(options.database)
   const prisma = createPrisma(options.database, pool)
-  app.addHook('onClose', async () => { await prisma.$disconnect() })
+  app.addHook('onClose', async () => {
+    await prisma.$disconnect()
+    await pool.end()
+  })
 
   const keyStore = prismaKeyStore(prisma)
   const keyring = new Keyring({ store: keyStore, kek: loadKEK(config), policy: config.policy, log: app.log, now: options.now })
@@ -85,10 +88,10 @@ export default fp(async function services (app: FastifyInstance, options: Servic
 
   const minter = new TokenMinter({ issuer: config.issuer, keyring, accessTokenTTL: config.policy.accessTokenTTL, refreshTokenTTL: config.policy.refreshTokenTTL })
   const clientStore = prismaClientStore(prisma)
-  const usersRepository = prismaUserStore(prisma)
+  const usersRepository = prismaUserStore(prisma, pool)
   const refreshTokens = prismaRefreshTokenStore(prisma, pool)
   const passwordHasher = new PasswordHasher(config.policy.argon2)
-  const auditStore = prismaAuditStore(prisma)
+  const auditStore = prismaAuditStore(prisma, pool)
   const audit = new AuditLog(auditStore, app.log)
 
   let redis: Redis | null = null

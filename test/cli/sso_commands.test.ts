@@ -2,7 +2,7 @@ import t from 'tap'
 import { clientCommand } from '../../src/cli/client.js'
 import { consentCommand } from '../../src/cli/consent.js'
 import { createTestDatabase, testConfig } from '../helper.js'
-import { createPrisma } from '../../src/db/connection.js'
+import { createPool, createPrisma } from '../../src/db/connection.js'
 import { prismaUserStore } from '../../src/storage/prisma/users.js'
 import { prismaConsentStore } from '../../src/storage/prisma/consents.js'
 
@@ -35,9 +35,10 @@ t.test('client create --grant authorization_code', async (t) => {
 })
 
 t.test('consent revoke', async (t) => {
-  const prisma = createPrisma({ url, poolMax: 1 })
-  t.teardown(() => prisma.$disconnect())
-  const user = await prismaUserStore(prisma).create({ username: 'heidi', email: null, passwordHash: 'x', scopes: [] })
+  const pool = createPool({ url, poolMax: 1 })
+  const prisma = createPrisma({ url, poolMax: 1 }, pool)
+  t.teardown(async () => { await prisma.$disconnect(); await pool.end() })
+  const user = await prismaUserStore(prisma, pool).create({ username: 'heidi', email: null, passwordHash: 'x', scopes: [] })
   await prismaConsentStore(prisma).grant(user.id, 'some-client', ['openid'])
   const out = JSON.parse(await run(consentCommand, ['revoke', '--user', 'heidi', '--client', 'some-client', '--json']))
   t.equal(out.revoked, true)

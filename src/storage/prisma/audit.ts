@@ -1,19 +1,17 @@
 /** Audit-event repository on Prisma: append and read, never update. @module */
+import type pg from 'pg'
 import type { PrismaClient } from '../../generated/prisma/client.js'
 import type { AuditEventRecord, AuditStore } from '../types.js'
 
-export function prismaAuditStore (prisma: PrismaClient): AuditStore {
+export function prismaAuditStore (prisma: PrismaClient, pool: pg.Pool): AuditStore {
   return {
     async append (event) {
-      await prisma.auditEvent.create({
-        data: {
-          type: event.type,
-          actor: event.actor ?? null,
-          subject: event.subject ?? null,
-          clientId: event.clientId ?? null,
-          ip: event.ip ?? null,
-          detail: (event.detail ?? undefined) as object | undefined,
-        },
+      // Every login appends one: a named statement on pg (see createPool) instead of Prisma's create.
+      await pool.query({
+        name: 'stamp_audit_append',
+        text: 'INSERT INTO audit_events (type, actor, subject, client_id, ip, detail) VALUES ($1, $2, $3, $4, $5, $6::jsonb)',
+        values: [event.type, event.actor ?? null, event.subject ?? null, event.clientId ?? null, event.ip ?? null,
+          event.detail === undefined || event.detail === null ? null : JSON.stringify(event.detail)],
       })
     },
     async list ({ limit, cursor, type }) {

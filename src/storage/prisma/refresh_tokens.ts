@@ -144,7 +144,13 @@ export function prismaRefreshTokenStore (prisma: PrismaClient, pool: pg.Pool): R
     },
 
     async create (token) {
-      await prisma.refreshToken.create({ data: token })
+      // Every login stores one: a named statement on pg (see createPool) instead of Prisma's create.
+      await pool.query({
+        name: 'stamp_refresh_create',
+        text: `INSERT INTO refresh_tokens (jti, family_id, user_id, client_id, scope, audience, kid, session_id, expires_at)
+               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+        values: [token.jti, token.familyId, token.userId, token.clientId, token.scope, token.audience, token.kid, token.sessionId, token.expiresAt],
+      })
     },
 
     async rotate (jti, successor, now, graceSeconds) {

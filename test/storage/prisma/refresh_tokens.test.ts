@@ -16,7 +16,7 @@ async function setup (t: Test) {
   const url = await createTestDatabase(t)
   const pool = createPool({ url, poolMax: 5 })
   const prisma = createPrisma({ url, poolMax: 5 }, pool)
-  t.teardown(() => prisma.$disconnect())
+  t.teardown(async () => { await prisma.$disconnect(); await pool.end() })
   const userId = randomUUID()
   await prisma.user.create({ data: { id: userId, username: `u-${userId}`, passwordHash: 'x' } })
   const store = prismaRefreshTokenStore(prisma, pool)
