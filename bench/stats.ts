@@ -17,6 +17,18 @@ export interface RateResult {
   samples: number[]
 }
 
+/** Several closed-loop runs as one: samples pooled. */
+export function mergeRates (runs: RateResult[]): RateResult {
+  const samples = runs.flatMap((r) => r.samples)
+  return {
+    mean: mean(samples),
+    median: median(samples),
+    total: runs.reduce((a, r) => a + r.total, 0),
+    seconds: runs.reduce((a, r) => a + r.seconds, 0),
+    samples,
+  }
+}
+
 export function median (values: number[]): number {
   if (values.length === 0) return 0
   const sorted = [...values].sort((a, b) => a - b)

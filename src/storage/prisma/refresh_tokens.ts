@@ -85,6 +85,19 @@ const EXCHANGE_SQL = `
   )
   SELECT target.*, EXISTS (SELECT 1 FROM successor) AS rotated FROM target`
 
+/** {@link RefreshTokenStore.exchange} on `pool` (also run alone by the bench as the database's ceiling). */
+export async function exchangeRefreshToken (pool: pg.Pool, { jti, clientId, resources, successor, now }: RefreshExchange):
+Promise<{ record: RefreshTokenRecord & { userActive: boolean }, rotated: boolean } | null> {
+  const { rows } = await pool.query<TokenRow & { rotated: boolean }>({
+    // Named: PostgreSQL parses and plans it once per connection.
+    name: 'stamp_refresh_exchange',
+    text: EXCHANGE_SQL,
+    values: [jti, clientId, now, successor.jti, successor.kid, successor.expiresAt, resources ?? null],
+  })
+  const row = rows[0]
+  return row ? { record: toRecord(row), rotated: row.rotated } : null
+}
+
 /** One row per family: its first and newest token, and whether any token is still usable. */
 function familiesQuery (where: Prisma.Sql, now: Date, limit: number): Prisma.Sql {
   return Prisma.sql`
@@ -132,16 +145,7 @@ export function prismaRefreshTokenStore (prisma: PrismaClient, pool: pg.Pool): R
       return rows[0] ? toRecord(rows[0]) : null
     },
 
-    async exchange ({ jti, clientId, resources, successor, now }) {
-      const { rows } = await pool.query<TokenRow & { rotated: boolean }>({
-        // Named: PostgreSQL parses and plans it once per connection.
-        name: 'stamp_refresh_exchange',
-        text: EXCHANGE_SQL,
-        values: [jti, clientId, now, successor.jti, successor.kid, successor.expiresAt, resources ?? null],
-      })
-      const row = rows[0]
-      return row ? { record: toRecord(row), rotated: row.rotated } : null
-    },
+    exchange: (request) => exchangeRefreshToken(pool, request),
 
     async create (token) {
       // Every login stores one: a named statement on pg (see createPool) instead of Prisma's create.
