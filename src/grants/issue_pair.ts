@@ -13,13 +13,9 @@ export interface PairRequest {
   userId: string | null
   scope: string
   audience: string[]
-  /** Continue this refresh-token family (refresh grant) instead of starting one. */
+  /** The family to start, when chosen beforehand (the authorization code records it, so a replayed code can revoke it). */
   familyId?: string
-  /** Set by the refresh grant, which stores the successor itself inside its rotation transaction. */
-  storeRefresh?: (token: NewRefreshToken) => Promise<void>
   refresh: boolean
-  /** Scope carried by the refresh token when it differs from the access token's (a narrowed refresh). */
-  refreshScope?: string
   /** The SSO session the tokens come from: logout revokes the refresh family through it. */
   sessionId?: string | null
   /** Seconds since the epoch when the user authenticated (access token `auth_time`). */
@@ -42,7 +38,7 @@ export async function issueTokenPair (request: PairRequest, services: GrantServi
       familyId: request.familyId ?? randomUUID(),
       userId: request.userId,
       clientId: request.client.id,
-      scope: request.refreshScope ?? request.scope,
+      scope: request.scope,
       audience: request.audience,
       kid: minter.currentKid,
       sessionId: request.sessionId ?? null,
@@ -51,7 +47,7 @@ export async function issueTokenPair (request: PairRequest, services: GrantServi
     // Store before handing the token out: a token the database does not know is useless anyway.
     const [refreshToken] = await Promise.all([
       minter.refreshToken({ jti, sub: request.sub, clientId: request.client.id, scope: record.scope }, now),
-      (request.storeRefresh ?? ((t) => services.refreshTokens.create(t)))(record),
+      services.refreshTokens.create(record),
     ])
     response.refresh_token = refreshToken
   }

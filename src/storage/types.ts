@@ -84,11 +84,6 @@ export type RotationOutcome =
 
 export interface RefreshTokenStore {
   find(jti: string): Promise<RefreshTokenRecord | null>
-  /**
-   * The token plus whether its user may still sign in (true when it has no user), in one round
-   * trip: the refresh grant's hot path.
-   */
-  findWithUserState(jti: string): Promise<(RefreshTokenRecord & { userActive: boolean }) | null>
   create(token: NewRefreshToken): Promise<void>
   /**
    * The refresh grant's hot path in one round trip: the token with its user's state and, when the

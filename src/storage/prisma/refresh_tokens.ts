@@ -135,16 +135,6 @@ export function prismaRefreshTokenStore (prisma: PrismaClient, pool: pg.Pool): R
   return {
     find: (jti) => prisma.refreshToken.findUnique({ where: { jti } }),
 
-    async findWithUserState (jti) {
-      const rows = await prisma.$queryRaw<TokenRow[]>`
-        SELECT t.jti, t.family_id, t.user_id::text AS user_id, t.client_id, t.scope, t.audience, t.kid, t.session_id,
-               t.expires_at, t.created_at, t.consumed_at, t.revoked_at,
-               (t.user_id IS NULL OR (u.id IS NOT NULL AND NOT u.disabled)) AS user_active
-        FROM refresh_tokens t LEFT JOIN users u ON u.id = t.user_id
-        WHERE t.jti = ${jti}`
-      return rows[0] ? toRecord(rows[0]) : null
-    },
-
     exchange: (request) => exchangeRefreshToken(pool, request),
 
     async create (token) {
