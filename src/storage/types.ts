@@ -94,7 +94,8 @@ export interface RefreshTokenStore {
   exchange(request: RefreshExchange): Promise<{ record: RefreshTokenRecord & { userActive: boolean }, rotated: boolean } | null>
   /**
    * Atomically consumes `jti` and stores `successor` (one transaction). When the token was consumed
-   * less than `graceSeconds` ago by the same client, the successor is stored all the same.
+   * less than `graceSeconds` ago by the same client, the successor is stored all the same. The
+   * refresh grant's path when `exchange` did not rotate: it reads the state under the row lock.
    */
   rotate(jti: string, successor: NewRefreshToken, now: Date, graceSeconds: number): Promise<RotationOutcome>
   revokeFamily(familyId: string, now: Date): Promise<number>

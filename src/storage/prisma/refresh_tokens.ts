@@ -148,24 +148,8 @@ export function prismaRefreshTokenStore (prisma: PrismaClient, pool: pg.Pool): R
     },
 
     async rotate (jti, successor, now, graceSeconds) {
-      // Fast path, one statement and so one round trip and one implicit transaction: consume the
-      // token if it is live and insert the successor only when that UPDATE matched. A concurrent
-      // UPDATE of the same row waits for us and re-checks the WHERE clause, exactly as in the
-      // transaction below. This is the common case and costs 1 round trip instead of 4 plus
-      // Prisma's interactive-transaction bookkeeping.
-      const inserted = await prisma.$executeRaw`
-        WITH consumed AS (
-          UPDATE refresh_tokens SET consumed_at = ${now}::timestamptz
-          WHERE jti = ${jti} AND consumed_at IS NULL AND revoked_at IS NULL AND expires_at > ${now}::timestamptz
-          RETURNING jti)
-        INSERT INTO refresh_tokens (jti, family_id, user_id, client_id, scope, audience, kid, session_id, expires_at)
-        SELECT ${successor.jti}::text, ${successor.familyId}::text, ${successor.userId}::uuid, ${successor.clientId}::text,
-          ${successor.scope}::text, ${successor.audience}::text[], ${successor.kid}::text, ${successor.sessionId}::text,
-          ${successor.expiresAt}::timestamptz
-        FROM consumed`
-      if (inserted === 1) return { outcome: 'rotated' as const }
-      // Not live (consumed, revoked, expired or unknown). Those states never revert, so the
-      // transaction below consumes nothing either; it tells them apart and applies the grace window.
+      // The refresh grant comes here only when `exchange` did not rotate (consumed, revoked,
+      // expired, or lost a race): this transaction tells those apart and applies the grace window.
       return prisma.$transaction(async (tx) => {
         // The conditional UPDATE is the atomic step: PostgreSQL makes a concurrent UPDATE of the
         // same row wait for this transaction and then re-check the WHERE clause, so exactly one
