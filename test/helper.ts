@@ -88,6 +88,8 @@ export async function createClient (app: FastifyInstance, overrides: Partial<Cli
     backchannelLogoutUri: null,
     scopes: ['read', 'write'],
     audiences: ['https://api.example.com'],
+    // Off unless a test asks: most tests exercise other things with confidential clients without PKCE.
+    requirePkce: false,
     ...overrides,
   }
   await app.clientStore.create(client)

@@ -1,9 +1,12 @@
 /**
  * `stamp client create --name N [--grant G]... [--redirect-uri URI]... [--post-logout-redirect-uri URI]...
- *  [--backchannel-logout-uri URI] [--scope "a b"] [--audience AUD]... [--public] [--first-party]` —
+ *  [--backchannel-logout-uri URI] [--scope "a b"] [--audience AUD]... [--public] [--first-party] [--no-require-pkce]` —
  * prints client_id and, for confidential clients, the client_secret (shown once; only its hash is
  * stored). Grants are checked against the grant registry; authorization_code needs at least one
- * redirect URI, and a public client always has to use PKCE (S256) at the authorization endpoint.
+ * redirect URI. New clients must use PKCE (S256) at the authorization endpoint; a confidential
+ * client may opt out with `--no-require-pkce`, a public client always has to.
+ *
+ * `stamp client update ID --require-pkce | --no-require-pkce` changes that setting later.
  *
  * @module
  */
@@ -17,9 +20,13 @@ import { OAuthError } from '../errors.js'
 import { withContext } from './context.js'
 import { CommandError, print, UsageError } from './output.js'
 
+const USAGE = 'usage: stamp client create --name N [--grant G]... [--redirect-uri URI]... [--post-logout-redirect-uri URI]... [--backchannel-logout-uri URI] [--scope "a b"] [--audience AUD]... [--public] [--first-party] [--no-require-pkce] [--json]\n' +
+  '       stamp client update ID (--require-pkce | --no-require-pkce) [--json]'
+
 export async function clientCommand (args: string[], config: Config): Promise<void> {
   const [action, ...rest] = args
-  if (action !== 'create') throw new UsageError('usage: stamp client create --name N [--grant G]... [--redirect-uri URI]... [--post-logout-redirect-uri URI]... [--backchannel-logout-uri URI] [--scope "a b"] [--audience AUD]... [--public] [--first-party] [--json]')
+  if (action === 'update') return updateCommand(rest, config)
+  if (action !== 'create') throw new UsageError(USAGE)
   const { values } = parseArgs({
     args: rest,
     options: {
@@ -33,6 +40,7 @@ export async function clientCommand (args: string[], config: Config): Promise<vo
       audience: { type: 'string', multiple: true, default: [] },
       public: { type: 'boolean', default: false },
       'first-party': { type: 'boolean', default: false },
+      'no-require-pkce': { type: 'boolean', default: false },
       json: { type: 'boolean', default: false },
     },
     strict: true,
@@ -50,6 +58,7 @@ export async function clientCommand (args: string[], config: Config): Promise<vo
       backchannelLogoutUri: values['backchannel-logout-uri'] ?? null,
       scopes: values.scope.split(' ').filter(Boolean),
       audiences: values.audience,
+      requirePkce: !values['no-require-pkce'],
     }, [...grantsByType.keys()])
   } catch (err) {
     // The same rules as the admin API; here they are usage errors.
@@ -70,4 +79,30 @@ export async function clientCommand (args: string[], config: Config): Promise<vo
   print(values.json, output, secret
     ? `client_id:     ${id}\nclient_secret: ${secret}\n(the secret is shown once; store it now)`
     : `client_id: ${id} (public client${codeFlow ? '; it must send a PKCE code_challenge with S256' : ''})`)
+}
+
+async function updateCommand (args: string[], config: Config): Promise<void> {
+  const { values, positionals } = parseArgs({
+    args,
+    options: {
+      'require-pkce': { type: 'boolean' },
+      'no-require-pkce': { type: 'boolean' },
+      json: { type: 'boolean', default: false },
+    },
+    allowPositionals: true,
+    strict: true,
+  })
+  const [id] = positionals
+  if (!id || positionals.length !== 1) throw new UsageError(USAGE)
+  if (values['require-pkce'] === values['no-require-pkce']) throw new UsageError('give exactly one of --require-pkce and --no-require-pkce')
+  const requirePkce = values['require-pkce'] === true
+  await withContext(config, async (ctx) => {
+    const client = await ctx.clients.find(id)
+    if (!client) throw new CommandError(`no client ${id}`)
+    if (client.public && !requirePkce) throw new CommandError('a public client always has to use PKCE')
+    await ctx.clients.update(id, { requirePkce })
+    await ctx.audit.record({ type: 'client_updated', actor: 'cli', subject: id, clientId: id, detail: { fields: ['require_pkce'], require_pkce: requirePkce } })
+  })
+  // Other instances cache clients for CLIENT_CACHE_TTL seconds.
+  print(values.json, { client_id: id, require_pkce: requirePkce }, `client ${id}: require_pkce ${requirePkce}`)
 }

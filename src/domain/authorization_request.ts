@@ -47,6 +47,8 @@ export class AuthorizationRedirectError extends Error {
 export interface AuthorizationRequest {
   client: ClientRecord
   redirectUri: string
+  /** Whether the request named redirect_uri (RFC 6749 §4.1.3: then /token must repeat it). */
+  redirectUriSent: boolean
   scopes: string[]
   state?: string
   nonce?: string
@@ -133,8 +135,10 @@ export async function validateAuthorizationRequest (
   const codeChallengeMethod = value('code_challenge_method')
   if (codeChallenge === undefined) {
     if (codeChallengeMethod !== undefined) fail(new InvalidRequest('code_challenge_method without code_challenge'))
-    // RFC 9700 §2.1.1: public clients MUST use PKCE.
+    // RFC 9700 §2.1.1: public clients MUST use PKCE; RFC 7636 §4.4.1: a server that requires it
+    // answers "invalid_request" explaining "code challenge required".
     if (client.public) fail(new InvalidRequest('PKCE is required for public clients: send code_challenge with code_challenge_method=S256'))
+    if (client.requirePkce) fail(new InvalidRequest('code challenge required: this client must use PKCE (code_challenge with code_challenge_method=S256)'))
   } else {
     if (codeChallengeMethod === undefined || !(CODE_CHALLENGE_METHODS as readonly string[]).includes(codeChallengeMethod)) {
       fail(new InvalidRequest('code_challenge_method must be S256 (plain is not supported)'))
@@ -156,6 +160,7 @@ export async function validateAuthorizationRequest (
   return {
     client,
     redirectUri,
+    redirectUriSent: requestedRedirect !== undefined,
     scopes,
     state,
     nonce: value('nonce'),

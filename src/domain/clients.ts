@@ -38,5 +38,7 @@ export function normalizeClientSettings (settings: ClientSettings, knownGrants: 
   }
   // A sign-in client registered without scopes gets the OpenID Connect ones.
   const scopes = settings.scopes.length || !codeFlow ? settings.scopes : OIDC_DEFAULT_SCOPES
-  return { ...settings, grantTypes: [...grantTypes], scopes: [...new Set(scopes)], audiences: [...new Set(settings.audiences)] }
+  // A public client always needs PKCE (RFC 9700 §2.1.1), whatever the setting says.
+  const requirePkce = settings.public || settings.requirePkce
+  return { ...settings, grantTypes: [...grantTypes], scopes: [...new Set(scopes)], audiences: [...new Set(settings.audiences)], requirePkce }
 }

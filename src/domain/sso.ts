@@ -110,6 +110,7 @@ export class SingleSignOn {
       browserHash: hashSecret(browserSecret),
       clientId: request.client.id,
       redirectUri: request.redirectUri,
+      redirectUriSent: request.redirectUriSent,
       scope: request.scopes.join(' '),
       state: request.state ?? null,
       nonce: request.nonce ?? null,
@@ -135,15 +136,20 @@ export class SingleSignOn {
   }
 
   /**
-   * Signs the user in: re-authenticating the same user keeps the session (and its `sid`, which
-   * clients already hold) and updates `auth_time`; anyone else gets a new session, and the previous
-   * user's session is logged out. Returns a cookie secret when a new session was created.
+   * Signs the user in and returns the session's new cookie secret: every successful
+   * authentication gets a new one, so a cookie copied earlier does not ride on the victim's next
+   * sign-in to pass `max_age` or `prompt=login` (OWASP Session Management: renew the session ID
+   * after any privilege change). Re-authenticating the same user keeps the session (and its
+   * `sid`, which clients already hold) and updates `auth_time`; anyone else gets a new session,
+   * and the previous user's session is logged out.
    */
-  async signIn (user: UserRecord, current: { session: SessionRecord, user: UserRecord } | null): Promise<{ session: SessionRecord, secret?: string }> {
+  async signIn (user: UserRecord, current: { session: SessionRecord, user: UserRecord } | null): Promise<{ session: SessionRecord, secret: string }> {
     const now = this.#now()
     if (current && current.user.id === user.id) {
-      await this.#o.sessions.touchAuthTime(current.session.id, now)
-      return { session: { ...current.session, authTime: now } }
+      const secret = newSecret()
+      const tokenHash = hashSecret(secret)
+      await this.#o.sessions.reauthenticate(current.session.id, tokenHash, now)
+      return { session: { ...current.session, tokenHash, authTime: now }, secret }
     }
     if (current) await this.logout(current.session.id)
     const secret = newSecret()
@@ -156,6 +162,11 @@ export class SingleSignOn {
     })
     this.#o.log.info({ event: 'sso_session_started', sid: session.id, user_id: user.id }, 'user signed in')
     return { session, secret }
+  }
+
+  /** Moves this browser's parked requests to its new binding secret (rotated at sign-in). */
+  async rebindBrowser (oldSecret: string, newSecret: string): Promise<void> {
+    await this.#o.pending.rebind(hashSecret(oldSecret), hashSecret(newSecret))
   }
 
   async markAuthenticated (requestId: string, sessionId: string): Promise<void> {
@@ -182,6 +193,7 @@ export class SingleSignOn {
       userId: user.id,
       sessionId: session.id,
       redirectUri: request.redirectUri,
+      redirectUriSent: request.redirectUriSent,
       scope,
       nonce: request.nonce ?? null,
       codeChallenge: request.codeChallenge ?? null,
@@ -241,6 +253,7 @@ function toParked (row: PendingAuthorizationRecord, client: ClientRecord): Parke
     id: row.id,
     client,
     redirectUri: row.redirectUri,
+    redirectUriSent: row.redirectUriSent,
     scopes: row.scope.split(' ').filter(Boolean),
     state: row.state ?? undefined,
     nonce: row.nonce ?? undefined,

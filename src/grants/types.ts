@@ -6,7 +6,7 @@
  * @module
  */
 import type { Policy } from '../config/defaults.js'
-import type { AuthorizationCodeStore, ClientRecord, RefreshTokenStore, UserStore } from '../storage/types.js'
+import type { AuthorizationCodeStore, ClientRecord, RefreshTokenStore, SessionStore, UserStore } from '../storage/types.js'
 import type { TokenMinter } from '../domain/tokens.js'
 import type { PasswordHasher } from '../domain/passwords.js'
 import type { LoginThrottle } from '../domain/login_throttle.js'
@@ -28,6 +28,8 @@ export interface GrantServices {
   users: UserStore
   refreshTokens: RefreshTokenStore
   codes: AuthorizationCodeStore
+  /** SSO sessions: a code or refresh of an ended session is refused. */
+  sessions: SessionStore
   passwords: PasswordHasher
   /** Back-off after failed logins (password grant). */
   throttle: LoginThrottle

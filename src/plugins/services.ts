@@ -154,7 +154,7 @@ export default fp(async function services (app: FastifyInstance, options: Servic
   app.decorate('redis', redis)
   app.decorate('grantServices', {
     issuer: config.issuer, policy: config.policy, minter, users: usersRepository, refreshTokens, codes: authorizationCodes, passwords: passwordHasher,
-    throttle: loginThrottle, audit, log: app.log,
+    throttle: loginThrottle, audit, log: app.log, sessions,
   })
   app.decorate('sessions', sessions)
   app.decorate('pendingAuthorizations', pendingAuthorizations)

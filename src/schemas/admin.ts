@@ -54,6 +54,7 @@ export const Client = Type.Object({
   backchannel_logout_uri: Nullable(Type.String()),
   scopes: Type.Array(Type.String()),
   audiences: Type.Array(Type.String()),
+  require_pkce: Type.Boolean({ description: 'PKCE (S256) required at /authorize; always true for public clients' }),
 })
 export const ClientWithSecret = Type.Composite([Client, Type.Object({ client_secret: Type.Optional(Type.String({ description: 'Shown once; only its hash is stored' })) })])
 export const ClientSecret = Type.Object({ client_id: Type.String(), client_secret: Type.String({ description: 'Shown once; only its hash is stored' }) })
@@ -68,6 +69,7 @@ const clientSettings = {
   scopes: Type.Array(ScopeToken, { maxItems: 100 }),
   audiences: Type.Array(Uri, { maxItems: 20 }),
   first_party: Type.Boolean(),
+  require_pkce: Type.Boolean({ description: 'Require PKCE (S256) at /authorize (default true; always true for public clients)' }),
 }
 export const CreateClientBody = Type.Object({
   ...clientSettings,
@@ -78,6 +80,7 @@ export const CreateClientBody = Type.Object({
   scopes: Type.Optional(clientSettings.scopes),
   audiences: Type.Optional(clientSettings.audiences),
   first_party: Type.Optional(clientSettings.first_party),
+  require_pkce: Type.Optional(clientSettings.require_pkce),
   client_id: Type.Optional(ClientId),
   public: Type.Optional(Type.Boolean()),
 }, { additionalProperties: false })

@@ -19,6 +19,8 @@ export interface ClientRecord {
   backchannelLogoutUri: string | null
   scopes: string[]
   audiences: string[]
+  /** PKCE (RFC 7636) required at /authorize even when the client is confidential (public clients always need it). */
+  requirePkce: boolean
 }
 
 /** One page of a list ordered by a unique key: rows after `cursor`, at most `limit`. */
@@ -206,8 +208,11 @@ export interface SessionStore {
   /** The live session whose cookie secret hashes to `tokenHash` (not ended, not expired). */
   findActiveByTokenHash(tokenHash: string, now: Date): Promise<SessionRecord | null>
   find(id: string): Promise<SessionRecord | null>
-  /** Records a re-authentication (prompt=login, max_age) of the same user. */
-  touchAuthTime(id: string, authTime: Date): Promise<void>
+  /**
+   * Records a re-authentication of the same user: new `authTime`, and a new cookie secret
+   * (`tokenHash`), so a cookie copied before the sign-in no longer names the session.
+   */
+  reauthenticate(id: string, tokenHash: string, authTime: Date): Promise<void>
   /** Adds a client to the session's participants (idempotent). */
   addClient(id: string, clientId: string): Promise<void>
   /**
@@ -217,6 +222,12 @@ export interface SessionStore {
   end(id: string, now: Date): Promise<{ session: SessionRecord, refreshFamiliesRevoked: number } | null>
   /** A user's live sessions (not ended, not expired), oldest first; the cursor is the last id seen. */
   listActiveForUser(userId: string, page: Page, now: Date): Promise<SessionRecord[]>
+  /**
+   * Whether the session has ended (true also when there is no such session). Waits for an `end`
+   * in progress to commit, so a refresh token stored before this returned false is seen by the
+   * revocation of any later `end`.
+   */
+  hasEnded(id: string): Promise<boolean>
 }
 
 /** An authorization request parked while the user signs in or consents. */
@@ -225,6 +236,8 @@ export interface PendingAuthorizationRecord {
   browserHash: string
   clientId: string
   redirectUri: string
+  /** Whether the request named redirect_uri (RFC 6749 §4.1.3). */
+  redirectUriSent: boolean
   scope: string
   state: string | null
   nonce: string | null
@@ -245,6 +258,8 @@ export interface PendingAuthorizationStore {
   authenticated(id: string, sessionId: string): Promise<void>
   /** Deletes the request; true only for the one caller that deleted it (single completion). */
   take(id: string): Promise<boolean>
+  /** Binds this browser's parked requests to its new binding secret (rotated at sign-in). */
+  rebind(browserHash: string, newBrowserHash: string): Promise<void>
   /** Removes expired requests; returns how many. */
   purgeExpired(now: Date): Promise<number>
 }
@@ -255,6 +270,8 @@ export interface AuthorizationCodeRecord {
   userId: string
   sessionId: string
   redirectUri: string
+  /** Whether the authorization request named redirect_uri (RFC 6749 §4.1.3: then /token must repeat it). */
+  redirectUriSent: boolean
   scope: string
   nonce: string | null
   codeChallenge: string | null

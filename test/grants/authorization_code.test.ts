@@ -130,3 +130,82 @@ t.test('the refresh token keeps the session binding', async (t) => {
   t.ok(refreshed.access_token)
   t.equal(ISSUER, 'http://stamp.test')
 })
+
+// issue 11 item 1: nothing is consumed before the client, expiry, redirect_uri and PKCE checks pass.
+t.test('a wrong PKCE verifier does not burn the code', async (t) => {
+  const { code, verifier } = await codeFor()
+  t.equal((await exchange({ code, code_verifier: pkce().verifier })).json().error, 'invalid_grant')
+  t.equal((await exchange({ code })).json().error, 'invalid_grant', 'missing verifier')
+  const ok = await exchange({ code, code_verifier: verifier })
+  t.equal(ok.statusCode, 200, ok.body)
+})
+
+t.test('a wrong redirect_uri does not burn the code', async (t) => {
+  const { code, verifier } = await codeFor()
+  t.equal((await exchange({ code, code_verifier: verifier, redirect_uri: 'https://app.example/other' })).json().error, 'invalid_grant')
+  const ok = await exchange({ code, code_verifier: verifier })
+  t.equal(ok.statusCode, 200, ok.body)
+})
+
+t.test('public client: a replay without the verifier is refused and revokes nothing', async (t) => {
+  const { code, verifier } = await codeFor(spa)
+  const form = { grant_type: 'authorization_code', redirect_uri: CB, client_id: spa.client.id, code }
+  const first = await postForm(app, '/token', { ...form, code_verifier: verifier })
+  t.equal(first.statusCode, 200, first.body)
+  const row = await app.authorizationCodes.find(hashCode(code))
+  for (const attempt of [{}, { code_verifier: pkce().verifier }] as Array<Record<string, string>>) {
+    const replay = await postForm(app, '/token', { ...form, ...attempt })
+    t.equal(replay.statusCode, 400)
+    t.equal(replay.json().error, 'invalid_grant')
+  }
+  t.equal(await app.prisma.refreshToken.count({ where: { familyId: row!.familyId, revokedAt: null } }), 1, 'the real client keeps its family')
+  t.equal(row!.reusedAt, null)
+  t.equal((await app.authorizationCodes.find(hashCode(code)))!.reusedAt, null, 'not recorded as a replay')
+})
+
+t.test('public client: a replay with the matching verifier proves possession and revokes the family', async (t) => {
+  const { code, verifier } = await codeFor(spa)
+  const form = { grant_type: 'authorization_code', redirect_uri: CB, client_id: spa.client.id, code, code_verifier: verifier }
+  const first = await postForm(app, '/token', form)
+  t.equal(first.statusCode, 200, first.body)
+  const replay = await postForm(app, '/token', form)
+  t.equal(replay.json().error, 'invalid_grant')
+  t.match(replay.json().error_description, /already used/)
+  const row = await app.authorizationCodes.find(hashCode(code))
+  t.equal(await app.prisma.refreshToken.count({ where: { familyId: row!.familyId, revokedAt: null } }), 0, 'family revoked')
+  t.ok(row!.reusedAt)
+})
+
+t.test('confidential client: an authenticated replay revokes even without the verifier', async (t) => {
+  const { code, verifier } = await codeFor()
+  t.equal((await exchange({ code, code_verifier: verifier })).statusCode, 200)
+  const replay = await exchange({ code })
+  t.match(replay.json().error_description, /already used/)
+  const row = await app.authorizationCodes.find(hashCode(code))
+  t.equal(await app.prisma.refreshToken.count({ where: { familyId: row!.familyId, revokedAt: null } }), 0, 'family revoked')
+})
+
+t.test('an expired code is refused without being consumed', async (t) => {
+  const { code, verifier } = await codeFor()
+  await app.prisma.authorizationCode.update({ where: { codeHash: hashCode(code) }, data: { expiresAt: new Date(Date.now() - 1000) } })
+  t.match((await exchange({ code, code_verifier: verifier })).json().error_description, /expired/)
+  t.equal((await app.authorizationCodes.find(hashCode(code)))!.consumedAt, null)
+})
+
+// issue 11 item 16, RFC 6749 §4.1.3: redirect_uri is "REQUIRED, if the "redirect_uri" parameter was
+// included in the authorization request", and then identical.
+t.test('redirect_uri at /token only when it was sent to /authorize', async (t) => {
+  const { verifier, challenge } = pkce()
+  const res = await browser.follow(authorizeURL({ client_id: client.client.id, response_type: 'code', scope: 'offline_access', code_challenge: challenge, code_challenge_method: 'S256' }))
+  const code = res.location!.searchParams.get('code')!
+  t.ok(code, 'one registered redirect URI: redirect_uri may be omitted')
+  const other = await postForm(app, '/token', { grant_type: 'authorization_code', code, code_verifier: verifier, redirect_uri: 'https://app.example/other' }, { authorization: client.basic })
+  t.equal(other.json().error, 'invalid_grant', 'a different one is still refused')
+  const ok = await postForm(app, '/token', { grant_type: 'authorization_code', code, code_verifier: verifier }, { authorization: client.basic })
+  t.equal(ok.statusCode, 200, ok.body.slice(0, 200))
+
+  const sent = await codeFor()
+  const missing = await postForm(app, '/token', { grant_type: 'authorization_code', code: sent.code, code_verifier: sent.verifier }, { authorization: client.basic })
+  t.equal(missing.json().error, 'invalid_grant', 'sent to /authorize → required at /token')
+  t.match(missing.json().error_description, /redirect_uri/)
+})

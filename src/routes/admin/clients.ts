@@ -45,6 +45,7 @@ export default async function clientRoutes (app: FastifyInstance): Promise<void>
       backchannelLogoutUri: body.backchannel_logout_uri ?? null,
       scopes: body.scopes ?? [],
       audiences: body.audiences ?? [],
+      requirePkce: body.require_pkce ?? true,
     }, knownGrants())
     const id = body.client_id ?? randomBytes(12).toString('base64url')
     if (await app.clientStore.find(id)) throw conflict(`client ${id} already exists`)
@@ -80,6 +81,7 @@ export default async function clientRoutes (app: FastifyInstance): Promise<void>
       backchannelLogoutUri: body.backchannel_logout_uri === undefined ? current.backchannelLogoutUri : body.backchannel_logout_uri,
       scopes: body.scopes ?? current.scopes,
       audiences: body.audiences ?? current.audiences,
+      requirePkce: body.require_pkce ?? current.requirePkce,
     }, knownGrants())
     const updated = await app.clientStore.update(id, settings)
     if (!updated) throw notFound('client')

@@ -5,7 +5,9 @@
  * Cookie rules: HttpOnly, SameSite=Lax (sent on the top-level navigation that brings the user back
  * from an app, never on cross-site subresource or POST requests), Secure when the request's public
  * issuer (`publicIssuer(request)`) is https, Path = that issuer's path. No Max-Age: both die with the browser session; the server-side rows
- * have their own expiry.
+ * have their own expiry. On an https issuer at path `/` the names carry the `__Host-` prefix
+ * (RFC 6265bis §4.1.3.2): the browser then only accepts them Secure, host-only and at `/`, so a
+ * sibling subdomain or a plain-http page cannot plant or overwrite them (session fixation).
  *
  * @module
  */
@@ -39,8 +41,9 @@ export function parseCookies (header: string | undefined): Record<string, string
   return cookies
 }
 
+/** The cookie `name` of this request's issuer (prefixed per {@link CookieJar.name}). */
 export function cookie (request: FastifyRequest, name: string): string | undefined {
-  const value = parseCookies(request.headers.cookie)[name]
+  const value = parseCookies(request.headers.cookie)[cookieJarFor(request).name(name)]
   // Our values are base64url; anything else is not ours.
   return value && /^[A-Za-z0-9_-]{20,100}$/.test(value) ? value : undefined
 }
@@ -54,24 +57,39 @@ export class CookieJar {
   readonly #path: string
   readonly #secure: boolean
 
+  readonly #prefix: string
+
   constructor (issuer: string) {
     const url = new URL(issuer)
     this.#path = url.pathname === '' ? '/' : url.pathname
     this.#secure = url.protocol === 'https:'
+    this.#prefix = this.#secure && this.#path === '/' ? '__Host-' : ''
+  }
+
+  /** The name on the wire: `__Host-` + name when Secure at `/` (a cookie without it is not ours). */
+  name (name: string): string {
+    return this.#prefix + name
   }
 
   set (reply: FastifyReply, name: string, value: string): void {
-    reply.header('set-cookie', `${name}=${value}; Path=${this.#path}; HttpOnly; SameSite=Lax${this.#secure ? '; Secure' : ''}`)
+    reply.header('set-cookie', `${this.name(name)}=${value}; Path=${this.#path}; HttpOnly; SameSite=Lax${this.#secure ? '; Secure' : ''}`)
   }
 
   clear (reply: FastifyReply, name: string): void {
-    reply.header('set-cookie', `${name}=; Path=${this.#path}; Max-Age=0; HttpOnly; SameSite=Lax${this.#secure ? '; Secure' : ''}`)
+    reply.header('set-cookie', `${this.name(name)}=; Path=${this.#path}; Max-Age=0; HttpOnly; SameSite=Lax${this.#secure ? '; Secure' : ''}`)
   }
 
   /** The browser-binding secret, created (and set) when the browser has none yet. */
   browserSecret (request: FastifyRequest, reply: FastifyReply): string {
     const existing = cookie(request, BROWSER_COOKIE)
     if (existing) return existing
+    const secret = newSecret()
+    this.set(reply, BROWSER_COOKIE, secret)
+    return secret
+  }
+
+  /** A new browser-binding secret, set on the reply (the caller moves parked requests over to it). */
+  rotateBrowserSecret (reply: FastifyReply): string {
     const secret = newSecret()
     this.set(reply, BROWSER_COOKIE, secret)
     return secret

@@ -96,7 +96,11 @@ export default async function loginRoute (app: FastifyInstance) {
 
     const current = await app.sso.currentSession(cookie(request, SESSION_COOKIE))
     const { session, secret } = await app.sso.signIn(user, current)
-    if (secret) cookieJarFor(request).set(reply, SESSION_COOKIE, secret)
+    const jar = cookieJarFor(request)
+    jar.set(reply, SESSION_COOKIE, secret)
+    // A binding secret known before the sign-in (planted, or read off this device) must not carry
+    // over into the consent step: the parked requests move to a new one.
+    await app.sso.rebindBrowser(browser, jar.rotateBrowserSecret(reply))
     await app.sso.markAuthenticated(parked.id, session.id)
 
     const scopes = app.sso.grantableScopes(parked.client, user, parked.scopes)

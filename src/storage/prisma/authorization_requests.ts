@@ -11,6 +11,9 @@ export function prismaPendingAuthorizationStore (prisma: PrismaClient): PendingA
     async authenticated (id, sessionId) {
       await prisma.authorizationRequest.updateMany({ where: { id }, data: { sessionId } })
     },
+    async rebind (browserHash, newBrowserHash) {
+      await prisma.authorizationRequest.updateMany({ where: { browserHash }, data: { browserHash: newBrowserHash } })
+    },
     async take (id) {
       const { count } = await prisma.authorizationRequest.deleteMany({ where: { id } })
       return count === 1

@@ -23,8 +23,15 @@ export function prismaSessionStore (prisma: PrismaClient): SessionStore {
         take: limit,
       }),
 
-    async touchAuthTime (id, authTime) {
-      await prisma.session.update({ where: { id }, data: { authTime } })
+    async reauthenticate (id, tokenHash, authTime) {
+      await prisma.session.update({ where: { id }, data: { tokenHash, authTime } })
+    },
+
+    async hasEnded (id) {
+      // FOR SHARE waits for an `end` that has locked the row, and makes a later `end` wait for us.
+      const rows = await prisma.$queryRaw<Array<{ ended: boolean }>>`
+        SELECT ended_at IS NOT NULL AS ended FROM sessions WHERE id = ${id} FOR SHARE`
+      return rows.length === 0 || rows[0].ended
     },
 
     async addClient (id, clientId) {
@@ -39,10 +46,18 @@ export function prismaSessionStore (prisma: PrismaClient): SessionStore {
         const { count } = await tx.session.updateMany({ where: { id, endedAt: null }, data: { endedAt: now } })
         if (count !== 1) return null
         const session = await tx.session.findUniqueOrThrow({ where: { id } })
-        const refreshFamiliesRevoked = await tx.$executeRaw`
-          UPDATE refresh_tokens SET revoked_at = ${now}
-          WHERE revoked_at IS NULL
-            AND family_id IN (SELECT family_id FROM refresh_tokens WHERE session_id = ${id})`
+        // A rotation that had locked a token of these families commits a successor this statement's
+        // snapshot does not see; it waited for that rotation, so the next statement sees it. Repeat
+        // until nothing is left (each round needs a concurrent rotation; bounded all the same).
+        let refreshFamiliesRevoked = 0
+        for (let round = 0; round < 20; round++) {
+          const revoked = await tx.$executeRaw`
+            UPDATE refresh_tokens SET revoked_at = ${now}
+            WHERE revoked_at IS NULL
+              AND family_id IN (SELECT family_id FROM refresh_tokens WHERE session_id = ${id})`
+          if (revoked === 0) break
+          refreshFamiliesRevoked += revoked
+        }
         return { session, refreshFamiliesRevoked }
       })
     },
