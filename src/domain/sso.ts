@@ -90,10 +90,14 @@ export class SingleSignOn {
     return scopes.filter((s) => allowed.includes(s))
   }
 
-  /** First-party clients never ask; others ask until the user approved every scope (or on prompt=consent). */
-  async consentRequired (client: ClientRecord, user: UserRecord, scopes: readonly string[], prompt: readonly string[]): Promise<boolean> {
+  /**
+   * First-party clients never ask; others ask until the user approved every scope (or on
+   * prompt=consent). `rememberedCounts: false` ignores what the user approved before (RFC 8252
+   * §8.6, a public native client answered without any user interaction).
+   */
+  async consentRequired (client: ClientRecord, user: UserRecord, scopes: readonly string[], prompt: readonly string[], rememberedCounts = true): Promise<boolean> {
     if (client.firstParty) return false
-    if (prompt.includes('consent')) return true
+    if (prompt.includes('consent') || !rememberedCounts) return true
     const granted = await this.#o.consents.granted(user.id, client.id)
     return scopes.some((s) => !granted.includes(s))
   }

@@ -14,6 +14,7 @@ import { parseForm, type FormBody } from '../../plugins/form_body.js'
 import {
   AuthorizationPageError, AuthorizationRedirectError, validateAuthorizationRequest,
 } from '../../domain/authorization_request.js'
+import { clientIdentityUnproven } from '../../domain/native_apps.js'
 import { ENDPOINTS } from '../well_known/discovery.js'
 import { publicIssuer } from '../../http/public_issuer.js'
 import { SESSION_COOKIE, cookie, cookieJarFor, redirect, redirectError, redirectWithCode, sendErrorPage } from './browser.js'
@@ -51,7 +52,9 @@ export default async function authorizeRoute (app: FastifyInstance) {
     }
     const { session, user } = current!
     const scopes = app.sso.grantableScopes(req.client, user, req.scopes)
-    if (await app.sso.consentRequired(req.client, user, scopes, prompt)) {
+    // Nobody has interacted with this request: a public native client's remembered consent
+    // could be replayed by any app claiming its redirect URI (RFC 8252 §8.6).
+    if (await app.sso.consentRequired(req.client, user, scopes, prompt, !clientIdentityUnproven(req.client, req.redirectUri))) {
       if (prompt.includes('none')) return redirectError(reply, issuer, req.redirectUri, new ConsentRequired('the user has not approved this application'), req.state)
       const id = await app.sso.park(req, jar.browserSecret(request, reply), session.id)
       return redirect(reply, `${issuer}${ENDPOINTS.consent}?request=${id}`)
