@@ -45,6 +45,25 @@ t.test('stamp CLI', async (t) => {
     t.same(JSON.parse(fp.stdout).grant_types.sort(), ['password', 'refresh_token'])
   })
 
+  t.test('client create requires PKCE unless --no-require-pkce; client update changes it', async (t) => {
+    const args = ['client', 'create', '--name', 'Web', '--grant', 'authorization_code', '--redirect-uri', 'https://web.example/cb', '--json']
+    const on = await stamp(args, env)
+    t.equal(on.code, 0, on.stderr)
+    t.equal(JSON.parse(on.stdout).require_pkce, true, 'on by default')
+    const off = await stamp([...args, '--no-require-pkce'], env)
+    t.equal(off.code, 0, off.stderr)
+    const { client_id: id } = JSON.parse(off.stdout)
+    t.equal(JSON.parse(off.stdout).require_pkce, false)
+    const update = await stamp(['client', 'update', id, '--require-pkce', '--json'], env)
+    t.equal(update.code, 0, update.stderr)
+    t.same(JSON.parse(update.stdout), { client_id: id, require_pkce: true })
+    const both = await stamp(['client', 'update', id, '--require-pkce', '--no-require-pkce'], env)
+    t.equal(both.code, 2, 'one of the two')
+    const missing = await stamp(['client', 'update', 'nope', '--no-require-pkce'], env)
+    t.equal(missing.code, 1)
+    t.match(missing.stderr, /no client nope/)
+  })
+
   t.test('usage errors exit 2 on stderr', async (t) => {
     for (const args of [['client', 'create'], ['client', 'create', '--name', 'x', '--grant', 'magic'], ['client', 'create', '--name', 'x', '--grant', 'password'], ['user', 'create', '--username', 'x'], ['bogus'], ['keys', 'list', '--nope']]) {
       const res = await stamp(args, env)
