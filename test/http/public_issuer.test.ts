@@ -81,7 +81,8 @@ t.test('no ISSUER, trusted proxy: single sign-on follows the forwarded issuer', 
   t.equal(start.res.statusCode, 200, 'redirected to the login page under the public issuer')
   t.match(start.res.body, /<form method="post" action="https:\/\/id\.example\.com\/login"/)
   const signedIn = await browser.post(`${PUBLIC}/login`, { ...hiddenFields(start.res.body), username: 'alice', password: alice.password })
-  t.match(String(signedIn.headers['set-cookie']), /^stamp_session=[^;]+; Path=\/; HttpOnly; SameSite=Lax; Secure$/, 'session cookie is Secure')
+  // https at path /: __Host- names (issue 11 item 7); the binding cookie is rotated at sign-in too.
+  t.match(String(signedIn.headers['set-cookie']), /^__Host-stamp_session=[^;]+; Path=\/; HttpOnly; SameSite=Lax; Secure,__Host-stamp_browser=[^;]+; Path=\/; HttpOnly; SameSite=Lax; Secure$/, 'session cookie is Secure')
   t.match(String(signedIn.headers.location), /^https:\/\/id\.example\.com\/consent\?request=/)
   const consent = await browser.follow(String(signedIn.headers.location))
   t.match(consent.res.body, /action="https:\/\/id\.example\.com\/consent"/, 'consent form posts to the public issuer')
@@ -93,7 +94,7 @@ t.test('no ISSUER, trusted proxy: single sign-on follows the forwarded issuer', 
 
   // A fresh browser: the binding cookie is Secure too, and /authorize redirects under the public issuer.
   const plain = await app.inject({ url: authorizeURL({ client_id: a.client.id, redirect_uri: APP, response_type: 'code', scope: 'openid' }, ''), headers })
-  t.match(String(plain.headers['set-cookie']), /^stamp_browser=[^;]+; Path=\/; HttpOnly; SameSite=Lax; Secure$/, 'browser cookie is Secure')
+  t.match(String(plain.headers['set-cookie']), /^__Host-stamp_browser=[^;]+; Path=\/; HttpOnly; SameSite=Lax; Secure$/, 'browser cookie is Secure')
   t.match(String(plain.headers.location), /^https:\/\/id\.example\.com\/login\?request=/)
 
   const tokenRes = await postForm(app, '/token', { grant_type: 'authorization_code', code: location.searchParams.get('code')!, redirect_uri: APP, code_verifier: verifier }, { authorization: a.basic, ...headers })
@@ -112,7 +113,7 @@ t.test('no ISSUER, trusted proxy: single sign-on follows the forwarded issuer', 
   const logout = await browser.request('GET', `${PUBLIC}/logout?${new URLSearchParams({ id_token_hint: tokens.id_token, post_logout_redirect_uri: 'https://app.example/bye', state: 'bye' })}`)
   t.equal(logout.statusCode, 303, 'the id_token_hint is accepted: logged out at once')
   t.equal(logout.headers.location, 'https://app.example/bye?state=bye')
-  t.match(String(logout.headers['set-cookie']), /^stamp_session=; Path=\/; Max-Age=0; HttpOnly; SameSite=Lax; Secure$/)
+  t.match(String(logout.headers['set-cookie']), /^__Host-stamp_session=; Path=\/; Max-Age=0; HttpOnly; SameSite=Lax; Secure$/)
   await app.backchannelLogout.drain()
   t.equal(delivered.length, 1, 'back-channel logout sent')
   t.equal(decodeJwt(delivered[0]).iss, PUBLIC, 'logout token issued by the public issuer')
