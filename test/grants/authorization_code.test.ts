@@ -209,3 +209,14 @@ t.test('redirect_uri at /token only when it was sent to /authorize', async (t) =
   t.equal(missing.json().error, 'invalid_grant', 'sent to /authorize → required at /token')
   t.match(missing.json().error_description, /redirect_uri/)
 })
+
+t.test('redirect_uri omitted at /authorize survives the sign-in page (parked request)', async (t) => {
+  const fresh = new Browser(app)
+  const { verifier, challenge } = pkce()
+  const page = await fresh.follow(authorizeURL({ client_id: client.client.id, response_type: 'code', scope: 'offline_access', code_challenge: challenge, code_challenge_method: 'S256' }))
+  const done = await fresh.signIn(page.res, 'bob', bob.password)
+  const code = done.location!.searchParams.get('code')!
+  t.equal((await app.authorizationCodes.find(hashCode(code)))!.redirectUriSent, false)
+  const ok = await postForm(app, '/token', { grant_type: 'authorization_code', code, code_verifier: verifier }, { authorization: client.basic })
+  t.equal(ok.statusCode, 200, ok.body.slice(0, 200))
+})
