@@ -57,7 +57,9 @@ export const authorizationCode: Grant = {
       // The client's setting changed after the code was issued: the code is not good enough now.
       throw new InvalidGrant('this client requires PKCE, and the authorization request had no code_challenge')
     }
-    if (await services.sessions.hasEnded(record.sessionId)) throw new InvalidGrant('the session this code was issued in has ended')
+    // A plain read here; the locking re-check comes after the refresh token is stored.
+    const session = await services.sessions.find(record.sessionId)
+    if (!session || session.endedAt) throw new InvalidGrant('the session this code was issued in has ended')
     const user = await services.users.findById(record.userId)
     if (!user || user.disabled) throw new InvalidGrant('the user is no longer active')
 
@@ -111,7 +113,10 @@ export const authorizationCode: Grant = {
  */
 async function replayed (record: AuthorizationCodeRecord, client: ClientRecord, verifier: string | undefined, services: GrantServices, proven = false): Promise<never> {
   proven ||= !client.public || (record.codeChallenge !== null && verifyPKCE(verifier, record.codeChallenge, record.codeChallengeMethod ?? ''))
-  if (!proven) throw new InvalidGrant('authorization code is invalid')
+  if (!proven) {
+    services.log.info({ event: 'authorization_code_replay_unproven', client_id: client.id }, 'used authorization code presented without proof of possession; nothing revoked')
+    throw new InvalidGrant('authorization code is invalid')
+  }
   const now = new Date()
   // Mark first, then revoke: the winning exchange checks the mark after storing its refresh
   // token, so whichever order the two requests interleave in, the family ends up revoked.
