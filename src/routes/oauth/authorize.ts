@@ -54,8 +54,12 @@ export default async function authorizeRoute (app: FastifyInstance) {
     const scopes = app.sso.grantableScopes(req.client, user, req.scopes)
     // Nobody has interacted with this request: a public native client's remembered consent
     // could be replayed by any app claiming its redirect URI (RFC 8252 §8.6).
-    if (await app.sso.consentRequired(req.client, user, scopes, prompt, !clientIdentityUnproven(req.client, req.redirectUri))) {
-      if (prompt.includes('none')) return redirectError(reply, issuer, req.redirectUri, new ConsentRequired('the user has not approved this application'), req.state)
+    const unproven = clientIdentityUnproven(req.client, req.redirectUri)
+    if (await app.sso.consentRequired(req.client, user, scopes, prompt, !unproven)) {
+      if (prompt.includes('none')) {
+        const why = unproven ? 'a native app must be approved by the user each time' : 'the user has not approved this application'
+        return redirectError(reply, issuer, req.redirectUri, new ConsentRequired(why), req.state)
+      }
       const id = await app.sso.park(req, jar.browserSecret(request, reply), session.id)
       return redirect(reply, `${issuer}${ENDPOINTS.consent}?request=${id}`)
     }
