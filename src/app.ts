@@ -6,12 +6,13 @@
  */
 import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply } from 'fastify'
 import { randomUUID } from 'node:crypto'
-import { OAuthError } from './errors.js'
+import { OAuthError, errorDescription } from './errors.js'
 import { lazyChildLogger } from './logging.js'
 import type { Config, TrustProxy } from './config/env.js'
 import swagger from '@fastify/swagger'
 import swaggerUI from '@fastify/swagger-ui'
 import formBody from './plugins/form_body.js'
+import inputHygiene from './plugins/input_hygiene.js'
 import services from './plugins/services.js'
 import metrics from './plugins/metrics.js'
 import rateLimit from './plugins/rate_limit.js'
@@ -94,7 +95,7 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
     if (err.validation) {
       // Ajv's message names the field and the rule ("body/name must NOT have fewer than 1
       // characters"); it never contains the submitted value.
-      return reply.code(400).send({ error: 'invalid_request', error_description: err.message.slice(0, 200) })
+      return reply.code(400).send({ error: 'invalid_request', error_description: errorDescription(err.message.slice(0, 200)) })
     }
     const status = err.statusCode ?? 500
     if (status >= 400 && status < 500) {
@@ -126,10 +127,11 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
     countError('invalid_request')
     // The path only: never echo a query string (it may carry a token).
     const path = request.url.split('?')[0].slice(0, 200)
-    reply.code(404).header('cache-control', 'no-store').send({ error: 'invalid_request', error_description: `no route for ${request.method} ${path}` })
+    reply.code(404).header('cache-control', 'no-store').send({ error: 'invalid_request', error_description: errorDescription(`no route for ${request.method} ${path}`) })
   })
 
   await app.register(formBody)
+  await app.register(inputHygiene)
   await app.register(services, { config: options.config, database: options.database, now: options.now, scheduleKeys: options.scheduleKeys, fetch: options.fetch })
   await app.register(metrics)
   await app.register(rateLimit)
