@@ -16,6 +16,7 @@ import {
 import type { ClientRecord } from '../storage/types.js'
 import { CODE_CHALLENGE_METHODS, isValidChallenge } from './pkce.js'
 import { parseScope } from './scopes.js'
+import { matchRegisteredURI, uriProblem } from './redirect_uris.js'
 
 /** The only response type Stamp serves (no implicit or hybrid flows: RFC 9700 §2.1.2). */
 export const RESPONSE_TYPES: readonly string[] = ['code']
@@ -88,12 +89,14 @@ export async function validateAuthorizationRequest (
     if (client.redirectUris.length !== 1 || openid) throw new AuthorizationPageError('The request does not say where to return (redirect_uri is missing).')
     redirectUri = client.redirectUris[0]
   } else {
-    // RFC 9700 §4.1.3: exact string matching, no patterns, no prefix matching.
-    if (!client.redirectUris.includes(requestedRedirect)) {
+    // RFC 9700 §4.1.3: exact string matching, no patterns, no prefix matching (loopback http: any port, RFC 8252 §7.3).
+    if (matchRegisteredURI(client.redirectUris, requestedRedirect) === undefined) {
       throw new AuthorizationPageError('The application asked to return to an address that is not registered for it.')
     }
     redirectUri = requestedRedirect
   }
+  // A URI registered before today's rules (javascript:, plain http, userinfo...) is never used.
+  if (uriProblem(redirectUri, 'redirect_uri')) throw new AuthorizationPageError('The application asked to return to an address this server does not send browsers to.')
 
   const stateValue = one(params, 'state')
   const state = typeof stateValue === 'string' && stateValue.length <= MAX_VALUE_LENGTH ? stateValue : undefined

@@ -19,6 +19,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { JWTPayload } from 'jose'
 import type { FormBody } from '../../plugins/form_body.js'
 import { redirectURL } from '../../domain/authorization_request.js'
+import { matchRegisteredURI, uriProblem } from '../../domain/redirect_uris.js'
 import { csrfToken, verifyCSRF } from '../../domain/browser_secrets.js'
 import { minterFor, publicIssuer, ssoFor } from '../../http/public_issuer.js'
 import type { ClientRecord } from '../../storage/types.js'
@@ -64,7 +65,7 @@ export default async function logoutRoute (app: FastifyInstance) {
     if (postLogoutRedirectUri !== undefined) {
       // §3: the URI "MUST have been previously registered"; without a client we cannot check it.
       if (!client) return sendErrorPage(reply, 400, 'Cannot sign out', 'The sign-out request does not identify the application (client_id or id_token_hint is required).')
-      if (!client.postLogoutRedirectUris.includes(postLogoutRedirectUri)) {
+      if (matchRegisteredURI(client.postLogoutRedirectUris, postLogoutRedirectUri) === undefined || uriProblem(postLogoutRedirectUri, 'post_logout_redirect_uri')) {
         return sendErrorPage(reply, 400, 'Cannot sign out', 'The application asked to return to an address that is not registered for it.')
       }
     }
