@@ -9,6 +9,7 @@ import { randomUUID } from 'node:crypto'
 import { OAuthError, errorDescription } from './errors.js'
 import { lazyChildLogger } from './logging.js'
 import type { Config, TrustProxy } from './config/env.js'
+import type { HostLookup } from './domain/backchannel_logout.js'
 import swagger from '@fastify/swagger'
 import swaggerUI from '@fastify/swagger-ui'
 import formBody from './plugins/form_body.js'
@@ -39,6 +40,8 @@ export interface AppOptions {
   instanceTag?: string
   /** HTTP client for back-channel logout deliveries (tests may inject one). */
   fetch?: typeof fetch
+  /** DNS resolution for back-channel logout deliveries (tests inject one). */
+  lookup?: HostLookup
 }
 
 /** Safe descriptions for Fastify's own client errors: never echo internal messages. */
@@ -132,7 +135,7 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
 
   await app.register(formBody)
   await app.register(inputHygiene)
-  await app.register(services, { config: options.config, database: options.database, now: options.now, scheduleKeys: options.scheduleKeys, fetch: options.fetch })
+  await app.register(services, { config: options.config, database: options.database, now: options.now, scheduleKeys: options.scheduleKeys, fetch: options.fetch, lookup: options.lookup })
   await app.register(metrics)
   await app.register(rateLimit)
   // OpenAPI document of every route with a schema (the admin API), served with a UI at /docs.

@@ -22,7 +22,7 @@ import { prismaSessionStore } from '../storage/prisma/sessions.js'
 import { prismaPendingAuthorizationStore } from '../storage/prisma/authorization_requests.js'
 import { prismaAuthorizationCodeStore } from '../storage/prisma/authorization_codes.js'
 import { prismaConsentStore } from '../storage/prisma/consents.js'
-import { BackchannelLogout } from '../domain/backchannel_logout.js'
+import { BackchannelLogout, type HostLookup } from '../domain/backchannel_logout.js'
 import { SingleSignOn } from '../domain/sso.js'
 import type {
   AuditStore, AuthorizationCodeStore, ClientStore, ConsentStore, KeyStore, PendingAuthorizationStore, RefreshTokenStore, SessionStore, UserStore,
@@ -70,6 +70,8 @@ export interface ServicesOptions {
   scheduleKeys?: boolean
   /** Back-channel logout HTTP client (tests may inject one). */
   fetch?: typeof fetch
+  /** Back-channel logout DNS resolution (tests inject one, so no real name is resolved). */
+  lookup?: HostLookup
 }
 
 export default fp(async function services (app: FastifyInstance, options: ServicesOptions) {
@@ -108,7 +110,7 @@ export default fp(async function services (app: FastifyInstance, options: Servic
   const pendingAuthorizations = prismaPendingAuthorizationStore(prisma)
   const authorizationCodes = prismaAuthorizationCodeStore(prisma)
   const consents = prismaConsentStore(prisma)
-  const backchannelLogout = new BackchannelLogout(config.policy.backchannelLogout, app.log, options.fetch)
+  const backchannelLogout = new BackchannelLogout(config.policy.backchannelLogout, app.log, options.fetch, options.lookup)
   // Registered after the keyring's onClose, so hooks run in reverse: deliveries finish first.
   app.addHook('onClose', () => backchannelLogout.drain())
   const sso = new SingleSignOn({
