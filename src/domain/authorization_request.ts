@@ -17,6 +17,7 @@ import type { ClientRecord } from '../storage/types.js'
 import { CODE_CHALLENGE_METHODS, isValidChallenge } from './pkce.js'
 import { parseScope } from './scopes.js'
 import { matchRegisteredURI, uriProblem } from './redirect_uris.js'
+import { parameterLimit, tooLongDescription } from './parameter_limits.js'
 
 /** The only response type Stamp serves (no implicit or hybrid flows: RFC 9700 §2.1.2). */
 export const RESPONSE_TYPES: readonly string[] = ['code']
@@ -24,8 +25,6 @@ export const RESPONSE_MODES: readonly string[] = ['query']
 /** OIDC Core §3.1.2.1 prompt values Stamp acts on; others are ignored, as the spec allows. */
 export const PROMPT_VALUES: readonly string[] = ['none', 'login', 'consent']
 
-/** Upper bound for free-form values the client round-trips through Stamp (stored while the user signs in). */
-const MAX_VALUE_LENGTH = 2048
 
 export class AuthorizationPageError extends Error {
   override name = 'AuthorizationPageError'
@@ -99,11 +98,12 @@ export async function validateAuthorizationRequest (
   if (uriProblem(redirectUri, 'redirect_uri')) throw new AuthorizationPageError('The application asked to return to an address this server does not send browsers to.')
 
   const stateValue = one(params, 'state')
-  const state = typeof stateValue === 'string' && stateValue.length <= MAX_VALUE_LENGTH ? stateValue : undefined
+  // Values the client round-trips are stored while the user signs in: limits in parameter_limits.ts.
+  const state = typeof stateValue === 'string' && stateValue.length <= parameterLimit('state') ? stateValue : undefined
   const fail = (error: OAuthError): never => { throw new AuthorizationRedirectError(error, redirectUri, state) }
 
   if (stateValue === null) fail(new InvalidRequest('state is repeated'))
-  if (typeof stateValue === 'string' && stateValue.length > MAX_VALUE_LENGTH) fail(new InvalidRequest('state is too long'))
+  if (typeof stateValue === 'string' && stateValue.length > parameterLimit('state')) fail(new InvalidRequest(tooLongDescription('state')))
   if (params.request) fail(new RequestNotSupported('request objects are not supported'))
   if (params.request_uri) fail(new RequestURINotSupported('request_uri is not supported'))
   for (const name in params) {
@@ -111,7 +111,7 @@ export async function validateAuthorizationRequest (
   }
   const value = (name: string): string | undefined => {
     const v = one(params, name) as string | undefined
-    if (v !== undefined && v.length > MAX_VALUE_LENGTH) fail(new InvalidRequest(`${name} is too long`))
+    if (v !== undefined && v.length > parameterLimit(name)) fail(new InvalidRequest(tooLongDescription(name)))
     return v
   }
 

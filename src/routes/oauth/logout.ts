@@ -26,7 +26,7 @@ import type { ClientRecord } from '../../storage/types.js'
 import { ENDPOINTS } from '../well_known/discovery.js'
 import { SESSION_COOKIE, cookie, cookieJarFor, nonce, redirect, sendErrorPage, sendPage } from './browser.js'
 import { queryOf } from './authorize.js'
-import { field } from './login.js'
+import { field, overLongPage } from './login.js'
 import { logoutConfirmPage, signedOutPage } from './views.js'
 
 const PARAMETERS = ['id_token_hint', 'client_id', 'post_logout_redirect_uri', 'state', 'logout_hint', 'ui_locales'] as const
@@ -34,6 +34,8 @@ const PARAMETERS = ['id_token_hint', 'client_id', 'post_logout_redirect_uri', 's
 export default async function logoutRoute (app: FastifyInstance) {
   async function logout (request: FastifyRequest, reply: FastifyReply, form: FormBody, posted: boolean) {
     const action = publicIssuer(request) + ENDPOINTS.endSession
+    const long = overLongPage(reply, form, 'Cannot sign out')
+    if (long) return long
     const get = (name: string) => field(form, name) || undefined
     const idTokenHint = get('id_token_hint')
     const state = get('state')
