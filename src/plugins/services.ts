@@ -13,6 +13,7 @@ import { Keyring } from '../domain/keyring.js'
 import { TokenMinter } from '../domain/tokens.js'
 import { ClientCache } from '../domain/client_auth.js'
 import { PasswordHasher } from '../domain/passwords.js'
+import { USERNAME_FORMS } from '../domain/usernames.js'
 import { prismaClientStore } from '../storage/prisma/clients.js'
 import { prismaUserStore } from '../storage/prisma/users.js'
 import { prismaRefreshTokenStore } from '../storage/prisma/refresh_tokens.js'
@@ -90,7 +91,10 @@ export default fp(async function services (app: FastifyInstance, options: Servic
 
   const minter = new TokenMinter({ issuer: config.issuer, keyring, accessTokenTTL: config.policy.accessTokenTTL, refreshTokenTTL: config.policy.refreshTokenTTL })
   const clientStore = prismaClientStore(prisma)
-  const usersRepository = prismaUserStore(prisma, pool)
+  const usersRepository = prismaUserStore(prisma, pool, USERNAME_FORMS)
+  // Migrated usernames the SQL backfill could not key (non-ASCII): keyed here, once.
+  const { clashes } = await usersRepository.keyUnkeyedUsernames()
+  if (clashes.length) app.log.warn({ user_ids: clashes }, 'users whose usernames differ from another user\'s only in case or Unicode form: they sign in by their exact username only')
   const refreshTokens = prismaRefreshTokenStore(prisma, pool)
   const passwordHasher = new PasswordHasher(config.policy.argon2)
   const auditStore = prismaAuditStore(prisma, pool)
