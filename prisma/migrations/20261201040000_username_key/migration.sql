@@ -16,6 +16,3 @@ WHERE u."id" = k."id" AND k.n = 1;
 
 -- CreateIndex
 CREATE UNIQUE INDEX "users_username_key_key" ON "users"("username_key");
-
--- The start-up pass finds rows still without a key through this (normally empty) index.
-CREATE INDEX "users_unkeyed_idx" ON "users"("id") WHERE "username_key" IS NULL;

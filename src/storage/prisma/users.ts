@@ -21,6 +21,7 @@ export function prismaUserStore (prisma: PrismaClient, pool: pg.Pool, forms: Use
     },
     findById: (id) => prisma.user.findUnique({ where: { id }, select: fields }),
     create: (user) => prisma.user.create({ data: { ...user, username: forms.display(user.username), usernameKey: forms.key(user.username) }, select: fields }),
+    // `username_key IS NULL` is answered by the unique index (B-tree indexes hold NULLs): no scan.
     async keyUnkeyedUsernames () {
       const rows = await prisma.user.findMany({ where: { usernameKey: null }, select: { id: true, username: true }, orderBy: [{ createdAt: 'asc' }, { id: 'asc' }] })
       const clashes: string[] = []

@@ -41,13 +41,24 @@ t.test('client registration rules', async (t) => {
   })
 
   t.test('/authorize: loopback redirect with any port; unsafe registered URIs never used', async (t) => {
-    const native = await createClient(app, { public: true, grantTypes: ['authorization_code'], redirectUris: ['http://127.0.0.1/cb', 'com.example.app:/cb'], scopes: ['openid'] })
+    const native = await createClient(app, { public: true, firstParty: true, grantTypes: ['authorization_code'], redirectUris: ['http://127.0.0.1/cb', 'com.example.app:/cb'], scopes: ['openid'] })
     const { challenge } = pkce()
     const ask = (redirect: string) => app.inject({ url: authorizeURL({ client_id: native.client.id, redirect_uri: redirect, response_type: 'code', scope: 'openid', code_challenge: challenge, code_challenge_method: 'S256' }).replace('http://stamp.test', '') })
     const port = await ask('http://127.0.0.1:49152/cb')
     t.equal(port.statusCode, 303, 'any port on a loopback IP (RFC 8252 §7.3)')
     t.match(port.headers.location, /\/login\?request=/)
     t.equal((await ask('http://127.0.0.1:49152/other')).statusCode, 400, 'the path must still match')
+    // The whole flow, back to the port the app asked for.
+    const { createUser, postForm } = await import('../../helper.js')
+    const { Browser } = await import('../../fixtures/browser.js')
+    const { username, password } = await createUser(app)
+    const browser = new Browser(app)
+    const pair = pkce()
+    const page = await browser.follow(authorizeURL({ client_id: native.client.id, redirect_uri: 'http://127.0.0.1:49152/cb', response_type: 'code', scope: 'openid', code_challenge: pair.challenge, code_challenge_method: 'S256' }))
+    const done = await browser.signIn(page.res, username, password)
+    t.equal(done.location?.origin, 'http://127.0.0.1:49152', 'back to the requested port')
+    const tokens = await postForm(app, '/token', { grant_type: 'authorization_code', client_id: native.client.id, code: done.location!.searchParams.get('code')!, redirect_uri: 'http://127.0.0.1:49152/cb', code_verifier: pair.verifier })
+    t.equal(tokens.statusCode, 200, tokens.body)
     t.equal((await ask('com.example.app:/cb')).statusCode, 303, 'private-use scheme')
     // A client registered before these rules (straight into storage) with a javascript: URI.
     const legacy = await createClient(app, { grantTypes: ['authorization_code'], redirectUris: ['javascript:alert(1)//'], scopes: ['openid'] })
