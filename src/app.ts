@@ -6,12 +6,14 @@
  */
 import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply } from 'fastify'
 import { randomUUID } from 'node:crypto'
-import { OAuthError } from './errors.js'
+import { OAuthError, errorDescription } from './errors.js'
 import { lazyChildLogger } from './logging.js'
 import type { Config, TrustProxy } from './config/env.js'
+import type { HostLookup } from './domain/backchannel_logout.js'
 import swagger from '@fastify/swagger'
 import swaggerUI from '@fastify/swagger-ui'
 import formBody from './plugins/form_body.js'
+import inputHygiene from './plugins/input_hygiene.js'
 import services from './plugins/services.js'
 import metrics from './plugins/metrics.js'
 import rateLimit from './plugins/rate_limit.js'
@@ -38,6 +40,8 @@ export interface AppOptions {
   instanceTag?: string
   /** HTTP client for back-channel logout deliveries (tests may inject one). */
   fetch?: typeof fetch
+  /** DNS resolution for back-channel logout deliveries (tests inject one). */
+  lookup?: HostLookup
 }
 
 /** Safe descriptions for Fastify's own client errors: never echo internal messages. */
@@ -94,7 +98,7 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
     if (err.validation) {
       // Ajv's message names the field and the rule ("body/name must NOT have fewer than 1
       // characters"); it never contains the submitted value.
-      return reply.code(400).send({ error: 'invalid_request', error_description: err.message.slice(0, 200) })
+      return reply.code(400).send({ error: 'invalid_request', error_description: errorDescription(err.message.slice(0, 200)) })
     }
     const status = err.statusCode ?? 500
     if (status >= 400 && status < 500) {
@@ -126,11 +130,12 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
     countError('invalid_request')
     // The path only: never echo a query string (it may carry a token).
     const path = request.url.split('?')[0].slice(0, 200)
-    reply.code(404).header('cache-control', 'no-store').send({ error: 'invalid_request', error_description: `no route for ${request.method} ${path}` })
+    reply.code(404).header('cache-control', 'no-store').send({ error: 'invalid_request', error_description: errorDescription(`no route for ${request.method} ${path}`) })
   })
 
   await app.register(formBody)
-  await app.register(services, { config: options.config, database: options.database, now: options.now, scheduleKeys: options.scheduleKeys, fetch: options.fetch })
+  await app.register(inputHygiene)
+  await app.register(services, { config: options.config, database: options.database, now: options.now, scheduleKeys: options.scheduleKeys, fetch: options.fetch, lookup: options.lookup })
   await app.register(metrics)
   await app.register(rateLimit)
   // OpenAPI document of every route with a schema (the admin API), served with a UI at /docs.

@@ -36,6 +36,17 @@ export interface OAuthErrorOptions {
   headers?: Record<string, string>
 }
 
+/**
+ * RFC 6749 §5.2: `error_description` is `1*( %x20-21 / %x23-5B / %x5D-7E )` — printable ASCII
+ * without `"` and `\` (§4.1.2.1 and RFC 6750 §3 use the same set). Descriptions may echo client
+ * input, so every one is mapped into the set here: quotes become `'`, backslashes `/`, anything
+ * else outside it `?`; never empty, at most 512 characters.
+ */
+export function errorDescription (text: string): string {
+  const safe = text.slice(0, 512).replace(/"/g, "'").replace(/\\/g, '/').replace(/[^\x20\x21\x23-\x5B\x5D-\x7E]/gu, '?')
+  return safe || 'error'
+}
+
 export class OAuthError extends Error {
   readonly error: OAuthErrorCode
   readonly statusCode: number
@@ -50,7 +61,7 @@ export class OAuthError extends Error {
     this.name = 'OAuthError'
     this.error = error
     this.statusCode = statusCode
-    this.description = description
+    this.description = errorDescription(description)
     this.detail = options.detail
     this.headers = options.headers ?? {}
     this.expose = statusCode < 500

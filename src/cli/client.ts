@@ -15,7 +15,7 @@ import { parseArgs } from 'node:util'
 import type { Config } from '../config/env.js'
 import { grantsByType } from '../grants/index.js'
 import { generateClientSecret, hashClientSecret } from '../domain/client_auth.js'
-import { normalizeClientSettings } from '../domain/clients.js'
+import { clientIdProblem, normalizeClientSettings } from '../domain/clients.js'
 import { OAuthError } from '../errors.js'
 import { withContext } from './context.js'
 import { CommandError, print, UsageError } from './output.js'
@@ -69,6 +69,8 @@ export async function clientCommand (args: string[], config: Config): Promise<vo
   const codeFlow = grantTypes.includes('authorization_code')
   const scope = settings.scopes.join(' ')
   const id = values['client-id'] ?? randomBytes(12).toString('base64url')
+  const idProblem = clientIdProblem(id)
+  if (idProblem) throw new UsageError(idProblem.replace('client_id', '--client-id'))
   const secret = values.public ? null : generateClientSecret()
   await withContext(config, async (ctx) => {
     if (await ctx.clients.find(id)) throw new CommandError(`client ${id} already exists`)

@@ -14,6 +14,7 @@ import { PasswordHasher } from '../domain/passwords.js'
 import { loggerOptions } from '../logging.js'
 import { prismaClientStore } from '../storage/prisma/clients.js'
 import { prismaUserStore } from '../storage/prisma/users.js'
+import { USERNAME_FORMS } from '../domain/usernames.js'
 import { prismaKeyStore } from '../storage/prisma/keys.js'
 import { prismaAuditStore } from '../storage/prisma/audit.js'
 import { AuditLog } from '../domain/audit.js'
@@ -53,7 +54,7 @@ export async function withContext<T> (config: Config, run: (ctx: CLIContext) => 
         prisma,
         database,
         clients: prismaClientStore(prisma),
-        users: prismaUserStore(prisma, pool),
+        users: prismaUserStore(prisma, pool, USERNAME_FORMS),
         keys,
         consents: prismaConsentStore(prisma),
         passwords: new PasswordHasher(config.policy.argon2),

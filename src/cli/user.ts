@@ -10,6 +10,7 @@
 import { parseArgs } from 'node:util'
 import type { Config } from '../config/env.js'
 import { withContext } from './context.js'
+import { usernameProblem } from '../domain/usernames.js'
 import { CommandError, print, readStdin, UsageError } from './output.js'
 import { ADMIN_SCOPE } from '../schemas/admin.js'
 
@@ -33,6 +34,8 @@ export async function userCommand (args: string[], config: Config): Promise<void
   if ((values.password === undefined) === !values['password-stdin']) throw new UsageError('give exactly one of --password or --password-stdin')
   const password = values.password ?? await readStdin()
   const username = values.username
+  const problem = usernameProblem(username)
+  if (problem) throw new UsageError(problem)
   const scopes = [...new Set([...values.scope.split(' ').filter(Boolean), ...(values.admin ? [ADMIN_SCOPE] : [])])]
   await withContext(config, async (ctx) => {
     const violation = ctx.passwordPolicy.violation(password, { username })

@@ -16,6 +16,8 @@ import {
 import type { ClientRecord } from '../storage/types.js'
 import { CODE_CHALLENGE_METHODS, isValidChallenge } from './pkce.js'
 import { parseScope } from './scopes.js'
+import { matchRegisteredURI, uriProblem } from './redirect_uris.js'
+import { parameterLimit, tooLongDescription } from './parameter_limits.js'
 
 /** The only response type Stamp serves (no implicit or hybrid flows: RFC 9700 §2.1.2). */
 export const RESPONSE_TYPES: readonly string[] = ['code']
@@ -23,8 +25,6 @@ export const RESPONSE_MODES: readonly string[] = ['query']
 /** OIDC Core §3.1.2.1 prompt values Stamp acts on; others are ignored, as the spec allows. */
 export const PROMPT_VALUES: readonly string[] = ['none', 'login', 'consent']
 
-/** Upper bound for free-form values the client round-trips through Stamp (stored while the user signs in). */
-const MAX_VALUE_LENGTH = 2048
 
 export class AuthorizationPageError extends Error {
   override name = 'AuthorizationPageError'
@@ -90,19 +90,22 @@ export async function validateAuthorizationRequest (
     if (client.redirectUris.length !== 1 || openid) throw new AuthorizationPageError('The request does not say where to return (redirect_uri is missing).')
     redirectUri = client.redirectUris[0]
   } else {
-    // RFC 9700 §4.1.3: exact string matching, no patterns, no prefix matching.
-    if (!client.redirectUris.includes(requestedRedirect)) {
+    // RFC 9700 §4.1.3: exact string matching, no patterns, no prefix matching (loopback http: any port, RFC 8252 §7.3).
+    if (matchRegisteredURI(client.redirectUris, requestedRedirect) === undefined) {
       throw new AuthorizationPageError('The application asked to return to an address that is not registered for it.')
     }
     redirectUri = requestedRedirect
   }
+  // A URI registered before today's rules (javascript:, plain http, userinfo...) is never used.
+  if (uriProblem(redirectUri, 'redirect_uri')) throw new AuthorizationPageError('The application asked to return to an address this server does not send browsers to.')
 
   const stateValue = one(params, 'state')
-  const state = typeof stateValue === 'string' && stateValue.length <= MAX_VALUE_LENGTH ? stateValue : undefined
+  // Values the client round-trips are stored while the user signs in: limits in parameter_limits.ts.
+  const state = typeof stateValue === 'string' && stateValue.length <= parameterLimit('state') ? stateValue : undefined
   const fail = (error: OAuthError): never => { throw new AuthorizationRedirectError(error, redirectUri, state) }
 
   if (stateValue === null) fail(new InvalidRequest('state is repeated'))
-  if (typeof stateValue === 'string' && stateValue.length > MAX_VALUE_LENGTH) fail(new InvalidRequest('state is too long'))
+  if (typeof stateValue === 'string' && stateValue.length > parameterLimit('state')) fail(new InvalidRequest(tooLongDescription('state')))
   if (params.request) fail(new RequestNotSupported('request objects are not supported'))
   if (params.request_uri) fail(new RequestURINotSupported('request_uri is not supported'))
   for (const name in params) {
@@ -110,7 +113,7 @@ export async function validateAuthorizationRequest (
   }
   const value = (name: string): string | undefined => {
     const v = one(params, name) as string | undefined
-    if (v !== undefined && v.length > MAX_VALUE_LENGTH) fail(new InvalidRequest(`${name} is too long`))
+    if (v !== undefined && v.length > parameterLimit(name)) fail(new InvalidRequest(tooLongDescription(name)))
     return v
   }
 

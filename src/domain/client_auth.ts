@@ -92,7 +92,7 @@ export async function authenticateClient (
 }
 
 /** RFC 6749 §2.3.1: id and secret are form-urlencoded before being joined for Basic. */
-function parseBasic (header: string): { id: string, secret: string } | null {
+export function parseBasic (header: string): { id: string, secret: string } | null {
   const match = /^Basic ([A-Za-z0-9+/]+=*)$/i.exec(header.trim())
   if (!match) return null
   const decoded = Buffer.from(match[1], 'base64').toString('utf8')

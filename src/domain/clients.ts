@@ -7,12 +7,24 @@
 import { InvalidRequest } from '../errors.js'
 import type { ClientRecord } from '../storage/types.js'
 import { SCOPE_TOKEN } from './scopes.js'
-
+import { uriProblem, type URIKind } from './redirect_uris.js'
 
 /** Scopes an authorization_code client gets when none are given. */
 export const OIDC_DEFAULT_SCOPES: readonly string[] = ['openid', 'profile', 'email', 'offline_access']
 
 export type ClientSettings = Omit<ClientRecord, 'id' | 'secretHash'>
+
+const UUID_SHAPED = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
+
+/**
+ * A client id may not look like a user id: a client_credentials token's `sub` is its client's
+ * id, and a resource server must never mistake it for a user's (issue 11 item 5).
+ */
+export function clientIdProblem (id: string): string | undefined {
+  if (!/^[A-Za-z0-9._~-]{1,128}$/.test(id)) return 'client_id must be 1 to 128 of A-Z a-z 0-9 . _ ~ -'
+  if (UUID_SHAPED.test(id)) return 'client_id must not be UUID-shaped (user ids are UUIDs)'
+  return undefined
+}
 
 /**
  * Checks a client's settings and fills in what they imply; throws invalid_request naming the
@@ -29,9 +41,14 @@ export function normalizeClientSettings (settings: ClientSettings, knownGrants: 
   if (grantTypes.has('password') && !settings.firstParty) throw new InvalidRequest('the password grant requires a first-party client')
   const codeFlow = grantTypes.has('authorization_code')
   if (codeFlow && settings.redirectUris.length === 0) throw new InvalidRequest('the authorization_code grant requires at least one redirect URI')
-  const uris = [...settings.redirectUris, ...settings.postLogoutRedirectUris, ...(settings.backchannelLogoutUri ? [settings.backchannelLogoutUri] : [])]
-  for (const uri of uris) {
-    if (!URL.canParse(uri) || uri.includes('#')) throw new InvalidRequest(`not an absolute URI without fragment: ${uri}`)
+  const uris: Array<[string, URIKind]> = [
+    ...settings.redirectUris.map((uri): [string, URIKind] => [uri, 'redirect_uri']),
+    ...settings.postLogoutRedirectUris.map((uri): [string, URIKind] => [uri, 'post_logout_redirect_uri']),
+    ...(settings.backchannelLogoutUri ? [[settings.backchannelLogoutUri, 'backchannel_logout_uri'] as [string, URIKind]] : []),
+  ]
+  for (const [uri, kind] of uris) {
+    const problem = uriProblem(uri, kind)
+    if (problem) throw new InvalidRequest(`${problem}: ${uri}`)
   }
   for (const scope of settings.scopes) {
     if (!SCOPE_TOKEN.test(scope)) throw new InvalidRequest('scopes must be RFC 6749 scope tokens')

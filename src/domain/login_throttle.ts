@@ -28,6 +28,7 @@
  */
 import { createHash } from 'node:crypto'
 import type { Policy } from '../config/defaults.js'
+import { usernameKey } from './usernames.js'
 
 export interface FailureCount { failures: number, lastFailure: number }
 
@@ -88,7 +89,8 @@ export class LoginThrottle {
   }
 
   #keys (username: string, ip: string) {
-    const user = createHash('sha256').update(username.toLowerCase()).digest('base64url').slice(0, 22)
+    // The username's comparison key: every form that signs in as one user shares one back-off.
+    const user = createHash('sha256').update(usernameKey(username)).digest('base64url').slice(0, 22)
     return { pair: `u:${user}:${ip}`, account: `a:${user}` }
   }
 }

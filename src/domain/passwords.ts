@@ -4,6 +4,11 @@
  * Unknown users cost the same as known ones: `verify` runs against a dummy hash, so response
  * time does not reveal which usernames exist.
  *
+ * Passwords are NFC-normalized before hashing and verifying (RFC 8265 §4.2 OpaqueString
+ * enforcement uses NFC), so an é typed as one code point and one typed as e + U+0301 are the same
+ * password. Hashes made before that from a non-NFC password still verify: the raw form is tried
+ * too, for every input that NFC changes, known user or not, so the work stays the same.
+ *
  * @module
  */
 import argon2 from 'argon2'
@@ -18,23 +23,30 @@ export class PasswordHasher {
   }
 
   hash (password: string): Promise<string> {
-    return argon2.hash(password, this.#options)
+    return argon2.hash(password.normalize('NFC'), this.#options)
   }
 
   /** Verifies against `hash`, or against a dummy hash when the user does not exist. */
   async verify (hash: string | null, password: string): Promise<boolean> {
     this.#dummy ??= this.hash('stamp-dummy-password')
     const target = hash ?? await this.#dummy
-    try {
-      const ok = await argon2.verify(target, password)
-      return ok && hash !== null
-    } catch {
-      return false
-    }
+    const nfc = password.normalize('NFC')
+    let ok = await verifyOne(target, nfc)
+    // No short cut: both forms are always tried when they differ, so timing says nothing.
+    if (nfc !== password) ok = await verifyOne(target, password) || ok
+    return ok && hash !== null
   }
 
   /** True when `hash` was made with other parameters: re-hash transparently on the next login. */
   needsRehash (hash: string): boolean {
     return argon2.needsRehash(hash, this.#options)
+  }
+}
+
+async function verifyOne (hash: string, password: string): Promise<boolean> {
+  try {
+    return await argon2.verify(hash, password)
+  } catch {
+    return false
   }
 }

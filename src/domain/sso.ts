@@ -18,6 +18,7 @@ import type {
 } from '../storage/types.js'
 import type { AuthorizationRequest } from './authorization_request.js'
 import type { BackchannelLogout } from './backchannel_logout.js'
+import { matchRegisteredURI } from './redirect_uris.js'
 import { hashSecret, newId, newSecret } from './browser_secrets.js'
 import { allowedForUser } from './scopes.js'
 import type { TokenMinter } from './tokens.js'
@@ -135,7 +136,8 @@ export class SingleSignOn {
     const row = await this.#o.pending.find(id, this.#now())
     if (!row || row.browserHash !== hashSecret(browserSecret)) return null
     const client = await this.#o.findClient(row.clientId)
-    if (!client || !client.redirectUris.includes(row.redirectUri)) return null
+    // Still registered (loopback http with any port, RFC 8252 §7.3, as /authorize matched it).
+    if (!client || matchRegisteredURI(client.redirectUris, row.redirectUri) === undefined) return null
     return toParked(row, client)
   }
 

@@ -13,6 +13,7 @@ import { Keyring } from '../domain/keyring.js'
 import { TokenMinter } from '../domain/tokens.js'
 import { ClientCache } from '../domain/client_auth.js'
 import { PasswordHasher } from '../domain/passwords.js'
+import { USERNAME_FORMS } from '../domain/usernames.js'
 import { prismaClientStore } from '../storage/prisma/clients.js'
 import { prismaUserStore } from '../storage/prisma/users.js'
 import { prismaRefreshTokenStore } from '../storage/prisma/refresh_tokens.js'
@@ -22,7 +23,7 @@ import { prismaSessionStore } from '../storage/prisma/sessions.js'
 import { prismaPendingAuthorizationStore } from '../storage/prisma/authorization_requests.js'
 import { prismaAuthorizationCodeStore } from '../storage/prisma/authorization_codes.js'
 import { prismaConsentStore } from '../storage/prisma/consents.js'
-import { BackchannelLogout } from '../domain/backchannel_logout.js'
+import { BackchannelLogout, type HostLookup } from '../domain/backchannel_logout.js'
 import { SingleSignOn } from '../domain/sso.js'
 import type {
   AuditStore, AuthorizationCodeStore, ClientStore, ConsentStore, KeyStore, PendingAuthorizationStore, RefreshTokenStore, SessionStore, UserStore,
@@ -70,6 +71,8 @@ export interface ServicesOptions {
   scheduleKeys?: boolean
   /** Back-channel logout HTTP client (tests may inject one). */
   fetch?: typeof fetch
+  /** Back-channel logout DNS resolution (tests inject one, so no real name is resolved). */
+  lookup?: HostLookup
 }
 
 export default fp(async function services (app: FastifyInstance, options: ServicesOptions) {
@@ -88,7 +91,10 @@ export default fp(async function services (app: FastifyInstance, options: Servic
 
   const minter = new TokenMinter({ issuer: config.issuer, keyring, accessTokenTTL: config.policy.accessTokenTTL, refreshTokenTTL: config.policy.refreshTokenTTL })
   const clientStore = prismaClientStore(prisma)
-  const usersRepository = prismaUserStore(prisma, pool)
+  const usersRepository = prismaUserStore(prisma, pool, USERNAME_FORMS)
+  // Migrated usernames the SQL backfill could not key (non-ASCII): keyed here, once.
+  const { clashes } = await usersRepository.keyUnkeyedUsernames()
+  if (clashes.length) app.log.warn({ user_ids: clashes }, 'users whose usernames differ from another user\'s only in case or Unicode form: they sign in by their exact username only')
   const refreshTokens = prismaRefreshTokenStore(prisma, pool)
   const passwordHasher = new PasswordHasher(config.policy.argon2)
   const auditStore = prismaAuditStore(prisma, pool)
@@ -108,7 +114,7 @@ export default fp(async function services (app: FastifyInstance, options: Servic
   const pendingAuthorizations = prismaPendingAuthorizationStore(prisma)
   const authorizationCodes = prismaAuthorizationCodeStore(prisma)
   const consents = prismaConsentStore(prisma)
-  const backchannelLogout = new BackchannelLogout(config.policy.backchannelLogout, app.log, options.fetch)
+  const backchannelLogout = new BackchannelLogout(config.policy.backchannelLogout, app.log, options.fetch, options.lookup)
   // Registered after the keyring's onClose, so hooks run in reverse: deliveries finish first.
   app.addHook('onClose', () => backchannelLogout.drain())
   const sso = new SingleSignOn({

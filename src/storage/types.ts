@@ -50,7 +50,16 @@ export interface UserRecord {
 
 export type UserPatch = Partial<Pick<UserRecord, 'email' | 'disabled' | 'scopes'>>
 
+/** How usernames are stored and compared (domain/usernames.ts), handed to the user store. */
+export interface UsernameForms {
+  /** The form stored and shown. */
+  display(username: string): string
+  /** The form uniqueness and sign-in compare. */
+  key(username: string): string
+}
+
 export interface UserStore {
+  /** By comparison key (see UsernameForms): any case or normalization form of the name. */
   findByUsername(username: string): Promise<UserRecord | null>
   findById(id: string): Promise<UserRecord | null>
   create(user: Omit<UserRecord, 'id' | 'disabled'>): Promise<UserRecord>
@@ -59,6 +68,11 @@ export interface UserStore {
   list(page: Page): Promise<UserRecord[]>
   /** Null when there is no such user. */
   update(id: string, patch: UserPatch): Promise<UserRecord | null>
+  /**
+   * Keys rows that have no comparison key yet (migrated non-ASCII usernames); `clashes` are the
+   * ids whose key another user already holds (they keep signing in by exact name).
+   */
+  keyUnkeyedUsernames(): Promise<{ keyed: number, clashes: string[] }>
 }
 
 export interface RefreshTokenRecord {

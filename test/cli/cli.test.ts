@@ -73,6 +73,25 @@ t.test('stamp CLI', async (t) => {
     }
   })
 
+  t.test('issue 11 items 5, 9, 11: client ids, URIs and usernames held to the same rules as the admin API', async (t) => {
+    for (const [args, pattern] of [
+      [['client', 'create', '--name', 'x', '--client-id', '0f8fad5b-d9cb-469f-a165-70867728950e'], /UUID/],
+      [['client', 'create', '--name', 'x', '--grant', 'authorization_code', '--redirect-uri', 'javascript:alert(1)'], /javascript/],
+      [['client', 'create', '--name', 'x', '--grant', 'authorization_code', '--redirect-uri', 'http://app.example/cb'], /loopback/],
+      [['client', 'create', '--name', 'x', '--backchannel-logout-uri', 'http://rp.example/bcl'], /https/],
+      [['user', 'create', '--username', 'ali\u200bce', '--password', 'long enough pw'], /zero-width/],
+    ] as Array<[string[], RegExp]>) {
+      const res = await stamp(args, env)
+      t.equal(res.code, 2, args.join(' '))
+      t.match(res.stderr, pattern)
+    }
+    const native = await stamp(['client', 'create', '--name', 'native', '--public', '--grant', 'authorization_code', '--redirect-uri', 'http://127.0.0.1/cb', '--redirect-uri', 'com.example.app:/cb', '--json'], env)
+    t.equal(native.code, 0, native.stderr)
+    const dup = await stamp(['user', 'create', '--username', 'ERIN', '--password', 'long enough pw'], env)
+    t.equal(dup.code, 1, 'erin exists: ERIN is the same user')
+    t.match(dup.stderr, /already exists/)
+  })
+
   t.test('keys list shows the active and next key', async (t) => {
     const res = await stamp(['keys', 'list', '--json'], env)
     t.equal(res.code, 0, res.stderr)

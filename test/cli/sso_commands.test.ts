@@ -4,6 +4,7 @@ import { consentCommand } from '../../src/cli/consent.js'
 import { createTestDatabase, testConfig } from '../helper.js'
 import { createPool, createPrisma } from '../../src/db/connection.js'
 import { prismaUserStore } from '../../src/storage/prisma/users.js'
+import { USERNAME_FORMS } from '../../src/domain/usernames.js'
 import { prismaConsentStore } from '../../src/storage/prisma/consents.js'
 
 const url = await createTestDatabase(t)
@@ -38,7 +39,7 @@ t.test('consent revoke', async (t) => {
   const pool = createPool({ url, poolMax: 1 })
   const prisma = createPrisma({ url, poolMax: 1 }, pool)
   t.teardown(async () => { await prisma.$disconnect(); await pool.end() })
-  const user = await prismaUserStore(prisma, pool).create({ username: 'heidi', email: null, passwordHash: 'x', scopes: [] })
+  const user = await prismaUserStore(prisma, pool, USERNAME_FORMS).create({ username: 'heidi', email: null, passwordHash: 'x', scopes: [] })
   await prismaConsentStore(prisma).grant(user.id, 'some-client', ['openid'])
   const out = JSON.parse(await run(consentCommand, ['revoke', '--user', 'heidi', '--client', 'some-client', '--json']))
   t.equal(out.revoked, true)

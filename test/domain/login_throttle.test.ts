@@ -82,3 +82,12 @@ t.test('through the password grant: 429 with Retry-After, per (username, IP), un
   const types = (await app.auditStore.list({ limit: 50 })).map((e) => e.type)
   t.ok(types.includes('login_throttled') && types.includes('login_failed') && types.includes('login_succeeded'), 'audited')
 })
+
+t.test('issue 11 item 11: every form of one username shares one back-off (width, case, NFC)', async (t) => {
+  const now = 1_000_000
+  const throttle = new LoginThrottle(new MemoryThrottleStore(), { ...defaults.loginThrottle }, () => now)
+  for (let i = 0; i < 5; i++) await throttle.failed('jos\u00e9', '10.0.0.1')
+  for (const form of ['JOS\u00c9', 'jose\u0301', 'ＪＯＳ\u00c9']) {
+    t.same(await throttle.check(form, '10.0.0.1'), { allowed: false, retryAfter: 1 }, JSON.stringify(form))
+  }
+})

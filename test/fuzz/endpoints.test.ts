@@ -32,6 +32,8 @@ const INJECTIONS = [
   '${jndi:ldap://127.0.0.1/a}', '{{7*7}}', '%00', '\u0000', '\r\nX-Injected: 1', '$(reboot)', '`id`', '__proto__', 'constructor',
   '{"$gt": ""}', 'NaN', '-1', '1e309', '9'.repeat(40), '\uD800', '\uFFFF', '🔑'.repeat(50), 'null', 'undefined', 'true', '[]', '{}',
   'A'.repeat(5000), 'ä'.repeat(3000), '%zz%', '%', '+', ' ', '=', '&', '%E0%A4%A', 'a=b&c', '\\', '*', '#frag', 'http://evil.example/#x',
+  // C0 controls and DEL (issue 11 item 6), alone and inside otherwise plausible values.
+  'a\u0000b', '\u0001', '\u001f', '\u007f', 'alice\u0000', '\u001b[31m', 'x\ty', '%01', '%7F',
 ]
 const GRANTS = ['client_credentials', 'password', 'refresh_token', 'authorization_code', 'urn:ietf:params:oauth:grant-type:jwt-bearer', '', 'PASSWORD', 'implicit']
 const PARAMS = ['grant_type', 'client_id', 'client_secret', 'username', 'password', 'scope', 'refresh_token', 'resource', 'token', 'token_type_hint', 'code', 'redirect_uri', 'audience', '__proto__', 'constructor[prototype][x]', 'a[b]', '']
@@ -107,6 +109,7 @@ t.test(`fuzz: ${COUNT} malformed requests, seed ${SEED}`, async (t) => {
   const authorization = (): string | undefined => r.pick([
     undefined, admin.authorization, admin.authorization, cc.basic, pw.basic, `Bearer ${text()}`, `Basic ${text()}`,
     `Basic ${Buffer.from(`${cc.client.id}:${text()}`).toString('base64')}`, `Basic ${Buffer.from(text()).toString('base64')}`,
+    `Basic ${Buffer.from(`${cc.client.id}\u0000:x`).toString('base64')}`, `Basic ${Buffer.from(`${encodeURIComponent('a\u0000')}:x`).toString('base64')}`,
     `Bearer ${admin.refreshToken}`, `Bearer ${admin.accessToken.slice(0, -4)}AAAA`, 'Bearer', 'Basic', text(), 'Bearer ' + 'a'.repeat(9000),
   ])
 

@@ -65,7 +65,7 @@ t.test('no ISSUER, trusted proxy: single sign-on follows the forwarded issuer', 
     return new Response(null, { status: 200 })
   }) as unknown as typeof globalThis.fetch
   const databaseUrl = await createTestDatabase(t)
-  const app = await build(t, { databaseUrl, config: loadConfig({ DATABASE_URL: databaseUrl, LOG_LEVEL: 'silent', KEY_ENCRYPTION_KEY: 'a'.repeat(43), TRUST_PROXY: '127.0.0.1' }), fetch })
+  const app = await build(t, { databaseUrl, config: loadConfig({ DATABASE_URL: databaseUrl, LOG_LEVEL: 'silent', KEY_ENCRYPTION_KEY: 'a'.repeat(43), TRUST_PROXY: '127.0.0.1' }), fetch, lookup: async () => [{ address: '192.0.2.10', family: 4 }] })
   const APP = 'https://app.example/cb'
   const a = await createClient(app, {
     name: 'Partner', grantTypes: ['authorization_code'], redirectUris: [APP], postLogoutRedirectUris: ['https://app.example/bye'],

@@ -10,7 +10,7 @@ import type { FastifyInstance } from 'fastify'
 import { Type } from '@sinclair/typebox'
 import { grantsByType } from '../../grants/index.js'
 import { generateClientSecret, hashClientSecret } from '../../domain/client_auth.js'
-import { normalizeClientSettings } from '../../domain/clients.js'
+import { clientIdProblem, normalizeClientSettings } from '../../domain/clients.js'
 import { InvalidRequest } from '../../errors.js'
 import type { ClientRecord } from '../../storage/types.js'
 import {
@@ -48,6 +48,8 @@ export default async function clientRoutes (app: FastifyInstance): Promise<void>
       requirePkce: body.require_pkce ?? true,
     }, knownGrants())
     const id = body.client_id ?? randomBytes(12).toString('base64url')
+    const idProblem = clientIdProblem(id)
+    if (idProblem) throw new InvalidRequest(idProblem)
     if (await app.clientStore.find(id)) throw conflict(`client ${id} already exists`)
     const secret = settings.public ? null : generateClientSecret()
     const client: ClientRecord = { id, secretHash: secret ? hashClientSecret(secret) : null, ...settings }

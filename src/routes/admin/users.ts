@@ -16,6 +16,7 @@ import {
   type UpdateUserBody as UpdateUserInput,
 } from '../../schemas/admin.js'
 import { conflict, notFound, paged, userView } from './views.js'
+import { usernameProblem } from '../../domain/usernames.js'
 import { signOutEverywhere } from './sessions.js'
 
 const tags = ['users']
@@ -38,6 +39,8 @@ export default async function userRoutes (app: FastifyInstance): Promise<void> {
     schema: { tags, security, summary: 'Create a user', body: CreateUserBody, response: { 201: User, 409: errorResponses[400], ...errorResponses } },
   }, async (request, reply) => {
     const { username, password, email, admin } = request.body
+    const problem = usernameProblem(username)
+    if (problem) throw new InvalidRequest(problem)
     checkPassword(password, username)
     const scopes = [...new Set([...(request.body.scopes ?? []), ...(admin ? [ADMIN_SCOPE] : [])])]
     if (await app.usersRepository.findByUsername(username)) throw conflict(`user ${username} already exists`)

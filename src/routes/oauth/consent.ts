@@ -14,7 +14,7 @@ import {
   BROWSER_COOKIE, SESSION_COOKIE, completeParked, cookie, expiredRequestPage, nonce, redirectError, sendErrorPage, sendPage,
 } from './browser.js'
 import { queryOf } from './authorize.js'
-import { field } from './login.js'
+import { field, overLongPage } from './login.js'
 import { consentPage } from './views.js'
 
 export default async function consentRoute (app: FastifyInstance) {
@@ -46,6 +46,8 @@ export default async function consentRoute (app: FastifyInstance) {
 
   app.post(ENDPOINTS.consent, async (request, reply) => {
     const form = request.body
+    const long = overLongPage(reply, form, 'Cannot continue')
+    if (long) return long
     const loaded = await load(request, field(form, 'request'))
     if (!loaded) return expiredRequestPage(reply)
     const { parked, browser, session, user } = loaded

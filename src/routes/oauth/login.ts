@@ -25,14 +25,27 @@ import {
 } from './browser.js'
 import { queryOf } from './authorize.js'
 import { loginPage } from './views.js'
+import { InvalidRequest } from '../../errors.js'
+import { overLongParameter, parameterLimit, tooLongDescription } from '../../domain/parameter_limits.js'
 
-const MAX_FIELD = 1024
-
+/**
+ * One value of a form field; undefined when absent or repeated. Over its limit (parameter_limits.ts)
+ * it is an error, never silently dropped: pages check {@link overLongParameter} first to show an
+ * error page; this throw is the backstop (invalid_request).
+ */
 export function field (form: unknown, name: string): string | undefined {
   if (!form || typeof form !== 'object' || Object.getPrototypeOf(form) !== null) return undefined
   const values = (form as FormBody)[name]
-  if (!values || values.length !== 1 || values[0].length > MAX_FIELD) return undefined
+  if (!values || values.length !== 1) return undefined
+  if (values[0].length > parameterLimit(name)) throw new InvalidRequest(tooLongDescription(name))
   return values[0]
+}
+
+/** An error page naming an over-long field of a browser form, or undefined when none is. */
+export function overLongPage (reply: FastifyReply, form: unknown, title: string): FastifyReply | undefined {
+  if (!form || typeof form !== 'object' || Object.getPrototypeOf(form) !== null) return undefined
+  const name = overLongParameter(form as FormBody)
+  return name === undefined ? undefined : sendErrorPage(reply, 400, title, `The request is not valid: ${tooLongDescription(name)}.`)
 }
 
 export default async function loginRoute (app: FastifyInstance) {
@@ -54,6 +67,8 @@ export default async function loginRoute (app: FastifyInstance) {
 
   app.post(ENDPOINTS.login, { config: { rateLimit: app.rateLimits.login } }, async (request, reply) => {
     const form = request.body
+    const long = overLongPage(reply, form, 'Cannot sign in')
+    if (long) return long
     const browser = cookie(request, BROWSER_COOKIE)
     const requestId = field(form, 'request')
     const parked = await app.sso.parked(requestId, browser)

@@ -19,13 +19,14 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { JWTPayload } from 'jose'
 import type { FormBody } from '../../plugins/form_body.js'
 import { redirectURL } from '../../domain/authorization_request.js'
+import { matchRegisteredURI, uriProblem } from '../../domain/redirect_uris.js'
 import { csrfToken, verifyCSRF } from '../../domain/browser_secrets.js'
 import { minterFor, publicIssuer, ssoFor } from '../../http/public_issuer.js'
 import type { ClientRecord } from '../../storage/types.js'
 import { ENDPOINTS } from '../well_known/discovery.js'
 import { SESSION_COOKIE, cookie, cookieJarFor, nonce, redirect, sendErrorPage, sendPage } from './browser.js'
 import { queryOf } from './authorize.js'
-import { field } from './login.js'
+import { field, overLongPage } from './login.js'
 import { logoutConfirmPage, signedOutPage } from './views.js'
 
 const PARAMETERS = ['id_token_hint', 'client_id', 'post_logout_redirect_uri', 'state', 'logout_hint', 'ui_locales'] as const
@@ -33,6 +34,8 @@ const PARAMETERS = ['id_token_hint', 'client_id', 'post_logout_redirect_uri', 's
 export default async function logoutRoute (app: FastifyInstance) {
   async function logout (request: FastifyRequest, reply: FastifyReply, form: FormBody, posted: boolean) {
     const action = publicIssuer(request) + ENDPOINTS.endSession
+    const long = overLongPage(reply, form, 'Cannot sign out')
+    if (long) return long
     const get = (name: string) => field(form, name) || undefined
     const idTokenHint = get('id_token_hint')
     const state = get('state')
@@ -64,7 +67,7 @@ export default async function logoutRoute (app: FastifyInstance) {
     if (postLogoutRedirectUri !== undefined) {
       // §3: the URI "MUST have been previously registered"; without a client we cannot check it.
       if (!client) return sendErrorPage(reply, 400, 'Cannot sign out', 'The sign-out request does not identify the application (client_id or id_token_hint is required).')
-      if (!client.postLogoutRedirectUris.includes(postLogoutRedirectUri)) {
+      if (matchRegisteredURI(client.postLogoutRedirectUris, postLogoutRedirectUri) === undefined || uriProblem(postLogoutRedirectUri, 'post_logout_redirect_uri')) {
         return sendErrorPage(reply, 400, 'Cannot sign out', 'The application asked to return to an address that is not registered for it.')
       }
     }

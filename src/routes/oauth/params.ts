@@ -7,6 +7,7 @@ import type { FastifyRequest } from 'fastify'
 import { InvalidRequest } from '../../errors.js'
 import type { FormBody } from '../../plugins/form_body.js'
 import { authenticateClient, type AuthenticatedClient, type ClientCache } from '../../domain/client_auth.js'
+import { overLongParameter, tooLongDescription } from '../../domain/parameter_limits.js'
 
 /** Parameters that may legitimately repeat (RFC 8707 §2: `resource`). */
 const MULTI_VALUED = new Set(['resource'])
@@ -21,6 +22,8 @@ export function formOf (request: FastifyRequest): FormBody {
   for (const name in form) {
     if (form[name].length > 1 && !MULTI_VALUED.has(name)) throw new InvalidRequest(`parameter ${name} is repeated`)
   }
+  const long = overLongParameter(form)
+  if (long !== undefined) throw new InvalidRequest(tooLongDescription(long))
   return form
 }
 

@@ -13,9 +13,9 @@ import { userClaims } from '../../domain/oidc_claims.js'
 import { minterFor } from '../../http/public_issuer.js'
 import { ENDPOINTS } from '../well_known/discovery.js'
 import { field } from './login.js'
+import { isClientToken, liveUser, sessionLive } from './token_subject.js'
 
 const REALM = 'stamp'
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
 
 function challenge (error: string, description: string, extra = ''): Record<string, string> {
   return { 'WWW-Authenticate': `Bearer realm="${REALM}", error="${error}", error_description="${description}"${extra}` }
@@ -50,12 +50,11 @@ export default async function userinfoRoute (app: FastifyInstance) {
     if (!scopes.includes('openid')) {
       throw new InsufficientScope('the access token lacks the openid scope', { headers: challenge('insufficient_scope', 'the openid scope is required', ', scope="openid"') })
     }
-    const user = UUID.test(claims.sub) ? await app.usersRepository.findById(claims.sub) : null
-    if (!user || user.disabled) throw invalidToken('the user is no longer active')
-    if (typeof claims.sid === 'string') {
-      const session = await app.sso.findSession(claims.sid)
-      if (!session || session.endedAt) throw invalidToken('the session of this token has ended')
-    }
+    // A client_credentials token speaks for its client, never for a user (even one whose id it shares).
+    if (isClientToken(claims)) throw invalidToken('the access token was issued to a client, not for a user')
+    const user = await liveUser(app, claims.sub)
+    if (!user) throw invalidToken('the user is no longer active')
+    if (!await sessionLive(app, claims.sid)) throw invalidToken('the session of this token has ended')
     return reply.header('cache-control', 'no-store').send({ sub: user.id, ...userClaims(user, scopes) })
   }
 

@@ -1,23 +1,44 @@
 /** User repository on Prisma. @module */
 import type pg from 'pg'
 import type { PrismaClient } from '../../generated/prisma/client.js'
-import type { UserRecord, UserStore } from '../types.js'
+import type { UserRecord, UserStore, UsernameForms } from '../types.js'
 
 const fields = { id: true, username: true, email: true, passwordHash: true, disabled: true, scopes: true } as const
 
-export function prismaUserStore (prisma: PrismaClient, pool: pg.Pool): UserStore {
+/** `forms` says how usernames compare (domain/usernames.ts); storage only applies it. */
+export function prismaUserStore (prisma: PrismaClient, pool: pg.Pool, forms: UsernameForms): UserStore {
   return {
     // Every login starts here: a named statement on pg (see createPool) instead of Prisma's findUnique.
+    // By the comparison key; a legacy row left without one (its key was taken) by its exact name,
+    // which then wins over the key's holder.
     async findByUsername (username) {
       const { rows } = await pool.query<UserRecord>({
-        name: 'stamp_user_by_username',
-        text: 'SELECT id, username, email, password_hash AS "passwordHash", disabled, scopes FROM users WHERE username = $1',
-        values: [username],
+        name: 'stamp_user_by_username_key',
+        text: 'SELECT id, username, email, password_hash AS "passwordHash", disabled, scopes FROM users WHERE username_key = $1 OR (username_key IS NULL AND username = $2) ORDER BY (username = $2) DESC LIMIT 1',
+        values: [forms.key(username), username],
       })
       return rows[0] ?? null
     },
     findById: (id) => prisma.user.findUnique({ where: { id }, select: fields }),
-    create: (user) => prisma.user.create({ data: user, select: fields }),
+    create: (user) => prisma.user.create({ data: { ...user, username: forms.display(user.username), usernameKey: forms.key(user.username) }, select: fields }),
+    // `username_key IS NULL` is answered by the unique index (B-tree indexes hold NULLs): no scan.
+    async keyUnkeyedUsernames () {
+      const rows = await prisma.user.findMany({ where: { usernameKey: null }, select: { id: true, username: true }, orderBy: [{ createdAt: 'asc' }, { id: 'asc' }] })
+      const clashes: string[] = []
+      let keyed = 0
+      for (const row of rows) {
+        const key = forms.key(row.username)
+        try {
+          const { count } = await prisma.user.updateMany({ where: { id: row.id, usernameKey: null }, data: { usernameKey: key } })
+          keyed += count
+        } catch (err) {
+          // Another user already holds this key: this one keeps signing in by its exact name.
+          if ((err as { code?: string }).code !== 'P2002') throw err
+          clashes.push(row.id)
+        }
+      }
+      return { keyed, clashes }
+    },
     async updatePasswordHash (id, passwordHash) {
       await prisma.user.update({ where: { id }, data: { passwordHash } })
     },

@@ -17,7 +17,8 @@ async function setup (t: { teardown(fn: () => unknown): void }) {
     deliveries.push({ uri: String(uri), token: new URLSearchParams(String(init?.body)).get('logout_token')! })
     return new Response(null, { status: 200 })
   }) as typeof fetch
-  const app = await build(t, { fetch: fakeFetch, env: { RATE_LIMIT_ENABLED: 'false' } })
+  // The sender resolves the host first: an injected lookup (a TEST-NET address; fetch is fake anyway).
+  const app = await build(t, { fetch: fakeFetch, lookup: async () => [{ address: '192.0.2.10', family: 4 }], env: { RATE_LIMIT_ENABLED: 'false' } })
   const admin = await createAdmin(app)
   const a = await createClient(app, {
     name: 'App', firstParty: true, grantTypes: ['authorization_code', 'refresh_token'], redirectUris: [APP],

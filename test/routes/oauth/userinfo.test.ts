@@ -55,3 +55,14 @@ t.test('a token without openid scope: insufficient_scope', async (t) => {
   t.equal(res.statusCode, 403)
   t.equal(res.json().error, 'insufficient_scope')
 })
+
+t.test('issue 11 item 5: a client_credentials token never reads a user, even when the client id is that user id', async (t) => {
+  // A client registered before UUID-shaped client ids were refused, whose id is carol's user id.
+  const shadow = await createClient(app, { id: carol.user.id, scopes: ['openid', 'email'] })
+  const tokenRes = await postForm(app, '/token', { grant_type: 'client_credentials', scope: 'openid email' }, { authorization: shadow.basic })
+  t.equal(tokenRes.statusCode, 200)
+  const res = await app.inject({ url: '/userinfo', headers: { authorization: `Bearer ${tokenRes.json().access_token}` } })
+  t.equal(res.statusCode, 401, 'a token whose subject is a client is refused')
+  t.equal(res.json().error, 'invalid_token')
+  t.notMatch(res.body, /carol@example\.com/)
+})

@@ -1,0 +1,44 @@
+/**
+ * The one place that says how long a request parameter may be, for every endpoint: the token,
+ * revocation and introspection forms, /authorize, the hosted pages, /logout and /userinfo.
+ * A longer value is an error (invalid_request, or an error page), never silently dropped: a
+ * dropped `id_token_hint` used to turn a logout into a confirmation page, a dropped username into
+ * "enter your username".
+ *
+ * Values the browser round-trips are also stored while the user signs in (state, nonce,
+ * login_hint...), so their limits bound the size of a parked request.
+ *
+ * @module
+ */
+
+/** Any parameter not listed below. */
+export const DEFAULT_PARAMETER_LIMIT = 2048
+
+/** Characters per parameter value, by name. */
+export const PARAMETER_LIMITS: Readonly<Record<string, number>> = {
+  // Tokens Stamp issued, presented back: JWTs with claims (OIDC RP-Initiated Logout §2 id_token_hint).
+  id_token_hint: 8192,
+  access_token: 8192,
+  refresh_token: 8192,
+  token: 8192,
+  // As the admin API's schema (src/schemas/admin.ts) and the password policy allow at most.
+  username: 1024,
+  password: 1024,
+}
+
+export function parameterLimit (name: string): number {
+  return Object.hasOwn(PARAMETER_LIMITS, name) ? PARAMETER_LIMITS[name] : DEFAULT_PARAMETER_LIMIT
+}
+
+/** The name of the first parameter with a value over its limit, or undefined. */
+export function overLongParameter (params: Record<string, readonly string[]>): string | undefined {
+  for (const name in params) {
+    const limit = parameterLimit(name)
+    if (params[name].some((value) => value.length > limit)) return name
+  }
+  return undefined
+}
+
+export function tooLongDescription (name: string): string {
+  return `${name} is too long (at most ${parameterLimit(name)} characters)`
+}
