@@ -10,7 +10,7 @@
  */
 import { pathToFileURL } from 'node:url'
 import { createLocalJWKSet, jwtVerify, type JSONWebKeySet } from 'jose'
-import { createVerifier } from '../src/verifier/index.js'
+import { createVerifier } from 'stamp-verifier'
 import { startStamp } from '../test/fixtures/stamp_server.js'
 
 export interface VerifierBenchResult {
