@@ -38,9 +38,10 @@ export interface CLIContext {
 }
 
 export async function withContext<T> (config: Config, run: (ctx: CLIContext) => Promise<T>): Promise<T> {
-  const database = await openDatabase(config)
+  const database = await openDatabase(config, { beside: true })
   try {
-    await migrate(database.url)
+    // Beside a running server the database is the server's, migrated at its start.
+    if (!database.beside) await migrate(database.url)
     const pool = createPool(database)
     const prisma = createPrisma(database, pool)
     try {

@@ -54,7 +54,7 @@ async function main (argv: string[]): Promise<void> {
       }
     }
     case 'migrate': {
-      const database = await openDatabase(config)
+      const database = await openDatabase(config, { beside: true })
       try {
         const result = await migrate(database.url)
         print(args.includes('--json'), result, result.applied.length ? `applied: ${result.applied.join(', ')}` : 'no pending migrations')
