@@ -8,16 +8,15 @@ import pino from 'pino'
 import type { Config } from '../config/env.js'
 import { createPool, createPrisma, openDatabase, type Database, type PrismaClient } from '../db/connection.js'
 import { migrate } from '../db/migrate.js'
-import { loadKEK } from '../crypto/kek.js'
-import { Keyring } from '../domain/keyring.js'
-import { PasswordHasher } from '../domain/passwords.js'
+import type { Keyring } from '../domain/keyring.js'
+import type { PasswordHasher } from '../domain/passwords.js'
 import { loggerOptions } from '../logging.js'
 import { prismaClientStore } from '../storage/prisma/clients.js'
 import { prismaUserStore } from '../storage/prisma/users.js'
 import { prismaKeyStore } from '../storage/prisma/keys.js'
 import { prismaAuditStore } from '../storage/prisma/audit.js'
 import { AuditLog } from '../domain/audit.js'
-import { PasswordPolicy } from '../domain/password_policy.js'
+import type { PasswordPolicy } from '../domain/password_policy.js'
 import { prismaConsentStore } from '../storage/prisma/consents.js'
 
 export interface CLIContext {
@@ -28,8 +27,10 @@ export interface CLIContext {
   users: ReturnType<typeof prismaUserStore>
   keys: ReturnType<typeof prismaKeyStore>
   consents: ReturnType<typeof prismaConsentStore>
-  passwords: PasswordHasher
-  passwordPolicy: PasswordPolicy
+  /** argon2, loaded on first use (most commands hash nothing: a faster start). */
+  passwords(): Promise<PasswordHasher>
+  /** The policy with its common-password list, loaded on first use. */
+  passwordPolicy(): Promise<PasswordPolicy>
   audits: ReturnType<typeof prismaAuditStore>
   /** Audit trail; CLI actions are recorded with actor "cli". */
   audit: AuditLog
@@ -57,13 +58,14 @@ export async function withContext<T> (config: Config, run: (ctx: CLIContext) => 
         users: prismaUserStore(prisma, pool),
         keys,
         consents: prismaConsentStore(prisma),
-        passwords: new PasswordHasher(config.policy.argon2),
-        passwordPolicy: new PasswordPolicy(config.policy.password),
+        passwords: once(async () => new (await import('../domain/passwords.js')).PasswordHasher(config.policy.argon2)),
+        passwordPolicy: once(async () => new (await import('../domain/password_policy.js')).PasswordPolicy(config.policy.password)),
         audits,
         audit: new AuditLog(audits, auditLog),
         async keyring () {
           // Logs go to stderr: stdout is reserved for the command's output (--json).
           const log = pino({ ...loggerOptions(config.logLevel === 'info' ? 'warn' : config.logLevel) }, pino.destination(2))
+          const [{ Keyring }, { loadKEK }] = await Promise.all([import('../domain/keyring.js'), import('../crypto/kek.js')])
           const keyring = new Keyring({ store: keys, kek: loadKEK(config), policy: config.policy, log })
           await keyring.start({ schedule: false })
           return keyring
@@ -76,4 +78,9 @@ export async function withContext<T> (config: Config, run: (ctx: CLIContext) => 
   } finally {
     await database.close()
   }
+}
+
+function once<T> (make: () => Promise<T>): () => Promise<T> {
+  let made: Promise<T> | undefined
+  return () => (made ??= make())
 }
