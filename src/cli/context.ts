@@ -5,9 +5,10 @@
  * @module
  */
 import pino from 'pino'
+import type pg from 'pg'
 import type { Config } from '../config/env.js'
 import { createPool, createPrisma, openDatabase, type Database, type PrismaClient } from '../db/connection.js'
-import { migrate } from '../db/migrate.js'
+import { migrate, readMigrations } from '../db/migrate.js'
 import type { Keyring } from '../domain/keyring.js'
 import type { PasswordHasher } from '../domain/passwords.js'
 import { loggerOptions } from '../logging.js'
@@ -41,9 +42,11 @@ export interface CLIContext {
 export async function withContext<T> (config: Config, run: (ctx: CLIContext) => Promise<T>): Promise<T> {
   const database = await openDatabase(config, { beside: true })
   try {
-    // Beside a running server the database is the server's, migrated at its start.
-    if (!database.beside) await migrate(database.url)
     const pool = createPool(database)
+    // Beside a running server the database is the server's, migrated at its start. Otherwise
+    // migrate, unless one query on the pool shows nothing pending (the applier's own connection
+    // and advisory lock cost a command more than all its other statements).
+    if (!database.beside && !await upToDate(pool)) await migrate(database.url)
     const prisma = createPrisma(database, pool)
     try {
       const keys = prismaKeyStore(prisma)
@@ -83,4 +86,16 @@ export async function withContext<T> (config: Config, run: (ctx: CLIContext) => 
 function once<T> (make: () => Promise<T>): () => Promise<T> {
   let made: Promise<T> | undefined
   return () => (made ??= make())
+}
+
+/** True when every migration in prisma/migrations is applied, finished, with the same checksum. */
+async function upToDate (pool: pg.Pool): Promise<boolean> {
+  try {
+    const { rows } = await pool.query<{ migration_name: string, checksum: string }>(
+      'SELECT migration_name, checksum FROM "_prisma_migrations" WHERE finished_at IS NOT NULL AND rolled_back_at IS NULL')
+    const applied = new Map(rows.map((row) => [row.migration_name, row.checksum]))
+    return readMigrations().every((m) => applied.get(m.name) === m.checksum)
+  } catch {
+    return false // no history table yet: migrate() creates it (or explains what is wrong)
+  }
 }
