@@ -50,12 +50,18 @@ async function openEmbedded (dataDir: string, open: OpenOptions): Promise<Databa
   mkdirSync(dataDir, { recursive: true, mode: 0o700 })
   const lockPath = join(dataDir, 'stamp.pid')
   let releaseLock: () => void
-  try {
-    releaseLock = takePidLock(lockPath)
-  } catch (err) {
-    const beside = open.beside && await runningServer(dataDir, err)
-    if (beside) return beside
-    throw err
+  for (let waited = 0; ; waited += 100) {
+    try {
+      releaseLock = takePidLock(lockPath)
+      break
+    } catch (err) {
+      // The CLI: use the running server's socket; wait a little for a server that is still
+      // starting (it records the socket once migrated) or another CLI command to finish.
+      if (!open.beside || waited >= 10_000) throw err
+      const beside = besideServer(dataDir, (err as { owner?: number }).owner)
+      if (beside) return beside
+      await new Promise((resolve) => setTimeout(resolve, 100))
+    }
   }
   try {
     const [{ PGlite }, { serveEmbedded }] = await Promise.all([import('@electric-sql/pglite'), import('./embedded_socket.js')])
@@ -86,20 +92,13 @@ async function openEmbedded (dataDir: string, open: OpenOptions): Promise<Databa
   }
 }
 
-/**
- * The database of the server holding the lock, through the socket it recorded; waits a few
- * seconds for a server that is still starting (it records the socket once migrated).
- */
-async function runningServer (dataDir: string, lockError: unknown): Promise<Database | null> {
-  const owner = (lockError as { owner?: number }).owner
+/** The database of the server holding the lock, through the socket it recorded; null if none. */
+function besideServer (dataDir: string, owner: number | undefined): Database | null {
   if (!owner) return null
-  for (let waited = 0; waited <= 10_000 && isAlive(owner); waited += 100) {
-    try {
-      const recorded = JSON.parse(readFileSync(addressFile(dataDir), 'utf8')) as { pid: number, url: string }
-      if (recorded.pid === owner) return { url: recorded.url, embedded: true, poolMax: 1, beside: true, close: async () => {} }
-    } catch {}
-    await new Promise((r) => setTimeout(r, 100))
-  }
+  try {
+    const recorded = JSON.parse(readFileSync(addressFile(dataDir), 'utf8')) as { pid: number, url: string }
+    if (recorded.pid === owner) return { url: recorded.url, embedded: true, poolMax: 1, beside: true, close: async () => {} }
+  } catch {}
   return null
 }
 

@@ -99,7 +99,7 @@ class Connection {
       void this.pump()
     })
     socket.on('error', () => {})
-    socket.on('close', () => { void this.close() })
+    socket.on('close', () => { this.close().catch(() => {}) })
   }
 
   /** Processes complete messages one at a time, in order. */
