@@ -5,18 +5,20 @@
 # unprivileged `node` user, and reports health on /healthz. docs/production.md describes the
 # settings; docker-compose.yml runs two of these behind nginx on PostgreSQL.
 
-ARG NODE_VERSION=20.20.2
+ARG NODE_VERSION=24
 
 FROM node:${NODE_VERSION}-bookworm-slim AS builder
 WORKDIR /app
-# argon2 0.45 compiles from source at install (its prebuilt binaries need Node-API 10 and crash
-# on Node 20), so node-gyp needs a toolchain here.
+# On Node 24 argon2 0.45 loads its prebuilt binary; the toolchain stays for architectures without
+# one (node-gyp then compiles it from source).
 RUN apt-get update \
  && apt-get install -y --no-install-recommends python3 make g++ \
  && rm -rf /var/lib/apt/lists/*
 COPY package.json package-lock.json tsconfig.json prisma.config.ts ./
 COPY prisma ./prisma
 COPY src ./src
+# The npm workspace: stamp-verifier, which the server depends on (built first by `npm run build`).
+COPY packages ./packages
 # `prepare` runs the build: prisma generate (no schema engine needed) + tsc → dist/, with the
 # generated client compiled into dist/generated.
 RUN npm ci --no-audit --no-fund
@@ -28,6 +30,8 @@ WORKDIR /app
 COPY --from=builder /app/package.json ./
 COPY --from=builder /app/node_modules ./node_modules
 COPY --from=builder /app/dist ./dist
+COPY --from=builder /app/packages/verifier/package.json ./packages/verifier/package.json
+COPY --from=builder /app/packages/verifier/dist ./packages/verifier/dist
 # Migrations are applied at start (under PostgreSQL's advisory lock, so any number of instances
 # may start at once); they are read from prisma/migrations.
 COPY --from=builder /app/prisma ./prisma

@@ -1,5 +1,5 @@
 /**
- * Verifier benchmark: `stamp/verifier` against raw `jose.jwtVerify` with a local key set, on the
+ * Verifier benchmark: `stamp-verifier` against raw `jose.jwtVerify` with a local key set, on the
  * same Stamp-issued tokens in the same run, plus the number of JWKS fetches a key rotation costs.
  *
  * Builds a real Stamp on a throw-away PostgreSQL database (TEST_DATABASE_ADMIN_URL, default
@@ -10,7 +10,7 @@
  */
 import { pathToFileURL } from 'node:url'
 import { createLocalJWKSet, jwtVerify, type JSONWebKeySet } from 'jose'
-import { createVerifier } from '../src/verifier/index.js'
+import { createVerifier } from 'stamp-verifier'
 import { startStamp } from '../test/fixtures/stamp_server.js'
 
 export interface VerifierBenchResult {
@@ -121,7 +121,7 @@ export async function benchVerifier (options: VerifierBenchOptions = {}): Promis
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
   const result = await benchVerifier()
-  console.log(`stamp/verifier   ${result.stampPerSec.toLocaleString('en')} verifications/s`)
+  console.log(`stamp-verifier   ${result.stampPerSec.toLocaleString('en')} verifications/s`)
   console.log(`jose.jwtVerify   ${result.josePerSec.toLocaleString('en')} verifications/s (createLocalJWKSet)`)
   console.log(`ratio            ${result.ratio} (target ≥ 0.9)`)
   console.log(`JWKS fetches during rotation: ${result.fetchesDuringRotation} (target 0)`)

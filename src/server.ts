@@ -38,6 +38,8 @@ export async function serve (config: Config, options: ServeOptions = {}): Promis
     await database.close()
     throw err
   }
+  // Migrated and keyed: CLI commands may now work beside this process on the embedded database.
+  database.share?.()
 
   // A cluster worker ignores SIGINT: Ctrl-C reaches the whole process group, and the primary
   // forwards it as SIGTERM; reacting to both would count as a second signal and skip the drain.

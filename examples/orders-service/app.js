@@ -5,7 +5,7 @@
  * @module
  */
 import Fastify from 'fastify'
-import stampAuth from 'stamp/fastify'
+import stampAuth from 'stamp-verifier/fastify'
 
 /**
  * Builds the service (without listening), so tests can build two with different audiences.

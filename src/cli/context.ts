@@ -5,12 +5,12 @@
  * @module
  */
 import pino from 'pino'
+import type pg from 'pg'
 import type { Config } from '../config/env.js'
 import { createPool, createPrisma, openDatabase, type Database, type PrismaClient } from '../db/connection.js'
-import { migrate } from '../db/migrate.js'
-import { loadKEK } from '../crypto/kek.js'
-import { Keyring } from '../domain/keyring.js'
-import { PasswordHasher } from '../domain/passwords.js'
+import { migrate, readMigrations } from '../db/migrate.js'
+import type { Keyring } from '../domain/keyring.js'
+import type { PasswordHasher } from '../domain/passwords.js'
 import { loggerOptions } from '../logging.js'
 import { prismaClientStore } from '../storage/prisma/clients.js'
 import { prismaUserStore } from '../storage/prisma/users.js'
@@ -18,7 +18,7 @@ import { USERNAME_FORMS } from '../domain/usernames.js'
 import { prismaKeyStore } from '../storage/prisma/keys.js'
 import { prismaAuditStore } from '../storage/prisma/audit.js'
 import { AuditLog } from '../domain/audit.js'
-import { PasswordPolicy } from '../domain/password_policy.js'
+import type { PasswordPolicy } from '../domain/password_policy.js'
 import { prismaConsentStore } from '../storage/prisma/consents.js'
 
 export interface CLIContext {
@@ -29,8 +29,10 @@ export interface CLIContext {
   users: ReturnType<typeof prismaUserStore>
   keys: ReturnType<typeof prismaKeyStore>
   consents: ReturnType<typeof prismaConsentStore>
-  passwords: PasswordHasher
-  passwordPolicy: PasswordPolicy
+  /** argon2, loaded on first use (most commands hash nothing: a faster start). */
+  passwords(): Promise<PasswordHasher>
+  /** The policy with its common-password list, loaded on first use. */
+  passwordPolicy(): Promise<PasswordPolicy>
   audits: ReturnType<typeof prismaAuditStore>
   /** Audit trail; CLI actions are recorded with actor "cli". */
   audit: AuditLog
@@ -39,10 +41,13 @@ export interface CLIContext {
 }
 
 export async function withContext<T> (config: Config, run: (ctx: CLIContext) => Promise<T>): Promise<T> {
-  const database = await openDatabase(config)
+  const database = await openDatabase(config, { beside: true })
   try {
-    await migrate(database.url)
     const pool = createPool(database)
+    // Beside a running server the database is the server's, migrated at its start. Otherwise
+    // migrate, unless one query on the pool shows nothing pending (the applier's own connection
+    // and advisory lock cost a command more than all its other statements).
+    if (!database.beside && !await upToDate(pool)) await migrate(database.url)
     const prisma = createPrisma(database, pool)
     try {
       const keys = prismaKeyStore(prisma)
@@ -57,13 +62,14 @@ export async function withContext<T> (config: Config, run: (ctx: CLIContext) => 
         users: prismaUserStore(prisma, pool, USERNAME_FORMS),
         keys,
         consents: prismaConsentStore(prisma),
-        passwords: new PasswordHasher(config.policy.argon2),
-        passwordPolicy: new PasswordPolicy(config.policy.password),
+        passwords: once(async () => new (await import('../domain/passwords.js')).PasswordHasher(config.policy.argon2)),
+        passwordPolicy: once(async () => new (await import('../domain/password_policy.js')).PasswordPolicy(config.policy.password)),
         audits,
         audit: new AuditLog(audits, auditLog),
         async keyring () {
           // Logs go to stderr: stdout is reserved for the command's output (--json).
           const log = pino({ ...loggerOptions(config.logLevel === 'info' ? 'warn' : config.logLevel) }, pino.destination(2))
+          const [{ Keyring }, { loadKEK }] = await Promise.all([import('../domain/keyring.js'), import('../crypto/kek.js')])
           const keyring = new Keyring({ store: keys, kek: loadKEK(config), policy: config.policy, log })
           await keyring.start({ schedule: false })
           return keyring
@@ -75,5 +81,22 @@ export async function withContext<T> (config: Config, run: (ctx: CLIContext) => 
     }
   } finally {
     await database.close()
+  }
+}
+
+function once<T> (make: () => Promise<T>): () => Promise<T> {
+  let made: Promise<T> | undefined
+  return () => (made ??= make())
+}
+
+/** True when every migration in prisma/migrations is applied, finished, with the same checksum. */
+async function upToDate (pool: pg.Pool): Promise<boolean> {
+  try {
+    const { rows } = await pool.query<{ migration_name: string, checksum: string }>(
+      'SELECT migration_name, checksum FROM "_prisma_migrations" WHERE finished_at IS NOT NULL AND rolled_back_at IS NULL')
+    const applied = new Map(rows.map((row) => [row.migration_name, row.checksum]))
+    return readMigrations().every((m) => applied.get(m.name) === m.checksum)
+  } catch {
+    return false // no history table yet: migrate() creates it (or explains what is wrong)
   }
 }

@@ -38,10 +38,15 @@ export async function userCommand (args: string[], config: Config): Promise<void
   if (problem) throw new UsageError(problem)
   const scopes = [...new Set([...values.scope.split(' ').filter(Boolean), ...(values.admin ? [ADMIN_SCOPE] : [])])]
   await withContext(config, async (ctx) => {
-    const violation = ctx.passwordPolicy.violation(password, { username })
+    const violation = (await ctx.passwordPolicy()).violation(password, { username })
     if (violation) throw new UsageError(violation)
     if (await ctx.users.findByUsername(username)) throw new CommandError(`user ${username} already exists`)
-    const user = await ctx.users.create({ username, email: values.email ?? null, passwordHash: await ctx.passwords.hash(password), scopes })
+    const passwordHash = await (await ctx.passwords()).hash(password)
+    const user = await ctx.users.create({ username, email: values.email ?? null, passwordHash, scopes }).catch((err: unknown) => {
+      // Another process created it between the check and the insert.
+      if ((err as { code?: string }).code === 'P2002') throw new CommandError(`user ${username} already exists`)
+      throw err
+    })
     await ctx.audit.record({ type: 'user_created', actor: 'cli', subject: user.id, detail: { scopes } })
     print(values.json, { id: user.id, username: user.username, email: user.email, scopes: user.scopes }, `created user ${user.username} (${user.id})`)
   })

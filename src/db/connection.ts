@@ -1,13 +1,15 @@
 /**
  * Database connection: the configured PostgreSQL, or an embedded one (PGlite) for a newcomer.
  *
- * Both are reached through the same code path (pg + @prisma/adapter-pg). PGlite behind
- * pglite-socket is ONE shared backend session, so the embedded pool is capped at one connection
- * and the socket server allows two (a closing socket plus its replacement).
+ * Both are reached through the same code path (pg + @prisma/adapter-pg). PGlite is ONE shared
+ * backend session: `embedded_socket.ts` serves it on loopback one transaction at a time, and the
+ * embedded pool is capped at one connection. A running server records that socket in
+ * `DATA_DIR/embedded.json`, so the CLI can work beside it (`openDatabase(…, { beside: true })`).
  *
  * @module
  */
-import { mkdirSync, openSync, closeSync, readFileSync, unlinkSync, writeSync } from 'node:fs'
+import { randomBytes } from 'node:crypto'
+import { mkdirSync, openSync, closeSync, readFileSync, renameSync, unlinkSync, writeFileSync, writeSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { PrismaPg } from '@prisma/adapter-pg'
 import pg from 'pg'
@@ -18,33 +20,68 @@ export interface Database {
   embedded: boolean
   /** Connections each pool may open; 1 on the embedded database. */
   poolMax: number
+  /** Reached through a running server's socket: the server owns (and has migrated) the database. */
+  beside?: boolean
+  /** Embedded only: records the socket in DATA_DIR so CLI commands can work beside this process. */
+  share?(): void
   close(): Promise<void>
 }
 
-export async function openDatabase (options: { databaseUrl?: string, dataDir: string }): Promise<Database> {
+export interface OpenOptions {
+  /** When a server runs on the embedded database, use its socket instead of failing (the CLI). */
+  beside?: boolean
+}
+
+export async function openDatabase (options: { databaseUrl?: string, dataDir: string }, open: OpenOptions = {}): Promise<Database> {
   if (options.databaseUrl) {
     // Enough connections for a busy refresh path (one or two short statements per request);
     // PostgreSQL's default max_connections (100) leaves room for several instances.
     return { url: options.databaseUrl, embedded: false, poolMax: 20, close: async () => {} }
   }
-  return openEmbedded(resolve(options.dataDir))
+  return openEmbedded(resolve(options.dataDir), open)
 }
 
-async function openEmbedded (dataDir: string): Promise<Database> {
-  const { PGlite } = await import('@electric-sql/pglite')
-  const { PGLiteSocketServer } = await import('@electric-sql/pglite-socket')
-  mkdirSync(dataDir, { recursive: true })
-  const releaseLock = takePidLock(join(dataDir, 'stamp.pid'))
+/** Where a running server records its embedded-database socket (mode 0600: it holds the password). */
+export function addressFile (dataDir: string): string {
+  return join(resolve(dataDir), 'embedded.json')
+}
+
+async function openEmbedded (dataDir: string, open: OpenOptions): Promise<Database> {
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 })
+  const lockPath = join(dataDir, 'stamp.pid')
+  let releaseLock: () => void
+  for (let waited = 0; ; waited += 100) {
+    try {
+      releaseLock = takePidLock(lockPath)
+      break
+    } catch (err) {
+      // The CLI: use the running server's socket; wait a little for a server that is still
+      // starting (it records the socket once migrated) or another CLI command to finish.
+      if (!open.beside || waited >= 10_000) throw err
+      const beside = besideServer(dataDir, (err as { owner?: number }).owner)
+      if (beside) return beside
+      await new Promise((resolve) => setTimeout(resolve, 100))
+    }
+  }
   try {
+    const [{ PGlite }, { serveEmbedded }] = await Promise.all([import('@electric-sql/pglite'), import('./embedded_socket.js')])
     const db = await PGlite.create(join(dataDir, 'pglite'))
-    const server = new PGLiteSocketServer({ db, host: '127.0.0.1', port: 0, maxConnections: 2 })
-    await server.start()
+    const socket = await serveEmbedded(db, { password: randomBytes(24).toString('base64url') })
+    const address = addressFile(dataDir)
+    let shared = false
     return {
-      url: `postgresql://postgres@${server.getServerConn()}/postgres?sslmode=disable`,
+      url: socket.url,
       embedded: true,
       poolMax: 1,
+      share () {
+        const tmp = `${address}.${process.pid}.tmp`
+        writeFileSync(tmp, JSON.stringify({ pid: process.pid, url: socket.url }) + '\n', { mode: 0o600 })
+        renameSync(tmp, address)
+        shared = true
+      },
       async close () {
-        await server.stop()
+        if (shared) try { unlinkSync(address) } catch {}
+        await socket.stop()
         await db.close()
         releaseLock()
       },
@@ -53,6 +90,16 @@ async function openEmbedded (dataDir: string): Promise<Database> {
     releaseLock()
     throw err
   }
+}
+
+/** The database of the server holding the lock, through the socket it recorded; null if none. */
+function besideServer (dataDir: string, owner: number | undefined): Database | null {
+  if (!owner) return null
+  try {
+    const recorded = JSON.parse(readFileSync(addressFile(dataDir), 'utf8')) as { pid: number, url: string }
+    if (recorded.pid === owner) return { url: recorded.url, embedded: true, poolMax: 1, beside: true, close: async () => {} }
+  } catch {}
+  return null
 }
 
 /** PGlite does not lock its data directory; two processes opening it would corrupt it. */
@@ -67,7 +114,7 @@ function takePidLock (path: string): () => void {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err
       const owner = Number(readFileSync(path, 'utf8'))
       if (owner && isAlive(owner)) {
-        throw new Error(`embedded database ${path} is in use by process ${owner}; set DATABASE_URL to share a database between processes`)
+        throw Object.assign(new Error(`embedded database ${path} is in use by process ${owner}, which does not share it (a CLI command, or a server still starting); try again, or set DATABASE_URL to share a database between processes`), { owner })
       }
       unlinkSync(path) // stale lock from a process that died
     }

@@ -3,7 +3,7 @@ import { mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createLocalJWKSet, jwtVerify } from 'jose'
-import { freePort, SERVER, stamp, startServer } from '../fixtures/process.js'
+import { freePort, run, SERVER, stamp, startServer } from '../fixtures/process.js'
 
 // The newcomer path: no DATABASE_URL, the embedded PostgreSQL (PGlite) in DATA_DIR.
 t.test('the server runs on the embedded database when DATABASE_URL is not set', async (t) => {
@@ -20,9 +20,11 @@ t.test('the server runs on the embedded database when DATABASE_URL is not set', 
   t.teardown(() => server.stop('SIGKILL'))
   t.match(server.output(), /"embedded":true/)
 
-  const blocked = await stamp(['keys', 'list'], { ...env })
-  t.equal(blocked.code, 1, 'a second process cannot open the embedded database')
-  t.match(blocked.stderr, /in use by process/)
+  const second = await run(process.execPath, [SERVER], { env: { ...env, PORT: String(await freePort()) } })
+  t.equal(second.code, 1, 'a second server cannot open the embedded database')
+  t.match(second.stderr, /in use by process/)
+  const beside = await stamp(['keys', 'list', '--json'], { ...env })
+  t.equal(beside.code, 0, 'the CLI works beside the server (test/db/embedded_cli.test.ts): ' + beside.stderr)
 
   const res = await fetch(`http://127.0.0.1:${port}/token`, {
     method: 'POST',

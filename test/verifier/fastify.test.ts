@@ -1,5 +1,5 @@
 /**
- * The `stamp/fastify` plugin and the orders-service example, against the real Stamp on loopback:
+ * The `stamp-verifier/fastify` plugin and the orders-service example, against the real Stamp on loopback:
  * RFC 6750 401/400/403 answers with their `WWW-Authenticate` challenges, scopes per route, and
  * two services with different audiences.
  *
@@ -8,8 +8,8 @@
 import t, { type Test } from 'tap'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import Fastify, { type FastifyInstance } from 'fastify'
-import stampAuth, { bearerToken } from '../../src/verifier/fastify.js'
-import { createVerifier } from '../../src/verifier/index.js'
+import stampAuth, { bearerToken } from '../../packages/verifier/src/fastify.js'
+import { createVerifier } from '../../packages/verifier/src/index.js'
 import { startStamp } from '../fixtures/stamp_server.js'
 
 const ORDERS = 'https://orders.example'

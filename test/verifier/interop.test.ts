@@ -1,6 +1,6 @@
 /**
  * Interoperability: Stamp's access tokens, discovery and JWKS work with the common Node verifiers,
- * not only with `stamp/verifier`: jose's `createRemoteJWKSet`, `jwks-rsa` + `jsonwebtoken`, and
+ * not only with `stamp-verifier`: jose's `createRemoteJWKSet`, `jwks-rsa` + `jsonwebtoken`, and
  * `@fastify/jwt` + `get-jwks`. Each is configured the way its docs recommend, with the issuer,
  * audience and algorithm pinned.
  *

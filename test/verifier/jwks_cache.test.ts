@@ -8,7 +8,7 @@
 import t from 'tap'
 import { codeOf } from '../fixtures/verifier_outcome.js'
 import { randomUUID } from 'node:crypto'
-import { createVerifier, JWKSCache } from '../../src/verifier/index.js'
+import { createVerifier, JWKSCache } from '../../packages/verifier/src/index.js'
 import { AUDIENCE, generateTestKey, startJWKSServer } from '../fixtures/jwks_server.js'
 
 const later = () => Math.floor(Date.now() / 1000) + 3600

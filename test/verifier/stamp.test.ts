@@ -8,7 +8,7 @@
 import t from 'tap'
 import { codeOf } from '../fixtures/verifier_outcome.js'
 import { SignJWT } from 'jose'
-import { createVerifier } from '../../src/verifier/index.js'
+import { createVerifier } from '../../packages/verifier/src/index.js'
 import { createUser, postForm } from '../helper.js'
 import { startStamp } from '../fixtures/stamp_server.js'
 

@@ -10,7 +10,7 @@ import { base64url, exportSPKI, generateKeyPair, SignJWT } from 'jose'
 import {
   createVerifier, assertScopes, errorBody, wwwAuthenticate, InsufficientScope, StampVerifierError, TokenMissing,
   JWKSUnavailable, type StampVerifierErrorCode,
-} from '../../src/verifier/index.js'
+} from '../../packages/verifier/src/index.js'
 import { AUDIENCE, generateTestKey, startJWKSServer } from '../fixtures/jwks_server.js'
 
 const now = () => Math.floor(Date.now() / 1000)

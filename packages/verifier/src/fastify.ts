@@ -1,5 +1,5 @@
 /**
- * `stamp/fastify`: a Fastify plugin that authenticates bearer access tokens issued by Stamp.
+ * `stamp-verifier/fastify`: a Fastify plugin that authenticates bearer access tokens issued by Stamp.
  *
  * Decorates the instance with `authenticate` (a preHandler that verifies the token and sets
  * `request.auth`) and `requireScope(...scopes)` (a preHandler that also demands scopes), answering
@@ -12,9 +12,11 @@
 import fp from 'fastify-plugin'
 import type { FastifyInstance, FastifyReply, FastifyRequest, preHandlerAsyncHookHandler } from 'fastify'
 import { createVerifier, assertScopes, type AccessTokenClaims, type Verifier, type VerifierOptions } from './verifier.js'
-import { RequestInvalid, StampVerifierError, TokenMissing, errorBody, wwwAuthenticate } from './errors.js'
+import { StampVerifierError, errorBody, wwwAuthenticate } from './errors.js'
+import { bearerToken } from './bearer.js'
 
 export type { AccessTokenClaims, Verifier, VerifierOptions } from './verifier.js'
+export { bearerToken } from './bearer.js'
 
 /** Plugin options: the verifier's options, or a verifier built elsewhere (shared between plugins). */
 export type StampAuthOptions = (VerifierOptions | { verifier: Verifier }) & {
@@ -35,26 +37,6 @@ declare module 'fastify' {
     /** The verifier the plugin uses (its `jwks.stats` are handy for metrics). */
     stampVerifier: Verifier
   }
-}
-
-// RFC 6750 §2.1: credentials = "Bearer" 1*SP b64token; b64token = 1*( ALPHA / DIGIT / "-" / "." /
-// "_" / "~" / "+" / "/" ) *"=". The scheme is case-insensitive (RFC 9110 §11.1).
-const BEARER = /^Bearer +([A-Za-z0-9\-._~+/]+=*) *$/i
-const BEARER_SCHEME = /^Bearer(?: |$)/i
-
-/**
- * The token from an `Authorization` header (RFC 6750 §2.1, the only method this plugin accepts:
- * tokens in query strings leak into logs, §2.3).
- *
- * @param header the raw `Authorization` header value
- * @throws {@link TokenMissing} when there is no bearer credential at all
- * @throws {@link RequestInvalid} when the Bearer credential is malformed
- */
-export function bearerToken (header: string | undefined): string {
-  if (!header || !BEARER_SCHEME.test(header)) throw new TokenMissing()
-  const match = BEARER.exec(header)
-  if (!match) throw new RequestInvalid()
-  return match[1]
 }
 
 async function stampAuth (app: FastifyInstance, options: StampAuthOptions): Promise<void> {
@@ -106,7 +88,7 @@ async function stampAuth (app: FastifyInstance, options: StampAuthOptions): Prom
  * @example
  * ```js
  * import Fastify from 'fastify'
- * import stampAuth from 'stamp/fastify'
+ * import stampAuth from 'stamp-verifier/fastify'
  *
  * const app = Fastify()
  * await app.register(stampAuth, { issuer: 'https://stamp.example', audience: 'https://orders.example' })

@@ -81,7 +81,7 @@ const FORBIDDEN_ALGS = /^(none|HS\d+)$/i
  *   {@link StampVerifierError}
  * @example
  * ```ts
- * import { createVerifier, wwwAuthenticate } from 'stamp/verifier'
+ * import { createVerifier, wwwAuthenticate } from 'stamp-verifier'
  *
  * const verifier = createVerifier({ issuer: 'https://stamp.example', audience: 'https://orders.example' })
  * const claims = await verifier.verify(token)

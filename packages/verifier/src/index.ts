@@ -1,12 +1,13 @@
 /**
- * `stamp/verifier`: verify Stamp access tokens in a resource server, offline, with a JWKS cache
+ * `stamp-verifier`: verify Stamp access tokens in a resource server, offline, with a JWKS cache
  * that follows Stamp's key rotation without refetching.
  *
- * Depends only on `jose` and `node:` built-ins; `stamp/fastify` wraps it as a Fastify plugin.
+ * Depends only on `jose` and `node:` built-ins; `stamp-verifier/fastify` wraps it as a Fastify plugin,
+ * `stamp-verifier/http` as a helper for `node:http` and Express.
  *
  * @example
  * ```ts
- * import { createVerifier } from 'stamp/verifier'
+ * import { createVerifier } from 'stamp-verifier'
  *
  * const verifier = createVerifier({ issuer: 'https://stamp.example', audience: 'https://orders.example' })
  * const claims = await verifier.verify(token) // throws StampVerifierError subclasses
@@ -24,4 +25,7 @@ export {
   TokenTypeInvalid, TokenIssuerInvalid, TokenAudienceInvalid, TokenClaimInvalid, TokenExpired, TokenNotYetValid,
   KeyNotFound, JWKSUnavailable, InsufficientScope, wwwAuthenticate, errorBody,
 } from './errors.js'
+export { bearerToken } from './bearer.js'
+export { bearerAuth } from './http.js'
+export type { AuthenticatedRequest, BearerAuth, BearerAuthOptions, Middleware } from './http.js'
 export type { StampVerifierErrorCode, BearerErrorCode, WWWAuthenticateOptions } from './errors.js'
