@@ -82,6 +82,7 @@ export async function initCommand (args: string[], config: Config): Promise<void
         redirectUris: [],
         postLogoutRedirectUris: [],
         backchannelLogoutUri: null,
+        requirePkce: true,
         scopes: [ADMIN_SCOPE],
         audiences: [],
       }, [...grantsByType.keys()])
