@@ -8,8 +8,7 @@ import pino from 'pino'
 import type { Config } from '../config/env.js'
 import { createPool, createPrisma, openDatabase, type Database, type PrismaClient } from '../db/connection.js'
 import { migrate } from '../db/migrate.js'
-import { loadKEK } from '../crypto/kek.js'
-import { Keyring } from '../domain/keyring.js'
+import { Keyring, loadKEKFor } from '../domain/keyring.js'
 import { PasswordHasher } from '../domain/passwords.js'
 import { loggerOptions } from '../logging.js'
 import { prismaClientStore } from '../storage/prisma/clients.js'
@@ -63,7 +62,7 @@ export async function withContext<T> (config: Config, run: (ctx: CLIContext) => 
         async keyring () {
           // Logs go to stderr: stdout is reserved for the command's output (--json).
           const log = pino({ ...loggerOptions(config.logLevel === 'info' ? 'warn' : config.logLevel) }, pino.destination(2))
-          const keyring = new Keyring({ store: keys, kek: loadKEK(config), policy: config.policy, log })
+          const keyring = new Keyring({ store: keys, kek: await loadKEKFor(config, keys, log), policy: config.policy, log })
           await keyring.start({ schedule: false })
           return keyring
         },
