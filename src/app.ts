@@ -9,8 +9,7 @@ import { randomUUID } from 'node:crypto'
 import { OAuthError } from './errors.js'
 import { lazyChildLogger } from './logging.js'
 import type { Config, TrustProxy } from './config/env.js'
-import swagger from '@fastify/swagger'
-import swaggerUI from '@fastify/swagger-ui'
+import { apiDocs, openAPI } from './plugins/api_docs.js'
 import formBody from './plugins/form_body.js'
 import services from './plugins/services.js'
 import metrics from './plugins/metrics.js'
@@ -133,16 +132,9 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
   await app.register(services, { config: options.config, database: options.database, now: options.now, scheduleKeys: options.scheduleKeys, fetch: options.fetch })
   await app.register(metrics)
   await app.register(rateLimit)
-  // OpenAPI document of every route with a schema (the admin API), served with a UI at /docs.
-  await app.register(swagger, {
-    openapi: {
-      openapi: '3.1.0',
-      info: { title: 'Stamp', version: '0.1.0', description: 'Stamp admin API: Bearer access tokens with the stamp:admin scope (see docs/admin.md).' },
-      servers: [{ url: options.config.issuer }],
-      components: { securitySchemes: { bearerAuth: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } } },
-    },
-  })
-  await app.register(swaggerUI, { routePrefix: '/docs' })
+  // Before the routes: @fastify/swagger collects the schemas of the routes registered after it.
+  await app.register(openAPI)
+  await app.register(apiDocs)
   await app.register(tokenRoute)
   await app.register(revokeRoute)
   await app.register(introspectRoute)

@@ -46,6 +46,7 @@ export const envSchemaDefinition = {
     LOGIN_THROTTLE_MAX_DELAY: { type: 'integer', minimum: 1, maximum: 86_400, default: defaults.loginThrottle.maxDelay, description: 'Longest back-off, seconds (no permanent lock-out).' },
     PASSWORD_MIN_LENGTH: { type: 'integer', minimum: 8, maximum: 128, default: defaults.password.minLength, description: 'Minimum password length (common passwords are refused regardless).' },
     METRICS_TOKEN: { type: 'string', minLength: 32, description: 'Bearer token for `/metrics`; unset: no metrics endpoint.' },
+    API_DOCS: { type: 'boolean', default: false, description: 'Serve the Swagger UI at `/docs` (under a strict CSP). Off: only the OpenAPI document at `/docs/json`.' },
   },
 } as const
 
@@ -79,6 +80,7 @@ interface RawEnv {
   LOGIN_THROTTLE_MAX_DELAY: number
   PASSWORD_MIN_LENGTH: number
   METRICS_TOKEN?: string
+  API_DOCS: boolean
 }
 
 export interface Config {
@@ -113,6 +115,8 @@ export interface Config {
   redisUrl?: string
   /** Bearer token that /metrics requires; absent means /metrics is not served. */
   metricsToken?: string
+  /** Serve the Swagger UI at /docs (third-party script on the login origin; off by default). */
+  apiDocs: boolean
   policy: Policy
 }
 
@@ -174,6 +178,7 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env): Config {
     instanceName: raw.INSTANCE_NAME,
     redisUrl: raw.REDIS_URL,
     metricsToken: raw.METRICS_TOKEN,
+    apiDocs: raw.API_DOCS,
     policy: {
       ...defaults,
       accessTokenTTL: raw.ACCESS_TOKEN_TTL,
