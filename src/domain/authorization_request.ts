@@ -23,8 +23,25 @@ export const RESPONSE_MODES: readonly string[] = ['query']
 /** OIDC Core §3.1.2.1 prompt values Stamp acts on; others are ignored, as the spec allows. */
 export const PROMPT_VALUES: readonly string[] = ['none', 'login', 'consent']
 
-/** Upper bound for free-form values the client round-trips through Stamp (stored while the user signs in). */
-const MAX_VALUE_LENGTH = 2048
+/**
+ * Longest accepted value of each authorization request parameter, in characters. An anonymous
+ * request that needs a sign-in is stored (parked) until the user signs in, so these bound what
+ * one request can make Stamp write. Generous for what clients send: `state` and `nonce` are
+ * usually 22-64 random characters, `login_hint` an email address (at most 254).
+ */
+export const AUTHORIZATION_REQUEST_LIMITS = {
+  state: 512,
+  nonce: 255,
+  login_hint: 255,
+  /** Scope names must also be registered for the client, which bounds them further. */
+  scope: 1024,
+  /** Every other parameter (the redirect URI must in addition match a registered one). */
+  default: 512,
+} as const
+
+function maxLength (name: string): number {
+  return (AUTHORIZATION_REQUEST_LIMITS as Record<string, number>)[name] ?? AUTHORIZATION_REQUEST_LIMITS.default
+}
 
 export class AuthorizationPageError extends Error {
   override name = 'AuthorizationPageError'
@@ -96,11 +113,11 @@ export async function validateAuthorizationRequest (
   }
 
   const stateValue = one(params, 'state')
-  const state = typeof stateValue === 'string' && stateValue.length <= MAX_VALUE_LENGTH ? stateValue : undefined
+  const state = typeof stateValue === 'string' && stateValue.length <= AUTHORIZATION_REQUEST_LIMITS.state ? stateValue : undefined
   const fail = (error: OAuthError): never => { throw new AuthorizationRedirectError(error, redirectUri, state) }
 
   if (stateValue === null) fail(new InvalidRequest('state is repeated'))
-  if (typeof stateValue === 'string' && stateValue.length > MAX_VALUE_LENGTH) fail(new InvalidRequest('state is too long'))
+  if (typeof stateValue === 'string' && stateValue.length > AUTHORIZATION_REQUEST_LIMITS.state) fail(new InvalidRequest('state is too long'))
   if (params.request) fail(new RequestNotSupported('request objects are not supported'))
   if (params.request_uri) fail(new RequestURINotSupported('request_uri is not supported'))
   for (const name in params) {
@@ -108,7 +125,7 @@ export async function validateAuthorizationRequest (
   }
   const value = (name: string): string | undefined => {
     const v = one(params, name) as string | undefined
-    if (v !== undefined && v.length > MAX_VALUE_LENGTH) fail(new InvalidRequest(`${name} is too long`))
+    if (v !== undefined && v.length > maxLength(name)) fail(new InvalidRequest(`${name} is too long`))
     return v
   }
 

@@ -55,5 +55,5 @@ export async function apiDocs (app: FastifyInstance): Promise<void> {
     done(null, payload)
   })
   // staticCSP replaces the plugin's own default (which allows any https: style and frame-ancestors 'self').
-  await app.register(swaggerUI, { routePrefix: DOCS_PREFIX, staticCSP: DOCS_CSP, validatorUrl: null })
+  await app.register(swaggerUI, { routePrefix: DOCS_PREFIX, staticCSP: DOCS_CSP, validatorUrl: false })
 }
