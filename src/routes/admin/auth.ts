@@ -14,12 +14,14 @@
  *    client_credentials tokens) a client still registered with that scope → else 401
  *    invalid_token. Tokens live 5 minutes, but disabling an admin takes effect at once.
  *
+ * Every refused token (steps 1-4 once a header was sent) is audited as `admin_token_rejected`.
+ *
  * @module
  */
 import jwt, { type TokenOrHeader } from '@fastify/jwt'
 import { KeyObject, type webcrypto } from 'node:crypto'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
-import { InsufficientScope, InvalidRequest, InvalidToken } from '../../errors.js'
+import { InsufficientScope, InvalidRequest, InvalidToken, OAuthError } from '../../errors.js'
 import { SIGNING_ALGS } from '../../config/defaults.js'
 import { ACCESS_TOKEN_TYP } from '../../domain/tokens.js'
 import { ADMIN_SCOPE } from '../../schemas/admin.js'
@@ -88,6 +90,19 @@ export async function adminAuth (app: FastifyInstance): Promise<void> {
   app.addHook('onRequest', async (request) => {
     const header = request.headers.authorization
     if (header === undefined) throw new InvalidToken('an admin access token is required', { headers: challenge() })
+    // The token's subject once its signature held (an unverified `sub` is anyone's word).
+    const verifiedSub: { sub?: string } = {}
+    try {
+      request.admin = await authenticateAdmin(request, header, verifiedSub)
+    } catch (err) {
+      if (err instanceof OAuthError) {
+        await app.audit.record({ type: 'admin_token_rejected', actor: verifiedSub.sub, ip: request.ip, detail: { error: err.error, reason: err.description, method: request.method, route: request.routeOptions.url } })
+      }
+      throw err
+    }
+  })
+
+  async function authenticateAdmin (request: FastifyRequest, header: string, verifiedSub: { sub?: string }): Promise<AdminPrincipal> {
     if (!/^Bearer [A-Za-z0-9._~+/-]+=*$/.test(header)) {
       throw new InvalidRequest('the Authorization header must be "Bearer <access token>"', { headers: challenge('invalid_request') })
     }
@@ -102,6 +117,7 @@ export async function adminAuth (app: FastifyInstance): Promise<void> {
     if (protectedHeader.typ?.toLowerCase() !== ACCESS_TOKEN_TYP && protectedHeader.typ?.toLowerCase() !== `application/${ACCESS_TOKEN_TYP}`) {
       throw invalidToken('the token is not an access token')
     }
+    verifiedSub.sub = String(payload.sub)
     const scopes = typeof payload.scope === 'string' ? payload.scope.split(' ') : []
     if (!scopes.includes(ADMIN_SCOPE)) {
       throw new InsufficientScope(`the ${ADMIN_SCOPE} scope is required`, { headers: challenge('insufficient_scope', `the ${ADMIN_SCOPE} scope is required`, ADMIN_SCOPE) })
@@ -115,6 +131,6 @@ export async function adminAuth (app: FastifyInstance): Promise<void> {
       const user = UUID.test(sub) ? await app.usersRepository.findById(sub) : null
       if (!user || user.disabled || !user.scopes.includes(ADMIN_SCOPE)) throw invalidToken('the token\'s user is no longer an administrator')
     }
-    request.admin = { sub, clientId }
-  })
+    return { sub, clientId }
+  }
 }
