@@ -79,6 +79,12 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
     },
   })
 
+  if (options.config.trustProxy === true) {
+    // Every peer may then set X-Forwarded-For/-Proto/-Host: client IPs (rate limits, login
+    // back-off, audit) and, without ISSUER, the issuer itself become whatever a client claims.
+    app.log.warn({ trust_proxy: true }, 'TRUST_PROXY=true trusts X-Forwarded-* from any peer, so any client can spoof its address (rate limits, audit) and the issuer derived from them; set TRUST_PROXY to the addresses of your proxies, or a hop count')
+  }
+
   /** Counted once the metrics plugin is registered (errors during boot have no registry yet). */
   const countError = (code: string) => { if (app.hasDecorator('metrics')) app.metrics.errors.inc({ error: code }) }
 

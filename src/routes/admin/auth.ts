@@ -7,7 +7,8 @@
  *    Bearer header → 400 invalid_request.
  * 2. Signature by a published Stamp key whose `alg` matches the header's (the key is picked by
  *    `kid`; algorithms are pinned to the ones Stamp signs with), `iss` = issuer, `aud` contains the
- *    issuer (the admin API is Stamp's own resource), `exp`/`nbf`, `typ` = `at+jwt` → else 401
+ *    issuer (the admin API is Stamp's own resource; the request's public issuer when it is derived
+ *    from a trusted proxy's headers), `exp`/`nbf`, `typ` = `at+jwt` → else 401
  *    invalid_token.
  * 3. `stamp:admin` in `scope` → else 403 insufficient_scope.
  * 4. The subject is still an administrator: an enabled user holding `stamp:admin`, or (for
@@ -25,6 +26,7 @@ import { InsufficientScope, InvalidRequest, InvalidToken, OAuthError } from '../
 import { SIGNING_ALGS } from '../../config/defaults.js'
 import { ACCESS_TOKEN_TYP } from '../../domain/tokens.js'
 import { ADMIN_SCOPE } from '../../schemas/admin.js'
+import { publicIssuer } from '../../http/public_issuer.js'
 
 export interface AdminPrincipal {
   /** The acting admin's `sub` (user id, or client id for client_credentials tokens). */
@@ -108,7 +110,10 @@ export async function adminAuth (app: FastifyInstance): Promise<void> {
     }
     let verified: DecodedToken
     try {
-      verified = await request.jwtVerify<DecodedToken>()
+      // Without ISSUER behind a trusted proxy, tokens carry this request's public issuer
+      // (http/public_issuer.ts): pin `iss` and `aud` to it rather than to the default issuer.
+      const issuer = app.config.issuerFromProxy ? publicIssuer(request) : undefined
+      verified = await (issuer === undefined ? request.jwtVerify<DecodedToken>() : request.jwtVerify<DecodedToken>({ allowedIss: issuer, allowedAud: issuer }))
     } catch (err) {
       throw invalidToken('the access token is invalid or expired', (err as { code?: string }).code)
     }
