@@ -71,3 +71,17 @@ t.test('decryption requires the full 16-byte GCM tag', async (t) => {
   }
   t.throws(() => open(kek, sealed, 'kid-2'), 'the kid is bound as AAD')
 })
+
+t.test('stamp refuses to start on such a file, naming it and the fix', async (t) => {
+  const { createTestDatabase } = await import('../helper.js')
+  const { SERVER, run } = await import('../fixtures/process.js')
+  const url = await createTestDatabase(t)
+  const keysDir = mkdtempSync(join(tmpdir(), 'stamp-kek-'))
+  const path = join(keysDir, 'kek')
+  writeFileSync(path, generateKEKValue() + '\n')
+  chmodSync(path, 0o644)
+  const res = await run(process.execPath, [SERVER], { env: { DATABASE_URL: url, KEYS_DIR: keysDir, KEY_ENCRYPTION_KEY: undefined, PORT: '0', LOG_LEVEL: 'warn' }, timeoutMs: 30_000 })
+  t.equal(res.code, 1)
+  t.match(res.stderr, `stamp failed to start: the key-encryption key file ${path} is accessible by group or others (mode 0644); restrict it to its owner: chmod 600 ${path}`)
+  t.notMatch(res.stderr, /at .*\.js:\d+/, 'no stack trace')
+})
