@@ -10,8 +10,7 @@ import { OAuthError, errorDescription } from './errors.js'
 import { lazyChildLogger } from './logging.js'
 import type { Config, TrustProxy } from './config/env.js'
 import type { HostLookup } from './domain/backchannel_logout.js'
-import swagger from '@fastify/swagger'
-import swaggerUI from '@fastify/swagger-ui'
+import { apiDocs, openAPI } from './plugins/api_docs.js'
 import formBody from './plugins/form_body.js'
 import inputHygiene from './plugins/input_hygiene.js'
 import services from './plugins/services.js'
@@ -84,6 +83,12 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
     },
   })
 
+  if (options.config.trustProxy === true) {
+    // Every peer may then set X-Forwarded-For/-Proto/-Host: client IPs (rate limits, login
+    // back-off, audit) and, without ISSUER, the issuer itself become whatever a client claims.
+    app.log.warn({ trust_proxy: true }, 'TRUST_PROXY=true trusts X-Forwarded-* from any peer, so any client can spoof its address (rate limits, audit) and the issuer derived from them; set TRUST_PROXY to the addresses of your proxies, or a hop count')
+  }
+
   /** Counted once the metrics plugin is registered (errors during boot have no registry yet). */
   const countError = (code: string) => { if (app.hasDecorator('metrics')) app.metrics.errors.inc({ error: code }) }
 
@@ -138,16 +143,9 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
   await app.register(services, { config: options.config, database: options.database, now: options.now, scheduleKeys: options.scheduleKeys, fetch: options.fetch, lookup: options.lookup })
   await app.register(metrics)
   await app.register(rateLimit)
-  // OpenAPI document of every route with a schema (the admin API), served with a UI at /docs.
-  await app.register(swagger, {
-    openapi: {
-      openapi: '3.1.0',
-      info: { title: 'Stamp', version: '0.1.0', description: 'Stamp admin API: Bearer access tokens with the stamp:admin scope (see docs/admin.md).' },
-      servers: [{ url: options.config.issuer }],
-      components: { securitySchemes: { bearerAuth: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } } },
-    },
-  })
-  await app.register(swaggerUI, { routePrefix: '/docs' })
+  // Before the routes: @fastify/swagger collects the schemas of the routes registered after it.
+  await app.register(openAPI)
+  await app.register(apiDocs)
   await app.register(tokenRoute)
   await app.register(revokeRoute)
   await app.register(introspectRoute)

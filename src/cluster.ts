@@ -17,8 +17,7 @@ import { availableParallelism } from 'node:os'
 import pino from 'pino'
 import type { Config } from './config/env.js'
 import { createPrisma, openDatabase } from './db/connection.js'
-import { loadKEK } from './crypto/kek.js'
-import { Keyring } from './domain/keyring.js'
+import { Keyring, loadKEKFor } from './domain/keyring.js'
 import { prismaKeyStore } from './storage/prisma/keys.js'
 import { migrate } from './db/migrate.js'
 import { loggerOptions } from './logging.js'
@@ -57,7 +56,8 @@ export async function serveWorkers (config: Config, requested = config.workers ?
     if (applied.length) log.info({ applied }, 'migrations applied')
     const prisma = createPrisma({ url: database.url, poolMax: 1 })
     try {
-      const keyring = new Keyring({ store: prismaKeyStore(prisma), kek: loadKEK(config), policy: config.policy, log })
+      const store = prismaKeyStore(prisma)
+      const keyring = new Keyring({ store, kek: await loadKEKFor(config, store, log), policy: config.policy, log })
       await keyring.start({ schedule: false })
     } finally {
       await prisma.$disconnect()

@@ -12,13 +12,43 @@ export const REDACT_PATHS = [
   'password', 'client_secret', 'secret', 'token', 'access_token', 'refresh_token', 'id_token', 'code', 'code_verifier',
   '*.password', '*.client_secret', '*.secret', '*.token', '*.access_token', '*.refresh_token', '*.id_token', '*.code', '*.code_verifier',
   '*.privateJwk', '*.privateKeyEnc', '*.d', 'kek', '*.kek',
+  // Personal data rather than a credential, but never needed in a log line.
+  'login_hint', '*.login_hint', 'loginHint', '*.loginHint',
 ]
 
-/** Query parameters whose values never go into a logged URL. */
-const SECRET_QUERY = /([?&](?:code|token|access_token|refresh_token|id_token|id_token_hint|client_secret|password|state)=)[^&]*/gi
+/**
+ * Query parameters whose values never go into a logged URL: credentials, and `login_hint` /
+ * `logout_hint` (personal data: usually an email address).
+ */
+const SECRET_QUERY_NAMES = new Set([
+  'code', 'token', 'access_token', 'refresh_token', 'id_token', 'id_token_hint', 'client_secret', 'password', 'state',
+  'code_verifier', 'client_assertion', 'login_hint', 'logout_hint',
+])
 
+/** A query parameter's name as the form parser will read it (percent- and `+`-decoded), lower case. */
+function parameterName (raw: string): string | undefined {
+  try {
+    return decodeURIComponent(raw.replace(/\+/g, ' ')).toLowerCase()
+  } catch {
+    return undefined // malformed escape: treated as a secret below, whatever it names
+  }
+}
+
+/**
+ * The URL with the values of secret query parameters replaced by `[Redacted]`. Names are matched
+ * after percent-decoding: `client%5Fsecret=…` is read as `client_secret` by the server, so it is
+ * redacted as one. Names and other parameters stay as sent.
+ */
 export function redactUrl (url: string): string {
-  return url.replace(SECRET_QUERY, '$1[Redacted]')
+  const q = url.indexOf('?')
+  if (q === -1) return url
+  const query = url.slice(q + 1).split('&').map((pair) => {
+    const eq = pair.indexOf('=')
+    if (eq === -1) return pair
+    const name = parameterName(pair.slice(0, eq))
+    return name === undefined || SECRET_QUERY_NAMES.has(name) ? `${pair.slice(0, eq)}=[Redacted]` : pair
+  })
+  return `${url.slice(0, q)}?${query.join('&')}`
 }
 
 export function loggerOptions (level: string): LoggerOptions {

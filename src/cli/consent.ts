@@ -26,6 +26,7 @@ export async function consentCommand (args: string[], config: Config): Promise<v
     const user = (UUID.test(values.user!) ? await ctx.users.findById(values.user!) : null) ?? await ctx.users.findByUsername(values.user!)
     if (!user) throw new UsageError(`no user ${values.user}`)
     const revoked = await ctx.consents.revoke(user.id, values.client!)
+    if (revoked) await ctx.audit.record({ type: 'consent_revoked', actor: 'cli', subject: user.id, clientId: values.client! })
     print(values.json, { user_id: user.id, client_id: values.client, revoked },
       revoked ? `consent of ${user.username} for ${values.client} revoked` : `${user.username} had no consent for ${values.client}`)
   })

@@ -69,8 +69,8 @@ export async function withContext<T> (config: Config, run: (ctx: CLIContext) => 
         async keyring () {
           // Logs go to stderr: stdout is reserved for the command's output (--json).
           const log = pino({ ...loggerOptions(config.logLevel === 'info' ? 'warn' : config.logLevel) }, pino.destination(2))
-          const [{ Keyring }, { loadKEK }] = await Promise.all([import('../domain/keyring.js'), import('../crypto/kek.js')])
-          const keyring = new Keyring({ store: keys, kek: loadKEK(config), policy: config.policy, log })
+          const { Keyring, loadKEKFor } = await import('../domain/keyring.js')
+          const keyring = new Keyring({ store: keys, kek: await loadKEKFor(config, keys, log), policy: config.policy, log })
           await keyring.start({ schedule: false })
           return keyring
         },

@@ -72,11 +72,21 @@ export const defaults = {
     admin: 120,
     /** Interactive login forms (/login). */
     login: 30,
+    /** /authorize: each anonymous request that needs a sign-in parks a row. */
+    authorize: 120,
+    /** /userinfo: relying parties call it from their servers, so one address speaks for many users. */
+    userinfo: 600,
   },
   /** Authorization code lifetime in seconds (RFC 6749 §4.1.2: "A maximum ... of 10 minutes is RECOMMENDED"; codes are exchanged at once). */
   authorizationCodeTTL: 60,
   /** How long, in seconds, a user may take to sign in or consent before the request expires. */
   authorizationRequestTTL: 600,
+  /**
+   * Parked authorization requests kept per browser; parking one more drops the oldest. Dropping
+   * (rather than refusing the new one) never locks a user out who left tabs behind: the request
+   * they act on now is the newest, and an abandoned one is the least likely to be completed.
+   */
+  parkedRequestsPerBrowser: 10,
   /** Absolute lifetime of a single sign-on session, in seconds (the user signs in again afterwards). */
   ssoSessionTTL: 43_200,
   /**
@@ -103,9 +113,10 @@ export type Policy = {
   bodyLimit: number
   password: { minLength: number, maxLength: number, rejectCommon: boolean }
   loginThrottle: { freeAttempts: number, accountFreeAttempts: number, baseDelay: number, maxDelay: number, accountMaxDelay: number, window: number }
-  rateLimit: { enabled: boolean, window: number, token: number, admin: number, login: number }
+  rateLimit: { enabled: boolean, window: number, token: number, admin: number, login: number, authorize: number, userinfo: number }
   authorizationCodeTTL: number
   authorizationRequestTTL: number
+  parkedRequestsPerBrowser: number
   ssoSessionTTL: number
   backchannelLogout: { attempts: number, timeoutMs: number, backoffMs: number }
 }

@@ -37,15 +37,18 @@ export const envSchemaDefinition = {
     KEY_ROTATION_INTERVAL: { type: 'integer', minimum: 1, default: defaults.keyRotationInterval, description: 'Scheduled key rotation interval, seconds (30 days).' },
     KEY_REFRESH_INTERVAL: { type: 'number', exclusiveMinimum: 0, maximum: 3600, default: defaults.keyRefreshInterval, description: 'How often each instance re-reads the key set, seconds.' },
     REDIS_URL: { type: 'string', pattern: '^rediss?://', description: 'Redis for rate-limit counters shared by all instances; unset: in memory per instance.' },
-    RATE_LIMIT_ENABLED: { type: 'boolean', default: defaults.rateLimit.enabled, description: 'Per-IP rate limits on /token, /revoke, /introspect, /admin and the login form.' },
+    RATE_LIMIT_ENABLED: { type: 'boolean', default: defaults.rateLimit.enabled, description: 'Per-IP rate limits on /token, /revoke, /introspect, /admin, /authorize, /userinfo and the login form.' },
     RATE_LIMIT_WINDOW: { type: 'integer', minimum: 1, maximum: 86_400, default: defaults.rateLimit.window, description: 'Rate-limit window, seconds.' },
     RATE_LIMIT_TOKEN_MAX: { type: 'integer', minimum: 1, default: defaults.rateLimit.token, description: 'Requests per window and IP to /token, /revoke, /introspect.' },
     RATE_LIMIT_ADMIN_MAX: { type: 'integer', minimum: 1, default: defaults.rateLimit.admin, description: 'Requests per window and IP to /admin.' },
     RATE_LIMIT_LOGIN_MAX: { type: 'integer', minimum: 1, default: defaults.rateLimit.login, description: 'Requests per window and IP to the login form.' },
+    RATE_LIMIT_AUTHORIZE_MAX: { type: 'integer', minimum: 1, default: defaults.rateLimit.authorize, description: 'Requests per window and IP to /authorize (each may park a sign-in request).' },
+    RATE_LIMIT_USERINFO_MAX: { type: 'integer', minimum: 1, default: defaults.rateLimit.userinfo, description: 'Requests per window and IP to /userinfo.' },
     LOGIN_THROTTLE_FREE_ATTEMPTS: { type: 'integer', minimum: 1, maximum: 1000, default: defaults.loginThrottle.freeAttempts, description: 'Failed logins per username and IP before exponential back-off starts.' },
     LOGIN_THROTTLE_MAX_DELAY: { type: 'integer', minimum: 1, maximum: 86_400, default: defaults.loginThrottle.maxDelay, description: 'Longest back-off, seconds (no permanent lock-out).' },
     PASSWORD_MIN_LENGTH: { type: 'integer', minimum: 8, maximum: 128, default: defaults.password.minLength, description: 'Minimum password length (common passwords are refused regardless).' },
     METRICS_TOKEN: { type: 'string', minLength: 32, description: 'Bearer token for `/metrics`; unset: no metrics endpoint.' },
+    API_DOCS: { type: 'boolean', default: false, description: 'Serve the Swagger UI at `/docs` (under a strict CSP). Off: only the OpenAPI document at `/docs/json`.' },
   },
 } as const
 
@@ -75,10 +78,13 @@ interface RawEnv {
   RATE_LIMIT_TOKEN_MAX: number
   RATE_LIMIT_ADMIN_MAX: number
   RATE_LIMIT_LOGIN_MAX: number
+  RATE_LIMIT_AUTHORIZE_MAX: number
+  RATE_LIMIT_USERINFO_MAX: number
   LOGIN_THROTTLE_FREE_ATTEMPTS: number
   LOGIN_THROTTLE_MAX_DELAY: number
   PASSWORD_MIN_LENGTH: number
   METRICS_TOKEN?: string
+  API_DOCS: boolean
 }
 
 export interface Config {
@@ -113,6 +119,8 @@ export interface Config {
   redisUrl?: string
   /** Bearer token that /metrics requires; absent means /metrics is not served. */
   metricsToken?: string
+  /** Serve the Swagger UI at /docs (third-party script on the login origin; off by default). */
+  apiDocs: boolean
   policy: Policy
 }
 
@@ -174,6 +182,7 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env): Config {
     instanceName: raw.INSTANCE_NAME,
     redisUrl: raw.REDIS_URL,
     metricsToken: raw.METRICS_TOKEN,
+    apiDocs: raw.API_DOCS,
     policy: {
       ...defaults,
       accessTokenTTL: raw.ACCESS_TOKEN_TTL,
@@ -191,6 +200,8 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env): Config {
         token: raw.RATE_LIMIT_TOKEN_MAX,
         admin: raw.RATE_LIMIT_ADMIN_MAX,
         login: raw.RATE_LIMIT_LOGIN_MAX,
+        authorize: raw.RATE_LIMIT_AUTHORIZE_MAX,
+        userinfo: raw.RATE_LIMIT_USERINFO_MAX,
       },
     },
   }

@@ -9,7 +9,7 @@
  * @module
  */
 import { randomBytes } from 'node:crypto'
-import { mkdirSync, openSync, closeSync, readFileSync, renameSync, unlinkSync, writeFileSync, writeSync } from 'node:fs'
+import { mkdirSync, openSync, closeSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync, writeSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { PrismaPg } from '@prisma/adapter-pg'
 import pg from 'pg'
@@ -102,18 +102,28 @@ function besideServer (dataDir: string, owner: number | undefined): Database | n
   return null
 }
 
-/** PGlite does not lock its data directory; two processes opening it would corrupt it. */
+/** Lock files this process holds: its own pid in a lock it does not hold is a predecessor's. */
+const heldLocks = new Set<string>()
+
+/**
+ * PGlite does not lock its data directory; two processes opening it would corrupt it. The lock
+ * file names its owner by pid, process start time and boot id: a pid alone goes stale in the
+ * usual way, a container restart, where the new process is again pid 1 (or reuses another pid).
+ */
 function takePidLock (path: string): () => void {
   for (let attempt = 0; attempt < 2; attempt++) {
     try {
       const fd = openSync(path, 'wx', 0o600)
-      writeSync(fd, String(process.pid))
-      closeSync(fd)
-      return () => { try { unlinkSync(path) } catch {} }
+      try { writeSync(fd, JSON.stringify(lockRecord(process.pid))) } finally { closeSync(fd) }
+      heldLocks.add(path)
+      return () => {
+        heldLocks.delete(path)
+        try { unlinkSync(path) } catch {}
+      }
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err
-      const owner = Number(readFileSync(path, 'utf8'))
-      if (owner && isAlive(owner)) {
+      const owner = lockOwner(path)
+      if (owner !== undefined) {
         throw Object.assign(new Error(`embedded database ${path} is in use by process ${owner}, which does not share it (a CLI command, or a server still starting); try again, or set DATABASE_URL to share a database between processes`), { owner })
       }
       unlinkSync(path) // stale lock from a process that died
@@ -122,8 +132,70 @@ function takePidLock (path: string): () => void {
   throw new Error(`could not lock ${path}`)
 }
 
+interface LockRecord { pid: number, start?: string, boot?: string }
+
+function lockRecord (pid: number): LockRecord {
+  return { pid, start: processStartTicks(pid), boot: bootId() }
+}
+
+/** The pid of the live process that holds the lock at `path`, or undefined when it is stale. */
+function lockOwner (path: string): number | undefined {
+  let text: string
+  let writtenAt: number
+  try {
+    text = readFileSync(path, 'utf8')
+    writtenAt = statSync(path).mtimeMs
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined // released meanwhile
+    throw err
+  }
+  let record: LockRecord
+  try {
+    // Older versions wrote the bare pid.
+    record = /^\d+$/.test(text.trim()) ? { pid: Number(text) } : JSON.parse(text) as LockRecord
+  } catch {
+    return undefined // unreadable: not a lock any live Stamp wrote
+  }
+  const { pid } = record
+  if (!Number.isSafeInteger(pid) || pid <= 0 || !isAlive(pid)) return undefined
+  if (pid === process.pid) return heldLocks.has(path) ? pid : undefined
+  const current = lockRecord(pid)
+  if (record.boot && current.boot && record.boot !== current.boot) return undefined // written before a reboot
+  if (record.start && current.start) return record.start === current.start ? pid : undefined
+  // A bare pid: the process with that pid started after the lock was written, so it is not its owner.
+  const started = processStartedAt(current.start)
+  if (started !== undefined && started > writtenAt + 1000) return undefined
+  return pid
+}
+
 function isAlive (pid: number): boolean {
   try { process.kill(pid, 0); return true } catch (err) { return (err as NodeJS.ErrnoException).code === 'EPERM' }
+}
+
+/** Field 22 of /proc/PID/stat: start time in clock ticks since boot (Linux; undefined elsewhere). */
+function processStartTicks (pid: number): string | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+    // The command name (field 2) is in parentheses and may itself contain spaces or ')'.
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]
+  } catch {
+    return undefined
+  }
+}
+
+/** Start ticks as epoch milliseconds: boot time from /proc/stat, USER_HZ 100 (fixed in Linux's ABI). */
+function processStartedAt (ticks: string | undefined): number | undefined {
+  if (ticks === undefined) return undefined
+  try {
+    const btime = /^btime (\d+)$/m.exec(readFileSync('/proc/stat', 'utf8'))
+    return btime ? Number(btime[1]) * 1000 + Number(ticks) * 10 : undefined
+  } catch {
+    return undefined
+  }
+}
+
+function bootId (): string | undefined {
+  try { return readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim() } catch { return undefined }
 }
 
 /**

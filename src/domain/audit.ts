@@ -5,7 +5,8 @@
  * id or `cli`) and to what (`subject`). Its `detail` never carries a password, secret or token;
  * the logger's redact paths are a second line of defence, not the first.
  *
- * A failure to store an event is logged and does not fail the request: refusing logins because
+ * A failure to store an event is logged (at error, with the event's type) and counted
+ * (`stamp_audit_write_failures_total`), and does not fail the request: refusing logins because
  * the audit table is unreachable would turn an audit outage into a full outage.
  *
  * @module
@@ -29,9 +30,20 @@ export type AuditEventType =
   | 'user_created'
   | 'user_updated'
   | 'user_password_reset'
+  /** A second presentation of an authorization code (RFC 6749 §4.1.2): what it issued is revoked. */
+  | 'authorization_code_reuse'
+  /** A user ended their session at the end-session endpoint. */
+  | 'logout'
+  | 'consent_granted'
+  | 'consent_denied'
+  | 'consent_revoked'
+  /** /token, /revoke or /introspect refused a client's credentials. */
+  | 'client_authentication_failed'
+  /** The admin API refused a presented bearer token (invalid, expired, lacking stamp:admin, no longer an admin). */
+  | 'admin_token_rejected'
 
 /** Events logged at warn: each one may mean an attack or an emergency. */
-const WARN: ReadonlySet<AuditEventType> = new Set(['refresh_token_reuse', 'key_revoked', 'login_throttled'])
+const WARN: ReadonlySet<AuditEventType> = new Set(['refresh_token_reuse', 'key_revoked', 'login_throttled', 'authorization_code_reuse'])
 
 export interface AuditEvent extends AuditEventInput { type: AuditEventType }
 
@@ -45,6 +57,7 @@ export class AuditLog {
   readonly #store: AuditStore
   readonly #log: AuditLogger
   readonly #listeners: Array<(event: AuditEvent) => void> = []
+  readonly #failureListeners: Array<(event: AuditEvent, err: unknown) => void> = []
 
   constructor (store: AuditStore, log: AuditLogger) {
     this.#store = store
@@ -54,6 +67,11 @@ export class AuditLog {
   /** Called for every event (metrics count them); a throwing listener is ignored. */
   onEvent (listener: (event: AuditEvent) => void): void {
     this.#listeners.push(listener)
+  }
+
+  /** Called when an event could not be stored (metrics count them); a throwing listener is ignored. */
+  onWriteFailure (listener: (event: AuditEvent, err: unknown) => void): void {
+    this.#failureListeners.push(listener)
   }
 
   async record (event: AuditEvent): Promise<void> {
@@ -67,6 +85,9 @@ export class AuditLog {
       await this.#store.append(event)
     } catch (err) {
       this.#log.error({ err, audit: { type: event.type } }, 'could not store audit event')
+      for (const listener of this.#failureListeners) {
+        try { listener(event, err) } catch {}
+      }
     }
   }
 }

@@ -17,13 +17,26 @@ import type { ClientRecord } from '../storage/types.js'
 import { CODE_CHALLENGE_METHODS, isValidChallenge } from './pkce.js'
 import { parseScope } from './scopes.js'
 import { matchRegisteredURI, uriProblem } from './redirect_uris.js'
-import { parameterLimit, tooLongDescription } from './parameter_limits.js'
+import { AUTHORIZATION_DEFAULT_LIMIT, authorizationParameterLimit, parameterLimit, tooLongDescription } from './parameter_limits.js'
 
 /** The only response type Stamp serves (no implicit or hybrid flows: RFC 9700 §2.1.2). */
 export const RESPONSE_TYPES: readonly string[] = ['code']
 export const RESPONSE_MODES: readonly string[] = ['query']
 /** OIDC Core §3.1.2.1 prompt values Stamp acts on; others are ignored, as the spec allows. */
 export const PROMPT_VALUES: readonly string[] = ['none', 'login', 'consent']
+
+/**
+ * Longest accepted value of each authorization request parameter, in characters. An anonymous
+ * request that needs a sign-in is stored (parked) until the user signs in, so these bound what
+ * one request can make Stamp write. The values live with every other limit in parameter_limits.ts.
+ */
+export const AUTHORIZATION_REQUEST_LIMITS = {
+  state: parameterLimit('state'),
+  nonce: parameterLimit('nonce'),
+  login_hint: parameterLimit('login_hint'),
+  scope: parameterLimit('scope'),
+  default: AUTHORIZATION_DEFAULT_LIMIT,
+} as const
 
 
 export class AuthorizationPageError extends Error {
@@ -113,7 +126,7 @@ export async function validateAuthorizationRequest (
   }
   const value = (name: string): string | undefined => {
     const v = one(params, name) as string | undefined
-    if (v !== undefined && v.length > parameterLimit(name)) fail(new InvalidRequest(tooLongDescription(name)))
+    if (v !== undefined && v.length > authorizationParameterLimit(name)) fail(new InvalidRequest(tooLongDescription(name, authorizationParameterLimit(name))))
     return v
   }
 

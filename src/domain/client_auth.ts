@@ -91,6 +91,11 @@ export async function authenticateClient (
   return { client, method: 'none' }
 }
 
+/** The client id a request claims (Basic credentials first), for the audit trail of a failed authentication. */
+export function presentedClientId (authorization: string | undefined, body: { client_id?: string }): string | undefined {
+  return (authorization !== undefined ? parseBasic(authorization)?.id : undefined) ?? body.client_id
+}
+
 /** RFC 6749 §2.3.1: id and secret are form-urlencoded before being joined for Basic. */
 export function parseBasic (header: string): { id: string, secret: string } | null {
   const match = /^Basic ([A-Za-z0-9+/]+=*)$/i.exec(header.trim())

@@ -11,7 +11,7 @@
 import { createHash } from 'node:crypto'
 import { importJWK, type CryptoKey, type JWK } from 'jose'
 import type { Policy, SigningAlg } from '../config/defaults.js'
-import { open, seal, type KEK } from '../crypto/kek.js'
+import { loadKEK, open, seal, type KEK } from '../crypto/kek.js'
 import type { KeyStore, KeyTransaction, StoredKey } from '../storage/types.js'
 import { generateSigningKey, nextIsPublishedLongEnough, prePublicationSeconds, publishedJwk, retiringGraceSeconds, rotationDue, type GeneratedKey } from './keys.js'
 
@@ -328,4 +328,12 @@ export function buildJWKS (keys: readonly StoredKey[]): JWKSDocument {
   const sorted = [...keys].sort((a, b) => (order[a.status] ?? 9) - (order[b.status] ?? 9) || a.kid.localeCompare(b.kid))
   const body = JSON.stringify({ keys: sorted.map(publishedJwk) })
   return { body, etag: `"${createHash('sha256').update(body).digest('base64url').slice(0, 27)}"` }
+}
+
+/**
+ * The KEK for a keyring on `store`: a key file may only be generated while the store holds no
+ * sealed private key (see `loadKEK`).
+ */
+export function loadKEKFor (config: { keyEncryptionKey?: string, keysDir: string }, store: Pick<KeyStore, 'all'>, log: Pick<KeyringLogger, 'warn'>): Promise<KEK> {
+  return loadKEK(config, { sealedKeyCount: async () => (await store.all()).filter((k) => k.privateKeyEnc !== null).length, log })
 }

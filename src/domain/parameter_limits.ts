@@ -24,6 +24,24 @@ export const PARAMETER_LIMITS: Readonly<Record<string, number>> = {
   // As the admin API's schema (src/schemas/admin.ts) and the password policy allow at most.
   username: 1024,
   password: 1024,
+  // Round-tripped by the browser and parked with the request while the user signs in: state and
+  // nonce are usually 22-64 random characters, login_hint an email address (at most 254).
+  state: 512,
+  nonce: 255,
+  login_hint: 255,
+  // Scope names must also be registered for the client, which bounds them further.
+  scope: 1024,
+}
+
+/**
+ * Any other /authorize parameter: each is parked with the request until the user signs in, so
+ * this bounds what one anonymous request can make Stamp write (the redirect URI must in addition
+ * match a registered one).
+ */
+export const AUTHORIZATION_DEFAULT_LIMIT = 512
+
+export function authorizationParameterLimit (name: string): number {
+  return Object.hasOwn(PARAMETER_LIMITS, name) ? PARAMETER_LIMITS[name] : AUTHORIZATION_DEFAULT_LIMIT
 }
 
 export function parameterLimit (name: string): number {
@@ -39,6 +57,6 @@ export function overLongParameter (params: Record<string, readonly string[]>): s
   return undefined
 }
 
-export function tooLongDescription (name: string): string {
-  return `${name} is too long (at most ${parameterLimit(name)} characters)`
+export function tooLongDescription (name: string, limit = parameterLimit(name)): string {
+  return `${name} is too long (at most ${limit} characters)`
 }

@@ -26,7 +26,7 @@ import type { TokenMinter } from './tokens.js'
 export interface SingleSignOnOptions {
   /** The issuer `minter` signs as (back-channel logout tokens). */
   issuer: string
-  policy: Pick<Policy, 'authorizationCodeTTL' | 'authorizationRequestTTL' | 'ssoSessionTTL'>
+  policy: Pick<Policy, 'authorizationCodeTTL' | 'authorizationRequestTTL' | 'ssoSessionTTL' | 'parkedRequestsPerBrowser'>
   sessions: SessionStore
   pending: PendingAuthorizationStore
   codes: AuthorizationCodeStore
@@ -126,7 +126,7 @@ export class SingleSignOn {
       loginHint: request.loginHint ?? null,
       sessionId,
       expiresAt: new Date(this.#now().getTime() + this.#o.policy.authorizationRequestTTL * 1000),
-    })
+    }, { keepPerBrowser: this.#o.policy.parkedRequestsPerBrowser })
     return id
   }
 

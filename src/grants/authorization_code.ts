@@ -123,5 +123,6 @@ async function replayed (record: AuthorizationCodeRecord, client: ClientRecord, 
   await services.codes.markReused(record.codeHash, now)
   const revoked = await services.refreshTokens.revokeFamily(record.familyId, now)
   services.log.warn({ event: 'authorization_code_reuse', client_id: client.id, family_id: record.familyId, revoked }, 'authorization code reused; tokens revoked')
+  await services.audit.record({ type: 'authorization_code_reuse', actor: client.id, subject: record.familyId, clientId: client.id, detail: { user_id: record.userId, refresh_tokens_revoked: revoked } })
   throw new InvalidGrant('authorization code was already used')
 }

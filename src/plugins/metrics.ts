@@ -5,6 +5,7 @@
  * - `stamp_oauth_errors_total{error}`: every error response, by RFC 6749 code
  * - `stamp_login_failures_total{reason}`: failed and throttled logins
  * - `stamp_audit_events_total{type}`
+ * - `stamp_audit_write_failures_total{type}`: events that could not be stored (logged at error)
  * - `stamp_http_request_duration_seconds{method,route,status_code}`: histogram; `route` is the
  *   route pattern (never the raw URL, which would carry ids and unbounded cardinality)
  * - `stamp_signing_key_age_seconds{kid,status}`: since activation (active key) or creation
@@ -29,6 +30,7 @@ export interface StampMetrics {
   errors: Counter<'error'>
   loginFailures: Counter<'reason'>
   auditEvents: Counter<'type'>
+  auditWriteFailures: Counter<'type'>
   requestDuration: Histogram<'method' | 'route' | 'status_code'>
 }
 
@@ -48,6 +50,7 @@ export default fp(async function metricsPlugin (app: FastifyInstance) {
     errors: new Counter({ name: 'stamp_oauth_errors_total', help: 'Error responses, by RFC 6749 error code', labelNames: ['error'], registers: [registry] }),
     loginFailures: new Counter({ name: 'stamp_login_failures_total', help: 'Failed or throttled login attempts', labelNames: ['reason'], registers: [registry] }),
     auditEvents: new Counter({ name: 'stamp_audit_events_total', help: 'Security events written to the audit trail, by type', labelNames: ['type'], registers: [registry] }),
+    auditWriteFailures: new Counter({ name: 'stamp_audit_write_failures_total', help: 'Security events that could not be stored in the audit trail, by type', labelNames: ['type'], registers: [registry] }),
     requestDuration: new Histogram({
       name: 'stamp_http_request_duration_seconds',
       help: 'Request latency, by route pattern',
@@ -76,6 +79,8 @@ export default fp(async function metricsPlugin (app: FastifyInstance) {
     if (event.type === 'login_failed') metrics.loginFailures.inc({ reason: String(event.detail?.reason ?? 'unknown') })
     if (event.type === 'login_throttled') metrics.loginFailures.inc({ reason: 'throttled' })
   })
+
+  app.audit.onWriteFailure((event) => { metrics.auditWriteFailures.inc({ type: event.type }) })
 
   app.decorate('metrics', metrics)
 

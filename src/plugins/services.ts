@@ -8,8 +8,7 @@ import fp from 'fastify-plugin'
 import type { FastifyInstance } from 'fastify'
 import type { Config } from '../config/env.js'
 import { createPool, createPrisma, type PrismaClient } from '../db/connection.js'
-import { loadKEK } from '../crypto/kek.js'
-import { Keyring } from '../domain/keyring.js'
+import { Keyring, loadKEKFor } from '../domain/keyring.js'
 import { TokenMinter } from '../domain/tokens.js'
 import { ClientCache } from '../domain/client_auth.js'
 import { PasswordHasher } from '../domain/passwords.js'
@@ -85,7 +84,7 @@ export default fp(async function services (app: FastifyInstance, options: Servic
   })
 
   const keyStore = prismaKeyStore(prisma)
-  const keyring = new Keyring({ store: keyStore, kek: loadKEK(config), policy: config.policy, log: app.log, now: options.now })
+  const keyring = new Keyring({ store: keyStore, kek: await loadKEKFor(config, keyStore, app.log), policy: config.policy, log: app.log, now: options.now })
   await keyring.start({ schedule: options.scheduleKeys ?? true })
   app.addHook('onClose', () => keyring.stop())
 

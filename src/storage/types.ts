@@ -265,7 +265,11 @@ export interface PendingAuthorizationRecord {
 }
 
 export interface PendingAuthorizationStore {
-  create(request: PendingAuthorizationRecord): Promise<void>
+  /**
+   * Stores the request and, in the same transaction, drops this browser's oldest requests beyond
+   * `keepPerBrowser` (the new one always stays).
+   */
+  create(request: PendingAuthorizationRecord, options: { keepPerBrowser: number }): Promise<void>
   /** The unexpired request with this id. */
   find(id: string, now: Date): Promise<PendingAuthorizationRecord | null>
   /** Marks that the user signed in (session `sessionId`) for this request. */

@@ -6,6 +6,7 @@ import { createPool, createPrisma } from '../../src/db/connection.js'
 import { prismaUserStore } from '../../src/storage/prisma/users.js'
 import { USERNAME_FORMS } from '../../src/domain/usernames.js'
 import { prismaConsentStore } from '../../src/storage/prisma/consents.js'
+import { prismaAuditStore } from '../../src/storage/prisma/audit.js'
 
 const url = await createTestDatabase(t)
 const config = testConfig(url)
@@ -44,6 +45,8 @@ t.test('consent revoke', async (t) => {
   const out = JSON.parse(await run(consentCommand, ['revoke', '--user', 'heidi', '--client', 'some-client', '--json']))
   t.equal(out.revoked, true)
   t.same(await prismaConsentStore(prisma).granted(user.id, 'some-client'), [])
+  const [audited] = await prismaAuditStore(prisma, pool).list({ limit: 5, type: 'consent_revoked' })
+  t.match(audited, { actor: 'cli', subject: user.id, clientId: 'some-client' }, 'the revocation is audited')
   const again = await run(consentCommand, ['revoke', '--user', user.id, '--client', 'some-client'])
   t.match(again, /had no consent/)
   await t.rejects(run(consentCommand, ['revoke', '--user', 'nobody', '--client', 'x']), /no user nobody/)

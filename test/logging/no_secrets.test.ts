@@ -83,3 +83,24 @@ t.test('no password, client secret or token is ever logged', async (t) => {
   }
   t.notOk(log.includes(Buffer.from(`${cc.client.id}:${cc.secret}`).toString('base64')), 'no Basic credentials')
 })
+
+t.test('redaction applies after percent-decoding, and login_hint is not logged', async (t) => {
+  const lines: string[] = []
+  const capture = new Writable({ write (chunk, _encoding, done) { lines.push(chunk.toString()); done() } })
+  const app = await build(t, { loggerInstance: pino(loggerOptions('trace'), capture) })
+  const secret = 'Sec+ret/Value=123'
+  const encoded = encodeURIComponent(secret)
+  await app.inject({ method: 'GET', url: `/nowhere?client%5Fsecret=${encoded}` })
+  await app.inject({ method: 'GET', url: `/nowhere?%63%6F%64%65=code-value-abc&x=1` })
+  await app.inject({ method: 'GET', url: `/nowhere?a=1&REFRESH%5FTOKEN=refresh-value-def` })
+  await app.inject({ method: 'GET', url: `/nowhere?pass%77ord=password-value-ghi` })
+  await app.inject({ method: 'GET', url: `/nowhere?client_secret=%zz${encoded}` })
+  await app.inject({ method: 'GET', url: '/authorize?client_id=x&login_hint=alice%40example.com' })
+  await app.inject({ method: 'GET', url: '/authorize?client_id=x&login%5Fhint=bob%40example.com' })
+  const log = lines.join('')
+  t.match(log, /"url":"\/nowhere\?client%5Fsecret=\[Redacted\]"/, 'the parameter name stays as sent, the value is redacted')
+  for (const value of [secret, encoded, 'code-value-abc', 'refresh-value-def', 'password-value-ghi', 'alice', 'bob']) {
+    t.notOk(log.includes(value), `${value} is not in the log`)
+  }
+  t.match(log, /x=1/, 'other parameters are kept')
+})

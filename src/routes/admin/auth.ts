@@ -7,22 +7,26 @@
  *    Bearer header → 400 invalid_request.
  * 2. Signature by a published Stamp key whose `alg` matches the header's (the key is picked by
  *    `kid`; algorithms are pinned to the ones Stamp signs with), `iss` = issuer, `aud` contains the
- *    issuer (the admin API is Stamp's own resource), `exp`/`nbf`, `typ` = `at+jwt` → else 401
+ *    issuer (the admin API is Stamp's own resource; the request's public issuer when it is derived
+ *    from a trusted proxy's headers), `exp`/`nbf`, `typ` = `at+jwt` → else 401
  *    invalid_token.
  * 3. `stamp:admin` in `scope` → else 403 insufficient_scope.
  * 4. The subject is still an administrator: an enabled user holding `stamp:admin`, or (for
  *    client_credentials tokens) a client still registered with that scope → else 401
  *    invalid_token. Tokens live 5 minutes, but disabling an admin takes effect at once.
  *
+ * Every refused token (steps 1-4 once a header was sent) is audited as `admin_token_rejected`.
+ *
  * @module
  */
 import jwt, { type TokenOrHeader } from '@fastify/jwt'
 import { KeyObject, type webcrypto } from 'node:crypto'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
-import { InsufficientScope, InvalidRequest, InvalidToken } from '../../errors.js'
+import { InsufficientScope, InvalidRequest, InvalidToken, OAuthError } from '../../errors.js'
 import { SIGNING_ALGS } from '../../config/defaults.js'
 import { ACCESS_TOKEN_TYP } from '../../domain/tokens.js'
 import { ADMIN_SCOPE } from '../../schemas/admin.js'
+import { publicIssuer } from '../../http/public_issuer.js'
 
 export interface AdminPrincipal {
   /** The acting admin's `sub` (user id, or client id for client_credentials tokens). */
@@ -88,12 +92,28 @@ export async function adminAuth (app: FastifyInstance): Promise<void> {
   app.addHook('onRequest', async (request) => {
     const header = request.headers.authorization
     if (header === undefined) throw new InvalidToken('an admin access token is required', { headers: challenge() })
+    // The token's subject once its signature held (an unverified `sub` is anyone's word).
+    const verifiedSub: { sub?: string } = {}
+    try {
+      request.admin = await authenticateAdmin(request, header, verifiedSub)
+    } catch (err) {
+      if (err instanceof OAuthError) {
+        await app.audit.record({ type: 'admin_token_rejected', actor: verifiedSub.sub, ip: request.ip, detail: { error: err.error, reason: err.description, method: request.method, route: request.routeOptions.url } })
+      }
+      throw err
+    }
+  })
+
+  async function authenticateAdmin (request: FastifyRequest, header: string, verifiedSub: { sub?: string }): Promise<AdminPrincipal> {
     if (!/^Bearer [A-Za-z0-9._~+/-]+=*$/.test(header)) {
       throw new InvalidRequest('the Authorization header must be "Bearer <access token>"', { headers: challenge('invalid_request') })
     }
     let verified: DecodedToken
     try {
-      verified = await request.jwtVerify<DecodedToken>()
+      // Without ISSUER behind a trusted proxy, tokens carry this request's public issuer
+      // (http/public_issuer.ts): pin `iss` and `aud` to it rather than to the default issuer.
+      const issuer = app.config.issuerFromProxy ? publicIssuer(request) : undefined
+      verified = await (issuer === undefined ? request.jwtVerify<DecodedToken>() : request.jwtVerify<DecodedToken>({ allowedIss: issuer, allowedAud: issuer }))
     } catch (err) {
       throw invalidToken('the access token is invalid or expired', (err as { code?: string }).code)
     }
@@ -102,6 +122,7 @@ export async function adminAuth (app: FastifyInstance): Promise<void> {
     if (protectedHeader.typ?.toLowerCase() !== ACCESS_TOKEN_TYP && protectedHeader.typ?.toLowerCase() !== `application/${ACCESS_TOKEN_TYP}`) {
       throw invalidToken('the token is not an access token')
     }
+    verifiedSub.sub = String(payload.sub)
     const scopes = typeof payload.scope === 'string' ? payload.scope.split(' ') : []
     if (!scopes.includes(ADMIN_SCOPE)) {
       throw new InsufficientScope(`the ${ADMIN_SCOPE} scope is required`, { headers: challenge('insufficient_scope', `the ${ADMIN_SCOPE} scope is required`, ADMIN_SCOPE) })
@@ -115,6 +136,6 @@ export async function adminAuth (app: FastifyInstance): Promise<void> {
       const user = UUID.test(sub) ? await app.usersRepository.findById(sub) : null
       if (!user || user.disabled || !user.scopes.includes(ADMIN_SCOPE)) throw invalidToken('the token\'s user is no longer an administrator')
     }
-    request.admin = { sub, clientId }
-  })
+    return { sub, clientId }
+  }
 }

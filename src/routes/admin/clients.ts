@@ -17,7 +17,7 @@ import {
   ClientIdParams, ClientPage, ClientSecret, ClientWithSecret, Client, CreateClientBody, PageQuery, UpdateClientBody,
   errorResponses, type CreateClientBody as CreateClientInput, type PageQuery as PageInput, type UpdateClientBody as UpdateClientInput,
 } from '../../schemas/admin.js'
-import { clientView, conflict, notFound, paged } from './views.js'
+import { clientView, conflict, notFound, paged, scopeChange } from './views.js'
 
 const tags = ['clients']
 const security = [{ bearerAuth: [] }]
@@ -88,7 +88,7 @@ export default async function clientRoutes (app: FastifyInstance): Promise<void>
     const updated = await app.clientStore.update(id, settings)
     if (!updated) throw notFound('client')
     app.clientCache.forget(id)
-    await app.audit.record({ type: 'client_updated', actor: request.admin!.sub, subject: id, clientId: id, ip: request.ip, detail: { fields: Object.keys(body) } })
+    await app.audit.record({ type: 'client_updated', actor: request.admin!.sub, subject: id, clientId: id, ip: request.ip, detail: { fields: Object.keys(body), ...scopeChange(current.scopes, updated.scopes) } })
     return clientView(updated)
   })
 

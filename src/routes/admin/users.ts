@@ -15,7 +15,7 @@ import {
   errorResponses, type CreateUserBody as CreateUserInput, type PageQuery as PageInput, type PasswordBody as PasswordInput,
   type UpdateUserBody as UpdateUserInput,
 } from '../../schemas/admin.js'
-import { conflict, notFound, paged, userView } from './views.js'
+import { conflict, notFound, paged, scopeChange, userView } from './views.js'
 import { usernameProblem } from '../../domain/usernames.js'
 import { signOutEverywhere } from './sessions.js'
 
@@ -69,6 +69,7 @@ export default async function userRoutes (app: FastifyInstance): Promise<void> {
   }, async (request) => {
     const { id } = request.params
     const { email, disabled, scopes } = request.body
+    const before = scopes !== undefined ? await app.usersRepository.findById(id) : null
     const user = await app.usersRepository.update(id, {
       ...(email !== undefined ? { email } : {}),
       ...(disabled !== undefined ? { disabled } : {}),
@@ -76,7 +77,7 @@ export default async function userRoutes (app: FastifyInstance): Promise<void> {
     })
     if (!user) throw notFound('user')
     const signedOut = disabled ? await signOutEverywhere(request, id) : { ended_sessions: 0, revoked_families: 0 }
-    await app.audit.record({ type: 'user_updated', actor: request.admin!.sub, subject: id, ip: request.ip, detail: { fields: Object.keys(request.body), disabled: user.disabled, refresh_families_revoked: signedOut.revoked_families, sessions_ended: signedOut.ended_sessions } })
+    await app.audit.record({ type: 'user_updated', actor: request.admin!.sub, subject: id, ip: request.ip, detail: { fields: Object.keys(request.body), disabled: user.disabled, refresh_families_revoked: signedOut.revoked_families, sessions_ended: signedOut.ended_sessions, ...scopeChange(before?.scopes, user.scopes) } })
     return userView(user)
   })
 

@@ -91,3 +91,10 @@ export function notFound (what: string): OAuthError {
 export function conflict (description: string): OAuthError {
   return new OAuthError('invalid_request', 409, description)
 }
+
+/** The audit detail of a scope change, `{ scopes: { before, after } }`; empty when nothing changed. */
+export function scopeChange (before: readonly string[] | undefined, after: readonly string[]): { scopes?: { before: string[], after: string[] } } {
+  if (!before) return {}
+  const same = before.length === after.length && before.every((s) => after.includes(s))
+  return same ? {} : { scopes: { before: [...before], after: [...after] } }
+}

@@ -17,7 +17,7 @@ import {
 import { clientIdentityUnproven } from '../../domain/native_apps.js'
 import { ENDPOINTS } from '../well_known/discovery.js'
 import { publicIssuer } from '../../http/public_issuer.js'
-import { SESSION_COOKIE, cookie, cookieJarFor, redirect, redirectError, redirectWithCode, sendErrorPage } from './browser.js'
+import { SESSION_COOKIE, browserErrorPages, cookie, cookieJarFor, redirect, redirectError, redirectWithCode, sendErrorPage } from './browser.js'
 
 export function queryOf (request: FastifyRequest): FormBody {
   const q = request.url.indexOf('?')
@@ -25,6 +25,10 @@ export function queryOf (request: FastifyRequest): FormBody {
 }
 
 export default async function authorizeRoute (app: FastifyInstance) {
+  // Every anonymous request that needs a sign-in parks a row: GET and POST share one per-IP budget.
+  if (app.rateLimits.authorize) app.addHook('onRequest', app.rateLimit(app.rateLimits.authorize))
+  browserErrorPages(app)
+
   async function authorize (request: FastifyRequest, reply: FastifyReply, params: FormBody) {
     const issuer = publicIssuer(request)
     const jar = cookieJarFor(request)

@@ -13,7 +13,7 @@
  */
 import { randomBytes } from 'node:crypto'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
-import type { OAuthError } from '../../errors.js'
+import { OAuthError } from '../../errors.js'
 import { redirectURL } from '../../domain/authorization_request.js'
 import { newSecret } from '../../domain/browser_secrets.js'
 import type { ParkedRequest } from '../../domain/sso.js'
@@ -142,6 +142,22 @@ export function sendPage (reply: FastifyReply, status: number, page: string, pag
 export function sendErrorPage (reply: FastifyReply, status: number, title: string, message: string): FastifyReply {
   const n = nonce()
   return sendPage(reply, status, errorPage(n, title, message), n)
+}
+
+/**
+ * For the plugin of a browser-facing endpoint: a rate-limit refusal (429) is answered with an HTML
+ * page and `Retry-After`, not the JSON body an API client gets; every other error goes on to the
+ * app's error handler.
+ */
+export function browserErrorPages (app: FastifyInstance): void {
+  app.setErrorHandler((err, _request, reply) => {
+    if (!(err instanceof OAuthError) || err.statusCode !== 429) throw err
+    if (app.hasDecorator('metrics')) app.metrics.errors.inc({ error: err.error })
+    const retryAfter = Number(err.headers['retry-after'])
+    const when = Number.isFinite(retryAfter) ? `in ${retryAfter} second${retryAfter === 1 ? '' : 's'}` : 'in a moment'
+    reply.headers(err.headers)
+    return sendErrorPage(reply, 429, 'Too many requests', `Too many requests came from your network. Try again ${when}.`)
+  })
 }
 
 /** 303: after a POST the browser must GET the next page; for a GET it is the same as 302. */

@@ -56,14 +56,18 @@ export default async function consentRoute (app: FastifyInstance) {
       return sendErrorPage(reply, 403, 'This form has expired', 'For your security the form could not be accepted. Go back to the application and try again.')
     }
     const decision = field(form, 'decision')
+    const scopes = app.sso.grantableScopes(parked.client, user, parked.scopes)
+    const audit = { actor: user.id, subject: user.id, clientId: parked.client.id, ip: request.ip, detail: { scopes } }
     if (decision === 'allow') {
-      await app.sso.rememberConsent(user, parked.client, app.sso.grantableScopes(parked.client, user, parked.scopes))
+      await app.sso.rememberConsent(user, parked.client, scopes)
       request.log.info({ event: 'consent_granted', client_id: parked.client.id, user_id: user.id }, 'consent granted')
+      await app.audit.record({ type: 'consent_granted', ...audit })
       return completeParked(app, reply, parked, session, user)
     }
     if (decision === 'deny') {
       if (!await app.sso.takeParked(parked.id)) return expiredRequestPage(reply)
       request.log.info({ event: 'consent_denied', client_id: parked.client.id, user_id: user.id }, 'consent denied')
+      await app.audit.record({ type: 'consent_denied', ...audit })
       return redirectError(reply, publicIssuer(request), parked.redirectUri, new AccessDenied('the user denied the request'), parked.state)
     }
     return sendErrorPage(reply, 400, 'Something went wrong', 'Choose Allow or Cancel.')

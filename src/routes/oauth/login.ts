@@ -21,7 +21,7 @@ import type { ParkedRequest } from '../../domain/sso.js'
 import { publicIssuer } from '../../http/public_issuer.js'
 import { ENDPOINTS } from '../well_known/discovery.js'
 import {
-  BROWSER_COOKIE, SESSION_COOKIE, completeParked, cookie, cookieJarFor, expiredRequestPage, nonce, redirect, sendErrorPage, sendPage,
+  BROWSER_COOKIE, SESSION_COOKIE, browserErrorPages, completeParked, cookie, cookieJarFor, expiredRequestPage, nonce, redirect, sendErrorPage, sendPage,
 } from './browser.js'
 import { queryOf } from './authorize.js'
 import { loginPage } from './views.js'
@@ -49,6 +49,7 @@ export function overLongPage (reply: FastifyReply, form: unknown, title: string)
 }
 
 export default async function loginRoute (app: FastifyInstance) {
+  browserErrorPages(app)
   function render (reply: FastifyReply, status: number, parked: ParkedRequest, browser: string, username?: string, error?: string) {
     const n = nonce()
     const page = loginPage({

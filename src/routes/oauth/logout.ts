@@ -88,6 +88,7 @@ export default async function logoutRoute (app: FastifyInstance) {
       }
       await ssoFor(request).logout(current.session.id)
       request.log.info({ event: 'rp_initiated_logout', client_id: client?.id, sid: current.session.id }, 'session ended by logout')
+      await app.audit.record({ type: 'logout', actor: current.session.userId, subject: current.session.userId, clientId: client?.id, ip: request.ip, detail: { sid: current.session.id } })
     }
     if (sessionSecret) cookieJarFor(request).clear(reply, SESSION_COOKIE)
     if (postLogoutRedirectUri) return redirect(reply, redirectURL(postLogoutRedirectUri, { state }))

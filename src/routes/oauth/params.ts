@@ -4,9 +4,9 @@
  * @module
  */
 import type { FastifyRequest } from 'fastify'
-import { InvalidRequest } from '../../errors.js'
+import { InvalidClient, InvalidRequest } from '../../errors.js'
 import type { FormBody } from '../../plugins/form_body.js'
-import { authenticateClient, type AuthenticatedClient, type ClientCache } from '../../domain/client_auth.js'
+import { authenticateClient, presentedClientId, type AuthenticatedClient, type ClientCache } from '../../domain/client_auth.js'
 import { overLongParameter, tooLongDescription } from '../../domain/parameter_limits.js'
 
 /** Parameters that may legitimately repeat (RFC 8707 §2: `resource`). */
@@ -38,9 +38,21 @@ export function multi (form: FormBody, name: string): string[] | undefined {
   return values?.length ? values : undefined
 }
 
-export function authenticate (request: FastifyRequest, form: FormBody, clients: ClientCache): Promise<AuthenticatedClient> {
-  return authenticateClient(request.headers.authorization, {
-    client_id: single(form, 'client_id'),
-    client_secret: single(form, 'client_secret'),
-  }, clients)
+/** Client authentication (RFC 6749 §2.3.1); every refusal goes to the audit trail (never the secret). */
+export async function authenticate (request: FastifyRequest, form: FormBody, clients: ClientCache): Promise<AuthenticatedClient> {
+  const authorization = request.headers.authorization
+  const body = { client_id: single(form, 'client_id'), client_secret: single(form, 'client_secret') }
+  try {
+    return await authenticateClient(authorization, body, clients)
+  } catch (err) {
+    if (err instanceof InvalidClient) {
+      const clientId = presentedClientId(authorization, body)?.slice(0, 200)
+      const method = authorization !== undefined ? 'client_secret_basic' : body.client_secret !== undefined ? 'client_secret_post' : 'none'
+      await request.server.audit.record({
+        type: 'client_authentication_failed', clientId, ip: request.ip,
+        detail: { method, endpoint: request.routeOptions.url, reason: err.description },
+      })
+    }
+    throw err
+  }
 }

@@ -26,6 +26,7 @@ function invalidToken (description: string): OAuthError {
 }
 
 export default async function userinfoRoute (app: FastifyInstance) {
+  if (app.rateLimits.userinfo) app.addHook('onRequest', app.rateLimit(app.rateLimits.userinfo))
   async function userinfo (request: FastifyRequest, reply: FastifyReply) {
     const header = request.headers.authorization
     const bodyToken = request.method === 'POST' ? field(request.body, 'access_token') : undefined

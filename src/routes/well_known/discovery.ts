@@ -4,7 +4,7 @@
  *
  * @module
  */
-import type { FastifyInstance, FastifyRequest } from 'fastify'
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { Config } from '../../config/env.js'
 import { grants } from '../../grants/index.js'
 import { CLIENT_AUTH_METHODS } from '../../domain/client_auth.js'
@@ -73,7 +73,11 @@ export function metadata (config: Pick<Config, 'issuer'>, signingAlgs: string[])
 }
 
 export default async function discoveryRoutes (app: FastifyInstance) {
-  const handler = async (request: FastifyRequest) => {
+  // RFC 9110 §12.5.5: when the document is derived from the forwarded headers, a cache must not
+  // serve one public name's document for another.
+  const vary = app.config.issuerFromProxy ? 'X-Forwarded-Host, X-Forwarded-Proto, Host' : undefined
+  const handler = async (request: FastifyRequest, reply: FastifyReply) => {
+    if (vary) reply.header('vary', vary)
     // The algorithms of the published keys, so a migration between algorithms is advertised too.
     const algs = [...new Set([app.config.policy.signingAlg, ...app.keyring.published().map((k) => k.alg)])]
       .filter((a) => (SIGNING_ALGS as readonly string[]).includes(a))

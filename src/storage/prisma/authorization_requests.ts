@@ -4,8 +4,18 @@ import type { PendingAuthorizationStore } from '../types.js'
 
 export function prismaPendingAuthorizationStore (prisma: PrismaClient): PendingAuthorizationStore {
   return {
-    async create (request) {
-      await prisma.authorizationRequest.create({ data: request })
+    async create (request, { keepPerBrowser }) {
+      await prisma.$transaction([
+        prisma.authorizationRequest.create({ data: request }),
+        // Uses the (browser_hash, created_at) index; the new row is excluded, so it is never the one dropped.
+        prisma.$executeRaw`
+          DELETE FROM authorization_requests WHERE id IN (
+            SELECT id FROM authorization_requests
+            WHERE browser_hash = ${request.browserHash} AND id <> ${request.id}
+            ORDER BY created_at DESC, id
+            OFFSET ${Math.max(0, keepPerBrowser - 1)}
+          )`,
+      ])
     },
     find: (id, now) => prisma.authorizationRequest.findFirst({ where: { id, expiresAt: { gt: now } } }),
     async authenticated (id, sessionId) {
