@@ -46,6 +46,8 @@ export const envSchemaDefinition = {
     LOGIN_THROTTLE_MAX_DELAY: { type: 'integer', minimum: 1, maximum: 86_400, default: defaults.loginThrottle.maxDelay, description: 'Longest back-off, seconds (no permanent lock-out).' },
     PASSWORD_MIN_LENGTH: { type: 'integer', minimum: 8, maximum: 128, default: defaults.password.minLength, description: 'Minimum password length (common passwords are refused regardless).' },
     METRICS_TOKEN: { type: 'string', minLength: 32, description: 'Bearer token for `/metrics`; unset: no metrics endpoint.' },
+    DATABASE_CONNECT_TIMEOUT: { type: 'number', exclusiveMinimum: 0, maximum: 300, default: 5, description: 'Seconds to wait for a new PostgreSQL connection; past it the request is answered 503 `temporarily_unavailable`.' },
+    CLOCK_SKEW_MAX: { type: 'number', exclusiveMinimum: 0, maximum: 86_400, default: 30, description: 'Largest tolerated difference, seconds, between this process clock and PostgreSQL\'s; beyond it `/readyz` fails and key rotation refuses.' },
   },
 } as const
 
@@ -79,6 +81,8 @@ interface RawEnv {
   LOGIN_THROTTLE_MAX_DELAY: number
   PASSWORD_MIN_LENGTH: number
   METRICS_TOKEN?: string
+  DATABASE_CONNECT_TIMEOUT: number
+  CLOCK_SKEW_MAX: number
 }
 
 export interface Config {
@@ -113,6 +117,10 @@ export interface Config {
   redisUrl?: string
   /** Bearer token that /metrics requires; absent means /metrics is not served. */
   metricsToken?: string
+  /** Seconds to wait for a new PostgreSQL connection (pg `connectionTimeoutMillis`). */
+  databaseConnectTimeout: number
+  /** Largest tolerated |process clock − PostgreSQL clock|, seconds (the clock guard). */
+  clockSkewMax: number
   policy: Policy
 }
 
@@ -174,6 +182,8 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env): Config {
     instanceName: raw.INSTANCE_NAME,
     redisUrl: raw.REDIS_URL,
     metricsToken: raw.METRICS_TOKEN,
+    databaseConnectTimeout: raw.DATABASE_CONNECT_TIMEOUT,
+    clockSkewMax: raw.CLOCK_SKEW_MAX,
     policy: {
       ...defaults,
       accessTokenTTL: raw.ACCESS_TOKEN_TTL,

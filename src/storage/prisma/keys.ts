@@ -43,5 +43,9 @@ export function prismaKeyStore (prisma: PrismaClient): KeyStore {
         return step(keys)
       }, { timeout: 30_000, maxWait: 30_000 })
     },
+    async databaseNow () {
+      const [{ now }] = await prisma.$queryRaw<[{ now: Date }]>`SELECT clock_timestamp() AS now`
+      return now
+    },
   }
 }
