@@ -10,6 +10,7 @@ import { createPool, createPrisma, openDatabase, type Database, type PrismaClien
 import { migrate } from '../db/migrate.js'
 import { loadKEK } from '../crypto/kek.js'
 import { Keyring } from '../domain/keyring.js'
+import { ClockGuard } from '../domain/clock_guard.js'
 import { PasswordHasher } from '../domain/passwords.js'
 import { loggerOptions } from '../logging.js'
 import { prismaClientStore } from '../storage/prisma/clients.js'
@@ -63,7 +64,9 @@ export async function withContext<T> (config: Config, run: (ctx: CLIContext) => 
         async keyring () {
           // Logs go to stderr: stdout is reserved for the command's output (--json).
           const log = pino({ ...loggerOptions(config.logLevel === 'info' ? 'warn' : config.logLevel) }, pino.destination(2))
-          const keyring = new Keyring({ store: keys, kek: loadKEK(config), policy: config.policy, log })
+          // Rotation refuses when this host's clock is off from PostgreSQL's (CLOCK_SKEW_MAX).
+          const clock = new ClockGuard({ databaseNow: (via) => (via ?? keys).databaseNow(), maxSkewMs: config.clockSkewMax * 1000, log })
+          const keyring = new Keyring({ store: keys, kek: loadKEK(config), policy: config.policy, log, clock })
           await keyring.start({ schedule: false })
           return keyring
         },

@@ -20,12 +20,17 @@ export interface ClockGuardLogger { info(obj: object, msg: string): void, warn(o
 export interface ClockGuardOptions {
   /** This process's clock (injectable for tests). */
   processNow?: () => Date
-  /** PostgreSQL's clock: `SELECT clock_timestamp()`. */
-  databaseNow: () => Promise<Date>
+  /**
+   * PostgreSQL's clock: `SELECT clock_timestamp()`, on `via` when given (a transaction that
+   * already holds a connection: with a one-connection pool, asking the pool would deadlock).
+   */
+  databaseNow: (via?: DatabaseClock) => Promise<Date>
   /** Largest tolerated |skew|, milliseconds (CLOCK_SKEW_MAX). */
   maxSkewMs: number
   log?: ClockGuardLogger
 }
+
+export interface DatabaseClock { databaseNow(): Promise<Date> }
 
 export interface ClockReading {
   /** process − database, milliseconds; positive when this host's clock is ahead. */
@@ -40,7 +45,7 @@ export class ClockSkewError extends Error {
 
 export class ClockGuard {
   readonly #processNow: () => Date
-  readonly #databaseNow: () => Promise<Date>
+  readonly #databaseNow: (via?: DatabaseClock) => Promise<Date>
   readonly maxSkewMs: number
   readonly #log?: ClockGuardLogger
   #skewMs?: number
@@ -60,9 +65,9 @@ export class ClockGuard {
   get ok (): boolean { return this.#skewMs === undefined || Math.abs(this.#skewMs) <= this.maxSkewMs }
 
   /** Reads both clocks and records the skew; logs when it crosses the limit either way. */
-  async check (): Promise<ClockReading> {
+  async check (via?: DatabaseClock): Promise<ClockReading> {
     const before = this.#processNow().getTime()
-    const databaseNow = await this.#databaseNow()
+    const databaseNow = await this.#databaseNow(via)
     const after = this.#processNow().getTime()
     const skewMs = Math.round((before + after) / 2 - databaseNow.getTime())
     const wasOk = this.ok
@@ -75,8 +80,8 @@ export class ClockGuard {
   }
 
   /** The database's time now, refusing when this host's clock cannot be trusted. */
-  async trustedNow (action: string): Promise<Date> {
-    const reading = await this.check()
+  async trustedNow (action: string, via?: DatabaseClock): Promise<Date> {
+    const reading = await this.check(via)
     if (!reading.ok) throw new ClockSkewError(this.describe(action, reading.skewMs))
     return reading.databaseNow
   }

@@ -76,7 +76,7 @@ export class Keyring {
     const injected = options.now
     this.#clock = options.clock ?? new ClockGuard({
       processNow: this.#now,
-      databaseNow: injected ? async () => injected() : () => this.#store.databaseNow(),
+      databaseNow: injected ? async () => injected() : (via) => (via ?? this.#store).databaseNow(),
       maxSkewMs: 30_000,
     })
   }
@@ -147,7 +147,7 @@ export class Keyring {
         const spare = this.#rotationDue(this.#published, now) ? [await this.#takeSpare()] : []
         await this.#store.locked(async (tx) => {
           // Re-check under the lock: another instance may have done it a moment ago.
-          const reading = await this.#clock.check()
+          const reading = await this.#clock.check(tx)
           const at = reading.databaseNow
           const keys = await this.#redate(tx, await tx.all(), at)
           if (this.#rotationDue(keys, at)) {
@@ -201,7 +201,7 @@ export class Keyring {
     const result = await this.#store.locked(async (tx) => {
       let now: Date
       try {
-        now = await this.#clock.trustedNow('rotate the signing keys')
+        now = await this.#clock.trustedNow('rotate the signing keys', tx)
       } catch (err) {
         if (err instanceof ClockSkewError) throw new KeyLifecycleError(err.message)
         throw err
@@ -226,7 +226,7 @@ export class Keyring {
     const spare = [await this.#takeSpare()] // revoking active or next leaves one key to replace
     const result = await this.#store.locked(async (tx) => {
       // An emergency revoke works whatever the clocks say; it is dated by the database's.
-      const { databaseNow: now } = await this.#clock.check()
+      const { databaseNow: now } = await this.#clock.check(tx)
       const key = (await tx.all()).find((k) => k.kid === kid)
       if (!key) throw new KeyLifecycleError(`no key with kid ${kid}`)
       if (key.status === 'revoked' || key.status === 'retired') throw new KeyLifecycleError(`key ${kid} is already ${key.status}`)
@@ -279,7 +279,7 @@ export class Keyring {
     // the commit by much, or its pre-publication period would be counted short.
     const spareKey = spare.shift()
     const generated = spareKey ?? await generateSigningKey(this.#policy.signingAlg)
-    const now = spareKey ? decidedAt : (await this.#clock.check()).databaseNow
+    const now = spareKey ? decidedAt : (await this.#clock.check(tx)).databaseNow
     const retireAfter = new Date(now.getTime() + retiringGraceSeconds(this.#policy) * 1000)
     await tx.update(active.kid, { status: 'retiring', retiringAt: now, retireAfter })
     await tx.update(next.kid, { status: 'active', activatedAt: now })
@@ -359,7 +359,7 @@ export class Keyring {
 
   /** Restores the invariant "exactly one active and one next key"; returns the active kid. */
   async #repair (tx: KeyTransaction, spare: GeneratedKey[] = [], at?: Date): Promise<string> {
-    const now = at ?? (await this.#clock.check()).databaseNow
+    const now = at ?? (await this.#clock.check(tx)).databaseNow
     let keys = await this.#redate(tx, await tx.all(), now)
     let active = keys.find((k) => k.status === 'active')
     if (!active) {

@@ -102,7 +102,7 @@ export default fp(async function services (app: FastifyInstance, options: Servic
   const injectedNow = options.now
   const clockGuard = new ClockGuard({
     processNow: options.now,
-    databaseNow: options.databaseNow ?? (injectedNow ? async () => injectedNow() : () => keyStore.databaseNow()),
+    databaseNow: options.databaseNow ?? (injectedNow ? async () => injectedNow() : (via) => (via ?? keyStore).databaseNow()),
     maxSkewMs: config.clockSkewMax * 1000,
     log: app.log,
   })

@@ -176,6 +176,8 @@ export interface KeyTransaction {
   insert(key: Omit<StoredKey, 'retiringAt' | 'retireAfter' | 'retiredAt'>): Promise<void>
   update(kid: string, patch: KeyPatch): Promise<void>
   revokeRefreshTokensSignedBy(kid: string, now: Date): Promise<number>
+  /** PostgreSQL's clock, read on this transaction's connection. */
+  databaseNow(): Promise<Date>
 }
 
 export interface KeyStore {
