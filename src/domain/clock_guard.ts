@@ -74,7 +74,7 @@ export class ClockGuard {
     this.#skewMs = skewMs
     const ok = this.ok
     const detail = { skew_ms: skewMs, max_skew_ms: this.maxSkewMs }
-    if (wasOk && !ok) this.#log?.warn(detail, `clock skew: this host's clock is ${Math.round(skewMs / 1000)} s ${skewMs > 0 ? 'ahead of' : 'behind'} PostgreSQL's, beyond CLOCK_SKEW_MAX; not ready, key rotation refused until it is fixed`)
+    if (wasOk && !ok) this.#log?.warn(detail, `clock skew: this host's clock is ${Math.round(Math.abs(skewMs) / 1000)} s ${skewMs > 0 ? 'ahead of' : 'behind'} PostgreSQL's, beyond CLOCK_SKEW_MAX; not ready, key rotation refused until it is fixed`)
     if (!wasOk && ok) this.#log?.info(detail, 'clock skew back within CLOCK_SKEW_MAX')
     return { skewMs, databaseNow, ok }
   }

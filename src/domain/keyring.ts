@@ -177,7 +177,11 @@ export class Keyring {
   async #reload (): Promise<void> {
     const keys = await this.#store.published()
     const fingerprint = keys.map((k) => `${k.kid}:${k.status}`).join(',')
-    if (fingerprint === this.#fingerprint) return
+    if (fingerprint === this.#fingerprint) {
+      // Same keys, but their dates may have been repaired elsewhere (see #redate).
+      this.#published = keys
+      return
+    }
     const active = keys.find((k) => k.status === 'active')
     if (!active?.privateKeyEnc) throw new KeyLifecycleError('no active signing key in the database')
     const privateJwk = JSON.parse(open(this.#kek, active.privateKeyEnc, active.kid)) as JWK
