@@ -66,6 +66,8 @@ export class Keyring {
   /** A key generated ahead of the next rotation (see #takeSpare). */
   #spare?: Promise<GeneratedKey>
   #refreshing: Promise<void> = Promise.resolve()
+  /** A due scheduled rotation is being held back by clock skew (logged once). */
+  #postponed = false
 
   constructor (options: KeyringOptions) {
     this.#store = options.store
@@ -152,7 +154,8 @@ export class Keyring {
           const keys = await this.#redate(tx, await tx.all(), at)
           if (this.#rotationDue(keys, at)) {
             if (reading.ok) await this.#rotate(tx, keys, 'scheduled', spare, at)
-            else this.#log.error({ skew_ms: reading.skewMs }, this.#clock.describe('run the scheduled key rotation', reading.skewMs))
+            else if (!this.#postponed) this.#log.error({ skew_ms: reading.skewMs }, this.#clock.describe('run the scheduled key rotation', reading.skewMs))
+            this.#postponed = !reading.ok // logged once per postponement, not on every tick
           }
           await this.#retireExpired(tx, await tx.all(), at)
         }, { tryOnly: true })

@@ -203,8 +203,16 @@ export default fp(async function services (app: FastifyInstance, options: Servic
  * while it is down (no offline queue), and callers fall back to per-instance counters.
  */
 async function connectRedis (app: FastifyInstance, url: string): Promise<{ redis: Redis, monitor: DependencyMonitor }> {
-  const monitor = new DependencyMonitor({ name: 'redis', log: app.log, fallback: 'rate limits and login throttling use per-instance counters until it is back' })
-  const redis = new Redis(url, {
+  let redis: Redis
+  let closing = false
+  // The probe covers a command failure on a connection that stays up (no new 'ready' event).
+  const monitor = new DependencyMonitor({
+    name: 'redis',
+    log: app.log,
+    fallback: 'rate limits and login throttling use per-instance counters until it is back',
+    probe: () => redis.ping(),
+  })
+  redis = new Redis(url, {
     maxRetriesPerRequest: 1,
     enableOfflineQueue: false,
     lazyConnect: true,
@@ -215,10 +223,10 @@ async function connectRedis (app: FastifyInstance, url: string): Promise<{ redis
   // Every failed (re)connect attempt emits 'error'; the monitor turns them into one line per
   // transition plus a rate-limited reminder. Without a listener ioredis prints each to stderr.
   redis.on('error', (err: NodeJS.ErrnoException) => monitor.failed(err.code, shortMessage(err)))
-  redis.on('close', () => { if (monitor.up) monitor.failed('ECONNRESET', 'connection closed') })
-  let closing = false
+  redis.on('close', () => { if (monitor.up && !closing) monitor.failed('ECONNRESET', 'connection closed') })
   app.addHook('onClose', async () => {
     closing = true
+    monitor.stop()
     // QUIT only on a live connection: on a dead one it rejects ("Connection is closed.") and
     // would turn a clean shutdown into exit 1.
     if (redis.status === 'ready') await redis.quit().catch(() => redis.disconnect())
