@@ -9,7 +9,7 @@ import { Writable } from 'node:stream'
 import pino from 'pino'
 import type { FastifyInstance } from 'fastify'
 import { build, createAdmin, createClient, createTestDatabase, createUser, postForm } from '../helper.js'
-import { loggerOptions } from '../../src/logging.js'
+import { errorWithCodes, loggerOptions } from '../../src/logging.js'
 import { startTCPProxy, type TCPProxy } from '../fixtures/tcp_proxy.js'
 import { isDatabaseUnavailable } from '../../src/db/outage.js'
 
@@ -144,4 +144,16 @@ t.test('classification of connection errors', async (t) => {
   t.notOk(isDatabaseUnavailable(errno('23505')), 'a unique violation is not an outage')
   t.notOk(isDatabaseUnavailable(errno('P2002')))
   t.notOk(isDatabaseUnavailable(new Error('boom')))
+})
+
+t.test('error codes are never redacted from logged errors; credentials named code still are', async (t) => {
+  const logs = capture()
+  const err = Object.assign(new Error('outer', { cause: Object.assign(new Error('inner'), { code: '57P01' }) }), { code: 'P1017' })
+  logs.log.error({ err, body: { code: 'an-authorization-code-value-1234567890abcdef' } }, 'something failed')
+  const line = logs.lines[0]
+  t.equal(line.err.error_code, 'P1017 < 57P01', 'the Prisma code and the SQLSTATE under it')
+  t.equal(line.body.code, '[Redacted]', 'an OAuth code parameter stays redacted')
+  t.notOk(JSON.stringify(line).includes('an-authorization-code-value'))
+  t.equal(errorWithCodes(Object.assign(new Error('x'), { code: 'ECONNRESET' })).error_code, 'ECONNRESET')
+  t.equal(errorWithCodes(Object.assign(new Error('x'), { code: 'abc-def-secret-code-value' })).error_code, undefined, 'a code-shaped secret is not copied')
 })
