@@ -4,9 +4,12 @@
  *
  * @module
  */
-import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply } from 'fastify'
+import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
 import { randomUUID } from 'node:crypto'
-import { OAuthError, errorDescription } from './errors.js'
+import { OAuthError, ServiceUnavailable, errorDescription } from './errors.js'
+import { databaseOutageCode, shortMessage } from './db/outage.js'
+import { sendErrorPage } from './routes/oauth/browser.js'
+import { ENDPOINTS } from './routes/well_known/discovery.js'
 import { lazyChildLogger } from './logging.js'
 import type { Config, TrustProxy } from './config/env.js'
 import type { HostLookup } from './domain/backchannel_logout.js'
@@ -34,6 +37,8 @@ export interface AppOptions {
   database: { url: string, poolMax: number }
   loggerInstance?: FastifyBaseLogger
   now?: () => Date
+  /** Injectable database clock (clock guard tests). */
+  databaseNow?: () => Promise<Date>
   scheduleKeys?: boolean
   /** Sent as `x-stamp-instance` on every response (which instance/worker answered); off when absent. */
   instanceTag?: string
@@ -51,6 +56,9 @@ const FASTIFY_CLIENT_ERRORS: Record<string, string> = {
   FST_ERR_CTP_INVALID_JSON_BODY: 'request body is not valid JSON',
   FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'content-length does not match the body',
 }
+
+/** Pages a browser navigates to: an outage there gets an HTML page, not JSON. */
+const BROWSER_PAGES = new Set<string>([ENDPOINTS.authorization, ENDPOINTS.login, ENDPOINTS.consent, ENDPOINTS.endSession])
 
 /** Fastify accepts a hop count at run time but its types do not; this is its own translation. */
 function trustProxyOption (value: TrustProxy): boolean | string[] | ((address: string, hop: number) => boolean) {
@@ -92,6 +100,21 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
   /** Counted once the metrics plugin is registered (errors during boot have no registry yet). */
   const countError = (code: string) => { if (app.hasDecorator('metrics')) app.metrics.errors.inc({ error: code }) }
 
+  /**
+   * 503 with Retry-After (an HTML page where a browser navigated); the monitor logs the outage
+   * once per transition, so a flood of failing requests costs no stack trace each.
+   */
+  const unavailable = (err: Error, code: string, request: FastifyRequest, reply: FastifyReply) => {
+    if (app.hasDecorator('databaseMonitor')) app.databaseMonitor.failed(code, shortMessage(err))
+    else request.log.error({ error_code: code, error: shortMessage(err) }, 'database unavailable')
+    reply.header('retry-after', String(options.config.policy.outageRetryAfter))
+    if (BROWSER_PAGES.has(request.routeOptions.url ?? '')) {
+      return sendErrorPage(reply, 503, 'Temporarily unavailable', 'The sign-in service is temporarily unavailable. Please try again in a moment.')
+    }
+    const error = new ServiceUnavailable('the service is temporarily unavailable; retry later')
+    return reply.code(error.statusCode).send({ error: error.error, error_description: error.description })
+  }
+
   app.setErrorHandler((err: FastifyError | OAuthError, request, reply) => {
     reply.header('cache-control', 'no-store').header('pragma', 'no-cache')
     if (err instanceof OAuthError) {
@@ -99,12 +122,16 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
       countError(err.error)
       return reply.code(err.statusCode).headers(err.headers).send({ error: err.error, error_description: err.description })
     }
-    countError(err.validation || (err.statusCode ?? 500) < 500 ? 'invalid_request' : 'server_error')
+    // A database outage is the client's cue to retry later (RFC 9110 §15.6.4), not a bug.
+    // Classified here, once, whatever layer the error surfaced in.
+    const outage = !err.validation && (err.statusCode ?? 500) >= 500 ? databaseOutageCode(err) : undefined
+    countError(err.validation || (err.statusCode ?? 500) < 500 ? 'invalid_request' : outage ? 'temporarily_unavailable' : 'server_error')
     if (err.validation) {
       // Ajv's message names the field and the rule ("body/name must NOT have fewer than 1
       // characters"); it never contains the submitted value.
       return reply.code(400).send({ error: 'invalid_request', error_description: errorDescription(err.message.slice(0, 200)) })
     }
+    if (outage) return unavailable(err, outage, request, reply)
     const status = err.statusCode ?? 500
     if (status >= 400 && status < 500) {
       const description = FASTIFY_CLIENT_ERRORS[err.code] ?? 'malformed request'
@@ -140,7 +167,7 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
 
   await app.register(formBody)
   await app.register(inputHygiene)
-  await app.register(services, { config: options.config, database: options.database, now: options.now, scheduleKeys: options.scheduleKeys, fetch: options.fetch, lookup: options.lookup })
+  await app.register(services, { config: options.config, database: options.database, now: options.now, databaseNow: options.databaseNow, scheduleKeys: options.scheduleKeys, fetch: options.fetch, lookup: options.lookup })
   await app.register(metrics)
   await app.register(rateLimit)
   // Before the routes: @fastify/swagger collects the schemas of the routes registered after it.

@@ -101,3 +101,8 @@ export const ConsentRequired = subclass('consent_required', 400)
 export const UnsupportedResponseType = subclass('unsupported_response_type', 400)
 export const RequestNotSupported = subclass('request_not_supported', 400)
 export const RequestURINotSupported = subclass('request_uri_not_supported', 400)
+/**
+ * A dependency (PostgreSQL) cannot be reached: 503 (RFC 9110 §15.6.4) with `Retry-After`, so
+ * clients and proxies retry later instead of treating it as a failure of their request.
+ */
+export const ServiceUnavailable = subclass('temporarily_unavailable', 503)

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import type { Bindings, ChildLoggerOptions, Logger, LoggerOptions } from 'pino'
+import { stdSerializers, type Bindings, type ChildLoggerOptions, type Logger, type LoggerOptions } from 'pino'
 
 /** Paths pino censors wherever they appear; `*` covers one level of nesting (err, body, params…). */
 export const REDACT_PATHS = [
@@ -59,8 +59,28 @@ export function loggerOptions (level: string): LoggerOptions {
       req (req: { method: string, url: string, ip?: string, id?: string }) {
         return { method: req.method, url: redactUrl(req.url), remoteAddress: req.ip }
       },
+      err: errorWithCodes,
     },
   }
+}
+
+/** errno names (ECONNRESET), SQLSTATEs (57P01), Prisma codes (P2024): shapes no secret has. */
+const ERROR_CODE = /^(E[A-Z0-9_]{2,30}|[0-9A-Z]{5}|P[0-9]{4}|ERR_[A-Z0-9_]{1,60}|FST_[A-Z0-9_]{1,60})$/
+
+/**
+ * pino's error serializer, plus the error's code (and its cause's) as `error_code`: `*.code` is
+ * redacted because an OAuth `code` parameter is a credential, but an errno or SQLSTATE is what
+ * an operator needs to tell an outage from a bug, so it is copied under a name that is not.
+ */
+export function errorWithCodes (err: Error): Record<string, unknown> {
+  const out = stdSerializers.err(err) as unknown as Record<string, unknown>
+  const codes: string[] = []
+  for (let e: unknown = err, depth = 0; e && typeof e === 'object' && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
+    const code = (e as { code?: unknown, errno?: unknown }).code
+    if (typeof code === 'string' && ERROR_CODE.test(code) && !codes.includes(code)) codes.push(code)
+  }
+  if (codes.length) out.error_code = codes.join(' < ')
+  return out
 }
 
 type LogMethod = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace'

@@ -69,8 +69,10 @@ export async function withContext<T> (config: Config, run: (ctx: CLIContext) => 
         async keyring () {
           // Logs go to stderr: stdout is reserved for the command's output (--json).
           const log = pino({ ...loggerOptions(config.logLevel === 'info' ? 'warn' : config.logLevel) }, pino.destination(2))
-          const { Keyring, loadKEKFor } = await import('../domain/keyring.js')
-          const keyring = new Keyring({ store: keys, kek: await loadKEKFor(config, keys, log), policy: config.policy, log })
+          const [{ Keyring, loadKEKFor }, { ClockGuard }] = await Promise.all([import('../domain/keyring.js'), import('../domain/clock_guard.js')])
+          // Rotation refuses when this host's clock is off from PostgreSQL's (CLOCK_SKEW_MAX).
+          const clock = new ClockGuard({ databaseNow: (via) => (via ?? keys).databaseNow(), maxSkewMs: config.clockSkewMax * 1000, log })
+          const keyring = new Keyring({ store: keys, kek: await loadKEKFor(config, keys, log), policy: config.policy, log, clock })
           await keyring.start({ schedule: false })
           return keyring
         },

@@ -94,6 +94,10 @@ export const defaults = {
    * delay (doubled each retry), in milliseconds. Delivery never blocks the user's logout.
    */
   backchannelLogout: { attempts: 3, timeoutMs: 5_000, backoffMs: 1_000 },
+  /** `Retry-After`, in seconds, of the 503 answered while the database is unreachable. */
+  outageRetryAfter: 5,
+  /** How often, in seconds, each instance compares its clock with PostgreSQL's (the clock guard). */
+  clockCheckInterval: 30,
 } as const
 
 export type SigningAlg = 'RS256' | 'PS256' | 'ES256' | 'EdDSA'
@@ -119,4 +123,6 @@ export type Policy = {
   parkedRequestsPerBrowser: number
   ssoSessionTTL: number
   backchannelLogout: { attempts: number, timeoutMs: number, backoffMs: number }
+  outageRetryAfter: number
+  clockCheckInterval: number
 }

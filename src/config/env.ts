@@ -49,6 +49,8 @@ export const envSchemaDefinition = {
     PASSWORD_MIN_LENGTH: { type: 'integer', minimum: 8, maximum: 128, default: defaults.password.minLength, description: 'Minimum password length (common passwords are refused regardless).' },
     METRICS_TOKEN: { type: 'string', minLength: 32, description: 'Bearer token for `/metrics`; unset: no metrics endpoint.' },
     API_DOCS: { type: 'boolean', default: false, description: 'Serve the Swagger UI at `/docs` (under a strict CSP). Off: only the OpenAPI document at `/docs/json`.' },
+    DATABASE_CONNECT_TIMEOUT: { type: 'number', exclusiveMinimum: 0, maximum: 300, default: 5, description: 'Seconds to wait for a new PostgreSQL connection; past it the request is answered 503 `temporarily_unavailable`.' },
+    CLOCK_SKEW_MAX: { type: 'number', exclusiveMinimum: 0, maximum: 86_400, default: 30, description: 'Largest tolerated difference, seconds, between this process clock and PostgreSQL\'s; beyond it `/readyz` fails and key rotation refuses.' },
   },
 } as const
 
@@ -85,6 +87,8 @@ interface RawEnv {
   PASSWORD_MIN_LENGTH: number
   METRICS_TOKEN?: string
   API_DOCS: boolean
+  DATABASE_CONNECT_TIMEOUT: number
+  CLOCK_SKEW_MAX: number
 }
 
 export interface Config {
@@ -121,6 +125,10 @@ export interface Config {
   metricsToken?: string
   /** Serve the Swagger UI at /docs (third-party script on the login origin; off by default). */
   apiDocs: boolean
+  /** Seconds to wait for a new PostgreSQL connection (pg `connectionTimeoutMillis`). */
+  databaseConnectTimeout: number
+  /** Largest tolerated |process clock − PostgreSQL clock|, seconds (the clock guard). */
+  clockSkewMax: number
   policy: Policy
 }
 
@@ -183,6 +191,8 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env): Config {
     redisUrl: raw.REDIS_URL,
     metricsToken: raw.METRICS_TOKEN,
     apiDocs: raw.API_DOCS,
+    databaseConnectTimeout: raw.DATABASE_CONNECT_TIMEOUT,
+    clockSkewMax: raw.CLOCK_SKEW_MAX,
     policy: {
       ...defaults,
       accessTokenTTL: raw.ACCESS_TOKEN_TTL,

@@ -203,8 +203,11 @@ function bootId (): string | undefined {
  * Prisma's query layer costs about three times pg's own client-side CPU per query (≈ 160 vs
  * 45 µs here), and a named statement is parsed and planned once per connection.
  */
-export function createPool (database: Pick<Database, 'url' | 'poolMax'>): pg.Pool {
-  const pool = new pg.Pool({ connectionString: database.url, max: database.poolMax })
+export function createPool (database: Pick<Database, 'url' | 'poolMax'> & { connectTimeoutMs?: number }): pg.Pool {
+  // A bounded connect: against a blackholed database (partition, dead host) a request otherwise
+  // waits forever for its connection instead of being answered 503. Keep-alive lets the kernel
+  // notice a peer that vanished under an idle pooled connection.
+  const pool = new pg.Pool({ connectionString: database.url, max: database.poolMax, connectionTimeoutMillis: database.connectTimeoutMs ?? 5_000, keepAlive: true })
   // An idle connection that PostgreSQL ends (restart, failover) is reported here; unhandled, the
   // event would crash the process. The pool drops it and the next query opens a new one.
   pool.on('error', () => {})

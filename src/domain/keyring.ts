@@ -6,6 +6,13 @@
  * picks up a rotation made by another one. Lifecycle changes (ensure, rotate, revoke, retire,
  * rewrap) run through `KeyStore.locked`, one transaction under a cluster-wide lock.
  *
+ * Lifecycle timestamps and decisions (created, activated, retiring, retire-after; "is rotation
+ * due", "has the next key been published long enough") use PostgreSQL's clock, read inside the
+ * locked step: a host whose clock jumped must neither promote a key published a second ago nor
+ * date keys into the future. Rotation refuses while the process clock is off by more than
+ * CLOCK_SKEW_MAX (see `clock_guard.ts`), and a key dated in the future (written by a host whose
+ * clock was ahead) is re-dated to the database's now rather than wedging rotation until then.
+ *
  * @module
  */
 import { createHash } from 'node:crypto'
@@ -13,6 +20,7 @@ import { importJWK, type CryptoKey, type JWK } from 'jose'
 import type { Policy, SigningAlg } from '../config/defaults.js'
 import { loadKEK, open, seal, type KEK } from '../crypto/kek.js'
 import type { KeyStore, KeyTransaction, StoredKey } from '../storage/types.js'
+import { ClockGuard, ClockSkewError } from './clock_guard.js'
 import { generateSigningKey, nextIsPublishedLongEnough, prePublicationSeconds, publishedJwk, retiringGraceSeconds, rotationDue, type GeneratedKey } from './keys.js'
 
 export interface SigningKeyHandle { kid: string, alg: SigningAlg, key: CryptoKey }
@@ -30,8 +38,13 @@ export interface KeyringOptions {
   kek: KEK
   policy: Pick<Policy, 'signingAlg' | 'accessTokenTTL' | 'refreshTokenTTL' | 'clockSkew' | 'jwksMaxAge' | 'keyRotationInterval' | 'keyRefreshInterval'>
   log: KeyringLogger
-  /** Injectable clock, so lifecycle tests need no sleeps. */
+  /** Injectable process clock, so lifecycle tests need no sleeps. */
   now?: () => Date
+  /**
+   * The clock guard whose database clock dates key changes. Default: one on `store.databaseNow()`
+   * (or on `now` itself when only `now` is injected), with a 30 s limit.
+   */
+  clock?: ClockGuard
   /** Called after a revoke or rotation changed which refresh tokens are valid. */
 }
 
@@ -41,6 +54,7 @@ export class Keyring {
   readonly #policy: KeyringOptions['policy']
   readonly #log: KeyringLogger
   readonly #now: () => Date
+  readonly #clock: ClockGuard
   #published: StoredKey[] = []
   #fingerprint = ''
   #signing?: SigningKeyHandle
@@ -52,6 +66,8 @@ export class Keyring {
   /** A key generated ahead of the next rotation (see #takeSpare). */
   #spare?: Promise<GeneratedKey>
   #refreshing: Promise<void> = Promise.resolve()
+  /** A due scheduled rotation is being held back by clock skew (logged once). */
+  #postponed = false
 
   constructor (options: KeyringOptions) {
     this.#store = options.store
@@ -59,6 +75,17 @@ export class Keyring {
     this.#policy = options.policy
     this.#log = options.log
     this.#now = options.now ?? (() => new Date())
+    const injected = options.now
+    this.#clock = options.clock ?? new ClockGuard({
+      processNow: this.#now,
+      databaseNow: injected ? async () => injected() : (via) => (via ?? this.#store).databaseNow(),
+      maxSkewMs: 30_000,
+    })
+  }
+
+  /** The clock guard this keyring dates key changes with. */
+  get clock (): ClockGuard {
+    return this.#clock
   }
 
   /** Makes sure an active and a next key exist, loads them, and starts the maintenance timer. */
@@ -116,15 +143,21 @@ export class Keyring {
   /** One maintenance round: scheduled rotation and retirement when due, then reload. */
   async tick (): Promise<void> {
     try {
-      const now = this.#now()
-      if (this.#maintenanceDue(this.#published, now)) {
+      // A cheap pre-check on the estimate; the decision is made on the database's clock below.
+      const now = this.#clock.estimatedDatabaseNow()
+      if (this.#maintenanceDue(this.#published, now) || this.#futureDated(this.#published, now)) {
         const spare = this.#rotationDue(this.#published, now) ? [await this.#takeSpare()] : []
         await this.#store.locked(async (tx) => {
           // Re-check under the lock: another instance may have done it a moment ago.
-          const keys = await tx.all()
-          const at = this.#now()
-          if (this.#rotationDue(keys, at)) await this.#rotate(tx, keys, 'scheduled', spare)
-          await this.#retireExpired(tx, await tx.all(), this.#now())
+          const reading = await this.#clock.check(tx)
+          const at = reading.databaseNow
+          const keys = await this.#redate(tx, await tx.all(), at)
+          if (this.#rotationDue(keys, at)) {
+            if (reading.ok) await this.#rotate(tx, keys, 'scheduled', spare, at)
+            else if (!this.#postponed) this.#log.error({ skew_ms: reading.skewMs }, this.#clock.describe('run the scheduled key rotation', reading.skewMs))
+            this.#postponed = !reading.ok // logged once per postponement, not on every tick
+          }
+          await this.#retireExpired(tx, await tx.all(), at)
         }, { tryOnly: true })
       }
       await this.refresh()
@@ -147,7 +180,11 @@ export class Keyring {
   async #reload (): Promise<void> {
     const keys = await this.#store.published()
     const fingerprint = keys.map((k) => `${k.kid}:${k.status}`).join(',')
-    if (fingerprint === this.#fingerprint) return
+    if (fingerprint === this.#fingerprint) {
+      // Same keys, but their dates may have been repaired elsewhere (see #redate).
+      this.#published = keys
+      return
+    }
     const active = keys.find((k) => k.status === 'active')
     if (!active?.privateKeyEnc) throw new KeyLifecycleError('no active signing key in the database')
     const privateJwk = JSON.parse(open(this.#kek, active.privateKeyEnc, active.kid)) as JWK
@@ -169,13 +206,19 @@ export class Keyring {
   async rotate ({ force = false } = {}): Promise<{ active: string, next: string, retiring: string }> {
     const spare = [await this.#takeSpare()]
     const result = await this.#store.locked(async (tx) => {
-      const keys = await tx.all()
-      const now = this.#now()
+      let now: Date
+      try {
+        now = await this.#clock.trustedNow('rotate the signing keys', tx)
+      } catch (err) {
+        if (err instanceof ClockSkewError) throw new KeyLifecycleError(err.message)
+        throw err
+      }
+      const keys = await this.#redate(tx, await tx.all(), now)
       const next = keys.find((k) => k.status === 'next')
       if (next && !force && !nextIsPublishedLongEnough(next, now, this.#policy)) {
         throw new KeyLifecycleError(`next key ${next.kid} has been published for less than JWKS_MAX_AGE + KEY_REFRESH_INTERVAL (${prePublicationSeconds(this.#policy)} s); verifiers may not have it yet (use --force to rotate anyway)`)
       }
-      return this.#rotate(tx, keys, 'manual', spare)
+      return this.#rotate(tx, keys, 'manual', spare, now)
     })
     await this.refresh()
     return result!
@@ -189,13 +232,14 @@ export class Keyring {
   async revoke (kid: string): Promise<{ revoked: string, refreshFamiliesRevoked: number, active: string }> {
     const spare = [await this.#takeSpare()] // revoking active or next leaves one key to replace
     const result = await this.#store.locked(async (tx) => {
-      const now = this.#now()
+      // An emergency revoke works whatever the clocks say; it is dated by the database's.
+      const { databaseNow: now } = await this.#clock.check(tx)
       const key = (await tx.all()).find((k) => k.kid === kid)
       if (!key) throw new KeyLifecycleError(`no key with kid ${kid}`)
       if (key.status === 'revoked' || key.status === 'retired') throw new KeyLifecycleError(`key ${kid} is already ${key.status}`)
       await tx.update(kid, { status: 'revoked', privateKeyEnc: null, retiredAt: now })
       const refreshFamiliesRevoked = await tx.revokeRefreshTokensSignedBy(kid, now)
-      const active = await this.#repair(tx, spare)
+      const active = await this.#repair(tx, spare, now)
       this.#log.warn({ kid, refreshFamiliesRevoked }, 'signing key revoked')
       return { revoked: kid, refreshFamiliesRevoked, active }
     })
@@ -234,14 +278,15 @@ export class Keyring {
     return !!active && !!next && rotationDue(active, next, now, this.#policy)
   }
 
-  async #rotate (tx: KeyTransaction, keys: StoredKey[], reason: 'manual' | 'scheduled', spare: GeneratedKey[]) {
+  async #rotate (tx: KeyTransaction, keys: StoredKey[], reason: 'manual' | 'scheduled', spare: GeneratedKey[], decidedAt: Date) {
     const active = keys.find((k) => k.status === 'active')
     const next = keys.find((k) => k.status === 'next')
     if (!active || !next) throw new KeyLifecycleError('key set incomplete; restart to repair it')
     // The clock is read after any key generation: the new next key's created_at must not predate
     // the commit by much, or its pre-publication period would be counted short.
-    const generated = spare.shift() ?? await generateSigningKey(this.#policy.signingAlg)
-    const now = this.#now()
+    const spareKey = spare.shift()
+    const generated = spareKey ?? await generateSigningKey(this.#policy.signingAlg)
+    const now = spareKey ? decidedAt : (await this.#clock.check(tx)).databaseNow
     const retireAfter = new Date(now.getTime() + retiringGraceSeconds(this.#policy) * 1000)
     await tx.update(active.kid, { status: 'retiring', retiringAt: now, retireAfter })
     await tx.update(next.kid, { status: 'active', activatedAt: now })
@@ -289,10 +334,40 @@ export class Keyring {
     return generating
   }
 
+  /**
+   * Keys dated in the future by a host whose clock was ahead when it wrote them: rotation would
+   * wait for that date (a next key "published" from tomorrow is never published long enough).
+   * Re-dating to the database's now restarts the waiting periods from a time every instance
+   * agrees on; the key has in fact been published at least that long, so this is safe.
+   */
+  async #redate (tx: KeyTransaction, keys: StoredKey[], now: Date): Promise<StoredKey[]> {
+    const future = (d: Date | null) => d !== null && d.getTime() > now.getTime() + 1_000
+    let changed = false
+    for (const key of keys) {
+      if (key.status === 'next' && future(key.createdAt)) {
+        await tx.update(key.kid, { createdAt: now })
+      } else if (key.status === 'active' && (future(key.activatedAt) || future(key.createdAt))) {
+        await tx.update(key.kid, { activatedAt: now, ...(future(key.createdAt) ? { createdAt: now } : {}) })
+      } else if (key.status === 'retiring' && future(key.retiringAt)) {
+        await tx.update(key.kid, { retiringAt: now, retireAfter: new Date(now.getTime() + retiringGraceSeconds(this.#policy) * 1000) })
+      } else {
+        continue
+      }
+      changed = true
+      this.#log.warn({ kid: key.kid, status: key.status, created: key.createdAt, activated: key.activatedAt, retiring: key.retiringAt, now }, 'signing key dated in the future (a clock was ahead); re-dated to the database clock')
+    }
+    return changed ? tx.all() : keys
+  }
+
+  #futureDated (keys: readonly StoredKey[], now: Date): boolean {
+    const future = (d: Date | null) => d !== null && d.getTime() > now.getTime() + 1_000
+    return keys.some((k) => future(k.createdAt) || future(k.activatedAt) || future(k.retiringAt))
+  }
+
   /** Restores the invariant "exactly one active and one next key"; returns the active kid. */
-  async #repair (tx: KeyTransaction, spare: GeneratedKey[] = []): Promise<string> {
-    const now = this.#now()
-    let keys = await tx.all()
+  async #repair (tx: KeyTransaction, spare: GeneratedKey[] = [], at?: Date): Promise<string> {
+    const now = at ?? (await this.#clock.check(tx)).databaseNow
+    let keys = await this.#redate(tx, await tx.all(), now)
     let active = keys.find((k) => k.status === 'active')
     if (!active) {
       const next = keys.find((k) => k.status === 'next')

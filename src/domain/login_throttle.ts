@@ -158,3 +158,38 @@ export class RedisThrottleStore implements ThrottleStore {
     await this.#redis.del(this.#prefix + key)
   }
 }
+
+/**
+ * The shared store while it works, the per-instance one while it does not: a Redis outage must
+ * not turn every login into a 500. During the outage each instance counts on its own (an attacker
+ * spreading guesses over N instances gets N times the budget, for as long as Redis is down); the
+ * failures counted meanwhile stay in memory and are not merged back when Redis returns.
+ */
+export class FallbackThrottleStore implements ThrottleStore {
+  readonly #shared: ThrottleStore
+  readonly #local: ThrottleStore
+  readonly #available: () => boolean
+  readonly #onError: (err: unknown) => void
+
+  /** `available`: whether the shared store is believed up; `onError`: it failed a call anyway. */
+  constructor (shared: ThrottleStore, local: ThrottleStore, available: () => boolean, onError: (err: unknown) => void) {
+    this.#shared = shared
+    this.#local = local
+    this.#available = available
+    this.#onError = onError
+  }
+
+  get (key: string) { return this.#use((s) => s.get(key)) }
+  fail (key: string, now: number, ttlSeconds: number) { return this.#use((s) => s.fail(key, now, ttlSeconds)) }
+  reset (key: string) { return this.#use((s) => s.reset(key)) }
+
+  async #use<T> (call: (store: ThrottleStore) => Promise<T>): Promise<T> {
+    if (!this.#available()) return call(this.#local)
+    try {
+      return await call(this.#shared)
+    } catch (err) {
+      this.#onError(err)
+      return call(this.#local)
+    }
+  }
+}

@@ -9,6 +9,17 @@
  * - `stamp_http_request_duration_seconds{method,route,status_code}`: histogram; `route` is the
  *   route pattern (never the raw URL, which would carry ids and unbounded cardinality)
  * - `stamp_signing_key_age_seconds{kid,status}`: since activation (active key) or creation
+ * - `stamp_db_pool_connections{state}`: the pg pool's `total`, `idle` and `waiting` (requests
+ *   queued for a connection: a sustained non-zero value means the pool is the bottleneck), and
+ *   `stamp_db_pool_max`
+ * - `stamp_dependency_up{dependency}` (database, redis) and
+ *   `stamp_dependency_outages_total{dependency}`: transitions to down since start
+ * - `stamp_redis_fallback`: 1 while Redis is configured but unreachable, so rate limits and the
+ *   login throttle count per instance
+ * - `stamp_clock_skew_seconds`: this process's clock minus PostgreSQL's, at the last check
+ * - with METRICS_TOKEN set, prom-client's default process and Node.js runtime metrics
+ *   (`process_cpu_seconds_total`, `process_resident_memory_bytes`, `nodejs_eventloop_lag_seconds`,
+ *   `nodejs_heap_size_used_bytes`, GC durations…)
  *
  * `GET /metrics` (Prometheus text format 0.0.4) needs `Authorization: Bearer $METRICS_TOKEN`,
  * compared in constant time; without METRICS_TOKEN the route does not exist. A bearer token is
@@ -21,7 +32,7 @@
 import fp from 'fastify-plugin'
 import { createHash, timingSafeEqual } from 'node:crypto'
 import type { FastifyInstance } from 'fastify'
-import { Counter, Gauge, Histogram, Registry } from 'prom-client'
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client'
 import { InvalidToken } from '../errors.js'
 
 export interface StampMetrics {
@@ -74,6 +85,54 @@ export default fp(async function metricsPlugin (app: FastifyInstance) {
     },
   })
 
+  const pool = app.dbPool
+  new Gauge({
+    name: 'stamp_db_pool_connections',
+    help: 'PostgreSQL pool connections: total open, idle, and requests waiting for one',
+    labelNames: ['state'],
+    registers: [registry],
+    collect () {
+      this.set({ state: 'total' }, pool.totalCount)
+      this.set({ state: 'idle' }, pool.idleCount)
+      this.set({ state: 'waiting' }, pool.waitingCount)
+    },
+  })
+  const poolMax = pool.options.max ?? 10
+  new Gauge({ name: 'stamp_db_pool_max', help: 'Largest number of connections the pool opens', registers: [registry], collect () { this.set(poolMax) } })
+  const monitors = () => [app.databaseMonitor, ...(app.redisMonitor ? [app.redisMonitor] : [])]
+  new Gauge({
+    name: 'stamp_dependency_up',
+    help: 'Whether a dependency answers (1) or is in an outage (0)',
+    labelNames: ['dependency'],
+    registers: [registry],
+    collect () { for (const m of monitors()) this.set({ dependency: m.name }, m.up ? 1 : 0) },
+  })
+  new Counter({
+    name: 'stamp_dependency_outages_total',
+    help: 'Outages (transitions to unreachable) of a dependency since start',
+    labelNames: ['dependency'],
+    registers: [registry],
+    collect () {
+      this.reset()
+      for (const m of monitors()) this.inc({ dependency: m.name }, m.outages)
+    },
+  })
+  new Gauge({
+    name: 'stamp_redis_fallback',
+    help: '1 while Redis is configured but unreachable: rate limits and login throttling count per instance',
+    registers: [registry],
+    collect () { this.set(app.redisMonitor && !app.redisMonitor.up ? 1 : 0) },
+  })
+  new Gauge({
+    name: 'stamp_clock_skew_seconds',
+    help: 'This process clock minus PostgreSQL\'s, at the last check (CLOCK_SKEW_MAX bounds its absolute value)',
+    registers: [registry],
+    collect () {
+      const skew = app.clockGuard.skewMs
+      if (skew !== undefined) this.set(skew / 1000)
+    },
+  })
+
   app.audit.onEvent((event) => {
     metrics.auditEvents.inc({ type: event.type })
     if (event.type === 'login_failed') metrics.loginFailures.inc({ reason: String(event.detail?.reason ?? 'unknown') })
@@ -86,6 +145,8 @@ export default fp(async function metricsPlugin (app: FastifyInstance) {
 
   const token = app.config.metricsToken
   if (token) {
+    // Process and runtime metrics sample the event loop continuously: only when they are served.
+    collectDefaultMetrics({ register: registry })
     // The latency histogram is the one per-request cost of metrics: pay it only when they are served.
     app.addHook('onResponse', async (request, reply) => {
       metrics.requestDuration.observe({

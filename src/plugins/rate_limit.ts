@@ -1,7 +1,9 @@
 /**
  * Request rate limits per client IP (@fastify/rate-limit), opt-in per route: a route adds
  * `config: { rateLimit: app.rateLimits.token }` (or `.admin`, `.login`). Counters live in memory
- * per instance, or in Redis when REDIS_URL is set, so every instance shares them.
+ * per instance, or in Redis when REDIS_URL is set, so every instance shares them. While Redis is
+ * unreachable, each instance counts in memory (a weaker, per-instance limit, not none at all) and
+ * goes back to Redis once it reconnects.
  *
  * Over the limit: 429 with `Retry-After` and an RFC 6749-shaped body, thrown as an OAuthError so
  * the one error handler in app.ts writes it; the browser endpoints turn it into an HTML page
@@ -12,6 +14,7 @@
  *
  * @module
  */
+import { createRequire } from 'node:module'
 import fp from 'fastify-plugin'
 import rateLimit, { normalizeIP, type RateLimitOptions } from '@fastify/rate-limit'
 import type { FastifyInstance } from 'fastify'
@@ -39,6 +42,46 @@ declare module 'fastify' {
   }
 }
 
+type Callback = (err: Error | null, result?: { current: number, ttl: number }) => void
+interface CounterStore {
+  incr(key: string, cb: Callback, timeWindow: number, max: number): void
+  read(key: string, cb: Callback, timeWindow: number, max: number): void
+  child(routeOptions: Record<string, unknown>): CounterStore
+}
+interface StoreParams { continueExceeding?: boolean, exponentialBackoff?: boolean, cache?: number }
+
+// The plugin's own stores (not in its type declarations): the Redis one runs a Lua script.
+const require = createRequire(import.meta.url)
+const LocalStore = require('@fastify/rate-limit/store/LocalStore.js') as new (continueExceeding?: boolean, exponentialBackoff?: boolean, cache?: number) => CounterStore
+const RedisStore = require('@fastify/rate-limit/store/RedisStore.js') as new (continueExceeding: boolean | undefined, exponentialBackoff: boolean | undefined, redis: unknown, key: string) => CounterStore
+
+/** A store class for @fastify/rate-limit: Redis while `available()`, memory otherwise or on error. */
+function fallbackStore (redis: unknown, available: () => boolean, onError: (err: Error) => void) {
+  return class FallbackStore implements CounterStore {
+    readonly shared: CounterStore
+    readonly local: CounterStore
+    constructor (params: StoreParams, shared?: CounterStore, local?: CounterStore) {
+      this.shared = shared ?? new RedisStore(params.continueExceeding, params.exponentialBackoff, redis, 'stamp:rate-limit:')
+      this.local = local ?? new LocalStore(params.continueExceeding, params.exponentialBackoff, params.cache)
+    }
+
+    incr (key: string, cb: Callback, timeWindow: number, max: number) { this.#use('incr', key, cb, timeWindow, max) }
+    read (key: string, cb: Callback, timeWindow: number, max: number) { this.#use('read', key, cb, timeWindow, max) }
+    child (routeOptions: Record<string, unknown>) {
+      return new FallbackStore({}, this.shared.child(routeOptions), this.local.child(routeOptions))
+    }
+
+    #use (method: 'incr' | 'read', key: string, cb: Callback, timeWindow: number, max: number) {
+      if (!available()) return this.local[method](key, cb, timeWindow, max)
+      this.shared[method](key, (err, result) => {
+        if (!err) return cb(null, result)
+        onError(err)
+        this.local[method](key, cb, timeWindow, max)
+      }, timeWindow, max)
+    }
+  }
+}
+
 export default fp(async function rateLimitPlugin (app: FastifyInstance) {
   const policy = app.config.policy.rateLimit
   const timeWindow = policy.window * 1000
@@ -52,8 +95,8 @@ export default fp(async function rateLimitPlugin (app: FastifyInstance) {
   if (policy.enabled) {
     await app.register(rateLimit, {
       global: false,
-      ...(app.redis ? { redis: app.redis, nameSpace: 'stamp:rate-limit:' } : {}),
-      // A Redis outage must not take the token endpoint down with it.
+      ...(app.redis && app.redisMonitor ? { store: redisFallbackStore(app) } : {}),
+      // Belt and braces: a store error must not take the token endpoint down with it.
       skipOnError: true,
       errorResponseBuilder: (_request, context) => {
         const seconds = Math.max(1, Math.ceil(context.ttl / 1000))
@@ -69,3 +112,9 @@ export default fp(async function rateLimitPlugin (app: FastifyInstance) {
     userinfo: limit('userinfo', policy.userinfo),
   })
 }, { name: 'rate-limit', dependencies: ['services'] })
+
+function redisFallbackStore (app: FastifyInstance) {
+  const monitor = app.redisMonitor!
+  // The options' type wants the plugin's own store interface; ours implements the same calls.
+  return fallbackStore(app.redis, () => monitor.up, (err) => monitor.failed((err as NodeJS.ErrnoException).code, err.message.slice(0, 200))) as never
+}

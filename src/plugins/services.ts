@@ -24,14 +24,19 @@ import { prismaAuthorizationCodeStore } from '../storage/prisma/authorization_co
 import { prismaConsentStore } from '../storage/prisma/consents.js'
 import { BackchannelLogout, type HostLookup } from '../domain/backchannel_logout.js'
 import { SingleSignOn } from '../domain/sso.js'
+import type { ThrottleStore } from '../domain/login_throttle.js'
 import type {
   AuditStore, AuthorizationCodeStore, ClientStore, ConsentStore, KeyStore, PendingAuthorizationStore, RefreshTokenStore, SessionStore, UserStore,
 } from '../storage/types.js'
 import type { GrantServices } from '../grants/index.js'
 import { AuditLog } from '../domain/audit.js'
-import { LoginThrottle, MemoryThrottleStore, RedisThrottleStore } from '../domain/login_throttle.js'
+import { FallbackThrottleStore, LoginThrottle, MemoryThrottleStore, RedisThrottleStore } from '../domain/login_throttle.js'
 import { PasswordPolicy } from '../domain/password_policy.js'
 import { Redis } from 'ioredis'
+import type pg from 'pg'
+import { DependencyMonitor } from '../domain/dependency_monitor.js'
+import { ClockGuard } from '../domain/clock_guard.js'
+import { shortMessage } from '../db/outage.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -58,6 +63,14 @@ declare module 'fastify' {
     consents: ConsentStore
     backchannelLogout: BackchannelLogout
     sso: SingleSignOn
+    /** The pg pool under Prisma (its usage is exported as metrics). */
+    dbPool: pg.Pool
+    /** PostgreSQL up/down, fed by the error handler and /readyz; logs once per transition. */
+    databaseMonitor: DependencyMonitor
+    /** Redis up/down when REDIS_URL is set; while down, counters are per instance. */
+    redisMonitor: DependencyMonitor | null
+    /** Process clock vs PostgreSQL's (CLOCK_SKEW_MAX). */
+    clockGuard: ClockGuard
   }
 }
 
@@ -66,6 +79,8 @@ export interface ServicesOptions {
   database: { url: string, poolMax: number }
   /** Injectable clock for key lifecycle tests. */
   now?: () => Date
+  /** Injectable database clock; default `SELECT clock_timestamp()`, or `now` itself when only `now` is injected. */
+  databaseNow?: () => Promise<Date>
   /** Run scheduled key maintenance and expired-row purging (off in most tests). */
   scheduleKeys?: boolean
   /** Back-channel logout HTTP client (tests may inject one). */
@@ -76,17 +91,30 @@ export interface ServicesOptions {
 
 export default fp(async function services (app: FastifyInstance, options: ServicesOptions) {
   const { config } = options
-  const pool = createPool(options.database)
+  const pool = createPool({ ...options.database, connectTimeoutMs: config.databaseConnectTimeout * 1000 })
   const prisma = createPrisma(options.database, pool)
+  const databaseMonitor = new DependencyMonitor({ name: 'database', log: app.log, probe: () => pool.query('SELECT 1') })
   app.addHook('onClose', async () => {
+    databaseMonitor.stop()
     await prisma.$disconnect()
     await pool.end()
   })
 
   const keyStore = prismaKeyStore(prisma)
-  const keyring = new Keyring({ store: keyStore, kek: await loadKEKFor(config, keyStore, app.log), policy: config.policy, log: app.log, now: options.now })
-  await keyring.start({ schedule: options.scheduleKeys ?? true })
+  const injectedNow = options.now
+  const clockGuard = new ClockGuard({
+    processNow: options.now,
+    databaseNow: options.databaseNow ?? (injectedNow ? async () => injectedNow() : (via) => (via ?? keyStore).databaseNow()),
+    maxSkewMs: config.clockSkewMax * 1000,
+    log: app.log,
+  })
+  const keyring = new Keyring({ store: keyStore, kek: await loadKEKFor(config, keyStore, app.log), policy: config.policy, log: app.log, now: options.now, clock: clockGuard })
+  await keyring.start({ schedule: options.scheduleKeys ?? true }) // its first step reads both clocks
   app.addHook('onClose', () => keyring.stop())
+  if (options.scheduleKeys ?? true) {
+    clockGuard.start(config.policy.clockCheckInterval * 1000)
+    app.addHook('onClose', async () => clockGuard.stop())
+  }
 
   const minter = new TokenMinter({ issuer: config.issuer, keyring, accessTokenTTL: config.policy.accessTokenTTL, refreshTokenTTL: config.policy.refreshTokenTTL })
   const clientStore = prismaClientStore(prisma)
@@ -100,14 +128,15 @@ export default fp(async function services (app: FastifyInstance, options: Servic
   const audit = new AuditLog(auditStore, app.log)
 
   let redis: Redis | null = null
+  let redisMonitor: DependencyMonitor | null = null
+  let throttleStore: ThrottleStore = new MemoryThrottleStore()
   if (config.redisUrl) {
-    // Fail fast instead of queueing commands forever while Redis is down.
-    redis = new Redis(config.redisUrl, { maxRetriesPerRequest: 1, enableOfflineQueue: false, lazyConnect: true })
-    await redis.connect()
-    const connection = redis
-    app.addHook('onClose', async () => { await connection.quit() })
+    ({ redis, monitor: redisMonitor } = await connectRedis(app, config.redisUrl))
+    const monitor = redisMonitor
+    throttleStore = new FallbackThrottleStore(new RedisThrottleStore(redis), throttleStore, () => monitor.up,
+      (err) => monitor.failed((err as { code?: string }).code, shortMessage(err)))
   }
-  const loginThrottle = new LoginThrottle(redis ? new RedisThrottleStore(redis) : new MemoryThrottleStore(), config.policy.loginThrottle)
+  const loginThrottle = new LoginThrottle(throttleStore, config.policy.loginThrottle)
   const clientCache = new ClientCache(clientStore, config.policy.clientCacheTTL)
   const sessions = prismaSessionStore(prisma)
   const pendingAuthorizations = prismaPendingAuthorizationStore(prisma)
@@ -157,6 +186,10 @@ export default fp(async function services (app: FastifyInstance, options: Servic
   app.decorate('loginThrottle', loginThrottle)
   app.decorate('passwordPolicy', new PasswordPolicy(config.policy.password))
   app.decorate('redis', redis)
+  app.decorate('redisMonitor', redisMonitor)
+  app.decorate('dbPool', pool)
+  app.decorate('databaseMonitor', databaseMonitor)
+  app.decorate('clockGuard', clockGuard)
   app.decorate('grantServices', {
     issuer: config.issuer, policy: config.policy, minter, users: usersRepository, refreshTokens, codes: authorizationCodes, passwords: passwordHasher,
     throttle: loginThrottle, audit, log: app.log, sessions,
@@ -168,3 +201,46 @@ export default fp(async function services (app: FastifyInstance, options: Servic
   app.decorate('backchannelLogout', backchannelLogout)
   app.decorate('sso', sso)
 }, { name: 'services' })
+
+/**
+ * Redis is optional at run time and at boot: Stamp starts while it is unreachable and reconnects
+ * in the background (ioredis' retry strategy, capped at 2 s between attempts). Commands fail fast
+ * while it is down (no offline queue), and callers fall back to per-instance counters.
+ */
+async function connectRedis (app: FastifyInstance, url: string): Promise<{ redis: Redis, monitor: DependencyMonitor }> {
+  let redis: Redis
+  let closing = false
+  // The probe covers a command failure on a connection that stays up (no new 'ready' event).
+  const monitor = new DependencyMonitor({
+    name: 'redis',
+    log: app.log,
+    fallback: 'rate limits and login throttling use per-instance counters until it is back',
+    probe: () => redis.ping(),
+  })
+  redis = new Redis(url, {
+    maxRetriesPerRequest: 1,
+    enableOfflineQueue: false,
+    lazyConnect: true,
+    connectTimeout: 2_000,
+    retryStrategy: (attempt) => Math.min(attempt * 200, 2_000),
+  })
+  redis.on('ready', () => monitor.recovered())
+  // Every failed (re)connect attempt emits 'error'; the monitor turns them into one line per
+  // transition plus a rate-limited reminder. Without a listener ioredis prints each to stderr.
+  redis.on('error', (err: NodeJS.ErrnoException) => monitor.failed(err.code, shortMessage(err)))
+  redis.on('close', () => { if (monitor.up && !closing) monitor.failed('ECONNRESET', 'connection closed') })
+  app.addHook('onClose', async () => {
+    closing = true
+    monitor.stop()
+    // QUIT only on a live connection: on a dead one it rejects ("Connection is closed.") and
+    // would turn a clean shutdown into exit 1.
+    if (redis.status === 'ready') await redis.quit().catch(() => redis.disconnect())
+    else redis.disconnect()
+  })
+  try {
+    await redis.connect()
+  } catch (err) {
+    if (!closing) monitor.failed((err as NodeJS.ErrnoException).code, shortMessage(err))
+  }
+  return { redis, monitor }
+}

@@ -184,7 +184,7 @@ export interface StoredKey {
   retiredAt: Date | null
 }
 
-export type KeyPatch = Partial<Pick<StoredKey, 'status' | 'privateKeyEnc' | 'kekId' | 'activatedAt' | 'retiringAt' | 'retireAfter' | 'retiredAt'>>
+export type KeyPatch = Partial<Pick<StoredKey, 'status' | 'privateKeyEnc' | 'kekId' | 'activatedAt' | 'retiringAt' | 'retireAfter' | 'retiredAt' | 'createdAt'>>
 
 /** What a key-lifecycle step may do inside its transaction, under the key lock. */
 export interface KeyTransaction {
@@ -192,6 +192,8 @@ export interface KeyTransaction {
   insert(key: Omit<StoredKey, 'retiringAt' | 'retireAfter' | 'retiredAt'>): Promise<void>
   update(kid: string, patch: KeyPatch): Promise<void>
   revokeRefreshTokensSignedBy(kid: string, now: Date): Promise<number>
+  /** PostgreSQL's clock, read on this transaction's connection. */
+  databaseNow(): Promise<Date>
 }
 
 export interface KeyStore {
@@ -203,6 +205,8 @@ export interface KeyStore {
    * keys at once. With `tryOnly`, returns undefined instead of waiting when another holds it.
    */
   locked<T>(step: (tx: KeyTransaction) => Promise<T>, options?: { tryOnly?: boolean }): Promise<T | undefined>
+  /** PostgreSQL's clock (`clock_timestamp()`): the time every instance shares (see domain/clock_guard.ts). */
+  databaseNow(): Promise<Date>
 }
 
 /** A single sign-on session (the OIDC `sid` is `id`; the cookie secret is stored only as `tokenHash`). */

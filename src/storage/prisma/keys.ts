@@ -39,9 +39,17 @@ export function prismaKeyStore (prisma: PrismaClient): KeyStore {
           insert: async (key) => { await tx.signingKey.create({ data: { ...key, publicJwk: key.publicJwk as object } }) },
           update: async (kid, patch) => { await tx.signingKey.update({ where: { kid }, data: patch }) },
           revokeRefreshTokensSignedBy: (kid, now) => revokeFamiliesSignedBy(tx, kid, now),
+          databaseNow: () => clockTimestamp(tx),
         }
         return step(keys)
       }, { timeout: 30_000, maxWait: 30_000 })
     },
+    databaseNow: () => clockTimestamp(prisma),
   }
+}
+
+/** `clock_timestamp()`, not `now()`: the latter is frozen at the start of the transaction. */
+async function clockTimestamp (db: Pick<PrismaClient, '$queryRaw'>): Promise<Date> {
+  const [{ now }] = await db.$queryRaw<[{ now: Date }]>`SELECT clock_timestamp() AS now`
+  return now
 }
