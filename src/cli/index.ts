@@ -23,6 +23,7 @@ const USAGE = `usage: stamp <command>
   migrate [--json]               apply pending database migrations
   user create ...                create a user
   client create ...              register a client
+  client disable|enable ID       refuse a client everywhere (revokes its refresh tokens) / allow it again
   consent revoke --user U --client C   forget a user's consent for a client
   keys list|rotate|revoke|rewrap manage signing keys
   audit tail [--limit N] [--json] show the newest security events`

@@ -7,6 +7,7 @@
 import { InvalidRequest } from '../errors.js'
 import type { ClientRecord } from '../storage/types.js'
 import { SCOPE_TOKEN } from './scopes.js'
+import { REFRESH_TOKEN_AUDIENCE } from './tokens.js'
 
 
 /** Scopes an authorization_code client gets when none are given. */
@@ -33,6 +34,7 @@ export function normalizeClientSettings (settings: ClientSettings, knownGrants: 
   for (const uri of uris) {
     if (!URL.canParse(uri) || uri.includes('#')) throw new InvalidRequest(`not an absolute URI without fragment: ${uri}`)
   }
+  if (settings.audiences.includes(REFRESH_TOKEN_AUDIENCE)) throw new InvalidRequest(`${REFRESH_TOKEN_AUDIENCE} is the audience of refresh tokens, not of a resource`)
   for (const scope of settings.scopes) {
     if (!SCOPE_TOKEN.test(scope)) throw new InvalidRequest('scopes must be RFC 6749 scope tokens')
   }

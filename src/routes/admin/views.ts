@@ -19,6 +19,7 @@ export function clientView (client: ClientRecord) {
     backchannel_logout_uri: client.backchannelLogoutUri,
     scopes: client.scopes,
     audiences: client.audiences,
+    disabled: client.disabled ?? false,
   }
 }
 
