@@ -32,7 +32,7 @@ export const envSchemaDefinition = {
     ACCESS_TOKEN_TTL: { type: 'integer', minimum: 10, maximum: 86_400, default: defaults.accessTokenTTL, description: 'Access token lifetime, seconds.' },
     REFRESH_TOKEN_TTL: { type: 'integer', minimum: 60, maximum: 31_536_000, default: defaults.refreshTokenTTL, description: 'Refresh token lifetime, seconds.' },
     REFRESH_GRACE_SECONDS: { type: 'integer', minimum: 0, maximum: 60, description: 'Deprecated: read as `REFRESH_RETRY_SECONDS` when that is unset (the grace window issued a second live token; the retry window hands out the same successor).' },
-    REFRESH_RETRY_SECONDS: { type: 'integer', minimum: 0, maximum: 60, description: `Seconds after a refresh during which the same client presenting the same refresh token again (a retry after a lost answer or a crashed instance) gets the same successor back instead of a reuse revocation; 0 = strict reuse detection. Default ${defaults.refreshRetrySeconds}.` },
+    REFRESH_RETRY_SECONDS: { type: 'integer', minimum: 0, maximum: 60, default: defaults.refreshRetrySeconds, description: 'Seconds after a refresh during which the same client presenting the same refresh token again (a retry after a lost answer or a crashed instance) gets the same successor back instead of a reuse revocation; 0 = strict reuse detection.' },
     REFRESH_FAMILY_MAX_AGE: { type: 'integer', minimum: 60, maximum: 31_536_000, default: defaults.refreshFamilyMaxAge, description: 'Absolute lifetime of a refresh-token family (one login), seconds, however often it is refreshed (30 days).' },
     SIGNING_ALG: { type: 'string', enum: [...SIGNING_ALGS], default: defaults.signingAlg, description: 'Algorithm of newly generated signing keys.' },
     JWKS_MAX_AGE: { type: 'integer', minimum: 0, maximum: 86_400, default: defaults.jwksMaxAge, description: '`Cache-Control: max-age` of the JWKS, seconds; a next key is published at least this long before it signs.' },
@@ -67,7 +67,7 @@ interface RawEnv {
   ACCESS_TOKEN_TTL: number
   REFRESH_TOKEN_TTL: number
   REFRESH_GRACE_SECONDS?: number
-  REFRESH_RETRY_SECONDS?: number
+  REFRESH_RETRY_SECONDS: number
   REFRESH_FAMILY_MAX_AGE: number
   SIGNING_ALG: SigningAlg
   JWKS_MAX_AGE: number
@@ -182,7 +182,8 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env): Config {
       ...defaults,
       accessTokenTTL: raw.ACCESS_TOKEN_TTL,
       refreshTokenTTL: raw.REFRESH_TOKEN_TTL,
-      refreshRetrySeconds: raw.REFRESH_RETRY_SECONDS ?? raw.REFRESH_GRACE_SECONDS ?? defaults.refreshRetrySeconds,
+      // REFRESH_GRACE_SECONDS (deprecated) still sets the window when REFRESH_RETRY_SECONDS is not given.
+      refreshRetrySeconds: env.REFRESH_RETRY_SECONDS === undefined && raw.REFRESH_GRACE_SECONDS !== undefined ? raw.REFRESH_GRACE_SECONDS : raw.REFRESH_RETRY_SECONDS,
       refreshFamilyMaxAge: raw.REFRESH_FAMILY_MAX_AGE,
       signingAlg: raw.SIGNING_ALG,
       jwksMaxAge: raw.JWKS_MAX_AGE,
