@@ -74,7 +74,7 @@ export const refreshToken: Grant = {
         ? 'the user of this refresh token is no longer active'
         : !exchanged.clientActive ? 'the client of this refresh token is disabled' : 'nothing of this refresh token\'s scope is granted any more')
     }
-    if (exchanged.familyEndsAt <= now) throw new InvalidGrant('the refresh token\'s login is too old: sign in again')
+    if (exchanged.familyEnded) throw new InvalidGrant('the refresh token\'s login is too old: sign in again')
 
     let familyScope: string
     if (exchanged.rotated) {
@@ -100,9 +100,9 @@ export const refreshToken: Grant = {
 }
 
 /** What the statement itself checks, as its snapshot saw it. */
-function usable ({ record, clientActive, grantedScope, familyEndsAt }: RefreshExchangeResult, now: Date): boolean {
+function usable ({ record, clientActive, grantedScope, familyEnded }: RefreshExchangeResult, now: Date): boolean {
   return record.consumedAt === null && record.revokedAt === null && record.expiresAt > now && record.userActive && clientActive &&
-    (grantedScope !== '' || record.scope === '') && familyEndsAt > now
+    (grantedScope !== '' || record.scope === '') && !familyEnded
 }
 
 /** The successor to hand out again: consumed within the retry window, and its successor still unused. */

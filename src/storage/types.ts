@@ -113,8 +113,8 @@ export interface RefreshExchangeResult {
   clientActive: boolean
   /** The token's scope as its client, user and (third-party client) consent allow it now; '' when nothing is left. */
   grantedScope: string
-  /** Family start + REFRESH_FAMILY_MAX_AGE: no token of the family lives past it. */
-  familyEndsAt: Date
+  /** Family start + REFRESH_FAMILY_MAX_AGE has passed: no token of the family lives past it. */
+  familyEnded: boolean
   rotated: boolean
   /** When rotated: the successor as stored (narrowed scope, capped expiry). */
   issued: { scope: string, expiresAt: Date } | null

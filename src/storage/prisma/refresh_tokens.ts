@@ -38,14 +38,15 @@ interface ExchangeRow extends TokenRow {
   user_active: boolean
   client_active: boolean
   granted_scope: string
-  family_ends_at: Date
+  family_ended: boolean
   successor_jti: string | null
   successor_kid: string | null
   successor_scope: string | null
   successor_expires_at: Date | null
   successor_live: boolean | null
   new_scope: string | null
-  new_expires_at: Date | null
+  /** Seconds since the epoch (a float parses cheaper than a timestamp on this hot path). */
+  new_expires_epoch: number | null
   rotated: boolean
 }
 
@@ -117,7 +118,11 @@ const EXCHANGE_SQL = `
     SELECT $4, family_id, user_id, client_id, granted_scope, audience, $5, session_id, LEAST($6, family_ends_at), family_created_at FROM consumed
     RETURNING scope, expires_at
   )
-  SELECT target.*, s.scope AS new_scope, s.expires_at AS new_expires_at, (s.scope IS NOT NULL) AS rotated
+  SELECT target.jti, target.family_id, target.user_id, target.client_id, target.scope, target.audience, target.kid, target.session_id,
+         target.expires_at, target.created_at, target.consumed_at, target.revoked_at, target.user_active, target.client_active,
+         target.granted_scope, target.family_ends_at <= $3 AS family_ended, target.successor_jti, target.successor_kid,
+         target.successor_scope, target.successor_expires_at, target.successor_live,
+         s.scope AS new_scope, extract(epoch FROM s.expires_at)::float8 AS new_expires_epoch, (s.scope IS NOT NULL) AS rotated
   FROM target LEFT JOIN successor s ON TRUE`
 
 /** {@link RefreshTokenStore.exchange} on `pool` (also run alone by the bench as the database's ceiling). */
@@ -135,9 +140,9 @@ export async function exchangeRefreshToken (pool: pg.Pool, request: RefreshExcha
     record: { ...toRecord(row), userActive: row.user_active },
     clientActive: row.client_active,
     grantedScope: row.granted_scope,
-    familyEndsAt: row.family_ends_at,
+    familyEnded: row.family_ended,
     rotated: row.rotated,
-    issued: row.rotated ? { scope: row.new_scope!, expiresAt: row.new_expires_at! } : null,
+    issued: row.rotated ? { scope: row.new_scope!, expiresAt: new Date(row.new_expires_epoch! * 1000) } : null,
     successor: row.successor_jti && row.successor_kid
       ? { jti: row.successor_jti, kid: row.successor_kid, scope: row.successor_scope!, expiresAt: row.successor_expires_at!, live: row.successor_live === true }
       : null,

@@ -151,12 +151,13 @@ t.test('a successor never outlives its family, and an ended family does not rota
   const result = await exchange({ jti: first.jti, clientId: 'app', successor: next, now: new Date(), familyMaxAge: 3600 })
   t.equal(result?.rotated, true)
   const end = Math.floor(start.getTime() / 1000) * 1000 + 3600_000
-  t.equal(result?.familyEndsAt.getTime(), end)
+  t.equal(result?.familyEnded, false)
   t.equal(result?.issued?.expiresAt.getTime(), end, 'capped at the family\'s end (whole seconds)')
   const stored = await prisma.refreshToken.findUnique({ where: { jti: next.jti } })
   t.equal(stored?.familyCreatedAt.getTime(), start.getTime(), 'the family start is inherited')
   const late = await exchange({ jti: next.jti, clientId: 'app', successor: successor(), now: new Date(end + 1000), familyMaxAge: 3600 })
   t.equal(late?.rotated, false)
+  t.equal(late?.familyEnded, true)
 })
 
 t.test('revokeFamilies revokes the live families of a user/client holding a scope', async (t) => {
