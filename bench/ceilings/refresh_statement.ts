@@ -18,7 +18,7 @@ const pool = new pg.Pool({ connectionString: url, max: 20 }) // Stamp's pool siz
 
 const { rows: [user] } = await pool.query<{ id: string }>('SELECT id FROM users LIMIT 1')
 const { rows: [client] } = await pool.query<{ client_id: string }>("SELECT client_id FROM clients WHERE 'refresh_token' = ANY(grant_types) LIMIT 1")
-const expiresAt = () => new Date(Date.now() + 86_400_000)
+const expiresAt = () => new Date((Math.floor(Date.now() / 1000) + 86_400) * 1000)
 const chains = await Promise.all(Array.from({ length: concurrency }, async () => {
   const jti = randomUUID()
   await pool.query(`INSERT INTO refresh_tokens (jti, family_id, user_id, client_id, scope, audience, kid, expires_at)
@@ -31,7 +31,7 @@ const idle = [...chains]
 const result = await closedLoop(async () => {
   const chain = idle.shift()!
   const successor = { jti: randomUUID(), kid: 'bench', expiresAt: expiresAt() }
-  const exchanged = await exchangeRefreshToken(pool, { jti: chain.jti, clientId: client.client_id, successor, now: new Date() })
+  const exchanged = await exchangeRefreshToken(pool, { jti: chain.jti, clientId: client.client_id, successor, now: new Date(), familyMaxAge: 30 * 86_400, userBaselineScopes: ['openid', 'profile', 'email', 'offline_access'] })
   if (!exchanged?.rotated) throw new Error('refresh statement did not rotate')
   chain.jti = successor.jti
   idle.push(chain)

@@ -1,13 +1,15 @@
 /**
  * `stamp consent revoke --user U --client C` — forgets a user's remembered consent for a client,
- * so the consent page is shown again on the next sign-in. `--user` takes a username or user id.
- * Tokens already issued stay valid until they expire or are revoked (RFC 7009).
+ * so the consent page is shown again on the next sign-in, and revokes the refresh-token families
+ * the user gave the client. `--user` takes a username or user id. Access tokens already issued
+ * stay valid until they expire (ACCESS_TOKEN_TTL).
  *
  * @module
  */
 import { parseArgs } from 'node:util'
 import type { Config } from '../config/env.js'
 import { withContext } from './context.js'
+import { withdrawConsent } from '../domain/consent.js'
 import { print, UsageError } from './output.js'
 
 const USAGE = 'usage: stamp consent revoke --user USERNAME|ID --client CLIENT_ID [--json]'
@@ -25,9 +27,10 @@ export async function consentCommand (args: string[], config: Config): Promise<v
   await withContext(config, async (ctx) => {
     const user = (UUID.test(values.user!) ? await ctx.users.findById(values.user!) : null) ?? await ctx.users.findByUsername(values.user!)
     if (!user) throw new UsageError(`no user ${values.user}`)
-    const revoked = await ctx.consents.revoke(user.id, values.client!)
-    if (revoked) await ctx.audit.record({ type: 'consent_revoked', actor: 'cli', subject: user.id, clientId: values.client! })
-    print(values.json, { user_id: user.id, client_id: values.client, revoked },
-      revoked ? `consent of ${user.username} for ${values.client} revoked` : `${user.username} had no consent for ${values.client}`)
+    const { revoked, refreshFamiliesRevoked } = await withdrawConsent(ctx, user.id, values.client!)
+    await ctx.audit.record({ type: 'consent_revoked', actor: 'cli', subject: user.id, clientId: values.client, detail: { refresh_families_revoked: refreshFamiliesRevoked } })
+    const families = `${refreshFamiliesRevoked} refresh-token famil${refreshFamiliesRevoked === 1 ? 'y' : 'ies'} revoked`
+    print(values.json, { user_id: user.id, client_id: values.client, revoked, refresh_families_revoked: refreshFamiliesRevoked },
+      revoked ? `consent of ${user.username} for ${values.client} revoked; ${families}` : `${user.username} had no consent for ${values.client}; ${families}`)
   })
 }

@@ -20,6 +20,7 @@ import { prismaAuditStore } from '../storage/prisma/audit.js'
 import { AuditLog } from '../domain/audit.js'
 import type { PasswordPolicy } from '../domain/password_policy.js'
 import { prismaConsentStore } from '../storage/prisma/consents.js'
+import { prismaRefreshTokenStore } from '../storage/prisma/refresh_tokens.js'
 
 export interface CLIContext {
   config: Config
@@ -38,6 +39,7 @@ export interface CLIContext {
   audit: AuditLog
   /** A keyring on the shared key store (does not run the maintenance timer). */
   keyring(): Promise<Keyring>
+  refreshTokens: ReturnType<typeof prismaRefreshTokenStore>
 }
 
 export async function withContext<T> (config: Config, run: (ctx: CLIContext) => Promise<T>): Promise<T> {
@@ -76,6 +78,7 @@ export async function withContext<T> (config: Config, run: (ctx: CLIContext) => 
           await keyring.start({ schedule: false })
           return keyring
         },
+        refreshTokens: prismaRefreshTokenStore(prisma, pool),
       })
     } finally {
       await prisma.$disconnect()

@@ -25,6 +25,7 @@ const USAGE = `usage: stamp <command>
   user create ...                create a user
   client create ...              register a client
   client update ID --[no-]require-pkce   require PKCE at /authorize (or not)
+  client disable|enable ID       refuse a client everywhere (revokes its refresh tokens) / allow it again
   consent revoke --user U --client C   forget a user's consent for a client
   keys list|rotate|revoke|rewrap manage signing keys
   audit tail [--limit N] [--json] show the newest security events

@@ -13,11 +13,17 @@ export const defaults = {
   /** Refresh token lifetime in seconds. */
   refreshTokenTTL: 86_400,
   /**
-   * Seconds after a refresh token was consumed during which the same client may present it again
-   * and still get a new pair in the same family (absorbs exactly-concurrent retries). 0 = strict
-   * RFC 9700 §4.14.2 reuse detection.
+   * Seconds after a refresh token was consumed during which the same client presenting it again
+   * gets the same successor back (a retry after a lost answer or a crashed instance): no second
+   * live token, no reuse event. Presented after that, or once the successor was used, it is reuse
+   * (RFC 9700 §4.14.2) and the family is revoked. 0 = every second presentation is reuse.
    */
-  refreshGraceSeconds: 0,
+  refreshRetrySeconds: 10,
+  /**
+   * Absolute lifetime of a refresh-token family in seconds, counted from the login that started it:
+   * a family refreshed every day still ends (the user signs in again). 30 days.
+   */
+  refreshFamilyMaxAge: 30 * 86_400,
   /** JWS algorithm for new signing keys. */
   signingAlg: 'RS256' as SigningAlg,
   /** `Cache-Control: max-age` for the JWKS, in seconds; also what verifiers may cache. */
@@ -106,7 +112,8 @@ export const SIGNING_ALGS: readonly SigningAlg[] = ['RS256', 'PS256', 'ES256', '
 export type Policy = {
   accessTokenTTL: number
   refreshTokenTTL: number
-  refreshGraceSeconds: number
+  refreshRetrySeconds: number
+  refreshFamilyMaxAge: number
   signingAlg: SigningAlg
   jwksMaxAge: number
   clockSkew: number

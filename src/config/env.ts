@@ -31,7 +31,9 @@ export const envSchemaDefinition = {
     INSTANCE_NAME: { type: 'string', pattern: '^[A-Za-z0-9._-]{1,64}$', description: 'When set, responses carry `x-stamp-instance` (debugging a load balancer).' },
     ACCESS_TOKEN_TTL: { type: 'integer', minimum: 10, maximum: 86_400, default: defaults.accessTokenTTL, description: 'Access token lifetime, seconds.' },
     REFRESH_TOKEN_TTL: { type: 'integer', minimum: 60, maximum: 31_536_000, default: defaults.refreshTokenTTL, description: 'Refresh token lifetime, seconds.' },
-    REFRESH_GRACE_SECONDS: { type: 'integer', minimum: 0, maximum: 60, default: defaults.refreshGraceSeconds, description: 'Window in which the same client may present a just-consumed refresh token again (concurrent retries) without triggering reuse revocation.' },
+    REFRESH_GRACE_SECONDS: { type: 'integer', minimum: 0, maximum: 60, description: 'Deprecated: read as `REFRESH_RETRY_SECONDS` when that is unset (the grace window issued a second live token; the retry window hands out the same successor).' },
+    REFRESH_RETRY_SECONDS: { type: 'integer', minimum: 0, maximum: 60, default: defaults.refreshRetrySeconds, description: 'Seconds after a refresh during which the same client presenting the same refresh token again (a retry after a lost answer or a crashed instance) gets the same successor back instead of a reuse revocation; 0 = strict reuse detection.' },
+    REFRESH_FAMILY_MAX_AGE: { type: 'integer', minimum: 60, maximum: 31_536_000, default: defaults.refreshFamilyMaxAge, description: 'Absolute lifetime of a refresh-token family (one login), seconds, however often it is refreshed (30 days).' },
     SIGNING_ALG: { type: 'string', enum: [...SIGNING_ALGS], default: defaults.signingAlg, description: 'Algorithm of newly generated signing keys.' },
     JWKS_MAX_AGE: { type: 'integer', minimum: 0, maximum: 86_400, default: defaults.jwksMaxAge, description: '`Cache-Control: max-age` of the JWKS, seconds; a next key is published at least this long before it signs.' },
     KEY_ROTATION_INTERVAL: { type: 'integer', minimum: 1, default: defaults.keyRotationInterval, description: 'Scheduled key rotation interval, seconds (30 days).' },
@@ -69,7 +71,9 @@ interface RawEnv {
   INSTANCE_NAME?: string
   ACCESS_TOKEN_TTL: number
   REFRESH_TOKEN_TTL: number
-  REFRESH_GRACE_SECONDS: number
+  REFRESH_GRACE_SECONDS?: number
+  REFRESH_RETRY_SECONDS: number
+  REFRESH_FAMILY_MAX_AGE: number
   SIGNING_ALG: SigningAlg
   JWKS_MAX_AGE: number
   KEY_ROTATION_INTERVAL: number
@@ -197,7 +201,9 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env): Config {
       ...defaults,
       accessTokenTTL: raw.ACCESS_TOKEN_TTL,
       refreshTokenTTL: raw.REFRESH_TOKEN_TTL,
-      refreshGraceSeconds: raw.REFRESH_GRACE_SECONDS,
+      // REFRESH_GRACE_SECONDS (deprecated) still sets the window when REFRESH_RETRY_SECONDS is not given.
+      refreshRetrySeconds: env.REFRESH_RETRY_SECONDS === undefined && raw.REFRESH_GRACE_SECONDS !== undefined ? raw.REFRESH_GRACE_SECONDS : raw.REFRESH_RETRY_SECONDS,
+      refreshFamilyMaxAge: raw.REFRESH_FAMILY_MAX_AGE,
       signingAlg: raw.SIGNING_ALG,
       jwksMaxAge: raw.JWKS_MAX_AGE,
       keyRotationInterval: raw.KEY_ROTATION_INTERVAL,

@@ -29,6 +29,8 @@ function secretMatches (secret: string, storedHash: string): boolean {
 }
 
 /** Caches client records briefly per instance: the hot path must not hit the database each time. */
+const enabled = (client: ClientRecord | null): ClientRecord | null => client?.disabled === true ? null : client
+
 export class ClientCache {
   readonly #store: ClientStore
   readonly #ttlMs: number
@@ -40,16 +42,17 @@ export class ClientCache {
     this.#ttlMs = ttlSeconds * 1000
   }
 
+  /** The client, or null when there is none or it is disabled (a disabled client is refused everywhere). */
   async find (id: string): Promise<ClientRecord | null> {
     const now = Date.now()
     const hit = this.#entries.get(id)
-    if (hit && hit.expires > now) return hit.client
+    if (hit && hit.expires > now) return enabled(hit.client)
     const client = await this.#store.find(id)
     if (client && this.#ttlMs > 0) {
       if (this.#entries.size >= ClientCache.MAX_ENTRIES) this.#entries.clear()
       this.#entries.set(id, { client, expires: now + this.#ttlMs })
     }
-    return client
+    return enabled(client)
   }
 
   forget (id: string): void {

@@ -8,6 +8,8 @@ import { InvalidRequest } from '../errors.js'
 import type { ClientRecord } from '../storage/types.js'
 import { SCOPE_TOKEN } from './scopes.js'
 import { uriProblem, type URIKind } from './redirect_uris.js'
+import { REFRESH_TOKEN_AUDIENCE } from './tokens.js'
+
 
 /** Scopes an authorization_code client gets when none are given. */
 export const OIDC_DEFAULT_SCOPES: readonly string[] = ['openid', 'profile', 'email', 'offline_access']
@@ -50,6 +52,7 @@ export function normalizeClientSettings (settings: ClientSettings, knownGrants: 
     const problem = uriProblem(uri, kind)
     if (problem) throw new InvalidRequest(`${problem}: ${uri}`)
   }
+  if (settings.audiences.includes(REFRESH_TOKEN_AUDIENCE)) throw new InvalidRequest(`${REFRESH_TOKEN_AUDIENCE} is the audience of refresh tokens, not of a resource`)
   for (const scope of settings.scopes) {
     if (!SCOPE_TOKEN.test(scope)) throw new InvalidRequest('scopes must be RFC 6749 scope tokens')
   }

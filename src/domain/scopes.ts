@@ -4,6 +4,7 @@
  * @module
  */
 import { InvalidRequest, InvalidScope, InvalidTarget } from '../errors.js'
+import { REFRESH_TOKEN_AUDIENCE } from './tokens.js'
 
 /** RFC 6749 §3.3: scope-token = 1*( %x21 / %x23-5B / %x5D-7E ) */
 export const SCOPE_TOKEN = /^[\x21\x23-\x5B\x5D-\x7E]+$/
@@ -37,7 +38,9 @@ export function allowedForUser (clientScopes: readonly string[], userScopes: rea
  * RFC 8707 §2: `resource` selects the audience among those registered for the client; without
  * it, the token is for all of them, or for Stamp itself when none is registered.
  */
-export function resolveAudience (resources: string[] | undefined, clientAudiences: readonly string[], issuer: string): string[] {
+export function resolveAudience (resources: string[] | undefined, registered: readonly string[], issuer: string): string[] {
+  // Refresh tokens' audience is never an access token's, even if it got into a client's record.
+  const clientAudiences = registered.filter((a) => a !== REFRESH_TOKEN_AUDIENCE)
   if (!resources?.length) return clientAudiences.length ? [...clientAudiences] : [issuer]
   for (const resource of resources) {
     if (resource.includes('#')) throw new InvalidRequest('resource must not contain a fragment')

@@ -13,11 +13,24 @@ import type { Keyring } from './keyring.js'
 /** RFC 9068 §2.1 */
 export const ACCESS_TOKEN_TYP = 'at+jwt'
 export const REFRESH_TOKEN_TYP = 'rt+jwt'
+/**
+ * The audience of every refresh token: a URN no resource can have (client audiences and RFC 8707
+ * `resource` values refuse it), so a verifier that ignores `typ` still refuses a refresh token
+ * whatever audience it pins. Refresh tokens are only ever presented back to Stamp.
+ */
+export const REFRESH_TOKEN_AUDIENCE = 'urn:stamp:refresh-token'
 /** OIDC Core §2 ID Tokens carry the generic JWT type. */
 export const ID_TOKEN_TYP = 'JWT'
 /** OIDC Back-Channel Logout 1.0 §2.4 */
 export const LOGOUT_TOKEN_TYP = 'logout+jwt'
 export const BACKCHANNEL_LOGOUT_EVENT = 'http://schemas.openid.net/event/backchannel-logout'
+
+/**
+ * Audiences a presented refresh token may carry. TODO(v2): drop the issuer, the audience of refresh
+ * tokens issued before REFRESH_TOKEN_AUDIENCE (they expire within REFRESH_TOKEN_TTL of an upgrade;
+ * accepting them at Stamp is safe, since `typ` tells them apart here).
+ */
+const REFRESH_AUDIENCES_ACCEPTED = (issuer: string): string[] => [REFRESH_TOKEN_AUDIENCE, issuer]
 
 /** Lifetime of a logout token: it is delivered at once, so two minutes is plenty. */
 const LOGOUT_TOKEN_TTL = 120
@@ -37,6 +50,8 @@ export interface RefreshTokenClaims {
   sub: string
   clientId: string
   scope: string
+  /** Seconds since the epoch; default `iat` + the refresh-token TTL (the family's end may come first). */
+  exp?: number
 }
 
 export interface IdTokenClaims {
@@ -107,10 +122,16 @@ export class TokenMinter {
     return this.#sign(payload, ACCESS_TOKEN_TYP, claims.sub, claims.audience, randomUUID(), now, this.accessTokenTTL)
   }
 
+  /**
+   * The same claims and key give the same string: RS256 (RSASSA-PKCS1-v1_5) signatures are
+   * deterministic, which is what lets a retried refresh hand out its successor again. After a key
+   * rotation the string differs, but it names the same row (`jti`): still one live token.
+   */
   async refreshToken (claims: RefreshTokenClaims, now = Date.now()): Promise<string> {
-    // A refresh token is only ever presented back to Stamp, so Stamp is its audience.
+    const iat = Math.floor(now / 1000)
+    const ttl = claims.exp === undefined ? this.refreshTokenTTL : claims.exp - iat
     return this.#sign({ client_id: claims.clientId, scope: claims.scope }, REFRESH_TOKEN_TYP, claims.sub,
-      [this.#issuer], claims.jti, now, this.refreshTokenTTL)
+      [REFRESH_TOKEN_AUDIENCE], claims.jti, now, ttl)
   }
 
   /**
@@ -165,7 +186,7 @@ export class TokenMinter {
         const entry = header.kid ? this.#keyring.verificationKey(header.kid) : undefined
         if (!entry || entry.alg !== header.alg) throw new Error('unknown key')
         return entry.key
-      }, { issuer: this.#issuer, typ, audience: typ === REFRESH_TOKEN_TYP ? this.#issuer : undefined, algorithms: ['RS256', 'PS256', 'ES256', 'EdDSA'] })
+      }, { issuer: this.#issuer, typ, audience: typ === REFRESH_TOKEN_TYP ? REFRESH_AUDIENCES_ACCEPTED(this.#issuer) : undefined, algorithms: ['RS256', 'PS256', 'ES256', 'EdDSA'] })
       return payload
     } catch {
       return null

@@ -33,6 +33,9 @@ export async function issueTokenPair (request: PairRequest, services: GrantServi
   const response: TokenResponse = { access_token: '', token_type: 'Bearer', expires_in: minter.accessTokenTTL, scope: request.scope }
   if (request.refresh) {
     const jti = randomUUID()
+    // A new family: its first token already ends with it (REFRESH_FAMILY_MAX_AGE). Whole seconds,
+    // so the stored expiry is the JWT's `exp`.
+    const exp = Math.floor(now / 1000) + Math.min(minter.refreshTokenTTL, services.policy.refreshFamilyMaxAge)
     const record: NewRefreshToken = {
       jti,
       familyId: request.familyId ?? randomUUID(),
@@ -42,11 +45,11 @@ export async function issueTokenPair (request: PairRequest, services: GrantServi
       audience: request.audience,
       kid: minter.currentKid,
       sessionId: request.sessionId ?? null,
-      expiresAt: new Date(now + minter.refreshTokenTTL * 1000),
+      expiresAt: new Date(exp * 1000),
     }
     // Store before handing the token out: a token the database does not know is useless anyway.
     const [refreshToken] = await Promise.all([
-      minter.refreshToken({ jti, sub: request.sub, clientId: request.client.id, scope: record.scope }, now),
+      minter.refreshToken({ jti, sub: request.sub, clientId: request.client.id, scope: record.scope, exp }, now),
       services.refreshTokens.create(record),
     ])
     response.refresh_token = refreshToken

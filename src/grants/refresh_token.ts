@@ -5,15 +5,23 @@
  *
  * The hot path is one SQL statement (`RefreshTokenStore.exchange`): everything that can be
  * checked without the database is checked first, so that nothing is consumed for a request that
- * is then refused.
+ * is then refused. The statement also narrows the family's scope to what the client, the user and
+ * (third-party clients) the consent hold now, refuses disabled users and clients, and ends the
+ * family REFRESH_FAMILY_MAX_AGE after its login.
+ *
+ * Crash-safe retries: the consumed row names its successor. The same client presenting the same
+ * token again within REFRESH_RETRY_SECONDS (its answer was lost, or the instance died after the
+ * commit) gets that successor again, signed from the same claims (the same string with RS256 while
+ * the key is the same), so a family never has two live tokens and a retry is never reuse. Once the
+ * successor was used, presenting the old token is reuse.
  *
  * @module
  */
 import { randomUUID } from 'node:crypto'
 import { InvalidGrant, InvalidRequest } from '../errors.js'
 import { REFRESH_TOKEN_TYP } from '../domain/tokens.js'
-import { parseScope, resolveAudience, resolveScope } from '../domain/scopes.js'
-import type { RefreshTokenRecord } from '../storage/types.js'
+import { parseScope, resolveAudience, resolveScope, USER_BASELINE_SCOPES } from '../domain/scopes.js'
+import type { RefreshExchangeResult, RefreshTokenRecord } from '../storage/types.js'
 import type { Grant, GrantServices } from './types.js'
 
 export const refreshToken: Grant = {
@@ -22,7 +30,7 @@ export const refreshToken: Grant = {
   allowPublicClients: true,
   async handler ({ client, params, resources, ip }, services) {
     if (!params.refresh_token) throw new InvalidRequest('refresh_token is required')
-    const { minter } = services
+    const { minter, policy } = services
     const claims = await minter.verifyOwn(params.refresh_token, REFRESH_TOKEN_TYP)
     if (!claims?.jti || typeof claims.sub !== 'string' || typeof claims.scope !== 'string') {
       throw new InvalidGrant('refresh token is invalid or expired')
@@ -33,46 +41,82 @@ export const refreshToken: Grant = {
     // §6: the new scope "MUST NOT include any scope not originally granted". The signed `scope`
     // claim is the family's scope (the family keeps it; a narrower request only narrows the
     // access token), so an invalid_scope is answered before anything is consumed.
-    const familyScope = claims.scope
-    const scope = resolveScope(parseScope(params.scope), familyScope.split(' ').filter(Boolean))
+    const requested = parseScope(params.scope)
+    resolveScope(requested, claims.scope.split(' ').filter(Boolean))
     if (resources?.some((r) => r.includes('#'))) throw new InvalidRequest('resource must not contain a fragment')
 
     const now = new Date()
-    const successor = { jti: randomUUID(), kid: minter.currentKid, expiresAt: new Date(now.getTime() + minter.refreshTokenTTL * 1000) }
-    // Signed while the statement runs: every claim of the successor is known already.
-    const nextRefreshToken = minter.refreshToken({ jti: successor.jti, sub: claims.sub, clientId: client.id, scope: familyScope }, now.getTime())
+    const sub = claims.sub
+    const iat = Math.floor(now.getTime() / 1000)
+    // Whole seconds: the stored expiry is the JWT's `exp`, so a retry can sign the same token again.
+    const successor = { jti: randomUUID(), kid: minter.currentKid, expiresAt: new Date((iat + minter.refreshTokenTTL) * 1000) }
+    // Signed while the statement runs, optimistically with the presented scope and the full
+    // lifetime; signed again below in the rare case the statement narrowed or capped them.
+    let nextRefreshToken = minter.refreshToken({ jti: successor.jti, sub, clientId: client.id, scope: claims.scope }, now.getTime())
     nextRefreshToken.catch(() => {}) // awaited below; this only keeps a refusal from leaving it unhandled
 
-    const exchanged = await services.refreshTokens.exchange({ jti: claims.jti, clientId: client.id, resources, successor, now })
+    const exchange = () => services.refreshTokens.exchange({
+      jti: claims.jti!, clientId: client.id, resources, successor, now, familyMaxAge: policy.refreshFamilyMaxAge, userBaselineScopes: USER_BASELINE_SCOPES,
+    })
+    let exchanged = await exchange()
+    // The snapshot showed a usable token, yet it did not rotate: a concurrent request consumed (or
+    // revoked) it first. The statement again reads the committed state (and its successor).
+    if (exchanged && !exchanged.rotated && usable(exchanged, now)) exchanged = await exchange()
     if (!exchanged || exchanged.record.clientId !== client.id) throw new InvalidGrant('refresh token is invalid or expired')
     const { record } = exchanged
     if (record.revokedAt) throw new InvalidGrant('refresh token was revoked')
     const audience = resources?.length ? resolveAudience(resources, record.audience, services.issuer) : record.audience
-    if (!record.userActive) {
+    if (!record.userActive || !exchanged.clientActive || (exchanged.grantedScope === '' && record.scope !== '')) {
+      // A privilege was taken away behind the admin API's back (or it raced the refresh): the
+      // family cannot be used any more, so it goes.
       await services.refreshTokens.revokeFamily(record.familyId, now)
-      throw new InvalidGrant('the user of this refresh token is no longer active')
+      throw new InvalidGrant(!record.userActive
+        ? 'the user of this refresh token is no longer active'
+        : !exchanged.clientActive ? 'the client of this refresh token is disabled' : 'nothing of this refresh token\'s scope is granted any more')
     }
-    if (!exchanged.rotated) await rotateUnderLock(record, successor, now, services, ip)
+    if (exchanged.familyEnded) throw new InvalidGrant('the refresh token\'s login is too old: sign in again')
 
-    const accessToken = await minter.accessToken({ sub: claims.sub, clientId: client.id, scope, audience, sid: record.sessionId ?? undefined }, now.getTime())
+    let familyScope: string
+    if (exchanged.rotated) {
+      const issued = exchanged.issued!
+      familyScope = issued.scope
+      if (issued.scope !== claims.scope || issued.expiresAt.getTime() !== successor.expiresAt.getTime()) {
+        nextRefreshToken = minter.refreshToken({ jti: successor.jti, sub, clientId: client.id, scope: issued.scope, exp: issued.expiresAt.getTime() / 1000 }, now.getTime())
+      }
+    } else {
+      const retry = retriedSuccessor(exchanged, now, policy.refreshRetrySeconds)
+      if (!retry) return reuse(record, now, services, ip)
+      familyScope = retry.scope
+      // The very claims the consumption signed: iat is the consumption's time, exp the stored expiry.
+      nextRefreshToken = minter.refreshToken({ jti: retry.jti, sub, clientId: client.id, scope: retry.scope, exp: retry.expiresAt.getTime() / 1000 }, record.consumedAt!.getTime())
+      services.log.info({ family_id: record.familyId, client_id: client.id }, 'refresh retried: the successor was handed out again')
+    }
+
+    const allowed = familyScope.split(' ').filter(Boolean)
+    const scope = requested === undefined ? familyScope : requested.filter((s) => allowed.includes(s)).join(' ')
+    const accessToken = await minter.accessToken({ sub, clientId: client.id, scope, audience, sid: record.sessionId ?? undefined }, now.getTime())
     return { access_token: accessToken, token_type: 'Bearer', expires_in: minter.accessTokenTTL, scope, refresh_token: await nextRefreshToken }
   },
 }
 
+/** What the statement itself checks, as its snapshot saw it. */
+function usable ({ record, clientActive, grantedScope, familyEnded }: RefreshExchangeResult, now: Date): boolean {
+  return record.consumedAt === null && record.revokedAt === null && record.expiresAt > now && record.userActive && clientActive &&
+    (grantedScope !== '' || record.scope === '') && !familyEnded
+}
+
+/** The successor to hand out again: consumed within the retry window, and its successor still unused. */
+function retriedSuccessor ({ record, successor }: RefreshExchangeResult, now: Date, retrySeconds: number) {
+  if (!record.consumedAt || !successor?.live || retrySeconds <= 0) return null
+  return now.getTime() - record.consumedAt.getTime() <= retrySeconds * 1000 ? successor : null
+}
+
 /**
- * The token was not live when the statement ran: already consumed (a replay, or a concurrent
- * retry inside the grace window) or consumed by a request that raced ours. `rotate` decides under
- * the row lock; reuse revokes the whole family (RFC 9700 §4.14.2).
+ * Presented although consumed, and not a retry: reuse revokes the whole family (RFC 9700
+ * §4.14.2). An expired, never consumed token is merely invalid.
  */
-async function rotateUnderLock (
-  record: RefreshTokenRecord, successor: { jti: string, kid: string, expiresAt: Date }, now: Date, services: GrantServices, ip: string,
-): Promise<void> {
-  const result = await services.refreshTokens.rotate(record.jti, {
-    ...successor, familyId: record.familyId, userId: record.userId, clientId: record.clientId, scope: record.scope,
-    audience: record.audience, sessionId: record.sessionId,
-  }, now, services.policy.refreshGraceSeconds)
-  if (result.outcome === 'rotated') return
-  if (result.outcome === 'reused') {
+async function reuse (record: RefreshTokenRecord, now: Date, services: GrantServices, ip: string): Promise<never> {
+  if (record.consumedAt) {
     const revoked = await services.refreshTokens.revokeFamily(record.familyId, now)
     await services.audit.record({
       type: 'refresh_token_reuse', subject: record.familyId, actor: record.userId, clientId: record.clientId, ip,

@@ -55,6 +55,7 @@ export const Client = Type.Object({
   scopes: Type.Array(Type.String()),
   audiences: Type.Array(Type.String()),
   require_pkce: Type.Boolean({ description: 'PKCE (S256) required at /authorize; always true for public clients' }),
+  disabled: Type.Boolean(),
 })
 export const ClientWithSecret = Type.Composite([Client, Type.Object({ client_secret: Type.Optional(Type.String({ description: 'Shown once; only its hash is stored' })) })])
 export const ClientSecret = Type.Object({ client_id: Type.String(), client_secret: Type.String({ description: 'Shown once; only its hash is stored' }) })
@@ -86,7 +87,10 @@ export const CreateClientBody = Type.Object({
 }, { additionalProperties: false })
 export type CreateClientBody = Static<typeof CreateClientBody>
 /** Whether a client is public cannot change: it would need a secret issued or thrown away. */
-export const UpdateClientBody = Type.Partial(Type.Object(clientSettings), { additionalProperties: false, minProperties: 1 })
+export const UpdateClientBody = Type.Partial(Type.Object({
+  ...clientSettings,
+  disabled: Type.Boolean({ description: 'A disabled client is refused everywhere; disabling revokes its refresh tokens' }),
+}), { additionalProperties: false, minProperties: 1 })
 export type UpdateClientBody = Static<typeof UpdateClientBody>
 
 export const User = Type.Object({
@@ -177,3 +181,11 @@ export const errorResponses = {
   403: ErrorBody,
   429: ErrorBody,
 }
+
+export const ConsentParams = Type.Object({ id: UUID, clientId: ClientId }, { additionalProperties: false })
+export const ConsentRevoked = Type.Object({
+  user_id: Type.String(),
+  client_id: Type.String(),
+  revoked: Type.Boolean({ description: 'Whether there was a consent to withdraw' }),
+  refresh_families_revoked: Type.Integer(),
+})

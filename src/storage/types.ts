@@ -21,6 +21,8 @@ export interface ClientRecord {
   audiences: string[]
   /** PKCE (RFC 7636) required at /authorize even when the client is confidential (public clients always need it). */
   requirePkce: boolean
+  /** Refused everywhere while true (absent on records built before the column existed: false). */
+  disabled?: boolean
 }
 
 /** One page of a list ordered by a unique key: rows after `cursor`, at most `limit`. */
@@ -92,28 +94,19 @@ export interface RefreshTokenRecord {
 
 export type NewRefreshToken = Omit<RefreshTokenRecord, 'createdAt' | 'consumedAt' | 'revokedAt'>
 
-export type RotationOutcome =
-  | { outcome: 'rotated' }
-  /** The presented token was already consumed (or revoked): reuse. */
-  | { outcome: 'reused', record: RefreshTokenRecord }
-  | { outcome: 'unknown' }
-
 export interface RefreshTokenStore {
   find(jti: string): Promise<RefreshTokenRecord | null>
   create(token: NewRefreshToken): Promise<void>
   /**
-   * The refresh grant's hot path in one round trip: the token with its user's state and, when the
-   * token is live, issued to `clientId`, covers `resources` and its user is active, atomically
-   * consumed with `successor` stored in its place (family, user, scope, audience and session
-   * inherited). Null when the token is unknown. `rotated: false` leaves the token untouched.
+   * The refresh grant's hot path in one round trip: the token with what decides whether it may
+   * still be used (user and client state, the scope they and the consent allow now, the family's
+   * end, the successor of an earlier consumption) and, when the token is live, issued to
+   * `clientId`, covers `resources`, its user and client are active, some scope is left and the
+   * family has not ended, atomically consumed with `successor` stored in its place (family, user,
+   * audience, session inherited; scope narrowed; expiry capped at the family's end). Null when the
+   * token is unknown. `rotated: false` leaves the token untouched.
    */
-  exchange(request: RefreshExchange): Promise<{ record: RefreshTokenRecord & { userActive: boolean }, rotated: boolean } | null>
-  /**
-   * Atomically consumes `jti` and stores `successor` (one transaction). When the token was consumed
-   * less than `graceSeconds` ago by the same client, the successor is stored all the same. The
-   * refresh grant's path when `exchange` did not rotate: it reads the state under the row lock.
-   */
-  rotate(jti: string, successor: NewRefreshToken, now: Date, graceSeconds: number): Promise<RotationOutcome>
+  exchange(request: RefreshExchange): Promise<RefreshExchangeResult | null>
   revokeFamily(familyId: string, now: Date): Promise<number>
   revokeByKid(kid: string, now: Date): Promise<number>
   /** Families of a user or of a client, ordered by family id; the cursor is the last family id. */
@@ -123,6 +116,26 @@ export interface RefreshTokenStore {
   revokeUserFamilies(userId: string, now: Date): Promise<number>
   /** Revokes every family of a client (client deleted or its secret compromised). */
   revokeClientFamilies(clientId: string, now: Date): Promise<number>
+  /**
+   * Revokes the live families of a user and/or client, only those whose scope holds one of `scopes`
+   * when given (a privilege taken away); returns the number of families.
+   */
+  revokeFamilies(filter: { userId?: string, clientId?: string, scopes?: string[] }, now: Date): Promise<number>
+}
+
+export interface RefreshExchangeResult {
+  record: RefreshTokenRecord & { userActive: boolean }
+  /** The token's client exists and is not disabled. */
+  clientActive: boolean
+  /** The token's scope as its client, user and (third-party client) consent allow it now; '' when nothing is left. */
+  grantedScope: string
+  /** Family start + REFRESH_FAMILY_MAX_AGE has passed: no token of the family lives past it. */
+  familyEnded: boolean
+  rotated: boolean
+  /** When rotated: the successor as stored (narrowed scope, capped expiry). */
+  issued: { scope: string, expiresAt: Date } | null
+  /** When the token was consumed already: the successor that consumption issued (a retry gets it again). */
+  successor: { jti: string, kid: string, scope: string, expiresAt: Date, live: boolean } | null
 }
 
 export interface RefreshExchange {
@@ -130,8 +143,13 @@ export interface RefreshExchange {
   clientId: string
   /** RFC 8707 resources the new access token is for; all must be in the token's audience. */
   resources?: string[]
+  /** `expiresAt` in whole seconds: it is the successor's JWT `exp`, so a retry can sign it again. */
   successor: { jti: string, kid: string, expiresAt: Date }
   now: Date
+  /** REFRESH_FAMILY_MAX_AGE, seconds. */
+  familyMaxAge: number
+  /** Scopes every user may grant (they need not be in the user's allow-list). */
+  userBaselineScopes: readonly string[]
 }
 
 /** A refresh-token family: one login's chain of rotated refresh tokens. */

@@ -33,3 +33,12 @@ t.test('bad values fail with a message naming the variable', async (t) => {
     t.match((error as Error).message, name)
   }
 })
+
+t.test('refresh retry window and family lifetime (REFRESH_GRACE_SECONDS is a deprecated alias)', async (t) => {
+  t.equal(loadConfig({}).policy.refreshRetrySeconds, 10)
+  t.equal(loadConfig({}).policy.refreshFamilyMaxAge, 30 * 86_400)
+  t.equal(loadConfig({ REFRESH_GRACE_SECONDS: '5' }).policy.refreshRetrySeconds, 5)
+  t.equal(loadConfig({ REFRESH_GRACE_SECONDS: '5', REFRESH_RETRY_SECONDS: '0' }).policy.refreshRetrySeconds, 0)
+  t.equal(loadConfig({ REFRESH_FAMILY_MAX_AGE: '3600' }).policy.refreshFamilyMaxAge, 3600)
+  t.throws(() => loadConfig({ REFRESH_FAMILY_MAX_AGE: '10' }), /REFRESH_FAMILY_MAX_AGE/)
+})

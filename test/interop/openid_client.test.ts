@@ -29,8 +29,14 @@ t.test('openid-client against Stamp over real HTTP', async (t) => {
   t.ok(refreshed.access_token)
   t.not(refreshed.refresh_token, pair.refresh_token)
 
+  // A retry of the same token gets the same successor (crash-safe refresh); once that successor
+  // was used, the old token is reuse.
+  const retried = await oidc.refreshTokenGrant(appConfig, pair.refresh_token!)
+  t.equal(retried.refresh_token, refreshed.refresh_token, 'a retry gets the same successor')
+  const next = await oidc.refreshTokenGrant(appConfig, refreshed.refresh_token!)
+  t.ok(next.refresh_token)
   const reuse = await oidc.refreshTokenGrant(appConfig, pair.refresh_token!).catch((err: unknown) => err)
   t.equal((reuse as { error?: string }).error, 'invalid_grant', 'reuse surfaces as a spec error')
-  const introspection = await oidc.tokenIntrospection(appConfig, refreshed.refresh_token!)
+  const introspection = await oidc.tokenIntrospection(appConfig, next.refresh_token!)
   t.equal(introspection.active, false, 'the reuse revoked the family')
 })

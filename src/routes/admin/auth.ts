@@ -11,9 +11,9 @@
  *    from a trusted proxy's headers), `exp`/`nbf`, `typ` = `at+jwt` → else 401
  *    invalid_token.
  * 3. `stamp:admin` in `scope` → else 403 insufficient_scope.
- * 4. The subject is still an administrator: an enabled user holding `stamp:admin`, or (for
- *    client_credentials tokens) a client still registered with that scope → else 401
- *    invalid_token. Tokens live 5 minutes, but disabling an admin takes effect at once.
+ * 4. The token's client is still registered, enabled and holds `stamp:admin`, and (for user
+ *    tokens) the user is enabled and holds `stamp:admin` → else 401 invalid_token. Tokens live
+ *    5 minutes, but disabling an admin or a client takes effect at once.
  *
  * Every refused token (steps 1-4 once a header was sent) is audited as `admin_token_rejected`.
  *
@@ -129,10 +129,11 @@ export async function adminAuth (app: FastifyInstance): Promise<void> {
     }
     const sub = String(payload.sub)
     const clientId = String(payload.client_id)
-    if (sub === clientId) {
-      const client = await app.clientCache.find(clientId)
-      if (!client?.scopes.includes(ADMIN_SCOPE)) throw invalidToken('the token\'s client is no longer an administrator')
-    } else {
+    // The token's client must still exist, be enabled and hold stamp:admin, whoever the subject
+    // is: a token obtained (or refreshed) through a client that lost the scope is refused.
+    const client = await app.clientCache.find(clientId)
+    if (!client?.scopes.includes(ADMIN_SCOPE)) throw invalidToken('the token\'s client is no longer an administrator')
+    if (sub !== clientId) {
       const user = UUID.test(sub) ? await app.usersRepository.findById(sub) : null
       if (!user || user.disabled || !user.scopes.includes(ADMIN_SCOPE)) throw invalidToken('the token\'s user is no longer an administrator')
     }

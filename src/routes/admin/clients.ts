@@ -85,10 +85,18 @@ export default async function clientRoutes (app: FastifyInstance): Promise<void>
       audiences: body.audiences ?? current.audiences,
       requirePkce: body.require_pkce ?? current.requirePkce,
     }, knownGrants())
-    const updated = await app.clientStore.update(id, settings)
+    const disabled = body.disabled ?? current.disabled ?? false
+    const updated = await app.clientStore.update(id, { ...settings, disabled })
     if (!updated) throw notFound('client')
     app.clientCache.forget(id)
-    await app.audit.record({ type: 'client_updated', actor: request.admin!.sub, subject: id, clientId: id, ip: request.ip, detail: { fields: Object.keys(body), ...scopeChange(current.scopes, updated.scopes) } })
+    // Taking a privilege away reaches refresh tokens: disabling revokes every family of the
+    // client, removing scopes the families that hold one (each refresh also re-checks both).
+    const now = new Date()
+    const removed = current.scopes.filter((s) => !settings.scopes.includes(s))
+    const revoked = disabled && !current.disabled
+      ? await app.refreshTokens.revokeClientFamilies(id, now)
+      : removed.length ? await app.refreshTokens.revokeFamilies({ clientId: id, scopes: removed }, now) : 0
+    await app.audit.record({ type: 'client_updated', actor: request.admin!.sub, subject: id, clientId: id, ip: request.ip, detail: { fields: Object.keys(body), disabled, refresh_families_revoked: revoked, ...scopeChange(current.scopes, updated.scopes) } })
     return clientView(updated)
   })
 

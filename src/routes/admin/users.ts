@@ -11,13 +11,15 @@
 import type { FastifyInstance } from 'fastify'
 import { InvalidRequest } from '../../errors.js'
 import {
-  ADMIN_SCOPE, CreateUserBody, PageQuery, PasswordBody, SignedOut, UpdateUserBody, User, UserIdParams, UserPage,
+  ADMIN_SCOPE, ConsentParams, ConsentRevoked, CreateUserBody, PageQuery, PasswordBody, SignedOut, UpdateUserBody, User, UserIdParams, UserPage,
   errorResponses, type CreateUserBody as CreateUserInput, type PageQuery as PageInput, type PasswordBody as PasswordInput,
   type UpdateUserBody as UpdateUserInput,
 } from '../../schemas/admin.js'
 import { conflict, notFound, paged, scopeChange, userView } from './views.js'
 import { usernameProblem } from '../../domain/usernames.js'
 import { signOutEverywhere } from './sessions.js'
+import { USER_BASELINE_SCOPES } from '../../domain/scopes.js'
+import { withdrawConsent } from '../../domain/consent.js'
 
 const tags = ['users']
 const security = [{ bearerAuth: [] }]
@@ -77,8 +79,22 @@ export default async function userRoutes (app: FastifyInstance): Promise<void> {
     })
     if (!user) throw notFound('user')
     const signedOut = disabled ? await signOutEverywhere(request, id) : { ended_sessions: 0, revoked_families: 0 }
+    // Scopes taken away reach refresh tokens: the families holding one are revoked (each refresh
+    // also narrows to what the user holds now). The OpenID baseline scopes need no allow-list.
+    const removed = (before?.scopes ?? []).filter((s) => !user.scopes.includes(s) && !USER_BASELINE_SCOPES.includes(s))
+    if (!disabled && removed.length) signedOut.revoked_families += await app.refreshTokens.revokeFamilies({ userId: id, scopes: removed }, new Date())
     await app.audit.record({ type: 'user_updated', actor: request.admin!.sub, subject: id, ip: request.ip, detail: { fields: Object.keys(request.body), disabled: user.disabled, refresh_families_revoked: signedOut.revoked_families, sessions_ended: signedOut.ended_sessions, ...scopeChange(before?.scopes, user.scopes) } })
     return userView(user)
+  })
+
+  app.delete<{ Params: { id: string, clientId: string } }>('/users/:id/consents/:clientId', {
+    schema: { tags, security, summary: 'Withdraw a user\'s consent for a client and revoke the refresh tokens it issued', params: ConsentParams, response: { 200: ConsentRevoked, 404: errorResponses[400], ...errorResponses } },
+  }, async (request) => {
+    const { id, clientId } = request.params
+    if (!await app.usersRepository.findById(id)) throw notFound('user')
+    const result = await withdrawConsent(app, id, clientId)
+    await app.audit.record({ type: 'consent_revoked', actor: request.admin!.sub, subject: id, clientId, ip: request.ip, detail: { refresh_families_revoked: result.refreshFamiliesRevoked } })
+    return { user_id: id, client_id: clientId, revoked: result.revoked, refresh_families_revoked: result.refreshFamiliesRevoked }
   })
 
   app.post<{ Params: { id: string }, Body: PasswordInput }>('/users/:id/password', {

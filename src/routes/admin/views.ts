@@ -20,6 +20,7 @@ export function clientView (client: ClientRecord) {
     scopes: client.scopes,
     audiences: client.audiences,
     require_pkce: client.requirePkce,
+    disabled: client.disabled ?? false,
   }
 }
 

@@ -5,7 +5,7 @@
  */
 import type pg from 'pg'
 import { Prisma, type PrismaClient } from '../../generated/prisma/client.js'
-import type { RefreshExchange, RefreshFamily, RefreshTokenRecord, RefreshTokenStore } from '../types.js'
+import type { RefreshExchange, RefreshExchangeResult, RefreshFamily, RefreshTokenRecord, RefreshTokenStore } from '../types.js'
 
 interface FamilyRow {
   family_id: string
@@ -32,10 +32,25 @@ interface TokenRow {
   created_at: Date
   consumed_at: Date | null
   revoked_at: Date | null
-  user_active: boolean
 }
 
-function toRecord (row: TokenRow): RefreshTokenRecord & { userActive: boolean } {
+interface ExchangeRow extends TokenRow {
+  user_active: boolean
+  client_active: boolean
+  granted_scope: string
+  family_ended: boolean
+  successor_jti: string | null
+  successor_kid: string | null
+  successor_scope: string | null
+  successor_expires_at: Date | null
+  successor_live: boolean | null
+  new_scope: string | null
+  /** Seconds since the epoch (a float parses cheaper than a timestamp on this hot path). */
+  new_expires_epoch: number | null
+  rotated: boolean
+}
+
+function toRecord (row: TokenRow): RefreshTokenRecord {
   return {
     jti: row.jti,
     familyId: row.family_id,
@@ -49,53 +64,89 @@ function toRecord (row: TokenRow): RefreshTokenRecord & { userActive: boolean } 
     createdAt: row.created_at,
     consumedAt: row.consumed_at,
     revokedAt: row.revoked_at,
-    userActive: row.user_active,
   }
 }
 
 /**
- * The refresh grant in one statement, so one round trip and one commit: read the token with its
- * user's state and, only when it is live, was issued to $2, covers the requested resources ($7)
- * and its user may still sign in, consume it and insert its successor. The successor inherits
- * family, user, client, scope, audience and session from the consumed row.
+ * The refresh grant in one statement, so one round trip and one commit. `target` reads the token
+ * with what decides whether it may still be used: its user's and client's state, the family's
+ * scope as the client ($2's record), the user (their scopes, or the baseline $9) and, for a
+ * third-party client, the user's consent allow it now (`granted_scope`, in the family's order),
+ * the family's end (family start + $8 seconds), and the successor an earlier consumption issued.
+ * Only when the token is live, was issued to $2, covers the requested resources ($7), its user and
+ * client are active, something of its scope is left and the family has not ended, `consumed`
+ * consumes it (recording its successor $4) and `successor` inserts $4 with the narrowed scope and
+ * an expiry capped at the family's end; family, user, client, audience, session and family start
+ * are inherited.
  *
- * Atomic like the transaction in `rotate`: a concurrent UPDATE of the same row waits for ours and
- * then re-checks its WHERE clause against the new row version, so exactly one caller consumes.
- * `target` is read from the statement's snapshot: when `rotated` is false it may be stale, and
- * the caller asks `rotate` (which reads under the row lock) to tell reuse from a grace retry.
+ * Atomic like a transaction: a concurrent UPDATE of the same row waits for ours and then re-checks
+ * its WHERE clause against the new row version, so exactly one caller consumes. `target` is read
+ * from the statement's snapshot: when `rotated` is false and it shows a live token, the token was
+ * consumed or revoked concurrently, and running the statement again reads the committed state.
  */
 const EXCHANGE_SQL = `
   WITH target AS (
     SELECT t.jti, t.family_id, t.user_id::text AS user_id, t.client_id, t.scope, t.audience, t.kid, t.session_id,
-           t.expires_at, t.created_at, t.consumed_at, t.revoked_at,
-           (t.user_id IS NULL OR (u.id IS NOT NULL AND NOT u.disabled)) AS user_active
-    FROM refresh_tokens t LEFT JOIN users u ON u.id = t.user_id
+           t.expires_at, t.created_at, t.consumed_at, t.revoked_at, t.family_created_at, t.successor_jti,
+           (t.user_id IS NULL OR (u.id IS NOT NULL AND NOT u.disabled)) AS user_active,
+           (c.client_id IS NOT NULL AND NOT c.disabled) AS client_active,
+           date_trunc('second', t.family_created_at) + $8::int * interval '1 second' AS family_ends_at,
+           array_to_string(ARRAY(
+             SELECT g.s FROM unnest(string_to_array(t.scope, ' ')) WITH ORDINALITY AS g(s, i)
+             WHERE g.s = ANY (c.scopes)
+               AND (t.user_id IS NULL OR g.s = ANY ($9::text[]) OR g.s = ANY (u.scopes))
+               AND (t.user_id IS NULL OR c.first_party OR g.s = ANY (k.scopes))
+             ORDER BY g.i), ' ') AS granted_scope,
+           n.kid AS successor_kid, n.scope AS successor_scope, n.expires_at AS successor_expires_at,
+           (n.consumed_at IS NULL AND n.revoked_at IS NULL AND n.expires_at > $3) AS successor_live
+    FROM refresh_tokens t
+    LEFT JOIN users u ON u.id = t.user_id
+    LEFT JOIN clients c ON c.client_id = t.client_id
+    LEFT JOIN consents k ON k.user_id = t.user_id AND k.client_id = t.client_id
+    LEFT JOIN refresh_tokens n ON n.jti = t.successor_jti
     WHERE t.jti = $1
   ), consumed AS (
-    UPDATE refresh_tokens r SET consumed_at = $3
+    UPDATE refresh_tokens r SET consumed_at = $3, successor_jti = $4
     FROM target
-    WHERE r.jti = target.jti AND target.user_active AND r.client_id = $2
+    WHERE r.jti = target.jti AND r.client_id = $2 AND target.user_active AND target.client_active
+      AND (target.granted_scope <> '' OR target.scope = '') AND target.family_ends_at > $3
       AND ($7::text[] IS NULL OR r.audience @> $7::text[])
       AND r.consumed_at IS NULL AND r.revoked_at IS NULL AND r.expires_at > $3
-    RETURNING r.family_id, r.user_id, r.client_id, r.scope, r.audience, r.session_id
+    RETURNING r.family_id, r.user_id, r.client_id, r.audience, r.session_id, r.family_created_at, target.granted_scope, target.family_ends_at
   ), successor AS (
-    INSERT INTO refresh_tokens (jti, family_id, user_id, client_id, scope, audience, kid, session_id, expires_at)
-    SELECT $4, family_id, user_id, client_id, scope, audience, $5, session_id, $6 FROM consumed
-    RETURNING jti
+    INSERT INTO refresh_tokens (jti, family_id, user_id, client_id, scope, audience, kid, session_id, expires_at, family_created_at)
+    SELECT $4, family_id, user_id, client_id, granted_scope, audience, $5, session_id, LEAST($6, family_ends_at), family_created_at FROM consumed
+    RETURNING scope, expires_at
   )
-  SELECT target.*, EXISTS (SELECT 1 FROM successor) AS rotated FROM target`
+  SELECT target.jti, target.family_id, target.user_id, target.client_id, target.scope, target.audience, target.kid, target.session_id,
+         target.expires_at, target.created_at, target.consumed_at, target.revoked_at, target.user_active, target.client_active,
+         target.granted_scope, target.family_ends_at <= $3 AS family_ended, target.successor_jti, target.successor_kid,
+         target.successor_scope, target.successor_expires_at, target.successor_live,
+         s.scope AS new_scope, extract(epoch FROM s.expires_at)::float8 AS new_expires_epoch, (s.scope IS NOT NULL) AS rotated
+  FROM target LEFT JOIN successor s ON TRUE`
 
 /** {@link RefreshTokenStore.exchange} on `pool` (also run alone by the bench as the database's ceiling). */
-export async function exchangeRefreshToken (pool: pg.Pool, { jti, clientId, resources, successor, now }: RefreshExchange):
-Promise<{ record: RefreshTokenRecord & { userActive: boolean }, rotated: boolean } | null> {
-  const { rows } = await pool.query<TokenRow & { rotated: boolean }>({
+export async function exchangeRefreshToken (pool: pg.Pool, request: RefreshExchange): Promise<RefreshExchangeResult | null> {
+  const { jti, clientId, resources, successor, now, familyMaxAge, userBaselineScopes } = request
+  const { rows } = await pool.query<ExchangeRow>({
     // Named: PostgreSQL parses and plans it once per connection.
-    name: 'stamp_refresh_exchange',
+    name: 'stamp_refresh_exchange_v2',
     text: EXCHANGE_SQL,
-    values: [jti, clientId, now, successor.jti, successor.kid, successor.expiresAt, resources ?? null],
+    values: [jti, clientId, now, successor.jti, successor.kid, successor.expiresAt, resources ?? null, familyMaxAge, userBaselineScopes],
   })
   const row = rows[0]
-  return row ? { record: toRecord(row), rotated: row.rotated } : null
+  if (!row) return null
+  return {
+    record: { ...toRecord(row), userActive: row.user_active },
+    clientActive: row.client_active,
+    grantedScope: row.granted_scope,
+    familyEnded: row.family_ended,
+    rotated: row.rotated,
+    issued: row.rotated ? { scope: row.new_scope!, expiresAt: new Date(row.new_expires_epoch! * 1000) } : null,
+    successor: row.successor_jti && row.successor_kid
+      ? { jti: row.successor_jti, kid: row.successor_kid, scope: row.successor_scope!, expiresAt: row.successor_expires_at!, live: row.successor_live === true }
+      : null,
+  }
 }
 
 /** One row per family: its first and newest token, and whether any token is still usable. */
@@ -147,38 +198,6 @@ export function prismaRefreshTokenStore (prisma: PrismaClient, pool: pg.Pool): R
       })
     },
 
-    async rotate (jti, successor, now, graceSeconds) {
-      // The refresh grant comes here only when `exchange` did not rotate (consumed, revoked,
-      // expired, or lost a race): this transaction tells those apart and applies the grace window.
-      return prisma.$transaction(async (tx) => {
-        // The conditional UPDATE is the atomic step: PostgreSQL makes a concurrent UPDATE of the
-        // same row wait for this transaction and then re-check the WHERE clause, so exactly one
-        // caller consumes the token. A loser that revokes the family does so after our successor
-        // row is committed, so the successor is revoked with it.
-        const { count } = await tx.refreshToken.updateMany({
-          where: { jti, consumedAt: null, revokedAt: null, expiresAt: { gt: now } },
-          data: { consumedAt: now },
-        })
-        if (count === 1) {
-          await tx.refreshToken.create({ data: successor })
-          return { outcome: 'rotated' as const }
-        }
-        const record: RefreshTokenRecord | null = await tx.refreshToken.findUnique({ where: { jti } })
-        if (!record) return { outcome: 'unknown' as const }
-        const withinGrace = graceSeconds > 0 && record.revokedAt === null && record.consumedAt !== null &&
-          now.getTime() - record.consumedAt.getTime() <= graceSeconds * 1000 && record.expiresAt > now
-        if (withinGrace) {
-          // Re-check the family under the row lock: a reuse elsewhere may have revoked it.
-          const revoked = await tx.refreshToken.count({ where: { familyId: record.familyId, revokedAt: { not: null } } })
-          if (revoked === 0) {
-            await tx.refreshToken.create({ data: successor })
-            return { outcome: 'rotated' as const }
-          }
-        }
-        return { outcome: 'reused' as const, record }
-      })
-    },
-
     async revokeFamily (familyId, now) {
       const { count } = await prisma.refreshToken.updateMany({ where: { familyId, revokedAt: null }, data: { revokedAt: now } })
       return count
@@ -206,6 +225,21 @@ export function prismaRefreshTokenStore (prisma: PrismaClient, pool: pg.Pool): R
     async revokeUserFamilies (userId, now) {
       await prisma.refreshToken.updateMany({ where: { userId, revokedAt: null }, data: { revokedAt: now } })
       return countRevokedFamilies(prisma, { userId }, now)
+    },
+
+    async revokeFamilies ({ userId, clientId, scopes }, now) {
+      // Live families only (a consumed or revoked row decides nothing); all their rows are revoked.
+      const conditions: Prisma.Sql[] = [Prisma.sql`revoked_at IS NULL`, Prisma.sql`consumed_at IS NULL`]
+      if (userId !== undefined) conditions.push(Prisma.sql`user_id = ${userId}::uuid`)
+      if (clientId !== undefined) conditions.push(Prisma.sql`client_id = ${clientId}`)
+      if (scopes !== undefined) conditions.push(Prisma.sql`string_to_array(scope, ' ') && ${scopes}::text[]`)
+      const [row] = await prisma.$queryRaw<Array<{ families: number }>>`
+        WITH hit AS (SELECT DISTINCT family_id FROM refresh_tokens WHERE ${Prisma.join(conditions, ' AND ')}),
+             revoked AS (
+               UPDATE refresh_tokens r SET revoked_at = ${now} FROM hit
+               WHERE r.family_id = hit.family_id AND r.revoked_at IS NULL RETURNING 1)
+        SELECT count(*)::int AS families FROM hit`
+      return row?.families ?? 0
     },
 
     async revokeClientFamilies (clientId, now) {

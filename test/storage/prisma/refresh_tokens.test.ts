@@ -1,7 +1,8 @@
 /**
  * The refresh-token store's rotation contract on real PostgreSQL: one-time use is enforced by the
- * database, a second presentation is reuse (or, inside the grace window, a sibling successor),
- * and of many concurrent rotations of one token exactly one wins.
+ * database, a consumed row names its successor (what a retry gets again), the family's scope is
+ * narrowed to what client, user and consent allow now, a family ends at its maximum age, and of
+ * many concurrent rotations of one token exactly one wins.
  *
  * @module
  */
@@ -10,7 +11,8 @@ import { randomUUID } from 'node:crypto'
 import { createTestDatabase } from '../../helper.js'
 import { createPool, createPrisma } from '../../../src/db/connection.js'
 import { prismaRefreshTokenStore } from '../../../src/storage/prisma/refresh_tokens.js'
-import type { NewRefreshToken } from '../../../src/storage/types.js'
+import type { NewRefreshToken, RefreshExchange } from '../../../src/storage/types.js'
+import { USER_BASELINE_SCOPES } from '../../../src/domain/scopes.js'
 
 async function setup (t: Test) {
   const url = await createTestDatabase(t)
@@ -24,90 +26,22 @@ async function setup (t: Test) {
     jti: randomUUID(), familyId, userId, clientId: 'app', scope: 'read write', audience: ['https://api.example.com', 'https://b.example.com'],
     kid: 'kid-1', sessionId: null, expiresAt: new Date(Date.now() + 3600_000), ...overrides,
   })
-  const successor = () => ({ jti: randomUUID(), kid: 'kid-2', expiresAt: new Date(Date.now() + 7200_000) })
-  return { store, token, userId, successor, prisma }
+  const successor = () => ({ jti: randomUUID(), kid: 'kid-2', expiresAt: new Date((Math.floor(Date.now() / 1000) + 7200) * 1000) })
+  await prisma.client.create({ data: { id: 'app', name: 'app', firstParty: true, grantTypes: ['password', 'refresh_token'], scopes: ['read', 'write'] } })
+  await prisma.client.create({ data: { id: 'other', name: 'other', firstParty: true, grantTypes: ['password', 'refresh_token'], scopes: ['read', 'write'] } })
+  await prisma.user.update({ where: { id: userId }, data: { scopes: ['read', 'write'] } })
+  const exchange = (request: Omit<RefreshExchange, 'familyMaxAge' | 'userBaselineScopes'> & Partial<RefreshExchange>) =>
+    store.exchange({ familyMaxAge: 30 * 86_400, userBaselineScopes: USER_BASELINE_SCOPES, ...request })
+  return { store, token, userId, successor, prisma, exchange }
 }
 
-t.test('rotate consumes the token and stores the successor with every field', async (t) => {
-  const { store, token, userId } = await setup(t)
-  const first = token()
-  await store.create(first)
-  const successor = token(first.familyId, { sessionId: 'sid-1' })
-  const now = new Date()
-  t.same(await store.rotate(first.jti, successor, now, 0), { outcome: 'rotated' })
-  const consumed = await store.find(first.jti)
-  t.equal(consumed?.consumedAt?.getTime(), now.getTime())
-  const stored = await store.find(successor.jti)
-  t.match(stored, { ...successor, userId, consumedAt: null, revokedAt: null })
-  t.equal(stored?.expiresAt.getTime(), successor.expiresAt.getTime())
-  t.ok(stored?.createdAt instanceof Date)
-})
-
-t.test('rotate stores a successor without a user', async (t) => {
-  const { store, token } = await setup(t)
-  const first = token(undefined, { userId: null })
-  await store.create(first)
-  const successor = token(first.familyId, { userId: null, audience: [] })
-  t.same(await store.rotate(first.jti, successor, new Date(), 0), { outcome: 'rotated' })
-  t.match(await store.find(successor.jti), { userId: null, audience: [] })
-})
-
-t.test('a consumed token is reuse, and no successor is stored', async (t) => {
-  const { store, token } = await setup(t)
-  const first = token()
-  await store.create(first)
-  await store.rotate(first.jti, token(first.familyId), new Date(), 0)
-  const second = token(first.familyId)
-  const result = await store.rotate(first.jti, second, new Date(), 0)
-  t.equal(result.outcome, 'reused')
-  t.equal(await store.find(second.jti), null)
-})
-
-t.test('unknown, revoked and expired tokens do not rotate', async (t) => {
-  const { store, token } = await setup(t)
-  t.same(await store.rotate(randomUUID(), token(), new Date(), 0), { outcome: 'unknown' })
-
-  const revoked = token()
-  await store.create(revoked)
-  await store.revokeFamily(revoked.familyId, new Date())
-  t.equal((await store.rotate(revoked.jti, token(revoked.familyId), new Date(), 0)).outcome, 'reused')
-
-  const expired = token(undefined, { expiresAt: new Date(Date.now() - 1000) })
-  await store.create(expired)
-  const successor = token(expired.familyId)
-  t.equal((await store.rotate(expired.jti, successor, new Date(), 0)).outcome, 'reused')
-  t.equal(await store.find(successor.jti), null)
-})
-
-t.test('inside the grace window a consumed token rotates again, unless its family was revoked', async (t) => {
-  const { store, token } = await setup(t)
-  const first = token()
-  await store.create(first)
-  await store.rotate(first.jti, token(first.familyId), new Date(), 10)
-  const sibling = token(first.familyId)
-  t.same(await store.rotate(first.jti, sibling, new Date(), 10), { outcome: 'rotated' })
-  t.ok(await store.find(sibling.jti))
-
-  await store.revokeFamily(first.familyId, new Date())
-  t.equal((await store.rotate(first.jti, token(first.familyId), new Date(), 10)).outcome, 'reused')
-})
-
-t.test('of concurrent rotations of one token exactly one wins', async (t) => {
-  const { store, token } = await setup(t)
-  const first = token()
-  await store.create(first)
-  const results = await Promise.all(Array.from({ length: 8 }, () => store.rotate(first.jti, token(first.familyId), new Date(), 0)))
-  t.equal(results.filter((r) => r.outcome === 'rotated').length, 1)
-  t.equal(results.filter((r) => r.outcome === 'reused').length, 7)
-})
-
 t.test('exchange consumes a live token and stores a successor that inherits family, user, scope, audience and session', async (t) => {
-  const { store, token, userId, successor } = await setup(t)
+  const { store, token, userId, successor, exchange } = await setup(t)
   const first = token(undefined, { sessionId: 'sid-1' })
   await store.create(first)
   const next = successor()
   const now = new Date()
-  const result = await store.exchange({ jti: first.jti, clientId: 'app', successor: next, now })
+  const result = await exchange({ jti: first.jti, clientId: 'app', successor: next, now })
   t.equal(result?.rotated, true)
   t.match(result?.record, { jti: first.jti, familyId: first.familyId, userId, clientId: 'app', scope: 'read write', audience: first.audience, sessionId: 'sid-1', consumedAt: null, userActive: true })
   t.equal((await store.find(first.jti))?.consumedAt?.getTime(), now.getTime())
@@ -117,7 +51,7 @@ t.test('exchange consumes a live token and stores a successor that inherits fami
 })
 
 t.test('exchange consumes nothing for another client, an uncovered resource, a disabled user, or a token that is not live', async (t) => {
-  const { store, token, userId, successor, prisma } = await setup(t)
+  const { store, token, userId, successor, prisma, exchange } = await setup(t)
   const live = token()
   await store.create(live)
   const refused = [
@@ -127,16 +61,16 @@ t.test('exchange consumes nothing for another client, an uncovered resource, a d
   ]
   for (const request of refused) {
     const next = successor()
-    const result = await store.exchange({ jti: live.jti, successor: next, now: new Date(), ...request })
+    const result = await exchange({ jti: live.jti, successor: next, now: new Date(), ...request })
     t.equal(result?.rotated, false, JSON.stringify(request))
     t.equal(result?.record.jti, live.jti)
     t.equal(await store.find(next.jti), null, 'no successor stored')
   }
   t.equal((await store.find(live.jti))?.consumedAt, null, 'still live')
-  t.equal((await store.exchange({ jti: live.jti, clientId: 'app', resources: ['https://b.example.com'], successor: successor(), now: new Date() }))?.rotated, true,
+  t.equal((await exchange({ jti: live.jti, clientId: 'app', resources: ['https://b.example.com'], successor: successor(), now: new Date() }))?.rotated, true,
     'a covered resource rotates')
 
-  t.equal(await store.exchange({ jti: randomUUID(), clientId: 'app', successor: successor(), now: new Date() }), null, 'unknown token')
+  t.equal(await exchange({ jti: randomUUID(), clientId: 'app', successor: successor(), now: new Date() }), null, 'unknown token')
 
   const expired = token(undefined, { expiresAt: new Date(Date.now() - 1000) })
   const revoked = token()
@@ -144,23 +78,99 @@ t.test('exchange consumes nothing for another client, an uncovered resource, a d
   await store.create(revoked)
   await store.revokeFamily(revoked.familyId, new Date())
   for (const jti of [expired.jti, revoked.jti, live.jti]) {
-    t.equal((await store.exchange({ jti, clientId: 'app', successor: successor(), now: new Date() }))?.rotated, false)
+    t.equal((await exchange({ jti, clientId: 'app', successor: successor(), now: new Date() }))?.rotated, false)
   }
 
   const active = token()
   await store.create(active)
   await prisma.user.update({ where: { id: userId }, data: { disabled: true } })
-  const result = await store.exchange({ jti: active.jti, clientId: 'app', successor: successor(), now: new Date() })
+  const result = await exchange({ jti: active.jti, clientId: 'app', successor: successor(), now: new Date() })
   t.equal(result?.rotated, false)
   t.equal(result?.record.userActive, false)
   t.equal((await store.find(active.jti))?.consumedAt, null)
 })
 
 t.test('of 20 concurrent exchanges of one token exactly one rotates and exactly one successor exists', async (t) => {
-  const { store, token, successor, prisma } = await setup(t)
+  const { store, token, successor, prisma, exchange } = await setup(t)
   const first = token()
   await store.create(first)
-  const results = await Promise.all(Array.from({ length: 20 }, () => store.exchange({ jti: first.jti, clientId: 'app', successor: successor(), now: new Date() })))
+  const results = await Promise.all(Array.from({ length: 20 }, () => exchange({ jti: first.jti, clientId: 'app', successor: successor(), now: new Date() })))
   t.equal(results.filter((r) => r?.rotated).length, 1)
   t.equal(await prisma.refreshToken.count({ where: { familyId: first.familyId } }), 2)
+})
+
+t.test('a consumed row names its successor; presented again, the statement returns it and stores nothing', async (t) => {
+  const { store, token, successor, prisma, exchange } = await setup(t)
+  const first = token()
+  await store.create(first)
+  const next = successor()
+  const now = new Date()
+  t.equal((await exchange({ jti: first.jti, clientId: 'app', successor: next, now }))?.rotated, true)
+  t.equal((await prisma.refreshToken.findUnique({ where: { jti: first.jti } }))?.successorJti, next.jti)
+  const again = await exchange({ jti: first.jti, clientId: 'app', successor: successor(), now: new Date() })
+  t.equal(again?.rotated, false)
+  t.same(again?.successor, { jti: next.jti, kid: 'kid-2', scope: 'read write', expiresAt: next.expiresAt, live: true })
+  t.equal(again?.record.consumedAt?.getTime(), now.getTime())
+  t.equal(await prisma.refreshToken.count({ where: { familyId: first.familyId } }), 2, 'no second successor')
+  // Once the successor is consumed it is no longer live: the old token is reuse from then on.
+  await exchange({ jti: next.jti, clientId: 'app', successor: successor(), now: new Date() })
+  t.equal((await exchange({ jti: first.jti, clientId: 'app', successor: successor(), now: new Date() }))?.successor?.live, false)
+})
+
+t.test('exchange narrows the successor\'s scope to what client, user and consent allow now', async (t) => {
+  const { store, token, successor, prisma, exchange, userId } = await setup(t)
+  const first = token(undefined, { scope: 'openid read write' })
+  await store.create(first)
+  await prisma.user.update({ where: { id: userId }, data: { scopes: [] } })
+  const next = successor()
+  const result = await exchange({ jti: first.jti, clientId: 'app', successor: next, now: new Date() })
+  t.equal(result?.grantedScope, '', 'the client does not hold openid, the user no longer holds read or write')
+  t.equal(result?.rotated, false, 'nothing left: nothing consumed')
+
+  await prisma.client.update({ where: { id: 'app' }, data: { scopes: ['openid', 'read', 'write'] } })
+  await prisma.user.update({ where: { id: userId }, data: { scopes: ['write'] } })
+  const narrowed = await exchange({ jti: first.jti, clientId: 'app', successor: next, now: new Date() })
+  t.equal(narrowed?.grantedScope, 'openid write', 'openid is a baseline scope; read is gone')
+  t.same(narrowed?.issued?.scope, 'openid write')
+  t.equal((await store.find(next.jti))?.scope, 'openid write')
+
+  // A third-party client: only what the consent covers.
+  await prisma.client.update({ where: { id: 'app' }, data: { firstParty: false } })
+  await prisma.consent.create({ data: { userId, clientId: 'app', scopes: ['write'] } })
+  const third = await exchange({ jti: next.jti, clientId: 'app', successor: successor(), now: new Date() })
+  t.equal(third?.issued?.scope, 'write')
+})
+
+t.test('a successor never outlives its family, and an ended family does not rotate', async (t) => {
+  const { store, token, successor, prisma, exchange } = await setup(t)
+  const first = token()
+  await store.create(first)
+  const start = new Date(Date.now() - 3000_000)
+  await prisma.refreshToken.update({ where: { jti: first.jti }, data: { familyCreatedAt: start } })
+  const next = successor()
+  const result = await exchange({ jti: first.jti, clientId: 'app', successor: next, now: new Date(), familyMaxAge: 3600 })
+  t.equal(result?.rotated, true)
+  const end = Math.floor(start.getTime() / 1000) * 1000 + 3600_000
+  t.equal(result?.familyEnded, false)
+  t.equal(result?.issued?.expiresAt.getTime(), end, 'capped at the family\'s end (whole seconds)')
+  const stored = await prisma.refreshToken.findUnique({ where: { jti: next.jti } })
+  t.equal(stored?.familyCreatedAt.getTime(), start.getTime(), 'the family start is inherited')
+  const late = await exchange({ jti: next.jti, clientId: 'app', successor: successor(), now: new Date(end + 1000), familyMaxAge: 3600 })
+  t.equal(late?.rotated, false)
+  t.equal(late?.familyEnded, true)
+})
+
+t.test('revokeFamilies revokes the live families of a user/client holding a scope', async (t) => {
+  const { store, token, userId, prisma } = await setup(t)
+  const read = token(undefined, { scope: 'read' })
+  const write = token(undefined, { scope: 'read write' })
+  const otherClient = token(undefined, { scope: 'write', clientId: 'other' })
+  for (const row of [read, write, otherClient]) await store.create(row)
+  t.equal(await store.revokeFamilies({ userId, clientId: 'app', scopes: ['write'] }, new Date()), 1)
+  t.ok((await store.find(write.jti))?.revokedAt)
+  t.equal((await store.find(read.jti))?.revokedAt, null)
+  t.equal((await store.find(otherClient.jti))?.revokedAt, null)
+  t.equal(await store.revokeFamilies({ userId, scopes: ['write'] }, new Date()), 1, 'already revoked families do not count')
+  t.equal(await store.revokeFamilies({ userId, clientId: 'app' }, new Date()), 1)
+  t.equal(await prisma.refreshToken.count({ where: { revokedAt: null } }), 0)
 })
