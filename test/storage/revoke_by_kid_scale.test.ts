@@ -15,9 +15,10 @@ import { revokeFamiliesSignedByPlan, seedHistory } from '../../bench/revoke_scal
 import { createPool, createPrisma } from '../../src/db/connection.js'
 import { revokeFamiliesSignedBy } from '../../src/storage/prisma/refresh_tokens.js'
 
-const HISTORY = Number(process.env.REVOKE_SCALE_ROWS ?? 1_000_000)
+// 200k rows keep the test at a few seconds; the plan is the same at 1M (bench/revoke_scale.ts measures it there).
+const HISTORY = Number(process.env.REVOKE_SCALE_ROWS ?? 200_000)
 
-t.test('key revoke over 1M historical rows: live families only, no sequential scan', async (t) => {
+t.test('key revoke over a large history: live families only, no sequential scan', async (t) => {
   const url = await createTestDatabase(t)
   const client = new pg.Client({ connectionString: url })
   await client.connect()
@@ -34,9 +35,9 @@ t.test('key revoke over 1M historical rows: live families only, no sequential sc
   const revoked = await revokeFamiliesSignedBy(prisma, kid, new Date())
   t.equal(revoked, liveFamilies, 'every live family signed with the key is revoked, counted once each')
   const { rows: [after] } = await client.query<{ live: number, revoked: number }>(`
-    SELECT count(*) FILTER (WHERE consumed_at IS NULL AND revoked_at IS NULL AND expires_at > now())::int AS live,
+    SELECT count(*) FILTER (WHERE kid = $1 AND consumed_at IS NULL AND revoked_at IS NULL AND expires_at > now())::int AS live,
            count(*) FILTER (WHERE revoked_at IS NOT NULL)::int AS revoked
-    FROM refresh_tokens`)
+    FROM refresh_tokens`, [kid])
   t.equal(after.live, 0, 'no live token signed with the key is left')
   t.ok(after.revoked - historyRevokedBefore.rows[0].n <= liveFamilies * 3, `only the live families' rows were written (${after.revoked - historyRevokedBefore.rows[0].n})`)
 })

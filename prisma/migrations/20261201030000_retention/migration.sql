@@ -6,7 +6,7 @@
 DROP INDEX IF EXISTS "refresh_tokens_kid_idx";
 
 -- CreateIndex
-CREATE INDEX IF NOT EXISTS "refresh_tokens_live_kid_idx" ON "refresh_tokens"("kid") WHERE (consumed_at IS NULL AND revoked_at IS NULL);
+CREATE INDEX IF NOT EXISTS "refresh_tokens_live_kid_idx" ON "refresh_tokens"("kid", "expires_at") WHERE (consumed_at IS NULL AND revoked_at IS NULL);
 
 -- CreateIndex
 CREATE INDEX IF NOT EXISTS "refresh_tokens_live_expires_at_idx" ON "refresh_tokens"("expires_at") WHERE (consumed_at IS NULL AND revoked_at IS NULL);
