@@ -19,6 +19,8 @@ import { prismaAuditStore } from '../storage/prisma/audit.js'
 import { AuditLog } from '../domain/audit.js'
 import { PasswordPolicy } from '../domain/password_policy.js'
 import { prismaConsentStore } from '../storage/prisma/consents.js'
+import { prismaRetentionStore } from '../storage/prisma/retention.js'
+import type { RetentionStore } from '../storage/types.js'
 
 export interface CLIContext {
   config: Config
@@ -35,6 +37,8 @@ export interface CLIContext {
   audit: AuditLog
   /** A keyring on the shared key store (does not run the maintenance timer). */
   keyring(): Promise<Keyring>
+  /** Retention on the same database and lock as the servers' scheduled passes. */
+  retention: RetentionStore
 }
 
 export async function withContext<T> (config: Config, run: (ctx: CLIContext) => Promise<T>): Promise<T> {
@@ -60,6 +64,7 @@ export async function withContext<T> (config: Config, run: (ctx: CLIContext) => 
         passwordPolicy: new PasswordPolicy(config.policy.password),
         audits,
         audit: new AuditLog(audits, auditLog),
+        retention: prismaRetentionStore(pool, { lock: !database.embedded }),
         async keyring () {
           // Logs go to stderr: stdout is reserved for the command's output (--json).
           const log = pino({ ...loggerOptions(config.logLevel === 'info' ? 'warn' : config.logLevel) }, pino.destination(2))

@@ -15,6 +15,7 @@ import { keysCommand } from './keys.js'
 import { CommandError, print, UsageError } from './output.js'
 import { userCommand } from './user.js'
 import { auditCommand } from './audit.js'
+import { purgeCommand } from './purge.js'
 
 const USAGE = `usage: stamp <command>
 
@@ -25,7 +26,8 @@ const USAGE = `usage: stamp <command>
   client create ...              register a client
   consent revoke --user U --client C   forget a user's consent for a client
   keys list|rotate|revoke|rewrap manage signing keys
-  audit tail [--limit N] [--json] show the newest security events`
+  audit tail [--limit N] [--json] show the newest security events
+  purge [--json]                 run one retention pass now; prints rows removed per table`
 
 async function main (argv: string[]): Promise<void> {
   const [command, ...args] = argv
@@ -68,6 +70,7 @@ async function main (argv: string[]): Promise<void> {
     case 'consent': return consentCommand(args, config)
     case 'keys': return keysCommand(args, config)
     case 'audit': return auditCommand(args, config)
+    case 'purge': return purgeCommand(args, config)
     default: throw new UsageError(USAGE)
   }
 }

@@ -84,6 +84,28 @@ export const defaults = {
    * delay (doubled each retry), in milliseconds. Delivery never blocks the user's logout.
    */
   backchannelLogout: { attempts: 3, timeoutMs: 5_000, backoffMs: 1_000 },
+  /**
+   * Retention: a purge pass deletes rows that can no longer matter, in small batches, on one
+   * instance at a time (PostgreSQL advisory lock). See docs/production.md, "Retention".
+   */
+  purge: {
+    /** Seconds between scheduled passes on each instance (each delay drawn ±10 % at random); 0 = none (run `stamp purge`). */
+    interval: 600,
+    /**
+     * Seconds a dead row is kept after it died: refresh tokens after they were consumed, revoked
+     * or expired, sessions after they ended or expired, codes after they expired. Longer than any
+     * retry window (`refreshGraceSeconds` is at most 60), so a row that a retry still needs is there.
+     */
+    margin: 3600,
+    /** Seconds an audit event is kept (90 days); 0 keeps every event. */
+    auditRetention: 90 * 86_400,
+    /** Rows per DELETE statement: short statements, short row locks. */
+    batchSize: 1000,
+    /** At most this many DELETE statements per pass. */
+    maxBatches: 500,
+    /** Seconds a pass may work; what is left waits for the next pass. */
+    timeBudget: 10,
+  },
 } as const
 
 export type SigningAlg = 'RS256' | 'PS256' | 'ES256' | 'EdDSA'
@@ -108,4 +130,5 @@ export type Policy = {
   authorizationRequestTTL: number
   ssoSessionTTL: number
   backchannelLogout: { attempts: number, timeoutMs: number, backoffMs: number }
+  purge: { interval: number, margin: number, auditRetention: number, batchSize: number, maxBatches: number, timeBudget: number }
 }

@@ -46,6 +46,11 @@ export const envSchemaDefinition = {
     LOGIN_THROTTLE_MAX_DELAY: { type: 'integer', minimum: 1, maximum: 86_400, default: defaults.loginThrottle.maxDelay, description: 'Longest back-off, seconds (no permanent lock-out).' },
     PASSWORD_MIN_LENGTH: { type: 'integer', minimum: 8, maximum: 128, default: defaults.password.minLength, description: 'Minimum password length (common passwords are refused regardless).' },
     METRICS_TOKEN: { type: 'string', minLength: 32, description: 'Bearer token for `/metrics`; unset: no metrics endpoint.' },
+    PURGE_INTERVAL: { type: 'integer', minimum: 0, maximum: 604_800, default: defaults.purge.interval, description: 'Seconds between retention passes (±10 % jitter; one instance at a time works); 0 = never scheduled (run `stamp purge`).' },
+    PURGE_MARGIN: { type: 'integer', minimum: 60, maximum: 31_536_000, default: defaults.purge.margin, description: 'Seconds a consumed, revoked or expired refresh token, an ended or expired session and an expired code are kept before retention deletes them.' },
+    AUDIT_RETENTION_DAYS: { type: 'integer', minimum: 0, maximum: 36_500, default: defaults.purge.auditRetention / 86_400, description: 'Days audit events are kept; 0 keeps all.' },
+    PURGE_BATCH_SIZE: { type: 'integer', minimum: 1, maximum: 100_000, default: defaults.purge.batchSize, description: 'Rows per retention DELETE statement.' },
+    PURGE_TIME_BUDGET: { type: 'number', exclusiveMinimum: 0, maximum: 3600, default: defaults.purge.timeBudget, description: 'Seconds one retention pass may work; the rest waits for the next pass.' },
   },
 } as const
 
@@ -79,6 +84,11 @@ interface RawEnv {
   LOGIN_THROTTLE_MAX_DELAY: number
   PASSWORD_MIN_LENGTH: number
   METRICS_TOKEN?: string
+  PURGE_INTERVAL: number
+  PURGE_MARGIN: number
+  AUDIT_RETENTION_DAYS: number
+  PURGE_BATCH_SIZE: number
+  PURGE_TIME_BUDGET: number
 }
 
 export interface Config {
@@ -191,6 +201,14 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env): Config {
         token: raw.RATE_LIMIT_TOKEN_MAX,
         admin: raw.RATE_LIMIT_ADMIN_MAX,
         login: raw.RATE_LIMIT_LOGIN_MAX,
+      },
+      purge: {
+        ...defaults.purge,
+        interval: raw.PURGE_INTERVAL,
+        margin: raw.PURGE_MARGIN,
+        auditRetention: raw.AUDIT_RETENTION_DAYS * 86_400,
+        batchSize: raw.PURGE_BATCH_SIZE,
+        timeBudget: raw.PURGE_TIME_BUDGET,
       },
     },
   }

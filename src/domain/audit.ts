@@ -29,6 +29,7 @@ export type AuditEventType =
   | 'user_created'
   | 'user_updated'
   | 'user_password_reset'
+  | 'retention_purged'
 
 /** Events logged at warn: each one may mean an attack or an emergency. */
 const WARN: ReadonlySet<AuditEventType> = new Set(['refresh_token_reuse', 'key_revoked', 'login_throttled'])

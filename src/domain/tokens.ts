@@ -37,6 +37,11 @@ export interface RefreshTokenClaims {
   sub: string
   clientId: string
   scope: string
+  /**
+   * The token's family (`fid`): retention deletes a consumed token's row, and a replay of it must
+   * still revoke the family it came from (RFC 9700 §4.14.2).
+   */
+  familyId?: string
 }
 
 export interface IdTokenClaims {
@@ -109,7 +114,9 @@ export class TokenMinter {
 
   async refreshToken (claims: RefreshTokenClaims, now = Date.now()): Promise<string> {
     // A refresh token is only ever presented back to Stamp, so Stamp is its audience.
-    return this.#sign({ client_id: claims.clientId, scope: claims.scope }, REFRESH_TOKEN_TYP, claims.sub,
+    const payload: JWTPayload = { client_id: claims.clientId, scope: claims.scope }
+    if (claims.familyId !== undefined) payload.fid = claims.familyId
+    return this.#sign(payload, REFRESH_TOKEN_TYP, claims.sub,
       [this.#issuer], claims.jti, now, this.refreshTokenTTL)
   }
 

@@ -15,6 +15,7 @@ import { REFRESH_TOKEN_TYP } from '../domain/tokens.js'
 import { parseScope, resolveAudience, resolveScope } from '../domain/scopes.js'
 import type { RefreshTokenRecord } from '../storage/types.js'
 import type { Grant, GrantServices } from './types.js'
+import { refusePurgedRefreshToken } from './purged_refresh_token.js'
 
 export const refreshToken: Grant = {
   grantType: 'refresh_token',
@@ -40,10 +41,12 @@ export const refreshToken: Grant = {
     const now = new Date()
     const successor = { jti: randomUUID(), kid: minter.currentKid, expiresAt: new Date(now.getTime() + minter.refreshTokenTTL * 1000) }
     // Signed while the statement runs: every claim of the successor is known already.
-    const nextRefreshToken = minter.refreshToken({ jti: successor.jti, sub: claims.sub, clientId: client.id, scope: familyScope }, now.getTime())
+    const familyId = typeof claims.fid === 'string' ? claims.fid : undefined
+    const nextRefreshToken = minter.refreshToken({ jti: successor.jti, sub: claims.sub, clientId: client.id, scope: familyScope, familyId }, now.getTime())
     nextRefreshToken.catch(() => {}) // awaited below; this only keeps a refusal from leaving it unhandled
 
     const exchanged = await services.refreshTokens.exchange({ jti: claims.jti, clientId: client.id, resources, successor, now })
+    if (!exchanged) await refusePurgedRefreshToken(claims, client.id, services, ip, now)
     if (!exchanged || exchanged.record.clientId !== client.id) throw new InvalidGrant('refresh token is invalid or expired')
     const { record } = exchanged
     if (record.revokedAt) throw new InvalidGrant('refresh token was revoked')
@@ -55,7 +58,9 @@ export const refreshToken: Grant = {
     if (!exchanged.rotated) await rotateUnderLock(record, successor, now, services, ip)
 
     const accessToken = await minter.accessToken({ sub: claims.sub, clientId: client.id, scope, audience, sid: record.sessionId ?? undefined }, now.getTime())
-    return { access_token: accessToken, token_type: 'Bearer', expires_in: minter.accessTokenTTL, scope, refresh_token: await nextRefreshToken }
+    // A token from before `fid` existed: its successor is signed again, naming the family.
+    const refreshTokenOut = familyId ? nextRefreshToken : minter.refreshToken({ jti: successor.jti, sub: claims.sub, clientId: client.id, scope: familyScope, familyId: record.familyId }, now.getTime())
+    return { access_token: accessToken, token_type: 'Bearer', expires_in: minter.accessTokenTTL, scope, refresh_token: await refreshTokenOut }
   },
 }
 

@@ -8,6 +8,7 @@
  * - `stamp_http_request_duration_seconds{method,route,status_code}`: histogram; `route` is the
  *   route pattern (never the raw URL, which would carry ids and unbounded cardinality)
  * - `stamp_signing_key_age_seconds{kid,status}`: since activation (active key) or creation
+ * - `stamp_purged_rows_total{table}`, `stamp_purge_passes_total{outcome}`: retention
  *
  * `GET /metrics` (Prometheus text format 0.0.4) needs `Authorization: Bearer $METRICS_TOKEN`,
  * compared in constant time; without METRICS_TOKEN the route does not exist. A bearer token is
@@ -75,6 +76,16 @@ export default fp(async function metricsPlugin (app: FastifyInstance) {
     metrics.auditEvents.inc({ type: event.type })
     if (event.type === 'login_failed') metrics.loginFailures.inc({ reason: String(event.detail?.reason ?? 'unknown') })
     if (event.type === 'login_throttled') metrics.loginFailures.inc({ reason: 'throttled' })
+  })
+
+  // Retention: rows each pass deleted, and how passes ended (skipped = another instance purged).
+  const purgedRows = new Counter({ name: 'stamp_purged_rows_total', help: 'Rows deleted by retention, by table', labelNames: ['table'], registers: [registry] })
+  const purgePasses = new Counter({ name: 'stamp_purge_passes_total', help: 'Retention passes, by outcome (complete, incomplete, skipped, failed)', labelNames: ['outcome'], registers: [registry] })
+  app.retention.onPass((pass) => {
+    purgePasses.inc({ outcome: pass.outcome })
+    if (pass.outcome === 'complete' || pass.outcome === 'incomplete') {
+      for (const [table, rows] of Object.entries(pass.report.removed)) purgedRows.inc({ table }, rows)
+    }
   })
 
   app.decorate('metrics', metrics)

@@ -47,13 +47,13 @@ t.test('refresh_tokens and audit_events plateau across many refresh cycles with 
       }
     }
     await sleep(50) // time passes: abandoned families (2 s) and audit events (1 s) age out
-    await app.retention?.runOnce()
+    await app.retention.runOnce()
     samples.push(await count())
   }
   t.equal(failures, 0, 'every login and refresh succeeded')
   const last = samples.at(-1)!
   t.ok(issued > 500, `issued ${issued} refresh tokens`)
-  // Live: 3 families (plus roots kept while a family lives); dead: families abandoned within the last TTL.
+  // Live: 3 families; dead: tokens of families abandoned within the last TTL (2 s).
   const peakLate = Math.max(...samples.slice(20).map((s) => s.tokens))
   t.ok(peakLate <= 40, `refresh_tokens stays bounded (late peak ${peakLate}, final ${last.tokens}, issued ${issued})`)
   t.ok(Math.max(...samples.slice(20).map((s) => s.audit)) <= 30, `audit_events stays bounded (final ${last.audit})`)

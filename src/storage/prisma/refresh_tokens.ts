@@ -6,6 +6,7 @@
 import type pg from 'pg'
 import { Prisma, type PrismaClient } from '../../generated/prisma/client.js'
 import type { RefreshExchange, RefreshFamily, RefreshTokenRecord, RefreshTokenStore } from '../types.js'
+import { revokeLiveFamily } from './retention.js'
 
 interface FamilyRow {
   family_id: string
@@ -212,6 +213,8 @@ export function prismaRefreshTokenStore (prisma: PrismaClient, pool: pg.Pool): R
       await prisma.refreshToken.updateMany({ where: { clientId, revokedAt: null }, data: { revokedAt: now } })
       return countRevokedFamilies(prisma, { clientId }, now)
     },
+
+    revokeLiveFamily: (familyId, now) => revokeLiveFamily(pool, familyId, now),
   }
 }
 
