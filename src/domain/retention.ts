@@ -69,6 +69,7 @@ export class Retention {
   #timer: NodeJS.Timeout | undefined
   #running: Promise<PurgeReport | null> | undefined
   #stopping = false
+  #resumeAt = 0
 
   constructor (options: RetentionOptions) {
     this.#o = options
@@ -142,7 +143,11 @@ export class Retention {
     const { batchSize, maxBatches, timeBudget } = this.#o.policy
     const started = performance.now()
     const removed: Record<PurgeTable, number> = { refresh_tokens: 0, sessions: 0, authorization_codes: 0, authorization_requests: 0, audit_events: 0 }
-    let pending = KINDS.filter(([kind]) => kind !== 'audit_events' || cutoffs.audit !== null)
+    const kinds = KINDS.filter(([kind]) => kind !== 'audit_events' || cutoffs.audit !== null)
+    // A pass that stopped at its budget is resumed at the kind it did not reach, so that a budget
+    // smaller than one round still reaches every kind over successive passes.
+    const start = this.#resumeAt % kinds.length
+    let pending = [...kinds.slice(start), ...kinds.slice(0, start)]
     let batches = 0
     const exhausted = () => this.#stopping || batches >= maxBatches || performance.now() - started >= timeBudget * 1000
     // Round-robin: one batch of every kind that still has rows, until none has or the budget is spent.
@@ -150,6 +155,7 @@ export class Retention {
       const next: typeof pending = []
       for (let i = 0; i < pending.length; i++) {
         if (exhausted()) {
+          this.#resumeAt = kinds.indexOf(pending[i])
           next.push(...pending.slice(i))
           break
         }
@@ -161,6 +167,7 @@ export class Retention {
       }
       pending = next
     }
+    if (pending.length === 0) this.#resumeAt = 0
     return { removed, batches, complete: pending.length === 0, durationMs: performance.now() - started }
   }
 
