@@ -5,32 +5,30 @@
  *
  * @module
  */
-import t from 'tap'
+import t, { type Test } from 'tap'
 import pg from 'pg'
-import { createTestDatabase } from '../helper.js'
-import { prismaRetentionStore } from '../../src/storage/prisma/retention.js'
-import { Retention, type PurgeOutcome } from '../../src/domain/retention.js'
-import { AuditLog } from '../../src/domain/audit.js'
-import { prismaAuditStore } from '../../src/storage/prisma/audit.js'
-import { createPrisma } from '../../src/db/connection.js'
-import { defaults } from '../../src/config/defaults.js'
+import { createTestDatabase } from '../../helper.js'
+import { prismaRetentionStore } from '../../../src/storage/prisma/retention.js'
+import { Retention, type PurgeOutcome } from '../../../src/domain/retention.js'
+import { AuditLog } from '../../../src/domain/audit.js'
+import { prismaAuditStore } from '../../../src/storage/prisma/audit.js'
+import { createPrisma } from '../../../src/db/connection.js'
+import { defaults, type Policy } from '../../../src/config/defaults.js'
 
 const quiet = { info () {}, warn () {}, error () {}, debug () {} }
 const HOUR = 3_600_000
 
-async function setup (t: Tap.Test) {
+async function setup (t: Test) {
   const url = await createTestDatabase(t)
   const pool = new pg.Pool({ connectionString: url, max: 4 })
   const prisma = createPrisma({ url, poolMax: 4 }, pool)
   t.teardown(async () => { await prisma.$disconnect(); await pool.end() })
   const audit = new AuditLog(prismaAuditStore(prisma, pool), quiet)
-  const runner = (policy: Partial<typeof defaults.purge> = {}, lock = true) => new Retention({
+  const runner = (policy: Partial<Policy['purge']> = {}, lock = true) => new Retention({
     store: prismaRetentionStore(pool, { lock }), policy: { ...defaults.purge, ...policy }, audit, log: quiet,
   })
   return { pool, runner }
 }
-
-declare namespace Tap { type Test = Parameters<Parameters<typeof t.test>[1]>[0] }
 
 const ids = async (pool: pg.Pool, sql: string) => (await pool.query<{ id: string }>(sql)).rows.map((r) => r.id).sort()
 

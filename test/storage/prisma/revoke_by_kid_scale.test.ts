@@ -10,10 +10,10 @@
  */
 import t from 'tap'
 import pg from 'pg'
-import { createTestDatabase } from '../helper.js'
-import { revokeFamiliesSignedByPlan, seedHistory } from '../../bench/revoke_scale.js'
-import { createPool, createPrisma } from '../../src/db/connection.js'
-import { revokeFamiliesSignedBy } from '../../src/storage/prisma/refresh_tokens.js'
+import { createTestDatabase } from '../../helper.js'
+import { revokeFamiliesSignedByPlan, seedHistory } from '../../../bench/revoke_scale.js'
+import { createPool, createPrisma } from '../../../src/db/connection.js'
+import { revokeFamiliesSignedBy } from '../../../src/storage/prisma/refresh_tokens.js'
 
 // 200k rows keep the test at a few seconds; the plan is the same at 1M (bench/revoke_scale.ts measures it there).
 const HISTORY = Number(process.env.REVOKE_SCALE_ROWS ?? 200_000)
