@@ -59,12 +59,10 @@ export interface RetentionOptions {
   policy: Policy['purge']
   audit: AuditLog
   log: RetentionLog
-  now?: () => Date
 }
 
 export class Retention {
   readonly #o: RetentionOptions
-  readonly #now: () => Date
   readonly #listeners: Array<(pass: PurgeOutcome) => void> = []
   #timer: NodeJS.Timeout | undefined
   #running: Promise<PurgeReport | null> | undefined
@@ -73,7 +71,6 @@ export class Retention {
 
   constructor (options: RetentionOptions) {
     this.#o = options
-    this.#now = options.now ?? (() => new Date())
   }
 
   /** Called after every pass (metrics count rows and outcomes); a throwing listener is ignored. */
@@ -110,15 +107,13 @@ export class Retention {
 
   async #pass (actor: string): Promise<PurgeReport | null> {
     const { policy } = this.#o
-    const now = this.#now()
-    const cutoffs: PurgeCutoffs = {
-      now,
-      dead: new Date(now.getTime() - policy.margin * 1000),
-      audit: policy.auditRetention > 0 ? new Date(now.getTime() - policy.auditRetention * 1000) : null,
-    }
     let report: PurgeReport | undefined
     try {
-      report = await this.#o.store.exclusive((batch) => this.#work(batch, cutoffs))
+      report = await this.#o.store.exclusive((batch, now) => this.#work(batch, {
+        now,
+        dead: new Date(now.getTime() - policy.margin * 1000),
+        audit: policy.auditRetention > 0 ? new Date(now.getTime() - policy.auditRetention * 1000) : null,
+      }))
     } catch (error) {
       this.#o.log.warn({ err: error }, 'retention pass failed')
       this.#emit({ outcome: 'failed', error })

@@ -324,7 +324,8 @@ export type PurgeBatch = (kind: PurgeKind, cutoffs: PurgeCutoffs, limit: number)
 export interface RetentionStore {
   /**
    * Runs `pass` holding the cluster-wide purge lock (try-lock: undefined, without running, when
-   * another instance holds it), so one instance purges at a time.
+   * another instance holds it), so one instance purges at a time. `now` is the database's clock:
+   * one clock for every instance, unmoved by a jump of this host's.
    */
-  exclusive<T>(pass: (batch: PurgeBatch) => Promise<T>): Promise<T | undefined>
+  exclusive<T>(pass: (batch: PurgeBatch, now: Date) => Promise<T>): Promise<T | undefined>
 }

@@ -32,7 +32,7 @@ t.test('refresh_tokens and audit_events plateau across many refresh cycles with 
   let issued = 0
   let failures = 0
   const samples: Array<{ tokens: number, audit: number }> = []
-  for (let cycle = 0; cycle < 60; cycle++) {
+  for (let cycle = 0; cycle < 45; cycle++) {
     const login = await postForm(app, '/token', { grant_type: 'password', username, password, scope: 'read' }, { authorization: client.basic })
     if (login.statusCode !== 200) failures++
     issued++
@@ -52,10 +52,10 @@ t.test('refresh_tokens and audit_events plateau across many refresh cycles with 
   }
   t.equal(failures, 0, 'every login and refresh succeeded')
   const last = samples.at(-1)!
-  t.ok(issued > 500, `issued ${issued} refresh tokens`)
+  t.ok(issued > 400, `issued ${issued} refresh tokens`)
   // Live: 3 families; dead: tokens of families abandoned within the last TTL (2 s).
   const peakLate = Math.max(...samples.slice(20).map((s) => s.tokens))
   t.ok(peakLate <= 40, `refresh_tokens stays bounded (late peak ${peakLate}, final ${last.tokens}, issued ${issued})`)
   t.ok(Math.max(...samples.slice(20).map((s) => s.audit)) <= 30, `audit_events stays bounded (final ${last.audit})`)
-  t.ok(samples[59].tokens <= samples[39].tokens + 10, 'no growth between the second and third third')
+  t.ok(samples[44].tokens <= samples[29].tokens + 10, 'no growth between the second and third third')
 })

@@ -9,7 +9,8 @@
  * the DELETE has a new ctid and is skipped, not deleted in a state the SELECT did not check.
  *
  * The lock is a session-level `pg_try_advisory_lock` on one pooled connection that also runs the
- * batches; if the process dies, PostgreSQL ends the session and the lock with it.
+ * batches; if the process dies, PostgreSQL ends the session and the lock with it. Cutoffs come
+ * from PostgreSQL's clock, so a host whose clock jumped ahead cannot delete rows early.
  *
  * @module
  */
@@ -105,6 +106,11 @@ function batchesOn (db: Queryable): PurgeBatch {
   }
 }
 
+async function databaseNow (db: Queryable): Promise<Date> {
+  const { rows: [row] } = await db.query<{ now: Date }>('SELECT now() AS now')
+  return row.now
+}
+
 /**
  * `lock: false` for a one-connection pool (the embedded database, one process by its pid lock):
  * holding the only connection for a whole pass would stall every request behind it.
@@ -112,7 +118,7 @@ function batchesOn (db: Queryable): PurgeBatch {
 export function prismaRetentionStore (pool: pg.Pool, options: { lock: boolean }): RetentionStore {
   return {
     async exclusive (pass) {
-      if (!options.lock) return pass(batchesOn(pool))
+      if (!options.lock) return pass(batchesOn(pool), await databaseNow(pool))
       const client = await pool.connect()
       let healthy = false
       try {
@@ -121,7 +127,7 @@ export function prismaRetentionStore (pool: pg.Pool, options: { lock: boolean })
           healthy = true
           return undefined
         }
-        const result = await pass(batchesOn(client))
+        const result = await pass(batchesOn(client), await databaseNow(client))
         await client.query('SELECT pg_advisory_unlock($1)', [PURGE_LOCK])
         healthy = true
         return result
