@@ -228,7 +228,8 @@ type Tx = Pick<PrismaClient, '$queryRawUnsafe'>
 
 /**
  * Key revocation's statement ($1 kid, $2 now): the live tokens signed with the key, found through
- * the partial index of live tokens (`refresh_tokens_live_kid_idx`), name the families to revoke;
+ * the partial index of live tokens (`refresh_tokens_live_kid_idx`, whose predicate is spelled
+ * `num_nulls(consumed_at, revoked_at) = 2`), name the families to revoke;
  * every not-yet-revoked row of those families is revoked (through the family index; the family
  * list is an array computed first, so the plan does not hinge on how many rows the planner
  * guesses the live tokens are among the history). History —
@@ -241,7 +242,7 @@ export const REVOKE_BY_KID_SQL = `
     UPDATE refresh_tokens SET revoked_at = $2
     WHERE revoked_at IS NULL AND family_id = ANY (ARRAY(
       SELECT DISTINCT family_id FROM refresh_tokens
-      WHERE kid = $1 AND consumed_at IS NULL AND revoked_at IS NULL AND expires_at > $2))
+      WHERE kid = $1 AND num_nulls(consumed_at, revoked_at) = 2 AND expires_at > $2))
     RETURNING family_id
   )
   SELECT count(DISTINCT family_id)::int AS families FROM revoked`

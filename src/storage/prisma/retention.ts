@@ -36,7 +36,7 @@ const SIMPLE: Partial<Record<PurgeKind, SimpleKind>> = {
   // Abandoned families: the token was never used and has expired (refresh_tokens_live_expires_at_idx).
   refresh_tokens_expired: {
     sql: deleteByCtid('refresh_tokens', `SELECT ctid FROM refresh_tokens
-      WHERE consumed_at IS NULL AND revoked_at IS NULL AND expires_at < $1 LIMIT $2`),
+      WHERE num_nulls(consumed_at, revoked_at) = 2 AND expires_at < $1 LIMIT $2`),
     params: (c) => [c.dead],
   },
   // Rotated away. A replay of it after this is still caught: the token names its family (`fid`).

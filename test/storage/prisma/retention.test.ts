@@ -9,6 +9,7 @@ import t, { type Test } from 'tap'
 import pg from 'pg'
 import { createTestDatabase } from '../../helper.js'
 import { prismaRetentionStore } from '../../../src/storage/prisma/retention.js'
+import { exchangeRefreshToken } from '../../../src/storage/prisma/refresh_tokens.js'
 import { Retention, type PurgeOutcome } from '../../../src/domain/retention.js'
 import { AuditLog } from '../../../src/domain/audit.js'
 import { prismaAuditStore } from '../../../src/storage/prisma/audit.js'
@@ -167,5 +168,29 @@ t.test('no batch statement reads a table by sequential scan', async (t) => {
   for (const { text, values } of seen) {
     const plan = (await pool.query(`EXPLAIN ${text}`, values)).rows.map((r) => r['QUERY PLAN']).join('\n')
     t.notMatch(plan, /Seq Scan on (refresh_tokens|sessions|audit_events)/, plan)
+  }
+})
+
+t.test('the refresh grant never reads the partial live-token indexes, even with stale statistics', async (t) => {
+  const { pool } = await setup(t)
+  // No ANALYZE: the partial indexes were built on an empty table, as after a fresh migration.
+  await pool.query(`INSERT INTO refresh_tokens (jti, family_id, client_id, scope, kid, expires_at, consumed_at)
+                    SELECT 't' || g, 'f' || g, 'c', 'read', 'k', now() + interval '1 day', CASE WHEN g % 2 = 0 THEN now() END
+                    FROM generate_series(1, 20000) g`)
+  const seen: Array<{ text: string, values: unknown[] }> = []
+  const spy = { query: async (q: { text: string, values: unknown[] }) => { seen.push(q); return pool.query(q.text, q.values) } }
+  const result = await exchangeRefreshToken(spy as unknown as pg.Pool, {
+    jti: 't1', clientId: 'c', successor: { jti: 'next', kid: 'k', expiresAt: new Date(Date.now() + HOUR) }, now: new Date(),
+  })
+  t.equal(result?.rotated, true)
+  const client = await pool.connect()
+  try {
+    await client.query('SET plan_cache_mode = force_generic_plan')
+    const plan = (await client.query(`EXPLAIN ${seen[0].text}`, ['t3', 'c', new Date(), 'next2', 'k', new Date(Date.now() + HOUR), null])).rows.map((r) => r['QUERY PLAN']).join('\n')
+    t.notMatch(plan, /refresh_tokens_live_/, plan)
+    t.match(plan, /refresh_tokens_pkey/)
+  } finally {
+    await client.query('RESET plan_cache_mode')
+    client.release()
   }
 })
