@@ -21,6 +21,8 @@ import { AuditLog } from '../domain/audit.js'
 import type { PasswordPolicy } from '../domain/password_policy.js'
 import { prismaConsentStore } from '../storage/prisma/consents.js'
 import { prismaRefreshTokenStore } from '../storage/prisma/refresh_tokens.js'
+import { prismaRetentionStore } from '../storage/prisma/retention.js'
+import type { RetentionStore } from '../storage/types.js'
 
 export interface CLIContext {
   config: Config
@@ -40,6 +42,8 @@ export interface CLIContext {
   /** A keyring on the shared key store (does not run the maintenance timer). */
   keyring(): Promise<Keyring>
   refreshTokens: ReturnType<typeof prismaRefreshTokenStore>
+  /** Retention on the same database and lock as the servers' scheduled passes. */
+  retention: RetentionStore
 }
 
 export async function withContext<T> (config: Config, run: (ctx: CLIContext) => Promise<T>): Promise<T> {
@@ -68,6 +72,7 @@ export async function withContext<T> (config: Config, run: (ctx: CLIContext) => 
         passwordPolicy: once(async () => new (await import('../domain/password_policy.js')).PasswordPolicy(config.policy.password)),
         audits,
         audit: new AuditLog(audits, auditLog),
+        retention: prismaRetentionStore(pool, { lock: !database.embedded }),
         async keyring () {
           // Logs go to stderr: stdout is reserved for the command's output (--json).
           const log = pino({ ...loggerOptions(config.logLevel === 'info' ? 'warn' : config.logLevel) }, pino.destination(2))

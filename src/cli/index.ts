@@ -29,6 +29,7 @@ const USAGE = `usage: stamp <command>
   consent revoke --user U --client C   forget a user's consent for a client
   keys list|rotate|revoke|rewrap manage signing keys
   audit tail [--limit N] [--json] show the newest security events
+  purge [--json]                 run one retention pass now; prints rows removed per table
   --version                      print the version`
 
 async function main (argv: string[]): Promise<void> {
@@ -80,6 +81,7 @@ async function main (argv: string[]): Promise<void> {
     case 'consent': return (await import('./consent.js')).consentCommand(args, config)
     case 'keys': return (await import('./keys.js')).keysCommand(args, config)
     case 'audit': return (await import('./audit.js')).auditCommand(args, config)
+    case 'purge': return (await import('./purge.js')).purgeCommand(args, config)
     default: throw new UsageError(USAGE)
   }
 }

@@ -104,6 +104,28 @@ export const defaults = {
   outageRetryAfter: 5,
   /** How often, in seconds, each instance compares its clock with PostgreSQL's (the clock guard). */
   clockCheckInterval: 30,
+  /**
+   * Retention: a purge pass deletes rows that can no longer matter, in small batches, on one
+   * instance at a time (PostgreSQL advisory lock). See docs/production.md, "Retention".
+   */
+  purge: {
+    /** Seconds between scheduled passes on each instance (each delay drawn ±10 % at random); 0 = none (run `stamp purge`). */
+    interval: 600,
+    /**
+     * Seconds a dead row is kept after it died: refresh tokens after they were consumed, revoked
+     * or expired, sessions after they ended or expired, codes after they expired. Longer than any
+     * retry window (`refreshRetrySeconds` is at most 60), so a row that a retry still needs is there.
+     */
+    margin: 3600,
+    /** Seconds an audit event is kept (90 days); 0 keeps every event. */
+    auditRetention: 90 * 86_400,
+    /** Rows per DELETE statement: short statements, short row locks. */
+    batchSize: 1000,
+    /** At most this many DELETE statements per pass. */
+    maxBatches: 500,
+    /** Seconds a pass may work; what is left waits for the next pass. */
+    timeBudget: 10,
+  },
 } as const
 
 export type SigningAlg = 'RS256' | 'PS256' | 'ES256' | 'EdDSA'
@@ -132,4 +154,5 @@ export type Policy = {
   backchannelLogout: { attempts: number, timeoutMs: number, backoffMs: number }
   outageRetryAfter: number
   clockCheckInterval: number
+  purge: { interval: number, margin: number, auditRetention: number, batchSize: number, maxBatches: number, timeBudget: number }
 }

@@ -53,6 +53,11 @@ export const envSchemaDefinition = {
     API_DOCS: { type: 'boolean', default: false, description: 'Serve the Swagger UI at `/docs` (under a strict CSP). Off: only the OpenAPI document at `/docs/json`.' },
     DATABASE_CONNECT_TIMEOUT: { type: 'number', exclusiveMinimum: 0, maximum: 300, default: 5, description: 'Seconds to wait for a new PostgreSQL connection; past it the request is answered 503 `temporarily_unavailable`.' },
     CLOCK_SKEW_MAX: { type: 'number', exclusiveMinimum: 0, maximum: 86_400, default: 30, description: 'Largest tolerated difference, seconds, between this process clock and PostgreSQL\'s; beyond it `/readyz` fails and key rotation refuses.' },
+    PURGE_INTERVAL: { type: 'integer', minimum: 0, maximum: 604_800, default: defaults.purge.interval, description: 'Seconds between retention passes (±10 % jitter; one instance at a time works); 0 = never scheduled (run `stamp purge`).' },
+    PURGE_MARGIN: { type: 'integer', minimum: 60, maximum: 31_536_000, default: defaults.purge.margin, description: 'Seconds a consumed, revoked or expired refresh token, an ended or expired session and an expired code are kept before retention deletes them.' },
+    AUDIT_RETENTION_DAYS: { type: 'integer', minimum: 0, maximum: 36_500, default: defaults.purge.auditRetention / 86_400, description: 'Days audit events are kept; 0 keeps all.' },
+    PURGE_BATCH_SIZE: { type: 'integer', minimum: 1, maximum: 100_000, default: defaults.purge.batchSize, description: 'Rows per retention DELETE statement.' },
+    PURGE_TIME_BUDGET: { type: 'number', exclusiveMinimum: 0, maximum: 3600, default: defaults.purge.timeBudget, description: 'Seconds one retention pass may work; the rest waits for the next pass.' },
   },
 } as const
 
@@ -93,6 +98,11 @@ interface RawEnv {
   API_DOCS: boolean
   DATABASE_CONNECT_TIMEOUT: number
   CLOCK_SKEW_MAX: number
+  PURGE_INTERVAL: number
+  PURGE_MARGIN: number
+  AUDIT_RETENTION_DAYS: number
+  PURGE_BATCH_SIZE: number
+  PURGE_TIME_BUDGET: number
 }
 
 export interface Config {
@@ -218,6 +228,14 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env): Config {
         login: raw.RATE_LIMIT_LOGIN_MAX,
         authorize: raw.RATE_LIMIT_AUTHORIZE_MAX,
         userinfo: raw.RATE_LIMIT_USERINFO_MAX,
+      },
+      purge: {
+        ...defaults.purge,
+        interval: raw.PURGE_INTERVAL,
+        margin: raw.PURGE_MARGIN,
+        auditRetention: raw.AUDIT_RETENTION_DAYS * 86_400,
+        batchSize: raw.PURGE_BATCH_SIZE,
+        timeBudget: raw.PURGE_TIME_BUDGET,
       },
     },
   }

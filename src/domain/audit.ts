@@ -41,6 +41,7 @@ export type AuditEventType =
   | 'client_authentication_failed'
   /** The admin API refused a presented bearer token (invalid, expired, lacking stamp:admin, no longer an admin). */
   | 'admin_token_rejected'
+  | 'retention_purged'
 
 /** Events logged at warn: each one may mean an attack or an emergency. */
 const WARN: ReadonlySet<AuditEventType> = new Set(['refresh_token_reuse', 'key_revoked', 'login_throttled', 'authorization_code_reuse'])

@@ -52,6 +52,11 @@ export interface RefreshTokenClaims {
   scope: string
   /** Seconds since the epoch; default `iat` + the refresh-token TTL (the family's end may come first). */
   exp?: number
+  /**
+   * The token's family (`fid`): retention deletes a consumed token's row, and a replay of it must
+   * still revoke the family it came from (RFC 9700 §4.14.2).
+   */
+  familyId?: string
 }
 
 export interface IdTokenClaims {
@@ -130,8 +135,9 @@ export class TokenMinter {
   async refreshToken (claims: RefreshTokenClaims, now = Date.now()): Promise<string> {
     const iat = Math.floor(now / 1000)
     const ttl = claims.exp === undefined ? this.refreshTokenTTL : claims.exp - iat
-    return this.#sign({ client_id: claims.clientId, scope: claims.scope }, REFRESH_TOKEN_TYP, claims.sub,
-      [REFRESH_TOKEN_AUDIENCE], claims.jti, now, ttl)
+    const payload: JWTPayload = { client_id: claims.clientId, scope: claims.scope }
+    if (claims.familyId !== undefined) payload.fid = claims.familyId
+    return this.#sign(payload, REFRESH_TOKEN_TYP, claims.sub, [REFRESH_TOKEN_AUDIENCE], claims.jti, now, ttl)
   }
 
   /**

@@ -23,6 +23,7 @@ import { REFRESH_TOKEN_TYP } from '../domain/tokens.js'
 import { parseScope, resolveAudience, resolveScope, USER_BASELINE_SCOPES } from '../domain/scopes.js'
 import type { RefreshExchangeResult, RefreshTokenRecord } from '../storage/types.js'
 import type { Grant, GrantServices } from './types.js'
+import { refusePurgedRefreshToken } from './purged_refresh_token.js'
 
 export const refreshToken: Grant = {
   grantType: 'refresh_token',
@@ -52,7 +53,9 @@ export const refreshToken: Grant = {
     const successor = { jti: randomUUID(), kid: minter.currentKid, expiresAt: new Date((iat + minter.refreshTokenTTL) * 1000) }
     // Signed while the statement runs, optimistically with the presented scope and the full
     // lifetime; signed again below in the rare case the statement narrowed or capped them.
-    let nextRefreshToken = minter.refreshToken({ jti: successor.jti, sub, clientId: client.id, scope: claims.scope }, now.getTime())
+    // `fid` names the family, so a replay still revokes it after retention deleted this token's row.
+    const familyId = typeof claims.fid === 'string' ? claims.fid : undefined
+    let nextRefreshToken = minter.refreshToken({ jti: successor.jti, sub, clientId: client.id, scope: claims.scope, familyId }, now.getTime())
     nextRefreshToken.catch(() => {}) // awaited below; this only keeps a refusal from leaving it unhandled
 
     const exchange = () => services.refreshTokens.exchange({
@@ -62,6 +65,7 @@ export const refreshToken: Grant = {
     // The snapshot showed a usable token, yet it did not rotate: a concurrent request consumed (or
     // revoked) it first. The statement again reads the committed state (and its successor).
     if (exchanged && !exchanged.rotated && usable(exchanged, now)) exchanged = await exchange()
+    if (!exchanged) await refusePurgedRefreshToken(claims, client.id, services, ip, now)
     if (!exchanged || exchanged.record.clientId !== client.id) throw new InvalidGrant('refresh token is invalid or expired')
     const { record } = exchanged
     if (record.revokedAt) throw new InvalidGrant('refresh token was revoked')
@@ -81,14 +85,17 @@ export const refreshToken: Grant = {
       const issued = exchanged.issued!
       familyScope = issued.scope
       if (issued.scope !== claims.scope || issued.expiresAt.getTime() !== successor.expiresAt.getTime()) {
-        nextRefreshToken = minter.refreshToken({ jti: successor.jti, sub, clientId: client.id, scope: issued.scope, exp: issued.expiresAt.getTime() / 1000 }, now.getTime())
+        nextRefreshToken = minter.refreshToken({ jti: successor.jti, sub, clientId: client.id, scope: issued.scope, exp: issued.expiresAt.getTime() / 1000, familyId: record.familyId }, now.getTime())
+      } else if (!familyId) {
+        // A token from before `fid` existed: its successor is signed again, naming the family.
+        nextRefreshToken = minter.refreshToken({ jti: successor.jti, sub, clientId: client.id, scope: issued.scope, exp: issued.expiresAt.getTime() / 1000, familyId: record.familyId }, now.getTime())
       }
     } else {
       const retry = retriedSuccessor(exchanged, now, policy.refreshRetrySeconds)
       if (!retry) return reuse(record, now, services, ip)
       familyScope = retry.scope
       // The very claims the consumption signed: iat is the consumption's time, exp the stored expiry.
-      nextRefreshToken = minter.refreshToken({ jti: retry.jti, sub, clientId: client.id, scope: retry.scope, exp: retry.expiresAt.getTime() / 1000 }, record.consumedAt!.getTime())
+      nextRefreshToken = minter.refreshToken({ jti: retry.jti, sub, clientId: client.id, scope: retry.scope, exp: retry.expiresAt.getTime() / 1000, familyId: record.familyId }, record.consumedAt!.getTime())
       services.log.info({ family_id: record.familyId, client_id: client.id }, 'refresh retried: the successor was handed out again')
     }
 

@@ -20,6 +20,7 @@
  * - with METRICS_TOKEN set, prom-client's default process and Node.js runtime metrics
  *   (`process_cpu_seconds_total`, `process_resident_memory_bytes`, `nodejs_eventloop_lag_seconds`,
  *   `nodejs_heap_size_used_bytes`, GC durations…)
+ * - `stamp_purged_rows_total{table}`, `stamp_purge_passes_total{outcome}`: retention
  *
  * `GET /metrics` (Prometheus text format 0.0.4) needs `Authorization: Bearer $METRICS_TOKEN`,
  * compared in constant time; without METRICS_TOKEN the route does not exist. A bearer token is
@@ -140,6 +141,15 @@ export default fp(async function metricsPlugin (app: FastifyInstance) {
   })
 
   app.audit.onWriteFailure((event) => { metrics.auditWriteFailures.inc({ type: event.type }) })
+  // Retention: rows each pass deleted, and how passes ended (skipped = another instance purged).
+  const purgedRows = new Counter({ name: 'stamp_purged_rows_total', help: 'Rows deleted by retention, by table', labelNames: ['table'], registers: [registry] })
+  const purgePasses = new Counter({ name: 'stamp_purge_passes_total', help: 'Retention passes, by outcome (complete, incomplete, skipped, failed)', labelNames: ['outcome'], registers: [registry] })
+  app.retention.onPass((pass) => {
+    purgePasses.inc({ outcome: pass.outcome })
+    if (pass.outcome === 'complete' || pass.outcome === 'incomplete') {
+      for (const [table, rows] of Object.entries(pass.report.removed)) purgedRows.inc({ table }, rows)
+    }
+  })
 
   app.decorate('metrics', metrics)
 

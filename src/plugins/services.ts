@@ -37,6 +37,8 @@ import type pg from 'pg'
 import { DependencyMonitor } from '../domain/dependency_monitor.js'
 import { ClockGuard } from '../domain/clock_guard.js'
 import { shortMessage } from '../db/outage.js'
+import { Retention } from '../domain/retention.js'
+import { prismaRetentionStore } from '../storage/prisma/retention.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -71,6 +73,8 @@ declare module 'fastify' {
     redisMonitor: DependencyMonitor | null
     /** Process clock vs PostgreSQL's (CLOCK_SKEW_MAX). */
     clockGuard: ClockGuard
+    /** The purge runner (scheduled unless `scheduleKeys` is false; `runOnce` for one pass). */
+    retention: Retention
   }
 }
 
@@ -158,17 +162,15 @@ export default fp(async function services (app: FastifyInstance, options: Servic
     backchannel: backchannelLogout,
     log: app.log,
   })
+  // Retention: dead refresh tokens, sessions, codes, parked requests and old audit events. A
+  // one-connection pool is the embedded database (one process): no lock to take there.
+  const retention = new Retention({
+    store: prismaRetentionStore(pool, { lock: options.database.poolMax > 1 }), policy: config.policy.purge, audit, log: app.log,
+  })
   if (options.scheduleKeys ?? true) {
-    // Expired codes and abandoned login attempts are useless; a day's margin keeps replays explainable in logs.
-    const purge = setInterval(() => {
-      const now = new Date()
-      Promise.all([
-        pendingAuthorizations.purgeExpired(now),
-        authorizationCodes.purgeExpired(new Date(now.getTime() - 86_400_000)),
-      ]).catch((err: unknown) => app.log.warn({ err }, 'purging expired authorization rows failed'))
-    }, 600_000)
-    purge.unref()
-    app.addHook('onClose', async () => { clearInterval(purge) })
+    retention.start()
+    // Registered after the pool's onClose, so it runs first: a running pass ends before the pool.
+    app.addHook('onClose', () => retention.stop())
   }
 
   app.decorate('config', config)
@@ -200,6 +202,7 @@ export default fp(async function services (app: FastifyInstance, options: Servic
   app.decorate('consents', consents)
   app.decorate('backchannelLogout', backchannelLogout)
   app.decorate('sso', sso)
+  app.decorate('retention', retention)
 }, { name: 'services' })
 
 /**

@@ -121,6 +121,11 @@ export interface RefreshTokenStore {
    * when given (a privilege taken away); returns the number of families.
    */
   revokeFamilies(filter: { userId?: string, clientId?: string, scopes?: string[] }, now: Date): Promise<number>
+  /**
+   * Revokes the family when it still has a live token (unconsumed, unrevoked, unexpired): reuse of
+   * a token whose row retention already deleted. Returns the rows revoked (0: nothing was live).
+   */
+  revokeLiveFamily(familyId: string, now: Date): Promise<number>
 }
 
 export interface RefreshExchangeResult {
@@ -344,4 +349,40 @@ export interface ConsentStore {
   grant(userId: string, clientId: string, scopes: string[]): Promise<void>
   /** Forgets the decision; true when there was one. */
   revoke(userId: string, clientId: string): Promise<boolean>
+}
+
+/**
+ * What a retention pass deletes, one kind of dead row at a time (docs/production.md, "Retention").
+ * `refresh_tokens_expired`: never consumed nor revoked, expired before `dead`; `_consumed` and
+ * `_revoked`: consumed / revoked before `dead`; `sessions_ended`/`_expired`: before `dead`, unless a
+ * live refresh token still names the session; `authorization_codes`: expired before `dead`;
+ * `authorization_requests`: expired; `audit_events`: older than `audit`.
+ */
+export type PurgeKind =
+  | 'refresh_tokens_expired' | 'refresh_tokens_consumed' | 'refresh_tokens_revoked'
+  | 'sessions_ended' | 'sessions_expired'
+  | 'authorization_codes' | 'authorization_requests'
+  | 'audit_events'
+
+export interface PurgeCutoffs {
+  now: Date
+  /** Rows dead since before this go (now minus the margin). */
+  dead: Date
+  /** Audit events older than this go; null keeps all. */
+  audit: Date | null
+}
+
+/**
+ * One bounded DELETE of at most `limit` rows of `kind`; `more` is true when this kind may have
+ * more to delete in this pass.
+ */
+export type PurgeBatch = (kind: PurgeKind, cutoffs: PurgeCutoffs, limit: number) => Promise<{ deleted: number, more: boolean }>
+
+export interface RetentionStore {
+  /**
+   * Runs `pass` holding the cluster-wide purge lock (try-lock: undefined, without running, when
+   * another instance holds it), so one instance purges at a time. `now` is the database's clock:
+   * one clock for every instance, unmoved by a jump of this host's.
+   */
+  exclusive<T>(pass: (batch: PurgeBatch, now: Date) => Promise<T>): Promise<T | undefined>
 }

@@ -6,6 +6,7 @@
 import type pg from 'pg'
 import { Prisma, type PrismaClient } from '../../generated/prisma/client.js'
 import type { RefreshExchange, RefreshExchangeResult, RefreshFamily, RefreshTokenRecord, RefreshTokenStore } from '../types.js'
+import { revokeLiveFamily } from './retention.js'
 
 interface FamilyRow {
   family_id: string
@@ -246,6 +247,8 @@ export function prismaRefreshTokenStore (prisma: PrismaClient, pool: pg.Pool): R
       await prisma.refreshToken.updateMany({ where: { clientId, revokedAt: null }, data: { revokedAt: now } })
       return countRevokedFamilies(prisma, { clientId }, now)
     },
+
+    revokeLiveFamily: (familyId, now) => revokeLiveFamily(pool, familyId, now),
   }
 }
 
@@ -255,12 +258,31 @@ async function countRevokedFamilies (prisma: PrismaClient, where: { userId?: str
   return families.length
 }
 
-type Tx = Pick<PrismaClient, '$executeRaw'>
+type Tx = Pick<PrismaClient, '$queryRawUnsafe'>
 
-/** Revokes every family that has a live token signed with `kid`. */
+/**
+ * Key revocation's statement ($1 kid, $2 now): the live tokens signed with the key, found through
+ * the partial index of live tokens (`refresh_tokens_live_kid_idx`, whose predicate is spelled
+ * `num_nulls(consumed_at, revoked_at) = 2`), name the families to revoke;
+ * every not-yet-revoked row of those families is revoked (through the family index; the family
+ * list is an array computed first, so the plan does not hinge on how many rows the planner
+ * guesses the live tokens are among the history). History —
+ * consumed, revoked and expired rows, however many — is never read. A family whose live token a
+ * newer key signed is left alone: its consumed ancestors cannot be used again (presenting one is
+ * reuse, which revokes the family), and the revoked key no longer verifies anything.
+ */
+export const REVOKE_BY_KID_SQL = `
+  WITH revoked AS (
+    UPDATE refresh_tokens SET revoked_at = $2
+    WHERE revoked_at IS NULL AND family_id = ANY (ARRAY(
+      SELECT DISTINCT family_id FROM refresh_tokens
+      WHERE kid = $1 AND num_nulls(consumed_at, revoked_at) = 2 AND expires_at > $2))
+    RETURNING family_id
+  )
+  SELECT count(DISTINCT family_id)::int AS families FROM revoked`
+
+/** Revokes every live family whose live token was signed with `kid`; returns how many families. */
 export async function revokeFamiliesSignedBy (db: Tx, kid: string, now: Date): Promise<number> {
-  return db.$executeRaw`
-    UPDATE refresh_tokens SET revoked_at = ${now}
-    WHERE revoked_at IS NULL
-      AND family_id IN (SELECT family_id FROM refresh_tokens WHERE kid = ${kid})`
+  const [row] = await db.$queryRawUnsafe<Array<{ families: number }>>(REVOKE_BY_KID_SQL, kid, now)
+  return row?.families ?? 0
 }
