@@ -12,7 +12,7 @@ import type { Config, TrustProxy } from './config/env.js'
 import swagger from '@fastify/swagger'
 import swaggerUI from '@fastify/swagger-ui'
 import formBody from './plugins/form_body.js'
-import services from './plugins/services.js'
+import services, { type ServicesOptions } from './plugins/services.js'
 import metrics from './plugins/metrics.js'
 import rateLimit from './plugins/rate_limit.js'
 import adminRoutes, { ADMIN_PREFIX } from './routes/admin/index.js'
@@ -38,6 +38,8 @@ export interface AppOptions {
   instanceTag?: string
   /** HTTP client for back-channel logout deliveries (tests may inject one). */
   fetch?: typeof fetch
+  /** Client metadata document fetching: an injected DNS lookup and extra trusted CAs (tests). */
+  clientMetadataFetch?: ServicesOptions['clientMetadataFetch']
 }
 
 /** Safe descriptions for Fastify's own client errors: never echo internal messages. */
@@ -130,7 +132,7 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
   })
 
   await app.register(formBody)
-  await app.register(services, { config: options.config, database: options.database, now: options.now, scheduleKeys: options.scheduleKeys, fetch: options.fetch })
+  await app.register(services, { config: options.config, database: options.database, now: options.now, scheduleKeys: options.scheduleKeys, fetch: options.fetch, clientMetadataFetch: options.clientMetadataFetch })
   await app.register(metrics)
   await app.register(rateLimit)
   // OpenAPI document of every route with a schema (the admin API), served with a UI at /docs.

@@ -27,6 +27,9 @@ export type OAuthErrorCode =
   | 'unsupported_response_type'
   | 'temporarily_unavailable'
   | 'server_error'
+  /** RFC 7591 §3.2.2 */
+  | 'invalid_redirect_uri'
+  | 'invalid_client_metadata'
 
 export interface OAuthErrorOptions {
   cause?: unknown
@@ -90,3 +93,7 @@ export const ConsentRequired = subclass('consent_required', 400)
 export const UnsupportedResponseType = subclass('unsupported_response_type', 400)
 export const RequestNotSupported = subclass('request_not_supported', 400)
 export const RequestURINotSupported = subclass('request_uri_not_supported', 400)
+/** RFC 7591 §3.2.2: a redirect URI the registration policy refuses. */
+export const InvalidRedirectURI = subclass('invalid_redirect_uri', 400)
+/** RFC 7591 §3.2.2: some other client metadata value is invalid or refused. */
+export const InvalidClientMetadata = subclass('invalid_client_metadata', 400)

@@ -29,6 +29,12 @@ export type AuditEventType =
   | 'user_created'
   | 'user_updated'
   | 'user_password_reset'
+  | 'client_registered'
+  | 'client_first_use'
+  | 'client_revoked'
+  | 'clients_purged'
+  | 'registration_token_created'
+  | 'registration_refused'
 
 /** Events logged at warn: each one may mean an attack or an emergency. */
 const WARN: ReadonlySet<AuditEventType> = new Set(['refresh_token_reuse', 'key_revoked', 'login_throttled'])

@@ -97,6 +97,8 @@ export class SingleSignOn {
    */
   async consentRequired (client: ClientRecord, user: UserRecord, scopes: readonly string[], prompt: readonly string[], rememberedCounts = true): Promise<boolean> {
     if (client.firstParty) return false
+    // Self-registered clients (metadata documents, RFC 7591) are anyone's: the user decides every time.
+    if (client.origin === 'cimd' || client.origin === 'dcr') return true
     if (prompt.includes('consent') || !rememberedCounts) return true
     const granted = await this.#o.consents.granted(user.id, client.id)
     return scopes.some((s) => !granted.includes(s))

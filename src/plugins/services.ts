@@ -32,6 +32,11 @@ import { AuditLog } from '../domain/audit.js'
 import { LoginThrottle, MemoryThrottleStore, RedisThrottleStore } from '../domain/login_throttle.js'
 import { PasswordPolicy } from '../domain/password_policy.js'
 import { Redis } from 'ioredis'
+import { ClientMetadataResolver } from '../domain/client_metadata.js'
+import { ClientUsage } from '../domain/client_usage.js'
+import { safeFetch, type SafeFetchOptions } from '../http/safe_fetch.js'
+import { prismaRegistrationTokenStore } from '../storage/prisma/registration_tokens.js'
+import type { RegistrationTokenStore } from '../storage/types.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -58,6 +63,10 @@ declare module 'fastify' {
     consents: ConsentStore
     backchannelLogout: BackchannelLogout
     sso: SingleSignOn
+    /** Client ID metadata document clients; null when CLIENT_ID_METADATA_DOCUMENTS=false. */
+    clientMetadata: ClientMetadataResolver | null
+    clientUsage: ClientUsage
+    registrationTokens: RegistrationTokenStore
   }
 }
 
@@ -70,6 +79,8 @@ export interface ServicesOptions {
   scheduleKeys?: boolean
   /** Back-channel logout HTTP client (tests may inject one). */
   fetch?: typeof fetch
+  /** Client metadata document fetching: an injected resolver and extra trusted CAs (tests). */
+  clientMetadataFetch?: Pick<SafeFetchOptions, 'lookup' | 'ca'>
 }
 
 export default fp(async function services (app: FastifyInstance, options: ServicesOptions) {
@@ -103,7 +114,25 @@ export default fp(async function services (app: FastifyInstance, options: Servic
     app.addHook('onClose', async () => { await connection.quit() })
   }
   const loginThrottle = new LoginThrottle(redis ? new RedisThrottleStore(redis) : new MemoryThrottleStore(), config.policy.loginThrottle)
-  const clientCache = new ClientCache(clientStore, config.policy.clientCacheTTL)
+  const clientMetadata = config.clientMetadataDocuments
+    ? new ClientMetadataResolver({
+        policy: config.policy,
+        store: clientStore,
+        fetch: (url) => safeFetch(url, {
+          ...options.clientMetadataFetch,
+          allowLoopback: config.clientMetadataAllowLoopback,
+          timeoutMs: config.policy.clientMetadata.timeoutMs,
+          maxBytes: config.policy.clientMetadata.maxBytes,
+          headers: { accept: 'application/json' },
+        }),
+        onRegistered: (client) => {
+          void audit.record({ type: 'client_registered', actor: client.id, subject: client.id, clientId: client.id, detail: { origin: 'cimd', redirect_uris: client.redirectUris } })
+        },
+      })
+    : null
+  const clientCache = new ClientCache(clientStore, config.policy.clientCacheTTL, clientMetadata ?? undefined)
+  const clientUsage = new ClientUsage({ store: clientStore, audit, log: app.log, intervalSeconds: config.policy.registration.lastUseInterval })
+  app.addHook('onClose', () => clientUsage.drain())
   const sessions = prismaSessionStore(prisma)
   const pendingAuthorizations = prismaPendingAuthorizationStore(prisma)
   const authorizationCodes = prismaAuthorizationCodeStore(prisma)
@@ -162,4 +191,7 @@ export default fp(async function services (app: FastifyInstance, options: Servic
   app.decorate('consents', consents)
   app.decorate('backchannelLogout', backchannelLogout)
   app.decorate('sso', sso)
+  app.decorate('clientMetadata', clientMetadata)
+  app.decorate('clientUsage', clientUsage)
+  app.decorate('registrationTokens', prismaRegistrationTokenStore(prisma))
 }, { name: 'services' })

@@ -142,6 +142,9 @@ export interface ConsentView {
   requestId: string
   csrf: string
   clientName: string
+  /** Self-registered clients: the host that vouches for the client (its document's, or its redirect URI's). */
+  clientHost?: string
+  clientHostLabel?: string
   username: string
   scopes: string[]
 }
@@ -151,6 +154,8 @@ export function consentPage (view: ConsentView): string {
     nonce: view.nonce,
     title: 'Allow access',
     body: html`<h1>Allow ${view.clientName}?</h1>
+${view.clientHost ? html`<p class="host">${view.clientHostLabel ?? 'Published by'} <strong>${view.clientHost}</strong></p>
+<p class="note">This application registered itself; Stamp's operator has not reviewed it. Allow it only if you trust <strong>${view.clientHost}</strong>.</p>` : ''}
 <p class="sub">Signed in as <strong>${view.username}</strong>. <strong>${view.clientName}</strong> would like to:</p>
 <ul class="scopes">${view.scopes.map((s) => html`<li>${describeScope(s)}</li>`)}</ul>
 <form method="post" action="${view.action}">
