@@ -46,6 +46,8 @@ main{width:100%;max-width:400px}
 h1{font-size:22px;line-height:1.3;margin:0 0 6px;letter-spacing:-.01em}
 .sub{color:var(--muted);margin:0 0 24px;font-size:15px}
 .sub strong{color:var(--text);font-weight:600}
+.host{font-size:17px;margin:0 0 10px}
+.host strong{color:var(--text);font-weight:700}
 label{display:block;font-size:14px;font-weight:600;margin:0 0 6px}
 .field{margin-bottom:18px}
 input[type=text],input[type=password]{width:100%;padding:11px 12px;font:inherit;color:var(--text);background:var(--card);border:1px solid var(--border);border-radius:9px;transition:border-color .15s,box-shadow .15s}
