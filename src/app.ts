@@ -24,6 +24,7 @@ import loginRoute from './routes/oauth/login.js'
 import consentRoute from './routes/oauth/consent.js'
 import userinfoRoute from './routes/oauth/userinfo.js'
 import logoutRoute from './routes/oauth/logout.js'
+import registerRoute from './routes/oauth/register.js'
 import jwksRoute from './routes/well_known/jwks.js'
 import discoveryRoutes from './routes/well_known/discovery.js'
 import healthRoutes from './routes/health.js'
@@ -153,6 +154,7 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
   await app.register(consentRoute)
   await app.register(userinfoRoute)
   await app.register(logoutRoute)
+  await app.register(registerRoute)
   await app.register(jwksRoute)
   await app.register(discoveryRoutes)
   await app.register(adminRoutes, { prefix: ADMIN_PREFIX })
