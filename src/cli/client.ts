@@ -19,13 +19,20 @@ import { normalizeClientSettings } from '../domain/clients.js'
 import { OAuthError } from '../errors.js'
 import { withContext } from './context.js'
 import { CommandError, print, UsageError } from './output.js'
+import { clientListCommand, clientPurgeCommand, clientRevokeCommand } from './client_lifecycle.js'
 
 const USAGE = 'usage: stamp client create --name N [--grant G]... [--redirect-uri URI]... [--post-logout-redirect-uri URI]... [--backchannel-logout-uri URI] [--scope "a b"] [--audience AUD]... [--public] [--first-party] [--no-require-pkce] [--json]\n' +
-  '       stamp client update ID (--require-pkce | --no-require-pkce) [--json]'
+  '       stamp client update ID (--require-pkce | --no-require-pkce) [--json]\n' +
+  '       stamp client list [--origin admin|dcr|cimd] [--limit N] [--json]\n' +
+  '       stamp client revoke ID [--json]\n' +
+  '       stamp client purge --unused-days N [--origin dcr|cimd]... [--json]'
 
 export async function clientCommand (args: string[], config: Config): Promise<void> {
   const [action, ...rest] = args
   if (action === 'update') return updateCommand(rest, config)
+  if (action === 'list') return clientListCommand(rest, config)
+  if (action === 'revoke') return clientRevokeCommand(rest, config)
+  if (action === 'purge') return clientPurgeCommand(rest, config)
   if (action !== 'create') throw new UsageError(USAGE)
   const { values } = parseArgs({
     args: rest,

@@ -19,6 +19,8 @@ import { prismaAuditStore } from '../storage/prisma/audit.js'
 import { AuditLog } from '../domain/audit.js'
 import { PasswordPolicy } from '../domain/password_policy.js'
 import { prismaConsentStore } from '../storage/prisma/consents.js'
+import { prismaRefreshTokenStore } from '../storage/prisma/refresh_tokens.js'
+import { prismaRegistrationTokenStore } from '../storage/prisma/registration_tokens.js'
 
 export interface CLIContext {
   config: Config
@@ -35,6 +37,8 @@ export interface CLIContext {
   audit: AuditLog
   /** A keyring on the shared key store (does not run the maintenance timer). */
   keyring(): Promise<Keyring>
+  refreshTokens: ReturnType<typeof prismaRefreshTokenStore>
+  registrationTokens: ReturnType<typeof prismaRegistrationTokenStore>
 }
 
 export async function withContext<T> (config: Config, run: (ctx: CLIContext) => Promise<T>): Promise<T> {
@@ -60,6 +64,8 @@ export async function withContext<T> (config: Config, run: (ctx: CLIContext) => 
         passwordPolicy: new PasswordPolicy(config.policy.password),
         audits,
         audit: new AuditLog(audits, auditLog),
+        refreshTokens: prismaRefreshTokenStore(prisma, pool),
+        registrationTokens: prismaRegistrationTokenStore(prisma),
         async keyring () {
           // Logs go to stderr: stdout is reserved for the command's output (--json).
           const log = pino({ ...loggerOptions(config.logLevel === 'info' ? 'warn' : config.logLevel) }, pino.destination(2))

@@ -15,6 +15,7 @@ import { keysCommand } from './keys.js'
 import { CommandError, print, UsageError } from './output.js'
 import { userCommand } from './user.js'
 import { auditCommand } from './audit.js'
+import { registrationCommand } from './registration.js'
 
 const USAGE = `usage: stamp <command>
 
@@ -26,7 +27,9 @@ const USAGE = `usage: stamp <command>
   client update ID --[no-]require-pkce   require PKCE at /authorize (or not)
   consent revoke --user U --client C   forget a user's consent for a client
   keys list|rotate|revoke|rewrap manage signing keys
-  audit tail [--limit N] [--json] show the newest security events`
+  audit tail [--limit N] [--json] show the newest security events
+  client list|revoke|purge ...   list clients by origin with last use, revoke one, purge unused
+  registration token create [--expires-in D] [--max-uses N]   initial access token for /register`
 
 async function main (argv: string[]): Promise<void> {
   const [command, ...args] = argv
@@ -69,6 +72,7 @@ async function main (argv: string[]): Promise<void> {
     case 'consent': return consentCommand(args, config)
     case 'keys': return keysCommand(args, config)
     case 'audit': return auditCommand(args, config)
+    case 'registration': return registrationCommand(args, config)
     default: throw new UsageError(USAGE)
   }
 }

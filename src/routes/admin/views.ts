@@ -20,6 +20,10 @@ export function clientView (client: ClientRecord) {
     scopes: client.scopes,
     audiences: client.audiences,
     require_pkce: client.requirePkce,
+    origin: client.origin ?? 'admin',
+    created_at: client.createdAt?.toISOString() ?? null,
+    last_used_at: client.lastUsedAt?.toISOString() ?? null,
+    revoked_at: client.revokedAt?.toISOString() ?? null,
   }
 }
 
