@@ -231,5 +231,10 @@ export class ClientMetadataResolver {
 function changed (row: ClientRecord, described: ClientRecord): boolean {
   const same = (a: readonly string[], b: readonly string[]) => a.length === b.length && a.every((v, i) => v === b[i])
   return row.name !== described.name || !same(row.redirectUris, described.redirectUris) || !same(row.scopes, described.scopes) ||
-    !same(row.audiences, described.audiences) || JSON.stringify(row.metadata ?? null) !== JSON.stringify(described.metadata ?? null)
+    !same(row.audiences, described.audiences) || canonical(row.metadata) !== canonical(described.metadata)
+}
+
+/** JSONB does not keep key order: compare metadata with sorted keys. */
+function canonical (metadata: Record<string, unknown> | null | undefined): string {
+  return JSON.stringify(Object.entries(metadata ?? {}).sort(([a], [b]) => a < b ? -1 : a > b ? 1 : 0))
 }

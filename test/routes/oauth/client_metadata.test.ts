@@ -178,3 +178,14 @@ t.test('without CLIENT_METADATA_ALLOW_LOOPBACK, loopback documents are refused',
   t.equal(res.statusCode, 400)
   t.match(res.body, /loopback address/)
 })
+
+t.test('an unchanged document does not rewrite its row', async (t) => {
+  const id = serve('/stable.json', { client_uri: 'https://agent.example', logo_uri: 'https://agent.example/logo.png' })
+  await app.clientCache.find(id)
+  const before = await app.prisma.client.findUnique({ where: { id } })
+  app.clientCache.forget(id)
+  server.routes.set('/stable.json', json(documentFor(id, { client_uri: 'https://agent.example', logo_uri: 'https://agent.example/logo.png' })))
+  await app.clientCache.find(id)
+  const after = await app.prisma.client.findUnique({ where: { id } })
+  t.equal(after!.updatedAt.getTime(), before!.updatedAt.getTime(), 'no update')
+})
