@@ -152,11 +152,12 @@ export class ClientMetadataResolver {
 
   /** The client named by `clientId`; throws {@link ClientMetadataError}. */
   async resolve (clientId: string): Promise<ClientRecord | null> {
-    const described = await this.#document(clientId)
     const row = await this.#o.store.find(clientId)
-    // A client an operator registered under this id is theirs, not the document's.
+    // A client an operator registered under this id is theirs, not the document's: no fetch.
     if (row && row.origin !== 'cimd') return row.revokedAt ? null : row
+    // Blocked before any fetch: a revoked client costs no traffic.
     if (row?.revokedAt) throw new ClientMetadataError('this application has been blocked by the server operator')
+    const described = await this.#document(clientId)
     if (!row) {
       try {
         await this.#o.store.create(described)

@@ -159,7 +159,9 @@ t.test('a revoked metadata document client is refused while its document is stil
   await authorize(id)
   await app.clientStore.update(id, { revokedAt: new Date() })
   app.clientCache.forget(id)
+  server.hits.clear()
   await pageError(t, id, /blocked by the server operator/)
+  t.equal(server.hits.size, 0, 'a blocked client is refused without fetching its document')
 })
 
 t.test('CLIENT_ID_METADATA_DOCUMENTS=false turns it off', async (t) => {
@@ -188,4 +190,17 @@ t.test('an unchanged document does not rewrite its row', async (t) => {
   await app.clientCache.find(id)
   const after = await app.prisma.client.findUnique({ where: { id } })
   t.equal(after!.updatedAt.getTime(), before!.updatedAt.getTime(), 'no update')
+})
+
+t.test('an operator-registered client with an https id is used as registered, without a fetch', async (t) => {
+  const id = clientId('/operator.json')
+  await app.clientStore.create({
+    id, name: 'Operator app', secretHash: null, public: true, firstParty: false, grantTypes: ['authorization_code', 'refresh_token'],
+    redirectUris: [CB], postLogoutRedirectUris: [], backchannelLogoutUri: null, scopes: ['openid'], audiences: [], requirePkce: true,
+  })
+  server.hits.clear()
+  const client = await app.clientCache.find(id)
+  t.equal(client?.name, 'Operator app')
+  t.equal(client?.origin, 'admin')
+  t.equal(server.hits.size, 0, 'no document fetched')
 })
