@@ -204,3 +204,12 @@ t.test('an operator-registered client with an https id is used as registered, wi
   t.equal(client?.origin, 'admin')
   t.equal(server.hits.size, 0, 'no document fetched')
 })
+
+t.test('a hostile client_name is escaped on the consent page, and the host is still shown', async (t) => {
+  const id = serve('/hostile.json', { client_name: '<img src=x onerror=alert(1)> Google' })
+  const { res } = await authorize(id)
+  t.equal(res.statusCode, 200)
+  t.notMatch(res.body, /<img src=x/)
+  t.match(res.body, /&lt;img src=x onerror=alert\(1\)&gt; Google/)
+  t.match(res.body, new RegExp(`Published by <strong>${HOST}:${server.port}</strong>`))
+})
