@@ -19,6 +19,7 @@ import type {
 import type { AuthorizationRequest } from './authorization_request.js'
 import type { BackchannelLogout } from './backchannel_logout.js'
 import { hashSecret, newId, newSecret } from './browser_secrets.js'
+import { ClientMetadataError } from './client_metadata.js'
 import { allowedForUser } from './scopes.js'
 import type { TokenMinter } from './tokens.js'
 
@@ -136,7 +137,14 @@ export class SingleSignOn {
     if (!id || !browserSecret) return null
     const row = await this.#o.pending.find(id, this.#now())
     if (!row || row.browserHash !== hashSecret(browserSecret)) return null
-    const client = await this.#o.findClient(row.clientId)
+    let client: ClientRecord | null
+    try {
+      client = await this.#o.findClient(row.clientId)
+    } catch (err) {
+      // A metadata document client that became unusable (blocked, document gone) mid-flow.
+      if (err instanceof ClientMetadataError) return null
+      throw err
+    }
     if (!client || !client.redirectUris.includes(row.redirectUri)) return null
     return toParked(row, client)
   }

@@ -213,3 +213,17 @@ t.test('a hostile client_name is escaped on the consent page, and the host is st
   t.match(res.body, /&lt;img src=x onerror=alert\(1\)&gt; Google/)
   t.match(res.body, new RegExp(`Published by <strong>${HOST}:${server.port}</strong>`))
 })
+
+t.test('a client blocked while the user is on its consent page gets an HTML page, not JSON', async (t) => {
+  const id = serve('/midflow.json')
+  const { res } = await authorize(id)
+  t.equal(res.statusCode, 200)
+  const fields = hiddenFields(res.body)
+  await app.clientStore.update(id, { revokedAt: new Date() })
+  app.clientCache.forget(id)
+  const page = await browser.get(`http://stamp.test/consent?request=${fields.request}`)
+  t.match(page.headers['content-type'], /text\/html/)
+  const post = await browser.post('http://stamp.test/consent', { ...fields, decision: 'allow' })
+  t.match(post.headers['content-type'], /text\/html/)
+  t.notOk(post.headers.location, 'no code issued')
+})
