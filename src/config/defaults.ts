@@ -102,6 +102,8 @@ export const defaults = {
     cacheDefault: 300,
     /** Seconds a failed fetch is remembered (no refetch storm for a broken or hostile URL). */
     failureCacheSeconds: 10,
+    /** Fetches in flight per instance; more are refused at once (requests naming many distinct URLs cannot pile up). */
+    maxConcurrentFetches: 16,
   },
   /**
    * Self-registered clients (RFC 7591 dynamic registration and client ID metadata documents):
@@ -151,7 +153,7 @@ export type Policy = {
   authorizationRequestTTL: number
   ssoSessionTTL: number
   backchannelLogout: { attempts: number, timeoutMs: number, backoffMs: number }
-  clientMetadata: { timeoutMs: number, maxBytes: number, cacheFloor: number, cacheCeiling: number, cacheDefault: number, failureCacheSeconds: number }
+  clientMetadata: { timeoutMs: number, maxBytes: number, cacheFloor: number, cacheCeiling: number, cacheDefault: number, failureCacheSeconds: number, maxConcurrentFetches: number }
   registration: {
     grantTypes: readonly string[]
     authMethods: readonly string[]

@@ -190,6 +190,8 @@ export class ClientMetadataResolver {
     }
     let pending = this.#inFlight.get(clientId)
     if (!pending) {
+      // Not cached as a failure: the document is fine, this instance is just busy.
+      if (this.#inFlight.size >= this.#o.policy.clientMetadata.maxConcurrentFetches) throw new ClientMetadataError('too many client metadata documents are being fetched right now; try again shortly')
       pending = this.#fetch(clientId).finally(() => this.#inFlight.delete(clientId))
       this.#inFlight.set(clientId, pending)
     }

@@ -227,3 +227,22 @@ t.test('a client blocked while the user is on its consent page gets an HTML page
   t.match(post.headers['content-type'], /text\/html/)
   t.notOk(post.headers.location, 'no code issued')
 })
+
+t.test('fetches in flight are capped; identical ones are shared', async (t) => {
+  const url2 = await createTestDatabase(t)
+  const base2 = testConfig(url2, { CLIENT_METADATA_ALLOW_LOOPBACK: 'true' })
+  const capped = await build(t, { databaseUrl: url2, config: { ...base2, policy: { ...base2.policy, clientMetadata: { ...base2.policy.clientMetadata, maxConcurrentFetches: 2 } } }, clientMetadataFetch: { lookup: dns.lookup, ca: server.ca } })
+  const slow = (path: string) => {
+    const id = clientId(path)
+    server.routes.set(path, (_req, res) => { setTimeout(() => { if (!res.destroyed) res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(documentFor(id))) }, 200).unref() })
+    return id
+  }
+  const ids = [slow('/c1.json'), slow('/c2.json'), slow('/c3.json'), slow('/c4.json')]
+  server.hits.clear()
+  const results = await Promise.allSettled([ids[0], ids[0], ids[1], ids[2], ids[3]].map((id) => capped.clientCache.find(id)))
+  const refused = results.filter((r) => r.status === 'rejected').map((r) => String((r as PromiseRejectedResult).reason))
+  t.equal(refused.length, 2, 'two distinct URLs over the cap are refused')
+  t.ok(refused.every((m) => /too many client metadata documents/.test(m)))
+  t.equal(server.hits.get('/c1.json'), 1, 'two requests for the same document share one fetch')
+  t.ok(await capped.clientCache.find(ids[3]), 'a refused one works once the instance is less busy (not cached as a failure)')
+})
