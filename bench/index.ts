@@ -32,6 +32,7 @@ import {
 import { BENCH_DIR, ROOT, freePort, runCeiling, startBareFastify, startServer } from './processes.js'
 import { markdownTable, pairedRatioCheck, printConsole, ratioCheck, type Ceilings, type Check } from './report.js'
 import { mergeRates, type RateResult } from './stats.js'
+import { benchClientMetadata } from './client_metadata.js'
 
 const settings: LoadSettings = {
   // 32 keep-alive connections: enough to saturate two cores (the token routes spend part of each
@@ -40,7 +41,7 @@ const settings: LoadSettings = {
   warmupSeconds: Number(process.env.BENCH_WARMUP ?? 1),
   durationSeconds: Number(process.env.BENCH_DURATION ?? 5),
 }
-/** BENCH_ONLY=jwks,client_credentials,password,refresh_token,verifier,workers (comma list; default all). */
+/** BENCH_ONLY=jwks,client_credentials,password,refresh_token,verifier,workers,cimd (comma list; default all). */
 const only = process.env.BENCH_ONLY ? new Set(process.env.BENCH_ONLY.split(',').map((s) => s.trim())) : null
 const selected = (name: string) => !only || only.has(name)
 const SIGN_CONCURRENCY = 64
@@ -114,6 +115,7 @@ async function main (): Promise<void> {
   const keysDir = mkdtempSync(join(tmpdir(), 'stamp-bench-keys-'))
   cleanups.push(() => rmSync(keysDir, { recursive: true, force: true }))
   const port = await freePort()
+  const keyEncryptionKey = generateKEKValue()
   const server = await startServer({
     DATABASE_URL: database.url,
     PORT: String(port),
@@ -121,7 +123,7 @@ async function main (): Promise<void> {
     LOG_LEVEL: 'warn',
     // A load test from one address is exactly what the per-IP limits stop; measure the server itself.
     RATE_LIMIT_ENABLED: 'false',
-    KEY_ENCRYPTION_KEY: generateKEKValue(),
+    KEY_ENCRYPTION_KEY: keyEncryptionKey,
     KEYS_DIR: keysDir,
   })
   cleanups.push(() => server.stop())
@@ -229,6 +231,14 @@ async function main (): Promise<void> {
   if (selected('workers')) {
     step('workers: client_credentials with 1 and 2 worker processes')
     workers = await benchWorkers()
+  }
+
+  if (selected('cimd')) {
+    // Client ID metadata documents: a CIMD client with its document cached against a pre-registered twin.
+    const cimd = await benchClientMetadata({ databaseUrl: database.url, keyEncryptionKey, keysDir, seed, settings: pairedSettings, rounds: PAIRED_ROUNDS, step })
+    scenarios['refresh_token (pre-registered public client)'] = mergeRuns(cimd.preRegistered)
+    scenarios[cimd.check.name] = mergeRuns(cimd.cimd)
+    checks.push(cimd.check)
   }
 
   const byName = new Map(checks.map((c) => [c.name, c]))

@@ -16,7 +16,7 @@ import type { HostLookup } from './domain/backchannel_logout.js'
 import { apiDocs, openAPI } from './plugins/api_docs.js'
 import formBody from './plugins/form_body.js'
 import inputHygiene from './plugins/input_hygiene.js'
-import services from './plugins/services.js'
+import services, { type ServicesOptions } from './plugins/services.js'
 import metrics from './plugins/metrics.js'
 import rateLimit from './plugins/rate_limit.js'
 import adminRoutes, { ADMIN_PREFIX } from './routes/admin/index.js'
@@ -28,6 +28,7 @@ import loginRoute from './routes/oauth/login.js'
 import consentRoute from './routes/oauth/consent.js'
 import userinfoRoute from './routes/oauth/userinfo.js'
 import logoutRoute from './routes/oauth/logout.js'
+import registerRoute from './routes/oauth/register.js'
 import jwksRoute from './routes/well_known/jwks.js'
 import discoveryRoutes from './routes/well_known/discovery.js'
 import healthRoutes from './routes/health.js'
@@ -46,6 +47,8 @@ export interface AppOptions {
   fetch?: typeof fetch
   /** DNS resolution for back-channel logout deliveries (tests inject one). */
   lookup?: HostLookup
+  /** Client metadata document fetching: an injected DNS lookup and extra trusted CAs (tests). */
+  clientMetadataFetch?: ServicesOptions['clientMetadataFetch']
 }
 
 /** Safe descriptions for Fastify's own client errors: never echo internal messages. */
@@ -167,7 +170,7 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
 
   await app.register(formBody)
   await app.register(inputHygiene)
-  await app.register(services, { config: options.config, database: options.database, now: options.now, databaseNow: options.databaseNow, scheduleKeys: options.scheduleKeys, fetch: options.fetch, lookup: options.lookup })
+  await app.register(services, { config: options.config, database: options.database, now: options.now, databaseNow: options.databaseNow, scheduleKeys: options.scheduleKeys, fetch: options.fetch, lookup: options.lookup, clientMetadataFetch: options.clientMetadataFetch })
   await app.register(metrics)
   await app.register(rateLimit)
   // Before the routes: @fastify/swagger collects the schemas of the routes registered after it.
@@ -181,6 +184,7 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
   await app.register(consentRoute)
   await app.register(userinfoRoute)
   await app.register(logoutRoute)
+  await app.register(registerRoute)
   await app.register(jwksRoute)
   await app.register(discoveryRoutes)
   await app.register(adminRoutes, { prefix: ADMIN_PREFIX })

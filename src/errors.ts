@@ -27,6 +27,9 @@ export type OAuthErrorCode =
   | 'unsupported_response_type'
   | 'temporarily_unavailable'
   | 'server_error'
+  /** RFC 7591 §3.2.2 */
+  | 'invalid_redirect_uri'
+  | 'invalid_client_metadata'
 
 export interface OAuthErrorOptions {
   cause?: unknown
@@ -106,3 +109,7 @@ export const RequestURINotSupported = subclass('request_uri_not_supported', 400)
  * clients and proxies retry later instead of treating it as a failure of their request.
  */
 export const ServiceUnavailable = subclass('temporarily_unavailable', 503)
+/** RFC 7591 §3.2.2: a redirect URI the registration policy refuses. */
+export const InvalidRedirectURI = subclass('invalid_redirect_uri', 400)
+/** RFC 7591 §3.2.2: some other client metadata value is invalid or refused. */
+export const InvalidClientMetadata = subclass('invalid_client_metadata', 400)

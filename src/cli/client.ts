@@ -19,6 +19,7 @@ import { clientIdProblem, normalizeClientSettings } from '../domain/clients.js'
 import { OAuthError } from '../errors.js'
 import { withContext } from './context.js'
 import { CommandError, print, UsageError } from './output.js'
+import { clientListCommand, clientPurgeCommand, clientRevokeCommand } from './client_lifecycle.js'
 
 /**
  * `stamp client disable ID` / `stamp client enable ID`: a disabled client is refused everywhere
@@ -41,7 +42,10 @@ async function setDisabled (id: string | undefined, disabled: boolean, json: boo
 
 const USAGE = 'usage: stamp client create --name N [--grant G]... [--redirect-uri URI]... [--post-logout-redirect-uri URI]... [--backchannel-logout-uri URI] [--scope "a b"] [--audience AUD]... [--public] [--first-party] [--no-require-pkce] [--json]\n' +
   '       stamp client update ID (--require-pkce | --no-require-pkce) [--json]\n' +
-  '       stamp client disable|enable ID [--json]'
+  '       stamp client disable|enable ID [--json]\n' +
+  '       stamp client list [--origin admin|dcr|cimd] [--limit N] [--json]\n' +
+  '       stamp client revoke ID [--json]\n' +
+  '       stamp client purge --unused-days N [--origin dcr|cimd]... [--json]'
 
 export async function clientCommand (args: string[], config: Config): Promise<void> {
   const [action, ...rest] = args
@@ -50,6 +54,9 @@ export async function clientCommand (args: string[], config: Config): Promise<vo
     const { values, positionals } = parseArgs({ args: rest, options: { json: { type: 'boolean', default: false } }, allowPositionals: true, strict: true })
     return setDisabled(positionals[0], action === 'disable', values.json, config)
   }
+  if (action === 'list') return clientListCommand(rest, config)
+  if (action === 'revoke') return clientRevokeCommand(rest, config)
+  if (action === 'purge') return clientPurgeCommand(rest, config)
   if (action !== 'create') throw new UsageError(USAGE)
   const { values } = parseArgs({
     args: rest,

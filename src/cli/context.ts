@@ -23,6 +23,7 @@ import { prismaConsentStore } from '../storage/prisma/consents.js'
 import { prismaRefreshTokenStore } from '../storage/prisma/refresh_tokens.js'
 import { prismaRetentionStore } from '../storage/prisma/retention.js'
 import type { RetentionStore } from '../storage/types.js'
+import { prismaRegistrationTokenStore } from '../storage/prisma/registration_tokens.js'
 
 export interface CLIContext {
   config: Config
@@ -44,6 +45,7 @@ export interface CLIContext {
   refreshTokens: ReturnType<typeof prismaRefreshTokenStore>
   /** Retention on the same database and lock as the servers' scheduled passes. */
   retention: RetentionStore
+  registrationTokens: ReturnType<typeof prismaRegistrationTokenStore>
 }
 
 export async function withContext<T> (config: Config, run: (ctx: CLIContext) => Promise<T>): Promise<T> {
@@ -73,6 +75,7 @@ export async function withContext<T> (config: Config, run: (ctx: CLIContext) => 
         audits,
         audit: new AuditLog(audits, auditLog),
         retention: prismaRetentionStore(pool, { lock: !database.embedded }),
+        registrationTokens: prismaRegistrationTokenStore(prisma),
         async keyring () {
           // Logs go to stderr: stdout is reserved for the command's output (--json).
           const log = pino({ ...loggerOptions(config.logLevel === 'info' ? 'warn' : config.logLevel) }, pino.destination(2))

@@ -29,6 +29,9 @@ const USAGE = `usage: stamp <command>
   consent revoke --user U --client C   forget a user's consent for a client
   keys list|rotate|revoke|rewrap manage signing keys
   audit tail [--limit N] [--json] show the newest security events
+  client list|revoke|purge ...   list clients by origin with last use, revoke one, purge unused
+  registration token create [--expires-in D] [--max-uses N]   initial access token for /register
+
   purge [--json]                 run one retention pass now; prints rows removed per table
   --version                      print the version`
 
@@ -82,6 +85,7 @@ async function main (argv: string[]): Promise<void> {
     case 'keys': return (await import('./keys.js')).keysCommand(args, config)
     case 'audit': return (await import('./audit.js')).auditCommand(args, config)
     case 'purge': return (await import('./purge.js')).purgeCommand(args, config)
+    case 'registration': return (await import('./registration.js')).registrationCommand(args, config)
     default: throw new UsageError(USAGE)
   }
 }

@@ -126,6 +126,51 @@ export const defaults = {
     /** Seconds a pass may work; what is left waits for the next pass. */
     timeBudget: 10,
   },
+  /**
+   * Client ID Metadata Documents (draft-ietf-oauth-client-id-metadata-document): fetching a
+   * client's JSON document from its https client_id. Small and fast, because any request can
+   * make Stamp fetch one.
+   */
+  clientMetadata: {
+    /** Whole-fetch timeout (connect, TLS, headers and body), in milliseconds. */
+    timeoutMs: 2_000,
+    /** Largest accepted document, in bytes (the draft suggests 5 KB). */
+    maxBytes: 5_120,
+    /** Shortest time, in seconds, a document is cached, whatever its Cache-Control says (no-store included). */
+    cacheFloor: 60,
+    /** Longest time, in seconds, a document is cached (a client's changes show within this). */
+    cacheCeiling: 86_400,
+    /** Cache time, in seconds, when the response has no Cache-Control max-age. */
+    cacheDefault: 300,
+    /** Seconds a failed fetch is remembered (no refetch storm for a broken or hostile URL). */
+    failureCacheSeconds: 10,
+    /** Fetches in flight per instance; more are refused at once (requests naming many distinct URLs cannot pile up). */
+    maxConcurrentFetches: 16,
+  },
+  /**
+   * Self-registered clients (RFC 7591 dynamic registration and client ID metadata documents):
+   * always third-party, so consent is always asked, and never the password grant or `stamp:` scopes.
+   */
+  registration: {
+    /** Grant types a dynamically registered client may ask for. */
+    grantTypes: ['authorization_code', 'refresh_token'] as readonly string[],
+    /** Token endpoint authentication methods a dynamically registered client may ask for. */
+    authMethods: ['none', 'client_secret_basic', 'client_secret_post'] as readonly string[],
+    /** Scopes such clients may ask for (REGISTRATION_SCOPES); a document or registration naming none gets all of them. */
+    scopes: ['openid', 'profile', 'email', 'offline_access'] as readonly string[],
+    /** RFC 8707 resources (e.g. MCP servers) such clients may get tokens for (REGISTRATION_AUDIENCES). */
+    audiences: [] as readonly string[],
+    /** Scope prefixes such clients never get (the admin API's `stamp:admin`). */
+    reservedScopePrefixes: ['stamp:'] as readonly string[],
+    /** Redirect URIs: https, or http on a loopback address with any port (RFC 8252 §7.3). */
+    allowLoopbackHttp: true,
+    /** Most redirect URIs per client. */
+    maxRedirectUris: 10,
+    /** Requests per window and IP to /register (and its management endpoint). */
+    rateLimit: 20,
+    /** Seconds between two last-use writes for one client (a token request is not a database write each time). */
+    lastUseInterval: 3_600,
+  },
 } as const
 
 export type SigningAlg = 'RS256' | 'PS256' | 'ES256' | 'EdDSA'
@@ -155,4 +200,16 @@ export type Policy = {
   outageRetryAfter: number
   clockCheckInterval: number
   purge: { interval: number, margin: number, auditRetention: number, batchSize: number, maxBatches: number, timeBudget: number }
+  clientMetadata: { timeoutMs: number, maxBytes: number, cacheFloor: number, cacheCeiling: number, cacheDefault: number, failureCacheSeconds: number, maxConcurrentFetches: number }
+  registration: {
+    grantTypes: readonly string[]
+    authMethods: readonly string[]
+    scopes: readonly string[]
+    audiences: readonly string[]
+    reservedScopePrefixes: readonly string[]
+    allowLoopbackHttp: boolean
+    maxRedirectUris: number
+    rateLimit: number
+    lastUseInterval: number
+  }
 }

@@ -58,6 +58,11 @@ export const envSchemaDefinition = {
     AUDIT_RETENTION_DAYS: { type: 'integer', minimum: 0, maximum: 36_500, default: defaults.purge.auditRetention / 86_400, description: 'Days audit events are kept; 0 keeps all.' },
     PURGE_BATCH_SIZE: { type: 'integer', minimum: 1, maximum: 100_000, default: defaults.purge.batchSize, description: 'Rows per retention DELETE statement.' },
     PURGE_TIME_BUDGET: { type: 'number', exclusiveMinimum: 0, maximum: 3600, default: defaults.purge.timeBudget, description: 'Seconds one retention pass may work; the rest waits for the next pass.' },
+    CLIENT_ID_METADATA_DOCUMENTS: { type: 'boolean', default: true, description: 'Accept an https URL as `client_id` and fetch its client ID metadata document (MCP clients); `false` turns it off.' },
+    CLIENT_METADATA_ALLOW_LOOPBACK: { type: 'boolean', default: false, description: 'Let client metadata documents be fetched from loopback addresses. Development and tests only: never in production (SSRF).' },
+    REGISTRATION: { type: 'string', enum: ['token', 'open', 'off'], default: 'token', description: 'Dynamic client registration at `/register` (RFC 7591): `token` needs an initial access token (`stamp registration token create`), `open` lets anyone register, `off` removes the endpoint.' },
+    REGISTRATION_SCOPES: { type: 'string', pattern: '^[\\x21\\x23-\\x5B\\x5D-\\x7E]+( [\\x21\\x23-\\x5B\\x5D-\\x7E]+)*$', default: defaults.registration.scopes.join(' '), description: 'Space-separated scopes that self-registered clients (metadata documents, `/register`) may ask for; `stamp:` scopes are never allowed.' },
+    REGISTRATION_AUDIENCES: { type: 'string', default: '', description: 'Comma-separated RFC 8707 resource URIs (e.g. your MCP servers) that self-registered clients may get tokens for.' },
   },
 } as const
 
@@ -103,7 +108,15 @@ interface RawEnv {
   AUDIT_RETENTION_DAYS: number
   PURGE_BATCH_SIZE: number
   PURGE_TIME_BUDGET: number
+  CLIENT_ID_METADATA_DOCUMENTS: boolean
+  CLIENT_METADATA_ALLOW_LOOPBACK: boolean
+  REGISTRATION: RegistrationMode
+  REGISTRATION_SCOPES: string
+  REGISTRATION_AUDIENCES: string
 }
+
+/** token: an initial access token is required; open: anyone may register; off: no /register. */
+export type RegistrationMode = 'token' | 'open' | 'off'
 
 export interface Config {
   port: number
@@ -143,6 +156,12 @@ export interface Config {
   databaseConnectTimeout: number
   /** Largest tolerated |process clock − PostgreSQL clock|, seconds (the clock guard). */
   clockSkewMax: number
+  /** Whether an https client_id is resolved by fetching its client ID metadata document. */
+  clientMetadataDocuments: boolean
+  /** Development and tests only: client metadata documents may be fetched from loopback addresses. */
+  clientMetadataAllowLoopback: boolean
+  /** Dynamic client registration (RFC 7591) at /register. */
+  registration: RegistrationMode
   policy: Policy
 }
 
@@ -207,6 +226,9 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env): Config {
     apiDocs: raw.API_DOCS,
     databaseConnectTimeout: raw.DATABASE_CONNECT_TIMEOUT,
     clockSkewMax: raw.CLOCK_SKEW_MAX,
+    clientMetadataDocuments: raw.CLIENT_ID_METADATA_DOCUMENTS,
+    clientMetadataAllowLoopback: raw.CLIENT_METADATA_ALLOW_LOOPBACK,
+    registration: raw.REGISTRATION,
     policy: {
       ...defaults,
       accessTokenTTL: raw.ACCESS_TOKEN_TTL,
@@ -220,6 +242,7 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env): Config {
       keyRefreshInterval: raw.KEY_REFRESH_INTERVAL,
       password: { ...defaults.password, minLength: raw.PASSWORD_MIN_LENGTH },
       loginThrottle: { ...defaults.loginThrottle, freeAttempts: raw.LOGIN_THROTTLE_FREE_ATTEMPTS, maxDelay: raw.LOGIN_THROTTLE_MAX_DELAY },
+      registration: { ...defaults.registration, ...registrationLists(raw) },
       rateLimit: {
         enabled: raw.RATE_LIMIT_ENABLED,
         window: raw.RATE_LIMIT_WINDOW,
@@ -239,4 +262,16 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env): Config {
       },
     },
   }
+}
+
+/** REGISTRATION_SCOPES and REGISTRATION_AUDIENCES, checked: reserved scopes and non-URI audiences stop the boot. */
+function registrationLists (raw: RawEnv): { scopes: string[], audiences: string[] } {
+  const scopes = [...new Set(raw.REGISTRATION_SCOPES.split(' '))]
+  const reserved = scopes.filter((s) => defaults.registration.reservedScopePrefixes.some((p) => s.startsWith(p)))
+  if (reserved.length) throw new ConfigError(`invalid configuration: REGISTRATION_SCOPES must not contain ${reserved.join(', ')} (reserved for administrators)`)
+  const audiences = raw.REGISTRATION_AUDIENCES.split(',').map((a) => a.trim()).filter(Boolean)
+  for (const audience of audiences) {
+    if (!URL.canParse(audience) || audience.includes('#')) throw new ConfigError(`invalid configuration: REGISTRATION_AUDIENCES entry "${audience}" is not an absolute URI without fragment`)
+  }
+  return { scopes, audiences: [...new Set(audiences)] }
 }

@@ -42,6 +42,12 @@ export type AuditEventType =
   /** The admin API refused a presented bearer token (invalid, expired, lacking stamp:admin, no longer an admin). */
   | 'admin_token_rejected'
   | 'retention_purged'
+  | 'client_registered'
+  | 'client_first_use'
+  | 'client_revoked'
+  | 'clients_purged'
+  | 'registration_token_created'
+  | 'registration_refused'
 
 /** Events logged at warn: each one may mean an attack or an emergency. */
 const WARN: ReadonlySet<AuditEventType> = new Set(['refresh_token_reuse', 'key_revoked', 'login_throttled', 'authorization_code_reuse'])

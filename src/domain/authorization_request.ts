@@ -18,6 +18,7 @@ import { CODE_CHALLENGE_METHODS, isValidChallenge } from './pkce.js'
 import { parseScope } from './scopes.js'
 import { matchRegisteredURI, uriProblem } from './redirect_uris.js'
 import { AUTHORIZATION_DEFAULT_LIMIT, authorizationParameterLimit, parameterLimit, tooLongDescription } from './parameter_limits.js'
+import { ClientMetadataError } from './client_metadata.js'
 
 /** The only response type Stamp serves (no implicit or hybrid flows: RFC 9700 §2.1.2). */
 export const RESPONSE_TYPES: readonly string[] = ['code']
@@ -90,7 +91,14 @@ export async function validateAuthorizationRequest (
   const clientId = one(params, 'client_id')
   if (clientId === null) throw new AuthorizationPageError('The client_id parameter was repeated.')
   if (clientId === undefined) throw new AuthorizationPageError('The request does not name a client (client_id is missing).')
-  const client = await findClient(clientId)
+  let client: ClientRecord | null
+  try {
+    client = await findClient(clientId)
+  } catch (err) {
+    // A client ID metadata document that cannot be used: say why, without redirecting anywhere.
+    if (err instanceof ClientMetadataError) throw new AuthorizationPageError(`The application's metadata document could not be used: ${err.description}.`)
+    throw err
+  }
   if (!client) throw new AuthorizationPageError('The application that sent you here is not registered with this server.')
 
   const requestedRedirect = one(params, 'redirect_uri')

@@ -37,17 +37,28 @@ export class ClientCache {
   readonly #entries = new Map<string, { client: ClientRecord, expires: number }>()
   static readonly MAX_ENTRIES = 10_000
 
-  constructor (store: ClientStore, ttlSeconds: number) {
+  readonly #metadata: MetadataClients | undefined
+
+  /** `metadata` resolves https client ids (client ID metadata documents); absent: turned off. */
+  constructor (store: ClientStore, ttlSeconds: number, metadata?: MetadataClients) {
     this.#store = store
     this.#ttlMs = ttlSeconds * 1000
+    this.#metadata = metadata
   }
 
-  /** The client, or null when there is none or it is disabled (a disabled client is refused everywhere). */
+  /** The client, or null when unknown, revoked or disabled (refused everywhere). Throws invalid_client when a metadata document is unusable. */
   async find (id: string): Promise<ClientRecord | null> {
     const now = Date.now()
     const hit = this.#entries.get(id)
     if (hit && hit.expires > now) return enabled(hit.client)
-    const client = await this.#store.find(id)
+    let client: ClientRecord | null
+    if (this.#metadata && id.startsWith('https://')) {
+      client = await this.#metadata.resolve(id)
+    } else {
+      client = await this.#store.find(id)
+      // Revoked, or a metadata document client while documents are turned off.
+      if (client?.revokedAt || (client?.origin === 'cimd' && !this.#metadata)) client = null
+    }
     if (client && this.#ttlMs > 0) {
       if (this.#entries.size >= ClientCache.MAX_ENTRIES) this.#entries.clear()
       this.#entries.set(id, { client, expires: now + this.#ttlMs })
@@ -57,7 +68,14 @@ export class ClientCache {
 
   forget (id: string): void {
     this.#entries.delete(id)
+    this.#metadata?.forget(id)
   }
+}
+
+/** What ClientCache needs from the client ID metadata document resolver (domain/client_metadata.ts). */
+export interface MetadataClients {
+  resolve(id: string): Promise<ClientRecord | null>
+  forget(id: string): void
 }
 
 export interface AuthenticatedClient { client: ClientRecord, method: ClientAuthMethod }

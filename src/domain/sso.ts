@@ -20,6 +20,7 @@ import type { AuthorizationRequest } from './authorization_request.js'
 import type { BackchannelLogout } from './backchannel_logout.js'
 import { matchRegisteredURI } from './redirect_uris.js'
 import { hashSecret, newId, newSecret } from './browser_secrets.js'
+import { ClientMetadataError } from './client_metadata.js'
 import { allowedForUser } from './scopes.js'
 import type { TokenMinter } from './tokens.js'
 
@@ -98,6 +99,8 @@ export class SingleSignOn {
    */
   async consentRequired (client: ClientRecord, user: UserRecord, scopes: readonly string[], prompt: readonly string[], rememberedCounts = true): Promise<boolean> {
     if (client.firstParty) return false
+    // Self-registered clients (metadata documents, RFC 7591) are anyone's: the user decides every time.
+    if (client.origin === 'cimd' || client.origin === 'dcr') return true
     if (prompt.includes('consent') || !rememberedCounts) return true
     const granted = await this.#o.consents.granted(user.id, client.id)
     return scopes.some((s) => !granted.includes(s))
@@ -135,7 +138,14 @@ export class SingleSignOn {
     if (!id || !browserSecret) return null
     const row = await this.#o.pending.find(id, this.#now())
     if (!row || row.browserHash !== hashSecret(browserSecret)) return null
-    const client = await this.#o.findClient(row.clientId)
+    let client: ClientRecord | null
+    try {
+      client = await this.#o.findClient(row.clientId)
+    } catch (err) {
+      // A metadata document client that became unusable (blocked, document gone) mid-flow.
+      if (err instanceof ClientMetadataError) return null
+      throw err
+    }
     // Still registered (loopback http with any port, RFC 8252 §7.3, as /authorize matched it).
     if (!client || matchRegisteredURI(client.redirectUris, row.redirectUri) === undefined) return null
     return toParked(row, client)

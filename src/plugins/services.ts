@@ -39,6 +39,11 @@ import { ClockGuard } from '../domain/clock_guard.js'
 import { shortMessage } from '../db/outage.js'
 import { Retention } from '../domain/retention.js'
 import { prismaRetentionStore } from '../storage/prisma/retention.js'
+import { ClientMetadataResolver } from '../domain/client_metadata.js'
+import { ClientUsage } from '../domain/client_usage.js'
+import { safeFetch, type SafeFetchOptions } from '../http/safe_fetch.js'
+import { prismaRegistrationTokenStore } from '../storage/prisma/registration_tokens.js'
+import type { RegistrationTokenStore } from '../storage/types.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -75,6 +80,10 @@ declare module 'fastify' {
     clockGuard: ClockGuard
     /** The purge runner (scheduled unless `scheduleKeys` is false; `runOnce` for one pass). */
     retention: Retention
+    /** Client ID metadata document clients; null when CLIENT_ID_METADATA_DOCUMENTS=false. */
+    clientMetadata: ClientMetadataResolver | null
+    clientUsage: ClientUsage
+    registrationTokens: RegistrationTokenStore
   }
 }
 
@@ -91,6 +100,8 @@ export interface ServicesOptions {
   fetch?: typeof fetch
   /** Back-channel logout DNS resolution (tests inject one, so no real name is resolved). */
   lookup?: HostLookup
+  /** Client metadata document fetching: an injected resolver and extra trusted CAs (tests). */
+  clientMetadataFetch?: Pick<SafeFetchOptions, 'lookup' | 'ca'>
 }
 
 export default fp(async function services (app: FastifyInstance, options: ServicesOptions) {
@@ -141,7 +152,25 @@ export default fp(async function services (app: FastifyInstance, options: Servic
       (err) => monitor.failed((err as { code?: string }).code, shortMessage(err)))
   }
   const loginThrottle = new LoginThrottle(throttleStore, config.policy.loginThrottle)
-  const clientCache = new ClientCache(clientStore, config.policy.clientCacheTTL)
+  const clientMetadata = config.clientMetadataDocuments
+    ? new ClientMetadataResolver({
+        policy: config.policy,
+        store: clientStore,
+        fetch: (url) => safeFetch(url, {
+          ...options.clientMetadataFetch,
+          allowLoopback: config.clientMetadataAllowLoopback,
+          timeoutMs: config.policy.clientMetadata.timeoutMs,
+          maxBytes: config.policy.clientMetadata.maxBytes,
+          headers: { accept: 'application/json' },
+        }),
+        onRegistered: (client) => {
+          void audit.record({ type: 'client_registered', actor: client.id, subject: client.id, clientId: client.id, detail: { origin: 'cimd', redirect_uris: client.redirectUris } })
+        },
+      })
+    : null
+  const clientCache = new ClientCache(clientStore, config.policy.clientCacheTTL, clientMetadata ?? undefined)
+  const clientUsage = new ClientUsage({ store: clientStore, audit, log: app.log, intervalSeconds: config.policy.registration.lastUseInterval })
+  app.addHook('onClose', () => clientUsage.drain())
   const sessions = prismaSessionStore(prisma)
   const pendingAuthorizations = prismaPendingAuthorizationStore(prisma)
   const authorizationCodes = prismaAuthorizationCodeStore(prisma)
@@ -203,6 +232,9 @@ export default fp(async function services (app: FastifyInstance, options: Servic
   app.decorate('backchannelLogout', backchannelLogout)
   app.decorate('sso', sso)
   app.decorate('retention', retention)
+  app.decorate('clientMetadata', clientMetadata)
+  app.decorate('clientUsage', clientUsage)
+  app.decorate('registrationTokens', prismaRegistrationTokenStore(prisma))
 }, { name: 'services' })
 
 /**

@@ -56,6 +56,10 @@ export const Client = Type.Object({
   audiences: Type.Array(Type.String()),
   require_pkce: Type.Boolean({ description: 'PKCE (S256) required at /authorize; always true for public clients' }),
   disabled: Type.Boolean(),
+  origin: Type.Union([Type.Literal('admin'), Type.Literal('dcr'), Type.Literal('cimd')], { description: 'admin: API or CLI; dcr: RFC 7591 /register; cimd: a client ID metadata document' }),
+  created_at: Nullable(Type.String({ format: 'date-time' })),
+  last_used_at: Nullable(Type.String({ format: 'date-time', description: 'Last token issued (recorded at most once per hour)' })),
+  revoked_at: Nullable(Type.String({ format: 'date-time' })),
 })
 export const ClientWithSecret = Type.Composite([Client, Type.Object({ client_secret: Type.Optional(Type.String({ description: 'Shown once; only its hash is stored' })) })])
 export const ClientSecret = Type.Object({ client_id: Type.String(), client_secret: Type.String({ description: 'Shown once; only its hash is stored' }) })
@@ -189,3 +193,22 @@ export const ConsentRevoked = Type.Object({
   revoked: Type.Boolean({ description: 'Whether there was a consent to withdraw' }),
   refresh_families_revoked: Type.Integer(),
 })
+const Origin = Type.Union([Type.Literal('admin'), Type.Literal('dcr'), Type.Literal('cimd')])
+export const ClientListQuery = Type.Object({
+  limit: Type.Integer({ minimum: 1, maximum: 200, default: 50 }),
+  cursor: Type.Optional(Type.String({ minLength: 1, maxLength: 2048 })),
+  origin: Type.Optional(Origin),
+}, { additionalProperties: false })
+export type ClientListQuery = Static<typeof ClientListQuery>
+
+/** Any client id, including a metadata document URL (too long and too varied for a path segment). */
+export const RevokeClientBody = Type.Object({ client_id: Type.String({ minLength: 1, maxLength: 2048 }) }, { additionalProperties: false })
+export type RevokeClientBody = Static<typeof RevokeClientBody>
+export const RevokedClient = Type.Object({ client_id: Type.String(), revoked_at: Type.String({ format: 'date-time' }), refresh_families_revoked: Type.Integer() })
+
+export const PurgeClientsBody = Type.Object({
+  unused_days: Type.Integer({ minimum: 1, maximum: 3650 }),
+  origins: Type.Optional(Type.Array(Type.Union([Type.Literal('dcr'), Type.Literal('cimd')]), { minItems: 1, uniqueItems: true })),
+}, { additionalProperties: false })
+export type PurgeClientsBody = Static<typeof PurgeClientsBody>
+export const PurgedClients = Type.Object({ purged: Type.Array(Type.String()) })

@@ -23,7 +23,21 @@ export interface ClientRecord {
   requirePkce: boolean
   /** Refused everywhere while true (absent on records built before the column existed: false). */
   disabled?: boolean
+  /** How the client came to be (absent on create: admin). */
+  origin?: ClientOrigin
+  /** Last token issued to it (recorded at most once per hour). */
+  lastUsedAt?: Date | null
+  /** Set when an operator revoked it: refused everywhere. */
+  revokedAt?: Date | null
+  /** SHA-256 of the RFC 7592 registration access token (dcr clients). */
+  registrationTokenHash?: string | null
+  /** Registered metadata echoed by RFC 7591/7592 (client_uri, logo_uri, token_endpoint_auth_method…). */
+  metadata?: Record<string, unknown> | null
+  createdAt?: Date
 }
+
+/** admin: API or CLI; dcr: RFC 7591 /register; cimd: a client ID metadata document. */
+export type ClientOrigin = 'admin' | 'dcr' | 'cimd'
 
 /** One page of a list ordered by a unique key: rows after `cursor`, at most `limit`. */
 export interface Page { limit: number, cursor?: string }
@@ -39,6 +53,33 @@ export interface ClientStore {
   update(id: string, patch: ClientPatch): Promise<ClientRecord | null>
   /** False when there was no such client. */
   delete(id: string): Promise<boolean>
+  /** Ordered by id, only clients of these origins (all when empty). */
+  listByOrigin(origins: readonly ClientOrigin[], page: Page): Promise<ClientRecord[]>
+  /**
+   * Records a token issuance, unless one was recorded less than `minIntervalMs` before `now`:
+   * `first` when the client had never been used, `updated`, or `skipped`.
+   */
+  touchLastUsed(id: string, now: Date, minIntervalMs: number): Promise<'first' | 'updated' | 'skipped'>
+  /**
+   * Deletes clients of these origins not used (nor, never used, created) since `before`, with
+   * their refresh tokens and consents, in one transaction; returns their ids.
+   */
+  purgeUnused(origins: readonly ClientOrigin[], before: Date): Promise<string[]>
+}
+
+export interface RegistrationTokenRecord {
+  id: string
+  tokenHash: string
+  maxUses: number | null
+  uses: number
+  expiresAt: Date | null
+}
+
+/** RFC 7591 §3 initial access tokens, stored as SHA-256. */
+export interface RegistrationTokenStore {
+  create(token: Omit<RegistrationTokenRecord, 'uses'>): Promise<void>
+  /** Atomically counts one use of a live token; its id, or null when unknown, expired or used up. */
+  use(tokenHash: string, now: Date): Promise<string | null>
 }
 
 export interface UserRecord {

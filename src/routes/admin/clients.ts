@@ -14,9 +14,12 @@ import { clientIdProblem, normalizeClientSettings } from '../../domain/clients.j
 import { InvalidRequest } from '../../errors.js'
 import type { ClientRecord } from '../../storage/types.js'
 import {
-  ClientIdParams, ClientPage, ClientSecret, ClientWithSecret, Client, CreateClientBody, PageQuery, UpdateClientBody,
-  errorResponses, type CreateClientBody as CreateClientInput, type PageQuery as PageInput, type UpdateClientBody as UpdateClientInput,
+  ClientIdParams, ClientPage, ClientSecret, ClientWithSecret, Client, CreateClientBody, UpdateClientBody,
+  errorResponses, type CreateClientBody as CreateClientInput, type UpdateClientBody as UpdateClientInput,
+  ClientListQuery, RevokeClientBody, RevokedClient, PurgeClientsBody, PurgedClients,
+  type ClientListQuery as ClientListInput, type RevokeClientBody as RevokeClientInput, type PurgeClientsBody as PurgeClientsInput,
 } from '../../schemas/admin.js'
+import { PURGEABLE_ORIGINS, purgeUnusedClients, revokeClient } from '../../domain/client_lifecycle.js'
 import { clientView, conflict, notFound, paged, scopeChange } from './views.js'
 
 const tags = ['clients']
@@ -24,11 +27,32 @@ const security = [{ bearerAuth: [] }]
 const knownGrants = () => [...grantsByType.keys()]
 
 export default async function clientRoutes (app: FastifyInstance): Promise<void> {
-  app.get<{ Querystring: PageInput }>('/clients', {
-    schema: { tags, security, summary: 'List clients', querystring: PageQuery, response: { 200: ClientPage, ...errorResponses } },
+  app.get<{ Querystring: ClientListInput }>('/clients', {
+    schema: { tags, security, summary: 'List clients, optionally by origin (admin, dcr, cimd), with their last use', querystring: ClientListQuery, response: { 200: ClientPage, ...errorResponses } },
   }, async (request) => {
-    const { limit, cursor } = request.query
-    return paged(await app.clientStore.list({ limit, cursor }), limit, (c) => c.id, clientView)
+    const { limit, cursor, origin } = request.query
+    return paged(await app.clientStore.listByOrigin(origin ? [origin] : [], { limit, cursor }), limit, (c) => c.id, clientView)
+  })
+
+  app.post<{ Body: RevokeClientInput }>('/clients/revoke', {
+    schema: { tags, security, summary: 'Revoke a client (any origin; a metadata document client stays refused) and its refresh tokens', body: RevokeClientBody, response: { 200: RevokedClient, 404: errorResponses[400], ...errorResponses } },
+  }, async (request) => {
+    const id = request.body.client_id
+    const result = await revokeClient({ clients: app.clientStore, refreshTokens: app.refreshTokens }, id, new Date())
+    if (!result) throw notFound('client')
+    app.clientCache.forget(id)
+    await app.audit.record({ type: 'client_revoked', actor: request.admin!.sub, subject: id, clientId: id, ip: request.ip, detail: { origin: result.client.origin, refresh_families_revoked: result.refreshFamiliesRevoked } })
+    return { client_id: id, revoked_at: result.client.revokedAt!.toISOString(), refresh_families_revoked: result.refreshFamiliesRevoked }
+  })
+
+  app.post<{ Body: PurgeClientsInput }>('/clients/purge', {
+    schema: { tags, security, summary: 'Delete self-registered clients (dcr, cimd) unused for N days, with their tokens and consents', body: PurgeClientsBody, response: { 200: PurgedClients, ...errorResponses } },
+  }, async (request) => {
+    const { unused_days: days, origins = [...PURGEABLE_ORIGINS] } = request.body
+    const purged = await purgeUnusedClients({ clients: app.clientStore, refreshTokens: app.refreshTokens }, days, origins, new Date())
+    for (const id of purged) app.clientCache.forget(id)
+    await app.audit.record({ type: 'clients_purged', actor: request.admin!.sub, ip: request.ip, detail: { unused_days: days, origins, count: purged.length, client_ids: purged.slice(0, 100) } })
+    return { purged }
   })
 
   app.post<{ Body: CreateClientInput }>('/clients', {

@@ -21,6 +21,10 @@ export function clientView (client: ClientRecord) {
     audiences: client.audiences,
     require_pkce: client.requirePkce,
     disabled: client.disabled ?? false,
+    origin: client.origin ?? 'admin',
+    created_at: client.createdAt?.toISOString() ?? null,
+    last_used_at: client.lastUsedAt?.toISOString() ?? null,
+    revoked_at: client.revokedAt?.toISOString() ?? null,
   }
 }
 

@@ -16,6 +16,7 @@ import {
 import { queryOf } from './authorize.js'
 import { field, overLongPage } from './login.js'
 import { consentPage } from './views.js'
+import type { ClientRecord } from '../../storage/types.js'
 
 export default async function consentRoute (app: FastifyInstance) {
   /** The parked request and the session that signed in for it (the same browser, still signed in). */
@@ -39,6 +40,7 @@ export default async function consentRoute (app: FastifyInstance) {
       requestId: parked.id,
       csrf: csrfToken(browser, 'consent', parked.id),
       clientName: parked.client.name,
+      ...selfRegisteredHost(parked.client, parked.redirectUri),
       username: user.username,
       scopes: app.sso.grantableScopes(parked.client, user, parked.scopes),
     }), n, [parked.redirectUri])
@@ -72,4 +74,15 @@ export default async function consentRoute (app: FastifyInstance) {
     }
     return sendErrorPage(reply, 400, 'Something went wrong', 'Choose Allow or Cancel.')
   })
+}
+
+/**
+ * A self-registered client's name is whatever it chose; the host is what the user can check: the
+ * metadata document's host (it controls the client_id), or for RFC 7591 clients the host the
+ * browser is sent back to.
+ */
+function selfRegisteredHost (client: ClientRecord, redirectUri: string): { clientHost?: string, clientHostLabel?: string } {
+  if (client.origin === 'cimd') return { clientHost: new URL(client.id).host, clientHostLabel: 'Published by' }
+  if (client.origin === 'dcr') return { clientHost: new URL(redirectUri).host, clientHostLabel: 'Returns you to' }
+  return {}
 }

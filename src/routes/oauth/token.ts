@@ -25,6 +25,7 @@ export default async function tokenRoute (app: FastifyInstance) {
     const params: Record<string, string | undefined> = {}
     for (const name of grant.parameters) params[name] = single(form, name)
     const tokens = await grant.handler({ client, params, resources: multi(form, 'resource'), ip: request.ip }, grantServicesFor(request))
+    app.clientUsage.used(client, request.ip)
     request.log.info({ grant_type: grantType, client_id: client.id }, 'tokens issued')
     app.metrics.tokensIssued.inc({ grant_type: grantType })
     // RFC 6749 §5.1: "Cache-Control: no-store" and "Pragma: no-cache".

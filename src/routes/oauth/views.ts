@@ -46,6 +46,8 @@ main{width:100%;max-width:400px}
 h1{font-size:22px;line-height:1.3;margin:0 0 6px;letter-spacing:-.01em}
 .sub{color:var(--muted);margin:0 0 24px;font-size:15px}
 .sub strong{color:var(--text);font-weight:600}
+.host{font-size:17px;margin:0 0 10px}
+.host strong{color:var(--text);font-weight:700}
 label{display:block;font-size:14px;font-weight:600;margin:0 0 6px}
 .field{margin-bottom:18px}
 input[type=text],input[type=password]{width:100%;padding:11px 12px;font:inherit;color:var(--text);background:var(--card);border:1px solid var(--border);border-radius:9px;transition:border-color .15s,box-shadow .15s}
@@ -142,6 +144,9 @@ export interface ConsentView {
   requestId: string
   csrf: string
   clientName: string
+  /** Self-registered clients: the host that vouches for the client (its document's, or its redirect URI's). */
+  clientHost?: string
+  clientHostLabel?: string
   username: string
   scopes: string[]
 }
@@ -151,6 +156,8 @@ export function consentPage (view: ConsentView): string {
     nonce: view.nonce,
     title: 'Allow access',
     body: html`<h1>Allow ${view.clientName}?</h1>
+${view.clientHost ? html`<p class="host">${view.clientHostLabel ?? 'Published by'} <strong>${view.clientHost}</strong></p>
+<p class="note">This application registered itself; Stamp's operator has not reviewed it. Allow it only if you trust <strong>${view.clientHost}</strong>.</p>` : ''}
 <p class="sub">Signed in as <strong>${view.username}</strong>. <strong>${view.clientName}</strong> would like to:</p>
 <ul class="scopes">${view.scopes.map((s) => html`<li>${describeScope(s)}</li>`)}</ul>
 <form method="post" action="${view.action}">

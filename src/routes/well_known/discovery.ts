@@ -27,10 +27,15 @@ export const ENDPOINTS = {
   /** Hosted pages (not advertised). */
   login: '/login',
   consent: '/consent',
+  /** RFC 7591 registration; RFC 7592 client configuration at `${registration}/${client_id}`. */
+  registration: '/register',
 } as const
 
-export function metadata (config: Pick<Config, 'issuer'>, signingAlgs: string[]) {
+export function metadata (config: Pick<Config, 'issuer'> & Partial<Pick<Config, 'clientMetadataDocuments' | 'registration'>>, signingAlgs: string[]) {
   const { issuer } = config
+  const registration = config.registration !== undefined && config.registration !== 'off'
+    ? { registration_endpoint: issuer + ENDPOINTS.registration }
+    : {}
   const authMethods = CLIENT_AUTH_METHODS.filter((m) => m !== 'none')
   // The browser endpoints exist only while the authorization_code grant is registered.
   const codeFlow = grants.some((g) => g.grantType === 'authorization_code')
@@ -69,6 +74,9 @@ export function metadata (config: Pick<Config, 'issuer'>, signingAlgs: string[])
     authorization_response_iss_parameter_supported: codeFlow,
     backchannel_logout_supported: codeFlow,
     backchannel_logout_session_supported: codeFlow,
+    // draft-ietf-oauth-client-id-metadata-document §5: an https client_id is fetched as a document.
+    client_id_metadata_document_supported: codeFlow && config.clientMetadataDocuments === true,
+    ...registration,
   }
 }
 
@@ -82,7 +90,7 @@ export default async function discoveryRoutes (app: FastifyInstance) {
     const algs = [...new Set([app.config.policy.signingAlg, ...app.keyring.published().map((k) => k.alg)])]
       .filter((a) => (SIGNING_ALGS as readonly string[]).includes(a))
     // Behind a trusted proxy without ISSUER, the issuer is the request's public origin.
-    return metadata({ issuer: publicIssuer(request) }, algs)
+    return metadata({ issuer: publicIssuer(request), clientMetadataDocuments: app.config.clientMetadataDocuments, registration: app.config.registration }, algs)
   }
   const options = { logLevel: 'warn' as const }
   app.get('/.well-known/openid-configuration', options, handler)

@@ -17,7 +17,7 @@ interface Row {
   status: number
 }
 
-interface Fixtures { clientId: string, deletableClientId: string, userId: string, familyId: string, sid: string, retiringKid: () => Promise<string> }
+interface Fixtures { clientId: string, deletableClientId: string, revocableClientId: string, userId: string, familyId: string, sid: string, retiringKid: () => Promise<string> }
 
 const rows: Row[] = [
   { method: 'GET', path: '/admin/clients', url: () => '/admin/clients?limit=2', status: 200 },
@@ -27,6 +27,8 @@ const rows: Row[] = [
   { method: 'POST', path: '/admin/clients/{id}/secret', url: (f) => `/admin/clients/${f.clientId}/secret`, status: 200 },
   { method: 'GET', path: '/admin/clients/{id}/refresh-families', url: (f) => `/admin/clients/${f.clientId}/refresh-families`, status: 200 },
   { method: 'DELETE', path: '/admin/clients/{id}', url: (f) => `/admin/clients/${f.deletableClientId}`, status: 204 },
+  { method: 'POST', path: '/admin/clients/revoke', url: () => '/admin/clients/revoke', body: (f) => ({ client_id: f.revocableClientId }), status: 200 },
+  { method: 'POST', path: '/admin/clients/purge', url: () => '/admin/clients/purge', body: () => ({ unused_days: 30 }), status: 200 },
   { method: 'GET', path: '/admin/users', url: () => '/admin/users', status: 200 },
   { method: 'POST', path: '/admin/users', url: () => '/admin/users', body: () => ({ username: `new-${Math.random().toString(36).slice(2)}`, password: 'Tr0ub4dor&3 but longer' }), status: 201 },
   { method: 'GET', path: '/admin/users/{id}', url: (f) => `/admin/users/${f.userId}`, status: 200 },
@@ -50,6 +52,7 @@ const rows: Row[] = [
 async function fixtures (app: FastifyInstance): Promise<Fixtures> {
   const { client } = await createClient(app)
   const deletable = await createClient(app)
+  const revocable = await createClient(app)
   const pwClient = await createClient(app, { firstParty: true, grantTypes: ['password', 'refresh_token'], scopes: ['openid'] })
   const { user, username, password } = await createUser(app)
   const login = await postForm(app, '/token', { grant_type: 'password', username, password }, { authorization: pwClient.basic })
@@ -60,6 +63,7 @@ async function fixtures (app: FastifyInstance): Promise<Fixtures> {
     sid: session.id,
     clientId: client.id,
     deletableClientId: deletable.client.id,
+    revocableClientId: revocable.client.id,
     userId: user.id,
     familyId,
     retiringKid: async () => (await app.keyStore.all()).find((k) => k.status === 'retiring')!.kid,
