@@ -10,11 +10,10 @@
  *
  * @module
  */
-import { randomBytes } from 'node:crypto'
 import { parseArgs } from 'node:util'
 import type { Config } from '../config/env.js'
 import { grantsByType } from '../grants/index.js'
-import { generateClientSecret, hashClientSecret } from '../domain/client_auth.js'
+import { generateClientId, generateClientSecret, hashClientSecret } from '../domain/client_auth.js'
 import { clientIdProblem, normalizeClientSettings } from '../domain/clients.js'
 import { OAuthError } from '../errors.js'
 import { withContext } from './context.js'
@@ -99,7 +98,7 @@ export async function clientCommand (args: string[], config: Config): Promise<vo
   const grantTypes = settings.grantTypes
   const codeFlow = grantTypes.includes('authorization_code')
   const scope = settings.scopes.join(' ')
-  const id = values['client-id'] ?? randomBytes(12).toString('base64url')
+  const id = values['client-id'] ?? generateClientId()
   const idProblem = clientIdProblem(id)
   if (idProblem) throw new UsageError(idProblem.replace('client_id', '--client-id'))
   const secret = values.public ? null : generateClientSecret()

@@ -14,6 +14,17 @@ import type { ClientRecord, ClientStore } from '../storage/types.js'
 export type ClientAuthMethod = 'client_secret_basic' | 'client_secret_post' | 'none'
 export const CLIENT_AUTH_METHODS: readonly ClientAuthMethod[] = ['client_secret_basic', 'client_secret_post', 'none']
 
+/**
+ * A new client id: 96 random bits, base64url, never starting with `-` or `_`, so it can always be
+ * passed to the CLI as a positional argument (`stamp client disable -0ab…` would parse as options).
+ */
+export function generateClientId (): string {
+  for (;;) {
+    const id = randomBytes(12).toString('base64url')
+    if (/^[A-Za-z0-9]/.test(id)) return id
+  }
+}
+
 export function generateClientSecret (): string {
   return randomBytes(32).toString('base64url')
 }

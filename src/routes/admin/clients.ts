@@ -5,11 +5,10 @@
  *
  * @module
  */
-import { randomBytes } from 'node:crypto'
 import type { FastifyInstance } from 'fastify'
 import { Type } from '@sinclair/typebox'
 import { grantsByType } from '../../grants/index.js'
-import { generateClientSecret, hashClientSecret } from '../../domain/client_auth.js'
+import { generateClientId, generateClientSecret, hashClientSecret } from '../../domain/client_auth.js'
 import { clientIdProblem, normalizeClientSettings } from '../../domain/clients.js'
 import { InvalidRequest } from '../../errors.js'
 import type { ClientRecord } from '../../storage/types.js'
@@ -71,7 +70,7 @@ export default async function clientRoutes (app: FastifyInstance): Promise<void>
       audiences: body.audiences ?? [],
       requirePkce: body.require_pkce ?? true,
     }, knownGrants())
-    const id = body.client_id ?? randomBytes(12).toString('base64url')
+    const id = body.client_id ?? generateClientId()
     const idProblem = clientIdProblem(id)
     if (idProblem) throw new InvalidRequest(idProblem)
     if (await app.clientStore.find(id)) throw conflict(`client ${id} already exists`)
