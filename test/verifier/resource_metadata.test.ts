@@ -142,6 +142,20 @@ t.test('bearerAuth with a resource, against a real Stamp', async (t) => {
     t.equal((await fetch(`${base}/mcp`)).status, 204)
     t.equal(passed, 1)
   })
+
+  t.test('metadataMiddleware under an Express mount path still answers only at the §3.1 path', async (t) => {
+    // What Express does for app.use('/.well-known', mw): strips the mount path from req.url and
+    // keeps the full one in req.originalUrl.
+    const mw = a.auth.metadataMiddleware()
+    const base = await listen((req, res) => {
+      const original = req.url ?? '/'
+      if (!original.startsWith('/.well-known/')) { res.writeHead(404).end(); return }
+      Object.assign(req, { originalUrl: original, url: original.slice('/.well-known'.length) })
+      mw(req, res, () => res.writeHead(404).end())
+    }, t)
+    t.equal((await fetch(`${base}/.well-known/oauth-protected-resource/mcp`)).status, 200)
+    t.equal((await fetch(`${base}/.well-known/.well-known/oauth-protected-resource/mcp`)).status, 404, 'req.url alone would match here')
+  })
 })
 
 t.test('without a resource nothing changes', async (t) => {

@@ -33,7 +33,10 @@ export type StampAuthOptions = (
 ) & ResourceServerOptions & {
   /** RFC 6750 §3 `realm` in the challenge; omitted when not given. */
   realm?: string
-  /** Serve the RFC 9728 metadata route (default `true` when `resource` is set). */
+  /**
+   * Serve the RFC 9728 metadata route (default `true` when `resource` is set). Register the plugin
+   * without a `prefix`: the metadata's path is fixed on the origin (RFC 9728 §3.1).
+   */
   serveMetadata?: boolean
 }
 

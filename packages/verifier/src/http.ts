@@ -110,7 +110,9 @@ export function bearerAuth (options: BearerAuthOptions): BearerAuth {
   }
 
   function serveMetadata (req: IncomingMessage, res: ServerResponse): boolean {
-    if (!server || (req.url ?? '').split('?')[0] !== server.metadataPath) return false
+    // Express strips a mount path from req.url; the metadata's place is fixed on the origin (§3.1).
+    const url = (req as IncomingMessage & { originalUrl?: string }).originalUrl ?? req.url ?? ''
+    if (!server || url.split('?')[0] !== server.metadataPath) return false
     if (req.method === 'OPTIONS') {
       res.writeHead(204, { 'access-control-allow-origin': '*', 'access-control-allow-methods': 'GET, HEAD, OPTIONS', 'access-control-max-age': '600' }).end()
     } else if (req.method === 'GET' || req.method === 'HEAD') {
