@@ -29,6 +29,9 @@ t.test('the plugin with a resource', async (t) => {
   t.same(doc.json(), { resource: MCP, authorization_servers: [stamp.issuer], bearer_methods_supported: ['header'], scopes_supported: ['mcp:tools.read', 'mcp:tools.write'] })
   t.equal(doc.headers['access-control-allow-origin'], '*')
   t.equal((await app.inject({ method: 'HEAD', url: '/.well-known/oauth-protected-resource/mcp' })).statusCode, 200)
+  const preflight = await app.inject({ method: 'OPTIONS', url: '/.well-known/oauth-protected-resource/mcp', headers: { origin: 'https://app.example', 'access-control-request-method': 'GET' } })
+  t.equal(preflight.statusCode, 204)
+  t.equal(preflight.headers['access-control-allow-headers'], '*')
 
   const bare = await app.inject({ method: 'POST', url: '/mcp' })
   t.equal(bare.statusCode, 401)

@@ -104,7 +104,9 @@ t.test('bearerAuth with a resource, against a real Stamp', async (t) => {
     t.equal((await fetch(`${a.base}/.well-known/oauth-protected-resource/mcp`, { method: 'POST' })).status, 405)
     const head = await fetch(`${a.base}/.well-known/oauth-protected-resource/mcp`, { method: 'HEAD' })
     t.equal(head.status, 200)
-    t.equal((await fetch(`${a.base}/.well-known/oauth-protected-resource/mcp`, { method: 'OPTIONS' })).status, 204)
+    const preflight = await fetch(`${a.base}/.well-known/oauth-protected-resource/mcp`, { method: 'OPTIONS', headers: { origin: 'https://app.example', 'access-control-request-headers': 'mcp-protocol-version' } })
+    t.equal(preflight.status, 204, 'CORS preflight (MCP clients send MCP-Protocol-Version)')
+    t.equal(preflight.headers.get('access-control-allow-headers'), '*')
   })
 
   t.test('401 without a token points to the metadata and names the scope', async (t) => {

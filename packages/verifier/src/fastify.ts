@@ -17,7 +17,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest, preHandlerAsyncHook
 import { createVerifier, assertScopes, type AccessTokenClaims, type Verifier, type VerifierOptions } from './verifier.js'
 import { StampVerifierError, errorBody, wwwAuthenticate } from './errors.js'
 import { bearerToken } from './bearer.js'
-import { METADATA_HEADERS, resolveResourceServer, withResourceAudience, type ResourceServerOptions } from './resource_metadata.js'
+import { METADATA_HEADERS, METADATA_PREFLIGHT_HEADERS, resolveResourceServer, withResourceAudience, type ResourceServerOptions } from './resource_metadata.js'
 
 export type { AccessTokenClaims, Verifier, VerifierOptions } from './verifier.js'
 export type { ProtectedResourceMetadata, ResourceServerOptions } from './resource_metadata.js'
@@ -85,6 +85,7 @@ async function stampAuth (app: FastifyInstance, options: StampAuthOptions): Prom
     const body = JSON.stringify(server.metadata)
     // RFC 9728 §3.1: at the well-known path derived from the resource URI, on this origin.
     app.get(server.metadataPath, async (_request, reply) => reply.headers(METADATA_HEADERS).send(body))
+    app.options(server.metadataPath, async (_request, reply) => reply.code(204).headers(METADATA_PREFLIGHT_HEADERS).send())
   }
 
   app.decorateRequest('auth', null)

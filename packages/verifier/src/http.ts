@@ -17,7 +17,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http'
 import { bearerToken } from './bearer.js'
 import { errorBody, StampVerifierError, wwwAuthenticate } from './errors.js'
 import { assertScopes, createVerifier, type AccessTokenClaims, type Verifier, type VerifierOptions } from './verifier.js'
-import { METADATA_HEADERS, resolveResourceServer, withResourceAudience, type ProtectedResourceMetadata, type ResourceServerOptions } from './resource_metadata.js'
+import { METADATA_HEADERS, METADATA_PREFLIGHT_HEADERS, resolveResourceServer, withResourceAudience, type ProtectedResourceMetadata, type ResourceServerOptions } from './resource_metadata.js'
 
 export type { AccessTokenClaims, Verifier, VerifierOptions } from './verifier.js'
 export { bearerToken } from './bearer.js'
@@ -114,7 +114,7 @@ export function bearerAuth (options: BearerAuthOptions): BearerAuth {
     const url = (req as IncomingMessage & { originalUrl?: string }).originalUrl ?? req.url ?? ''
     if (!server || url.split('?')[0] !== server.metadataPath) return false
     if (req.method === 'OPTIONS') {
-      res.writeHead(204, { 'access-control-allow-origin': '*', 'access-control-allow-methods': 'GET, HEAD, OPTIONS', 'access-control-max-age': '600' }).end()
+      res.writeHead(204, METADATA_PREFLIGHT_HEADERS).end()
     } else if (req.method === 'GET' || req.method === 'HEAD') {
       res.writeHead(200, METADATA_HEADERS).end(req.method === 'HEAD' ? undefined : metadataBody)
     } else {

@@ -122,6 +122,17 @@ export const METADATA_HEADERS: Readonly<Record<string, string>> = {
 }
 
 /**
+ * The CORS preflight answer for the metadata: MCP clients send `MCP-Protocol-Version` with it, a
+ * non-simple header, so browsers ask first. No credentials are involved, so `*` is safe.
+ */
+export const METADATA_PREFLIGHT_HEADERS: Readonly<Record<string, string>> = {
+  'access-control-allow-origin': '*',
+  'access-control-allow-methods': 'GET, HEAD, OPTIONS',
+  'access-control-allow-headers': '*',
+  'access-control-max-age': '600',
+}
+
+/**
  * The part of the helpers' options that describes the protected resource. `resource` switches
  * the metadata and the `resource_metadata` challenge on, and becomes the default audience.
  */
