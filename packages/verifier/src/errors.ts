@@ -152,6 +152,14 @@ export class InsufficientScope extends StampVerifierError {
 export interface WWWAuthenticateOptions {
   /** RFC 6750 §3 `realm`; omitted when not given. */
   realm?: string
+  /** RFC 9728 §5.1 `resource_metadata`: the URL of this resource's protected-resource metadata. */
+  resourceMetadata?: string
+  /**
+   * Scopes the request needs, when known (RFC 6750 §3 `scope`), also on a 401 so a client asks for
+   * them up front (RFC 9728 §5.1, the MCP authorization spec); an {@link InsufficientScope} error
+   * always names its own. The helpers pass it only for a protected resource (`resource` set).
+   */
+  scope?: readonly string[]
 }
 
 /**
@@ -177,9 +185,12 @@ export function wwwAuthenticate (err: unknown, options: WWWAuthenticateOptions =
   const e = err instanceof StampVerifierError ? err : new TokenMalformed('the access token is invalid', { cause: err })
   if (e.error && e.error !== 'temporarily_unavailable') {
     params.push(`error=${quote(e.error)}`, `error_description=${quote(e.description)}`)
-    // §3: "scope" lists the scopes necessary to access the resource.
-    if (e instanceof InsufficientScope) params.push(`scope=${quote(e.scopes.join(' '))}`)
   }
+  // §3: "scope" lists the scopes necessary to access the resource.
+  const scope = e instanceof InsufficientScope ? e.scopes : options.scope
+  if (scope?.length && e.error !== 'temporarily_unavailable') params.push(`scope=${quote(scope.join(' '))}`)
+  // RFC 9728 §5.1: the challenge tells a client that knows nothing but this URL where to start.
+  if (options.resourceMetadata !== undefined) params.push(`resource_metadata=${quote(options.resourceMetadata)}`)
   return params.length ? `Bearer ${params.join(', ')}` : 'Bearer'
 }
 

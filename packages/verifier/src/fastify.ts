@@ -5,7 +5,10 @@
  * `request.auth`) and `requireScope(...scopes)` (a preHandler that also demands scopes), answering
  * refusals itself as RFC 6750 §3 describes: 401 with `WWW-Authenticate: Bearer …` for a missing or
  * invalid token, 403 `insufficient_scope` with the needed `scope`, and a JSON body
- * `{ error, error_description }`.
+ * `{ error, error_description }`. With `resource` (the resource's canonical URI, RFC 8707), it
+ * also serves the RFC 9728 protected-resource metadata at its well-known path, and every
+ * challenge carries `resource_metadata="…"` (RFC 9728 §5.1), so an MCP client that knows only
+ * this server's URL finds the authorization server.
  *
  * @module
  */
@@ -14,14 +17,27 @@ import type { FastifyInstance, FastifyReply, FastifyRequest, preHandlerAsyncHook
 import { createVerifier, assertScopes, type AccessTokenClaims, type Verifier, type VerifierOptions } from './verifier.js'
 import { StampVerifierError, errorBody, wwwAuthenticate } from './errors.js'
 import { bearerToken } from './bearer.js'
+import { METADATA_HEADERS, METADATA_PREFLIGHT_HEADERS, resolveResourceServer, withResourceAudience, type ResourceServerOptions } from './resource_metadata.js'
 
 export type { AccessTokenClaims, Verifier, VerifierOptions } from './verifier.js'
+export type { ProtectedResourceMetadata, ResourceServerOptions } from './resource_metadata.js'
 export { bearerToken } from './bearer.js'
 
-/** Plugin options: the verifier's options, or a verifier built elsewhere (shared between plugins). */
-export type StampAuthOptions = (VerifierOptions | { verifier: Verifier }) & {
+/**
+ * Plugin options: the verifier's options (with `resource`, `audience` defaults to it), or a
+ * verifier built elsewhere (shared between plugins); the realm; the protected-resource description.
+ */
+export type StampAuthOptions = (
+  | (Omit<VerifierOptions, 'audience'> & { audience?: VerifierOptions['audience'] })
+  | { verifier: Verifier }
+) & ResourceServerOptions & {
   /** RFC 6750 §3 `realm` in the challenge; omitted when not given. */
   realm?: string
+  /**
+   * Serve the RFC 9728 metadata route (default `true` when `resource` is set). Register the plugin
+   * without a `prefix`: the metadata's path is fixed on the origin (RFC 9728 §3.1).
+   */
+  serveMetadata?: boolean
 }
 
 declare module 'fastify' {
@@ -40,24 +56,36 @@ declare module 'fastify' {
 }
 
 async function stampAuth (app: FastifyInstance, options: StampAuthOptions): Promise<void> {
-  const verifier = 'verifier' in options ? options.verifier : createVerifier(options)
+  const verifier = 'verifier' in options ? options.verifier : createVerifier(withResourceAudience(options) as VerifierOptions)
   const { realm } = options
+  const server = resolveResourceServer(options, verifier.issuer, verifier.audience)
 
-  function refuse (request: FastifyRequest, reply: FastifyReply, err: unknown): FastifyReply {
+  function refuse (request: FastifyRequest, reply: FastifyReply, err: unknown, scopes?: readonly string[]): FastifyReply {
     const { statusCode, error, error_description: description } = errorBody(err)
     request.log.debug({ code: err instanceof StampVerifierError ? err.code : undefined, err: (err as Error)?.cause }, 'bearer token refused')
     reply.code(statusCode).header('cache-control', 'no-store')
     // 503 means our keys are unavailable: no challenge, the client's token may be fine.
-    if (statusCode !== 503) reply.header('www-authenticate', wwwAuthenticate(err, { realm }))
+    if (statusCode !== 503) reply.header('www-authenticate', wwwAuthenticate(err, { realm, resourceMetadata: server?.metadataURL, scope: server && scopes }))
     return reply.send({ error, error_description: description })
   }
 
-  const authenticate: preHandlerAsyncHookHandler = async function (request, reply) {
+  async function verifyRequest (request: FastifyRequest, reply: FastifyReply, scopes?: readonly string[]): Promise<FastifyReply | undefined> {
     try {
       request.auth = await verifier.verify(bearerToken(request.headers.authorization))
     } catch (err) {
-      return refuse(request, reply, err)
+      return refuse(request, reply, err, scopes)
     }
+  }
+
+  const authenticate: preHandlerAsyncHookHandler = async function (request, reply) {
+    return verifyRequest(request, reply)
+  }
+
+  if (server && options.serveMetadata !== false) {
+    const body = JSON.stringify(server.metadata)
+    // RFC 9728 §3.1: at the well-known path derived from the resource URI, on this origin.
+    app.get(server.metadataPath, async (_request, reply) => reply.headers(METADATA_HEADERS).send(body))
+    app.options(server.metadataPath, async (_request, reply) => reply.code(204).headers(METADATA_PREFLIGHT_HEADERS).send())
   }
 
   app.decorateRequest('auth', null)
@@ -69,13 +97,13 @@ async function stampAuth (app: FastifyInstance, options: StampAuthOptions): Prom
     }
     return async function (request, reply) {
       if (!request.auth) {
-        await authenticate.call(this, request, reply)
+        await verifyRequest(request, reply, scopes)
         if (reply.sent) return reply
       }
       try {
         assertScopes(request.auth!, scopes)
       } catch (err) {
-        return refuse(request, reply, err)
+        return refuse(request, reply, err, scopes)
       }
     }
   })

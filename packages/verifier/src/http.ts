@@ -6,7 +6,10 @@
  * - `authorize(req, res, scopes?)`: verifies the request's token (and scopes); resolves to the
  *   claims, or answers the refusal itself (RFC 6750 §3) and resolves to `null`;
  * - `middleware(...scopes)`: the same as Express/Connect middleware, setting `req.auth`;
- * - `authenticate(req)`: only verifies, throwing a {@link StampVerifierError} subclass.
+ * - `authenticate(req)`: only verifies, throwing a {@link StampVerifierError} subclass;
+ * - with `resource`, `serveMetadata(req, res)` / `metadataMiddleware()`: the RFC 9728
+ *   protected-resource metadata at its well-known path, and every challenge carries
+ *   `resource_metadata` (what MCP clients start from).
  *
  * @module
  */
@@ -14,12 +17,21 @@ import type { IncomingMessage, ServerResponse } from 'node:http'
 import { bearerToken } from './bearer.js'
 import { errorBody, StampVerifierError, wwwAuthenticate } from './errors.js'
 import { assertScopes, createVerifier, type AccessTokenClaims, type Verifier, type VerifierOptions } from './verifier.js'
+import { METADATA_HEADERS, METADATA_PREFLIGHT_HEADERS, resolveResourceServer, withResourceAudience, type ProtectedResourceMetadata, type ResourceServerOptions } from './resource_metadata.js'
 
 export type { AccessTokenClaims, Verifier, VerifierOptions } from './verifier.js'
 export { bearerToken } from './bearer.js'
 
-/** The verifier's options, or a verifier built elsewhere; plus the challenge's realm. */
-export type BearerAuthOptions = (VerifierOptions | { verifier: Verifier }) & {
+export type { ProtectedResourceMetadata, ResourceServerOptions } from './resource_metadata.js'
+
+/**
+ * The verifier's options (with `resource`, `audience` defaults to it), or a verifier built
+ * elsewhere; plus the challenge's realm and the protected-resource description (RFC 9728).
+ */
+export type BearerAuthOptions = (
+  | (Omit<VerifierOptions, 'audience'> & { audience?: VerifierOptions['audience'] })
+  | { verifier: Verifier }
+) & ResourceServerOptions & {
   /** RFC 6750 §3 `realm` in the challenge; omitted when not given. */
   realm?: string
 }
@@ -46,8 +58,21 @@ export interface BearerAuth {
   authorize (req: IncomingMessage, res: ServerResponse, scopes?: readonly string[]): Promise<AccessTokenClaims | null>
   /** Express/Connect middleware: sets `req.auth` and calls `next()`, or answers the refusal. */
   middleware (...scopes: string[]): Middleware
-  /** Answers a refusal for `err` as RFC 6750 §3 describes. */
-  refuse (res: ServerResponse, err: unknown): void
+  /** Answers a refusal for `err` as RFC 6750 §3 describes; `scopes` go into a 401's challenge. */
+  refuse (res: ServerResponse, err: unknown, scopes?: readonly string[]): void
+  /** The RFC 9728 metadata document (only with `resource`). */
+  readonly metadata: ProtectedResourceMetadata | undefined
+  /** The path the metadata is served at, e.g. `/.well-known/oauth-protected-resource/mcp` (RFC 9728 §3.1). */
+  readonly metadataPath: string | undefined
+  /** The absolute metadata URL that challenges carry as `resource_metadata` (RFC 9728 §5.1). */
+  readonly metadataURL: string | undefined
+  /**
+   * Answers `GET`/`HEAD`/`OPTIONS` for the metadata path and returns `true`; returns `false` for any
+   * other request (and always without `resource`).
+   */
+  serveMetadata (req: IncomingMessage, res: ServerResponse): boolean
+  /** {@link BearerAuth.serveMetadata} as Express/Connect middleware (`app.use(auth.metadataMiddleware())`). */
+  metadataMiddleware (): Middleware
 }
 
 /**
@@ -71,15 +96,32 @@ export interface BearerAuth {
  * @see {@link https://www.rfc-editor.org/rfc/rfc6750#section-3 RFC 6750 §3}
  */
 export function bearerAuth (options: BearerAuthOptions): BearerAuth {
-  const verifier = 'verifier' in options ? options.verifier : createVerifier(options)
+  const verifier = 'verifier' in options ? options.verifier : createVerifier(withResourceAudience(options) as VerifierOptions)
   const { realm } = options
+  const server = resolveResourceServer(options, verifier.issuer, verifier.audience)
+  const metadataBody = server && JSON.stringify(server.metadata)
 
-  function refuse (res: ServerResponse, err: unknown): void {
+  function refuse (res: ServerResponse, err: unknown, scopes?: readonly string[]): void {
     const { statusCode, error, error_description: description } = errorBody(err)
     const headers: Record<string, string> = { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' }
     // 503 means our keys are unavailable: no challenge, the client's token may be fine.
-    if (statusCode !== 503) headers['www-authenticate'] = wwwAuthenticate(err, { realm })
+    if (statusCode !== 503) headers['www-authenticate'] = wwwAuthenticate(err, { realm, resourceMetadata: server?.metadataURL, scope: server && scopes })
     res.writeHead(statusCode, headers).end(JSON.stringify({ error, error_description: description }))
+  }
+
+  function serveMetadata (req: IncomingMessage, res: ServerResponse): boolean {
+    // Express strips a mount path from req.url; the metadata's place is fixed on the origin (§3.1).
+    const url = (req as IncomingMessage & { originalUrl?: string }).originalUrl ?? req.url ?? ''
+    if (!server || url.split('?')[0] !== server.metadataPath) return false
+    if (req.method === 'OPTIONS') {
+      res.writeHead(204, METADATA_PREFLIGHT_HEADERS).end()
+    } else if (req.method === 'GET' || req.method === 'HEAD') {
+      res.writeHead(200, METADATA_HEADERS).end(req.method === 'HEAD' ? undefined : metadataBody)
+    } else {
+      res.writeHead(405, { allow: 'GET, HEAD, OPTIONS', 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' })
+        .end(JSON.stringify({ error: 'invalid_request', error_description: 'the metadata is read with GET' }))
+    }
+    return true
   }
 
   async function authenticate (req: IncomingMessage): Promise<AccessTokenClaims> {
@@ -94,7 +136,7 @@ export function bearerAuth (options: BearerAuthOptions): BearerAuth {
       return claims
     } catch (err) {
       if (!(err instanceof StampVerifierError)) throw err
-      refuse(res, err)
+      refuse(res, err, scopes)
       return null
     }
   }
@@ -110,5 +152,16 @@ export function bearerAuth (options: BearerAuthOptions): BearerAuth {
     }
   }
 
-  return { verifier, authenticate, authorize, middleware, refuse }
+  return {
+    verifier,
+    authenticate,
+    authorize,
+    middleware,
+    refuse,
+    metadata: server?.metadata,
+    metadataPath: server?.metadataPath,
+    metadataURL: server?.metadataURL,
+    serveMetadata,
+    metadataMiddleware: () => (req, res, next) => { if (!serveMetadata(req, res)) next() },
+  }
 }

@@ -29,3 +29,7 @@ export { bearerToken } from './bearer.js'
 export { bearerAuth } from './http.js'
 export type { AuthenticatedRequest, BearerAuth, BearerAuthOptions, Middleware } from './http.js'
 export type { StampVerifierErrorCode, BearerErrorCode, WWWAuthenticateOptions } from './errors.js'
+export {
+  protectedResourceMetadata, resourceMetadataPath, resourceMetadataURL, canonicalResourceURI, PROTECTED_RESOURCE_WELL_KNOWN,
+} from './resource_metadata.js'
+export type { ProtectedResourceMetadata, ProtectedResourceOptions, ResourceServerOptions } from './resource_metadata.js'
