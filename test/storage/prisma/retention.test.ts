@@ -175,6 +175,8 @@ t.test('no batch statement reads a table by sequential scan', async (t) => {
 t.test('the refresh grant never reads the partial live-token indexes, even with stale statistics', async (t) => {
   const { pool } = await setup(t)
   // No ANALYZE: the partial indexes were built on an empty table, as after a fresh migration.
+  // The refresh statement checks the token's client (it must exist, enabled, holding the scope).
+  await pool.query(`INSERT INTO clients (client_id, name, grant_types, scopes, updated_at) VALUES ('c', 'c', ARRAY['refresh_token'], ARRAY['read'], now())`)
   await pool.query(`INSERT INTO refresh_tokens (jti, family_id, client_id, scope, kid, expires_at, consumed_at)
                     SELECT 't' || g, 'f' || g, 'c', 'read', 'k', now() + interval '1 day', CASE WHEN g % 2 = 0 THEN now() END
                     FROM generate_series(1, 20000) g`)
