@@ -346,8 +346,6 @@ export interface PendingAuthorizationStore {
   take(id: string): Promise<boolean>
   /** Binds this browser's parked requests to its new binding secret (rotated at sign-in). */
   rebind(browserHash: string, newBrowserHash: string): Promise<void>
-  /** Removes expired requests; returns how many. */
-  purgeExpired(now: Date): Promise<number>
 }
 
 export interface AuthorizationCodeRecord {
@@ -380,7 +378,6 @@ export interface AuthorizationCodeStore {
   markReused(codeHash: string, now: Date): Promise<void>
   /** Whether a replay was recorded (checked by the winning exchange after it stored its tokens). */
   wasReused(codeHash: string): Promise<boolean>
-  purgeExpired(before: Date): Promise<number>
 }
 
 export interface ConsentStore {

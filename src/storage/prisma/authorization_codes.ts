@@ -24,9 +24,5 @@ export function prismaAuthorizationCodeStore (prisma: PrismaClient): Authorizati
       const row = await prisma.authorizationCode.findUnique({ where: { codeHash }, select: { reusedAt: true } })
       return row?.reusedAt != null
     },
-    async purgeExpired (before) {
-      const { count } = await prisma.authorizationCode.deleteMany({ where: { expiresAt: { lte: before } } })
-      return count
-    },
   }
 }

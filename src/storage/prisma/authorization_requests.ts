@@ -28,9 +28,5 @@ export function prismaPendingAuthorizationStore (prisma: PrismaClient): PendingA
       const { count } = await prisma.authorizationRequest.deleteMany({ where: { id } })
       return count === 1
     },
-    async purgeExpired (now) {
-      const { count } = await prisma.authorizationRequest.deleteMany({ where: { expiresAt: { lte: now } } })
-      return count
-    },
   }
 }
