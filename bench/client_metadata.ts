@@ -18,10 +18,9 @@ import https from 'node:https'
 import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import type autocannon from 'autocannon'
 import pg from 'pg'
 import type { Seed } from './database.js'
-import { runLoad, type LoadResult, type LoadSettings, type Scenario } from './load.js'
+import { refreshScenario, runLoad, type LoadResult, type LoadSettings } from './load.js'
 import { freePort, startServer } from './processes.js'
 import { pairedRatioCheck, type Check } from './report.js'
 
@@ -29,30 +28,6 @@ const FORM = 'application/x-www-form-urlencoded'
 const REDIRECT_URI = 'http://127.0.0.1:9/callback'
 
 export interface ClientMetadataBench { preRegistered: LoadResult[], cimd: LoadResult[], check: Check }
-
-/** Refresh chains for a public client: `client_id` in the body, no Basic. */
-function publicRefreshScenario (name: string, base: string, clientId: string, pool: string[]): Scenario {
-  return {
-    name,
-    url: `${base}/token`,
-    options: () => ({
-      setupClient (client: autocannon.Client) {
-        const token = pool.shift()
-        if (!token) throw new Error('the refresh-token pool is exhausted')
-        const chain = { token }
-        client.setRequests([{
-          method: 'POST',
-          path: '/token',
-          headers: { 'content-type': FORM },
-          setupRequest: (request) => ({ ...request, body: new URLSearchParams({ grant_type: 'refresh_token', client_id: clientId, refresh_token: chain.token }).toString() }),
-          onResponse (status: number, responseBody: string) {
-            if (status === 200) chain.token = (JSON.parse(responseBody) as { refresh_token: string }).refresh_token
-          },
-        }])
-      },
-    }),
-  }
-}
 
 /** A cookie-keeping HTTP client that scripts sign-in and consent. */
 class Browser {
@@ -168,8 +143,8 @@ export async function benchClientMetadata (options: {
       // from one run to the next, only a concurrent run sees the same conditions for both.
       step(`stamp: refresh_token, pre-registered and metadata document client (document cached) side by side (round ${round}/${rounds})`)
       const [pre, cimd] = await Promise.all([
-        runLoad(publicRefreshScenario('refresh (pre-registered)', server.url, preRegistered, prePool), half),
-        runLoad(publicRefreshScenario('refresh (CIMD)', server.url, clientId, cimdPool), half),
+        runLoad(refreshScenario(server.url, { publicClientId: preRegistered }, prePool, 'refresh (pre-registered)'), half),
+        runLoad(refreshScenario(server.url, { publicClientId: clientId }, cimdPool, 'refresh (CIMD)'), half),
       ])
       preRuns.push(pre)
       cimdRuns.push(cimd)

@@ -171,15 +171,20 @@ export function passwordScenario (base: string, seed: Seed, sink: string[]): Sce
   }
 }
 
+/** How a refresh scenario's client authenticates: Basic (confidential) or `client_id` in the body (public). */
+export type RefreshClient = Credentials | { publicClientId: string }
+
 /**
  * The refresh grant with rotation: each connection takes one unused refresh token from `pool` and
  * then chains its own family, presenting the token from its previous response. With pipelining 1,
  * autocannon builds a connection's next request only after the previous response was recorded, so
  * no token is ever presented twice — a non-200 here means a real failure (or a broken chain).
  */
-export function refreshScenario (base: string, app: Credentials, pool: string[]): Scenario {
+export function refreshScenario (base: string, app: RefreshClient, pool: string[], name = 'refresh_token'): Scenario {
+  const headers = 'basic' in app ? { authorization: app.basic, 'content-type': FORM } : { 'content-type': FORM }
+  const clientId = 'basic' in app ? '' : `&client_id=${encodeURIComponent(app.publicClientId)}`
   return {
-    name: 'refresh_token',
+    name,
     url: `${base}/token`,
     options: () => ({
       setupClient (client: autocannon.Client) {
@@ -189,8 +194,8 @@ export function refreshScenario (base: string, app: Credentials, pool: string[])
         client.setRequests([{
           method: 'POST',
           path: '/token',
-          headers: { authorization: app.basic, 'content-type': FORM },
-          setupRequest: (request) => ({ ...request, body: `grant_type=refresh_token&refresh_token=${chain.token}` }),
+          headers,
+          setupRequest: (request) => ({ ...request, body: `grant_type=refresh_token${clientId}&refresh_token=${chain.token}` }),
           onResponse (status: number, responseBody: string) {
             if (status === 200) chain.token = (JSON.parse(responseBody) as { refresh_token: string }).refresh_token
           },
