@@ -112,6 +112,18 @@ export function postForm (app: FastifyInstance, url: string, form: Record<string
   })
 }
 
+/** The password grant for `client` (first-party); throws unless it answers 200. */
+export async function passwordGrant (app: FastifyInstance, client: TestClient, username: string, password: string, scope?: string) {
+  const res = await postForm(app, '/token', { grant_type: 'password', username, password, ...(scope ? { scope } : {}) }, { authorization: client.basic })
+  if (res.statusCode !== 200) throw new Error(res.body)
+  return res.json() as { access_token: string, refresh_token: string, scope: string }
+}
+
+/** The refresh grant for `client`, answered as is. */
+export function refreshGrant (app: FastifyInstance, client: TestClient, refreshToken: string, extra: Record<string, string> = {}) {
+  return postForm(app, '/token', { grant_type: 'refresh_token', refresh_token: refreshToken, ...extra }, { authorization: client.basic })
+}
+
 /**
  * An administrator as the bootstrap makes one: a user with the stamp:admin scope and a
  * first-party password client allowed that scope; returns a fresh admin access token.

@@ -14,6 +14,7 @@
  * @module
  */
 import t from 'tap'
+import { decodeJwt } from 'jose'
 import { spawn, type ChildProcess } from 'node:child_process'
 import { resolve } from 'node:path'
 import pg from 'pg'
@@ -30,7 +31,7 @@ const LOAD_MS = 1200 // load on both instances before a kill
 const AFTER_KILL_MS = 600 // load on the survivor after it
 const ISSUER = 'http://stamp.crash'
 
-const jtiOf = (token: string) => JSON.parse(Buffer.from(token.split('.')[1], 'base64url').toString()).jti as string
+const jtiOf = (token: string) => decodeJwt(token).jti as string
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
 interface Instance { base: string, proc: ChildProcess, log: () => string, up: boolean }

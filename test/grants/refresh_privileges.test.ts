@@ -7,22 +7,13 @@
  * @module
  */
 import t from 'tap'
+import { decodeJwt } from 'jose'
 import type { FastifyInstance } from 'fastify'
-import { build, createAdmin, createClient, createUser, postForm, type TestClient } from '../helper.js'
+import { build, createAdmin, createClient, createUser, postForm, type TestClient, passwordGrant as login, refreshGrant as refresh } from '../helper.js'
 import { issueTokenPair } from '../../src/grants/issue_pair.js'
 import { consentCommand } from '../../src/cli/consent.js'
 
-const claims = (token: string) => JSON.parse(Buffer.from(token.split('.')[1], 'base64url').toString()) as Record<string, unknown>
-
-async function login (app: FastifyInstance, client: TestClient, username: string, password: string, scope?: string) {
-  const res = await postForm(app, '/token', { grant_type: 'password', username, password, ...(scope ? { scope } : {}) }, { authorization: client.basic })
-  if (res.statusCode !== 200) throw new Error(res.body)
-  return res.json() as { access_token: string, refresh_token: string, scope: string }
-}
-
-function refresh (app: FastifyInstance, client: TestClient, refreshToken: string, extra: Record<string, string> = {}) {
-  return postForm(app, '/token', { grant_type: 'refresh_token', refresh_token: refreshToken, ...extra }, { authorization: client.basic })
-}
+const claims = decodeJwt
 
 async function familyOf (app: FastifyInstance, token: string) {
   return (await app.refreshTokens.find(claims(token).jti as string))!.familyId

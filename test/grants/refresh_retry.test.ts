@@ -8,20 +8,11 @@
  * @module
  */
 import t from 'tap'
+import { decodeJwt } from 'jose'
 import type { FastifyInstance } from 'fastify'
-import { build, createClient, createUser, postForm, type TestClient } from '../helper.js'
+import { build, createClient, createUser, passwordGrant as login, refreshGrant as refresh } from '../helper.js'
 
-const claims = (token: string) => JSON.parse(Buffer.from(token.split('.')[1], 'base64url').toString()) as Record<string, unknown>
-
-async function login (app: FastifyInstance, client: TestClient, username: string, password: string) {
-  const res = await postForm(app, '/token', { grant_type: 'password', username, password }, { authorization: client.basic })
-  if (res.statusCode !== 200) throw new Error(res.body)
-  return res.json() as { access_token: string, refresh_token: string, scope: string }
-}
-
-function refresh (app: FastifyInstance, client: TestClient, refreshToken: string, extra: Record<string, string> = {}) {
-  return postForm(app, '/token', { grant_type: 'refresh_token', refresh_token: refreshToken, ...extra }, { authorization: client.basic })
-}
+const claims = decodeJwt
 
 async function family (app: FastifyInstance, token: string) {
   const familyId = (await app.refreshTokens.find(claims(token).jti as string))!.familyId

@@ -1,16 +1,5 @@
 import t from 'tap'
-import { build, createClient, createUser, postForm, type TestClient } from '../helper.js'
-import type { FastifyInstance } from 'fastify'
-
-async function login (app: FastifyInstance, client: TestClient, username: string, password: string) {
-  const res = await postForm(app, '/token', { grant_type: 'password', username, password }, { authorization: client.basic })
-  if (res.statusCode !== 200) throw new Error(res.body)
-  return res.json() as { access_token: string, refresh_token: string, scope: string }
-}
-
-function refresh (app: FastifyInstance, client: TestClient, refreshToken: string, extra: Record<string, string> = {}) {
-  return postForm(app, '/token', { grant_type: 'refresh_token', refresh_token: refreshToken, ...extra }, { authorization: client.basic })
-}
+import { build, createClient, createUser, passwordGrant as login, refreshGrant as refresh } from '../helper.js'
 
 t.test('refresh_token grant with rotation', async (t) => {
   const app = await build(t)

@@ -5,14 +5,10 @@
  * @module
  */
 import t from 'tap'
-import { build, createClient, createUser, createTestDatabase, postForm, testConfig, type TestClient } from '../helper.js'
-import type { FastifyInstance } from 'fastify'
+import { decodeJwt } from 'jose'
+import { build, createClient, createUser, createTestDatabase, postForm, testConfig, refreshGrant as refresh } from '../helper.js'
 
-const claimsOf = (token: string) => JSON.parse(Buffer.from(token.split('.')[1], 'base64url').toString()) as Record<string, unknown>
-
-function refresh (app: FastifyInstance, client: TestClient, refreshToken: string) {
-  return postForm(app, '/token', { grant_type: 'refresh_token', refresh_token: refreshToken }, { authorization: client.basic })
-}
+const claimsOf = decodeJwt
 
 t.test('a presented refresh token whose row is gone', async (t) => {
   const url = await createTestDatabase(t)
