@@ -17,22 +17,14 @@ import type { FastifyInstance, FastifyReply, FastifyRequest, preHandlerAsyncHook
 import { createVerifier, assertScopes, type AccessTokenClaims, type Verifier, type VerifierOptions } from './verifier.js'
 import { StampVerifierError, errorBody, wwwAuthenticate } from './errors.js'
 import { bearerToken } from './bearer.js'
-import { METADATA_HEADERS, METADATA_PREFLIGHT_HEADERS, resolveResourceServer, withResourceAudience, type ResourceServerOptions } from './resource_metadata.js'
+import { METADATA_HEADERS, METADATA_PREFLIGHT_HEADERS, resolveResourceServer, withResourceAudience, type ResourceAuthOptions } from './resource_metadata.js'
 
 export type { AccessTokenClaims, Verifier, VerifierOptions } from './verifier.js'
-export type { ProtectedResourceMetadata, ResourceServerOptions } from './resource_metadata.js'
+export type { ProtectedResourceMetadata, ResourceAuthOptions, ResourceServerOptions } from './resource_metadata.js'
 export { bearerToken } from './bearer.js'
 
-/**
- * Plugin options: the verifier's options (with `resource`, `audience` defaults to it), or a
- * verifier built elsewhere (shared between plugins); the realm; the protected-resource description.
- */
-export type StampAuthOptions = (
-  | (Omit<VerifierOptions, 'audience'> & { audience?: VerifierOptions['audience'] })
-  | { verifier: Verifier }
-) & ResourceServerOptions & {
-  /** RFC 6750 §3 `realm` in the challenge; omitted when not given. */
-  realm?: string
+/** Plugin options: {@link ResourceAuthOptions}, and whether to serve the metadata route. */
+export type StampAuthOptions = ResourceAuthOptions & {
   /**
    * Serve the RFC 9728 metadata route (default `true` when `resource` is set). Register the plugin
    * without a `prefix`: the metadata's path is fixed on the origin (RFC 9728 §3.1).

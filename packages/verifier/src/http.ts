@@ -17,24 +17,15 @@ import type { IncomingMessage, ServerResponse } from 'node:http'
 import { bearerToken } from './bearer.js'
 import { errorBody, StampVerifierError, wwwAuthenticate } from './errors.js'
 import { assertScopes, createVerifier, type AccessTokenClaims, type Verifier, type VerifierOptions } from './verifier.js'
-import { METADATA_HEADERS, METADATA_PREFLIGHT_HEADERS, resolveResourceServer, withResourceAudience, type ProtectedResourceMetadata, type ResourceServerOptions } from './resource_metadata.js'
+import { METADATA_HEADERS, METADATA_PREFLIGHT_HEADERS, resolveResourceServer, withResourceAudience, type ProtectedResourceMetadata, type ResourceAuthOptions } from './resource_metadata.js'
 
 export type { AccessTokenClaims, Verifier, VerifierOptions } from './verifier.js'
 export { bearerToken } from './bearer.js'
 
-export type { ProtectedResourceMetadata, ResourceServerOptions } from './resource_metadata.js'
+export type { ProtectedResourceMetadata, ResourceAuthOptions, ResourceServerOptions } from './resource_metadata.js'
 
-/**
- * The verifier's options (with `resource`, `audience` defaults to it), or a verifier built
- * elsewhere; plus the challenge's realm and the protected-resource description (RFC 9728).
- */
-export type BearerAuthOptions = (
-  | (Omit<VerifierOptions, 'audience'> & { audience?: VerifierOptions['audience'] })
-  | { verifier: Verifier }
-) & ResourceServerOptions & {
-  /** RFC 6750 §3 `realm` in the challenge; omitted when not given. */
-  realm?: string
-}
+/** The verifier, the protected-resource description and the realm: {@link ResourceAuthOptions}. */
+export type BearerAuthOptions = ResourceAuthOptions
 
 /** A request that went through {@link BearerAuth.middleware}. */
 export type AuthenticatedRequest = IncomingMessage & { auth?: AccessTokenClaims }

@@ -6,6 +6,7 @@
  *
  * @module
  */
+import type { Verifier, VerifierOptions } from './verifier.js'
 
 /** What a resource server says about itself; `resource` is its canonical URI (RFC 8707 §2). */
 export interface ProtectedResourceOptions {
@@ -145,6 +146,19 @@ export interface ResourceServerOptions {
   scopesSupported?: string[]
   resourceName?: string
   resourceDocumentation?: string
+}
+
+/**
+ * The options of both the Fastify plugin and the node:http helper: the verifier's options (with
+ * `resource`, `audience` defaults to it) or a verifier built elsewhere (shared between them), the
+ * protected-resource description, and the challenge's realm.
+ */
+export type ResourceAuthOptions = (
+  | (Omit<VerifierOptions, 'audience'> & { audience?: VerifierOptions['audience'] })
+  | { verifier: Verifier }
+) & ResourceServerOptions & {
+  /** RFC 6750 §3 `realm` in the challenge; omitted when not given. */
+  realm?: string
 }
 
 /** The resolved resource description the helpers work with. */
