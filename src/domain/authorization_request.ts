@@ -72,6 +72,8 @@ export interface AuthorizationRequest {
   /** Seconds. */
   maxAge?: number
   loginHint?: string
+  /** OIDC Core §3.1.2.1 acr_values, space-separated on the wire, in order of preference. */
+  acrValues: string[]
 }
 
 type Params = Record<string, string[]>
@@ -193,6 +195,7 @@ export async function validateAuthorizationRequest (
     prompt,
     maxAge,
     loginHint: value('login_hint'),
+    acrValues: (value('acr_values') ?? '').split(' ').filter(Boolean),
   }
 }
 

@@ -13,7 +13,7 @@ export const CLAIMS_BY_SCOPE = {
 } as const satisfies Record<string, readonly string[]>
 
 /** Claims that ID Tokens carry regardless of scope (OIDC Core §2). */
-export const ID_TOKEN_CLAIMS = ['iss', 'sub', 'aud', 'exp', 'iat', 'auth_time', 'nonce', 'at_hash', 'sid'] as const
+export const ID_TOKEN_CLAIMS = ['iss', 'sub', 'aud', 'exp', 'iat', 'auth_time', 'nonce', 'at_hash', 'sid', 'amr', 'acr'] as const
 
 export const CLAIMS_SUPPORTED: readonly string[] = [...new Set([...ID_TOKEN_CLAIMS, ...Object.values(CLAIMS_BY_SCOPE).flat()])]
 

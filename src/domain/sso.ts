@@ -23,6 +23,7 @@ import { hashSecret, newId, newSecret } from './browser_secrets.js'
 import { ClientMetadataError } from './client_metadata.js'
 import { allowedForUser } from './scopes.js'
 import type { TokenMinter } from './tokens.js'
+import { acrFor, requestedACR, sessionSatisfies } from './authentication_methods.js'
 
 export interface SingleSignOnOptions {
   /** The issuer `minter` signs as (back-channel logout tokens). */
@@ -44,6 +45,9 @@ export interface SingleSignOnOptions {
 export interface ParkedRequest extends AuthorizationRequest {
   id: string
   sessionId: string | null
+  /** Set once a user passed the first factor for this request and owes a second. */
+  factorUserId: string | null
+  factorAmr: string[]
 }
 
 export function hashCode (code: string): string {
@@ -84,6 +88,15 @@ export class SingleSignOn {
     if (request.prompt.includes('login')) return true
     if (request.maxAge !== undefined && this.#now().getTime() - current.session.authTime.getTime() > request.maxAge * 1000) return true
     return false
+  }
+
+  /**
+   * Whether the session's authentication is too weak for this request: `acr_values` asks for a
+   * stronger class, or MFA is required (globally, by the client, for the user) and the session
+   * was single-factor. The user is then prompted again (a step-up, OIDC Core §3.1.2.1 acr_values).
+   */
+  stepUpRequired (session: SessionRecord, request: { acrValues: readonly string[] }, mfaRequired: boolean): boolean {
+    return !sessionSatisfies(session, { requested: requestedACR(request.acrValues), mfaRequired })
   }
 
   /** The scopes this user can grant this client, in request order (RFC 6749 §3.3 lets the server narrow them). */
@@ -127,6 +140,9 @@ export class SingleSignOn {
       prompt: request.prompt,
       maxAge: request.maxAge ?? null,
       loginHint: request.loginHint ?? null,
+      acrValues: request.acrValues,
+      factorUserId: null,
+      factorAmr: [],
       sessionId,
       expiresAt: new Date(this.#now().getTime() + this.#o.policy.authorizationRequestTTL * 1000),
     }, { keepPerBrowser: this.#o.policy.parkedRequestsPerBrowser })
@@ -159,13 +175,14 @@ export class SingleSignOn {
    * `sid`, which clients already hold) and updates `auth_time`; anyone else gets a new session,
    * and the previous user's session is logged out.
    */
-  async signIn (user: UserRecord, current: { session: SessionRecord, user: UserRecord } | null): Promise<{ session: SessionRecord, secret: string }> {
+  async signIn (user: UserRecord, current: { session: SessionRecord, user: UserRecord } | null, amr: string[]): Promise<{ session: SessionRecord, secret: string }> {
     const now = this.#now()
+    const acr = acrFor(amr)
     if (current && current.user.id === user.id) {
       const secret = newSecret()
       const tokenHash = hashSecret(secret)
-      await this.#o.sessions.reauthenticate(current.session.id, tokenHash, now)
-      return { session: { ...current.session, tokenHash, authTime: now }, secret }
+      await this.#o.sessions.reauthenticate(current.session.id, tokenHash, now, amr, acr)
+      return { session: { ...current.session, tokenHash, authTime: now, amr, acr }, secret }
     }
     if (current) await this.logout(current.session.id)
     const secret = newSecret()
@@ -174,6 +191,8 @@ export class SingleSignOn {
       tokenHash: hashSecret(secret),
       userId: user.id,
       authTime: now,
+      amr,
+      acr,
       expiresAt: new Date(now.getTime() + this.#o.policy.ssoSessionTTL * 1000),
     })
     this.#o.log.info({ event: 'sso_session_started', sid: session.id, user_id: user.id }, 'user signed in')
@@ -183,6 +202,11 @@ export class SingleSignOn {
   /** Moves this browser's parked requests to its new binding secret (rotated at sign-in). */
   async rebindBrowser (oldSecret: string, newSecret: string): Promise<void> {
     await this.#o.pending.rebind(hashSecret(oldSecret), hashSecret(newSecret))
+  }
+
+  /** Records the first factor for a parked request; the second factor completes it. */
+  async firstFactorPassed (requestId: string, userId: string, amr: string[]): Promise<void> {
+    await this.#o.pending.firstFactor(requestId, userId, amr)
   }
 
   async markAuthenticated (requestId: string, sessionId: string): Promise<void> {
@@ -200,7 +224,7 @@ export class SingleSignOn {
    * replayed code can revoke it (§4.1.2: "SHOULD revoke (when possible) all tokens previously
    * issued based on that authorization code").
    */
-  async issueCode (request: Omit<ParkedRequest, 'id' | 'prompt' | 'maxAge' | 'loginHint' | 'sessionId'>, session: SessionRecord, user: UserRecord): Promise<{ code: string, scope: string }> {
+  async issueCode (request: Omit<ParkedRequest, 'id' | 'prompt' | 'maxAge' | 'loginHint' | 'sessionId' | 'acrValues' | 'factorUserId' | 'factorAmr'>, session: SessionRecord, user: UserRecord): Promise<{ code: string, scope: string }> {
     const code = randomBytes(32).toString('base64url')
     const scope = this.grantableScopes(request.client, user, request.scopes).join(' ')
     await this.#o.codes.create({
@@ -215,6 +239,8 @@ export class SingleSignOn {
       codeChallenge: request.codeChallenge ?? null,
       codeChallengeMethod: request.codeChallengeMethod ?? null,
       authTime: session.authTime,
+      amr: session.amr,
+      acr: session.acr,
       familyId: randomUUID(),
       expiresAt: new Date(this.#now().getTime() + this.#o.policy.authorizationCodeTTL * 1000),
     })
@@ -278,6 +304,9 @@ function toParked (row: PendingAuthorizationRecord, client: ClientRecord): Parke
     prompt: row.prompt,
     maxAge: row.maxAge ?? undefined,
     loginHint: row.loginHint ?? undefined,
+    acrValues: row.acrValues,
+    factorUserId: row.factorUserId,
+    factorAmr: row.factorAmr,
     sessionId: row.sessionId,
   }
 }

@@ -43,6 +43,8 @@ export interface AccessTokenClaims {
   /** Seconds since the epoch when the user authenticated, when there is a user. */
   authTime?: number
   sid?: string
+  /** The authentication context class reached (OIDC Core §2; RFC 9470 §3 for access tokens). */
+  acr?: string
 }
 
 export interface RefreshTokenClaims {
@@ -57,6 +59,12 @@ export interface RefreshTokenClaims {
    * still revoke the family it came from (RFC 9700 §4.14.2).
    */
   familyId?: string
+  /**
+   * The login the family comes from (`auth_time`, `acr`), carried from token to token so the
+   * access tokens a refresh issues say how the user authenticated without a database read.
+   */
+  authTime?: number
+  acr?: string
 }
 
 export interface IdTokenClaims {
@@ -66,6 +74,9 @@ export interface IdTokenClaims {
   authTime: number
   sid: string
   nonce?: string
+  /** RFC 8176 method references (omitted when empty) and the class reached. */
+  amr?: string[]
+  acr?: string
   /** The access token issued alongside, for `at_hash` (OIDC Core §3.1.3.6). */
   accessToken?: string
   /** Scope-dependent user claims (profile, email). */
@@ -124,6 +135,7 @@ export class TokenMinter {
     const payload: JWTPayload = { client_id: claims.clientId, scope: claims.scope }
     if (claims.authTime !== undefined) payload.auth_time = claims.authTime
     if (claims.sid !== undefined) payload.sid = claims.sid
+    if (claims.acr !== undefined) payload.acr = claims.acr
     return this.#sign(payload, ACCESS_TOKEN_TYP, claims.sub, claims.audience, randomUUID(), now, this.accessTokenTTL)
   }
 
@@ -137,6 +149,8 @@ export class TokenMinter {
     const ttl = claims.exp === undefined ? this.refreshTokenTTL : claims.exp - iat
     const payload: JWTPayload = { client_id: claims.clientId, scope: claims.scope }
     if (claims.familyId !== undefined) payload.fid = claims.familyId
+    if (claims.authTime !== undefined) payload.auth_time = claims.authTime
+    if (claims.acr !== undefined) payload.acr = claims.acr
     return this.#sign(payload, REFRESH_TOKEN_TYP, claims.sub, [REFRESH_TOKEN_AUDIENCE], claims.jti, now, ttl)
   }
 
@@ -148,6 +162,8 @@ export class TokenMinter {
     const { alg } = this.#keyring.signingKey()
     const payload: JWTPayload = { ...claims.claims, auth_time: claims.authTime, sid: claims.sid }
     if (claims.nonce !== undefined) payload.nonce = claims.nonce
+    if (claims.amr?.length) payload.amr = claims.amr
+    if (claims.acr !== undefined) payload.acr = claims.acr
     if (claims.accessToken !== undefined) payload.at_hash = atHash(claims.accessToken, alg)
     return this.#sign(payload, ID_TOKEN_TYP, claims.sub, [claims.clientId], randomUUID(), now, this.accessTokenTTL)
   }

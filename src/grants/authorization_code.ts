@@ -77,6 +77,7 @@ export const authorizationCode: Grant = {
       familyId: record.familyId,
       sessionId: record.sessionId,
       authTime,
+      acr: record.acr ?? undefined,
       refresh: scopes.includes('offline_access') || client.grantTypes.includes('refresh_token'),
     }, services)
     if (tokens.refresh_token) {
@@ -98,6 +99,8 @@ export const authorizationCode: Grant = {
         authTime,
         sid: record.sessionId,
         nonce: record.nonce ?? undefined,
+        amr: record.amr,
+        acr: record.acr ?? undefined,
         accessToken: tokens.access_token,
         claims: userClaims(user, scopes),
       })

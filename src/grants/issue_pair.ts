@@ -20,6 +20,8 @@ export interface PairRequest {
   sessionId?: string | null
   /** Seconds since the epoch when the user authenticated (access token `auth_time`). */
   authTime?: number
+  /** The class the login reached (access token `acr`, RFC 9470 §3). */
+  acr?: string
 }
 
 export async function issueTokenPair (request: PairRequest, services: GrantServices): Promise<TokenResponse> {
@@ -27,7 +29,7 @@ export async function issueTokenPair (request: PairRequest, services: GrantServi
   const { minter } = services
   const access = minter.accessToken({
     sub: request.sub, clientId: request.client.id, scope: request.scope, audience: request.audience,
-    authTime: request.authTime, sid: request.sessionId ?? undefined,
+    authTime: request.authTime, sid: request.sessionId ?? undefined, acr: request.acr,
   }, now)
   access.catch(() => {}) // awaited below; this only keeps an early throw from leaving it unhandled
   const response: TokenResponse = { access_token: '', token_type: 'Bearer', expires_in: minter.accessTokenTTL, scope: request.scope }
@@ -49,7 +51,7 @@ export async function issueTokenPair (request: PairRequest, services: GrantServi
     }
     // Store before handing the token out: a token the database does not know is useless anyway.
     const [refreshToken] = await Promise.all([
-      minter.refreshToken({ jti, sub: request.sub, clientId: request.client.id, scope: record.scope, exp, familyId: record.familyId }, now),
+      minter.refreshToken({ jti, sub: request.sub, clientId: request.client.id, scope: record.scope, exp, familyId: record.familyId, authTime: request.authTime, acr: request.acr }, now),
       services.refreshTokens.create(record),
     ])
     response.refresh_token = refreshToken

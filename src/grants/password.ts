@@ -6,6 +6,7 @@
  */
 import { InvalidGrant, InvalidRequest, TemporarilyUnavailable, UnauthorizedClient } from '../errors.js'
 import { allowedForUser, parseScope, resolveAudience, resolveScope } from '../domain/scopes.js'
+import { ACR_SINGLE_FACTOR } from '../domain/authentication_methods.js'
 import { issueTokenPair } from './issue_pair.js'
 import type { Grant } from './types.js'
 
@@ -42,7 +43,7 @@ export const password: Grant = {
     const audience = resolveAudience(resources, client.audiences, services.issuer)
     // Independent steps run side by side: the login is already decided, and each still must succeed.
     const [tokens] = await Promise.all([
-      issueTokenPair({ client, sub: user.id, userId: user.id, scope, audience, refresh: client.grantTypes.includes('refresh_token') }, services),
+      issueTokenPair({ client, sub: user.id, userId: user.id, scope, audience, refresh: client.grantTypes.includes('refresh_token'), authTime: Math.floor(Date.now() / 1000), acr: ACR_SINGLE_FACTOR }, services),
       services.throttle.succeeded(username, ip),
       services.audit.record({ type: 'login_succeeded', actor: user.id, subject: user.id, clientId: client.id, ip }),
       services.passwords.needsRehash(user.passwordHash)

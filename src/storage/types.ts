@@ -279,6 +279,10 @@ export interface SessionRecord {
   tokenHash: string
   userId: string
   authTime: Date
+  /** RFC 8176 methods of the last authentication. */
+  amr: string[]
+  /** Class reached by it (domain/authentication_methods.ts); null on sessions from before it was recorded. */
+  acr: string | null
   clientIds: string[]
   createdAt: Date
   expiresAt: Date
@@ -286,7 +290,7 @@ export interface SessionRecord {
 }
 
 export interface SessionStore {
-  create(session: Omit<SessionRecord, 'clientIds' | 'createdAt' | 'endedAt'>): Promise<SessionRecord>
+  create(session: Omit<SessionRecord, 'clientIds' | 'createdAt' | 'endedAt' | 'amr' | 'acr'> & Partial<Pick<SessionRecord, 'amr' | 'acr'>>): Promise<SessionRecord>
   /** The live session whose cookie secret hashes to `tokenHash` (not ended, not expired). */
   findActiveByTokenHash(tokenHash: string, now: Date): Promise<SessionRecord | null>
   find(id: string): Promise<SessionRecord | null>
@@ -294,7 +298,7 @@ export interface SessionStore {
    * Records a re-authentication of the same user: new `authTime`, and a new cookie secret
    * (`tokenHash`), so a cookie copied before the sign-in no longer names the session.
    */
-  reauthenticate(id: string, tokenHash: string, authTime: Date): Promise<void>
+  reauthenticate(id: string, tokenHash: string, authTime: Date, amr: string[], acr: string): Promise<void>
   /** Adds a client to the session's participants (idempotent). */
   addClient(id: string, clientId: string): Promise<void>
   /**
@@ -328,6 +332,11 @@ export interface PendingAuthorizationRecord {
   prompt: string[]
   maxAge: number | null
   loginHint: string | null
+  /** OIDC Core §3.1.2.1 acr_values. */
+  acrValues: string[]
+  /** The user who passed the first factor and still owes the second (or an enrolment). */
+  factorUserId: string | null
+  factorAmr: string[]
   sessionId: string | null
   expiresAt: Date
 }
@@ -340,6 +349,8 @@ export interface PendingAuthorizationStore {
   create(request: PendingAuthorizationRecord, options: { keepPerBrowser: number }): Promise<void>
   /** The unexpired request with this id. */
   find(id: string, now: Date): Promise<PendingAuthorizationRecord | null>
+  /** Records that `userId` passed the first factor (`amr`) for this request and owes a second. */
+  firstFactor(id: string, userId: string, amr: string[]): Promise<void>
   /** Marks that the user signed in (session `sessionId`) for this request. */
   authenticated(id: string, sessionId: string): Promise<void>
   /** Deletes the request; true only for the one caller that deleted it (single completion). */
@@ -361,6 +372,8 @@ export interface AuthorizationCodeRecord {
   codeChallenge: string | null
   codeChallengeMethod: string | null
   authTime: Date
+  amr: string[]
+  acr: string | null
   familyId: string
   expiresAt: Date
   consumedAt: Date | null

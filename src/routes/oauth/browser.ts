@@ -171,7 +171,7 @@ export function redirectError (reply: FastifyReply, issuer: string, redirectUri:
 }
 
 /** Issues the code and sends the browser back to the client (RFC 6749 §4.1.2, RFC 9207). */
-export async function redirectWithCode (app: FastifyInstance, reply: FastifyReply, request: Omit<ParkedRequest, 'id' | 'prompt' | 'maxAge' | 'loginHint' | 'sessionId'>, session: SessionRecord, user: UserRecord): Promise<FastifyReply> {
+export async function redirectWithCode (app: FastifyInstance, reply: FastifyReply, request: Omit<ParkedRequest, 'id' | 'prompt' | 'maxAge' | 'loginHint' | 'sessionId' | 'acrValues' | 'factorUserId' | 'factorAmr'>, session: SessionRecord, user: UserRecord): Promise<FastifyReply> {
   const { code } = await app.sso.issueCode(request, session, user)
   reply.request.log.info({ event: 'authorization_code_issued', client_id: request.client.id, sid: session.id }, 'authorization code issued')
   return redirect(reply, redirectURL(request.redirectUri, { code, state: request.state, iss: publicIssuer(reply.request) }))

@@ -111,7 +111,7 @@ export default async function loginRoute (app: FastifyInstance) {
     }
 
     const current = await app.sso.currentSession(cookie(request, SESSION_COOKIE))
-    const { session, secret } = await app.sso.signIn(user, current)
+    const { session, secret } = await app.sso.signIn(user, current, ["pwd"])
     const jar = cookieJarFor(request)
     jar.set(reply, SESSION_COOKIE, secret)
     // A binding secret known before the sign-in (planted, or read off this device) must not carry

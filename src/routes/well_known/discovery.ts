@@ -13,6 +13,7 @@ import { SIGNING_ALGS } from '../../config/defaults.js'
 import { publicIssuer } from '../../http/public_issuer.js'
 import { CODE_CHALLENGE_METHODS } from '../../domain/pkce.js'
 import { CLAIMS_SUPPORTED } from '../../domain/oidc_claims.js'
+import { ACR_VALUES } from '../../domain/authentication_methods.js'
 import { PROMPT_VALUES, RESPONSE_MODES, RESPONSE_TYPES } from '../../domain/authorization_request.js'
 
 /** Endpoint paths, relative to the issuer; routes register these same constants. */
@@ -67,6 +68,8 @@ export function metadata (config: Pick<Config, 'issuer'> & Partial<Pick<Config, 
     // RFC 9068 access tokens are signed with the same keys.
     access_token_signing_alg_values_supported: signingAlgs,
     claims_supported: [...new Set([...CLAIMS_SUPPORTED, 'jti', 'client_id', 'scope'])],
+    // OIDC Discovery §3: the classes `acr_values` may ask for (domain/authentication_methods.ts).
+    ...(codeFlow ? { acr_values_supported: [...ACR_VALUES] } : {}),
     claims_parameter_supported: false,
     request_parameter_supported: false,
     request_uri_parameter_supported: false,

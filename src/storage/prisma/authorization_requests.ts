@@ -18,6 +18,9 @@ export function prismaPendingAuthorizationStore (prisma: PrismaClient): PendingA
       ])
     },
     find: (id, now) => prisma.authorizationRequest.findFirst({ where: { id, expiresAt: { gt: now } } }),
+    async firstFactor (id, userId, amr) {
+      await prisma.authorizationRequest.updateMany({ where: { id }, data: { factorUserId: userId, factorAmr: amr } })
+    },
     async authenticated (id, sessionId) {
       await prisma.authorizationRequest.updateMany({ where: { id }, data: { sessionId } })
     },

@@ -23,8 +23,8 @@ export function prismaSessionStore (prisma: PrismaClient): SessionStore {
         take: limit,
       }),
 
-    async reauthenticate (id, tokenHash, authTime) {
-      await prisma.session.update({ where: { id }, data: { tokenHash, authTime } })
+    async reauthenticate (id, tokenHash, authTime, amr, acr) {
+      await prisma.session.update({ where: { id }, data: { tokenHash, authTime, amr, acr } })
     },
 
     async hasEnded (id) {
