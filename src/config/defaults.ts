@@ -42,12 +42,27 @@ export const defaults = {
   bodyLimit: 16_384,
   /** Password policy: NIST SP 800-63B §3.1.1.2 asks for at least 8 characters and a blocklist check. */
   password: {
-    /** Shortest accepted password, in characters (≥ 8). */
-    minLength: 8,
+    /**
+     * Shortest accepted password, in characters, for a user without a second factor: NIST SP
+     * 800-63B-4 §3.1.1.2 "SHALL require passwords used as a single-factor authentication
+     * mechanism to be a minimum of 15 characters in length".
+     */
+    minLength: 15,
+    /** Shortest accepted password for a user with a second factor (§3.1.1.2: "a minimum of 8 characters"). */
+    minLengthWithSecondFactor: 8,
     /** Longest accepted password, in characters (long enough for passphrases, short enough to bound hashing input). */
     maxLength: 256,
     /** Refuse the passwords of the bundled common-password list (assets/common_passwords.txt). */
     rejectCommon: true,
+  },
+  /** Second factors (TOTP, passkeys, recovery codes) and the account page. */
+  mfa: {
+    /** MFA: off | optional | required (see README). */
+    mode: 'optional' as 'off' | 'optional' | 'required',
+    /** Seconds a WebAuthn challenge (passkey registration or sign-in) stays valid. */
+    challengeTTL: 300,
+    /** Seconds after a sign-in during which the account page allows sensitive changes without signing in again. */
+    recentAuthentication: 300,
   },
   /**
    * Per-account login throttling (password grant, later /login): exponential back-off, never a
@@ -189,7 +204,8 @@ export type Policy = {
   clientCacheTTL: number
   argon2: { memoryCost: number, timeCost: number, parallelism: number }
   bodyLimit: number
-  password: { minLength: number, maxLength: number, rejectCommon: boolean }
+  password: { minLength: number, minLengthWithSecondFactor: number, maxLength: number, rejectCommon: boolean }
+  mfa: { mode: 'off' | 'optional' | 'required', challengeTTL: number, recentAuthentication: number }
   loginThrottle: { freeAttempts: number, accountFreeAttempts: number, baseDelay: number, maxDelay: number, accountMaxDelay: number, window: number }
   rateLimit: { enabled: boolean, window: number, token: number, admin: number, login: number, authorize: number, userinfo: number }
   authorizationCodeTTL: number

@@ -48,7 +48,9 @@ export const envSchemaDefinition = {
     RATE_LIMIT_USERINFO_MAX: { type: 'integer', minimum: 1, default: defaults.rateLimit.userinfo, description: 'Requests per window and IP to /userinfo.' },
     LOGIN_THROTTLE_FREE_ATTEMPTS: { type: 'integer', minimum: 1, maximum: 1000, default: defaults.loginThrottle.freeAttempts, description: 'Failed logins per username and IP before exponential back-off starts.' },
     LOGIN_THROTTLE_MAX_DELAY: { type: 'integer', minimum: 1, maximum: 86_400, default: defaults.loginThrottle.maxDelay, description: 'Longest back-off, seconds (no permanent lock-out).' },
-    PASSWORD_MIN_LENGTH: { type: 'integer', minimum: 8, maximum: 128, default: defaults.password.minLength, description: 'Minimum password length (common passwords are refused regardless).' },
+    PASSWORD_MIN_LENGTH: { type: 'integer', minimum: 8, maximum: 128, default: defaults.password.minLength, description: 'Minimum password length for users without a second factor (NIST SP 800-63B-4: 15 for single-factor use; common passwords are refused regardless).' },
+    PASSWORD_MIN_LENGTH_MFA: { type: 'integer', minimum: 8, maximum: 128, default: defaults.password.minLengthWithSecondFactor, description: 'Minimum password length for users with a second factor (passkey or TOTP; NIST SP 800-63B-4: 8).' },
+    MFA: { type: 'string', enum: ['off', 'optional', 'required'], default: defaults.mfa.mode, description: 'Second factors: `off` (never asked, not offered), `optional` (asked once a user enrolled one), `required` (every user; one without a factor enrols at the next sign-in). Clients (`--require-mfa`) and users can require it too.' },
     METRICS_TOKEN: { type: 'string', minLength: 32, description: 'Bearer token for `/metrics`; unset: no metrics endpoint.' },
     API_DOCS: { type: 'boolean', default: false, description: 'Serve the Swagger UI at `/docs` (under a strict CSP). Off: only the OpenAPI document at `/docs/json`.' },
     DATABASE_CONNECT_TIMEOUT: { type: 'number', exclusiveMinimum: 0, maximum: 300, default: 5, description: 'Seconds to wait for a new PostgreSQL connection; past it the request is answered 503 `temporarily_unavailable`.' },
@@ -99,6 +101,8 @@ interface RawEnv {
   LOGIN_THROTTLE_FREE_ATTEMPTS: number
   LOGIN_THROTTLE_MAX_DELAY: number
   PASSWORD_MIN_LENGTH: number
+  PASSWORD_MIN_LENGTH_MFA: number
+  MFA: 'off' | 'optional' | 'required'
   METRICS_TOKEN?: string
   API_DOCS: boolean
   DATABASE_CONNECT_TIMEOUT: number
@@ -240,7 +244,8 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env): Config {
       jwksMaxAge: raw.JWKS_MAX_AGE,
       keyRotationInterval: raw.KEY_ROTATION_INTERVAL,
       keyRefreshInterval: raw.KEY_REFRESH_INTERVAL,
-      password: { ...defaults.password, minLength: raw.PASSWORD_MIN_LENGTH },
+      password: { ...defaults.password, minLength: raw.PASSWORD_MIN_LENGTH, minLengthWithSecondFactor: raw.PASSWORD_MIN_LENGTH_MFA },
+      mfa: { ...defaults.mfa, mode: raw.MFA },
       loginThrottle: { ...defaults.loginThrottle, freeAttempts: raw.LOGIN_THROTTLE_FREE_ATTEMPTS, maxDelay: raw.LOGIN_THROTTLE_MAX_DELAY },
       registration: { ...defaults.registration, ...registrationLists(raw) },
       rateLimit: {

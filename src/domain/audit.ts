@@ -48,9 +48,23 @@ export type AuditEventType =
   | 'clients_purged'
   | 'registration_token_created'
   | 'registration_refused'
+  /** Second factors (issue 15): every change and every recovery-code use. */
+  | 'totp_enrolled'
+  | 'totp_removed'
+  | 'passkey_registered'
+  | 'passkey_renamed'
+  | 'passkey_removed'
+  | 'recovery_codes_generated'
+  | 'recovery_code_used'
+  /** An administrator removed all of a user's factors. */
+  | 'factors_reset'
+  /** A second factor was refused at sign-in (wrong or reused code, unknown passkey). */
+  | 'second_factor_failed'
+  /** The user changed their own password (account page). */
+  | 'password_changed'
 
 /** Events logged at warn: each one may mean an attack or an emergency. */
-const WARN: ReadonlySet<AuditEventType> = new Set(['refresh_token_reuse', 'key_revoked', 'login_throttled', 'authorization_code_reuse'])
+const WARN: ReadonlySet<AuditEventType> = new Set(['refresh_token_reuse', 'key_revoked', 'login_throttled', 'authorization_code_reuse', 'factors_reset', 'recovery_code_used'])
 
 export interface AuditEvent extends AuditEventInput { type: AuditEventType }
 

@@ -28,10 +28,19 @@ export class PasswordPolicy {
     this.#policy = policy
   }
 
+  minLength (hasSecondFactor: boolean): number {
+    return hasSecondFactor ? Math.min(this.#policy.minLength, this.#policy.minLengthWithSecondFactor) : this.#policy.minLength
+  }
+
   /** Why `password` is not acceptable, or null when it is. The text is safe to show the user. */
-  violation (password: string, context: { username?: string } = {}): string | null {
+  /**
+   * `hasSecondFactor`: the user has a passkey or TOTP, so the password is one of two factors and
+   * the shorter minimum applies (NIST SP 800-63B-4 §3.1.1.2).
+   */
+  violation (password: string, context: { username?: string, hasSecondFactor?: boolean } = {}): string | null {
     const length = [...password].length // code points, not UTF-16 units (NIST: "each Unicode code point")
-    if (length < this.#policy.minLength) return `password must be at least ${this.#policy.minLength} characters`
+    const min = this.minLength(context.hasSecondFactor ?? false)
+    if (length < min) return `password must be at least ${min} characters`
     if (length > this.#policy.maxLength) return `password must be at most ${this.#policy.maxLength} characters`
     const lowered = password.toLowerCase()
     if (context.username !== undefined && lowered === context.username.toLowerCase()) return 'password must not be the username'

@@ -44,6 +44,8 @@ import { ClientUsage } from '../domain/client_usage.js'
 import { safeFetch, type SafeFetchOptions } from '../http/safe_fetch.js'
 import { prismaRegistrationTokenStore } from '../storage/prisma/registration_tokens.js'
 import type { RegistrationTokenStore } from '../storage/types.js'
+import { prismaFactorStore } from '../storage/prisma/factors.js'
+import { SecondFactors } from '../domain/second_factors.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -64,6 +66,8 @@ declare module 'fastify' {
     passwordPolicy: PasswordPolicy
     /** Shared Redis connection when REDIS_URL is set (rate limits, login throttle); null otherwise. */
     redis: Redis | null
+    /** Passkeys, TOTP and recovery codes (login, account page, admin API). */
+    secondFactors: SecondFactors
     sessions: SessionStore
     pendingAuthorizations: PendingAuthorizationStore
     authorizationCodes: AuthorizationCodeStore
@@ -123,7 +127,8 @@ export default fp(async function services (app: FastifyInstance, options: Servic
     maxSkewMs: config.clockSkewMax * 1000,
     log: app.log,
   })
-  const keyring = new Keyring({ store: keyStore, kek: await loadKEKFor(config, keyStore, app.log), policy: config.policy, log: app.log, now: options.now, clock: clockGuard })
+  const kek = await loadKEKFor(config, keyStore, app.log)
+  const keyring = new Keyring({ store: keyStore, kek, policy: config.policy, log: app.log, now: options.now, clock: clockGuard })
   await keyring.start({ schedule: options.scheduleKeys ?? true }) // its first step reads both clocks
   app.addHook('onClose', () => keyring.stop())
   if (options.scheduleKeys ?? true) {
@@ -235,6 +240,7 @@ export default fp(async function services (app: FastifyInstance, options: Servic
   app.decorate('clientMetadata', clientMetadata)
   app.decorate('clientUsage', clientUsage)
   app.decorate('registrationTokens', prismaRegistrationTokenStore(prisma))
+  app.decorate('secondFactors', new SecondFactors({ store: prismaFactorStore(prisma), kek, productName: 'Stamp', challengeTTL: config.policy.mfa.challengeTTL, now: options.now }))
 }, { name: 'services' })
 
 /**

@@ -55,6 +55,7 @@ export const Client = Type.Object({
   scopes: Type.Array(Type.String()),
   audiences: Type.Array(Type.String()),
   require_pkce: Type.Boolean({ description: 'PKCE (S256) required at /authorize; always true for public clients' }),
+  require_mfa: Type.Boolean({ description: 'Users signing in to this client need a second factor' }),
   disabled: Type.Boolean(),
   origin: Type.Union([Type.Literal('admin'), Type.Literal('dcr'), Type.Literal('cimd')], { description: 'admin: API or CLI; dcr: RFC 7591 /register; cimd: a client ID metadata document' }),
   created_at: Nullable(Type.String({ format: 'date-time' })),
@@ -75,6 +76,7 @@ const clientSettings = {
   audiences: Type.Array(Uri, { maxItems: 20 }),
   first_party: Type.Boolean(),
   require_pkce: Type.Boolean({ description: 'Require PKCE (S256) at /authorize (default true; always true for public clients)' }),
+  require_mfa: Type.Boolean({ description: 'Require a second factor from users signing in to this client (default false); a user without one enrols at sign-in' }),
 }
 export const CreateClientBody = Type.Object({
   ...clientSettings,
@@ -86,6 +88,7 @@ export const CreateClientBody = Type.Object({
   audiences: Type.Optional(clientSettings.audiences),
   first_party: Type.Optional(clientSettings.first_party),
   require_pkce: Type.Optional(clientSettings.require_pkce),
+  require_mfa: Type.Optional(clientSettings.require_mfa),
   client_id: Type.Optional(ClientId),
   public: Type.Optional(Type.Boolean()),
 }, { additionalProperties: false })
@@ -103,6 +106,7 @@ export const User = Type.Object({
   email: Nullable(Type.String()),
   disabled: Type.Boolean(),
   scopes: Type.Array(Type.String()),
+  mfa_required: Type.Boolean({ description: 'A second factor is required at sign-in (set by an administrator)' }),
 })
 export const UserPage = page(User)
 export const CreateUserBody = Type.Object({
@@ -117,8 +121,26 @@ export const UpdateUserBody = Type.Object({
   email: Type.Optional(Nullable(Email)),
   disabled: Type.Optional(Type.Boolean({ description: 'Disabling also signs the user out everywhere' })),
   scopes: Type.Optional(Type.Array(ScopeToken, { maxItems: 100 })),
+  mfa_required: Type.Optional(Type.Boolean({ description: 'Require a second factor at sign-in; a user without one enrols at the next sign-in' })),
 }, { additionalProperties: false, minProperties: 1 })
 export type UpdateUserBody = Static<typeof UpdateUserBody>
+/** A user's second factors, as the admin API lists them (never a secret or public key). */
+export const UserFactors = Type.Object({
+  user_id: Type.String(),
+  mfa_required: Type.Boolean(),
+  totp: Type.Boolean({ description: 'A confirmed TOTP authenticator' }),
+  recovery_codes_left: Type.Integer(),
+  passkeys: Type.Array(Type.Object({
+    id: Type.String({ description: 'WebAuthn credential ID (base64url)' }),
+    name: Type.String(),
+    backup_eligible: Type.Boolean(),
+    backup_state: Type.Boolean(),
+    transports: Type.Array(Type.String()),
+    created_at: Timestamp,
+    last_used_at: Nullable(Timestamp),
+  })),
+})
+export const FactorsReset = Type.Object({ user_id: Type.String(), passkeys: Type.Integer(), totp: Type.Integer(), recovery_codes: Type.Integer() })
 export const PasswordBody = Type.Object({ password: Password }, { additionalProperties: false })
 export type PasswordBody = Static<typeof PasswordBody>
 

@@ -21,6 +21,8 @@ export interface ClientRecord {
   audiences: string[]
   /** PKCE (RFC 7636) required at /authorize even when the client is confidential (public clients always need it). */
   requirePkce: boolean
+  /** Users signing in to this client need a second factor (absent: false). */
+  requireMfa?: boolean
   /** Refused everywhere while true (absent on records built before the column existed: false). */
   disabled?: boolean
   /** How the client came to be (absent on create: admin). */
@@ -89,9 +91,11 @@ export interface UserRecord {
   passwordHash: string
   disabled: boolean
   scopes: string[]
+  /** An administrator requires a second factor for this user (absent on records built before it existed: false). */
+  mfaRequired?: boolean
 }
 
-export type UserPatch = Partial<Pick<UserRecord, 'email' | 'disabled' | 'scopes'>>
+export type UserPatch = Partial<Pick<UserRecord, 'email' | 'disabled' | 'scopes' | 'mfaRequired'>>
 
 /** How usernames are stored and compared (domain/usernames.ts), handed to the user store. */
 export interface UsernameForms {
@@ -436,4 +440,73 @@ export interface RetentionStore {
    * one clock for every instance, unmoved by a jump of this host's.
    */
   exclusive<T>(pass: (batch: PurgeBatch, now: Date) => Promise<T>): Promise<T | undefined>
+}
+
+/** A WebAuthn credential (passkey). */
+export interface PasskeyRecord {
+  /** Credential ID, base64url. */
+  id: string
+  userId: string
+  publicKey: Uint8Array
+  signCount: number
+  backupEligible: boolean
+  backupState: boolean
+  transports: string[]
+  name: string
+  createdAt: Date
+  lastUsedAt: Date | null
+}
+
+export interface TOTPRecord {
+  userId: string
+  /** Sealed with the KEK (crypto/kek.ts), the user id as additional data. */
+  secretEnc: string
+  kekId: string
+  lastUsedStep: number | null
+  confirmedAt: Date | null
+  createdAt: Date
+}
+
+export interface WebAuthnChallengeRecord {
+  id: string
+  browserHash: string
+  challenge: string
+  purpose: 'register' | 'authenticate'
+  userId: string | null
+  expiresAt: Date
+}
+
+/** A user's second factors: passkeys, TOTP, recovery codes, and WebAuthn challenges. */
+export interface FactorStore {
+  listPasskeys(userId: string): Promise<PasskeyRecord[]>
+  findPasskey(id: string): Promise<PasskeyRecord | null>
+  addPasskey(passkey: Omit<PasskeyRecord, 'createdAt' | 'lastUsedAt'>): Promise<void>
+  /** Records a successful assertion: the new signature counter, backup state and last use. */
+  passkeyUsed(id: string, signCount: number, backupState: boolean, now: Date): Promise<void>
+  /** False when the user has no such passkey. */
+  renamePasskey(userId: string, id: string, name: string): Promise<boolean>
+  removePasskey(userId: string, id: string): Promise<boolean>
+
+  findTOTP(userId: string): Promise<TOTPRecord | null>
+  /** Starts (or restarts) an enrolment: an unconfirmed secret replaces an unconfirmed one, never a confirmed one. */
+  beginTOTP(record: Pick<TOTPRecord, 'userId' | 'secretEnc' | 'kekId'>): Promise<boolean>
+  /**
+   * Accepts a code for time step `step` atomically: true only when the factor exists (confirmed,
+   * or being confirmed when `confirm`) and no code of this or a later step was accepted before.
+   */
+  acceptTOTPStep(userId: string, step: number, now: Date, confirm: boolean): Promise<boolean>
+  removeTOTP(userId: string): Promise<boolean>
+
+  /** Replaces all of the user's recovery codes with these hashes, in one transaction. */
+  replaceRecoveryCodes(userId: string, hashes: string[]): Promise<void>
+  /** Marks the code used; true only for the one caller that did (single use). */
+  consumeRecoveryCode(userId: string, hash: string, now: Date): Promise<boolean>
+  remainingRecoveryCodes(userId: string): Promise<number>
+
+  /** Removes every factor of the user (passkeys, TOTP, recovery codes); returns how many of each. */
+  resetFactors(userId: string): Promise<{ passkeys: number, totp: number, recoveryCodes: number }>
+
+  createChallenge(challenge: WebAuthnChallengeRecord): Promise<void>
+  /** Deletes and returns the live challenge bound to this browser (single use). */
+  takeChallenge(id: string, browserHash: string, now: Date): Promise<WebAuthnChallengeRecord | null>
 }

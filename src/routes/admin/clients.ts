@@ -75,7 +75,7 @@ export default async function clientRoutes (app: FastifyInstance): Promise<void>
     if (idProblem) throw new InvalidRequest(idProblem)
     if (await app.clientStore.find(id)) throw conflict(`client ${id} already exists`)
     const secret = settings.public ? null : generateClientSecret()
-    const client: ClientRecord = { id, secretHash: secret ? hashClientSecret(secret) : null, ...settings }
+    const client: ClientRecord = { id, secretHash: secret ? hashClientSecret(secret) : null, ...settings, requireMfa: body.require_mfa ?? false }
     await app.clientStore.create(client)
     await app.audit.record({ type: 'client_created', actor: request.admin!.sub, subject: id, clientId: id, ip: request.ip, detail: { grant_types: settings.grantTypes, scopes: settings.scopes } })
     return reply.code(201).send({ ...clientView(client), ...(secret ? { client_secret: secret } : {}) })
@@ -109,7 +109,7 @@ export default async function clientRoutes (app: FastifyInstance): Promise<void>
       requirePkce: body.require_pkce ?? current.requirePkce,
     }, knownGrants())
     const disabled = body.disabled ?? current.disabled ?? false
-    const updated = await app.clientStore.update(id, { ...settings, disabled })
+    const updated = await app.clientStore.update(id, { ...settings, disabled, requireMfa: body.require_mfa ?? current.requireMfa ?? false })
     if (!updated) throw notFound('client')
     app.clientCache.forget(id)
     // Taking a privilege away reaches refresh tokens: disabling revokes every family of the

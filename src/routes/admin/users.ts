@@ -11,11 +11,11 @@
 import type { FastifyInstance } from 'fastify'
 import { InvalidRequest } from '../../errors.js'
 import {
-  ADMIN_SCOPE, ConsentParams, ConsentRevoked, CreateUserBody, PageQuery, PasswordBody, SignedOut, UpdateUserBody, User, UserIdParams, UserPage,
+  ADMIN_SCOPE, ConsentParams, ConsentRevoked, CreateUserBody, FactorsReset, UserFactors, PageQuery, PasswordBody, SignedOut, UpdateUserBody, User, UserIdParams, UserPage,
   errorResponses, type CreateUserBody as CreateUserInput, type PageQuery as PageInput, type PasswordBody as PasswordInput,
   type UpdateUserBody as UpdateUserInput,
 } from '../../schemas/admin.js'
-import { conflict, notFound, paged, scopeChange, userView } from './views.js'
+import { conflict, factorsView, notFound, paged, scopeChange, userView } from './views.js'
 import { usernameProblem } from '../../domain/usernames.js'
 import { signOutEverywhere } from './sessions.js'
 import { USER_BASELINE_SCOPES } from '../../domain/scopes.js'
@@ -25,8 +25,8 @@ const tags = ['users']
 const security = [{ bearerAuth: [] }]
 
 export default async function userRoutes (app: FastifyInstance): Promise<void> {
-  const checkPassword = (password: string, username: string) => {
-    const violation = app.passwordPolicy.violation(password, { username })
+  const checkPassword = (password: string, username: string, hasSecondFactor = false) => {
+    const violation = app.passwordPolicy.violation(password, { username, hasSecondFactor })
     if (violation) throw new InvalidRequest(violation)
   }
 
@@ -70,12 +70,13 @@ export default async function userRoutes (app: FastifyInstance): Promise<void> {
     schema: { tags, security, summary: 'Disable or enable a user, change their email or scopes', params: UserIdParams, body: UpdateUserBody, response: { 200: User, 404: errorResponses[400], ...errorResponses } },
   }, async (request) => {
     const { id } = request.params
-    const { email, disabled, scopes } = request.body
+    const { email, disabled, scopes, mfa_required: mfaRequired } = request.body
     const before = scopes !== undefined ? await app.usersRepository.findById(id) : null
     const user = await app.usersRepository.update(id, {
       ...(email !== undefined ? { email } : {}),
       ...(disabled !== undefined ? { disabled } : {}),
       ...(scopes !== undefined ? { scopes: [...new Set(scopes)] } : {}),
+      ...(mfaRequired !== undefined ? { mfaRequired } : {}),
     })
     if (!user) throw notFound('user')
     const signedOut = disabled ? await signOutEverywhere(request, id) : { ended_sessions: 0, revoked_families: 0 }
@@ -85,6 +86,24 @@ export default async function userRoutes (app: FastifyInstance): Promise<void> {
     if (!disabled && removed.length) signedOut.revoked_families += await app.refreshTokens.revokeFamilies({ userId: id, scopes: removed }, new Date())
     await app.audit.record({ type: 'user_updated', actor: request.admin!.sub, subject: id, ip: request.ip, detail: { fields: Object.keys(request.body), disabled: user.disabled, refresh_families_revoked: signedOut.revoked_families, sessions_ended: signedOut.ended_sessions, ...scopeChange(before?.scopes, user.scopes) } })
     return userView(user)
+  })
+
+  app.get<{ Params: { id: string } }>('/users/:id/factors', {
+    schema: { tags, security, summary: 'List a user\'s second factors (passkeys, TOTP, recovery codes left)', params: UserIdParams, response: { 200: UserFactors, 404: errorResponses[400], ...errorResponses } },
+  }, async (request) => {
+    const user = await app.usersRepository.findById(request.params.id)
+    if (!user) throw notFound('user')
+    return factorsView(user.id, user.mfaRequired ?? false, await app.secondFactors.summary(user.id))
+  })
+
+  app.delete<{ Params: { id: string } }>('/users/:id/factors', {
+    schema: { tags, security, summary: 'Remove all of a user\'s second factors (lost device); with MFA required they enrol again at the next sign-in', params: UserIdParams, response: { 200: FactorsReset, 404: errorResponses[400], ...errorResponses } },
+  }, async (request) => {
+    const { id } = request.params
+    if (!await app.usersRepository.findById(id)) throw notFound('user')
+    const removed = await app.secondFactors.resetAll(id)
+    await app.audit.record({ type: 'factors_reset', actor: request.admin!.sub, subject: id, ip: request.ip, detail: { passkeys: removed.passkeys, totp: removed.totp, recovery_codes: removed.recoveryCodes } })
+    return { user_id: id, passkeys: removed.passkeys, totp: removed.totp, recovery_codes: removed.recoveryCodes }
   })
 
   app.delete<{ Params: { id: string, clientId: string } }>('/users/:id/consents/:clientId', {
@@ -103,7 +122,7 @@ export default async function userRoutes (app: FastifyInstance): Promise<void> {
     const { id } = request.params
     const user = await app.usersRepository.findById(id)
     if (!user) throw notFound('user')
-    checkPassword(request.body.password, user.username)
+    checkPassword(request.body.password, user.username, await app.secondFactors.hasSecondFactor(id))
     await app.usersRepository.updatePasswordHash(id, await app.passwordHasher.hash(request.body.password))
     const signedOut = await signOutEverywhere(request, id)
     await app.audit.record({ type: 'user_password_reset', actor: request.admin!.sub, subject: id, ip: request.ip, detail: { refresh_families_revoked: signedOut.revoked_families, sessions_ended: signedOut.ended_sessions } })

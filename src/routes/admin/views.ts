@@ -5,6 +5,7 @@
  * @module
  */
 import { OAuthError } from '../../errors.js'
+import type { FactorSummary } from '../../domain/second_factors.js'
 import type { AuditEventRecord, ClientRecord, RefreshFamily, SessionRecord, StoredKey, UserRecord } from '../../storage/types.js'
 
 export function clientView (client: ClientRecord) {
@@ -20,6 +21,7 @@ export function clientView (client: ClientRecord) {
     scopes: client.scopes,
     audiences: client.audiences,
     require_pkce: client.requirePkce,
+    require_mfa: client.requireMfa ?? false,
     disabled: client.disabled ?? false,
     origin: client.origin ?? 'admin',
     created_at: client.createdAt?.toISOString() ?? null,
@@ -29,7 +31,7 @@ export function clientView (client: ClientRecord) {
 }
 
 export function userView (user: UserRecord) {
-  return { id: user.id, username: user.username, email: user.email, disabled: user.disabled, scopes: user.scopes }
+  return { id: user.id, username: user.username, email: user.email, disabled: user.disabled, scopes: user.scopes, mfa_required: user.mfaRequired ?? false }
 }
 
 export function familyView (family: RefreshFamily) {
@@ -102,4 +104,22 @@ export function scopeChange (before: readonly string[] | undefined, after: reado
   if (!before) return {}
   const same = before.length === after.length && before.every((s) => after.includes(s))
   return same ? {} : { scopes: { before: [...before], after: [...after] } }
+}
+
+export function factorsView (userId: string, mfaRequired: boolean, summary: FactorSummary) {
+  return {
+    user_id: userId,
+    mfa_required: mfaRequired,
+    totp: summary.totp,
+    recovery_codes_left: summary.recoveryCodesLeft,
+    passkeys: summary.passkeys.map((p) => ({
+      id: p.id,
+      name: p.name,
+      backup_eligible: p.backupEligible,
+      backup_state: p.backupState,
+      transports: p.transports,
+      created_at: p.createdAt.toISOString(),
+      last_used_at: p.lastUsedAt?.toISOString() ?? null,
+    })),
+  }
 }

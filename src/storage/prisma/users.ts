@@ -3,7 +3,7 @@ import type pg from 'pg'
 import type { PrismaClient } from '../../generated/prisma/client.js'
 import type { UserRecord, UserStore, UsernameForms } from '../types.js'
 
-const fields = { id: true, username: true, email: true, passwordHash: true, disabled: true, scopes: true } as const
+const fields = { id: true, username: true, email: true, passwordHash: true, disabled: true, scopes: true, mfaRequired: true } as const
 
 /** `forms` says how usernames compare (domain/usernames.ts); storage only applies it. */
 export function prismaUserStore (prisma: PrismaClient, pool: pg.Pool, forms: UsernameForms): UserStore {
@@ -13,8 +13,8 @@ export function prismaUserStore (prisma: PrismaClient, pool: pg.Pool, forms: Use
     // which then wins over the key's holder.
     async findByUsername (username) {
       const { rows } = await pool.query<UserRecord>({
-        name: 'stamp_user_by_username_key',
-        text: 'SELECT id, username, email, password_hash AS "passwordHash", disabled, scopes FROM users WHERE username_key = $1 OR (username_key IS NULL AND username = $2) ORDER BY (username = $2) DESC LIMIT 1',
+        name: 'stamp_user_by_username_key_v2',
+        text: 'SELECT id, username, email, password_hash AS "passwordHash", disabled, scopes, mfa_required AS "mfaRequired" FROM users WHERE username_key = $1 OR (username_key IS NULL AND username = $2) ORDER BY (username = $2) DESC LIMIT 1',
         values: [forms.key(username), username],
       })
       return rows[0] ?? null

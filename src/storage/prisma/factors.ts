@@ -1,0 +1,96 @@
+/**
+ * Second factors on Prisma. Every one-time value is consumed by a single conditional statement:
+ * a TOTP step (`last_used_step` only moves forward), a recovery code (`used_at IS NULL`), a
+ * WebAuthn challenge (DELETE … RETURNING).
+ *
+ * @module
+ */
+import type { PrismaClient } from '../../generated/prisma/client.js'
+import type { FactorStore, PasskeyRecord, TOTPRecord } from '../types.js'
+
+function passkey (row: { id: string, userId: string, publicKey: Uint8Array, signCount: bigint, backupEligible: boolean, backupState: boolean, transports: string[], name: string, createdAt: Date, lastUsedAt: Date | null }): PasskeyRecord {
+  return { ...row, publicKey: new Uint8Array(row.publicKey), signCount: Number(row.signCount) }
+}
+
+function totp (row: { userId: string, secretEnc: string, kekId: string, lastUsedStep: bigint | null, confirmedAt: Date | null, createdAt: Date }): TOTPRecord {
+  return { ...row, lastUsedStep: row.lastUsedStep === null ? null : Number(row.lastUsedStep) }
+}
+
+export function prismaFactorStore (prisma: PrismaClient): FactorStore {
+  return {
+    listPasskeys: async (userId) => (await prisma.webAuthnCredential.findMany({ where: { userId }, orderBy: { createdAt: 'asc' } })).map(passkey),
+    async findPasskey (id) {
+      const row = await prisma.webAuthnCredential.findUnique({ where: { id } })
+      return row ? passkey(row) : null
+    },
+    async addPasskey (p) {
+      await prisma.webAuthnCredential.create({ data: { ...p, publicKey: Buffer.from(p.publicKey), signCount: BigInt(p.signCount) } })
+    },
+    async passkeyUsed (id, signCount, backupState, now) {
+      await prisma.webAuthnCredential.updateMany({ where: { id }, data: { signCount: BigInt(signCount), backupState, lastUsedAt: now } })
+    },
+    async renamePasskey (userId, id, name) {
+      return (await prisma.webAuthnCredential.updateMany({ where: { id, userId }, data: { name } })).count === 1
+    },
+    async removePasskey (userId, id) {
+      return (await prisma.webAuthnCredential.deleteMany({ where: { id, userId } })).count === 1
+    },
+
+    async findTOTP (userId) {
+      const row = await prisma.totpFactor.findUnique({ where: { userId } })
+      return row ? totp(row) : null
+    },
+    async beginTOTP ({ userId, secretEnc, kekId }) {
+      const count = await prisma.$executeRaw`
+        INSERT INTO totp_factors (user_id, secret_enc, kek_id) VALUES (${userId}::uuid, ${secretEnc}, ${kekId})
+        ON CONFLICT (user_id) DO UPDATE SET secret_enc = EXCLUDED.secret_enc, kek_id = EXCLUDED.kek_id, last_used_step = NULL, created_at = now()
+        WHERE totp_factors.confirmed_at IS NULL`
+      return count === 1
+    },
+    async acceptTOTPStep (userId, step, now, confirm) {
+      const count = confirm
+        ? await prisma.$executeRaw`
+            UPDATE totp_factors SET last_used_step = ${step}, confirmed_at = COALESCE(confirmed_at, ${now})
+            WHERE user_id = ${userId}::uuid AND (last_used_step IS NULL OR last_used_step < ${step})`
+        : await prisma.$executeRaw`
+            UPDATE totp_factors SET last_used_step = ${step}
+            WHERE user_id = ${userId}::uuid AND confirmed_at IS NOT NULL AND (last_used_step IS NULL OR last_used_step < ${step})`
+      return count === 1
+    },
+    async removeTOTP (userId) {
+      return (await prisma.totpFactor.deleteMany({ where: { userId } })).count === 1
+    },
+
+    async replaceRecoveryCodes (userId, hashes) {
+      await prisma.$transaction([
+        prisma.recoveryCode.deleteMany({ where: { userId } }),
+        prisma.recoveryCode.createMany({ data: hashes.map((codeHash) => ({ codeHash, userId })) }),
+      ])
+    },
+    async consumeRecoveryCode (userId, codeHash, now) {
+      return (await prisma.recoveryCode.updateMany({ where: { codeHash, userId, usedAt: null }, data: { usedAt: now } })).count === 1
+    },
+    remainingRecoveryCodes: (userId) => prisma.recoveryCode.count({ where: { userId, usedAt: null } }),
+
+    async resetFactors (userId) {
+      const [passkeys, totpRows, codes] = await prisma.$transaction([
+        prisma.webAuthnCredential.deleteMany({ where: { userId } }),
+        prisma.totpFactor.deleteMany({ where: { userId } }),
+        prisma.recoveryCode.deleteMany({ where: { userId } }),
+      ])
+      return { passkeys: passkeys.count, totp: totpRows.count, recoveryCodes: codes.count }
+    },
+
+    async createChallenge (c) {
+      await prisma.webAuthnChallenge.create({ data: c })
+    },
+    async takeChallenge (id, browserHash, now) {
+      const rows = await prisma.$queryRaw<Array<{ id: string, browser_hash: string, challenge: string, purpose: string, user_id: string | null, expires_at: Date }>>`
+        DELETE FROM webauthn_challenges WHERE id = ${id} RETURNING id, browser_hash, challenge, purpose, user_id, expires_at`
+      const row = rows[0]
+      // Deleted either way: a challenge presented from another browser or too late is spent too.
+      if (!row || row.browser_hash !== browserHash || row.expires_at <= now) return null
+      return { id: row.id, browserHash: row.browser_hash, challenge: row.challenge, purpose: row.purpose as 'register' | 'authenticate', userId: row.user_id, expiresAt: row.expires_at }
+    },
+  }
+}
