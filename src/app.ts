@@ -25,6 +25,9 @@ import revokeRoute from './routes/oauth/revoke.js'
 import introspectRoute from './routes/oauth/introspect.js'
 import authorizeRoute from './routes/oauth/authorize.js'
 import loginRoute from './routes/oauth/login.js'
+import secondFactorRoutes from './routes/oauth/second_factor.js'
+import passkeyLoginRoutes from './routes/oauth/passkey_login.js'
+import staticRoutes from './routes/static.js'
 import consentRoute from './routes/oauth/consent.js'
 import userinfoRoute from './routes/oauth/userinfo.js'
 import logoutRoute from './routes/oauth/logout.js'
@@ -61,7 +64,10 @@ const FASTIFY_CLIENT_ERRORS: Record<string, string> = {
 }
 
 /** Pages a browser navigates to: an outage there gets an HTML page, not JSON. */
-const BROWSER_PAGES = new Set<string>([ENDPOINTS.authorization, ENDPOINTS.login, ENDPOINTS.consent, ENDPOINTS.endSession])
+const BROWSER_PAGES = new Set<string>([
+  ENDPOINTS.authorization, ENDPOINTS.login, ENDPOINTS.consent, ENDPOINTS.endSession, ENDPOINTS.loginFactor, ENDPOINTS.loginEnrol,
+  ENDPOINTS.loginContinue, ENDPOINTS.passkeyLogin, ENDPOINTS.account,
+])
 
 /** Fastify accepts a hop count at run time but its types do not; this is its own translation. */
 function trustProxyOption (value: TrustProxy): boolean | string[] | ((address: string, hop: number) => boolean) {
@@ -181,6 +187,9 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
   await app.register(introspectRoute)
   await app.register(authorizeRoute)
   await app.register(loginRoute)
+  await app.register(secondFactorRoutes)
+  await app.register(passkeyLoginRoutes)
+  await app.register(staticRoutes)
   await app.register(consentRoute)
   await app.register(userinfoRoute)
   await app.register(logoutRoute)

@@ -31,6 +31,8 @@ export const PARAMETER_LIMITS: Readonly<Record<string, number>> = {
   login_hint: 255,
   // Scope names must also be registered for the client, which bounds them further.
   scope: 1024,
+  // A WebAuthn response as JSON (attestation `none`: a public key, authenticator data, client data).
+  credential: 16384,
 }
 
 /**

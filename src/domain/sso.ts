@@ -50,6 +50,18 @@ export interface ParkedRequest extends AuthorizationRequest {
   factorAmr: string[]
 }
 
+/**
+ * The account page signs users in through the same parked-request flow as an application, as
+ * this built-in first-party pseudo-client: completing its request returns to the account page
+ * instead of issuing a code. The id has a colon, which no admin-registered client id may have.
+ */
+export const ACCOUNT_CLIENT_ID = 'stamp:account'
+
+export const ACCOUNT_CLIENT: ClientRecord = {
+  id: ACCOUNT_CLIENT_ID, name: 'your account', secretHash: null, public: true, firstParty: true, grantTypes: [], redirectUris: [],
+  postLogoutRedirectUris: [], backchannelLogoutUri: null, scopes: [], audiences: [], requirePkce: false,
+}
+
 export function hashCode (code: string): string {
   return createHash('sha256').update(code).digest('hex')
 }
@@ -149,11 +161,22 @@ export class SingleSignOn {
     return id
   }
 
+  /**
+   * Parks a sign-in for the account page (`returnTo` is where completing it leads): `prompt`
+   * login forces a fresh authentication (recent authentication for sensitive changes).
+   */
+  async parkAccountSignIn (browserSecret: string, returnTo: string, options: { prompt?: string[], loginHint?: string } = {}): Promise<string> {
+    return this.park({
+      client: ACCOUNT_CLIENT, redirectUri: returnTo, redirectUriSent: false, scopes: [], prompt: options.prompt ?? [], loginHint: options.loginHint, acrValues: [],
+    }, browserSecret, null)
+  }
+
   /** A parked request, when it exists, has not expired, and belongs to this browser. */
   async parked (id: string | undefined, browserSecret: string | undefined): Promise<ParkedRequest | null> {
     if (!id || !browserSecret) return null
     const row = await this.#o.pending.find(id, this.#now())
     if (!row || row.browserHash !== hashSecret(browserSecret)) return null
+    if (row.clientId === ACCOUNT_CLIENT_ID) return toParked(row, ACCOUNT_CLIENT)
     let client: ClientRecord | null
     try {
       client = await this.#o.findClient(row.clientId)

@@ -17,6 +17,7 @@ import {
 import { clientIdentityUnproven } from '../../domain/native_apps.js'
 import { ENDPOINTS } from '../well_known/discovery.js'
 import { publicIssuer } from '../../http/public_issuer.js'
+import { mfaDemanded } from './sign_in.js'
 import { SESSION_COOKIE, browserErrorPages, cookie, cookieJarFor, redirect, redirectError, redirectWithCode, sendErrorPage } from './browser.js'
 
 export function queryOf (request: FastifyRequest): FormBody {
@@ -55,6 +56,15 @@ export default async function authorizeRoute (app: FastifyInstance) {
       return redirect(reply, `${issuer}${ENDPOINTS.login}?request=${id}`)
     }
     const { session, user } = current!
+    // Step-up (OIDC Core §3.1.2.1 acr_values; MFA required by policy, client or user): the session
+    // is too weak, so the user presents a second factor (or enrols one) on top of it.
+    if (app.sso.stepUpRequired(session, req, mfaDemanded(app, req.client, user, req.acrValues))) {
+      if (prompt.includes('none')) return redirectError(reply, issuer, req.redirectUri, new LoginRequired('a stronger authentication is required'), req.state)
+      const id = await app.sso.park(req, jar.browserSecret(request, reply), null)
+      await app.sso.firstFactorPassed(id, user.id, session.amr)
+      const page = await app.secondFactors.hasSecondFactor(user.id) ? ENDPOINTS.loginFactor : ENDPOINTS.loginEnrol
+      return redirect(reply, `${issuer}${page}?request=${id}`)
+    }
     const scopes = app.sso.grantableScopes(req.client, user, req.scopes)
     // Nobody has interacted with this request: a public native client's remembered consent
     // could be replayed by any app claiming its redirect URI (RFC 8252 §8.6).

@@ -16,7 +16,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { OAuthError } from '../../errors.js'
 import { redirectURL } from '../../domain/authorization_request.js'
 import { newSecret } from '../../domain/browser_secrets.js'
-import type { ParkedRequest } from '../../domain/sso.js'
+import { ACCOUNT_CLIENT_ID, type ParkedRequest } from '../../domain/sso.js'
 import { publicIssuer } from '../../http/public_issuer.js'
 import type { SessionRecord, UserRecord } from '../../storage/types.js'
 import { errorPage } from './views.js'
@@ -117,10 +117,13 @@ export function nonce (): string {
  * URIs a form on the page may redirect to: Chromium enforces `form-action` on the redirect after a
  * form post too, so the client's redirect URI must be listed.
  */
-export function sendPage (reply: FastifyReply, status: number, page: string, pageNonce: string, formTargets: string[] = []): FastifyReply {
+export function sendPage (reply: FastifyReply, status: number, page: string, pageNonce: string, formTargets: string[] = [], options: { scripts?: boolean } = {}): FastifyReply {
   const targets = [...new Set(formTargets.map(formTarget).filter((t): t is string => t !== undefined))]
   const csp = [
     "default-src 'none'",
+    // Pages with passkeys load static same-origin scripts (routes/static.ts) that fetch
+    // WebAuthn options from Stamp; never inline script.
+    ...(options.scripts ? ["script-src 'self'", "connect-src 'self'"] : []),
     `style-src 'nonce-${pageNonce}'`,
     "img-src 'self' data:",
     `form-action 'self'${targets.map((t) => ' ' + t).join('')}`,
@@ -180,6 +183,8 @@ export async function redirectWithCode (app: FastifyInstance, reply: FastifyRepl
 /** Completes a parked request exactly once: a resubmitted form finds it gone. */
 export async function completeParked (app: FastifyInstance, reply: FastifyReply, parked: ParkedRequest, session: SessionRecord, user: UserRecord): Promise<FastifyReply> {
   if (!await app.sso.takeParked(parked.id)) return expiredRequestPage(reply)
+  // The account page's own sign-in: back to the page it came from, no code.
+  if (parked.client.id === ACCOUNT_CLIENT_ID) return redirect(reply, parked.redirectUri)
   return redirectWithCode(app, reply, parked, session, user)
 }
 

@@ -21,10 +21,12 @@ import type { ParkedRequest } from '../../domain/sso.js'
 import { publicIssuer } from '../../http/public_issuer.js'
 import { ENDPOINTS } from '../well_known/discovery.js'
 import {
-  BROWSER_COOKIE, SESSION_COOKIE, browserErrorPages, completeParked, cookie, cookieJarFor, expiredRequestPage, nonce, redirect, sendErrorPage, sendPage,
+  BROWSER_COOKIE, browserErrorPages, cookie, expiredRequestPage, nonce, sendErrorPage, sendPage,
 } from './browser.js'
 import { queryOf } from './authorize.js'
-import { loginPage } from './views.js'
+import { PASSKEY_TEXT, loginPage } from './views.js'
+import { afterFactor } from './sign_in.js'
+import { PASSKEY_SCRIPTS } from '../static.js'
 import { InvalidRequest } from '../../errors.js'
 import { overLongParameter, parameterLimit, tooLongDescription } from '../../domain/parameter_limits.js'
 
@@ -52,18 +54,22 @@ export default async function loginRoute (app: FastifyInstance) {
   browserErrorPages(app)
   function render (reply: FastifyReply, status: number, parked: ParkedRequest, browser: string, username?: string, error?: string) {
     const n = nonce()
+    const issuer = publicIssuer(reply.request)
+    const passkeys = app.config.policy.mfa.mode !== 'off'
     const page = loginPage({
-      nonce: n, action: publicIssuer(reply.request) + ENDPOINTS.login, requestId: parked.id, csrf: csrfToken(browser, 'login', parked.id), clientName: parked.client.name, username, error,
+      nonce: n, action: issuer + ENDPOINTS.login, requestId: parked.id, csrf: csrfToken(browser, 'login', parked.id), clientName: parked.client.name, username, error,
+      passkey: passkeys ? { optionsAction: issuer + ENDPOINTS.passkeyOptions, action: issuer + ENDPOINTS.passkeyLogin, scripts: PASSKEY_SCRIPTS } : undefined,
     })
     // After a successful sign-in the form's response redirects to the client (or to consent).
-    return sendPage(reply, status, page, n, [parked.redirectUri])
+    return sendPage(reply, status, page, n, [parked.redirectUri], { scripts: passkeys })
   }
 
   app.get(ENDPOINTS.login, async (request: FastifyRequest, reply) => {
     const browser = cookie(request, BROWSER_COOKIE)
     const parked = await app.sso.parked(queryOf(request).request?.[0], browser)
     if (!parked || !browser) return expiredRequestPage(reply)
-    return render(reply, 200, parked, browser, parked.loginHint)
+    const failed = queryOf(request).error?.[0] === 'passkey' ? PASSKEY_TEXT.failed : undefined
+    return render(reply, 200, parked, browser, parked.loginHint, failed)
   })
 
   app.post(ENDPOINTS.login, { config: { rateLimit: app.rateLimits.login } }, async (request, reply) => {
@@ -110,19 +116,7 @@ export default async function loginRoute (app: FastifyInstance) {
       await app.usersRepository.updatePasswordHash(user.id, await app.passwordHasher.hash(password))
     }
 
-    const current = await app.sso.currentSession(cookie(request, SESSION_COOKIE))
-    const { session, secret } = await app.sso.signIn(user, current, ["pwd"])
-    const jar = cookieJarFor(request)
-    jar.set(reply, SESSION_COOKIE, secret)
-    // A binding secret known before the sign-in (planted, or read off this device) must not carry
-    // over into the consent step: the parked requests move to a new one.
-    await app.sso.rebindBrowser(browser, jar.rotateBrowserSecret(reply))
-    await app.sso.markAuthenticated(parked.id, session.id)
-
-    const scopes = app.sso.grantableScopes(parked.client, user, parked.scopes)
-    if (await app.sso.consentRequired(parked.client, user, scopes, parked.prompt)) {
-      return redirect(reply, `${publicIssuer(request)}${ENDPOINTS.consent}?request=${parked.id}`)
-    }
-    return completeParked(app, reply, parked, session, user)
+    // RFC 8176 `pwd`; a second factor or an enrolment may follow (./sign_in.ts).
+    return afterFactor(app, request, reply, parked, browser, user, ['pwd'])
   })
 }

@@ -16,13 +16,13 @@ export function escapeHTML (value: unknown): string {
 }
 
 /** Tagged template that escapes every interpolation unless it is already {@link SafeHTML}. */
-class SafeHTML {
+export class SafeHTML {
   readonly html: string
   constructor (html: string) { this.html = html }
   toString (): string { return this.html }
 }
 
-function html (strings: TemplateStringsArray, ...values: unknown[]): SafeHTML {
+export function html (strings: TemplateStringsArray, ...values: unknown[]): SafeHTML {
   let out = strings[0]
   values.forEach((value, i) => {
     const part = Array.isArray(value)
@@ -65,13 +65,36 @@ button:focus-visible{outline:none;box-shadow:0 0 0 4px var(--focus)}
 .scopes li+li{border-top:1px solid var(--border)}
 .scopes li::before{content:"";flex:none;width:8px;height:8px;margin-top:8px;border-radius:50%;background:var(--accent)}
 .note{color:var(--muted);font-size:13px;margin:18px 0 0;text-align:center}
+main.wide{max-width:760px}
+.factor{border-top:1px solid var(--border);padding-top:18px;margin-top:18px}
+.qr{display:block;width:200px;height:200px;margin:0 auto 12px;background:#fff;border-radius:8px}
+.secret{font-family:ui-monospace,Menlo,Consolas,monospace;word-break:break-all;font-size:15px;background:var(--bg);padding:8px 10px;border-radius:8px}
+.codes{font-family:ui-monospace,Menlo,Consolas,monospace;columns:2;list-style:none;padding:0;margin:0 0 18px;font-size:16px}
+.list{list-style:none;padding:0;margin:0 0 12px}
+.list li{border:1px solid var(--border);border-radius:10px;padding:12px 14px;margin-bottom:10px}
+.list .meta{color:var(--muted);font-size:13px;margin:2px 0 8px}
+.inline{display:flex;gap:8px;align-items:flex-end;flex-wrap:wrap;margin:6px 0 0}
+.inline button{width:auto}
+.inline .field{margin:0;flex:1;min-width:160px}
+.ok{background:#e7f6ec;color:#14532d;border-radius:9px;padding:10px 12px;font-size:14px;margin:0 0 18px}
+h2{font-size:18px;margin:26px 0 10px}
+.link{background:none;border:none;color:var(--accent);padding:0;width:auto;font-weight:600;text-decoration:underline}
+[hidden]{display:none!important}
 footer{margin-top:22px;color:var(--muted);font-size:13px;text-align:center}
 @media (max-width:480px){body{justify-content:flex-start;padding-top:40px}.card{padding:26px 20px;border-radius:12px}}
 `
 
-interface LayoutOptions { nonce: string, title: string, body: SafeHTML }
+export interface LayoutOptions {
+  nonce: string
+  title: string
+  body: SafeHTML
+  /** Static scripts (same origin, served by routes/static.ts); the page's CSP then allows 'self' scripts. */
+  scripts?: string[]
+  /** A wider card (the account page). */
+  wide?: boolean
+}
 
-function layout ({ nonce, title, body }: LayoutOptions): string {
+export function layout ({ nonce, title, body, scripts = [], wide = false }: LayoutOptions): string {
   return '<!doctype html>\n' + html`<html lang="en">
 <head>
 <meta charset="utf-8">
@@ -79,9 +102,10 @@ function layout ({ nonce, title, body }: LayoutOptions): string {
 <meta name="robots" content="noindex">
 <title>${title} · Stamp</title>
 <style nonce="${nonce}">${new SafeHTML(STYLE)}</style>
-</head>
+${scripts.map((src) => html`<script src="${src}" defer></script>
+`)}</head>
 <body>
-<main>
+<main${wide ? new SafeHTML(' class="wide"') : ''}>
 <div class="brand" aria-hidden="true"><span class="mark">S</span><span>Stamp</span></div>
 <div class="card">
 ${body}
@@ -101,12 +125,34 @@ export interface LoginView {
   clientName: string
   username?: string
   error?: string
+  /** Passkey sign-in (passwordless): the options and sign-in endpoints and the scripts. */
+  passkey?: { optionsAction: string, action: string, scripts: string[] }
+}
+
+/** User-visible texts of the passkey parts of the sign-in pages (one object, for the catalogues). */
+export const PASSKEY_TEXT = {
+  signIn: 'Sign in with a passkey',
+  useKey: 'Use a passkey',
+  failed: 'The passkey could not be used. Try again, or use another way to sign in.',
+}
+
+/** A form the passkey script drives (assets/webauthn.js); its hidden fields are filled by the script. */
+export function passkeyForm (kind: 'signin' | 'factor', p: { optionsAction: string, action: string }, requestId: string, csrf: string, label: string): SafeHTML {
+  return html`<form method="post" action="${p.action}" data-passkey="${kind}" data-options="${p.optionsAction}" data-error="${PASSKEY_TEXT.failed}">
+<input type="hidden" name="request" value="${requestId}">
+<input type="hidden" name="csrf" value="${csrf}">
+<input type="hidden" id="passkey-challenge-${kind}" name="challenge" value="">
+<input type="hidden" id="passkey-credential-${kind}" name="credential" value="">
+<p class="alert passkey-status" role="alert" hidden></p>
+<div class="actions"><button type="button" class="secondary passkey-button" hidden>${label}</button></div>
+</form>`
 }
 
 export function loginPage (view: LoginView): string {
   return layout({
     nonce: view.nonce,
     title: 'Sign in',
+    scripts: view.passkey?.scripts,
     body: html`<h1>Sign in</h1>
 <p class="sub">to continue to <strong>${view.clientName}</strong></p>
 ${view.error ? html`<p class="alert" role="alert" id="login-error">${view.error}</p>` : ''}
@@ -115,14 +161,15 @@ ${view.error ? html`<p class="alert" role="alert" id="login-error">${view.error}
 <input type="hidden" name="csrf" value="${view.csrf}">
 <div class="field">
 <label for="username">Username</label>
-<input type="text" id="username" name="username" value="${view.username ?? ''}" autocomplete="username" autocapitalize="none" spellcheck="false" required${view.username ? '' : new SafeHTML(' autofocus')}${view.error ? new SafeHTML(' aria-describedby="login-error"') : ''}>
+<input type="text" id="username" name="username" value="${view.username ?? ''}" autocomplete="${view.passkey ? 'username webauthn' : 'username'}" autocapitalize="none" spellcheck="false" required${view.username ? '' : new SafeHTML(' autofocus')}${view.error ? new SafeHTML(' aria-describedby="login-error"') : ''}>
 </div>
 <div class="field">
 <label for="password">Password</label>
 <input type="password" id="password" name="password" autocomplete="current-password" required${view.username ? new SafeHTML(' autofocus') : ''}>
 </div>
 <div class="actions"><button type="submit" class="primary">Sign in</button></div>
-</form>`,
+</form>
+${view.passkey ? passkeyForm('signin', view.passkey, view.requestId, view.csrf, PASSKEY_TEXT.signIn) : ''}`,
   })
 }
 

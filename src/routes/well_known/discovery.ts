@@ -27,7 +27,16 @@ export const ENDPOINTS = {
   endSession: '/logout',
   /** Hosted pages (not advertised). */
   login: '/login',
+  /** Second factor, enrolment, and the step after it (routes/oauth/second_factor.ts). */
+  loginFactor: '/login/factor',
+  loginEnrol: '/login/enrol',
+  loginContinue: '/login/continue',
+  /** Passkey sign-in: WebAuthn options, then the assertion (routes/oauth/passkey_login.ts). */
+  passkeyOptions: '/login/passkey/options',
+  passkeyLogin: '/login/passkey',
   consent: '/consent',
+  /** The self-service account page (routes/account/). */
+  account: '/account',
   /** RFC 7591 registration; RFC 7592 client configuration at `${registration}/${client_id}`. */
   registration: '/register',
 } as const

@@ -1,0 +1,164 @@
+/**
+ * The second sign-in step, for a parked request whose user passed the first factor
+ * (`factorUserId`): a one-time code from an authenticator app (RFC 6238), a recovery code, or a
+ * passkey (./passkey_login.ts); and, when MFA is required and the user has no factor yet, the
+ * enrolment of an authenticator app, after which the recovery codes are shown once.
+ *
+ * Every form carries a CSRF token bound to the browser and the request. Wrong codes count as
+ * failed logins for the account's back-off (domain/login_throttle.ts), like wrong passwords, and
+ * are audited; so is every recovery-code use.
+ *
+ * @module
+ */
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import { csrfToken, verifyCSRF } from '../../domain/browser_secrets.js'
+import { combineMethods } from '../../domain/authentication_methods.js'
+import type { ParkedRequest } from '../../domain/sso.js'
+import { publicIssuer } from '../../http/public_issuer.js'
+import type { UserRecord } from '../../storage/types.js'
+import { ENDPOINTS } from '../well_known/discovery.js'
+import { PASSKEY_SCRIPTS } from '../static.js'
+import { BROWSER_COOKIE, SESSION_COOKIE, browserErrorPages, cookie, expiredRequestPage, nonce, sendErrorPage, sendPage } from './browser.js'
+import { queryOf } from './authorize.js'
+import { field, overLongPage } from './login.js'
+import { FACTOR_TEXT, enrolPage, recoveryCodesPage, secondFactorPage } from './factor_views.js'
+import { PASSKEY_TEXT } from './views.js'
+import { afterFactor, continueParked, establishSession } from './sign_in.js'
+
+interface Pending { parked: ParkedRequest, browser: string, user: UserRecord }
+
+export default async function secondFactorRoutes (app: FastifyInstance) {
+  browserErrorPages(app)
+
+  /** The parked request of this browser with a user owing a factor. */
+  async function load (request: FastifyRequest, requestId: string | undefined): Promise<Pending | null> {
+    const browser = cookie(request, BROWSER_COOKIE)
+    const parked = await app.sso.parked(requestId, browser)
+    if (!parked || !browser || !parked.factorUserId) return null
+    const user = await app.usersRepository.findById(parked.factorUserId)
+    if (!user || user.disabled) return null
+    return { parked, browser, user }
+  }
+
+  const csrfRejected = (request: FastifyRequest, reply: FastifyReply) => {
+    request.log.warn({ event: 'csrf_rejected', form: 'second_factor' }, 'second-factor form without a valid CSRF token')
+    return sendErrorPage(reply, 403, 'This form has expired', 'For your security the form could not be accepted. Go back to the application and try again.')
+  }
+
+  async function renderFactor (reply: FastifyReply, status: number, { parked, browser, user }: Pending, error?: string) {
+    const summary = await app.secondFactors.summary(user.id)
+    const issuer = publicIssuer(reply.request)
+    const passkeys = summary.passkeys.length > 0
+    const n = nonce()
+    const page = secondFactorPage({
+      nonce: n,
+      action: issuer + ENDPOINTS.loginFactor,
+      requestId: parked.id,
+      csrf: csrfToken(browser, 'factor', parked.id),
+      totp: summary.totp,
+      recovery: summary.recoveryCodesLeft > 0,
+      passkey: passkeys ? { optionsAction: issuer + ENDPOINTS.passkeyOptions, action: issuer + ENDPOINTS.passkeyLogin, scripts: PASSKEY_SCRIPTS } : undefined,
+      error,
+    })
+    return sendPage(reply, status, page, n, [parked.redirectUri], { scripts: passkeys })
+  }
+
+  app.get(ENDPOINTS.loginFactor, async (request, reply) => {
+    const query = queryOf(request)
+    const pending = await load(request, query.request?.[0])
+    if (!pending) return expiredRequestPage(reply)
+    return renderFactor(reply, 200, pending, query.error?.[0] === 'passkey' ? PASSKEY_TEXT.failed : undefined)
+  })
+
+  app.post(ENDPOINTS.loginFactor, { config: { rateLimit: app.rateLimits.login } }, async (request, reply) => {
+    const form = request.body
+    const long = overLongPage(reply, form, 'Cannot sign in')
+    if (long) return long
+    const pending = await load(request, field(form, 'request'))
+    if (!pending) return expiredRequestPage(reply)
+    const { parked, browser, user } = pending
+    if (!verifyCSRF(browser, 'factor', parked.id, field(form, 'csrf'))) return csrfRejected(request, reply)
+    const method = field(form, 'method')
+    const code = field(form, 'code')?.trim() ?? ''
+    const clientId = parked.client.id
+    const ip = request.ip
+    const decision = await app.loginThrottle.check(user.username, ip)
+    if (!decision.allowed) {
+      await app.audit.record({ type: 'login_throttled', subject: user.id, clientId, ip, detail: { retry_after: decision.retryAfter, via: 'second_factor' } })
+      reply.header('retry-after', String(decision.retryAfter))
+      return renderFactor(reply, 429, pending, `Too many attempts; try again in ${decision.retryAfter} seconds.`)
+    }
+    let ok = false
+    if (method === 'totp') ok = await app.secondFactors.verifyTOTP(user.id, code)
+    else if (method === 'recovery') ok = await app.secondFactors.useRecoveryCode(user.id, code)
+    if (!ok) {
+      await app.loginThrottle.failed(user.username, ip)
+      await app.audit.record({ type: 'second_factor_failed', actor: user.id, subject: user.id, clientId, ip, detail: { method: method === 'recovery' ? 'recovery' : 'totp' } })
+      return renderFactor(reply, 401, pending, method === 'recovery' ? FACTOR_TEXT.wrongRecovery : FACTOR_TEXT.wrongCode)
+    }
+    await app.loginThrottle.succeeded(user.username, ip)
+    if (method === 'recovery') {
+      const left = (await app.secondFactors.summary(user.id)).recoveryCodesLeft
+      await app.audit.record({ type: 'recovery_code_used', actor: user.id, subject: user.id, clientId, ip, detail: { remaining: left } })
+    }
+    await app.audit.record({ type: 'login_succeeded', actor: user.id, subject: user.id, clientId, ip, detail: { via: 'second_factor', method } })
+    // A recovery code is a one-time password too (RFC 8176 `otp`).
+    return afterFactor(app, request, reply, parked, browser, user, combineMethods(parked.factorAmr, ['otp']))
+  })
+
+  async function renderEnrol (reply: FastifyReply, status: number, { parked, browser, user }: Pending, error?: string) {
+    const enrolment = await app.secondFactors.beginTOTP(user)
+    // Enrolled meanwhile (another tab): the second-factor page asks for a code instead.
+    if (!enrolment) return renderFactor(reply, status, { parked, browser, user })
+    const n = nonce()
+    const page = enrolPage({
+      nonce: n, action: publicIssuer(reply.request) + ENDPOINTS.loginEnrol, requestId: parked.id, csrf: csrfToken(browser, 'factor', parked.id),
+      qrSVG: enrolment.qrSVG, secret: enrolment.secret, error,
+    })
+    return sendPage(reply, status, page, n, [parked.redirectUri])
+  }
+
+  app.get(ENDPOINTS.loginEnrol, async (request, reply) => {
+    const pending = await load(request, queryOf(request).request?.[0])
+    if (!pending) return expiredRequestPage(reply)
+    return renderEnrol(reply, 200, pending)
+  })
+
+  app.post(ENDPOINTS.loginEnrol, { config: { rateLimit: app.rateLimits.login } }, async (request, reply) => {
+    const form = request.body
+    const long = overLongPage(reply, form, 'Cannot sign in')
+    if (long) return long
+    const pending = await load(request, field(form, 'request'))
+    if (!pending) return expiredRequestPage(reply)
+    const { parked, browser, user } = pending
+    if (!verifyCSRF(browser, 'factor', parked.id, field(form, 'csrf'))) return csrfRejected(request, reply)
+    if (!await app.secondFactors.confirmTOTP(user.id, field(form, 'code')?.trim() ?? '')) {
+      return renderEnrol(reply, 400, pending, FACTOR_TEXT.wrongCode)
+    }
+    const audit = { actor: user.id, subject: user.id, clientId: parked.client.id, ip: request.ip }
+    await app.audit.record({ type: 'totp_enrolled', ...audit, detail: { via: 'sign_in' } })
+    const codes = await app.secondFactors.regenerateRecoveryCodes(user.id)
+    await app.audit.record({ type: 'recovery_codes_generated', ...audit, detail: { count: codes.length } })
+    await app.audit.record({ type: 'login_succeeded', ...audit, detail: { via: 'enrolment' } })
+    const { browser: rotated } = await establishSession(app, request, reply, parked, browser, user, combineMethods(parked.factorAmr, ['otp']))
+    const n = nonce()
+    const page = recoveryCodesPage({
+      nonce: n, codes, action: publicIssuer(request) + ENDPOINTS.loginContinue, hidden: { request: parked.id, csrf: csrfToken(rotated, 'factor', parked.id) },
+    })
+    return sendPage(reply, 200, page, n, [parked.redirectUri])
+  })
+
+  // After the recovery codes were shown: on to consent or back to the application.
+  app.post(ENDPOINTS.loginContinue, async (request, reply) => {
+    const form = request.body
+    const long = overLongPage(reply, form, 'Cannot continue')
+    if (long) return long
+    const browser = cookie(request, BROWSER_COOKIE)
+    const parked = await app.sso.parked(field(form, 'request'), browser)
+    if (!parked || !browser || !parked.sessionId) return expiredRequestPage(reply)
+    if (!verifyCSRF(browser, 'factor', parked.id, field(form, 'csrf'))) return csrfRejected(request, reply)
+    const current = await app.sso.currentSession(cookie(request, SESSION_COOKIE))
+    if (!current || current.session.id !== parked.sessionId) return expiredRequestPage(reply)
+    return continueParked(app, request, reply, parked, current.session, current.user)
+  })
+}

@@ -1,0 +1,73 @@
+/**
+ * The steps every way of signing in shares, once a factor has been checked: decide whether the
+ * user still owes a (second) factor or an enrolment (domain/authentication_methods.ts), or
+ * establish the SSO session with the methods used and continue the parked request (consent, or
+ * back to the application).
+ *
+ * @module
+ */
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import { ACR_MULTI_FACTOR, acrFor, afterFirstFactor, requestedACR, type ACR } from '../../domain/authentication_methods.js'
+import type { ParkedRequest } from '../../domain/sso.js'
+import { publicIssuer } from '../../http/public_issuer.js'
+import type { ClientRecord, SessionRecord, UserRecord } from '../../storage/types.js'
+import { ENDPOINTS } from '../well_known/discovery.js'
+import { SESSION_COOKIE, completeParked, cookie, cookieJarFor, redirect } from './browser.js'
+
+/** Whether MFA is demanded for this sign-in: globally, by the client, for the user, or by acr_values. */
+export function mfaDemanded (app: FastifyInstance, client: ClientRecord, user: UserRecord, acrValues: readonly string[]): boolean {
+  return app.config.policy.mfa.mode === 'required' || (client.requireMfa ?? false) || (user.mfaRequired ?? false) ||
+    requestedACR(acrValues) === ACR_MULTI_FACTOR
+}
+
+/**
+ * After the first factor (`amr` so far): on to the second-factor page, the enrolment page, or
+ * signed in. A method that is itself multi-factor (a passkey with user verification) is done.
+ */
+export async function afterFactor (app: FastifyInstance, request: FastifyRequest, reply: FastifyReply, parked: ParkedRequest, browser: string, user: UserRecord, amr: string[]): Promise<FastifyReply> {
+  if (acrFor(amr) !== ACR_MULTI_FACTOR) {
+    const hasSecondFactor = app.config.policy.mfa.mode !== 'off' || mfaDemanded(app, parked.client, user, parked.acrValues)
+      ? await app.secondFactors.hasSecondFactor(user.id)
+      : false
+    const next = afterFirstFactor({
+      mode: app.config.policy.mfa.mode,
+      clientRequires: parked.client.requireMfa ?? false,
+      userRequires: user.mfaRequired ?? false,
+      hasSecondFactor,
+      requested: requestedACR(parked.acrValues) as ACR | undefined,
+    })
+    if (next !== 'done') {
+      await app.sso.firstFactorPassed(parked.id, user.id, amr)
+      const page = next === 'enrol' ? ENDPOINTS.loginEnrol : ENDPOINTS.loginFactor
+      return redirect(reply, `${publicIssuer(request)}${page}?request=${parked.id}`)
+    }
+  }
+  const { session } = await establishSession(app, request, reply, parked, browser, user, amr)
+  return continueParked(app, request, reply, parked, session, user)
+}
+
+/**
+ * Signs the user in with `amr` (a new cookie secret, see SingleSignOn.signIn), moves this
+ * browser's parked requests to a new binding secret, and marks the request authenticated.
+ */
+export async function establishSession (app: FastifyInstance, request: FastifyRequest, reply: FastifyReply, parked: ParkedRequest, browser: string, user: UserRecord, amr: string[]): Promise<{ session: SessionRecord, browser: string }> {
+  const current = await app.sso.currentSession(cookie(request, SESSION_COOKIE))
+  const { session, secret } = await app.sso.signIn(user, current, amr)
+  const jar = cookieJarFor(request)
+  jar.set(reply, SESSION_COOKIE, secret)
+  // A binding secret known before the sign-in (planted, or read off this device) must not carry
+  // over into the consent step: the parked requests move to a new one.
+  const rotated = jar.rotateBrowserSecret(reply)
+  await app.sso.rebindBrowser(browser, rotated)
+  await app.sso.markAuthenticated(parked.id, session.id)
+  return { session, browser: rotated }
+}
+
+/** Consent when needed, else the code goes back to the application (or the account page). */
+export async function continueParked (app: FastifyInstance, request: FastifyRequest, reply: FastifyReply, parked: ParkedRequest, session: SessionRecord, user: UserRecord): Promise<FastifyReply> {
+  const scopes = app.sso.grantableScopes(parked.client, user, parked.scopes)
+  if (await app.sso.consentRequired(parked.client, user, scopes, parked.prompt)) {
+    return redirect(reply, `${publicIssuer(request)}${ENDPOINTS.consent}?request=${parked.id}`)
+  }
+  return completeParked(app, reply, parked, session, user)
+}

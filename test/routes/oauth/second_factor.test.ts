@@ -1,0 +1,125 @@
+import t from 'tap'
+import { decodeJwt } from 'jose'
+import { build, createClient, createUser, postForm } from '../../helper.js'
+import { Browser, ISSUER, authorizeURL, hiddenFields } from '../../fixtures/browser.js'
+import { totp } from '../../../src/domain/totp.js'
+import { ACR_MULTI_FACTOR } from '../../../src/domain/authentication_methods.js'
+
+const CB = 'https://app.example/cb'
+const app = await build(t)
+const client = await createClient(app, { name: 'App', firstParty: true, grantTypes: ['authorization_code'], redirectUris: [CB], scopes: ['openid'] })
+const strict = await createClient(app, { name: 'Strict', firstParty: true, grantTypes: ['authorization_code'], redirectUris: [CB], scopes: ['openid'], requireMfa: true })
+
+/** Enrols TOTP for a user through the service, as the account page does; returns the secret. */
+async function enrolTOTP (user: { id: string, username: string }) {
+  const enrolment = await app.secondFactors.beginTOTP(user)
+  if (!enrolment) throw new Error('already enrolled')
+  if (!await app.secondFactors.confirmTOTP(user.id, totp(enrolment.secret, Date.now()))) throw new Error('confirmation refused')
+  return enrolment.secret
+}
+
+async function idTokenFrom (location: URL, c = client) {
+  const res = await postForm(app, '/token', { grant_type: 'authorization_code', code: location.searchParams.get('code')!, redirect_uri: CB }, { authorization: c.basic })
+  if (res.statusCode !== 200) throw new Error(res.body)
+  return decodeJwt(res.json().id_token)
+}
+
+const submitFactor = (browser: Browser, page: { body: string }, form: Record<string, string>) =>
+  browser.follow(`${ISSUER}/login/factor`, { ...hiddenFields(page.body), ...form })
+
+t.test('TOTP as the second factor: a code works, the same code again does not, a recovery code works once', async (t) => {
+  const dana = await createUser(app, 'dana')
+  const secret = await enrolTOTP(dana.user)
+  const codes = await app.secondFactors.regenerateRecoveryCodes(dana.user.id)
+
+  const browser = new Browser(app)
+  const start = await browser.follow(authorizeURL({ client_id: client.client.id, redirect_uri: CB, response_type: 'code', scope: 'openid' }))
+  const factor = await browser.signIn(start.res, 'dana', dana.password)
+  t.notOk(factor.location, 'no code after the password alone')
+  t.match(factor.res.body, /autocomplete="one-time-code"/)
+  t.match(factor.res.body, /Use a recovery code/)
+
+  // The confirmation used the current step: the next step's code (within ±1) signs in.
+  const code = totp(secret, Date.now() + 30_000)
+  const wrong = await submitFactor(browser, factor.res, { method: 'totp', code: code === '000000' ? '111111' : '000000' })
+  t.equal(wrong.res.statusCode, 401)
+  const done = await submitFactor(browser, wrong.res, { method: 'totp', code })
+  t.ok(done.location?.searchParams.get('code'), 'signed in')
+  const id = await idTokenFrom(done.location!)
+  t.same(id.amr, ['pwd', 'otp', 'mfa'])
+  t.equal(id.acr, ACR_MULTI_FACTOR)
+
+  // A second browser replays the same code within its window: refused.
+  const other = new Browser(app)
+  const again = await other.follow(authorizeURL({ client_id: client.client.id, redirect_uri: CB, response_type: 'code', scope: 'openid' }))
+  const factor2 = await other.signIn(again.res, 'dana', dana.password)
+  const replay = await submitFactor(other, factor2.res, { method: 'totp', code })
+  t.equal(replay.res.statusCode, 401, 'a code already used is refused')
+  t.match(replay.res.body, /already used/)
+
+  const recovered = await submitFactor(other, replay.res, { method: 'recovery', code: codes[3].toUpperCase() })
+  t.ok(recovered.location?.searchParams.get('code'), 'a recovery code signs in')
+  t.equal((await app.secondFactors.summary(dana.user.id)).recoveryCodesLeft, 9)
+
+  const third = new Browser(app)
+  const start3 = await third.follow(authorizeURL({ client_id: client.client.id, redirect_uri: CB, response_type: 'code', scope: 'openid' }))
+  const factor3 = await third.signIn(start3.res, 'dana', dana.password)
+  const reused = await submitFactor(third, factor3.res, { method: 'recovery', code: codes[3] })
+  t.equal(reused.res.statusCode, 401, 'the recovery code works once')
+  const events = (await app.auditStore.list({ limit: 50 })).map((e) => e.type)
+  t.ok(events.includes('recovery_code_used'))
+  t.ok(events.includes('second_factor_failed'))
+})
+
+t.test('MFA required by the client: a user without a factor enrols at sign-in and sees recovery codes', async (t) => {
+  const erik = await createUser(app, 'erik')
+  const browser = new Browser(app)
+  const start = await browser.follow(authorizeURL({ client_id: strict.client.id, redirect_uri: CB, response_type: 'code', scope: 'openid' }))
+  const enrol = await browser.signIn(start.res, 'erik', erik.password)
+  t.notOk(enrol.location)
+  t.match(enrol.res.body, /Set up an authenticator app/)
+  t.match(enrol.res.body, /<img class="qr" src="data:image\/svg\+xml;base64,/)
+  const secret = /id="totp-secret">([A-Z2-7 ]+)</.exec(enrol.res.body)![1].replace(/ /g, '')
+  const bad = await browser.follow(`${ISSUER}/login/enrol`, { ...hiddenFields(enrol.res.body), code: '12345' })
+  t.equal(bad.res.statusCode, 400)
+  const codes = await browser.follow(`${ISSUER}/login/enrol`, { ...hiddenFields(bad.res.body), code: totp(secret, Date.now()) })
+  t.equal(codes.res.statusCode, 200)
+  const shown = [...codes.res.body.matchAll(/<li>([a-z2-7]{5}-[a-z2-7]{5})<\/li>/g)].map((m) => m[1])
+  t.equal(shown.length, 10, 'ten recovery codes shown')
+  const done = await browser.follow(`${ISSUER}/login/continue`, hiddenFields(codes.res.body))
+  t.ok(done.location?.searchParams.get('code'))
+  const id = await idTokenFrom(done.location!, strict)
+  t.same(id.amr, ['pwd', 'otp', 'mfa'])
+  const summary = await app.secondFactors.summary(erik.user.id)
+  t.ok(summary.totp)
+  t.equal(summary.recoveryCodesLeft, 10)
+})
+
+t.test('step-up: acr_values asking for MFA re-prompts a password-only session for the second factor', async (t) => {
+  const fay = await createUser(app, 'fay')
+  const secret = await enrolTOTP(fay.user)
+  const [recovery] = await app.secondFactors.regenerateRecoveryCodes(fay.user.id)
+  const browser = new Browser(app)
+  // MFA optional and a factor enrolled: both are asked (a recovery code here, keeping TOTP's next step unused).
+  const start = await browser.follow(authorizeURL({ client_id: client.client.id, redirect_uri: CB, response_type: 'code', scope: 'openid' }))
+  const factor = await browser.signIn(start.res, 'fay', fay.password)
+  const first = await submitFactor(browser, factor.res, { method: 'recovery', code: recovery })
+  t.ok(first.location)
+  // Make the session single-factor, as one from before the factor was enrolled.
+  const [session] = await app.sessions.listActiveForUser(fay.user.id, { limit: 1 }, new Date())
+  await app.prisma.session.update({ where: { id: session.id }, data: { amr: ['pwd'], acr: 'urn:stamp:acr:sfa' } })
+
+  const plain = await browser.follow(authorizeURL({ client_id: client.client.id, redirect_uri: CB, response_type: 'code', scope: 'openid' }))
+  t.ok(plain.location?.searchParams.get('code'), 'without acr_values the session is enough')
+  const none = await browser.follow(authorizeURL({ client_id: client.client.id, redirect_uri: CB, response_type: 'code', scope: 'openid', acr_values: ACR_MULTI_FACTOR, prompt: 'none' }))
+  t.equal(none.location?.searchParams.get('error'), 'login_required', 'prompt=none cannot step up')
+  const stepUp = await browser.follow(authorizeURL({ client_id: client.client.id, redirect_uri: CB, response_type: 'code', scope: 'openid', acr_values: ACR_MULTI_FACTOR }))
+  t.notOk(stepUp.location)
+  t.match(stepUp.res.body, /autocomplete="one-time-code"/, 'asked for the second factor only')
+  t.notMatch(stepUp.res.body, /name="password"/)
+  const ok = await submitFactor(browser, stepUp.res, { method: 'totp', code: totp(secret, Date.now() + 30_000) })
+  t.ok(ok.location?.searchParams.get('code'))
+  const id = await idTokenFrom(ok.location!)
+  t.equal(id.acr, ACR_MULTI_FACTOR)
+  t.same(id.amr, ['pwd', 'otp', 'mfa'])
+})
