@@ -29,6 +29,12 @@
     return fetch(form.getAttribute('data-options'), {
       method: 'POST', body: body(form), credentials: 'same-origin', headers: { accept: 'application/json' },
     }).then(function (res) {
+      // 401: the sign-in is too old for this change; submitting the form lets the server send
+      // the browser through the sign-in and back.
+      if (res.status === 401) {
+        form.submit()
+        return new Promise(function () {})
+      }
       if (!res.ok) throw new Error('options refused: ' + res.status)
       return res.json()
     })

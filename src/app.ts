@@ -28,6 +28,7 @@ import loginRoute from './routes/oauth/login.js'
 import secondFactorRoutes from './routes/oauth/second_factor.js'
 import passkeyLoginRoutes from './routes/oauth/passkey_login.js'
 import staticRoutes from './routes/static.js'
+import accountRoutes from './routes/account/index.js'
 import consentRoute from './routes/oauth/consent.js'
 import userinfoRoute from './routes/oauth/userinfo.js'
 import logoutRoute from './routes/oauth/logout.js'
@@ -190,6 +191,7 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
   await app.register(secondFactorRoutes)
   await app.register(passkeyLoginRoutes)
   await app.register(staticRoutes)
+  await app.register(accountRoutes)
   await app.register(consentRoute)
   await app.register(userinfoRoute)
   await app.register(logoutRoute)

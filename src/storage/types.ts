@@ -404,6 +404,8 @@ export interface ConsentStore {
   grant(userId: string, clientId: string, scopes: string[]): Promise<void>
   /** Forgets the decision; true when there was one. */
   revoke(userId: string, clientId: string): Promise<boolean>
+  /** A user's remembered decisions (the account page), newest first, at most `limit`. */
+  listForUser(userId: string, limit: number): Promise<Array<{ clientId: string, scopes: string[], updatedAt: Date }>>
 }
 
 /**

@@ -114,7 +114,7 @@ ${totpEnrolment({ qrSVG: view.qrSVG, secret: view.secret, action: view.action, h
   })
 }
 
-export function recoveryCodesPage (view: { nonce: string, codes: string[], action: string, hidden: Record<string, string> }): string {
+export function recoveryCodesPage (view: { nonce: string, codes: string[], action: string, hidden: Record<string, string>, method?: 'get' | 'post' }): string {
   const t = FACTOR_TEXT
   return layout({
     nonce: view.nonce,
@@ -122,7 +122,7 @@ export function recoveryCodesPage (view: { nonce: string, codes: string[], actio
     body: html`<h1>${t.codesTitle}</h1>
 <p class="sub">${t.codesIntro}</p>
 <ul class="codes" id="recovery-codes">${view.codes.map((c) => html`<li>${c}</li>`)}</ul>
-<form method="post" action="${view.action}">
+<form method="${view.method ?? 'post'}" action="${view.action}">
 ${Object.entries(view.hidden).map(([name, value]) => html`<input type="hidden" name="${name}" value="${value}">`)}
 <div class="actions"><button type="submit" class="primary">${t.continue}</button></div>
 </form>`,

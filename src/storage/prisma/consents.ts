@@ -17,6 +17,9 @@ export function prismaConsentStore (prisma: PrismaClient): ConsentStore {
         SET scopes = ARRAY(SELECT DISTINCT unnest(consents.scopes || EXCLUDED.scopes) ORDER BY 1),
             updated_at = now()`
     },
+    listForUser: (userId, limit) => prisma.consent.findMany({
+      where: { userId }, orderBy: { updatedAt: 'desc' }, take: limit, select: { clientId: true, scopes: true, updatedAt: true },
+    }),
     async revoke (userId, clientId) {
       const { count } = await prisma.consent.deleteMany({ where: { userId, clientId } })
       return count === 1
