@@ -23,12 +23,13 @@ export type StampVerifierErrorCode =
   | 'ERR_STAMP_KEY_NOT_FOUND'
   | 'ERR_STAMP_JWKS_UNAVAILABLE'
   | 'ERR_STAMP_INSUFFICIENT_SCOPE'
+  | 'ERR_STAMP_INSUFFICIENT_USER_AUTHENTICATION'
 
 /**
  * RFC 6750 §3.1 error codes, plus `temporarily_unavailable` (RFC 6749 §4.1.2.1) for when the
  * keys cannot be fetched: that is the server's fault, and a client must not throw its token away.
  */
-export type BearerErrorCode = 'invalid_request' | 'invalid_token' | 'insufficient_scope' | 'temporarily_unavailable'
+export type BearerErrorCode = 'invalid_request' | 'invalid_token' | 'insufficient_scope' | 'insufficient_user_authentication' | 'temporarily_unavailable'
 
 export interface StampVerifierErrorOptions { cause?: unknown }
 
@@ -149,6 +150,26 @@ export class InsufficientScope extends StampVerifierError {
   }
 }
 
+/**
+ * RFC 9470 §3 insufficient_user_authentication: the token is valid, but the user's
+ * authentication behind it is not strong enough (`acr_values`) or too old (`max_age`). 401, so
+ * the client sends the user to the authorization server again with these parameters.
+ */
+export class InsufficientUserAuthentication extends StampVerifierError {
+  override readonly code = 'ERR_STAMP_INSUFFICIENT_USER_AUTHENTICATION'
+  override readonly error = 'insufficient_user_authentication'
+  override readonly statusCode = 401
+  /** Acceptable authentication context classes, in order of preference. */
+  readonly acrValues: readonly string[] | undefined
+  /** Largest acceptable age of the authentication, in seconds. */
+  readonly maxAge: number | undefined
+  constructor (requirement: { acrValues?: readonly string[], maxAge?: number }, description?: string, options?: StampVerifierErrorOptions) {
+    super(description ?? (requirement.acrValues?.length ? 'a stronger authentication is required' : 'a more recent authentication is required'), options)
+    this.acrValues = requirement.acrValues?.length ? requirement.acrValues : undefined
+    this.maxAge = requirement.maxAge
+  }
+}
+
 export interface WWWAuthenticateOptions {
   /** RFC 6750 §3 `realm`; omitted when not given. */
   realm?: string
@@ -189,6 +210,11 @@ export function wwwAuthenticate (err: unknown, options: WWWAuthenticateOptions =
   // §3: "scope" lists the scopes necessary to access the resource.
   const scope = e instanceof InsufficientScope ? e.scopes : options.scope
   if (scope?.length && e.error !== 'temporarily_unavailable') params.push(`scope=${quote(scope.join(' '))}`)
+  // RFC 9470 §3: what the client must ask the authorization server for.
+  if (e instanceof InsufficientUserAuthentication) {
+    if (e.acrValues) params.push(`acr_values=${quote(e.acrValues.join(' '))}`)
+    if (e.maxAge !== undefined) params.push(`max_age=${quote(String(e.maxAge))}`)
+  }
   // RFC 9728 §5.1: the challenge tells a client that knows nothing but this URL where to start.
   if (options.resourceMetadata !== undefined) params.push(`resource_metadata=${quote(options.resourceMetadata)}`)
   return params.length ? `Bearer ${params.join(', ')}` : 'Bearer'

@@ -14,12 +14,14 @@
  */
 import fp from 'fastify-plugin'
 import type { FastifyInstance, FastifyReply, FastifyRequest, preHandlerAsyncHookHandler } from 'fastify'
-import { createVerifier, assertScopes, type AccessTokenClaims, type Verifier, type VerifierOptions } from './verifier.js'
+import {
+  createVerifier, assertAuthentication, assertScopes, checkRequirement, type AccessTokenClaims, type AuthenticationRequirement, type Verifier, type VerifierOptions,
+} from './verifier.js'
 import { StampVerifierError, errorBody, wwwAuthenticate } from './errors.js'
 import { bearerToken } from './bearer.js'
 import { METADATA_HEADERS, METADATA_PREFLIGHT_HEADERS, resolveResourceServer, withResourceAudience, type ResourceAuthOptions } from './resource_metadata.js'
 
-export type { AccessTokenClaims, Verifier, VerifierOptions } from './verifier.js'
+export type { AccessTokenClaims, AuthenticationRequirement, Verifier, VerifierOptions } from './verifier.js'
 export type { ProtectedResourceMetadata, ResourceAuthOptions, ResourceServerOptions } from './resource_metadata.js'
 export { bearerToken } from './bearer.js'
 
@@ -42,6 +44,12 @@ declare module 'fastify' {
     authenticate: preHandlerAsyncHookHandler
     /** preHandler: authenticates (if not done yet) and requires every one of `scopes`, or answers 403. */
     requireScope (...scopes: string[]): preHandlerAsyncHookHandler
+    /**
+     * preHandler: authenticates (if not done yet) and requires the user's authentication to meet
+     * `requirement` (acr values, maximum age), or answers 401 insufficient_user_authentication
+     * (RFC 9470); `scopes` are required as by requireScope.
+     */
+    requireAuthentication (requirement: AuthenticationRequirement & { scopes?: string[] }): preHandlerAsyncHookHandler
     /** The verifier the plugin uses (its `jwks.stats` are handy for metrics). */
     stampVerifier: Verifier
   }
@@ -83,6 +91,23 @@ async function stampAuth (app: FastifyInstance, options: StampAuthOptions): Prom
   app.decorateRequest('auth', null)
   app.decorate('stampVerifier', verifier)
   app.decorate('authenticate', authenticate)
+  app.decorate('requireAuthentication', function requireAuthentication (requirement: AuthenticationRequirement & { scopes?: string[] }): preHandlerAsyncHookHandler {
+    checkRequirement(requirement)
+    const scopes = requirement.scopes ?? []
+    if (scopes.some((s) => typeof s !== 'string' || !s || s.includes(' '))) throw new TypeError('scopes must be scope names')
+    return async function (request, reply) {
+      if (!request.auth) {
+        await verifyRequest(request, reply, scopes)
+        if (reply.sent) return reply
+      }
+      try {
+        if (scopes.length) assertScopes(request.auth!, scopes)
+        assertAuthentication(request.auth!, requirement)
+      } catch (err) {
+        return refuse(request, reply, err, scopes)
+      }
+    }
+  })
   app.decorate('requireScope', function requireScope (...scopes: string[]): preHandlerAsyncHookHandler {
     if (!scopes.length || scopes.some((s) => typeof s !== 'string' || !s || s.includes(' '))) {
       throw new TypeError('requireScope takes one or more scope names')

@@ -16,10 +16,12 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { bearerToken } from './bearer.js'
 import { errorBody, StampVerifierError, wwwAuthenticate } from './errors.js'
-import { assertScopes, createVerifier, type AccessTokenClaims, type Verifier, type VerifierOptions } from './verifier.js'
+import {
+  assertAuthentication, assertScopes, checkRequirement, createVerifier, type AccessTokenClaims, type AuthenticationRequirement, type Verifier, type VerifierOptions,
+} from './verifier.js'
 import { METADATA_HEADERS, METADATA_PREFLIGHT_HEADERS, resolveResourceServer, withResourceAudience, type ProtectedResourceMetadata, type ResourceAuthOptions } from './resource_metadata.js'
 
-export type { AccessTokenClaims, Verifier, VerifierOptions } from './verifier.js'
+export type { AccessTokenClaims, AuthenticationRequirement, Verifier, VerifierOptions } from './verifier.js'
 export { bearerToken } from './bearer.js'
 
 export type { ProtectedResourceMetadata, ResourceAuthOptions, ResourceServerOptions } from './resource_metadata.js'
@@ -46,9 +48,11 @@ export interface BearerAuth {
    * Verifies the token and requires every one of `scopes`. On success resolves to the claims;
    * otherwise answers 400/401/403/503 with `WWW-Authenticate` and a JSON body, and resolves to `null`.
    */
-  authorize (req: IncomingMessage, res: ServerResponse, scopes?: readonly string[]): Promise<AccessTokenClaims | null>
+  authorize (req: IncomingMessage, res: ServerResponse, scopes?: readonly string[], requirement?: AuthenticationRequirement): Promise<AccessTokenClaims | null>
   /** Express/Connect middleware: sets `req.auth` and calls `next()`, or answers the refusal. */
   middleware (...scopes: string[]): Middleware
+  /** Middleware that also requires acr values and/or a maximum authentication age (RFC 9470). */
+  requireAuthentication (requirement: AuthenticationRequirement & { scopes?: string[] }): Middleware
   /** Answers a refusal for `err` as RFC 6750 §3 describes; `scopes` go into a 401's challenge. */
   refuse (res: ServerResponse, err: unknown, scopes?: readonly string[]): void
   /** The RFC 9728 metadata document (only with `resource`). */
@@ -120,10 +124,11 @@ export function bearerAuth (options: BearerAuthOptions): BearerAuth {
     return verifier.verify(bearerToken(Array.isArray(header) ? header[0] : header))
   }
 
-  async function authorize (req: IncomingMessage, res: ServerResponse, scopes: readonly string[] = []): Promise<AccessTokenClaims | null> {
+  async function authorize (req: IncomingMessage, res: ServerResponse, scopes: readonly string[] = [], requirement?: AuthenticationRequirement): Promise<AccessTokenClaims | null> {
     try {
       const claims = await authenticate(req)
       if (scopes.length) assertScopes(claims, scopes)
+      if (requirement) assertAuthentication(claims, requirement)
       return claims
     } catch (err) {
       if (!(err instanceof StampVerifierError)) throw err
@@ -143,11 +148,25 @@ export function bearerAuth (options: BearerAuthOptions): BearerAuth {
     }
   }
 
+  function requireAuthentication (requirement: AuthenticationRequirement & { scopes?: string[] }): Middleware {
+    checkRequirement(requirement)
+    const scopes = requirement.scopes ?? []
+    if (scopes.some((s) => typeof s !== 'string' || !s || s.includes(' '))) throw new TypeError('scopes must be scope names')
+    return (req, res, next) => {
+      authorize(req, res, scopes, requirement).then((claims) => {
+        if (!claims) return
+        ;(req as AuthenticatedRequest).auth = claims
+        next()
+      }, next)
+    }
+  }
+
   return {
     verifier,
     authenticate,
     authorize,
     middleware,
+    requireAuthentication,
     refuse,
     metadata: server?.metadata,
     metadataPath: server?.metadataPath,

@@ -14,8 +14,8 @@
  * ```
  * @module
  */
-export { createVerifier, assertScopes, scopesOf } from './verifier.js'
-export type { AccessTokenClaims, Verifier, VerifierOptions } from './verifier.js'
+export { createVerifier, assertScopes, scopesOf, assertAuthentication } from './verifier.js'
+export type { AccessTokenClaims, AuthenticationRequirement, Verifier, VerifierOptions } from './verifier.js'
 export { JWKSCache } from './jwks_cache.js'
 export type { FetchLike, JWKSCacheOptions, JWKSCacheStats } from './jwks_cache.js'
 export { discoverJWKSUri } from './discovery.js'
@@ -23,7 +23,7 @@ export type { DiscoveryOptions } from './discovery.js'
 export {
   StampVerifierError, TokenMissing, RequestInvalid, TokenMalformed, TokenSignatureInvalid, TokenAlgorithmNotAllowed,
   TokenTypeInvalid, TokenIssuerInvalid, TokenAudienceInvalid, TokenClaimInvalid, TokenExpired, TokenNotYetValid,
-  KeyNotFound, JWKSUnavailable, InsufficientScope, wwwAuthenticate, errorBody,
+  KeyNotFound, JWKSUnavailable, InsufficientScope, InsufficientUserAuthentication, wwwAuthenticate, errorBody,
 } from './errors.js'
 export { bearerToken } from './bearer.js'
 export { bearerAuth } from './http.js'

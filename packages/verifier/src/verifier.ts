@@ -10,7 +10,7 @@
 import { errors, jwtVerify, type JWTHeaderParameters, type JWTPayload, type JWTVerifyOptions } from 'jose'
 import { discoverJWKSUri } from './discovery.js'
 import {
-  InsufficientScope, StampVerifierError, TokenAlgorithmNotAllowed, TokenAudienceInvalid, TokenClaimInvalid,
+  InsufficientScope, InsufficientUserAuthentication, StampVerifierError, TokenAlgorithmNotAllowed, TokenAudienceInvalid, TokenClaimInvalid,
   TokenExpired, TokenIssuerInvalid, TokenMalformed, TokenNotYetValid, TokenSignatureInvalid, TokenTypeInvalid,
 } from './errors.js'
 import { JWKSCache, type FetchLike } from './jwks_cache.js'
@@ -29,6 +29,16 @@ export interface AccessTokenClaims extends JWTPayload {
   scope?: string
   /** Seconds since the epoch when the user authenticated. */
   auth_time?: number
+  /** The authentication context class the user's sign-in reached (RFC 9470 §3, OIDC Core §2). */
+  acr?: string
+}
+
+/** What a route demands of the user's authentication behind a token (RFC 9470). */
+export interface AuthenticationRequirement {
+  /** Acceptable `acr` values (any one of them), in order of preference. */
+  acrValues?: readonly string[]
+  /** Largest acceptable age of the authentication (`auth_time`), in seconds. */
+  maxAge?: number
 }
 
 export interface VerifierOptions {
@@ -136,6 +146,8 @@ export function createVerifier (options: VerifierOptions): Verifier {
     if (typeof payload.jti !== 'string') throw new TokenClaimInvalid('jti')
     if (typeof payload.client_id !== 'string') throw new TokenClaimInvalid('client_id')
     if (payload.scope !== undefined && typeof payload.scope !== 'string') throw new TokenClaimInvalid('scope')
+    if (payload.acr !== undefined && typeof payload.acr !== 'string') throw new TokenClaimInvalid('acr')
+    if (payload.auth_time !== undefined && typeof payload.auth_time !== 'number') throw new TokenClaimInvalid('auth_time')
     // jose checks iat only with maxTokenAge; a token issued in the future is not valid yet either.
     if (payload.iat! > (now ? now() : Date.now()) / 1000 + clockTolerance) throw new TokenNotYetValid()
     return payload as AccessTokenClaims
@@ -168,6 +180,39 @@ export function scopesOf (claims: Pick<AccessTokenClaims, 'scope'>): Set<string>
 export function assertScopes (claims: Pick<AccessTokenClaims, 'scope'>, required: readonly string[]): void {
   const granted = scopesOf(claims)
   if (!required.every((s) => granted.has(s))) throw new InsufficientScope(required)
+}
+
+/**
+ * Checks that the user's authentication behind a verified token meets `requirement`: its `acr`
+ * is one of `acrValues`, and its `auth_time` is at most `maxAge` seconds old (a token without
+ * `auth_time` fails a `maxAge`).
+ *
+ * @param claims verified claims
+ * @param requirement acceptable acr values and/or maximum authentication age
+ * @param now clock in ms (default `Date.now()`)
+ * @throws {@link InsufficientUserAuthentication} naming the requirement (RFC 9470 §3)
+ * @example
+ * ```ts
+ * assertAuthentication(await verifier.verify(token), { acrValues: ['urn:stamp:acr:mfa'], maxAge: 300 })
+ * ```
+ * @see {@link https://www.rfc-editor.org/rfc/rfc9470#section-3 RFC 9470 §3}
+ */
+export function assertAuthentication (claims: Pick<AccessTokenClaims, 'acr' | 'auth_time'>, requirement: AuthenticationRequirement, now = Date.now()): void {
+  const { acrValues, maxAge } = requirement
+  if (acrValues?.length && (typeof claims.acr !== 'string' || !acrValues.includes(claims.acr))) {
+    throw new InsufficientUserAuthentication(requirement, 'a stronger authentication is required')
+  }
+  if (maxAge !== undefined && (typeof claims.auth_time !== 'number' || now / 1000 - claims.auth_time > maxAge)) {
+    throw new InsufficientUserAuthentication(requirement, 'a more recent authentication is required')
+  }
+}
+
+/** Throws a TypeError for a malformed requirement (at route definition, not per request). */
+export function checkRequirement (requirement: AuthenticationRequirement): void {
+  if (requirement.acrValues !== undefined && (!Array.isArray(requirement.acrValues) || requirement.acrValues.some((v) => typeof v !== 'string' || !v || v.includes(' ')))) {
+    throw new TypeError('acrValues must be a list of acr values')
+  }
+  if (requirement.maxAge !== undefined && !(Number.isInteger(requirement.maxAge) && requirement.maxAge >= 0)) throw new TypeError('maxAge must be a whole number of seconds ≥ 0')
 }
 
 /** Translates jose's errors into the verifier's own, keeping the original as `cause`. */
