@@ -39,8 +39,8 @@ async function setDisabled (id: string | undefined, disabled: boolean, json: boo
   })
 }
 
-const USAGE = 'usage: stamp client create --name N [--grant G]... [--redirect-uri URI]... [--post-logout-redirect-uri URI]... [--backchannel-logout-uri URI] [--scope "a b"] [--audience AUD]... [--public] [--first-party] [--no-require-pkce] [--json]\n' +
-  '       stamp client update ID (--require-pkce | --no-require-pkce) [--json]\n' +
+const USAGE = 'usage: stamp client create --name N [--grant G]... [--redirect-uri URI]... [--post-logout-redirect-uri URI]... [--backchannel-logout-uri URI] [--scope "a b"] [--audience AUD]... [--public] [--first-party] [--no-require-pkce] [--require-mfa] [--json]\n' +
+  '       stamp client update ID (--require-pkce | --no-require-pkce | --require-mfa | --no-require-mfa) [--json]\n' +
   '       stamp client disable|enable ID [--json]\n' +
   '       stamp client list [--origin admin|dcr|cimd] [--limit N] [--json]\n' +
   '       stamp client revoke ID [--json]\n' +
@@ -71,6 +71,7 @@ export async function clientCommand (args: string[], config: Config): Promise<vo
       public: { type: 'boolean', default: false },
       'first-party': { type: 'boolean', default: false },
       'no-require-pkce': { type: 'boolean', default: false },
+      'require-mfa': { type: 'boolean', default: false },
       json: { type: 'boolean', default: false },
     },
     strict: true,
@@ -104,10 +105,10 @@ export async function clientCommand (args: string[], config: Config): Promise<vo
   const secret = values.public ? null : generateClientSecret()
   await withContext(config, async (ctx) => {
     if (await ctx.clients.find(id)) throw new CommandError(`client ${id} already exists`)
-    await ctx.clients.create({ id, secretHash: secret ? hashClientSecret(secret) : null, ...settings })
+    await ctx.clients.create({ id, secretHash: secret ? hashClientSecret(secret) : null, ...settings, requireMfa: values['require-mfa'] })
     await ctx.audit.record({ type: 'client_created', actor: 'cli', subject: id, clientId: id, detail: { grant_types: grantTypes, scopes: settings.scopes } })
   })
-  const output = { client_id: id, ...(secret ? { client_secret: secret } : {}), grant_types: [...grantTypes], scope, require_pkce: settings.requirePkce }
+  const output = { client_id: id, ...(secret ? { client_secret: secret } : {}), grant_types: [...grantTypes], scope, require_pkce: settings.requirePkce, require_mfa: values['require-mfa'] }
   print(values.json, output, secret
     ? `client_id:     ${id}\nclient_secret: ${secret}\n(the secret is shown once; store it now)`
     : `client_id: ${id} (public client${codeFlow ? '; it must send a PKCE code_challenge with S256' : ''})`)
@@ -119,6 +120,8 @@ async function updateCommand (args: string[], config: Config): Promise<void> {
     options: {
       'require-pkce': { type: 'boolean' },
       'no-require-pkce': { type: 'boolean' },
+      'require-mfa': { type: 'boolean' },
+      'no-require-mfa': { type: 'boolean' },
       json: { type: 'boolean', default: false },
     },
     allowPositionals: true,
@@ -126,6 +129,9 @@ async function updateCommand (args: string[], config: Config): Promise<void> {
   })
   const [id] = positionals
   if (!id || positionals.length !== 1) throw new UsageError(USAGE)
+  const mfa = values['require-mfa'] === true ? true : values['no-require-mfa'] === true ? false : undefined
+  if (values['require-mfa'] && values['no-require-mfa']) throw new UsageError('give one of --require-mfa and --no-require-mfa')
+  if (mfa !== undefined && values['require-pkce'] === undefined && values['no-require-pkce'] === undefined) return updateMFA(id, mfa, values.json, config)
   if (values['require-pkce'] === values['no-require-pkce']) throw new UsageError('give exactly one of --require-pkce and --no-require-pkce')
   const requirePkce = values['require-pkce'] === true
   await withContext(config, async (ctx) => {
@@ -137,4 +143,14 @@ async function updateCommand (args: string[], config: Config): Promise<void> {
   })
   // Other instances cache clients for CLIENT_CACHE_TTL seconds.
   print(values.json, { client_id: id, require_pkce: requirePkce }, `client ${id}: require_pkce ${requirePkce}`)
+}
+
+/** `stamp client update ID --require-mfa | --no-require-mfa`: users of the client need a second factor. */
+async function updateMFA (id: string, requireMfa: boolean, json: boolean, config: Config): Promise<void> {
+  await withContext(config, async (ctx) => {
+    if (!await ctx.clients.update(id, { requireMfa })) throw new CommandError(`no client ${id}`)
+    await ctx.audit.record({ type: 'client_updated', actor: 'cli', subject: id, clientId: id, detail: { fields: ['require_mfa'], require_mfa: requireMfa } })
+  })
+  // Other instances cache clients for CLIENT_CACHE_TTL seconds.
+  print(json, { client_id: id, require_mfa: requireMfa }, `client ${id}: require_mfa ${requireMfa}`)
 }

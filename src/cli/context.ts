@@ -24,6 +24,8 @@ import { prismaRefreshTokenStore } from '../storage/prisma/refresh_tokens.js'
 import { prismaRetentionStore } from '../storage/prisma/retention.js'
 import type { RetentionStore } from '../storage/types.js'
 import { prismaRegistrationTokenStore } from '../storage/prisma/registration_tokens.js'
+import { prismaFactorStore } from '../storage/prisma/factors.js'
+import type { FactorStore } from '../storage/types.js'
 
 export interface CLIContext {
   config: Config
@@ -46,6 +48,8 @@ export interface CLIContext {
   /** Retention on the same database and lock as the servers' scheduled passes. */
   retention: RetentionStore
   registrationTokens: ReturnType<typeof prismaRegistrationTokenStore>
+  /** Users' second factors (list, reset). */
+  factors: FactorStore
 }
 
 export async function withContext<T> (config: Config, run: (ctx: CLIContext) => Promise<T>): Promise<T> {
@@ -76,6 +80,7 @@ export async function withContext<T> (config: Config, run: (ctx: CLIContext) => 
         audit: new AuditLog(audits, auditLog),
         retention: prismaRetentionStore(pool, { lock: !database.embedded }),
         registrationTokens: prismaRegistrationTokenStore(prisma),
+        factors: prismaFactorStore(prisma),
         async keyring () {
           // Logs go to stderr: stdout is reserved for the command's output (--json).
           const log = pino({ ...loggerOptions(config.logLevel === 'info' ? 'warn' : config.logLevel) }, pino.destination(2))

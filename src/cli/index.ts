@@ -23,8 +23,11 @@ const USAGE = `usage: stamp <command>
                                  (default: WORKERS, else one per CPU; 1 without DATABASE_URL)
   migrate [--json]               apply pending database migrations
   user create ...                create a user
+  user factors|reset-factors USER          list / remove a user's second factors
+  user require-mfa USER [--off]  require a second factor at sign-in (or not)
   client create ...              register a client
   client update ID --[no-]require-pkce   require PKCE at /authorize (or not)
+  client update ID --[no-]require-mfa    require a second factor from its users (or not)
   client disable|enable ID       refuse a client everywhere (revokes its refresh tokens) / allow it again
   consent revoke --user U --client C   forget a user's consent for a client
   keys list|rotate|revoke|rewrap manage signing keys

@@ -13,10 +13,17 @@ import { withContext } from './context.js'
 import { usernameProblem } from '../domain/usernames.js'
 import { CommandError, print, readStdin, UsageError } from './output.js'
 import { ADMIN_SCOPE } from '../schemas/admin.js'
+import { factorSummary } from '../domain/second_factors.js'
+
+const USAGE = 'usage: stamp user create --username U (--password P | --password-stdin) [--email E] [--scope "a b"] [--admin] [--json]\n' +
+  '       stamp user factors USER [--json]            list passkeys, authenticator app, recovery codes\n' +
+  '       stamp user reset-factors USER [--json]      remove all second factors (lost device)\n' +
+  '       stamp user require-mfa USER [--off] [--json] require a second factor at sign-in (or not)'
 
 export async function userCommand (args: string[], config: Config): Promise<void> {
   const [action, ...rest] = args
-  if (action !== 'create') throw new UsageError('usage: stamp user create --username U (--password P | --password-stdin) [--email E] [--scope "a b"] [--admin] [--json]')
+  if (action === 'factors' || action === 'reset-factors' || action === 'require-mfa') return factorCommand(action, rest, config)
+  if (action !== 'create') throw new UsageError(USAGE)
   const { values } = parseArgs({
     args: rest,
     options: {
@@ -49,5 +56,40 @@ export async function userCommand (args: string[], config: Config): Promise<void
     })
     await ctx.audit.record({ type: 'user_created', actor: 'cli', subject: user.id, detail: { scopes } })
     print(values.json, { id: user.id, username: user.username, email: user.email, scopes: user.scopes }, `created user ${user.username} (${user.id})`)
+  })
+}
+
+/** `stamp user factors|reset-factors|require-mfa USER`: USER is a username or a user id. */
+async function factorCommand (action: 'factors' | 'reset-factors' | 'require-mfa', args: string[], config: Config): Promise<void> {
+  const { values, positionals } = parseArgs({
+    args,
+    options: { off: { type: 'boolean', default: false }, json: { type: 'boolean', default: false } },
+    allowPositionals: true,
+    strict: true,
+  })
+  if (positionals.length !== 1) throw new UsageError(USAGE)
+  if (values.off && action !== 'require-mfa') throw new UsageError('--off goes with require-mfa')
+  await withContext(config, async (ctx) => {
+    const name = positionals[0]
+    const user = (/^[0-9a-f-]{36}$/i.test(name) ? await ctx.users.findById(name) : null) ?? await ctx.users.findByUsername(name)
+    if (!user) throw new CommandError(`no user ${name}`)
+    if (action === 'factors') {
+      const summary = await factorSummary(ctx.factors, user.id)
+      const passkeys = summary.passkeys.map((p) => ({ id: p.id, name: p.name, backup_eligible: p.backupEligible, created_at: p.createdAt.toISOString(), last_used_at: p.lastUsedAt?.toISOString() ?? null }))
+      print(values.json, { user_id: user.id, mfa_required: user.mfaRequired ?? false, totp: summary.totp, recovery_codes_left: summary.recoveryCodesLeft, passkeys },
+        [`${user.username} (${user.id}): mfa_required ${user.mfaRequired ?? false}`,
+          `authenticator app: ${summary.totp ? 'on' : 'off'}; recovery codes left: ${summary.recoveryCodesLeft}`,
+          ...passkeys.map((p) => `passkey ${p.name} (${p.id}), added ${p.created_at}, last used ${p.last_used_at ?? 'never'}`)].join('\n'))
+    } else if (action === 'reset-factors') {
+      const removed = await ctx.factors.resetFactors(user.id)
+      await ctx.audit.record({ type: 'factors_reset', actor: 'cli', subject: user.id, detail: { passkeys: removed.passkeys, totp: removed.totp, recovery_codes: removed.recoveryCodes } })
+      print(values.json, { user_id: user.id, passkeys: removed.passkeys, totp: removed.totp, recovery_codes: removed.recoveryCodes },
+        `removed ${removed.passkeys} passkey(s), ${removed.totp} authenticator app(s) and ${removed.recoveryCodes} recovery code(s) of ${user.username}`)
+    } else {
+      const mfaRequired = !values.off
+      await ctx.users.update(user.id, { mfaRequired })
+      await ctx.audit.record({ type: 'user_updated', actor: 'cli', subject: user.id, detail: { fields: ['mfa_required'], mfa_required: mfaRequired } })
+      print(values.json, { user_id: user.id, mfa_required: mfaRequired }, `${user.username}: mfa_required ${mfaRequired}`)
+    }
   })
 }

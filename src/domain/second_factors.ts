@@ -52,6 +52,12 @@ export class PasskeyError extends Error {}
 
 const aad = (userId: string) => `totp:${userId}`
 
+/** What a user has enrolled (the admin API, the CLI and the account page show it). */
+export async function factorSummary (store: Pick<FactorStore, 'findTOTP' | 'listPasskeys' | 'remainingRecoveryCodes'>, userId: string): Promise<FactorSummary> {
+  const [totp, passkeys, recoveryCodesLeft] = await Promise.all([store.findTOTP(userId), store.listPasskeys(userId), store.remainingRecoveryCodes(userId)])
+  return { totp: totp?.confirmedAt != null, passkeys, recoveryCodesLeft }
+}
+
 export class SecondFactors {
   readonly #o: SecondFactorsOptions
   readonly #now: () => Date
@@ -61,11 +67,8 @@ export class SecondFactors {
     this.#now = options.now ?? (() => new Date())
   }
 
-  async summary (userId: string): Promise<FactorSummary> {
-    const [totp, passkeys, recoveryCodesLeft] = await Promise.all([
-      this.#o.store.findTOTP(userId), this.#o.store.listPasskeys(userId), this.#o.store.remainingRecoveryCodes(userId),
-    ])
-    return { totp: totp?.confirmedAt != null, passkeys, recoveryCodesLeft }
+  summary (userId: string): Promise<FactorSummary> {
+    return factorSummary(this.#o.store, userId)
   }
 
   /** A confirmed TOTP or any passkey (recovery codes only stand in for those). */
