@@ -89,7 +89,7 @@
         return
       }
       if (button) button.addEventListener('click', function () { authenticate(form, false) })
-      if (kind === 'signin') {
+      if (kind === 'signin' && form.getAttribute('data-conditional') !== 'off') {
         lib.browserSupportsWebAuthnAutofill().then(function (supported) {
           if (supported) authenticate(form, true)
         })

@@ -52,12 +52,13 @@ export function overLongPage (reply: FastifyReply, form: unknown, title: string)
 
 export default async function loginRoute (app: FastifyInstance) {
   browserErrorPages(app)
-  function render (reply: FastifyReply, status: number, parked: ParkedRequest, browser: string, username?: string, error?: string) {
+  function render (reply: FastifyReply, status: number, parked: ParkedRequest, browser: string, username?: string, error?: string, passkeyFailed = false) {
     const n = nonce()
     const issuer = publicIssuer(reply.request)
     const passkeys = app.config.policy.mfa.mode !== 'off'
     const page = loginPage({
       nonce: n, action: issuer + ENDPOINTS.login, requestId: parked.id, csrf: csrfToken(browser, 'login', parked.id), clientName: parked.client.name, username, error,
+      passkeyFailed,
       passkey: passkeys ? { optionsAction: issuer + ENDPOINTS.passkeyOptions, action: issuer + ENDPOINTS.passkeyLogin, scripts: PASSKEY_SCRIPTS } : undefined,
     })
     // After a successful sign-in the form's response redirects to the client (or to consent).
@@ -69,7 +70,7 @@ export default async function loginRoute (app: FastifyInstance) {
     const parked = await app.sso.parked(queryOf(request).request?.[0], browser)
     if (!parked || !browser) return expiredRequestPage(reply)
     const failed = queryOf(request).error?.[0] === 'passkey' ? PASSKEY_TEXT.failed : undefined
-    return render(reply, 200, parked, browser, parked.loginHint, failed)
+    return render(reply, 200, parked, browser, parked.loginHint, failed, failed !== undefined)
   })
 
   app.post(ENDPOINTS.login, { config: { rateLimit: app.rateLimits.login } }, async (request, reply) => {

@@ -127,6 +127,8 @@ export interface LoginView {
   error?: string
   /** Passkey sign-in (passwordless): the options and sign-in endpoints and the scripts. */
   passkey?: { optionsAction: string, action: string, scripts: string[] }
+  /** A passkey just failed: no automatic (conditional) request again, only the button. */
+  passkeyFailed?: boolean
 }
 
 /** User-visible texts of the passkey parts of the sign-in pages (one object, for the catalogues). */
@@ -137,8 +139,8 @@ export const PASSKEY_TEXT = {
 }
 
 /** A form the passkey script drives (assets/webauthn.js); its hidden fields are filled by the script. */
-export function passkeyForm (kind: 'signin' | 'factor', p: { optionsAction: string, action: string }, requestId: string, csrf: string, label: string): SafeHTML {
-  return html`<form method="post" action="${p.action}" data-passkey="${kind}" data-options="${p.optionsAction}" data-error="${PASSKEY_TEXT.failed}">
+export function passkeyForm (kind: 'signin' | 'factor', p: { optionsAction: string, action: string }, requestId: string, csrf: string, label: string, conditional = true): SafeHTML {
+  return html`<form method="post" action="${p.action}" data-passkey="${kind}"${conditional ? '' : html` data-conditional="off"`} data-options="${p.optionsAction}" data-error="${PASSKEY_TEXT.failed}">
 <input type="hidden" name="request" value="${requestId}">
 <input type="hidden" name="csrf" value="${csrf}">
 <input type="hidden" id="passkey-challenge-${kind}" name="challenge" value="">
@@ -169,7 +171,7 @@ ${view.error ? html`<p class="alert" role="alert" id="login-error">${view.error}
 </div>
 <div class="actions"><button type="submit" class="primary">Sign in</button></div>
 </form>
-${view.passkey ? passkeyForm('signin', view.passkey, view.requestId, view.csrf, PASSKEY_TEXT.signIn) : ''}`,
+${view.passkey ? passkeyForm('signin', view.passkey, view.requestId, view.csrf, PASSKEY_TEXT.signIn, !view.passkeyFailed) : ''}`,
   })
 }
 
