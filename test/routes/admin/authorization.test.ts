@@ -38,6 +38,8 @@ const rows: Row[] = [
   { method: 'GET', path: '/admin/refresh-families/{familyId}', url: (f) => `/admin/refresh-families/${f.familyId}`, status: 200 },
   { method: 'POST', path: '/admin/refresh-families/{familyId}/revoke', url: (f) => `/admin/refresh-families/${f.familyId}/revoke`, status: 200 },
   { method: 'DELETE', path: '/admin/users/{id}/consents/{clientId}', url: (f) => `/admin/users/${f.userId}/consents/${f.clientId}`, status: 200 },
+  { method: 'GET', path: '/admin/users/{id}/factors', url: (f) => `/admin/users/${f.userId}/factors`, status: 200 },
+  { method: 'DELETE', path: '/admin/users/{id}/factors', url: (f) => `/admin/users/${f.userId}/factors`, status: 200 },
   { method: 'POST', path: '/admin/users/{id}/password', url: (f) => `/admin/users/${f.userId}/password`, body: () => ({ password: 'a brand new passphrase' }), status: 200 },
   { method: 'GET', path: '/admin/sessions/{sid}', url: (f) => `/admin/sessions/${f.sid}`, status: 200 },
   { method: 'DELETE', path: '/admin/sessions/{sid}', url: (f) => `/admin/sessions/${f.sid}`, status: 200 },
