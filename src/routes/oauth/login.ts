@@ -18,11 +18,14 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { FormBody } from '../../plugins/form_body.js'
 import { csrfToken, verifyCSRF } from '../../domain/browser_secrets.js'
 import type { ParkedRequest } from '../../domain/sso.js'
+import type { Locale } from '../../i18n/messages.js'
 import { publicIssuer } from '../../http/public_issuer.js'
 import { ENDPOINTS } from '../well_known/discovery.js'
 import {
-  BROWSER_COOKIE, SESSION_COOKIE, browserErrorPages, completeParked, cookie, cookieJarFor, expiredRequestPage, nonce, redirect, sendErrorPage, sendPage,
+  BROWSER_COOKIE, SESSION_COOKIE, browserErrorPages, carriedLocale, completeParked, cookie, cookieJarFor, expiredRequestPage, pageContext, redirect,
+  sendErrorPage, sendPage, withLocale, type PageText,
 } from './browser.js'
+import { t, tn } from '../../i18n/messages.js'
 import { queryOf } from './authorize.js'
 import { loginPage } from './views.js'
 import { InvalidRequest } from '../../errors.js'
@@ -42,21 +45,27 @@ export function field (form: unknown, name: string): string | undefined {
 }
 
 /** An error page naming an over-long field of a browser form, or undefined when none is. */
-export function overLongPage (reply: FastifyReply, form: unknown, title: string): FastifyReply | undefined {
+export function overLongPage (reply: FastifyReply, form: unknown, title: PageText): FastifyReply | undefined {
   if (!form || typeof form !== 'object' || Object.getPrototypeOf(form) !== null) return undefined
   const name = overLongParameter(form as FormBody)
-  return name === undefined ? undefined : sendErrorPage(reply, 400, title, `The request is not valid: ${tooLongDescription(name)}.`)
+  return name === undefined ? undefined : sendErrorPage(reply, 400, title, (l) => t(l, 'error.tooLong', { name, limit: parameterLimit(name) }))
 }
 
 export default async function loginRoute (app: FastifyInstance) {
   browserErrorPages(app)
-  function render (reply: FastifyReply, status: number, parked: ParkedRequest, browser: string, username?: string, error?: string) {
-    const n = nonce()
-    const page = loginPage({
-      nonce: n, action: publicIssuer(reply.request) + ENDPOINTS.login, requestId: parked.id, csrf: csrfToken(browser, 'login', parked.id), clientName: parked.client.name, username, error,
+  function render (reply: FastifyReply, status: number, parked: ParkedRequest, browser: string, username?: string, error?: (l: Locale) => string) {
+    const ctx = pageContext(reply.request)
+    const page = loginPage(ctx, {
+      action: publicIssuer(reply.request) + ENDPOINTS.login,
+      uiLocales: carriedLocale(reply.request),
+      requestId: parked.id,
+      csrf: csrfToken(browser, 'login', parked.id),
+      clientName: parked.client.name,
+      username,
+      error: error?.(ctx.locale),
     })
     // After a successful sign-in the form's response redirects to the client (or to consent).
-    return sendPage(reply, status, page, n, [parked.redirectUri])
+    return sendPage(reply, status, page, [parked.redirectUri])
   }
 
   app.get(ENDPOINTS.login, async (request: FastifyRequest, reply) => {
@@ -68,7 +77,7 @@ export default async function loginRoute (app: FastifyInstance) {
 
   app.post(ENDPOINTS.login, { config: { rateLimit: app.rateLimits.login } }, async (request, reply) => {
     const form = request.body
-    const long = overLongPage(reply, form, 'Cannot sign in')
+    const long = overLongPage(reply, form, 'login.cannot')
     if (long) return long
     const browser = cookie(request, BROWSER_COOKIE)
     const requestId = field(form, 'request')
@@ -76,11 +85,11 @@ export default async function loginRoute (app: FastifyInstance) {
     if (!parked || !browser) return expiredRequestPage(reply)
     if (!verifyCSRF(browser, 'login', parked.id, field(form, 'csrf'))) {
       request.log.warn({ event: 'csrf_rejected', form: 'login' }, 'login form without a valid CSRF token')
-      return sendErrorPage(reply, 403, 'This form has expired', 'For your security the sign-in form could not be accepted. Go back to the application and try again.')
+      return sendErrorPage(reply, 403, 'error.formExpired.title', 'login.formExpired')
     }
     const username = field(form, 'username')?.trim()
     const password = field(form, 'password')
-    if (!username || !password) return render(reply, 400, parked, browser, username, 'Enter your username and password.')
+    if (!username || !password) return render(reply, 400, parked, browser, username, (l) => t(l, 'login.error.missing'))
 
     const clientId = parked.client.id
     const ip = request.ip
@@ -89,7 +98,7 @@ export default async function loginRoute (app: FastifyInstance) {
     if (!decision.allowed) {
       await app.audit.record({ type: 'login_throttled', clientId, ip, detail: { retry_after: decision.retryAfter, via: 'login_form' } })
       reply.header('retry-after', String(decision.retryAfter))
-      return render(reply, 429, parked, browser, username, `Too many attempts; try again in ${decision.retryAfter} seconds.`)
+      return render(reply, 429, parked, browser, username, (l) => tn(l, 'login.error.throttled', decision.retryAfter))
     }
 
     const user = await app.usersRepository.findByUsername(username)
@@ -102,7 +111,7 @@ export default async function loginRoute (app: FastifyInstance) {
         type: 'login_failed', subject: user?.id ?? null, clientId, ip,
         detail: { reason: !user ? 'unknown_user' : user.disabled && ok ? 'disabled' : 'bad_password', via: 'login_form' },
       })
-      return render(reply, 401, parked, browser, username, 'Incorrect username or password.')
+      return render(reply, 401, parked, browser, username, (l) => t(l, 'login.error.incorrect'))
     }
     await app.loginThrottle.succeeded(username, ip)
     await app.audit.record({ type: 'login_succeeded', actor: user.id, subject: user.id, clientId, ip, detail: { via: 'login_form' } })
@@ -121,7 +130,7 @@ export default async function loginRoute (app: FastifyInstance) {
 
     const scopes = app.sso.grantableScopes(parked.client, user, parked.scopes)
     if (await app.sso.consentRequired(parked.client, user, scopes, parked.prompt)) {
-      return redirect(reply, `${publicIssuer(request)}${ENDPOINTS.consent}?request=${parked.id}`)
+      return redirect(reply, withLocale(`${publicIssuer(request)}${ENDPOINTS.consent}?request=${parked.id}`, carriedLocale(request)))
     }
     return completeParked(app, reply, parked, session, user)
   })
