@@ -80,7 +80,7 @@ if (!existsSync(CHROMIUM)) {
 
     await page.getByLabel('Username').fill('grace')
     await page.getByLabel('Password').fill('wrong password')
-    await page.getByRole('button', { name: 'Sign in' }).click()
+    await page.getByRole('button', { name: 'Sign in', exact: true }).click()
     await page.waitForSelector('[role=alert]')
     t.match(await page.locator('[role=alert]').innerText(), /Incorrect username or password/)
     await page.screenshot({ path: join(ARTIFACTS, 'login-error.png') })
@@ -88,7 +88,7 @@ if (!existsSync(CHROMIUM)) {
     await page.getByLabel('Password').fill(grace.password)
     await Promise.all([
       page.waitForURL((u) => u.href.startsWith(A_CB)),
-      page.getByRole('button', { name: 'Sign in' }).click(),
+      page.getByRole('button', { name: 'Sign in', exact: true }).click(),
     ])
     const landedA = new URL(page.url())
     t.ok(landedA.searchParams.get('code'), 'app A received a code')

@@ -22,12 +22,13 @@ import { publicIssuer } from '../../http/public_issuer.js'
 import type { SessionRecord, UserRecord } from '../../storage/types.js'
 import { ENDPOINTS } from '../well_known/discovery.js'
 import { PASSKEY_SCRIPTS } from '../static.js'
-import { SESSION_COOKIE, browserErrorPages, cookie, cookieJarFor, nonce, redirect, sendErrorPage, sendPage } from '../oauth/browser.js'
+import { SESSION_COOKIE, browserErrorPages, cookie, cookieJarFor, pageContext, redirect, sendErrorPage, sendPage } from '../oauth/browser.js'
+import { t, type MessageKey } from '../../i18n/messages.js'
 import { queryOf } from '../oauth/authorize.js'
 import { field, overLongPage } from '../oauth/login.js'
-import { recoveryCodesPage, totpEnrolment, FACTOR_TEXT } from '../oauth/factor_views.js'
+import { recoveryCodesPage, totpEnrolment } from '../oauth/factor_views.js'
 import { signedOutPage } from '../oauth/views.js'
-import { ACCOUNT_TEXT, accountPage, accountTOTPPage } from './views.js'
+import { accountPage, accountTOTPPage, DONE_MESSAGES } from './views.js'
 
 interface Signed { session: SessionRecord, user: UserRecord, secret: string }
 
@@ -62,20 +63,20 @@ export default async function accountRoutes (app: FastifyInstance) {
    * `sensitive` changes a recent authentication. Answers the request itself when one fails.
    */
   async function guard (request: FastifyRequest, reply: FastifyReply, sensitive: boolean): Promise<Signed | FastifyReply> {
-    const long = overLongPage(reply, request.body, 'Cannot change your account')
+    const long = overLongPage(reply, request.body, 'account.cannot')
     if (long) return long
     const s = await signedIn(request)
     if (!s) return signInFirst(request, reply)
     if (!verifyCSRF(s.secret, 'account', s.session.id, field(request.body, 'csrf'))) {
       request.log.warn({ event: 'csrf_rejected', form: 'account' }, 'account form without a valid CSRF token')
-      return sendErrorPage(reply, 403, 'This form has expired', 'For your security the form could not be accepted. Go back to your account page and try again.')
+      return sendErrorPage(reply, 403, 'error.formExpired.title', 'account.formExpired')
     }
     if (sensitive && !recent(s)) return signInFirst(request, reply, s.user)
     return s
   }
   const isReply = (x: Signed | FastifyReply): x is FastifyReply => !('session' in x && 'user' in x && 'secret' in x)
 
-  async function render (request: FastifyRequest, reply: FastifyReply, s: Signed, status = 200, error?: string) {
+  async function render (request: FastifyRequest, reply: FastifyReply, s: Signed, status = 200, error?: MessageKey | { text: string }) {
     const now = new Date()
     const [summary, sessions, families, consents] = await Promise.all([
       app.secondFactors.summary(s.user.id),
@@ -88,14 +89,14 @@ export default async function accountRoutes (app: FastifyInstance) {
       if (!names.has(id)) names.set(id, (await app.clientCache.find(id).catch(() => null))?.name ?? id)
       return names.get(id)!
     }
-    const n = nonce()
-    const page = accountPage({
-      nonce: n,
+    const ctx = pageContext(request)
+    const done = queryOf(request).done?.[0]
+    const page = accountPage(ctx, {
       base: publicIssuer(request) + base,
       csrf: csrfFor(s),
       username: s.user.username,
-      message: ACCOUNT_TEXT.done[queryOf(request).done?.[0] ?? ''],
-      error,
+      message: done && DONE_MESSAGES.includes(done) ? t(ctx.locale, `account.done.${done}` as MessageKey) : undefined,
+      error: error === undefined ? undefined : typeof error === 'string' ? t(ctx.locale, error) : error.text,
       passwordMinLength: app.passwordPolicy.minLength(summary.totp || summary.passkeys.length > 0),
       factorsEnabled: app.config.policy.mfa.mode !== 'off' || (s.user.mfaRequired ?? false),
       passkeys: summary.passkeys.map((p) => ({ id: p.id, name: p.name, createdAt: p.createdAt, lastUsedAt: p.lastUsedAt, synced: p.backupEligible })),
@@ -106,7 +107,7 @@ export default async function accountRoutes (app: FastifyInstance) {
       consents: await Promise.all(consents.map(async (c) => ({ clientId: c.clientId, clientName: await nameOf(c.clientId), scopes: c.scopes }))),
       scripts: PASSKEY_SCRIPTS,
     })
-    return sendPage(reply, status, page, n, [], { scripts: true })
+    return sendPage(reply, status, page)
   }
 
   app.get(base, async (request, reply) => {
@@ -125,10 +126,10 @@ export default async function accountRoutes (app: FastifyInstance) {
     if (!await app.passwordHasher.verify(s.user.passwordHash, current)) {
       await app.loginThrottle.failed(s.user.username, request.ip)
       await audit(request, s, 'login_failed', { reason: 'bad_password' })
-      return render(request, reply, s, 400, ACCOUNT_TEXT.errors.wrongPassword)
+      return render(request, reply, s, 400, 'account.wrongPassword')
     }
     const violation = app.passwordPolicy.violation(next, { username: s.user.username, hasSecondFactor: await app.secondFactors.hasSecondFactor(s.user.id) })
-    if (violation) return render(request, reply, s, 400, violation[0].toUpperCase() + violation.slice(1) + '.')
+    if (violation) return render(request, reply, s, 400, { text: violation[0].toUpperCase() + violation.slice(1) + '.' })
     await app.usersRepository.updatePasswordHash(s.user.id, await app.passwordHasher.hash(next))
     // Whoever knew the old password may be signed in elsewhere: those sessions end (not this one).
     let ended = 0
@@ -162,7 +163,7 @@ export default async function accountRoutes (app: FastifyInstance) {
     } catch (err) {
       if (!(err instanceof PasskeyError) && !(err instanceof SyntaxError)) throw err
       request.log.info({ event: 'passkey_registration_refused', reason: err.message }, 'passkey registration refused')
-      return render(request, reply, s, 400, ACCOUNT_TEXT.errors.passkeyFailed)
+      return render(request, reply, s, 400, 'account.passkeyFailed')
     }
     return back(request, reply, 'passkey_added')
   })
@@ -184,12 +185,12 @@ export default async function accountRoutes (app: FastifyInstance) {
   })
 
   // --- authenticator app (TOTP) ---------------------------------------------------------------
-  async function renderTOTP (request: FastifyRequest, reply: FastifyReply, s: Signed, status = 200, error?: string) {
+  async function renderTOTP (request: FastifyRequest, reply: FastifyReply, s: Signed, status = 200, error?: 'factor.wrongCode') {
     const enrolment = await app.secondFactors.beginTOTP(s.user)
     if (!enrolment) return back(request, reply)
-    const n = nonce()
-    const body = totpEnrolment({ qrSVG: enrolment.qrSVG, secret: enrolment.secret, action: publicIssuer(request) + base + '/totp', hidden: { csrf: csrfFor(s) }, error, submit: ACCOUNT_TEXT.enableTotp })
-    return sendPage(reply, status, accountTOTPPage({ nonce: n, body }), n)
+    const ctx = pageContext(request)
+    const body = totpEnrolment(ctx.locale, { qrSVG: enrolment.qrSVG, secret: enrolment.secret, action: publicIssuer(request) + base + '/totp', hidden: { csrf: csrfFor(s) }, error: error && t(ctx.locale, error), submit: t(ctx.locale, 'factor.enrol') })
+    return sendPage(reply, status, accountTOTPPage(ctx, body))
   }
 
   app.get(`${base}/totp`, async (request, reply) => {
@@ -203,7 +204,7 @@ export default async function accountRoutes (app: FastifyInstance) {
     const s = await guard(request, reply, true)
     if (isReply(s)) return s
     if (!await app.secondFactors.confirmTOTP(s.user.id, field(request.body, 'code')?.trim() ?? '')) {
-      return renderTOTP(request, reply, s, 400, FACTOR_TEXT.wrongCode)
+      return renderTOTP(request, reply, s, 400, 'factor.wrongCode')
     }
     await audit(request, s, 'totp_enrolled')
     // The first factor of a kind comes with recovery codes; later ones keep the codes the user has.
@@ -222,9 +223,8 @@ export default async function accountRoutes (app: FastifyInstance) {
   async function showRecoveryCodes (request: FastifyRequest, reply: FastifyReply, s: Signed) {
     const codes = await app.secondFactors.regenerateRecoveryCodes(s.user.id)
     await audit(request, s, 'recovery_codes_generated', { count: codes.length })
-    const n = nonce()
     // "Continue" is a plain GET back to the page: nothing to protect.
-    return sendPage(reply, 200, recoveryCodesPage({ nonce: n, codes, action: publicIssuer(request) + base, hidden: {}, method: 'get' }), n)
+    return sendPage(reply, 200, recoveryCodesPage(pageContext(request), { codes, action: publicIssuer(request) + base, hidden: {}, method: 'get' }))
   }
 
   app.post(`${base}/recovery-codes`, async (request, reply) => {
@@ -244,8 +244,7 @@ export default async function accountRoutes (app: FastifyInstance) {
     await app.audit.record({ type: 'session_ended', actor: s.user.id, subject: sid, ip: request.ip, detail: { via: 'account', user_id: s.user.id } })
     if (sid === s.session.id) {
       cookieJarFor(request).clear(reply, SESSION_COOKIE)
-      const n = nonce()
-      return sendPage(reply, 200, signedOutPage(n), n)
+      return sendPage(reply, 200, signedOutPage(pageContext(request)))
     }
     return back(request, reply, 'session_ended')
   })

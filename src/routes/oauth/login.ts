@@ -18,15 +18,19 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { FormBody } from '../../plugins/form_body.js'
 import { csrfToken, verifyCSRF } from '../../domain/browser_secrets.js'
 import type { ParkedRequest } from '../../domain/sso.js'
+import type { Locale } from '../../i18n/messages.js'
 import { publicIssuer } from '../../http/public_issuer.js'
 import { ENDPOINTS } from '../well_known/discovery.js'
 import {
-  BROWSER_COOKIE, browserErrorPages, cookie, expiredRequestPage, nonce, sendErrorPage, sendPage,
+  BROWSER_COOKIE, SESSION_COOKIE, browserErrorPages, carriedLocale, completeParked, cookie, cookieJarFor, expiredRequestPage, pageContext, redirect,
+  sendErrorPage, sendPage, withLocale, type PageText,
 } from './browser.js'
+import { t, tn } from '../../i18n/messages.js'
 import { queryOf } from './authorize.js'
-import { PASSKEY_TEXT, loginPage } from './views.js'
+import { ACCOUNT_CLIENT_ID } from '../../domain/sso.js'
 import { afterFactor } from './sign_in.js'
 import { PASSKEY_SCRIPTS } from '../static.js'
+import { loginPage } from './views.js'
 import { InvalidRequest } from '../../errors.js'
 import { overLongParameter, parameterLimit, tooLongDescription } from '../../domain/parameter_limits.js'
 
@@ -44,38 +48,44 @@ export function field (form: unknown, name: string): string | undefined {
 }
 
 /** An error page naming an over-long field of a browser form, or undefined when none is. */
-export function overLongPage (reply: FastifyReply, form: unknown, title: string): FastifyReply | undefined {
+export function overLongPage (reply: FastifyReply, form: unknown, title: PageText): FastifyReply | undefined {
   if (!form || typeof form !== 'object' || Object.getPrototypeOf(form) !== null) return undefined
   const name = overLongParameter(form as FormBody)
-  return name === undefined ? undefined : sendErrorPage(reply, 400, title, `The request is not valid: ${tooLongDescription(name)}.`)
+  return name === undefined ? undefined : sendErrorPage(reply, 400, title, (l) => t(l, 'error.tooLong', { name, limit: parameterLimit(name) }))
 }
 
 export default async function loginRoute (app: FastifyInstance) {
   browserErrorPages(app)
-  function render (reply: FastifyReply, status: number, parked: ParkedRequest, browser: string, username?: string, error?: string, passkeyFailed = false) {
-    const n = nonce()
+  function render (reply: FastifyReply, status: number, parked: ParkedRequest, browser: string, username?: string, error?: (l: Locale) => string, passkeyFailed = false) {
+    const ctx = pageContext(reply.request)
     const issuer = publicIssuer(reply.request)
     const passkeys = app.config.policy.mfa.mode !== 'off'
-    const page = loginPage({
-      nonce: n, action: issuer + ENDPOINTS.login, requestId: parked.id, csrf: csrfToken(browser, 'login', parked.id), clientName: parked.client.name, username, error,
+    const page = loginPage(ctx, {
       passkeyFailed,
       passkey: passkeys ? { optionsAction: issuer + ENDPOINTS.passkeyOptions, action: issuer + ENDPOINTS.passkeyLogin, scripts: PASSKEY_SCRIPTS } : undefined,
+      action: issuer + ENDPOINTS.login,
+      uiLocales: carriedLocale(reply.request),
+      requestId: parked.id,
+      csrf: csrfToken(browser, 'login', parked.id),
+      clientName: parked.client.id === ACCOUNT_CLIENT_ID ? t(ctx.locale, 'account.client') : parked.client.name,
+      username,
+      error: error?.(ctx.locale),
     })
     // After a successful sign-in the form's response redirects to the client (or to consent).
-    return sendPage(reply, status, page, n, [parked.redirectUri], { scripts: passkeys })
+    return sendPage(reply, status, page, [parked.redirectUri])
   }
 
   app.get(ENDPOINTS.login, async (request: FastifyRequest, reply) => {
     const browser = cookie(request, BROWSER_COOKIE)
     const parked = await app.sso.parked(queryOf(request).request?.[0], browser)
     if (!parked || !browser) return expiredRequestPage(reply)
-    const failed = queryOf(request).error?.[0] === 'passkey' ? PASSKEY_TEXT.failed : undefined
-    return render(reply, 200, parked, browser, parked.loginHint, failed, failed !== undefined)
+    const failed = queryOf(request).error?.[0] === 'passkey'
+    return render(reply, 200, parked, browser, parked.loginHint, failed ? (l) => t(l, 'passkey.failed') : undefined, failed)
   })
 
   app.post(ENDPOINTS.login, { config: { rateLimit: app.rateLimits.login } }, async (request, reply) => {
     const form = request.body
-    const long = overLongPage(reply, form, 'Cannot sign in')
+    const long = overLongPage(reply, form, 'login.cannot')
     if (long) return long
     const browser = cookie(request, BROWSER_COOKIE)
     const requestId = field(form, 'request')
@@ -83,11 +93,11 @@ export default async function loginRoute (app: FastifyInstance) {
     if (!parked || !browser) return expiredRequestPage(reply)
     if (!verifyCSRF(browser, 'login', parked.id, field(form, 'csrf'))) {
       request.log.warn({ event: 'csrf_rejected', form: 'login' }, 'login form without a valid CSRF token')
-      return sendErrorPage(reply, 403, 'This form has expired', 'For your security the sign-in form could not be accepted. Go back to the application and try again.')
+      return sendErrorPage(reply, 403, 'error.formExpired.title', 'login.formExpired')
     }
     const username = field(form, 'username')?.trim()
     const password = field(form, 'password')
-    if (!username || !password) return render(reply, 400, parked, browser, username, 'Enter your username and password.')
+    if (!username || !password) return render(reply, 400, parked, browser, username, (l) => t(l, 'login.error.missing'))
 
     const clientId = parked.client.id
     const ip = request.ip
@@ -96,7 +106,7 @@ export default async function loginRoute (app: FastifyInstance) {
     if (!decision.allowed) {
       await app.audit.record({ type: 'login_throttled', clientId, ip, detail: { retry_after: decision.retryAfter, via: 'login_form' } })
       reply.header('retry-after', String(decision.retryAfter))
-      return render(reply, 429, parked, browser, username, `Too many attempts; try again in ${decision.retryAfter} seconds.`)
+      return render(reply, 429, parked, browser, username, (l) => tn(l, 'login.error.throttled', decision.retryAfter))
     }
 
     const user = await app.usersRepository.findByUsername(username)
@@ -109,7 +119,7 @@ export default async function loginRoute (app: FastifyInstance) {
         type: 'login_failed', subject: user?.id ?? null, clientId, ip,
         detail: { reason: !user ? 'unknown_user' : user.disabled && ok ? 'disabled' : 'bad_password', via: 'login_form' },
       })
-      return render(reply, 401, parked, browser, username, 'Incorrect username or password.')
+      return render(reply, 401, parked, browser, username, (l) => t(l, 'login.error.incorrect'))
     }
     await app.loginThrottle.succeeded(username, ip)
     await app.audit.record({ type: 'login_succeeded', actor: user.id, subject: user.id, clientId, ip, detail: { via: 'login_form' } })

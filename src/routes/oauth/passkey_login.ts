@@ -16,7 +16,7 @@ import { PasskeyError, relyingPartyFor } from '../../domain/second_factors.js'
 import type { ParkedRequest } from '../../domain/sso.js'
 import { publicIssuer } from '../../http/public_issuer.js'
 import { ENDPOINTS } from '../well_known/discovery.js'
-import { BROWSER_COOKIE, browserErrorPages, cookie, expiredRequestPage, redirect, sendErrorPage } from './browser.js'
+import { BROWSER_COOKIE, browserErrorPages, carriedLocale, cookie, expiredRequestPage, redirect, sendErrorPage, withLocale } from './browser.js'
 import { field, overLongPage } from './login.js'
 import { afterFactor } from './sign_in.js'
 
@@ -42,18 +42,18 @@ export default async function passkeyLoginRoutes (app: FastifyInstance) {
 
   app.post(ENDPOINTS.passkeyLogin, { config: { rateLimit } }, async (request, reply) => {
     const form = request.body
-    const long = overLongPage(reply, form, 'Cannot sign in')
+    const long = overLongPage(reply, form, 'login.cannot')
     if (long) return long
     const browser = cookie(request, BROWSER_COOKIE)
     const parked = await app.sso.parked(field(form, 'request'), browser)
     if (!parked || !browser) return expiredRequestPage(reply)
     if (!csrfValid(browser, parked, field(form, 'csrf'))) {
       request.log.warn({ event: 'csrf_rejected', form: 'passkey' }, 'passkey form without a valid CSRF token')
-      return sendErrorPage(reply, 403, 'This form has expired', 'For your security the form could not be accepted. Go back to the application and try again.')
+      return sendErrorPage(reply, 403, 'error.formExpired.title', 'factor.formExpired')
     }
     const clientId = parked.client.id
     const ip = request.ip
-    const back = (reply: FastifyReply) => redirect(reply, `${publicIssuer(request)}${parked.factorUserId ? ENDPOINTS.loginFactor : ENDPOINTS.login}?request=${parked.id}&error=passkey`)
+    const back = (reply: FastifyReply) => redirect(reply, withLocale(`${publicIssuer(request)}${parked.factorUserId ? ENDPOINTS.loginFactor : ENDPOINTS.login}?request=${parked.id}&error=passkey`, carriedLocale(request)))
     let response: AuthenticationResponseJSON
     try {
       response = JSON.parse(field(form, 'credential') ?? '')

@@ -18,11 +18,11 @@ import { publicIssuer } from '../../http/public_issuer.js'
 import type { UserRecord } from '../../storage/types.js'
 import { ENDPOINTS } from '../well_known/discovery.js'
 import { PASSKEY_SCRIPTS } from '../static.js'
-import { BROWSER_COOKIE, SESSION_COOKIE, browserErrorPages, cookie, expiredRequestPage, nonce, sendErrorPage, sendPage } from './browser.js'
+import { BROWSER_COOKIE, SESSION_COOKIE, browserErrorPages, cookie, expiredRequestPage, pageContext, sendErrorPage, sendPage } from './browser.js'
+import { t } from '../../i18n/messages.js'
 import { queryOf } from './authorize.js'
 import { field, overLongPage } from './login.js'
-import { FACTOR_TEXT, enrolPage, recoveryCodesPage, secondFactorPage } from './factor_views.js'
-import { PASSKEY_TEXT } from './views.js'
+import { enrolPage, recoveryCodesPage, secondFactorPage } from './factor_views.js'
 import { afterFactor, continueParked, establishSession } from './sign_in.js'
 
 interface Pending { parked: ParkedRequest, browser: string, user: UserRecord }
@@ -42,37 +42,36 @@ export default async function secondFactorRoutes (app: FastifyInstance) {
 
   const csrfRejected = (request: FastifyRequest, reply: FastifyReply) => {
     request.log.warn({ event: 'csrf_rejected', form: 'second_factor' }, 'second-factor form without a valid CSRF token')
-    return sendErrorPage(reply, 403, 'This form has expired', 'For your security the form could not be accepted. Go back to the application and try again.')
+    return sendErrorPage(reply, 403, 'error.formExpired.title', 'factor.formExpired')
   }
 
-  async function renderFactor (reply: FastifyReply, status: number, { parked, browser, user }: Pending, error?: string) {
+  async function renderFactor (reply: FastifyReply, status: number, { parked, browser, user }: Pending, error?: 'factor.wrongCode' | 'factor.wrongRecovery' | 'passkey.failed' | { throttled: number }) {
     const summary = await app.secondFactors.summary(user.id)
     const issuer = publicIssuer(reply.request)
     const passkeys = summary.passkeys.length > 0
-    const n = nonce()
-    const page = secondFactorPage({
-      nonce: n,
+    const ctx = pageContext(reply.request)
+    const page = secondFactorPage(ctx, {
       action: issuer + ENDPOINTS.loginFactor,
       requestId: parked.id,
       csrf: csrfToken(browser, 'factor', parked.id),
       totp: summary.totp,
       recovery: summary.recoveryCodesLeft > 0,
       passkey: passkeys ? { optionsAction: issuer + ENDPOINTS.passkeyOptions, action: issuer + ENDPOINTS.passkeyLogin, scripts: PASSKEY_SCRIPTS } : undefined,
-      error,
+      error: error === undefined ? undefined : typeof error === 'string' ? t(ctx.locale, error) : t(ctx.locale, 'login.error.throttled.other', { count: error.throttled }),
     })
-    return sendPage(reply, status, page, n, [parked.redirectUri], { scripts: passkeys })
+    return sendPage(reply, status, page, [parked.redirectUri])
   }
 
   app.get(ENDPOINTS.loginFactor, async (request, reply) => {
     const query = queryOf(request)
     const pending = await load(request, query.request?.[0])
     if (!pending) return expiredRequestPage(reply)
-    return renderFactor(reply, 200, pending, query.error?.[0] === 'passkey' ? PASSKEY_TEXT.failed : undefined)
+    return renderFactor(reply, 200, pending, query.error?.[0] === 'passkey' ? 'passkey.failed' : undefined)
   })
 
   app.post(ENDPOINTS.loginFactor, { config: { rateLimit: app.rateLimits.login } }, async (request, reply) => {
     const form = request.body
-    const long = overLongPage(reply, form, 'Cannot sign in')
+    const long = overLongPage(reply, form, 'login.cannot')
     if (long) return long
     const pending = await load(request, field(form, 'request'))
     if (!pending) return expiredRequestPage(reply)
@@ -86,7 +85,7 @@ export default async function secondFactorRoutes (app: FastifyInstance) {
     if (!decision.allowed) {
       await app.audit.record({ type: 'login_throttled', subject: user.id, clientId, ip, detail: { retry_after: decision.retryAfter, via: 'second_factor' } })
       reply.header('retry-after', String(decision.retryAfter))
-      return renderFactor(reply, 429, pending, `Too many attempts; try again in ${decision.retryAfter} seconds.`)
+      return renderFactor(reply, 429, pending, { throttled: decision.retryAfter })
     }
     let ok = false
     if (method === 'totp') ok = await app.secondFactors.verifyTOTP(user.id, code)
@@ -94,7 +93,7 @@ export default async function secondFactorRoutes (app: FastifyInstance) {
     if (!ok) {
       await app.loginThrottle.failed(user.username, ip)
       await app.audit.record({ type: 'second_factor_failed', actor: user.id, subject: user.id, clientId, ip, detail: { method: method === 'recovery' ? 'recovery' : 'totp' } })
-      return renderFactor(reply, 401, pending, method === 'recovery' ? FACTOR_TEXT.wrongRecovery : FACTOR_TEXT.wrongCode)
+      return renderFactor(reply, 401, pending, method === 'recovery' ? 'factor.wrongRecovery' : 'factor.wrongCode')
     }
     await app.loginThrottle.succeeded(user.username, ip)
     if (method === 'recovery') {
@@ -106,16 +105,16 @@ export default async function secondFactorRoutes (app: FastifyInstance) {
     return afterFactor(app, request, reply, parked, browser, user, combineMethods(parked.factorAmr, ['otp']))
   })
 
-  async function renderEnrol (reply: FastifyReply, status: number, { parked, browser, user }: Pending, error?: string) {
+  async function renderEnrol (reply: FastifyReply, status: number, { parked, browser, user }: Pending, error?: 'factor.wrongCode') {
     const enrolment = await app.secondFactors.beginTOTP(user)
     // Enrolled meanwhile (another tab): the second-factor page asks for a code instead.
     if (!enrolment) return renderFactor(reply, status, { parked, browser, user })
-    const n = nonce()
-    const page = enrolPage({
-      nonce: n, action: publicIssuer(reply.request) + ENDPOINTS.loginEnrol, requestId: parked.id, csrf: csrfToken(browser, 'factor', parked.id),
-      qrSVG: enrolment.qrSVG, secret: enrolment.secret, error,
+    const ctx = pageContext(reply.request)
+    const page = enrolPage(ctx, {
+      action: publicIssuer(reply.request) + ENDPOINTS.loginEnrol, requestId: parked.id, csrf: csrfToken(browser, 'factor', parked.id),
+      qrSVG: enrolment.qrSVG, secret: enrolment.secret, error: error && t(ctx.locale, error),
     })
-    return sendPage(reply, status, page, n, [parked.redirectUri])
+    return sendPage(reply, status, page, [parked.redirectUri])
   }
 
   app.get(ENDPOINTS.loginEnrol, async (request, reply) => {
@@ -126,14 +125,14 @@ export default async function secondFactorRoutes (app: FastifyInstance) {
 
   app.post(ENDPOINTS.loginEnrol, { config: { rateLimit: app.rateLimits.login } }, async (request, reply) => {
     const form = request.body
-    const long = overLongPage(reply, form, 'Cannot sign in')
+    const long = overLongPage(reply, form, 'login.cannot')
     if (long) return long
     const pending = await load(request, field(form, 'request'))
     if (!pending) return expiredRequestPage(reply)
     const { parked, browser, user } = pending
     if (!verifyCSRF(browser, 'factor', parked.id, field(form, 'csrf'))) return csrfRejected(request, reply)
     if (!await app.secondFactors.confirmTOTP(user.id, field(form, 'code')?.trim() ?? '')) {
-      return renderEnrol(reply, 400, pending, FACTOR_TEXT.wrongCode)
+      return renderEnrol(reply, 400, pending, 'factor.wrongCode')
     }
     const audit = { actor: user.id, subject: user.id, clientId: parked.client.id, ip: request.ip }
     await app.audit.record({ type: 'totp_enrolled', ...audit, detail: { via: 'sign_in' } })
@@ -141,17 +140,16 @@ export default async function secondFactorRoutes (app: FastifyInstance) {
     await app.audit.record({ type: 'recovery_codes_generated', ...audit, detail: { count: codes.length } })
     await app.audit.record({ type: 'login_succeeded', ...audit, detail: { via: 'enrolment' } })
     const { browser: rotated } = await establishSession(app, request, reply, parked, browser, user, combineMethods(parked.factorAmr, ['otp']))
-    const n = nonce()
-    const page = recoveryCodesPage({
-      nonce: n, codes, action: publicIssuer(request) + ENDPOINTS.loginContinue, hidden: { request: parked.id, csrf: csrfToken(rotated, 'factor', parked.id) },
+    const page = recoveryCodesPage(pageContext(request), {
+      codes, action: publicIssuer(request) + ENDPOINTS.loginContinue, hidden: { request: parked.id, csrf: csrfToken(rotated, 'factor', parked.id) },
     })
-    return sendPage(reply, 200, page, n, [parked.redirectUri])
+    return sendPage(reply, 200, page, [parked.redirectUri])
   })
 
   // After the recovery codes were shown: on to consent or back to the application.
   app.post(ENDPOINTS.loginContinue, async (request, reply) => {
     const form = request.body
-    const long = overLongPage(reply, form, 'Cannot continue')
+    const long = overLongPage(reply, form, 'consent.cannot')
     if (long) return long
     const browser = cookie(request, BROWSER_COOKIE)
     const parked = await app.sso.parked(field(form, 'request'), browser)

@@ -12,7 +12,7 @@ import type { ParkedRequest } from '../../domain/sso.js'
 import { publicIssuer } from '../../http/public_issuer.js'
 import type { ClientRecord, SessionRecord, UserRecord } from '../../storage/types.js'
 import { ENDPOINTS } from '../well_known/discovery.js'
-import { SESSION_COOKIE, completeParked, cookie, cookieJarFor, redirect } from './browser.js'
+import { SESSION_COOKIE, carriedLocale, completeParked, cookie, cookieJarFor, redirect, withLocale } from './browser.js'
 
 /** Whether MFA is demanded for this sign-in: globally, by the client, for the user, or by acr_values. */
 export function mfaDemanded (app: FastifyInstance, client: ClientRecord, user: UserRecord, acrValues: readonly string[]): boolean {
@@ -39,7 +39,7 @@ export async function afterFactor (app: FastifyInstance, request: FastifyRequest
     if (next !== 'done') {
       await app.sso.firstFactorPassed(parked.id, user.id, amr)
       const page = next === 'enrol' ? ENDPOINTS.loginEnrol : ENDPOINTS.loginFactor
-      return redirect(reply, `${publicIssuer(request)}${page}?request=${parked.id}`)
+      return redirect(reply, withLocale(`${publicIssuer(request)}${page}?request=${parked.id}`, carriedLocale(request)))
     }
   }
   const { session } = await establishSession(app, request, reply, parked, browser, user, amr)
@@ -67,7 +67,7 @@ export async function establishSession (app: FastifyInstance, request: FastifyRe
 export async function continueParked (app: FastifyInstance, request: FastifyRequest, reply: FastifyReply, parked: ParkedRequest, session: SessionRecord, user: UserRecord): Promise<FastifyReply> {
   const scopes = app.sso.grantableScopes(parked.client, user, parked.scopes)
   if (await app.sso.consentRequired(parked.client, user, scopes, parked.prompt)) {
-    return redirect(reply, `${publicIssuer(request)}${ENDPOINTS.consent}?request=${parked.id}`)
+    return redirect(reply, withLocale(`${publicIssuer(request)}${ENDPOINTS.consent}?request=${parked.id}`, carriedLocale(request)))
   }
   return completeParked(app, reply, parked, session, user)
 }
