@@ -33,6 +33,8 @@ import { BENCH_DIR, ROOT, freePort, runCeiling, startBareFastify, startServer } 
 import { markdownTable, pairedRatioCheck, printConsole, ratioCheck, type Ceilings, type Check } from './report.js'
 import { mergeRates, type RateResult } from './stats.js'
 import { benchClientMetadata } from './client_metadata.js'
+import { passkeyVerificationRate, totpCostMs } from './accounts.js'
+import { randomUUID } from 'node:crypto'
 
 const settings: LoadSettings = {
   // 32 keep-alive connections: enough to saturate two cores (the token routes spend part of each
@@ -41,7 +43,7 @@ const settings: LoadSettings = {
   warmupSeconds: Number(process.env.BENCH_WARMUP ?? 1),
   durationSeconds: Number(process.env.BENCH_DURATION ?? 5),
 }
-/** BENCH_ONLY=jwks,client_credentials,password,refresh_token,verifier,workers,cimd (comma list; default all). */
+/** BENCH_ONLY=jwks,client_credentials,password,passkey,totp,refresh_token,verifier,workers,cimd (comma list; default all; passkey runs with password). */
 const only = process.env.BENCH_ONLY ? new Set(process.env.BENCH_ONLY.split(',').map((s) => s.trim())) : null
 const selected = (name: string) => !only || only.has(name)
 const SIGN_CONCURRENCY = 64
@@ -167,6 +169,7 @@ async function main (): Promise<void> {
   if (selected('password')) {
     const argon2Runs: RateResult[] = []
     const passwordRuns: LoadResult[] = []
+    const passkeyRates: number[] = []
     for (let round = 1; round <= PAIRED_ROUNDS; round++) {
       step(`ceiling: argon2id verification (${JSON.stringify(defaults.argon2)}), ${ARGON2_CONCURRENCY} in flight (round ${round}/${PAIRED_ROUNDS})`)
       argon2Runs.push(await runCeiling<RateResult>('ceilings/argon2_verify.ts', [ARGON2_CONCURRENCY, 1000, CEILING_SECONDS * 1000]))
@@ -174,6 +177,14 @@ async function main (): Promise<void> {
       // As many requests in flight as the ceiling has verifications: argon2 runs at most
       // UV_THREADPOOL_SIZE (4) at once, so more would only queue.
       passwordRuns.push(await runLoad(passwordScenario(base, seed, refreshPool), { ...pairedSettings, connections: PASSWORD_CONNECTIONS }))
+      if (selected('passkey')) {
+        step(`passkey: WebAuthn assertion verification, ES256 software authenticator (round ${round}/${PAIRED_ROUNDS})`)
+        passkeyRates.push(await passkeyVerificationRate(pairedSettings.durationSeconds))
+      }
+    }
+    if (passkeyRates.length) {
+      // Issue 15: a passkey sign-in costs one signature check, no argon2: ≥ 10 × the password grant.
+      checks.push(pairedRatioCheck('passkey verification vs password grant', passkeyRates.map((rate, i) => [rate, passwordRuns[i].mean]), 'password grant', 10))
     }
     ceilings.argon2 = mergeRates(argon2Runs)
     scenarios.password = mergeRuns(passwordRuns)
@@ -231,6 +242,14 @@ async function main (): Promise<void> {
   if (selected('workers')) {
     step('workers: client_credentials with 1 and 2 worker processes')
     workers = await benchWorkers()
+  }
+
+  if (selected('totp')) {
+    step('totp: sealed secret + ±1 step + atomic last-step UPDATE, per sign-in')
+    const ms = await totpCostMs(database.url, randomUUID())
+    // A budget, not a ratio: the check passes when the cost stays at or under it.
+    checks.push({ name: 'TOTP added per sign-in (ms)', value: ms, ceiling: 2, ceilingLabel: 'ms budget', ratio: ms, target: 2, pass: ms <= 2, atMost: true })
+    console.log(`\nTOTP: ${ms.toFixed(3)} ms added per sign-in (target ≤ 2 ms)`)
   }
 
   if (selected('cimd')) {

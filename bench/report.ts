@@ -25,6 +25,8 @@ export interface Check {
   pass: boolean
   /** Per-round (value, ceiling) when the ratio comes from back-to-back pairs. */
   pairs?: Array<[number, number]>
+  /** A budget (value ≤ target, e.g. milliseconds) rather than a ratio to reach. */
+  atMost?: boolean
 }
 
 export function ratioCheck (name: string, value: number, ceiling: number, ceilingLabel: string, target: number): Check {
@@ -68,7 +70,7 @@ export function printConsole (scenarios: Record<string, LoadResult>, ceilings: C
   console.log('\nTargets')
   for (const c of checks) {
     const rounds = c.pairs && c.pairs.length > 1 ? `, rounds ${c.pairs.map(([v, ceiling]) => f2(v / ceiling)).join(' ')}` : ''
-    console.log(`  ${c.pass ? 'PASS' : 'MISS'}  ${c.name.padEnd(30)} ${c.ceilingLabel ? `${f0(c.value)} vs ${f0(c.ceiling)} (${c.ceilingLabel}) → ` : ''}ratio ${f2(c.ratio)}${rounds} (target ≥ ${c.target})`)
+    console.log(`  ${c.pass ? 'PASS' : 'MISS'}  ${c.name.padEnd(30)} ${c.ceilingLabel ? `${f0(c.value)} vs ${f0(c.ceiling)} (${c.ceilingLabel}) → ` : ''}ratio ${f2(c.ratio)}${rounds} (target ${c.atMost ? '≤' : '≥'} ${c.target})`)
   }
 }
 
@@ -80,7 +82,7 @@ export function markdownTable (scenarios: Record<string, LoadResult>, checks: Ma
   for (const [name, r] of Object.entries(scenarios)) {
     const c = checks.get(name)
     const vs = c ? `${f2(c.ratio)} × ${c.ceilingLabel} (${f0(c.ceiling)}/s)` : '—'
-    lines.push(`| ${name} | ${f0(r.mean)} | ${f0(r.median)} | ${f1(r.p50)} | ${f1(r.p99)} | ${r.non2xx} | ${vs} | ${c ? `≥ ${c.target}` : ''} | ${c ? (c.pass ? 'PASS' : 'MISS') : ''} |`)
+    lines.push(`| ${name} | ${f0(r.mean)} | ${f0(r.median)} | ${f1(r.p50)} | ${f1(r.p99)} | ${r.non2xx} | ${vs} | ${c ? `${c.atMost ? '≤' : '≥'} ${c.target}` : ''} | ${c ? (c.pass ? 'PASS' : 'MISS') : ''} |`)
   }
   return lines.join('\n')
 }
