@@ -51,7 +51,7 @@ export async function issueTokenPair (request: PairRequest, services: GrantServi
     }
     // Store before handing the token out: a token the database does not know is useless anyway.
     const [refreshToken] = await Promise.all([
-      minter.refreshToken({ jti, sub: request.sub, clientId: request.client.id, scope: record.scope, exp, familyId: record.familyId, authTime: request.authTime, acr: request.acr }, now),
+      minter.refreshToken({ jti, sub: request.sub, clientId: request.client.id, scope: record.scope, exp, familyId: record.familyId }, now),
       services.refreshTokens.create(record),
     ])
     response.refresh_token = refreshToken

@@ -60,7 +60,7 @@ export const refreshToken: Grant = {
       authTime: typeof claims.auth_time === 'number' ? claims.auth_time : undefined,
       acr: typeof claims.acr === 'string' ? claims.acr : undefined,
     }
-    let nextRefreshToken = minter.refreshToken({ jti: successor.jti, sub, clientId: client.id, scope: claims.scope, familyId, ...login }, now.getTime())
+    let nextRefreshToken = minter.refreshToken({ jti: successor.jti, sub, clientId: client.id, scope: claims.scope, familyId }, now.getTime())
     nextRefreshToken.catch(() => {}) // awaited below; this only keeps a refusal from leaving it unhandled
 
     const exchange = () => services.refreshTokens.exchange({
@@ -90,17 +90,17 @@ export const refreshToken: Grant = {
       const issued = exchanged.issued!
       familyScope = issued.scope
       if (issued.scope !== claims.scope || issued.expiresAt.getTime() !== successor.expiresAt.getTime()) {
-        nextRefreshToken = minter.refreshToken({ jti: successor.jti, sub, clientId: client.id, scope: issued.scope, exp: issued.expiresAt.getTime() / 1000, familyId: record.familyId, ...login }, now.getTime())
+        nextRefreshToken = minter.refreshToken({ jti: successor.jti, sub, clientId: client.id, scope: issued.scope, exp: issued.expiresAt.getTime() / 1000, familyId: record.familyId }, now.getTime())
       } else if (!familyId) {
         // A token from before `fid` existed: its successor is signed again, naming the family.
-        nextRefreshToken = minter.refreshToken({ jti: successor.jti, sub, clientId: client.id, scope: issued.scope, exp: issued.expiresAt.getTime() / 1000, familyId: record.familyId, ...login }, now.getTime())
+        nextRefreshToken = minter.refreshToken({ jti: successor.jti, sub, clientId: client.id, scope: issued.scope, exp: issued.expiresAt.getTime() / 1000, familyId: record.familyId }, now.getTime())
       }
     } else {
       const retry = retriedSuccessor(exchanged, now, policy.refreshRetrySeconds)
       if (!retry) return reuse(record, now, services, ip)
       familyScope = retry.scope
       // The very claims the consumption signed: iat is the consumption's time, exp the stored expiry.
-      nextRefreshToken = minter.refreshToken({ jti: retry.jti, sub, clientId: client.id, scope: retry.scope, exp: retry.expiresAt.getTime() / 1000, familyId: record.familyId, ...login }, record.consumedAt!.getTime())
+      nextRefreshToken = minter.refreshToken({ jti: retry.jti, sub, clientId: client.id, scope: retry.scope, exp: retry.expiresAt.getTime() / 1000, familyId: record.familyId }, record.consumedAt!.getTime())
       services.log.info({ family_id: record.familyId, client_id: client.id }, 'refresh retried: the successor was handed out again')
     }
 
