@@ -43,7 +43,8 @@ import { ClientMetadataResolver } from '../domain/client_metadata.js'
 import { ClientUsage } from '../domain/client_usage.js'
 import { safeFetch, type SafeFetchOptions } from '../http/safe_fetch.js'
 import { prismaRegistrationTokenStore } from '../storage/prisma/registration_tokens.js'
-import type { RegistrationTokenStore } from '../storage/types.js'
+import type { RegistrationTokenStore, ReplayStore } from '../storage/types.js'
+import { prismaReplayStore } from '../storage/prisma/used_jtis.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -84,6 +85,8 @@ declare module 'fastify' {
     clientMetadata: ClientMetadataResolver | null
     clientUsage: ClientUsage
     registrationTokens: RegistrationTokenStore
+    /** One-time JWT identifiers (client assertions, DPoP proofs), shared by all instances. */
+    usedJtis: ReplayStore
   }
 }
 
@@ -235,6 +238,7 @@ export default fp(async function services (app: FastifyInstance, options: Servic
   app.decorate('clientMetadata', clientMetadata)
   app.decorate('clientUsage', clientUsage)
   app.decorate('registrationTokens', prismaRegistrationTokenStore(prisma))
+  app.decorate('usedJtis', prismaReplayStore(prisma))
 }, { name: 'services' })
 
 /**

@@ -400,6 +400,7 @@ export type PurgeKind =
   | 'refresh_tokens_expired' | 'refresh_tokens_consumed' | 'refresh_tokens_revoked'
   | 'sessions_ended' | 'sessions_expired'
   | 'authorization_codes' | 'authorization_requests'
+  | 'used_jtis'
   | 'audit_events'
 
 export interface PurgeCutoffs {
@@ -423,4 +424,17 @@ export interface RetentionStore {
    * one clock for every instance, unmoved by a jump of this host's.
    */
   exclusive<T>(pass: (batch: PurgeBatch, now: Date) => Promise<T>): Promise<T | undefined>
+}
+
+/**
+ * JWT identifiers that may be used once (client assertions, DPoP proofs), shared by all
+ * instances so that a replay to another instance is caught too.
+ */
+export interface ReplayStore {
+  /**
+   * Records `jti` in `namespace` until `expiresAt`: true the first time, false when it was
+   * already recorded and has not expired (a replay). Atomic: of two concurrent calls with the
+   * same values exactly one gets true.
+   */
+  markUsed(namespace: string, jti: string, expiresAt: Date, now: Date): Promise<boolean>
 }

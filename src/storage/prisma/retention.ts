@@ -57,6 +57,11 @@ const SIMPLE: Partial<Record<PurgeKind, SimpleKind>> = {
     sql: deleteByCtid('authorization_requests', 'SELECT ctid FROM authorization_requests WHERE expires_at < $1 LIMIT $2'),
     params: (c) => [c.now],
   },
+  // A replay of an expired JWT fails on its `exp` already: no margin.
+  used_jtis: {
+    sql: deleteByCtid('used_jtis', 'SELECT ctid FROM used_jtis WHERE expires_at < $1 LIMIT $2'),
+    params: (c) => [c.now],
+  },
   audit_events: {
     sql: deleteByCtid('audit_events', 'SELECT ctid FROM audit_events WHERE created_at < $1 LIMIT $2'),
     params: (c) => [c.audit],

@@ -66,9 +66,11 @@ t.test('each kind of dead row goes past the margin; everything that may still ma
   await request('req-expired', at(-1000))
   await request('req-live', at(HOUR))
   await pool.query(`INSERT INTO audit_events (type, created_at) VALUES ('old', now() - interval '91 days'), ('new', now() - interval '89 days')`)
+  await pool.query(`INSERT INTO used_jtis (namespace, jti, expires_at) VALUES ('n', 'jti-expired', now() - interval '1 second'), ('n', 'jti-live', now() + interval '1 minute')`)
 
   const report = await runner().runOnce()
-  t.same(report?.removed, { refresh_tokens: 3, sessions: 2, authorization_codes: 1, authorization_requests: 1, audit_events: 1 })
+  t.same(report?.removed, { refresh_tokens: 3, sessions: 2, authorization_codes: 1, authorization_requests: 1, used_jtis: 1, audit_events: 1 })
+  t.same(await ids(pool, 'SELECT jti AS id FROM used_jtis'), ['jti-live'])
   t.equal(report?.complete, true)
   t.same(await ids(pool, 'SELECT jti AS id FROM refresh_tokens'), ['consumed-recent', 'expired-recent', 'live', 'revoked-recent'])
   t.same(await ids(pool, 'SELECT id FROM sessions'), ['s-ended-recent', 's-live', 's-offline'])
