@@ -29,6 +29,7 @@ import consentRoute from './routes/oauth/consent.js'
 import userinfoRoute from './routes/oauth/userinfo.js'
 import logoutRoute from './routes/oauth/logout.js'
 import registerRoute from './routes/oauth/register.js'
+import deviceRoutes from './routes/device/index.js'
 import jwksRoute from './routes/well_known/jwks.js'
 import discoveryRoutes from './routes/well_known/discovery.js'
 import healthRoutes from './routes/health.js'
@@ -61,7 +62,7 @@ const FASTIFY_CLIENT_ERRORS: Record<string, string> = {
 }
 
 /** Pages a browser navigates to: an outage there gets an HTML page, not JSON. */
-const BROWSER_PAGES = new Set<string>([ENDPOINTS.authorization, ENDPOINTS.login, ENDPOINTS.consent, ENDPOINTS.endSession])
+const BROWSER_PAGES = new Set<string>([ENDPOINTS.authorization, ENDPOINTS.login, ENDPOINTS.consent, ENDPOINTS.endSession, ENDPOINTS.device, `${ENDPOINTS.device}/login`, `${ENDPOINTS.device}/approve`])
 
 /** Fastify accepts a hop count at run time but its types do not; this is its own translation. */
 function trustProxyOption (value: TrustProxy): boolean | string[] | ((address: string, hop: number) => boolean) {
@@ -185,6 +186,7 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
   await app.register(userinfoRoute)
   await app.register(logoutRoute)
   await app.register(registerRoute)
+  await app.register(deviceRoutes)
   await app.register(jwksRoute)
   await app.register(discoveryRoutes)
   await app.register(adminRoutes, { prefix: ADMIN_PREFIX })

@@ -43,7 +43,9 @@ import { ClientMetadataResolver } from '../domain/client_metadata.js'
 import { ClientUsage } from '../domain/client_usage.js'
 import { safeFetch, type SafeFetchOptions } from '../http/safe_fetch.js'
 import { prismaRegistrationTokenStore } from '../storage/prisma/registration_tokens.js'
-import type { RegistrationTokenStore } from '../storage/types.js'
+import type { DeviceAuthorizationStore, RegistrationTokenStore } from '../storage/types.js'
+import { prismaDeviceAuthorizationStore } from '../storage/prisma/device_authorizations.js'
+import { UserCodeGuard } from '../domain/device_flow.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -84,6 +86,9 @@ declare module 'fastify' {
     clientMetadata: ClientMetadataResolver | null
     clientUsage: ClientUsage
     registrationTokens: RegistrationTokenStore
+    /** RFC 8628 device authorizations, and the guard against user-code guessing. */
+    deviceAuthorizations: DeviceAuthorizationStore
+    userCodeGuard: UserCodeGuard
   }
 }
 
@@ -221,9 +226,12 @@ export default fp(async function services (app: FastifyInstance, options: Servic
   app.decorate('dbPool', pool)
   app.decorate('databaseMonitor', databaseMonitor)
   app.decorate('clockGuard', clockGuard)
+  const deviceAuthorizations = prismaDeviceAuthorizationStore(prisma)
+  app.decorate('deviceAuthorizations', deviceAuthorizations)
+  app.decorate('userCodeGuard', new UserCodeGuard(throttleStore, config.policy.deviceFlow))
   app.decorate('grantServices', {
     issuer: config.issuer, policy: config.policy, minter, users: usersRepository, refreshTokens, codes: authorizationCodes, passwords: passwordHasher,
-    throttle: loginThrottle, audit, log: app.log, sessions,
+    throttle: loginThrottle, audit, log: app.log, sessions, devices: deviceAuthorizations, findClient: (id) => clientCache.find(id),
   })
   app.decorate('sessions', sessions)
   app.decorate('pendingAuthorizations', pendingAuthorizations)

@@ -21,12 +21,13 @@ import type { ParkedRequest } from '../../domain/sso.js'
 import { publicIssuer } from '../../http/public_issuer.js'
 import { ENDPOINTS } from '../well_known/discovery.js'
 import {
-  BROWSER_COOKIE, SESSION_COOKIE, browserErrorPages, completeParked, cookie, cookieJarFor, expiredRequestPage, nonce, redirect, sendErrorPage, sendPage,
+  BROWSER_COOKIE, browserErrorPages, completeParked, cookie, expiredRequestPage, nonce, redirect, sendErrorPage, sendPage,
 } from './browser.js'
 import { queryOf } from './authorize.js'
 import { loginPage } from './views.js'
 import { InvalidRequest } from '../../errors.js'
 import { overLongParameter, parameterLimit, tooLongDescription } from '../../domain/parameter_limits.js'
+import { checkPassword, startSession } from './password_sign_in.js'
 
 /**
  * One value of a form field; undefined when absent or repeated. Over its limit (parameter_limits.ts)
@@ -82,41 +83,14 @@ export default async function loginRoute (app: FastifyInstance) {
     const password = field(form, 'password')
     if (!username || !password) return render(reply, 400, parked, browser, username, 'Enter your username and password.')
 
-    const clientId = parked.client.id
-    const ip = request.ip
-    // Back-off before any password check; unknown usernames are throttled like known ones.
-    const decision = await app.loginThrottle.check(username, ip)
-    if (!decision.allowed) {
-      await app.audit.record({ type: 'login_throttled', clientId, ip, detail: { retry_after: decision.retryAfter, via: 'login_form' } })
-      reply.header('retry-after', String(decision.retryAfter))
-      return render(reply, 429, parked, browser, username, `Too many attempts; try again in ${decision.retryAfter} seconds.`)
+    const check = await checkPassword(app, request, { username, password, clientId: parked.client.id, via: 'login_form' })
+    if (!check.ok && check.reason === 'throttled') {
+      reply.header('retry-after', String(check.retryAfter))
+      return render(reply, 429, parked, browser, username, `Too many attempts; try again in ${check.retryAfter} seconds.`)
     }
-
-    const user = await app.usersRepository.findByUsername(username)
-    // Always run argon2, also for unknown users, so timing does not reveal which usernames exist.
-    const ok = await app.passwordHasher.verify(user?.passwordHash ?? null, password)
-    if (!user || !ok || user.disabled) {
-      await app.loginThrottle.failed(username, ip)
-      // As in the password grant: the subject is the user id, never the typed username.
-      await app.audit.record({
-        type: 'login_failed', subject: user?.id ?? null, clientId, ip,
-        detail: { reason: !user ? 'unknown_user' : user.disabled && ok ? 'disabled' : 'bad_password', via: 'login_form' },
-      })
-      return render(reply, 401, parked, browser, username, 'Incorrect username or password.')
-    }
-    await app.loginThrottle.succeeded(username, ip)
-    await app.audit.record({ type: 'login_succeeded', actor: user.id, subject: user.id, clientId, ip, detail: { via: 'login_form' } })
-    if (app.passwordHasher.needsRehash(user.passwordHash)) {
-      await app.usersRepository.updatePasswordHash(user.id, await app.passwordHasher.hash(password))
-    }
-
-    const current = await app.sso.currentSession(cookie(request, SESSION_COOKIE))
-    const { session, secret } = await app.sso.signIn(user, current)
-    const jar = cookieJarFor(request)
-    jar.set(reply, SESSION_COOKIE, secret)
-    // A binding secret known before the sign-in (planted, or read off this device) must not carry
-    // over into the consent step: the parked requests move to a new one.
-    await app.sso.rebindBrowser(browser, jar.rotateBrowserSecret(reply))
+    if (!check.ok) return render(reply, 401, parked, browser, username, 'Incorrect username or password.')
+    const { user } = check
+    const { session } = await startSession(app, request, reply, user, browser)
     await app.sso.markAuthenticated(parked.id, session.id)
 
     const scopes = app.sso.grantableScopes(parked.client, user, parked.scopes)

@@ -16,13 +16,13 @@ export function escapeHTML (value: unknown): string {
 }
 
 /** Tagged template that escapes every interpolation unless it is already {@link SafeHTML}. */
-class SafeHTML {
+export class SafeHTML {
   readonly html: string
   constructor (html: string) { this.html = html }
   toString (): string { return this.html }
 }
 
-function html (strings: TemplateStringsArray, ...values: unknown[]): SafeHTML {
+export function html (strings: TemplateStringsArray, ...values: unknown[]): SafeHTML {
   let out = strings[0]
   values.forEach((value, i) => {
     const part = Array.isArray(value)
@@ -71,7 +71,7 @@ footer{margin-top:22px;color:var(--muted);font-size:13px;text-align:center}
 
 interface LayoutOptions { nonce: string, title: string, body: SafeHTML }
 
-function layout ({ nonce, title, body }: LayoutOptions): string {
+export function layout ({ nonce, title, body }: LayoutOptions): string {
   return '<!doctype html>\n' + html`<html lang="en">
 <head>
 <meta charset="utf-8">

@@ -14,6 +14,7 @@ import { publicIssuer } from '../../http/public_issuer.js'
 import { CODE_CHALLENGE_METHODS } from '../../domain/pkce.js'
 import { CLAIMS_SUPPORTED } from '../../domain/oidc_claims.js'
 import { PROMPT_VALUES, RESPONSE_MODES, RESPONSE_TYPES } from '../../domain/authorization_request.js'
+import { DEVICE_CODE_GRANT } from '../../domain/device_flow.js'
 
 /** Endpoint paths, relative to the issuer; routes register these same constants. */
 export const ENDPOINTS = {
@@ -29,6 +30,9 @@ export const ENDPOINTS = {
   consent: '/consent',
   /** RFC 7591 registration; RFC 7592 client configuration at `${registration}/${client_id}`. */
   registration: '/register',
+  /** RFC 8628 §3.1 device authorization endpoint, and §3.3 the verification URI (a hosted page). */
+  deviceAuthorization: '/device_authorization',
+  device: '/device',
 } as const
 
 export function metadata (config: Pick<Config, 'issuer'> & Partial<Pick<Config, 'clientMetadataDocuments' | 'registration'>>, signingAlgs: string[]) {
@@ -46,6 +50,8 @@ export function metadata (config: Pick<Config, 'issuer'> & Partial<Pick<Config, 
         end_session_endpoint: issuer + ENDPOINTS.endSession,
       }
     : {}
+  // RFC 8628 §4: advertised while the device_code grant is registered.
+  const device = grants.some((g) => g.grantType === DEVICE_CODE_GRANT) ? { device_authorization_endpoint: issuer + ENDPOINTS.deviceAuthorization } : {}
   return {
     issuer,
     ...browser,
@@ -53,6 +59,7 @@ export function metadata (config: Pick<Config, 'issuer'> & Partial<Pick<Config, 
     jwks_uri: issuer + ENDPOINTS.jwks,
     revocation_endpoint: issuer + ENDPOINTS.revocation,
     introspection_endpoint: issuer + ENDPOINTS.introspection,
+    ...device,
     grant_types_supported: grants.map((g) => g.grantType),
     response_types_supported: codeFlow ? [...RESPONSE_TYPES] : [] as string[],
     response_modes_supported: codeFlow ? [...RESPONSE_MODES] : [] as string[],
