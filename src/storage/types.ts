@@ -396,12 +396,13 @@ export interface ConsentStore {
  * `refresh_tokens_expired`: never consumed nor revoked, expired before `dead`; `_consumed` and
  * `_revoked`: consumed / revoked before `dead`; `sessions_ended`/`_expired`: before `dead`, unless a
  * live refresh token still names the session; `authorization_codes`: expired before `dead`;
- * `authorization_requests`: expired; `audit_events`: older than `audit`.
+ * `authorization_requests`: expired; `device_authorizations`: expired before `dead`; `audit_events`: older than `audit`.
  */
 export type PurgeKind =
   | 'refresh_tokens_expired' | 'refresh_tokens_consumed' | 'refresh_tokens_revoked'
   | 'sessions_ended' | 'sessions_expired'
   | 'authorization_codes' | 'authorization_requests'
+  | 'device_authorizations'
   | 'audit_events'
 
 export interface PurgeCutoffs {
