@@ -17,6 +17,7 @@
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { Counter } from 'prom-client'
+import { OAuthError } from '../../errors.js'
 import { csrfToken, hashSecret, verifyCSRF } from '../../domain/browser_secrets.js'
 import { formatUserCode, normalizeUserCode, sha256 } from '../../domain/device_flow.js'
 import { publicIssuer } from '../../http/public_issuer.js'
@@ -69,7 +70,8 @@ export default async function deviceVerificationRoutes (app: FastifyInstance) {
   async function usable (reply: FastifyReply, id: string | undefined): Promise<{ record: DeviceAuthorizationRecord, client: ClientRecord } | FastifyReply> {
     const record = id ? await app.deviceAuthorizations.find(id) : null
     if (!record) return sendErrorPage(reply, 400, TEXT.stepTitle, TEXT.stepMessage)
-    const client = await app.clientCache.find(record.clientId).catch(() => null)
+    // A metadata-document client that became unusable is an expired request; an outage is not.
+    const client = await app.clientCache.find(record.clientId).catch((err: unknown) => { if (err instanceof OAuthError) return null; throw err })
     if (!client || record.expiresAt <= new Date()) return sendErrorPage(reply, 400, TEXT.expiredTitle, TEXT.expiredMessage)
     if (record.status !== 'pending') return sendErrorPage(reply, 400, TEXT.usedTitle, TEXT.usedMessage)
     return { record, client }
