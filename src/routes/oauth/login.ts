@@ -18,11 +18,14 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { FormBody } from '../../plugins/form_body.js'
 import { csrfToken, verifyCSRF } from '../../domain/browser_secrets.js'
 import type { ParkedRequest } from '../../domain/sso.js'
+import type { Locale } from '../../i18n/messages.js'
 import { publicIssuer } from '../../http/public_issuer.js'
 import { ENDPOINTS } from '../well_known/discovery.js'
 import {
-  BROWSER_COOKIE, browserErrorPages, completeParked, cookie, expiredRequestPage, nonce, redirect, sendErrorPage, sendPage,
+  BROWSER_COOKIE, browserErrorPages, carriedLocale, completeParked, cookie, expiredRequestPage, pageContext, redirect,
+  sendErrorPage, sendPage, withLocale, type PageText,
 } from './browser.js'
+import { t, tn } from '../../i18n/messages.js'
 import { queryOf } from './authorize.js'
 import { loginPage } from './views.js'
 import { InvalidRequest } from '../../errors.js'
@@ -43,21 +46,27 @@ export function field (form: unknown, name: string): string | undefined {
 }
 
 /** An error page naming an over-long field of a browser form, or undefined when none is. */
-export function overLongPage (reply: FastifyReply, form: unknown, title: string): FastifyReply | undefined {
+export function overLongPage (reply: FastifyReply, form: unknown, title: PageText): FastifyReply | undefined {
   if (!form || typeof form !== 'object' || Object.getPrototypeOf(form) !== null) return undefined
   const name = overLongParameter(form as FormBody)
-  return name === undefined ? undefined : sendErrorPage(reply, 400, title, `The request is not valid: ${tooLongDescription(name)}.`)
+  return name === undefined ? undefined : sendErrorPage(reply, 400, title, (l) => t(l, 'error.tooLong', { name, limit: parameterLimit(name) }))
 }
 
 export default async function loginRoute (app: FastifyInstance) {
   browserErrorPages(app)
-  function render (reply: FastifyReply, status: number, parked: ParkedRequest, browser: string, username?: string, error?: string) {
-    const n = nonce()
-    const page = loginPage({
-      nonce: n, action: publicIssuer(reply.request) + ENDPOINTS.login, requestId: parked.id, csrf: csrfToken(browser, 'login', parked.id), clientName: parked.client.name, username, error,
+  function render (reply: FastifyReply, status: number, parked: ParkedRequest, browser: string, username?: string, error?: (l: Locale) => string) {
+    const ctx = pageContext(reply.request)
+    const page = loginPage(ctx, {
+      action: publicIssuer(reply.request) + ENDPOINTS.login,
+      uiLocales: carriedLocale(reply.request),
+      requestId: parked.id,
+      csrf: csrfToken(browser, 'login', parked.id),
+      clientName: parked.client.name,
+      username,
+      error: error?.(ctx.locale),
     })
     // After a successful sign-in the form's response redirects to the client (or to consent).
-    return sendPage(reply, status, page, n, [parked.redirectUri])
+    return sendPage(reply, status, page, [parked.redirectUri])
   }
 
   app.get(ENDPOINTS.login, async (request: FastifyRequest, reply) => {
@@ -69,7 +78,7 @@ export default async function loginRoute (app: FastifyInstance) {
 
   app.post(ENDPOINTS.login, { config: { rateLimit: app.rateLimits.login } }, async (request, reply) => {
     const form = request.body
-    const long = overLongPage(reply, form, 'Cannot sign in')
+    const long = overLongPage(reply, form, 'login.cannot')
     if (long) return long
     const browser = cookie(request, BROWSER_COOKIE)
     const requestId = field(form, 'request')
@@ -77,25 +86,25 @@ export default async function loginRoute (app: FastifyInstance) {
     if (!parked || !browser) return expiredRequestPage(reply)
     if (!verifyCSRF(browser, 'login', parked.id, field(form, 'csrf'))) {
       request.log.warn({ event: 'csrf_rejected', form: 'login' }, 'login form without a valid CSRF token')
-      return sendErrorPage(reply, 403, 'This form has expired', 'For your security the sign-in form could not be accepted. Go back to the application and try again.')
+      return sendErrorPage(reply, 403, 'error.formExpired.title', 'login.formExpired')
     }
     const username = field(form, 'username')?.trim()
     const password = field(form, 'password')
-    if (!username || !password) return render(reply, 400, parked, browser, username, 'Enter your username and password.')
+    if (!username || !password) return render(reply, 400, parked, browser, username, (l) => t(l, 'login.error.missing'))
 
     const check = await checkPassword(app, request, { username, password, clientId: parked.client.id, via: 'login_form' })
     if (!check.ok && check.reason === 'throttled') {
       reply.header('retry-after', String(check.retryAfter))
-      return render(reply, 429, parked, browser, username, `Too many attempts; try again in ${check.retryAfter} seconds.`)
+      return render(reply, 429, parked, browser, username, (l) => tn(l, 'login.error.throttled', check.retryAfter))
     }
-    if (!check.ok) return render(reply, 401, parked, browser, username, 'Incorrect username or password.')
+    if (!check.ok) return render(reply, 401, parked, browser, username, (l) => t(l, 'login.error.incorrect'))
     const { user } = check
     const { session } = await startSession(app, request, reply, user, browser)
     await app.sso.markAuthenticated(parked.id, session.id)
 
     const scopes = app.sso.grantableScopes(parked.client, user, parked.scopes)
     if (await app.sso.consentRequired(parked.client, user, scopes, parked.prompt)) {
-      return redirect(reply, `${publicIssuer(request)}${ENDPOINTS.consent}?request=${parked.id}`)
+      return redirect(reply, withLocale(`${publicIssuer(request)}${ENDPOINTS.consent}?request=${parked.id}`, carriedLocale(request)))
     }
     return completeParked(app, reply, parked, session, user)
   })

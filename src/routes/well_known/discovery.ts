@@ -15,6 +15,7 @@ import { CODE_CHALLENGE_METHODS } from '../../domain/pkce.js'
 import { CLAIMS_SUPPORTED } from '../../domain/oidc_claims.js'
 import { PROMPT_VALUES, RESPONSE_MODES, RESPONSE_TYPES } from '../../domain/authorization_request.js'
 import { DEVICE_CODE_GRANT } from '../../domain/device_flow.js'
+import { LOCALES } from '../../i18n/messages.js'
 
 /** Endpoint paths, relative to the issuer; routes register these same constants. */
 export const ENDPOINTS = {
@@ -74,6 +75,8 @@ export function metadata (config: Pick<Config, 'issuer'> & Partial<Pick<Config, 
     // RFC 9068 access tokens are signed with the same keys.
     access_token_signing_alg_values_supported: signingAlgs,
     claims_supported: [...new Set([...CLAIMS_SUPPORTED, 'jti', 'client_id', 'scope'])],
+    // OIDC Discovery §3: the languages the hosted pages are rendered in (the message catalogues).
+    ...(codeFlow ? { ui_locales_supported: [...LOCALES] } : {}),
     claims_parameter_supported: false,
     request_parameter_supported: false,
     request_uri_parameter_supported: false,
