@@ -17,6 +17,8 @@ RUN apt-get update \
 COPY package.json package-lock.json tsconfig.json prisma.config.ts ./
 COPY prisma ./prisma
 COPY src ./src
+# Files read at run time: the hosted pages' stylesheet (and scripts), the common-password list.
+COPY assets ./assets
 # The npm workspace: stamp-verifier, which the server depends on (built first by `npm run build`).
 COPY packages ./packages
 # `prepare` runs the build: prisma generate (no schema engine needed) + tsc → dist/, with the
@@ -30,6 +32,7 @@ WORKDIR /app
 COPY --from=builder /app/package.json ./
 COPY --from=builder /app/node_modules ./node_modules
 COPY --from=builder /app/dist ./dist
+COPY --from=builder /app/assets ./assets
 COPY --from=builder /app/packages/verifier/package.json ./packages/verifier/package.json
 COPY --from=builder /app/packages/verifier/dist ./packages/verifier/dist
 # Migrations are applied at start (under PostgreSQL's advisory lock, so any number of instances

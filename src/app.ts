@@ -19,6 +19,8 @@ import inputHygiene from './plugins/input_hygiene.js'
 import services, { type ServicesOptions } from './plugins/services.js'
 import metrics from './plugins/metrics.js'
 import rateLimit from './plugins/rate_limit.js'
+import branding from './plugins/branding.js'
+import assetRoutes from './routes/assets.js'
 import adminRoutes, { ADMIN_PREFIX } from './routes/admin/index.js'
 import tokenRoute from './routes/oauth/token.js'
 import revokeRoute from './routes/oauth/revoke.js'
@@ -29,6 +31,7 @@ import consentRoute from './routes/oauth/consent.js'
 import userinfoRoute from './routes/oauth/userinfo.js'
 import logoutRoute from './routes/oauth/logout.js'
 import registerRoute from './routes/oauth/register.js'
+import deviceRoutes from './routes/device/index.js'
 import jwksRoute from './routes/well_known/jwks.js'
 import discoveryRoutes from './routes/well_known/discovery.js'
 import healthRoutes from './routes/health.js'
@@ -61,7 +64,7 @@ const FASTIFY_CLIENT_ERRORS: Record<string, string> = {
 }
 
 /** Pages a browser navigates to: an outage there gets an HTML page, not JSON. */
-const BROWSER_PAGES = new Set<string>([ENDPOINTS.authorization, ENDPOINTS.login, ENDPOINTS.consent, ENDPOINTS.endSession])
+const BROWSER_PAGES = new Set<string>([ENDPOINTS.authorization, ENDPOINTS.login, ENDPOINTS.consent, ENDPOINTS.endSession, ENDPOINTS.device, `${ENDPOINTS.device}/login`, `${ENDPOINTS.device}/approve`])
 
 /** Fastify accepts a hop count at run time but its types do not; this is its own translation. */
 function trustProxyOption (value: TrustProxy): boolean | string[] | ((address: string, hop: number) => boolean) {
@@ -112,7 +115,7 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
     else request.log.error({ error_code: code, error: shortMessage(err) }, 'database unavailable')
     reply.header('retry-after', String(options.config.policy.outageRetryAfter))
     if (BROWSER_PAGES.has(request.routeOptions.url ?? '')) {
-      return sendErrorPage(reply, 503, 'Temporarily unavailable', 'The sign-in service is temporarily unavailable. Please try again in a moment.')
+      return sendErrorPage(reply, 503, 'error.unavailable.title', 'error.unavailable.message')
     }
     const error = new ServiceUnavailable('the service is temporarily unavailable; retry later')
     return reply.code(error.statusCode).send({ error: error.error, error_description: error.description })
@@ -171,6 +174,7 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
   await app.register(formBody)
   await app.register(inputHygiene)
   await app.register(services, { config: options.config, database: options.database, now: options.now, databaseNow: options.databaseNow, scheduleKeys: options.scheduleKeys, fetch: options.fetch, lookup: options.lookup, clientMetadataFetch: options.clientMetadataFetch })
+  await app.register(branding)
   await app.register(metrics)
   await app.register(rateLimit)
   // Before the routes: @fastify/swagger collects the schemas of the routes registered after it.
@@ -185,9 +189,11 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
   await app.register(userinfoRoute)
   await app.register(logoutRoute)
   await app.register(registerRoute)
+  await app.register(deviceRoutes)
   await app.register(jwksRoute)
   await app.register(discoveryRoutes)
   await app.register(adminRoutes, { prefix: ADMIN_PREFIX })
   await app.register(healthRoutes)
+  await app.register(assetRoutes)
   return app
 }

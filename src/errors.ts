@@ -30,6 +30,10 @@ export type OAuthErrorCode =
   /** RFC 7591 §3.2.2 */
   | 'invalid_redirect_uri'
   | 'invalid_client_metadata'
+  /** RFC 8628 §3.5 device access token errors */
+  | 'authorization_pending'
+  | 'slow_down'
+  | 'expired_token'
 
 export interface OAuthErrorOptions {
   cause?: unknown
@@ -113,3 +117,9 @@ export const ServiceUnavailable = subclass('temporarily_unavailable', 503)
 export const InvalidRedirectURI = subclass('invalid_redirect_uri', 400)
 /** RFC 7591 §3.2.2: some other client metadata value is invalid or refused. */
 export const InvalidClientMetadata = subclass('invalid_client_metadata', 400)
+/** RFC 8628 §3.5: the token endpoint's answers while a device authorization is not (yet) approved. */
+export const AuthorizationPending = subclass('authorization_pending', 400)
+export const SlowDown = subclass('slow_down', 400)
+export const ExpiredToken = subclass('expired_token', 400)
+/** RFC 8628 §3.5 access_denied at the token endpoint: an RFC 6749 §5.2 error, so 400. */
+export const DeviceAccessDenied = subclass('access_denied', 400)

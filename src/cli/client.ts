@@ -1,12 +1,16 @@
 /**
  * `stamp client create --name N [--grant G]... [--redirect-uri URI]... [--post-logout-redirect-uri URI]...
- *  [--backchannel-logout-uri URI] [--scope "a b"] [--audience AUD]... [--public] [--first-party] [--no-require-pkce]` —
+ *  [--backchannel-logout-uri URI] [--scope "a b"] [--audience AUD]... [--exchange-audience AUD]... [--public] [--first-party] [--no-require-pkce]` —
  * prints client_id and, for confidential clients, the client_secret (shown once; only its hash is
  * stored). Grants are checked against the grant registry; authorization_code needs at least one
  * redirect URI. New clients must use PKCE (S256) at the authorization endpoint; a confidential
  * client may opt out with `--no-require-pkce`, a public client always has to.
  *
  * `stamp client update ID --require-pkce | --no-require-pkce` changes that setting later.
+ *
+ * `--grant device_code` (RFC 8628) and `--grant token_exchange` (RFC 8693) name the URN grant
+ * types; token exchange needs at least one `--exchange-audience`, the audiences the client may
+ * exchange tokens for.
  *
  * @module
  */
@@ -39,7 +43,7 @@ async function setDisabled (id: string | undefined, disabled: boolean, json: boo
   })
 }
 
-const USAGE = 'usage: stamp client create --name N [--grant G]... [--redirect-uri URI]... [--post-logout-redirect-uri URI]... [--backchannel-logout-uri URI] [--scope "a b"] [--audience AUD]... [--public] [--first-party] [--no-require-pkce] [--json]\n' +
+const USAGE = 'usage: stamp client create --name N [--grant G]... [--redirect-uri URI]... [--post-logout-redirect-uri URI]... [--backchannel-logout-uri URI] [--scope "a b"] [--audience AUD]... [--exchange-audience AUD]... [--public] [--first-party] [--no-require-pkce] [--json]\n' +
   '       stamp client update ID (--require-pkce | --no-require-pkce) [--json]\n' +
   '       stamp client disable|enable ID [--json]\n' +
   '       stamp client list [--origin admin|dcr|cimd] [--limit N] [--json]\n' +
@@ -68,6 +72,7 @@ export async function clientCommand (args: string[], config: Config): Promise<vo
       'backchannel-logout-uri': { type: 'string' },
       scope: { type: 'string', default: '' },
       audience: { type: 'string', multiple: true, default: [] },
+      'exchange-audience': { type: 'string', multiple: true, default: [] },
       public: { type: 'boolean', default: false },
       'first-party': { type: 'boolean', default: false },
       'no-require-pkce': { type: 'boolean', default: false },
@@ -89,10 +94,11 @@ export async function clientCommand (args: string[], config: Config): Promise<vo
       scopes: values.scope.split(' ').filter(Boolean),
       audiences: values.audience,
       requirePkce: !values['no-require-pkce'],
+      exchangeAudiences: values['exchange-audience'],
     }, [...grantsByType.keys()])
   } catch (err) {
     // The same rules as the admin API; here they are usage errors.
-    if (err instanceof OAuthError) throw new UsageError(err.description.replace('a first-party client', '--first-party').replace('one redirect URI', 'one --redirect-uri'))
+    if (err instanceof OAuthError) throw new UsageError(err.description.replace('a first-party client', '--first-party').replace('one redirect URI', 'one --redirect-uri').replace('one exchange audience', 'one --exchange-audience'))
     throw err
   }
   const grantTypes = settings.grantTypes
@@ -107,7 +113,10 @@ export async function clientCommand (args: string[], config: Config): Promise<vo
     await ctx.clients.create({ id, secretHash: secret ? hashClientSecret(secret) : null, ...settings })
     await ctx.audit.record({ type: 'client_created', actor: 'cli', subject: id, clientId: id, detail: { grant_types: grantTypes, scopes: settings.scopes } })
   })
-  const output = { client_id: id, ...(secret ? { client_secret: secret } : {}), grant_types: [...grantTypes], scope, require_pkce: settings.requirePkce }
+  const output = {
+    client_id: id, ...(secret ? { client_secret: secret } : {}), grant_types: [...grantTypes], scope, require_pkce: settings.requirePkce,
+    ...(settings.exchangeAudiences?.length ? { exchange_audiences: settings.exchangeAudiences } : {}),
+  }
   print(values.json, output, secret
     ? `client_id:     ${id}\nclient_secret: ${secret}\n(the secret is shown once; store it now)`
     : `client_id: ${id} (public client${codeFlow ? '; it must send a PKCE code_challenge with S256' : ''})`)

@@ -85,6 +85,13 @@ export const defaults = {
   },
   /** Authorization code lifetime in seconds (RFC 6749 §4.1.2: "A maximum ... of 10 minutes is RECOMMENDED"; codes are exchanged at once). */
   authorizationCodeTTL: 60,
+  /**
+   * RFC 8628 device authorization grant: device/user code lifetime and the polling interval
+   * (seconds); brute force on user codes: after `browserFailures` wrong codes from one browser, or
+   * `ipFailures` from one IP address, within `failureWindow`, the device pages refuse that browser
+   * (or address) for `blockSeconds` after the last failure.
+   */
+  deviceFlow: { codeTTL: 600, interval: 5, browserFailures: 5, ipFailures: 50, failureWindow: 3600, blockSeconds: 900 },
   /** How long, in seconds, a user may take to sign in or consent before the request expires. */
   authorizationRequestTTL: 600,
   /**
@@ -193,6 +200,7 @@ export type Policy = {
   loginThrottle: { freeAttempts: number, accountFreeAttempts: number, baseDelay: number, maxDelay: number, accountMaxDelay: number, window: number }
   rateLimit: { enabled: boolean, window: number, token: number, admin: number, login: number, authorize: number, userinfo: number }
   authorizationCodeTTL: number
+  deviceFlow: { codeTTL: number, interval: number, browserFailures: number, ipFailures: number, failureWindow: number, blockSeconds: number }
   authorizationRequestTTL: number
   parkedRequestsPerBrowser: number
   ssoSessionTTL: number

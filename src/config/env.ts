@@ -63,6 +63,10 @@ export const envSchemaDefinition = {
     REGISTRATION: { type: 'string', enum: ['token', 'open', 'off'], default: 'token', description: 'Dynamic client registration at `/register` (RFC 7591): `token` needs an initial access token (`stamp registration token create`), `open` lets anyone register, `off` removes the endpoint.' },
     REGISTRATION_SCOPES: { type: 'string', pattern: '^[\\x21\\x23-\\x5B\\x5D-\\x7E]+( [\\x21\\x23-\\x5B\\x5D-\\x7E]+)*$', default: defaults.registration.scopes.join(' '), description: 'Space-separated scopes that self-registered clients (metadata documents, `/register`) may ask for; `stamp:` scopes are never allowed.' },
     REGISTRATION_AUDIENCES: { type: 'string', default: '', description: 'Comma-separated RFC 8707 resource URIs (e.g. your MCP servers) that self-registered clients may get tokens for.' },
+    BRAND_NAME: { type: 'string', minLength: 1, maxLength: 60, default: 'Stamp', description: 'Product name on the hosted pages (titles, header, footer) and in mails.' },
+    BRAND_LOGO_URL: { type: 'string', pattern: '^https?://[^\\s"\'<>]+$', description: 'Absolute URL of a logo for the hosted pages (added to their CSP `img-src`). Alternative to `BRAND_LOGO_FILE`.' },
+    BRAND_LOGO_FILE: { type: 'string', pattern: '\\.(png|svg|jpe?g|webp|gif)$', description: 'Path of a logo file (png, svg, jpg, webp, gif), served at `/assets/logo`. Alternative to `BRAND_LOGO_URL`.' },
+    BRAND_PRIMARY_COLOR: { type: 'string', pattern: '^#[0-9A-Fa-f]{6}$', description: 'Primary colour of the hosted pages (`#rrggbb`); shades that keep text and focus rings readable (WCAG contrast) are derived from it.' },
   },
 } as const
 
@@ -113,6 +117,10 @@ interface RawEnv {
   REGISTRATION: RegistrationMode
   REGISTRATION_SCOPES: string
   REGISTRATION_AUDIENCES: string
+  BRAND_NAME: string
+  BRAND_LOGO_URL?: string
+  BRAND_LOGO_FILE?: string
+  BRAND_PRIMARY_COLOR?: string
 }
 
 /** token: an initial access token is required; open: anyone may register; off: no /register. */
@@ -162,7 +170,17 @@ export interface Config {
   clientMetadataAllowLoopback: boolean
   /** Dynamic client registration (RFC 7591) at /register. */
   registration: RegistrationMode
+  /** Branding of the hosted pages (the logo file is read at boot). */
+  brand: BrandConfig
   policy: Policy
+}
+
+export interface BrandConfig {
+  productName: string
+  logoUrl?: string
+  logoFile?: string
+  /** `#rrggbb`, lower case. */
+  primaryColor?: string
 }
 
 export type TrustProxy = boolean | number | string[]
@@ -229,6 +247,7 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env): Config {
     clientMetadataDocuments: raw.CLIENT_ID_METADATA_DOCUMENTS,
     clientMetadataAllowLoopback: raw.CLIENT_METADATA_ALLOW_LOOPBACK,
     registration: raw.REGISTRATION,
+    brand: brandConfig(raw),
     policy: {
       ...defaults,
       accessTokenTTL: raw.ACCESS_TOKEN_TTL,
@@ -261,6 +280,17 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env): Config {
         timeBudget: raw.PURGE_TIME_BUDGET,
       },
     },
+  }
+}
+
+function brandConfig (raw: RawEnv): BrandConfig {
+  if (raw.BRAND_LOGO_URL && raw.BRAND_LOGO_FILE) throw new ConfigError('invalid configuration: set BRAND_LOGO_URL or BRAND_LOGO_FILE, not both')
+  if (raw.BRAND_LOGO_URL && !URL.canParse(raw.BRAND_LOGO_URL)) throw new ConfigError('invalid configuration: BRAND_LOGO_URL is not a URL')
+  return {
+    productName: raw.BRAND_NAME.trim() || 'Stamp',
+    logoUrl: raw.BRAND_LOGO_URL,
+    logoFile: raw.BRAND_LOGO_FILE,
+    primaryColor: raw.BRAND_PRIMARY_COLOR?.toLowerCase(),
   }
 }
 

@@ -48,9 +48,18 @@ export type AuditEventType =
   | 'clients_purged'
   | 'registration_token_created'
   | 'registration_refused'
+  /** RFC 8628: a user approved or denied a device at /device. */
+  | 'device_authorization_approved'
+  | 'device_authorization_denied'
+  /** A wrong user code at /device (counted per browser and IP); `device_flow_blocked` once over the threshold. */
+  | 'device_user_code_failed'
+  | 'device_flow_blocked'
+  /** RFC 8693: a token exchange, and a refused one (target or client not allowed). */
+  | 'token_exchanged'
+  | 'token_exchange_refused'
 
 /** Events logged at warn: each one may mean an attack or an emergency. */
-const WARN: ReadonlySet<AuditEventType> = new Set(['refresh_token_reuse', 'key_revoked', 'login_throttled', 'authorization_code_reuse'])
+const WARN: ReadonlySet<AuditEventType> = new Set(['refresh_token_reuse', 'key_revoked', 'login_throttled', 'authorization_code_reuse', 'device_flow_blocked'])
 
 export interface AuditEvent extends AuditEventInput { type: AuditEventType }
 

@@ -40,8 +40,22 @@ export const AUTHORIZATION_REQUEST_LIMITS = {
 } as const
 
 
+/** Why a request cannot even be answered at the client (the page's message key: `authorize.error.<reason>`). */
+export type AuthorizationPageReason =
+  | 'client_id_repeated' | 'client_id_missing' | 'metadata_unusable' | 'unknown_client'
+  | 'redirect_uri_repeated' | 'redirect_uri_missing' | 'redirect_uri_unregistered' | 'redirect_uri_refused'
+
 export class AuthorizationPageError extends Error {
   override name = 'AuthorizationPageError'
+  readonly reason: AuthorizationPageReason
+  /** A detail to show (the metadata document's problem). */
+  readonly detail?: string
+
+  constructor (reason: AuthorizationPageReason, message: string, detail?: string) {
+    super(message)
+    this.reason = reason
+    this.detail = detail
+  }
 }
 
 export class AuthorizationRedirectError extends Error {
@@ -89,36 +103,36 @@ export async function validateAuthorizationRequest (
   findClient: (id: string) => Promise<ClientRecord | null>,
 ): Promise<AuthorizationRequest> {
   const clientId = one(params, 'client_id')
-  if (clientId === null) throw new AuthorizationPageError('The client_id parameter was repeated.')
-  if (clientId === undefined) throw new AuthorizationPageError('The request does not name a client (client_id is missing).')
+  if (clientId === null) throw new AuthorizationPageError('client_id_repeated', 'The client_id parameter was repeated.')
+  if (clientId === undefined) throw new AuthorizationPageError('client_id_missing', 'The request does not name a client (client_id is missing).')
   let client: ClientRecord | null
   try {
     client = await findClient(clientId)
   } catch (err) {
     // A client ID metadata document that cannot be used: say why, without redirecting anywhere.
-    if (err instanceof ClientMetadataError) throw new AuthorizationPageError(`The application's metadata document could not be used: ${err.description}.`)
+    if (err instanceof ClientMetadataError) throw new AuthorizationPageError('metadata_unusable', `The application's metadata document could not be used: ${err.description}.`, err.description)
     throw err
   }
-  if (!client) throw new AuthorizationPageError('The application that sent you here is not registered with this server.')
+  if (!client) throw new AuthorizationPageError('unknown_client', 'The application that sent you here is not registered with this server.')
 
   const requestedRedirect = one(params, 'redirect_uri')
-  if (requestedRedirect === null) throw new AuthorizationPageError('The redirect_uri parameter was repeated.')
+  if (requestedRedirect === null) throw new AuthorizationPageError('redirect_uri_repeated', 'The redirect_uri parameter was repeated.')
   const scopeValue = one(params, 'scope')
   let redirectUri: string
   if (requestedRedirect === undefined) {
     // RFC 6749 §3.1.2.3 lets a client with one registered URI omit it; OIDC Core §3.1.2.1 does not.
     const openid = typeof scopeValue === 'string' && scopeValue.split(' ').includes('openid')
-    if (client.redirectUris.length !== 1 || openid) throw new AuthorizationPageError('The request does not say where to return (redirect_uri is missing).')
+    if (client.redirectUris.length !== 1 || openid) throw new AuthorizationPageError('redirect_uri_missing', 'The request does not say where to return (redirect_uri is missing).')
     redirectUri = client.redirectUris[0]
   } else {
     // RFC 9700 §4.1.3: exact string matching, no patterns, no prefix matching (loopback http: any port, RFC 8252 §7.3).
     if (matchRegisteredURI(client.redirectUris, requestedRedirect) === undefined) {
-      throw new AuthorizationPageError('The application asked to return to an address that is not registered for it.')
+      throw new AuthorizationPageError('redirect_uri_unregistered', 'The application asked to return to an address that is not registered for it.')
     }
     redirectUri = requestedRedirect
   }
   // A URI registered before today's rules (javascript:, plain http, userinfo...) is never used.
-  if (uriProblem(redirectUri, 'redirect_uri')) throw new AuthorizationPageError('The application asked to return to an address this server does not send browsers to.')
+  if (uriProblem(redirectUri, 'redirect_uri')) throw new AuthorizationPageError('redirect_uri_refused', 'The application asked to return to an address this server does not send browsers to.')
 
   const stateValue = one(params, 'state')
   // Values the client round-trips are stored while the user signs in: limits in parameter_limits.ts.

@@ -16,6 +16,12 @@ export const OIDC_DEFAULT_SCOPES: readonly string[] = ['openid', 'profile', 'ema
 
 export type ClientSettings = Omit<ClientRecord, 'id' | 'secretHash'>
 
+/** Short names the CLI and admin API accept for the URN grant types (RFC 8628 §3.4, RFC 8693 §2.1). */
+export const GRANT_ALIASES: Readonly<Record<string, string>> = {
+  device_code: 'urn:ietf:params:oauth:grant-type:device_code',
+  token_exchange: 'urn:ietf:params:oauth:grant-type:token-exchange',
+}
+
 const UUID_SHAPED = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
 
 /**
@@ -33,12 +39,18 @@ export function clientIdProblem (id: string): string | undefined {
  * problem. `knownGrants` is the grant registry (plus grants other routes serve).
  */
 export function normalizeClientSettings (settings: ClientSettings, knownGrants: readonly string[]): ClientSettings {
-  const grantTypes = new Set(settings.grantTypes.length ? settings.grantTypes : ['client_credentials'])
+  const grantTypes = new Set((settings.grantTypes.length ? settings.grantTypes : ['client_credentials']).map((g) => GRANT_ALIASES[g] ?? g))
   for (const grant of grantTypes) {
     if (!knownGrants.includes(grant)) throw new InvalidRequest(`unknown grant ${grant}; known: ${knownGrants.join(', ')}`)
   }
   // A client that logs users in can refresh: password (and authorization_code) imply refresh_token.
-  if (grantTypes.has('password') || grantTypes.has('authorization_code')) grantTypes.add('refresh_token')
+  if (grantTypes.has('password') || grantTypes.has('authorization_code') || grantTypes.has(GRANT_ALIASES.device_code)) grantTypes.add('refresh_token')
+  const exchangeAudiences = [...new Set(settings.exchangeAudiences ?? [])]
+  if (grantTypes.has(GRANT_ALIASES.token_exchange)) {
+    if (settings.public) throw new InvalidRequest('a public client cannot use token exchange')
+    if (!exchangeAudiences.length) throw new InvalidRequest('token exchange requires at least one exchange audience')
+  }
+  if (exchangeAudiences.includes(REFRESH_TOKEN_AUDIENCE)) throw new InvalidRequest(`${REFRESH_TOKEN_AUDIENCE} is the audience of refresh tokens, not of a resource`)
   if (settings.public && grantTypes.has('client_credentials')) throw new InvalidRequest('a public client cannot use client_credentials')
   if (grantTypes.has('password') && !settings.firstParty) throw new InvalidRequest('the password grant requires a first-party client')
   const codeFlow = grantTypes.has('authorization_code')
@@ -60,5 +72,5 @@ export function normalizeClientSettings (settings: ClientSettings, knownGrants: 
   const scopes = settings.scopes.length || !codeFlow ? settings.scopes : OIDC_DEFAULT_SCOPES
   // A public client always needs PKCE (RFC 9700 §2.1.1), whatever the setting says.
   const requirePkce = settings.public || settings.requirePkce
-  return { ...settings, grantTypes: [...grantTypes], scopes: [...new Set(scopes)], audiences: [...new Set(settings.audiences)], requirePkce }
+  return { ...settings, grantTypes: [...grantTypes], scopes: [...new Set(scopes)], audiences: [...new Set(settings.audiences)], requirePkce, exchangeAudiences }
 }

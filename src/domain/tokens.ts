@@ -43,6 +43,10 @@ export interface AccessTokenClaims {
   /** Seconds since the epoch when the user authenticated, when there is a user. */
   authTime?: number
   sid?: string
+  /** RFC 8693 §4.1 actor claim (token exchange): the current actor, prior actors nested inside. */
+  act?: Record<string, unknown>
+  /** Seconds since the epoch; the token expires then if sooner than the usual lifetime (token exchange). */
+  notAfter?: number
 }
 
 export interface RefreshTokenClaims {
@@ -124,7 +128,9 @@ export class TokenMinter {
     const payload: JWTPayload = { client_id: claims.clientId, scope: claims.scope }
     if (claims.authTime !== undefined) payload.auth_time = claims.authTime
     if (claims.sid !== undefined) payload.sid = claims.sid
-    return this.#sign(payload, ACCESS_TOKEN_TYP, claims.sub, claims.audience, randomUUID(), now, this.accessTokenTTL)
+    if (claims.act !== undefined) payload.act = claims.act
+    const ttl = claims.notAfter === undefined ? this.accessTokenTTL : Math.min(this.accessTokenTTL, claims.notAfter - Math.floor(now / 1000))
+    return this.#sign(payload, ACCESS_TOKEN_TYP, claims.sub, claims.audience, randomUUID(), now, ttl)
   }
 
   /**

@@ -6,7 +6,7 @@
  * @module
  */
 import type { Policy } from '../config/defaults.js'
-import type { AuthorizationCodeStore, ClientRecord, RefreshTokenStore, SessionStore, UserStore } from '../storage/types.js'
+import type { AuthorizationCodeStore, ClientRecord, DeviceAuthorizationStore, RefreshTokenStore, SessionStore, UserStore } from '../storage/types.js'
 import type { TokenMinter } from '../domain/tokens.js'
 import type { PasswordHasher } from '../domain/passwords.js'
 import type { LoginThrottle } from '../domain/login_throttle.js'
@@ -19,6 +19,8 @@ export interface TokenResponse {
   scope: string
   refresh_token?: string
   id_token?: string
+  /** RFC 8693 §2.2.1 */
+  issued_token_type?: string
 }
 
 export interface GrantServices {
@@ -36,6 +38,10 @@ export interface GrantServices {
   /** Security events: logins, refresh-token reuse. */
   audit: AuditLog
   log: { info(obj: object, msg: string): void, warn(obj: object, msg: string): void }
+  /** RFC 8628 device authorizations (the device_code grant). */
+  devices: DeviceAuthorizationStore
+  /** Clients by id (token exchange checks the subject token's client is still allowed). */
+  findClient: (id: string) => Promise<ClientRecord | null>
 }
 
 export interface GrantRequest {

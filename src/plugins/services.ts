@@ -43,8 +43,10 @@ import { ClientMetadataResolver } from '../domain/client_metadata.js'
 import { ClientUsage } from '../domain/client_usage.js'
 import { safeFetch, type SafeFetchOptions } from '../http/safe_fetch.js'
 import { prismaRegistrationTokenStore } from '../storage/prisma/registration_tokens.js'
-import type { RegistrationTokenStore, ReplayStore } from '../storage/types.js'
+import type { DeviceAuthorizationStore, RegistrationTokenStore, ReplayStore } from '../storage/types.js'
 import { prismaReplayStore } from '../storage/prisma/used_jtis.js'
+import { prismaDeviceAuthorizationStore } from '../storage/prisma/device_authorizations.js'
+import { UserCodeGuard } from '../domain/device_flow.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -87,6 +89,9 @@ declare module 'fastify' {
     registrationTokens: RegistrationTokenStore
     /** One-time JWT identifiers (client assertions, DPoP proofs), shared by all instances. */
     usedJtis: ReplayStore
+    /** RFC 8628 device authorizations, and the guard against user-code guessing. */
+    deviceAuthorizations: DeviceAuthorizationStore
+    userCodeGuard: UserCodeGuard
   }
 }
 
@@ -224,9 +229,12 @@ export default fp(async function services (app: FastifyInstance, options: Servic
   app.decorate('dbPool', pool)
   app.decorate('databaseMonitor', databaseMonitor)
   app.decorate('clockGuard', clockGuard)
+  const deviceAuthorizations = prismaDeviceAuthorizationStore(prisma)
+  app.decorate('deviceAuthorizations', deviceAuthorizations)
+  app.decorate('userCodeGuard', new UserCodeGuard(throttleStore, config.policy.deviceFlow))
   app.decorate('grantServices', {
     issuer: config.issuer, policy: config.policy, minter, users: usersRepository, refreshTokens, codes: authorizationCodes, passwords: passwordHasher,
-    throttle: loginThrottle, audit, log: app.log, sessions,
+    throttle: loginThrottle, audit, log: app.log, sessions, devices: deviceAuthorizations, findClient: (id) => clientCache.find(id),
   })
   app.decorate('sessions', sessions)
   app.decorate('pendingAuthorizations', pendingAuthorizations)

@@ -54,6 +54,7 @@ export const Client = Type.Object({
   backchannel_logout_uri: Nullable(Type.String()),
   scopes: Type.Array(Type.String()),
   audiences: Type.Array(Type.String()),
+  exchange_audiences: Type.Array(Type.String(), { description: 'RFC 8693 token exchange: the audiences this client may exchange tokens for' }),
   require_pkce: Type.Boolean({ description: 'PKCE (S256) required at /authorize; always true for public clients' }),
   disabled: Type.Boolean(),
   origin: Type.Union([Type.Literal('admin'), Type.Literal('dcr'), Type.Literal('cimd')], { description: 'admin: API or CLI; dcr: RFC 7591 /register; cimd: a client ID metadata document' }),
@@ -73,6 +74,7 @@ const clientSettings = {
   backchannel_logout_uri: Nullable(Uri),
   scopes: Type.Array(ScopeToken, { maxItems: 100 }),
   audiences: Type.Array(Uri, { maxItems: 20 }),
+  exchange_audiences: Type.Array(Uri, { maxItems: 20, description: 'RFC 8693 token exchange allow-list (required with the token-exchange grant)' }),
   first_party: Type.Boolean(),
   require_pkce: Type.Boolean({ description: 'Require PKCE (S256) at /authorize (default true; always true for public clients)' }),
 }
@@ -84,6 +86,7 @@ export const CreateClientBody = Type.Object({
   backchannel_logout_uri: Type.Optional(clientSettings.backchannel_logout_uri),
   scopes: Type.Optional(clientSettings.scopes),
   audiences: Type.Optional(clientSettings.audiences),
+  exchange_audiences: Type.Optional(clientSettings.exchange_audiences),
   first_party: Type.Optional(clientSettings.first_party),
   require_pkce: Type.Optional(clientSettings.require_pkce),
   client_id: Type.Optional(ClientId),

@@ -33,6 +33,8 @@ export interface ClientRecord {
   registrationTokenHash?: string | null
   /** Registered metadata echoed by RFC 7591/7592 (client_uri, logo_uri, token_endpoint_auth_method…). */
   metadata?: Record<string, unknown> | null
+  /** RFC 8693: audiences this client may exchange tokens for (absent: none). */
+  exchangeAudiences?: string[]
   createdAt?: Date
 }
 
@@ -394,13 +396,14 @@ export interface ConsentStore {
  * `refresh_tokens_expired`: never consumed nor revoked, expired before `dead`; `_consumed` and
  * `_revoked`: consumed / revoked before `dead`; `sessions_ended`/`_expired`: before `dead`, unless a
  * live refresh token still names the session; `authorization_codes`: expired before `dead`;
- * `authorization_requests`: expired; `audit_events`: older than `audit`.
+ * `authorization_requests`: expired; `device_authorizations`: expired before `dead`; `audit_events`: older than `audit`.
  */
 export type PurgeKind =
   | 'refresh_tokens_expired' | 'refresh_tokens_consumed' | 'refresh_tokens_revoked'
   | 'sessions_ended' | 'sessions_expired'
   | 'authorization_codes' | 'authorization_requests'
   | 'used_jtis'
+  | 'device_authorizations'
   | 'audit_events'
 
 export interface PurgeCutoffs {
@@ -437,4 +440,55 @@ export interface ReplayStore {
    * same values exactly one gets true.
    */
   markUsed(namespace: string, jti: string, expiresAt: Date, now: Date): Promise<boolean>
+}
+
+/** RFC 8628 device authorization (see prisma/schema.prisma DeviceAuthorization). */
+export type DeviceAuthorizationStatus = 'pending' | 'approved' | 'denied' | 'consumed'
+
+export interface DeviceAuthorizationRecord {
+  id: string
+  deviceCodeHash: string
+  userCodeHash: string
+  clientId: string
+  scope: string
+  audience: string[]
+  status: DeviceAuthorizationStatus
+  interval: number
+  lastPolledAt: Date | null
+  userId: string | null
+  sessionId: string | null
+  authTime: Date | null
+  decidedAt: Date | null
+  expiresAt: Date
+}
+
+export type NewDeviceAuthorization = Omit<DeviceAuthorizationRecord, 'status' | 'lastPolledAt' | 'userId' | 'sessionId' | 'authTime' | 'decidedAt'>
+
+export type DeviceDecision =
+  | { approved: true, userId: string, sessionId: string, authTime: Date, scope: string }
+  | { approved: false, userId: string }
+
+/** One poll of the token endpoint, as the single statement saw and left the row. */
+export interface DevicePoll {
+  /** The row after the poll (status `consumed` when this poll took the approval). */
+  record: DeviceAuthorizationRecord
+  /** The status before this poll. */
+  previousStatus: DeviceAuthorizationStatus
+  /** The previous poll came less than `interval` seconds ago (slow_down; the interval grew). */
+  tooFast: boolean
+}
+
+export interface DeviceAuthorizationStore {
+  /** False when the user code (or device code) is taken already: the caller draws another. */
+  create(record: NewDeviceAuthorization): Promise<boolean>
+  find(id: string): Promise<DeviceAuthorizationRecord | null>
+  findByUserCodeHash(userCodeHash: string): Promise<DeviceAuthorizationRecord | null>
+  /** Approves or denies a pending, unexpired request, once; null when it was not (any more). */
+  decide(id: string, decision: DeviceDecision, now: Date): Promise<DeviceAuthorizationRecord | null>
+  /**
+   * One poll, in one statement: records the poll time, grows the interval by 5 s when the poll
+   * came too early (`toleranceMs` of slack for network jitter), and consumes an approval that is
+   * polled in time and not too early, so it is handed out exactly once. Null for an unknown code.
+   */
+  poll(deviceCodeHash: string, clientId: string, now: Date, toleranceMs: number): Promise<DevicePoll | null>
 }

@@ -68,6 +68,7 @@ export default async function clientRoutes (app: FastifyInstance): Promise<void>
       backchannelLogoutUri: body.backchannel_logout_uri ?? null,
       scopes: body.scopes ?? [],
       audiences: body.audiences ?? [],
+      exchangeAudiences: body.exchange_audiences ?? [],
       requirePkce: body.require_pkce ?? true,
     }, knownGrants())
     const id = body.client_id ?? generateClientId()
@@ -106,6 +107,7 @@ export default async function clientRoutes (app: FastifyInstance): Promise<void>
       backchannelLogoutUri: body.backchannel_logout_uri === undefined ? current.backchannelLogoutUri : body.backchannel_logout_uri,
       scopes: body.scopes ?? current.scopes,
       audiences: body.audiences ?? current.audiences,
+      exchangeAudiences: body.exchange_audiences ?? current.exchangeAudiences ?? [],
       requirePkce: body.require_pkce ?? current.requirePkce,
     }, knownGrants())
     const disabled = body.disabled ?? current.disabled ?? false

@@ -19,6 +19,7 @@ export function clientView (client: ClientRecord) {
     backchannel_logout_uri: client.backchannelLogoutUri,
     scopes: client.scopes,
     audiences: client.audiences,
+    exchange_audiences: client.exchangeAudiences ?? [],
     require_pkce: client.requirePkce,
     disabled: client.disabled ?? false,
     origin: client.origin ?? 'admin',

@@ -17,7 +17,10 @@ import {
 import { clientIdentityUnproven } from '../../domain/native_apps.js'
 import { ENDPOINTS } from '../well_known/discovery.js'
 import { publicIssuer } from '../../http/public_issuer.js'
-import { SESSION_COOKIE, browserErrorPages, cookie, cookieJarFor, redirect, redirectError, redirectWithCode, sendErrorPage } from './browser.js'
+import {
+  SESSION_COOKIE, browserErrorPages, carriedLocale, cookie, cookieJarFor, redirect, redirectError, redirectWithCode, sendErrorPage, withLocale,
+} from './browser.js'
+import { t } from '../../i18n/messages.js'
 
 export function queryOf (request: FastifyRequest): FormBody {
   const q = request.url.indexOf('?')
@@ -38,7 +41,8 @@ export default async function authorizeRoute (app: FastifyInstance) {
     } catch (err) {
       if (err instanceof AuthorizationPageError) {
         request.log.info({ event: 'authorization_request_rejected', reason: err.message }, 'authorization request rejected')
-        return sendErrorPage(reply, 400, 'Cannot sign in to this application', err.message)
+        const { reason, detail } = err
+        return sendErrorPage(reply, 400, 'authorize.cannot', (l) => t(l, `authorize.error.${reason}`, { detail: detail ?? '' }))
       }
       if (err instanceof AuthorizationRedirectError) {
         request.log.info({ event: 'authorization_request_rejected', error: err.error.error, detail: err.error.description }, 'authorization request rejected')
@@ -52,7 +56,7 @@ export default async function authorizeRoute (app: FastifyInstance) {
     if (app.sso.loginRequired(current, req)) {
       if (prompt.includes('none')) return redirectError(reply, issuer, req.redirectUri, new LoginRequired('the user is not signed in'), req.state)
       const id = await app.sso.park(req, jar.browserSecret(request, reply), null)
-      return redirect(reply, `${issuer}${ENDPOINTS.login}?request=${id}`)
+      return redirect(reply, withLocale(`${issuer}${ENDPOINTS.login}?request=${id}`, carriedLocale(request)))
     }
     const { session, user } = current!
     const scopes = app.sso.grantableScopes(req.client, user, req.scopes)
@@ -65,7 +69,7 @@ export default async function authorizeRoute (app: FastifyInstance) {
         return redirectError(reply, issuer, req.redirectUri, new ConsentRequired(why), req.state)
       }
       const id = await app.sso.park(req, jar.browserSecret(request, reply), session.id)
-      return redirect(reply, `${issuer}${ENDPOINTS.consent}?request=${id}`)
+      return redirect(reply, withLocale(`${issuer}${ENDPOINTS.consent}?request=${id}`, carriedLocale(request)))
     }
     return redirectWithCode(app, reply, req, session, user)
   }

@@ -11,7 +11,6 @@
  *
  * @module
  */
-import { randomBytes } from 'node:crypto'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { OAuthError } from '../../errors.js'
 import { redirectURL } from '../../domain/authorization_request.js'
@@ -19,7 +18,10 @@ import { newSecret } from '../../domain/browser_secrets.js'
 import type { ParkedRequest } from '../../domain/sso.js'
 import { publicIssuer } from '../../http/public_issuer.js'
 import type { SessionRecord, UserRecord } from '../../storage/types.js'
-import { errorPage } from './views.js'
+import { errorPage, type PageContext } from './views.js'
+import { t, tn, type Locale, type MessageKey } from '../../i18n/messages.js'
+import { fromUILocales, negotiateLocale } from '../../i18n/negotiate.js'
+import { parseForm } from '../../plugins/form_body.js'
 
 export const SESSION_COOKIE = 'stamp_session'
 /** Binds a parked authorization request (and its CSRF tokens) to the browser that started it. */
@@ -108,25 +110,72 @@ function formTarget (uri: string): string | undefined {
   }
 }
 
-export function nonce (): string {
-  return randomBytes(16).toString('base64')
+/**
+ * The `ui_locales` a hosted page was asked for: the query parameter (carried from /authorize to
+ * the login and consent pages and their form actions), else the posted form's field.
+ */
+function requestedLocales (request: FastifyRequest): string | undefined {
+  const q = request.url.indexOf('?')
+  const query = q === -1 ? undefined : parseForm(request.url.slice(q + 1)).ui_locales
+  if (query?.length === 1) return query[0]
+  const body = request.body
+  if (body && typeof body === 'object' && Object.getPrototypeOf(body) === null) {
+    const field = (body as Record<string, string[] | undefined>).ui_locales
+    if (field?.length === 1) return field[0]
+  }
+  return undefined
+}
+
+/** The page language: `ui_locales` (OIDC Core §3.1.2.1), then `Accept-Language`, then English. */
+export function localeOf (request: FastifyRequest): Locale {
+  return negotiateLocale(requestedLocales(request), request.headers['accept-language'])
+}
+
+/**
+ * The locale to carry on to the next hosted page (`?ui_locales=de`), when the request named one
+ * with `ui_locales`; a browser's Accept-Language needs no carrying.
+ */
+export function carriedLocale (request: FastifyRequest): Locale | undefined {
+  return fromUILocales(requestedLocales(request))
+}
+
+/** `url` with `ui_locales` added when a locale is carried. */
+export function withLocale (url: string, locale: Locale | undefined): string {
+  return locale ? `${url}${url.includes('?') ? '&' : '?'}ui_locales=${locale}` : url
+}
+
+export function pageContext (request: FastifyRequest): PageContext {
+  return { locale: localeOf(request), issuer: publicIssuer(request), branding: request.server.branding }
+}
+
+/** Text of a page: a catalogue key, or a function of the locale for messages with values. */
+export type PageText = MessageKey | ((locale: Locale) => string)
+
+function resolve (text: PageText, locale: Locale): string {
+  return typeof text === 'function' ? text(locale) : t(locale, text)
 }
 
 /**
  * Sends an HTML page with the security headers every hosted page gets. `formTargets` are the
  * URIs a form on the page may redirect to: Chromium enforces `form-action` on the redirect after a
- * form post too, so the client's redirect URI must be listed.
+ * form post too, so the client's redirect URI must be listed. Styles and scripts are served files
+ * of this origin only (`/assets/`): nothing inline runs.
  */
-export function sendPage (reply: FastifyReply, status: number, page: string, pageNonce: string, formTargets: string[] = []): FastifyReply {
+export function sendPage (reply: FastifyReply, status: number, page: string, formTargets: string[] = []): FastifyReply {
   const targets = [...new Set(formTargets.map(formTarget).filter((t): t is string => t !== undefined))]
+  const images = reply.server.branding.imageOrigins
   const csp = [
     "default-src 'none'",
-    `style-src 'nonce-${pageNonce}'`,
-    "img-src 'self' data:",
+    "style-src 'self'",
+    "script-src 'self'",
+    "connect-src 'self'",
+    `img-src 'self' data:${images.map((o) => ' ' + o).join('')}`,
     `form-action 'self'${targets.map((t) => ' ' + t).join('')}`,
     "frame-ancestors 'none'",
     "base-uri 'none'",
   ].join('; ')
+  const lang = /<html lang="([a-z]+)"/.exec(page.slice(0, 100))?.[1]
+  if (lang) reply.header('content-language', lang)
   return reply.code(status)
     .header('content-type', 'text/html; charset=utf-8')
     .header('content-security-policy', csp)
@@ -139,9 +188,10 @@ export function sendPage (reply: FastifyReply, status: number, page: string, pag
     .send(page)
 }
 
-export function sendErrorPage (reply: FastifyReply, status: number, title: string, message: string): FastifyReply {
-  const n = nonce()
-  return sendPage(reply, status, errorPage(n, title, message), n)
+/** An error page in the request's language. */
+export function sendErrorPage (reply: FastifyReply, status: number, title: PageText, message: PageText): FastifyReply {
+  const ctx = pageContext(reply.request)
+  return sendPage(reply, status, errorPage(ctx, resolve(title, ctx.locale), resolve(message, ctx.locale)))
 }
 
 /**
@@ -154,9 +204,9 @@ export function browserErrorPages (app: FastifyInstance): void {
     if (!(err instanceof OAuthError) || err.statusCode !== 429) throw err
     if (app.hasDecorator('metrics')) app.metrics.errors.inc({ error: err.error })
     const retryAfter = Number(err.headers['retry-after'])
-    const when = Number.isFinite(retryAfter) ? `in ${retryAfter} second${retryAfter === 1 ? '' : 's'}` : 'in a moment'
     reply.headers(err.headers)
-    return sendErrorPage(reply, 429, 'Too many requests', `Too many requests came from your network. Try again ${when}.`)
+    return sendErrorPage(reply, 429, 'error.tooMany.title',
+      (l) => Number.isFinite(retryAfter) ? tn(l, 'error.tooMany.retry', retryAfter) : t(l, 'error.tooMany.later'))
   })
 }
 
@@ -184,6 +234,5 @@ export async function completeParked (app: FastifyInstance, reply: FastifyReply,
 }
 
 export function expiredRequestPage (reply: FastifyReply): FastifyReply {
-  return sendErrorPage(reply, 400, 'This sign-in link has expired',
-    'The request has expired, was already completed, or was started in another browser. Go back to the application and try again.')
+  return sendErrorPage(reply, 400, 'error.expired.title', 'error.expired.message')
 }

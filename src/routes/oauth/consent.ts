@@ -11,7 +11,7 @@ import { csrfToken, verifyCSRF } from '../../domain/browser_secrets.js'
 import { publicIssuer } from '../../http/public_issuer.js'
 import { ENDPOINTS } from '../well_known/discovery.js'
 import {
-  BROWSER_COOKIE, SESSION_COOKIE, completeParked, cookie, expiredRequestPage, nonce, redirectError, sendErrorPage, sendPage,
+  BROWSER_COOKIE, SESSION_COOKIE, carriedLocale, completeParked, cookie, expiredRequestPage, pageContext, redirectError, sendErrorPage, sendPage,
 } from './browser.js'
 import { queryOf } from './authorize.js'
 import { field, overLongPage } from './login.js'
@@ -33,29 +33,28 @@ export default async function consentRoute (app: FastifyInstance) {
     const loaded = await load(request, queryOf(request).request?.[0])
     if (!loaded) return expiredRequestPage(reply)
     const { parked, browser, user } = loaded
-    const n = nonce()
-    return sendPage(reply, 200, consentPage({
-      nonce: n,
+    return sendPage(reply, 200, consentPage(pageContext(request), {
       action: publicIssuer(request) + ENDPOINTS.consent,
+      uiLocales: carriedLocale(request),
       requestId: parked.id,
       csrf: csrfToken(browser, 'consent', parked.id),
       clientName: parked.client.name,
       ...selfRegisteredHost(parked.client, parked.redirectUri),
       username: user.username,
       scopes: app.sso.grantableScopes(parked.client, user, parked.scopes),
-    }), n, [parked.redirectUri])
+    }), [parked.redirectUri])
   })
 
   app.post(ENDPOINTS.consent, async (request, reply) => {
     const form = request.body
-    const long = overLongPage(reply, form, 'Cannot continue')
+    const long = overLongPage(reply, form, 'consent.cannot')
     if (long) return long
     const loaded = await load(request, field(form, 'request'))
     if (!loaded) return expiredRequestPage(reply)
     const { parked, browser, session, user } = loaded
     if (!verifyCSRF(browser, 'consent', parked.id, field(form, 'csrf'))) {
       request.log.warn({ event: 'csrf_rejected', form: 'consent' }, 'consent form without a valid CSRF token')
-      return sendErrorPage(reply, 403, 'This form has expired', 'For your security the form could not be accepted. Go back to the application and try again.')
+      return sendErrorPage(reply, 403, 'error.formExpired.title', 'consent.formExpired')
     }
     const decision = field(form, 'decision')
     const scopes = app.sso.grantableScopes(parked.client, user, parked.scopes)
@@ -72,7 +71,7 @@ export default async function consentRoute (app: FastifyInstance) {
       await app.audit.record({ type: 'consent_denied', ...audit })
       return redirectError(reply, publicIssuer(request), parked.redirectUri, new AccessDenied('the user denied the request'), parked.state)
     }
-    return sendErrorPage(reply, 400, 'Something went wrong', 'Choose Allow or Cancel.')
+    return sendErrorPage(reply, 400, 'consent.noDecision.title', 'consent.noDecision.message')
   })
 }
 
@@ -81,8 +80,8 @@ export default async function consentRoute (app: FastifyInstance) {
  * metadata document's host (it controls the client_id), or for RFC 7591 clients the host the
  * browser is sent back to.
  */
-function selfRegisteredHost (client: ClientRecord, redirectUri: string): { clientHost?: string, clientHostLabel?: string } {
-  if (client.origin === 'cimd') return { clientHost: new URL(client.id).host, clientHostLabel: 'Published by' }
-  if (client.origin === 'dcr') return { clientHost: new URL(redirectUri).host, clientHostLabel: 'Returns you to' }
+function selfRegisteredHost (client: ClientRecord, redirectUri: string): { clientHost?: string, clientHostKind?: 'publishedBy' | 'returnsTo' } {
+  if (client.origin === 'cimd') return { clientHost: new URL(client.id).host, clientHostKind: 'publishedBy' }
+  if (client.origin === 'dcr') return { clientHost: new URL(redirectUri).host, clientHostKind: 'returnsTo' }
   return {}
 }

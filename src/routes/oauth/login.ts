@@ -18,15 +18,19 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { FormBody } from '../../plugins/form_body.js'
 import { csrfToken, verifyCSRF } from '../../domain/browser_secrets.js'
 import type { ParkedRequest } from '../../domain/sso.js'
+import type { Locale } from '../../i18n/messages.js'
 import { publicIssuer } from '../../http/public_issuer.js'
 import { ENDPOINTS } from '../well_known/discovery.js'
 import {
-  BROWSER_COOKIE, SESSION_COOKIE, browserErrorPages, completeParked, cookie, cookieJarFor, expiredRequestPage, nonce, redirect, sendErrorPage, sendPage,
+  BROWSER_COOKIE, browserErrorPages, carriedLocale, completeParked, cookie, expiredRequestPage, pageContext, redirect,
+  sendErrorPage, sendPage, withLocale, type PageText,
 } from './browser.js'
+import { t, tn } from '../../i18n/messages.js'
 import { queryOf } from './authorize.js'
 import { loginPage } from './views.js'
 import { InvalidRequest } from '../../errors.js'
 import { overLongParameter, parameterLimit, tooLongDescription } from '../../domain/parameter_limits.js'
+import { checkPassword, startSession } from './password_sign_in.js'
 
 /**
  * One value of a form field; undefined when absent or repeated. Over its limit (parameter_limits.ts)
@@ -42,21 +46,27 @@ export function field (form: unknown, name: string): string | undefined {
 }
 
 /** An error page naming an over-long field of a browser form, or undefined when none is. */
-export function overLongPage (reply: FastifyReply, form: unknown, title: string): FastifyReply | undefined {
+export function overLongPage (reply: FastifyReply, form: unknown, title: PageText): FastifyReply | undefined {
   if (!form || typeof form !== 'object' || Object.getPrototypeOf(form) !== null) return undefined
   const name = overLongParameter(form as FormBody)
-  return name === undefined ? undefined : sendErrorPage(reply, 400, title, `The request is not valid: ${tooLongDescription(name)}.`)
+  return name === undefined ? undefined : sendErrorPage(reply, 400, title, (l) => t(l, 'error.tooLong', { name, limit: parameterLimit(name) }))
 }
 
 export default async function loginRoute (app: FastifyInstance) {
   browserErrorPages(app)
-  function render (reply: FastifyReply, status: number, parked: ParkedRequest, browser: string, username?: string, error?: string) {
-    const n = nonce()
-    const page = loginPage({
-      nonce: n, action: publicIssuer(reply.request) + ENDPOINTS.login, requestId: parked.id, csrf: csrfToken(browser, 'login', parked.id), clientName: parked.client.name, username, error,
+  function render (reply: FastifyReply, status: number, parked: ParkedRequest, browser: string, username?: string, error?: (l: Locale) => string) {
+    const ctx = pageContext(reply.request)
+    const page = loginPage(ctx, {
+      action: publicIssuer(reply.request) + ENDPOINTS.login,
+      uiLocales: carriedLocale(reply.request),
+      requestId: parked.id,
+      csrf: csrfToken(browser, 'login', parked.id),
+      clientName: parked.client.name,
+      username,
+      error: error?.(ctx.locale),
     })
     // After a successful sign-in the form's response redirects to the client (or to consent).
-    return sendPage(reply, status, page, n, [parked.redirectUri])
+    return sendPage(reply, status, page, [parked.redirectUri])
   }
 
   app.get(ENDPOINTS.login, async (request: FastifyRequest, reply) => {
@@ -68,7 +78,7 @@ export default async function loginRoute (app: FastifyInstance) {
 
   app.post(ENDPOINTS.login, { config: { rateLimit: app.rateLimits.login } }, async (request, reply) => {
     const form = request.body
-    const long = overLongPage(reply, form, 'Cannot sign in')
+    const long = overLongPage(reply, form, 'login.cannot')
     if (long) return long
     const browser = cookie(request, BROWSER_COOKIE)
     const requestId = field(form, 'request')
@@ -76,52 +86,25 @@ export default async function loginRoute (app: FastifyInstance) {
     if (!parked || !browser) return expiredRequestPage(reply)
     if (!verifyCSRF(browser, 'login', parked.id, field(form, 'csrf'))) {
       request.log.warn({ event: 'csrf_rejected', form: 'login' }, 'login form without a valid CSRF token')
-      return sendErrorPage(reply, 403, 'This form has expired', 'For your security the sign-in form could not be accepted. Go back to the application and try again.')
+      return sendErrorPage(reply, 403, 'error.formExpired.title', 'login.formExpired')
     }
     const username = field(form, 'username')?.trim()
     const password = field(form, 'password')
-    if (!username || !password) return render(reply, 400, parked, browser, username, 'Enter your username and password.')
+    if (!username || !password) return render(reply, 400, parked, browser, username, (l) => t(l, 'login.error.missing'))
 
-    const clientId = parked.client.id
-    const ip = request.ip
-    // Back-off before any password check; unknown usernames are throttled like known ones.
-    const decision = await app.loginThrottle.check(username, ip)
-    if (!decision.allowed) {
-      await app.audit.record({ type: 'login_throttled', clientId, ip, detail: { retry_after: decision.retryAfter, via: 'login_form' } })
-      reply.header('retry-after', String(decision.retryAfter))
-      return render(reply, 429, parked, browser, username, `Too many attempts; try again in ${decision.retryAfter} seconds.`)
+    const check = await checkPassword(app, request, { username, password, clientId: parked.client.id, via: 'login_form' })
+    if (!check.ok && check.reason === 'throttled') {
+      reply.header('retry-after', String(check.retryAfter))
+      return render(reply, 429, parked, browser, username, (l) => tn(l, 'login.error.throttled', check.retryAfter))
     }
-
-    const user = await app.usersRepository.findByUsername(username)
-    // Always run argon2, also for unknown users, so timing does not reveal which usernames exist.
-    const ok = await app.passwordHasher.verify(user?.passwordHash ?? null, password)
-    if (!user || !ok || user.disabled) {
-      await app.loginThrottle.failed(username, ip)
-      // As in the password grant: the subject is the user id, never the typed username.
-      await app.audit.record({
-        type: 'login_failed', subject: user?.id ?? null, clientId, ip,
-        detail: { reason: !user ? 'unknown_user' : user.disabled && ok ? 'disabled' : 'bad_password', via: 'login_form' },
-      })
-      return render(reply, 401, parked, browser, username, 'Incorrect username or password.')
-    }
-    await app.loginThrottle.succeeded(username, ip)
-    await app.audit.record({ type: 'login_succeeded', actor: user.id, subject: user.id, clientId, ip, detail: { via: 'login_form' } })
-    if (app.passwordHasher.needsRehash(user.passwordHash)) {
-      await app.usersRepository.updatePasswordHash(user.id, await app.passwordHasher.hash(password))
-    }
-
-    const current = await app.sso.currentSession(cookie(request, SESSION_COOKIE))
-    const { session, secret } = await app.sso.signIn(user, current)
-    const jar = cookieJarFor(request)
-    jar.set(reply, SESSION_COOKIE, secret)
-    // A binding secret known before the sign-in (planted, or read off this device) must not carry
-    // over into the consent step: the parked requests move to a new one.
-    await app.sso.rebindBrowser(browser, jar.rotateBrowserSecret(reply))
+    if (!check.ok) return render(reply, 401, parked, browser, username, (l) => t(l, 'login.error.incorrect'))
+    const { user } = check
+    const { session } = await startSession(app, request, reply, user, browser)
     await app.sso.markAuthenticated(parked.id, session.id)
 
     const scopes = app.sso.grantableScopes(parked.client, user, parked.scopes)
     if (await app.sso.consentRequired(parked.client, user, scopes, parked.prompt)) {
-      return redirect(reply, `${publicIssuer(request)}${ENDPOINTS.consent}?request=${parked.id}`)
+      return redirect(reply, withLocale(`${publicIssuer(request)}${ENDPOINTS.consent}?request=${parked.id}`, carriedLocale(request)))
     }
     return completeParked(app, reply, parked, session, user)
   })

@@ -24,7 +24,7 @@ import { csrfToken, verifyCSRF } from '../../domain/browser_secrets.js'
 import { minterFor, publicIssuer, ssoFor } from '../../http/public_issuer.js'
 import type { ClientRecord } from '../../storage/types.js'
 import { ENDPOINTS } from '../well_known/discovery.js'
-import { SESSION_COOKIE, cookie, cookieJarFor, nonce, redirect, sendErrorPage, sendPage } from './browser.js'
+import { SESSION_COOKIE, carriedLocale, cookie, cookieJarFor, pageContext, redirect, sendErrorPage, sendPage } from './browser.js'
 import { queryOf } from './authorize.js'
 import { field, overLongPage } from './login.js'
 import { logoutConfirmPage, signedOutPage } from './views.js'
@@ -34,7 +34,7 @@ const PARAMETERS = ['id_token_hint', 'client_id', 'post_logout_redirect_uri', 's
 export default async function logoutRoute (app: FastifyInstance) {
   async function logout (request: FastifyRequest, reply: FastifyReply, form: FormBody, posted: boolean) {
     const action = publicIssuer(request) + ENDPOINTS.endSession
-    const long = overLongPage(reply, form, 'Cannot sign out')
+    const long = overLongPage(reply, form, 'logout.cannot')
     if (long) return long
     const get = (name: string) => field(form, name) || undefined
     const idTokenHint = get('id_token_hint')
@@ -52,23 +52,23 @@ export default async function logoutRoute (app: FastifyInstance) {
     let hint: JWTPayload | null = null
     if (idTokenHint) {
       hint = await minterFor(request).verifyIdTokenHint(idTokenHint)
-      if (!hint) return sendErrorPage(reply, 400, 'Cannot sign out', 'The sign-out request is not valid (the id_token_hint was not issued by this server).')
+      if (!hint) return sendErrorPage(reply, 400, 'logout.cannot', 'logout.error.badHint')
     }
     const audience = hint ? (Array.isArray(hint.aud) ? hint.aud : [hint.aud]) : []
     const clientId = get('client_id') ?? (audience.length === 1 ? audience[0] : undefined)
     if (hint && clientId && !audience.includes(clientId)) {
-      return sendErrorPage(reply, 400, 'Cannot sign out', 'The sign-out request is not valid (client_id does not match the id_token_hint).')
+      return sendErrorPage(reply, 400, 'logout.cannot', 'logout.error.clientMismatch')
     }
     let client: ClientRecord | null = null
     if (clientId) {
       client = await app.clientCache.find(clientId)
-      if (!client) return sendErrorPage(reply, 400, 'Cannot sign out', 'The application that sent you here is not registered with this server.')
+      if (!client) return sendErrorPage(reply, 400, 'logout.cannot', 'logout.error.unknownClient')
     }
     if (postLogoutRedirectUri !== undefined) {
       // §3: the URI "MUST have been previously registered"; without a client we cannot check it.
-      if (!client) return sendErrorPage(reply, 400, 'Cannot sign out', 'The sign-out request does not identify the application (client_id or id_token_hint is required).')
+      if (!client) return sendErrorPage(reply, 400, 'logout.cannot', 'logout.error.noClient')
       if (matchRegisteredURI(client.postLogoutRedirectUris, postLogoutRedirectUri) === undefined || uriProblem(postLogoutRedirectUri, 'post_logout_redirect_uri')) {
-        return sendErrorPage(reply, 400, 'Cannot sign out', 'The application asked to return to an address that is not registered for it.')
+        return sendErrorPage(reply, 400, 'logout.cannot', 'logout.error.unregisteredUri')
       }
     }
 
@@ -77,14 +77,12 @@ export default async function logoutRoute (app: FastifyInstance) {
       const confirmed = (hint !== null && hint.sid === current.session.id) ||
         (posted && verifyCSRF(sessionSecret, 'logout', current.session.id, csrf))
       if (!confirmed) {
-        const n = nonce()
-        return sendPage(reply, 200, logoutConfirmPage({
-          nonce: n,
+        return sendPage(reply, 200, logoutConfirmPage(pageContext(request), {
           action,
           csrf: csrfToken(sessionSecret!, 'logout', current.session.id),
           clientName: client?.name,
-          fields: { client_id: client?.id, post_logout_redirect_uri: postLogoutRedirectUri, state },
-        }), n, postLogoutRedirectUri ? [postLogoutRedirectUri] : [])
+          fields: { client_id: client?.id, post_logout_redirect_uri: postLogoutRedirectUri, state, ui_locales: carriedLocale(request) },
+        }), postLogoutRedirectUri ? [postLogoutRedirectUri] : [])
       }
       await ssoFor(request).logout(current.session.id)
       request.log.info({ event: 'rp_initiated_logout', client_id: client?.id, sid: current.session.id }, 'session ended by logout')
@@ -92,8 +90,7 @@ export default async function logoutRoute (app: FastifyInstance) {
     }
     if (sessionSecret) cookieJarFor(request).clear(reply, SESSION_COOKIE)
     if (postLogoutRedirectUri) return redirect(reply, redirectURL(postLogoutRedirectUri, { state }))
-    const n = nonce()
-    return sendPage(reply, 200, signedOutPage(n), n)
+    return sendPage(reply, 200, signedOutPage(pageContext(request)))
   }
 
   app.get(ENDPOINTS.endSession, (request, reply) => logout(request, reply, queryOf(request), false))

@@ -14,6 +14,8 @@ import { publicIssuer } from '../../http/public_issuer.js'
 import { CODE_CHALLENGE_METHODS } from '../../domain/pkce.js'
 import { CLAIMS_SUPPORTED } from '../../domain/oidc_claims.js'
 import { PROMPT_VALUES, RESPONSE_MODES, RESPONSE_TYPES } from '../../domain/authorization_request.js'
+import { DEVICE_CODE_GRANT } from '../../domain/device_flow.js'
+import { LOCALES } from '../../i18n/messages.js'
 
 /** Endpoint paths, relative to the issuer; routes register these same constants. */
 export const ENDPOINTS = {
@@ -29,6 +31,9 @@ export const ENDPOINTS = {
   consent: '/consent',
   /** RFC 7591 registration; RFC 7592 client configuration at `${registration}/${client_id}`. */
   registration: '/register',
+  /** RFC 8628 §3.1 device authorization endpoint, and §3.3 the verification URI (a hosted page). */
+  deviceAuthorization: '/device_authorization',
+  device: '/device',
 } as const
 
 export function metadata (config: Pick<Config, 'issuer'> & Partial<Pick<Config, 'clientMetadataDocuments' | 'registration'>>, signingAlgs: string[]) {
@@ -46,6 +51,8 @@ export function metadata (config: Pick<Config, 'issuer'> & Partial<Pick<Config, 
         end_session_endpoint: issuer + ENDPOINTS.endSession,
       }
     : {}
+  // RFC 8628 §4: advertised while the device_code grant is registered.
+  const device = grants.some((g) => g.grantType === DEVICE_CODE_GRANT) ? { device_authorization_endpoint: issuer + ENDPOINTS.deviceAuthorization } : {}
   return {
     issuer,
     ...browser,
@@ -53,6 +60,7 @@ export function metadata (config: Pick<Config, 'issuer'> & Partial<Pick<Config, 
     jwks_uri: issuer + ENDPOINTS.jwks,
     revocation_endpoint: issuer + ENDPOINTS.revocation,
     introspection_endpoint: issuer + ENDPOINTS.introspection,
+    ...device,
     grant_types_supported: grants.map((g) => g.grantType),
     response_types_supported: codeFlow ? [...RESPONSE_TYPES] : [] as string[],
     response_modes_supported: codeFlow ? [...RESPONSE_MODES] : [] as string[],
@@ -67,6 +75,8 @@ export function metadata (config: Pick<Config, 'issuer'> & Partial<Pick<Config, 
     // RFC 9068 access tokens are signed with the same keys.
     access_token_signing_alg_values_supported: signingAlgs,
     claims_supported: [...new Set([...CLAIMS_SUPPORTED, 'jti', 'client_id', 'scope'])],
+    // OIDC Discovery §3: the languages the hosted pages are rendered in (the message catalogues).
+    ...(codeFlow ? { ui_locales_supported: [...LOCALES] } : {}),
     claims_parameter_supported: false,
     request_parameter_supported: false,
     request_uri_parameter_supported: false,

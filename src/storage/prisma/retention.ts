@@ -62,6 +62,11 @@ const SIMPLE: Partial<Record<PurgeKind, SimpleKind>> = {
     sql: deleteByCtid('used_jtis', 'SELECT ctid FROM used_jtis WHERE expires_at < $1 LIMIT $2'),
     params: (c) => [c.now],
   },
+  // RFC 8628: a device authorization is useless once expired; kept for the margin, like codes.
+  device_authorizations: {
+    sql: deleteByCtid('device_authorizations', 'SELECT ctid FROM device_authorizations WHERE expires_at < $1 LIMIT $2'),
+    params: (c) => [c.dead],
+  },
   audit_events: {
     sql: deleteByCtid('audit_events', 'SELECT ctid FROM audit_events WHERE created_at < $1 LIMIT $2'),
     params: (c) => [c.audit],

@@ -65,17 +65,23 @@ t.test('each kind of dead row goes past the margin; everything that may still ma
                 VALUES ($1, 'b', 'c', 'https://a/cb', 'openid', $2)`, [id, expires])
   await request('req-expired', at(-1000))
   await request('req-live', at(HOUR))
+  const device = (id: string, expires: Date) =>
+    pool.query(`INSERT INTO device_authorizations (id, device_code_hash, user_code_hash, client_id, scope, "interval", expires_at)
+                VALUES ($1, $1, $1, 'c', 'openid', 5, $2)`, [id, expires])
+  await device('device-old', at(-2 * HOUR))
+  await device('device-recent', at(-60_000))
   await pool.query(`INSERT INTO audit_events (type, created_at) VALUES ('old', now() - interval '91 days'), ('new', now() - interval '89 days')`)
   await pool.query(`INSERT INTO used_jtis (namespace, jti, expires_at) VALUES ('n', 'jti-expired', now() - interval '1 second'), ('n', 'jti-live', now() + interval '1 minute')`)
 
   const report = await runner().runOnce()
-  t.same(report?.removed, { refresh_tokens: 3, sessions: 2, authorization_codes: 1, authorization_requests: 1, used_jtis: 1, audit_events: 1 })
+  t.same(report?.removed, { refresh_tokens: 3, sessions: 2, authorization_codes: 1, authorization_requests: 1, used_jtis: 1, device_authorizations: 1, audit_events: 1 })
   t.same(await ids(pool, 'SELECT jti AS id FROM used_jtis'), ['jti-live'])
   t.equal(report?.complete, true)
   t.same(await ids(pool, 'SELECT jti AS id FROM refresh_tokens'), ['consumed-recent', 'expired-recent', 'live', 'revoked-recent'])
   t.same(await ids(pool, 'SELECT id FROM sessions'), ['s-ended-recent', 's-live', 's-offline'])
   t.same(await ids(pool, 'SELECT code_hash AS id FROM authorization_codes'), ['code-recent'])
   t.same(await ids(pool, 'SELECT id FROM authorization_requests'), ['req-live'])
+  t.same(await ids(pool, 'SELECT id FROM device_authorizations'), ['device-recent'])
   t.same(await ids(pool, `SELECT type AS id FROM audit_events WHERE type <> 'retention_purged'`), ['new'])
   const [event] = (await pool.query(`SELECT actor, detail FROM audit_events WHERE type = 'retention_purged'`)).rows
   t.match(event, { actor: 'retention', detail: { removed: { refresh_tokens: 3, sessions: 2 }, complete: true } }, 'the pass is audited')
@@ -162,7 +168,7 @@ t.test('no batch statement reads a table by sequential scan', async (t) => {
   const now = new Date()
   await store.exclusive(async (batch, dbNow) => {
     t.ok(Math.abs(dbNow.getTime() - now.getTime()) < 60_000, 'the pass gets the database clock')
-    for (const kind of ['refresh_tokens_expired', 'refresh_tokens_consumed', 'refresh_tokens_revoked', 'sessions_ended', 'sessions_expired', 'authorization_codes', 'authorization_requests', 'audit_events'] as const) {
+    for (const kind of ['refresh_tokens_expired', 'refresh_tokens_consumed', 'refresh_tokens_revoked', 'sessions_ended', 'sessions_expired', 'authorization_codes', 'authorization_requests', 'used_jtis', 'device_authorizations', 'audit_events'] as const) {
       await batch(kind, { now, dead: new Date(now.getTime() - HOUR), audit: new Date(now.getTime() - HOUR) }, 1000)
     }
   })
