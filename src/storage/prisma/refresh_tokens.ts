@@ -113,10 +113,10 @@ const EXCHANGE_SQL = `
       AND (target.granted_scope <> '' OR target.scope = '') AND target.family_ends_at > $3
       AND ($7::text[] IS NULL OR r.audience @> $7::text[])
       AND r.consumed_at IS NULL AND r.revoked_at IS NULL AND r.expires_at > $3
-    RETURNING r.family_id, r.user_id, r.client_id, r.audience, r.session_id, r.family_created_at, target.granted_scope, target.family_ends_at
+    RETURNING r.jti, r.family_id, r.user_id, r.client_id, r.audience, r.session_id, r.family_created_at, target.granted_scope, target.family_ends_at
   ), successor AS (
-    INSERT INTO refresh_tokens (jti, family_id, user_id, client_id, scope, audience, kid, session_id, expires_at, family_created_at)
-    SELECT $4, family_id, user_id, client_id, granted_scope, audience, $5, session_id, LEAST($6, family_ends_at), family_created_at FROM consumed
+    INSERT INTO refresh_tokens (jti, family_id, user_id, client_id, scope, audience, kid, session_id, expires_at, family_created_at, parent_jti)
+    SELECT $4, family_id, user_id, client_id, granted_scope, audience, $5, session_id, LEAST($6, family_ends_at), family_created_at, jti FROM consumed
     RETURNING scope, expires_at
   )
   SELECT target.jti, target.family_id, target.user_id, target.client_id, target.scope, target.audience, target.kid, target.session_id,
@@ -261,22 +261,24 @@ async function countRevokedFamilies (prisma: PrismaClient, where: { userId?: str
 type Tx = Pick<PrismaClient, '$queryRawUnsafe'>
 
 /**
- * Key revocation's statement ($1 kid, $2 now): the live tokens signed with the key, found through
- * the partial index of live tokens (`refresh_tokens_live_kid_idx`, whose predicate is spelled
- * `num_nulls(consumed_at, revoked_at) = 2`), name the families to revoke;
- * every not-yet-revoked row of those families is revoked (through the family index; the family
- * list is an array computed first, so the plan does not hinge on how many rows the planner
- * guesses the live tokens are among the history). History —
- * consumed, revoked and expired rows, however many — is never read. A family whose live token a
- * newer key signed is left alone: its consumed ancestors cannot be used again (presenting one is
- * reuse, which revokes the family), and the revoked key no longer verifies anything.
+ * Key revocation's statement ($1 kid, $2 now): the live tokens signed with the key, found among its
+ * unexpired tokens (`refresh_tokens_kid_expires_at_idx`), name the families to revoke; every
+ * not-yet-revoked row of those families is revoked (through the family index; the family list is
+ * an array computed first, so the plan does not hinge on how many rows the planner guesses the
+ * live tokens are). Expired history is never read. Consumed and revoked tokens that have not
+ * expired are read, not written: no index can tell them from live ones without naming consumed_at,
+ * which would cost every refresh its HOT update (schema.prisma); retention keeps them to the
+ * margin, and bench/revoke_scale.ts times the statement over a million of them.
+ * A family whose live token a newer key signed is left alone: its consumed ancestors cannot be
+ * used again (presenting one is reuse, which revokes the family), and the revoked key no longer
+ * verifies anything.
  */
 export const REVOKE_BY_KID_SQL = `
   WITH revoked AS (
     UPDATE refresh_tokens SET revoked_at = $2
     WHERE revoked_at IS NULL AND family_id = ANY (ARRAY(
       SELECT DISTINCT family_id FROM refresh_tokens
-      WHERE kid = $1 AND num_nulls(consumed_at, revoked_at) = 2 AND expires_at > $2))
+      WHERE kid = $1 AND expires_at > $2 AND consumed_at IS NULL AND revoked_at IS NULL))
     RETURNING family_id
   )
   SELECT count(DISTINCT family_id)::int AS families FROM revoked`
