@@ -43,6 +43,7 @@ interface ExchangeRow extends Omit<TokenRow, 'expires_at' | 'created_at' | 'cons
   revoked_epoch: number | null
   user_active: boolean
   client_active: boolean
+  session_active: boolean
   granted_scope: string
   family_ended: boolean
   successor_jti: string | null
@@ -76,12 +77,14 @@ function toRecord (row: TokenRow): RefreshTokenRecord {
 
 /**
  * The refresh grant in one statement, so one round trip and one commit. `target` reads the token
- * by primary key with what decides whether it may still be used: its user's and client's state,
+ * by primary key with what decides whether it may still be used: its user's, client's and browser
+ * session's state,
  * the family's scope as the client ($2's record), the user (their scopes, or the baseline $9) and,
  * for a third-party client, the user's consent allow it now (`granted_scope`, in the family's
  * order), the family's end (family start + $8 seconds), and the successor an earlier consumption
  * issued. Only when the token is live, was issued to $2, covers the requested resources ($7), its
- * user and client are active, something of its scope is left and the family has not ended,
+ * user and client are active, its session (if any) has not ended, something of its scope is left
+ * and the family has not ended,
  * `consumed` consumes it (recording its successor $4) and `successor` inserts $4 with the narrowed
  * scope and an expiry capped at the family's end, naming its parent; family, user, client,
  * audience, session and family start are inherited.
@@ -91,6 +94,11 @@ function toRecord (row: TokenRow): RefreshTokenRecord {
  * the narrowing builds a new scope string only when some scope was taken away (the common case is
  * one `<@` per source); the consent is read only for a third-party client; timestamps travel as
  * epoch seconds.
+ *
+ * The session row is locked FOR KEY SHARE until the commit: ending a session locks it FOR UPDATE
+ * (prismaSessionStore.end), so a logout waits for a rotation in flight and then revokes its
+ * successor too, and a rotation that starts during a logout waits for it and sees the session ended.
+ * Both take the session before the token rows, so they cannot deadlock.
  *
  * Atomic like a transaction: a concurrent UPDATE of the same row waits for ours and then re-checks
  * its WHERE clause against the new row version, so exactly one caller consumes. `target` is read
@@ -103,6 +111,8 @@ const EXCHANGE_SQL = `
            t.expires_at, t.created_at, t.consumed_at, t.revoked_at, t.family_created_at, t.successor_jti,
            (t.user_id IS NULL OR (u.id IS NOT NULL AND NOT u.disabled)) AS user_active,
            (c.client_id IS NOT NULL AND NOT c.disabled) AS client_active,
+           (t.session_id IS NULL OR COALESCE(
+             (SELECT s.ended_at IS NULL FROM sessions s WHERE s.id = t.session_id FOR KEY SHARE), false)) AS session_active,
            date_trunc('second', t.family_created_at) + $8::int * interval '1 second' AS family_ends_at,
            CASE WHEN string_to_array(t.scope, ' ') <@ c.scopes
                  AND (t.user_id IS NULL OR string_to_array(t.scope, ' ') <@ ($9::text[] || u.scopes))
@@ -124,7 +134,7 @@ const EXCHANGE_SQL = `
   ), consumed AS (
     UPDATE refresh_tokens r SET consumed_at = $3, successor_jti = $4
     FROM target
-    WHERE r.ctid = target.row_id AND r.jti = $1 AND target.client_id = $2 AND target.user_active AND target.client_active
+    WHERE r.ctid = target.row_id AND r.jti = $1 AND target.client_id = $2 AND target.user_active AND target.client_active AND target.session_active
       AND (target.granted_scope <> '' OR target.scope = '') AND target.family_ends_at > $3
       AND ($7::text[] IS NULL OR target.audience @> $7::text[])
       AND r.consumed_at IS NULL AND r.revoked_at IS NULL AND r.expires_at > $3
@@ -137,19 +147,22 @@ const EXCHANGE_SQL = `
   SELECT target.jti, target.family_id, target.user_id::text AS user_id, target.client_id, target.scope, target.audience, target.kid, target.session_id,
          extract(epoch FROM target.expires_at)::float8 AS expires_epoch, extract(epoch FROM target.created_at)::float8 AS created_epoch,
          extract(epoch FROM target.consumed_at)::float8 AS consumed_epoch, extract(epoch FROM target.revoked_at)::float8 AS revoked_epoch,
-         target.user_active, target.client_active, target.granted_scope, target.family_ends_at <= $3 AS family_ended,
+         target.user_active, target.client_active, target.session_active, target.granted_scope, target.family_ends_at <= $3 AS family_ended,
          target.successor_jti, n.kid AS successor_kid, n.scope AS successor_scope,
          extract(epoch FROM n.expires_at)::float8 AS successor_expires_epoch,
          (n.consumed_at IS NULL AND n.revoked_at IS NULL AND n.expires_at > $3) AS successor_live,
          s.scope AS new_scope, extract(epoch FROM s.expires_at)::float8 AS new_expires_epoch, (s.scope IS NOT NULL) AS rotated
   FROM target LEFT JOIN successor s ON TRUE LEFT JOIN refresh_tokens n ON n.jti = target.successor_jti`
 
-/** {@link RefreshTokenStore.exchange} on `pool` (also run alone by the bench as the database's ceiling). */
-export async function exchangeRefreshToken (pool: pg.Pool, request: RefreshExchange): Promise<RefreshExchangeResult | null> {
+/**
+ * {@link RefreshTokenStore.exchange} on `pool` (also run alone by the bench as the database's ceiling;
+ * a test runs it on a client inside an open transaction).
+ */
+export async function exchangeRefreshToken (pool: Pick<pg.Pool, 'query'>, request: RefreshExchange): Promise<RefreshExchangeResult | null> {
   const { jti, clientId, resources, successor, now, familyMaxAge, userBaselineScopes } = request
   const { rows } = await pool.query<ExchangeRow>({
     // Named: PostgreSQL parses and plans it once per connection.
-    name: 'stamp_refresh_exchange_v3',
+    name: 'stamp_refresh_exchange_v4',
     text: EXCHANGE_SQL,
     values: [jti, clientId, now, successor.jti, successor.kid, successor.expiresAt, resources ?? null, familyMaxAge, userBaselineScopes],
   })
@@ -172,6 +185,7 @@ export async function exchangeRefreshToken (pool: pg.Pool, request: RefreshExcha
       userActive: row.user_active,
     },
     clientActive: row.client_active,
+    sessionActive: row.session_active,
     grantedScope: row.granted_scope,
     familyEnded: row.family_ended,
     rotated: row.rotated,
