@@ -6,8 +6,9 @@
  * The hot path is one SQL statement (`RefreshTokenStore.exchange`): everything that can be
  * checked without the database is checked first, so that nothing is consumed for a request that
  * is then refused. The statement also narrows the family's scope to what the client, the user and
- * (third-party clients) the consent hold now, refuses disabled users and clients, and ends the
- * family REFRESH_FAMILY_MAX_AGE after its login.
+ * (third-party clients) the consent hold now, refuses disabled users and clients and ended
+ * sessions (logout, sign-out everywhere, password reset), and ends the family
+ * REFRESH_FAMILY_MAX_AGE after its login.
  *
  * Crash-safe retries: the consumed row names its successor. The same client presenting the same
  * token again within REFRESH_RETRY_SECONDS (its answer was lost, or the instance died after the
@@ -70,13 +71,15 @@ export const refreshToken: Grant = {
     const { record } = exchanged
     if (record.revokedAt) throw new InvalidGrant('refresh token was revoked')
     const audience = resources?.length ? resolveAudience(resources, record.audience, services.issuer) : record.audience
-    if (!record.userActive || !exchanged.clientActive || (exchanged.grantedScope === '' && record.scope !== '')) {
-      // A privilege was taken away behind the admin API's back (or it raced the refresh): the
-      // family cannot be used any more, so it goes.
+    if (!record.userActive || !exchanged.clientActive || !exchanged.sessionActive || (exchanged.grantedScope === '' && record.scope !== '')) {
+      // A privilege was taken away behind the admin API's back (or it raced the refresh), or the
+      // login ended: the family cannot be used any more, so it goes.
       await services.refreshTokens.revokeFamily(record.familyId, now)
       throw new InvalidGrant(!record.userActive
         ? 'the user of this refresh token is no longer active'
-        : !exchanged.clientActive ? 'the client of this refresh token is disabled' : 'nothing of this refresh token\'s scope is granted any more')
+        : !exchanged.clientActive ? 'the client of this refresh token is disabled'
+          : !exchanged.sessionActive ? 'the session this refresh token was issued in has ended'
+            : 'nothing of this refresh token\'s scope is granted any more')
     }
     if (exchanged.familyEnded) throw new InvalidGrant('the refresh token\'s login is too old: sign in again')
 
@@ -107,8 +110,8 @@ export const refreshToken: Grant = {
 }
 
 /** What the statement itself checks, as its snapshot saw it. */
-function usable ({ record, clientActive, grantedScope, familyEnded }: RefreshExchangeResult, now: Date): boolean {
-  return record.consumedAt === null && record.revokedAt === null && record.expiresAt > now && record.userActive && clientActive &&
+function usable ({ record, clientActive, sessionActive, grantedScope, familyEnded }: RefreshExchangeResult, now: Date): boolean {
+  return record.consumedAt === null && record.revokedAt === null && record.expiresAt > now && record.userActive && clientActive && sessionActive &&
     (grantedScope !== '' || record.scope === '') && !familyEnded
 }
 

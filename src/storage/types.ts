@@ -175,6 +175,8 @@ export interface RefreshExchangeResult {
   record: RefreshTokenRecord & { userActive: boolean }
   /** The token's client exists and is not disabled. */
   clientActive: boolean
+  /** The token is bound to no browser session, or to one that has not ended (logout, sign-out everywhere, password reset). */
+  sessionActive: boolean
   /** The token's scope as its client, user and (third-party client) consent allow it now; '' when nothing is left. */
   grantedScope: string
   /** Family start + REFRESH_FAMILY_MAX_AGE has passed: no token of the family lives past it. */
