@@ -24,6 +24,9 @@ export type OAuthErrorCode =
   | 'interaction_required'
   | 'request_not_supported'
   | 'request_uri_not_supported'
+  /** RFC 9101 §6.3 */
+  | 'invalid_request_object'
+  | 'invalid_request_uri'
   | 'unsupported_response_type'
   | 'temporarily_unavailable'
   | 'server_error'
@@ -104,6 +107,10 @@ export const ConsentRequired = subclass('consent_required', 400)
 export const UnsupportedResponseType = subclass('unsupported_response_type', 400)
 export const RequestNotSupported = subclass('request_not_supported', 400)
 export const RequestURINotSupported = subclass('request_uri_not_supported', 400)
+/** RFC 9101 §6.3: the request object is unsigned, badly signed, expired or inconsistent. */
+export const InvalidRequestObject = subclass('invalid_request_object', 400)
+/** RFC 9101 §6.3: the request_uri is unknown, used already or expired (RFC 9126 §4). */
+export const InvalidRequestURI = subclass('invalid_request_uri', 400)
 /**
  * A dependency (PostgreSQL) cannot be reached: 503 (RFC 9110 §15.6.4) with `Retry-After`, so
  * clients and proxies retry later instead of treating it as a failure of their request.

@@ -45,6 +45,10 @@ import { safeFetch, type SafeFetchOptions } from '../http/safe_fetch.js'
 import { prismaRegistrationTokenStore } from '../storage/prisma/registration_tokens.js'
 import type { RegistrationTokenStore, ReplayStore } from '../storage/types.js'
 import { prismaReplayStore } from '../storage/prisma/used_jtis.js'
+import { ClientKeys } from '../domain/client_keys.js'
+import { ClientAssertionVerifier } from '../domain/client_assertion.js'
+import { prismaPushedAuthorizationStore } from '../storage/prisma/pushed_authorization_requests.js'
+import type { PushedAuthorizationStore } from '../storage/types.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -87,6 +91,12 @@ declare module 'fastify' {
     registrationTokens: RegistrationTokenStore
     /** One-time JWT identifiers (client assertions, DPoP proofs), shared by all instances. */
     usedJtis: ReplayStore
+    /** Clients' public keys (registered jwks or fetched jwks_uri): assertions and request objects. */
+    clientKeys: ClientKeys
+    /** private_key_jwt client assertions (RFC 7523). */
+    clientAssertions: ClientAssertionVerifier
+    /** RFC 9126 pushed authorization requests. */
+    pushedAuthorizations: PushedAuthorizationStore
   }
 }
 
@@ -103,7 +113,7 @@ export interface ServicesOptions {
   fetch?: typeof fetch
   /** Back-channel logout DNS resolution (tests inject one, so no real name is resolved). */
   lookup?: HostLookup
-  /** Client metadata document fetching: an injected resolver and extra trusted CAs (tests). */
+  /** Client metadata document and client JWKS fetching: an injected resolver and extra trusted CAs (tests). */
   clientMetadataFetch?: Pick<SafeFetchOptions, 'lookup' | 'ca'>
 }
 
@@ -238,7 +248,22 @@ export default fp(async function services (app: FastifyInstance, options: Servic
   app.decorate('clientMetadata', clientMetadata)
   app.decorate('clientUsage', clientUsage)
   app.decorate('registrationTokens', prismaRegistrationTokenStore(prisma))
-  app.decorate('usedJtis', prismaReplayStore(prisma))
+  const usedJtis = prismaReplayStore(prisma)
+  app.decorate('usedJtis', usedJtis)
+  // A client's jwks_uri is a URL its registrant chose: fetched under the same SSRF rules as documents.
+  const clientKeys = new ClientKeys({
+    policy: config.policy.clientKeys,
+    fetch: (url) => safeFetch(url, {
+      ...options.clientMetadataFetch,
+      allowLoopback: config.clientMetadataAllowLoopback,
+      timeoutMs: config.policy.clientKeys.jwksTimeoutMs,
+      maxBytes: config.policy.clientKeys.jwksMaxBytes,
+      headers: { accept: 'application/jwk-set+json, application/json' },
+    }),
+  })
+  app.decorate('clientKeys', clientKeys)
+  app.decorate('clientAssertions', new ClientAssertionVerifier({ keys: clientKeys, replay: usedJtis, policy: config.policy.clientKeys }))
+  app.decorate('pushedAuthorizations', prismaPushedAuthorizationStore(prisma))
 }, { name: 'services' })
 
 /**

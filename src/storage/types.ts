@@ -34,6 +34,16 @@ export interface ClientRecord {
   /** Registered metadata echoed by RFC 7591/7592 (client_uri, logo_uri, token_endpoint_auth_method…). */
   metadata?: Record<string, unknown> | null
   createdAt?: Date
+  /** Set when not implied by the secret: `private_key_jwt` (RFC 7523 §2.2; no secret then). */
+  tokenEndpointAuthMethod?: string | null
+  /** Public keys the client signs with (client assertions, request objects). */
+  jwks?: { keys: JWK[] } | null
+  /** Or where Stamp fetches them. */
+  jwksUri?: string | null
+  /** RFC 9126 §6: authorization requests must be pushed to /par first. */
+  requirePushedAuthorizationRequests?: boolean
+  /** A security profile the client is held to (`fapi2`), or null. */
+  profile?: string | null
 }
 
 /** admin: API or CLI; dcr: RFC 7591 /register; cimd: a client ID metadata document. */
@@ -399,7 +409,7 @@ export interface ConsentStore {
 export type PurgeKind =
   | 'refresh_tokens_expired' | 'refresh_tokens_consumed' | 'refresh_tokens_revoked'
   | 'sessions_ended' | 'sessions_expired'
-  | 'authorization_codes' | 'authorization_requests'
+  | 'authorization_codes' | 'authorization_requests' | 'pushed_authorization_requests'
   | 'used_jtis'
   | 'audit_events'
 
@@ -437,4 +447,14 @@ export interface ReplayStore {
    * same values exactly one gets true.
    */
   markUsed(namespace: string, jti: string, expiresAt: Date, now: Date): Promise<boolean>
+}
+
+/** RFC 9126 pushed authorization requests, stored under the hash of their reference. */
+export interface PushedAuthorizationStore {
+  create(request: { id: string, clientId: string, parameters: Record<string, string[]>, expiresAt: Date }): Promise<void>
+  /**
+   * Deletes and returns the parameters of the unexpired request `id` pushed by `clientId`, in one
+   * statement: exactly one caller ever gets them (RFC 9126 §4: "one-time use"). Null otherwise.
+   */
+  consume(id: string, clientId: string, now: Date): Promise<Record<string, string[]> | null>
 }
