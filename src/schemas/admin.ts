@@ -43,6 +43,11 @@ export const FamilyParams = Type.Object({ familyId: Type.String({ pattern: '^[A-
 export const SessionParams = Type.Object({ sid: Type.String({ pattern: '^[A-Za-z0-9_-]{1,128}$' }) }, { additionalProperties: false })
 export const KidParams = Type.Object({ kid: Type.String({ pattern: '^[A-Za-z0-9_-]{1,128}$' }) }, { additionalProperties: false })
 
+/** A public JWK Set (RFC 7517 §5); private members are refused by the registration rules. */
+const ClientJWKS = Type.Object({ keys: Type.Array(Type.Object({ kty: Type.String() }, { additionalProperties: true }), { minItems: 1, maxItems: 20 }) }, { additionalProperties: false })
+const AuthMethod = Type.Union([Type.Literal('client_secret_basic'), Type.Literal('client_secret_post'), Type.Literal('private_key_jwt')], { description: 'private_key_jwt (RFC 7523): no secret, the client signs assertions with a key of jwks or jwks_uri' })
+const Profile = Nullable(Type.Literal('fapi2', { description: 'FAPI 2.0 Security Profile: PAR, PKCE S256, private_key_jwt, PS256/ES256/EdDSA only' }))
+
 export const Client = Type.Object({
   client_id: Type.String(),
   name: Type.String(),
@@ -55,6 +60,11 @@ export const Client = Type.Object({
   scopes: Type.Array(Type.String()),
   audiences: Type.Array(Type.String()),
   require_pkce: Type.Boolean({ description: 'PKCE (S256) required at /authorize; always true for public clients' }),
+  token_endpoint_auth_method: Type.String({ description: 'client_secret_basic (or _post), private_key_jwt, or none (public)' }),
+  jwks: Nullable(ClientJWKS),
+  jwks_uri: Nullable(Type.String()),
+  require_pushed_authorization_requests: Type.Boolean({ description: 'Authorization requests must come through /par (RFC 9126)' }),
+  profile: Nullable(Type.String()),
   disabled: Type.Boolean(),
   origin: Type.Union([Type.Literal('admin'), Type.Literal('dcr'), Type.Literal('cimd')], { description: 'admin: API or CLI; dcr: RFC 7591 /register; cimd: a client ID metadata document' }),
   created_at: Nullable(Type.String({ format: 'date-time' })),
@@ -75,6 +85,11 @@ const clientSettings = {
   audiences: Type.Array(Uri, { maxItems: 20 }),
   first_party: Type.Boolean(),
   require_pkce: Type.Boolean({ description: 'Require PKCE (S256) at /authorize (default true; always true for public clients)' }),
+  token_endpoint_auth_method: AuthMethod,
+  jwks: Nullable(ClientJWKS),
+  jwks_uri: Nullable(Uri),
+  require_pushed_authorization_requests: Type.Boolean({ description: 'Authorization requests must come through /par (RFC 9126); always true for the fapi2 profile' }),
+  profile: Profile,
 }
 export const CreateClientBody = Type.Object({
   ...clientSettings,
@@ -86,6 +101,11 @@ export const CreateClientBody = Type.Object({
   audiences: Type.Optional(clientSettings.audiences),
   first_party: Type.Optional(clientSettings.first_party),
   require_pkce: Type.Optional(clientSettings.require_pkce),
+  token_endpoint_auth_method: Type.Optional(clientSettings.token_endpoint_auth_method),
+  jwks: Type.Optional(clientSettings.jwks),
+  jwks_uri: Type.Optional(clientSettings.jwks_uri),
+  require_pushed_authorization_requests: Type.Optional(clientSettings.require_pushed_authorization_requests),
+  profile: Type.Optional(clientSettings.profile),
   client_id: Type.Optional(ClientId),
   public: Type.Optional(Type.Boolean()),
 }, { additionalProperties: false })

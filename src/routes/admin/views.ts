@@ -5,6 +5,7 @@
  * @module
  */
 import { OAuthError } from '../../errors.js'
+import { authMethodOf } from '../../domain/clients.js'
 import type { AuditEventRecord, ClientRecord, RefreshFamily, SessionRecord, StoredKey, UserRecord } from '../../storage/types.js'
 
 export function clientView (client: ClientRecord) {
@@ -20,6 +21,11 @@ export function clientView (client: ClientRecord) {
     scopes: client.scopes,
     audiences: client.audiences,
     require_pkce: client.requirePkce,
+    token_endpoint_auth_method: authMethodOf(client),
+    jwks: client.jwks ?? null,
+    jwks_uri: client.jwksUri ?? null,
+    require_pushed_authorization_requests: client.requirePushedAuthorizationRequests ?? false,
+    profile: client.profile ?? null,
     disabled: client.disabled ?? false,
     origin: client.origin ?? 'admin',
     created_at: client.createdAt?.toISOString() ?? null,
