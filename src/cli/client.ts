@@ -1,12 +1,16 @@
 /**
  * `stamp client create --name N [--grant G]... [--redirect-uri URI]... [--post-logout-redirect-uri URI]...
- *  [--backchannel-logout-uri URI] [--scope "a b"] [--audience AUD]... [--public] [--first-party] [--no-require-pkce]` —
+ *  [--backchannel-logout-uri URI] [--scope "a b"] [--audience AUD]... [--public] [--first-party] [--no-require-pkce] [--dpop-bound]` —
  * prints client_id and, for confidential clients, the client_secret (shown once; only its hash is
  * stored). Grants are checked against the grant registry; authorization_code needs at least one
  * redirect URI. New clients must use PKCE (S256) at the authorization endpoint; a confidential
  * client may opt out with `--no-require-pkce`, a public client always has to.
  *
- * `stamp client update ID --require-pkce | --no-require-pkce` changes that setting later.
+ * `--dpop-bound` sets RFC 9449 §5.2 `dpop_bound_access_tokens`: the token endpoint then refuses the
+ * client's requests without a DPoP proof.
+ *
+ * `stamp client update ID [--require-pkce | --no-require-pkce] [--dpop-bound | --no-dpop-bound]`
+ * changes those settings later.
  *
  * @module
  */
@@ -39,8 +43,8 @@ async function setDisabled (id: string | undefined, disabled: boolean, json: boo
   })
 }
 
-const USAGE = 'usage: stamp client create --name N [--grant G]... [--redirect-uri URI]... [--post-logout-redirect-uri URI]... [--backchannel-logout-uri URI] [--scope "a b"] [--audience AUD]... [--public] [--first-party] [--no-require-pkce] [--json]\n' +
-  '       stamp client update ID (--require-pkce | --no-require-pkce) [--json]\n' +
+const USAGE = 'usage: stamp client create --name N [--grant G]... [--redirect-uri URI]... [--post-logout-redirect-uri URI]... [--backchannel-logout-uri URI] [--scope "a b"] [--audience AUD]... [--public] [--first-party] [--no-require-pkce] [--dpop-bound] [--json]\n' +
+  '       stamp client update ID [--require-pkce | --no-require-pkce] [--dpop-bound | --no-dpop-bound] [--json]\n' +
   '       stamp client disable|enable ID [--json]\n' +
   '       stamp client list [--origin admin|dcr|cimd] [--limit N] [--json]\n' +
   '       stamp client revoke ID [--json]\n' +
@@ -71,6 +75,7 @@ export async function clientCommand (args: string[], config: Config): Promise<vo
       public: { type: 'boolean', default: false },
       'first-party': { type: 'boolean', default: false },
       'no-require-pkce': { type: 'boolean', default: false },
+      'dpop-bound': { type: 'boolean', default: false },
       json: { type: 'boolean', default: false },
     },
     strict: true,
@@ -89,6 +94,7 @@ export async function clientCommand (args: string[], config: Config): Promise<vo
       scopes: values.scope.split(' ').filter(Boolean),
       audiences: values.audience,
       requirePkce: !values['no-require-pkce'],
+      dpopBoundAccessTokens: values['dpop-bound'],
     }, [...grantsByType.keys()])
   } catch (err) {
     // The same rules as the admin API; here they are usage errors.
@@ -107,7 +113,7 @@ export async function clientCommand (args: string[], config: Config): Promise<vo
     await ctx.clients.create({ id, secretHash: secret ? hashClientSecret(secret) : null, ...settings })
     await ctx.audit.record({ type: 'client_created', actor: 'cli', subject: id, clientId: id, detail: { grant_types: grantTypes, scopes: settings.scopes } })
   })
-  const output = { client_id: id, ...(secret ? { client_secret: secret } : {}), grant_types: [...grantTypes], scope, require_pkce: settings.requirePkce }
+  const output = { client_id: id, ...(secret ? { client_secret: secret } : {}), grant_types: [...grantTypes], scope, require_pkce: settings.requirePkce, dpop_bound_access_tokens: settings.dpopBoundAccessTokens ?? false }
   print(values.json, output, secret
     ? `client_id:     ${id}\nclient_secret: ${secret}\n(the secret is shown once; store it now)`
     : `client_id: ${id} (public client${codeFlow ? '; it must send a PKCE code_challenge with S256' : ''})`)
@@ -119,6 +125,8 @@ async function updateCommand (args: string[], config: Config): Promise<void> {
     options: {
       'require-pkce': { type: 'boolean' },
       'no-require-pkce': { type: 'boolean' },
+      'dpop-bound': { type: 'boolean' },
+      'no-dpop-bound': { type: 'boolean' },
       json: { type: 'boolean', default: false },
     },
     allowPositionals: true,
@@ -126,15 +134,26 @@ async function updateCommand (args: string[], config: Config): Promise<void> {
   })
   const [id] = positionals
   if (!id || positionals.length !== 1) throw new UsageError(USAGE)
-  if (values['require-pkce'] === values['no-require-pkce']) throw new UsageError('give exactly one of --require-pkce and --no-require-pkce')
-  const requirePkce = values['require-pkce'] === true
+  const pkceGiven = values['require-pkce'] !== undefined || values['no-require-pkce'] !== undefined
+  const dpopGiven = values['dpop-bound'] !== undefined || values['no-dpop-bound'] !== undefined
+  if ((values['require-pkce'] && values['no-require-pkce']) || (!pkceGiven && !dpopGiven)) throw new UsageError('give exactly one of --require-pkce and --no-require-pkce')
+  if (values['dpop-bound'] && values['no-dpop-bound']) throw new UsageError('give only one of --dpop-bound and --no-dpop-bound')
+  const patch: { requirePkce?: boolean, dpopBoundAccessTokens?: boolean } = {}
+  if (pkceGiven) patch.requirePkce = values['require-pkce'] === true
+  if (dpopGiven) patch.dpopBoundAccessTokens = values['dpop-bound'] === true
+  const output = {
+    client_id: id,
+    ...(patch.requirePkce === undefined ? {} : { require_pkce: patch.requirePkce }),
+    ...(patch.dpopBoundAccessTokens === undefined ? {} : { dpop_bound_access_tokens: patch.dpopBoundAccessTokens }),
+  }
   await withContext(config, async (ctx) => {
     const client = await ctx.clients.find(id)
     if (!client) throw new CommandError(`no client ${id}`)
-    if (client.public && !requirePkce) throw new CommandError('a public client always has to use PKCE')
-    await ctx.clients.update(id, { requirePkce })
-    await ctx.audit.record({ type: 'client_updated', actor: 'cli', subject: id, clientId: id, detail: { fields: ['require_pkce'], require_pkce: requirePkce } })
+    if (client.public && patch.requirePkce === false) throw new CommandError('a public client always has to use PKCE')
+    await ctx.clients.update(id, patch)
+    const { client_id: _, ...detail } = output
+    await ctx.audit.record({ type: 'client_updated', actor: 'cli', subject: id, clientId: id, detail: { fields: Object.keys(detail), ...detail } })
   })
   // Other instances cache clients for CLIENT_CACHE_TTL seconds.
-  print(values.json, { client_id: id, require_pkce: requirePkce }, `client ${id}: require_pkce ${requirePkce}`)
+  print(values.json, output, `client ${id}: ${Object.entries(output).slice(1).map(([k, v]) => `${k} ${v}`).join(', ')}`)
 }

@@ -63,6 +63,9 @@ export const envSchemaDefinition = {
     REGISTRATION: { type: 'string', enum: ['token', 'open', 'off'], default: 'token', description: 'Dynamic client registration at `/register` (RFC 7591): `token` needs an initial access token (`stamp registration token create`), `open` lets anyone register, `off` removes the endpoint.' },
     REGISTRATION_SCOPES: { type: 'string', pattern: '^[\\x21\\x23-\\x5B\\x5D-\\x7E]+( [\\x21\\x23-\\x5B\\x5D-\\x7E]+)*$', default: defaults.registration.scopes.join(' '), description: 'Space-separated scopes that self-registered clients (metadata documents, `/register`) may ask for; `stamp:` scopes are never allowed.' },
     REGISTRATION_AUDIENCES: { type: 'string', default: '', description: 'Comma-separated RFC 8707 resource URIs (e.g. your MCP servers) that self-registered clients may get tokens for.' },
+    DPOP_NONCE: { type: 'boolean', default: defaults.dpop.nonce, description: 'Require server-issued nonces in DPoP proofs (RFC 9449 §8): `use_dpop_nonce` and a `DPoP-Nonce` header until a client sends one; stateless, valid on every instance.' },
+    DPOP_PROOF_WINDOW: { type: 'integer', minimum: 5, maximum: 600, default: defaults.dpop.proofWindow, description: 'Seconds a DPoP proof\'s `iat` may differ from the server clock; its `jti` is remembered (by every instance) that long.' },
+    DPOP_NONCE_LIFETIME: { type: 'integer', minimum: 10, maximum: 86_400, default: defaults.dpop.nonceLifetime, description: 'Seconds each DPoP nonce is issued before the next; one is accepted for twice that long.' },
   },
 } as const
 
@@ -113,6 +116,9 @@ interface RawEnv {
   REGISTRATION: RegistrationMode
   REGISTRATION_SCOPES: string
   REGISTRATION_AUDIENCES: string
+  DPOP_NONCE: boolean
+  DPOP_PROOF_WINDOW: number
+  DPOP_NONCE_LIFETIME: number
 }
 
 /** token: an initial access token is required; open: anyone may register; off: no /register. */
@@ -243,6 +249,7 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env): Config {
       password: { ...defaults.password, minLength: raw.PASSWORD_MIN_LENGTH },
       loginThrottle: { ...defaults.loginThrottle, freeAttempts: raw.LOGIN_THROTTLE_FREE_ATTEMPTS, maxDelay: raw.LOGIN_THROTTLE_MAX_DELAY },
       registration: { ...defaults.registration, ...registrationLists(raw) },
+      dpop: { ...defaults.dpop, nonce: raw.DPOP_NONCE, proofWindow: raw.DPOP_PROOF_WINDOW, nonceLifetime: raw.DPOP_NONCE_LIFETIME },
       rateLimit: {
         enabled: raw.RATE_LIMIT_ENABLED,
         window: raw.RATE_LIMIT_WINDOW,

@@ -45,6 +45,8 @@ import { safeFetch, type SafeFetchOptions } from '../http/safe_fetch.js'
 import { prismaRegistrationTokenStore } from '../storage/prisma/registration_tokens.js'
 import type { RegistrationTokenStore, ReplayStore } from '../storage/types.js'
 import { prismaReplayStore } from '../storage/prisma/used_jtis.js'
+import { DPoPNonces, DPoPProofValidator } from '../domain/dpop.js'
+import { hkdfSync } from 'node:crypto'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -87,6 +89,8 @@ declare module 'fastify' {
     registrationTokens: RegistrationTokenStore
     /** One-time JWT identifiers (client assertions, DPoP proofs), shared by all instances. */
     usedJtis: ReplayStore
+    /** DPoP proof checks (RFC 9449 §4.3), with server nonces when DPOP_NONCE is on. */
+    dpop: DPoPProofValidator
   }
 }
 
@@ -126,7 +130,8 @@ export default fp(async function services (app: FastifyInstance, options: Servic
     maxSkewMs: config.clockSkewMax * 1000,
     log: app.log,
   })
-  const keyring = new Keyring({ store: keyStore, kek: await loadKEKFor(config, keyStore, app.log), policy: config.policy, log: app.log, now: options.now, clock: clockGuard })
+  const kek = await loadKEKFor(config, keyStore, app.log)
+  const keyring = new Keyring({ store: keyStore, kek, policy: config.policy, log: app.log, now: options.now, clock: clockGuard })
   await keyring.start({ schedule: options.scheduleKeys ?? true }) // its first step reads both clocks
   app.addHook('onClose', () => keyring.stop())
   if (options.scheduleKeys ?? true) {
@@ -238,7 +243,14 @@ export default fp(async function services (app: FastifyInstance, options: Servic
   app.decorate('clientMetadata', clientMetadata)
   app.decorate('clientUsage', clientUsage)
   app.decorate('registrationTokens', prismaRegistrationTokenStore(prisma))
-  app.decorate('usedJtis', prismaReplayStore(prisma))
+  const usedJtis = prismaReplayStore(prisma)
+  app.decorate('usedJtis', usedJtis)
+  // Nonces are an HMAC under a key derived from the KEK, which every instance shares: any instance
+  // accepts the nonce another issued, and nothing is stored.
+  const nonces = config.policy.dpop.nonce
+    ? new DPoPNonces(Buffer.from(hkdfSync('sha256', kek.key, Buffer.alloc(0), 'stamp dpop nonce v1', 32)), config.policy.dpop.nonceLifetime)
+    : null
+  app.decorate('dpop', new DPoPProofValidator({ policy: config.policy.dpop, replay: usedJtis, nonces, now: options.now && (() => options.now!().getTime()) }))
 }, { name: 'services' })
 
 /**

@@ -55,6 +55,7 @@ export const Client = Type.Object({
   scopes: Type.Array(Type.String()),
   audiences: Type.Array(Type.String()),
   require_pkce: Type.Boolean({ description: 'PKCE (S256) required at /authorize; always true for public clients' }),
+  dpop_bound_access_tokens: Type.Boolean({ description: 'RFC 9449 §5.2: token requests must carry a DPoP proof' }),
   disabled: Type.Boolean(),
   origin: Type.Union([Type.Literal('admin'), Type.Literal('dcr'), Type.Literal('cimd')], { description: 'admin: API or CLI; dcr: RFC 7591 /register; cimd: a client ID metadata document' }),
   created_at: Nullable(Type.String({ format: 'date-time' })),
@@ -75,6 +76,7 @@ const clientSettings = {
   audiences: Type.Array(Uri, { maxItems: 20 }),
   first_party: Type.Boolean(),
   require_pkce: Type.Boolean({ description: 'Require PKCE (S256) at /authorize (default true; always true for public clients)' }),
+  dpop_bound_access_tokens: Type.Boolean({ description: 'RFC 9449 §5.2: refuse token requests without a DPoP proof (default false)' }),
 }
 export const CreateClientBody = Type.Object({
   ...clientSettings,
@@ -86,6 +88,7 @@ export const CreateClientBody = Type.Object({
   audiences: Type.Optional(clientSettings.audiences),
   first_party: Type.Optional(clientSettings.first_party),
   require_pkce: Type.Optional(clientSettings.require_pkce),
+  dpop_bound_access_tokens: Type.Optional(clientSettings.dpop_bound_access_tokens),
   client_id: Type.Optional(ClientId),
   public: Type.Optional(Type.Boolean()),
 }, { additionalProperties: false })

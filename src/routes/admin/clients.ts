@@ -69,6 +69,7 @@ export default async function clientRoutes (app: FastifyInstance): Promise<void>
       scopes: body.scopes ?? [],
       audiences: body.audiences ?? [],
       requirePkce: body.require_pkce ?? true,
+      dpopBoundAccessTokens: body.dpop_bound_access_tokens ?? false,
     }, knownGrants())
     const id = body.client_id ?? generateClientId()
     const idProblem = clientIdProblem(id)
@@ -107,6 +108,7 @@ export default async function clientRoutes (app: FastifyInstance): Promise<void>
       scopes: body.scopes ?? current.scopes,
       audiences: body.audiences ?? current.audiences,
       requirePkce: body.require_pkce ?? current.requirePkce,
+      dpopBoundAccessTokens: body.dpop_bound_access_tokens ?? current.dpopBoundAccessTokens ?? false,
     }, knownGrants())
     const disabled = body.disabled ?? current.disabled ?? false
     const updated = await app.clientStore.update(id, { ...settings, disabled })

@@ -20,6 +20,7 @@ export function clientView (client: ClientRecord) {
     scopes: client.scopes,
     audiences: client.audiences,
     require_pkce: client.requirePkce,
+    dpop_bound_access_tokens: client.dpopBoundAccessTokens ?? false,
     disabled: client.disabled ?? false,
     origin: client.origin ?? 'admin',
     created_at: client.createdAt?.toISOString() ?? null,
