@@ -33,6 +33,9 @@ export type OAuthErrorCode =
   /** RFC 7591 §3.2.2 */
   | 'invalid_redirect_uri'
   | 'invalid_client_metadata'
+  /** RFC 9449 §5, §7.1, §8 */
+  | 'invalid_dpop_proof'
+  | 'use_dpop_nonce'
 
 export interface OAuthErrorOptions {
   cause?: unknown
@@ -120,3 +123,7 @@ export const ServiceUnavailable = subclass('temporarily_unavailable', 503)
 export const InvalidRedirectURI = subclass('invalid_redirect_uri', 400)
 /** RFC 7591 §3.2.2: some other client metadata value is invalid or refused. */
 export const InvalidClientMetadata = subclass('invalid_client_metadata', 400)
+/** RFC 9449 §5: the DPoP proof is missing where required, malformed or invalid (400 at /token). */
+export const InvalidDPoPProof = subclass('invalid_dpop_proof', 400)
+/** RFC 9449 §8: the proof must carry the server's nonce, sent in the `DPoP-Nonce` header. */
+export const UseDPoPNonce = subclass('use_dpop_nonce', 400)

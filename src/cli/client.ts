@@ -1,6 +1,6 @@
 /**
  * `stamp client create --name N [--grant G]... [--redirect-uri URI]... [--post-logout-redirect-uri URI]...
- *  [--backchannel-logout-uri URI] [--scope "a b"] [--audience AUD]... [--public] [--first-party] [--no-require-pkce]` —
+ *  [--backchannel-logout-uri URI] [--scope "a b"] [--audience AUD]... [--public] [--first-party] [--no-require-pkce] [--dpop-bound]` —
  * prints client_id and, for confidential clients, the client_secret (shown once; only its hash is
  * stored). Grants are checked against the grant registry; authorization_code needs at least one
  * redirect URI. New clients must use PKCE (S256) at the authorization endpoint; a confidential
@@ -11,8 +11,11 @@
  * `--require-par` makes it push its authorization requests (RFC 9126); `--profile fapi2` holds it
  * to the FAPI 2.0 Security Profile (docs/modern-oauth.md).
  *
- * `stamp client update ID --require-pkce | --no-require-pkce` changes that setting later; so do
- * `--require-par | --no-require-par` and `--jwks-uri URL | --jwks-file FILE`.
+ * `--dpop-bound` sets RFC 9449 §5.2 `dpop_bound_access_tokens`: the token endpoint then refuses the
+ * client's requests without a DPoP proof.
+ *
+ * `stamp client update ID [--require-pkce | --no-require-pkce] [--dpop-bound | --no-dpop-bound]
+ * [--require-par | --no-require-par] [--jwks-uri URL | --jwks-file FILE]` changes those settings later.
  *
  * @module
  */
@@ -46,9 +49,9 @@ async function setDisabled (id: string | undefined, disabled: boolean, json: boo
   })
 }
 
-const USAGE = 'usage: stamp client create --name N [--grant G]... [--redirect-uri URI]... [--post-logout-redirect-uri URI]... [--backchannel-logout-uri URI] [--scope "a b"] [--audience AUD]... [--public] [--first-party] [--no-require-pkce]\n' +
+const USAGE = 'usage: stamp client create --name N [--grant G]... [--redirect-uri URI]... [--post-logout-redirect-uri URI]... [--backchannel-logout-uri URI] [--scope "a b"] [--audience AUD]... [--public] [--first-party] [--no-require-pkce] [--dpop-bound]\n' +
   '         [--auth-method client_secret_basic|private_key_jwt] [--jwks-uri URL | --jwks-file FILE] [--require-par] [--profile fapi2] [--json]\n' +
-  '       stamp client update ID [--require-pkce | --no-require-pkce] [--require-par | --no-require-par] [--jwks-uri URL | --jwks-file FILE] [--json]\n' +
+  '       stamp client update ID [--require-pkce | --no-require-pkce] [--dpop-bound | --no-dpop-bound] [--require-par | --no-require-par] [--jwks-uri URL | --jwks-file FILE] [--json]\n' +
   '       stamp client disable|enable ID [--json]\n' +
   '       stamp client list [--origin admin|dcr|cimd] [--limit N] [--json]\n' +
   '       stamp client revoke ID [--json]\n' +
@@ -84,6 +87,7 @@ export async function clientCommand (args: string[], config: Config): Promise<vo
       'jwks-file': { type: 'string' },
       'require-par': { type: 'boolean', default: false },
       profile: { type: 'string' },
+      'dpop-bound': { type: 'boolean', default: false },
       json: { type: 'boolean', default: false },
     },
     strict: true,
@@ -108,6 +112,7 @@ export async function clientCommand (args: string[], config: Config): Promise<vo
       ...keysFromOptions(values),
       requirePushedAuthorizationRequests: values['require-par'],
       profile: values.profile ?? null,
+      dpopBoundAccessTokens: values['dpop-bound'],
     }, [...grantsByType.keys()])
   } catch (err) {
     // The same rules as the admin API; here they are usage errors.
@@ -131,6 +136,7 @@ export async function clientCommand (args: string[], config: Config): Promise<vo
     ...(settings.tokenEndpointAuthMethod ? { token_endpoint_auth_method: settings.tokenEndpointAuthMethod } : {}),
     ...(settings.requirePushedAuthorizationRequests ? { require_pushed_authorization_requests: true } : {}),
     ...(settings.profile ? { profile: settings.profile } : {}),
+    dpop_bound_access_tokens: settings.dpopBoundAccessTokens ?? false,
   }
   print(values.json, output, secret
     ? `client_id:     ${id}\nclient_secret: ${secret}\n(the secret is shown once; store it now)`
@@ -149,6 +155,8 @@ async function updateCommand (args: string[], config: Config): Promise<void> {
       'no-require-par': { type: 'boolean' },
       'jwks-uri': { type: 'string' },
       'jwks-file': { type: 'string' },
+      'dpop-bound': { type: 'boolean' },
+      'no-dpop-bound': { type: 'boolean' },
       json: { type: 'boolean', default: false },
     },
     allowPositionals: true,
@@ -158,34 +166,45 @@ async function updateCommand (args: string[], config: Config): Promise<void> {
   if (!id || positionals.length !== 1) throw new UsageError(USAGE)
   if (values['require-pkce'] && values['no-require-pkce']) throw new UsageError('give only one of --require-pkce and --no-require-pkce')
   if (values['require-par'] && values['no-require-par']) throw new UsageError('give only one of --require-par and --no-require-par')
+  if (values['dpop-bound'] && values['no-dpop-bound']) throw new UsageError('give only one of --dpop-bound and --no-dpop-bound')
   const pkce = values['require-pkce'] ? true : values['no-require-pkce'] ? false : undefined
   const par = values['require-par'] ? true : values['no-require-par'] ? false : undefined
+  const dpop = values['dpop-bound'] ? true : values['no-dpop-bound'] ? false : undefined
   const keys = values['jwks-uri'] !== undefined || values['jwks-file'] !== undefined ? keysFromOptions(values) : undefined
-  if (pkce === undefined && par === undefined && keys === undefined) throw new UsageError(USAGE)
+  if (pkce === undefined && par === undefined && dpop === undefined && keys === undefined) throw new UsageError('give exactly one of --require-pkce and --no-require-pkce (or another setting to change)')
   const output: Record<string, unknown> = { client_id: id }
   await withContext(config, async (ctx) => {
     const client = await ctx.clients.find(id)
     if (!client) throw new CommandError(`no client ${id}`)
     if (client.public && pkce === false) throw new CommandError('a public client always has to use PKCE')
-    if (client.profile === 'fapi2' && (pkce === false || par === false)) throw new CommandError('the fapi2 profile requires PKCE and PAR')
+    if (client.profile === 'fapi2' && (pkce === false || par === false || dpop === false)) throw new CommandError('the fapi2 profile requires PKCE, PAR and DPoP')
     let patch: Partial<ClientSettings>
     try {
       const { id: _id, secretHash: _hash, ...current } = client
       // The same rules as create: a new key set is checked (public keys only) before it is stored.
-      const settings = normalizeClientSettings({ ...current, ...keys, ...(pkce === undefined ? {} : { requirePkce: pkce }), ...(par === undefined ? {} : { requirePushedAuthorizationRequests: par }) }, [...grantsByType.keys()])
-      patch = { requirePkce: settings.requirePkce, requirePushedAuthorizationRequests: settings.requirePushedAuthorizationRequests, ...(keys ? { jwks: settings.jwks, jwksUri: settings.jwksUri } : {}) }
+      const settings = normalizeClientSettings({
+        ...current, ...keys, ...(pkce === undefined ? {} : { requirePkce: pkce }), ...(par === undefined ? {} : { requirePushedAuthorizationRequests: par }),
+        ...(dpop === undefined ? {} : { dpopBoundAccessTokens: dpop }),
+      }, [...grantsByType.keys()])
+      patch = {
+        ...(pkce === undefined ? {} : { requirePkce: settings.requirePkce }),
+        ...(dpop === undefined ? {} : { dpopBoundAccessTokens: settings.dpopBoundAccessTokens }),
+        ...(par === undefined ? {} : { requirePushedAuthorizationRequests: settings.requirePushedAuthorizationRequests }),
+        ...(keys ? { jwks: settings.jwks, jwksUri: settings.jwksUri } : {}),
+      }
     } catch (err) {
       if (err instanceof OAuthError) throw new CommandError(err.description)
       throw err
     }
     await ctx.clients.update(id, patch)
     if (pkce !== undefined) output.require_pkce = patch.requirePkce
+    if (dpop !== undefined) output.dpop_bound_access_tokens = patch.dpopBoundAccessTokens
     if (par !== undefined) output.require_pushed_authorization_requests = patch.requirePushedAuthorizationRequests
     if (keys) output.jwks_uri = patch.jwksUri ?? null
     await ctx.audit.record({ type: 'client_updated', actor: 'cli', subject: id, clientId: id, detail: { fields: Object.keys(output).filter((k) => k !== 'client_id'), ...output } })
   })
   // Other instances cache clients for CLIENT_CACHE_TTL seconds.
-  print(values.json, output, Object.entries(output).filter(([k]) => k !== 'client_id').map(([k, v]) => `client ${id}: ${k} ${String(v)}`).join('\n'))
+  print(values.json, output, `client ${id}: ${Object.entries(output).slice(1).map(([k, v]) => `${k} ${String(v)}`).join(', ')}`)
 }
 
 /** `--jwks-uri URL` or `--jwks-file FILE` (a JWK Set in JSON): one of them, or neither. */

@@ -201,6 +201,17 @@ export const defaults = {
     /** Lifetime of a `request_uri`, seconds (RFC 9126 §2.2: "a short lifetime"). */
     ttl: 60,
   },
+  /** DPoP (RFC 9449): sender-constrained tokens. */
+  dpop: {
+    /** JWS algorithms accepted for proofs (§4.3: asymmetric only; never `none` or HMAC); advertised as `dpop_signing_alg_values_supported`. */
+    algorithms: ['ES256', 'RS256', 'PS256', 'EdDSA'] as readonly string[],
+    /** Seconds a proof's `iat` may lie before or after the server's clock (§4.3 item 11, §11.1); its `jti` is remembered that long after `iat`. */
+    proofWindow: 60,
+    /** Require server-provided nonces in proofs (§8, §9): `use_dpop_nonce` with a `DPoP-Nonce` header until the client sends one. */
+    nonce: false,
+    /** Seconds one nonce is issued before the next replaces it; a nonce is accepted for twice this long. */
+    nonceLifetime: 300,
+  },
 } as const
 
 export type SigningAlg = 'RS256' | 'PS256' | 'ES256' | 'EdDSA'
@@ -242,6 +253,7 @@ export type Policy = {
     jwksRefetchCooldown: number
   }
   pushedAuthorizationRequests: { required: boolean, ttl: number }
+  dpop: { algorithms: readonly string[], proofWindow: number, nonce: boolean, nonceLifetime: number }
   registration: {
     grantTypes: readonly string[]
     authMethods: readonly string[]

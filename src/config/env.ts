@@ -67,6 +67,9 @@ export const envSchemaDefinition = {
     CLIENT_ASSERTION_MAX_LIFETIME: { type: 'integer', minimum: 10, maximum: 3600, default: defaults.clientKeys.assertionMaxLifetime, description: 'Longest accepted private_key_jwt client assertion: its `exp` at most this many seconds ahead.' },
     CLIENT_JWKS_REFETCH_COOLDOWN: { type: 'number', minimum: 0, maximum: 3600, default: defaults.clientKeys.jwksRefetchCooldown, description: 'Seconds between two fetches of a client\'s `jwks_uri` caused by an unknown `kid`.' },
     REGISTRATION_AUDIENCES: { type: 'string', default: '', description: 'Comma-separated RFC 8707 resource URIs (e.g. your MCP servers) that self-registered clients may get tokens for.' },
+    DPOP_NONCE: { type: 'boolean', default: defaults.dpop.nonce, description: 'Require server-issued nonces in DPoP proofs (RFC 9449 §8): `use_dpop_nonce` and a `DPoP-Nonce` header until a client sends one; stateless, valid on every instance.' },
+    DPOP_PROOF_WINDOW: { type: 'integer', minimum: 5, maximum: 600, default: defaults.dpop.proofWindow, description: 'Seconds a DPoP proof\'s `iat` may differ from the server clock; its `jti` is remembered (by every instance) that long.' },
+    DPOP_NONCE_LIFETIME: { type: 'integer', minimum: 10, maximum: 86_400, default: defaults.dpop.nonceLifetime, description: 'Seconds each DPoP nonce is issued before the next; one is accepted for twice that long.' },
   },
 } as const
 
@@ -121,6 +124,9 @@ interface RawEnv {
   PAR_TTL: number
   CLIENT_ASSERTION_MAX_LIFETIME: number
   CLIENT_JWKS_REFETCH_COOLDOWN: number
+  DPOP_NONCE: boolean
+  DPOP_PROOF_WINDOW: number
+  DPOP_NONCE_LIFETIME: number
 }
 
 /** token: an initial access token is required; open: anyone may register; off: no /register. */
@@ -253,6 +259,7 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env): Config {
       registration: { ...defaults.registration, ...registrationLists(raw) },
       clientKeys: { ...defaults.clientKeys, assertionMaxLifetime: raw.CLIENT_ASSERTION_MAX_LIFETIME, jwksRefetchCooldown: raw.CLIENT_JWKS_REFETCH_COOLDOWN },
       pushedAuthorizationRequests: { required: raw.REQUIRE_PUSHED_AUTHORIZATION_REQUESTS, ttl: raw.PAR_TTL },
+      dpop: { ...defaults.dpop, nonce: raw.DPOP_NONCE, proofWindow: raw.DPOP_PROOF_WINDOW, nonceLifetime: raw.DPOP_NONCE_LIFETIME },
       rateLimit: {
         enabled: raw.RATE_LIMIT_ENABLED,
         window: raw.RATE_LIMIT_WINDOW,

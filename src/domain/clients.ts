@@ -74,7 +74,8 @@ export function normalizeClientSettings (settings: ClientSettings, knownGrants: 
 /**
  * private_key_jwt, the client's public keys, PAR and the profile. RFC 7591 §2: "The jwks_uri and
  * jwks parameters MUST NOT both be present". The FAPI 2.0 profile (Security Profile §5.3.2) needs
- * a confidential client authenticating with private_key_jwt, no password grant, PKCE and PAR.
+ * a confidential client authenticating with private_key_jwt, no password grant, PKCE, PAR and
+ * DPoP-bound tokens.
  */
 function clientKeySettings (settings: ClientSettings, grantTypes: Set<string>) {
   const method = settings.tokenEndpointAuthMethod ?? null
@@ -107,6 +108,8 @@ function clientKeySettings (settings: ClientSettings, grantTypes: Set<string>) {
     jwksUri,
     requirePushedAuthorizationRequests: settings.requirePushedAuthorizationRequests === true || profile === FAPI2_PROFILE,
     profile,
+    // FAPI 2.0 §5.3.2.1: "shall only issue sender-constrained access tokens" (DPoP; mTLS is not offered).
+    ...(profile === FAPI2_PROFILE ? { dpopBoundAccessTokens: true } : {}),
   }
 }
 

@@ -43,6 +43,8 @@ export interface AccessTokenClaims {
   /** Seconds since the epoch when the user authenticated, when there is a user. */
   authTime?: number
   sid?: string
+  /** RFC 9449 §6.1: the JWK thumbprint of the DPoP key the token is bound to (`cnf.jkt`). */
+  jkt?: string
 }
 
 export interface RefreshTokenClaims {
@@ -57,6 +59,8 @@ export interface RefreshTokenClaims {
    * still revoke the family it came from (RFC 9700 §4.14.2).
    */
   familyId?: string
+  /** RFC 9449 §5: a public client's refresh token is bound to its DPoP key (`cnf.jkt`). */
+  jkt?: string
 }
 
 export interface IdTokenClaims {
@@ -124,6 +128,7 @@ export class TokenMinter {
     const payload: JWTPayload = { client_id: claims.clientId, scope: claims.scope }
     if (claims.authTime !== undefined) payload.auth_time = claims.authTime
     if (claims.sid !== undefined) payload.sid = claims.sid
+    if (claims.jkt !== undefined) payload.cnf = { jkt: claims.jkt }
     return this.#sign(payload, ACCESS_TOKEN_TYP, claims.sub, claims.audience, randomUUID(), now, this.accessTokenTTL)
   }
 
@@ -137,6 +142,7 @@ export class TokenMinter {
     const ttl = claims.exp === undefined ? this.refreshTokenTTL : claims.exp - iat
     const payload: JWTPayload = { client_id: claims.clientId, scope: claims.scope }
     if (claims.familyId !== undefined) payload.fid = claims.familyId
+    if (claims.jkt !== undefined) payload.cnf = { jkt: claims.jkt }
     return this.#sign(payload, REFRESH_TOKEN_TYP, claims.sub, [REFRESH_TOKEN_AUDIENCE], claims.jti, now, ttl)
   }
 

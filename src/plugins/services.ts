@@ -49,6 +49,8 @@ import { ClientKeys } from '../domain/client_keys.js'
 import { ClientAssertionVerifier } from '../domain/client_assertion.js'
 import { prismaPushedAuthorizationStore } from '../storage/prisma/pushed_authorization_requests.js'
 import type { PushedAuthorizationStore } from '../storage/types.js'
+import { DPoPNonces, DPoPProofValidator } from '../domain/dpop.js'
+import { hkdfSync } from 'node:crypto'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -97,6 +99,8 @@ declare module 'fastify' {
     clientAssertions: ClientAssertionVerifier
     /** RFC 9126 pushed authorization requests. */
     pushedAuthorizations: PushedAuthorizationStore
+    /** DPoP proof checks (RFC 9449 §4.3), with server nonces when DPOP_NONCE is on. */
+    dpop: DPoPProofValidator
   }
 }
 
@@ -136,7 +140,8 @@ export default fp(async function services (app: FastifyInstance, options: Servic
     maxSkewMs: config.clockSkewMax * 1000,
     log: app.log,
   })
-  const keyring = new Keyring({ store: keyStore, kek: await loadKEKFor(config, keyStore, app.log), policy: config.policy, log: app.log, now: options.now, clock: clockGuard })
+  const kek = await loadKEKFor(config, keyStore, app.log)
+  const keyring = new Keyring({ store: keyStore, kek, policy: config.policy, log: app.log, now: options.now, clock: clockGuard })
   await keyring.start({ schedule: options.scheduleKeys ?? true }) // its first step reads both clocks
   app.addHook('onClose', () => keyring.stop())
   if (options.scheduleKeys ?? true) {
@@ -264,6 +269,12 @@ export default fp(async function services (app: FastifyInstance, options: Servic
   app.decorate('clientKeys', clientKeys)
   app.decorate('clientAssertions', new ClientAssertionVerifier({ keys: clientKeys, replay: usedJtis, policy: config.policy.clientKeys }))
   app.decorate('pushedAuthorizations', prismaPushedAuthorizationStore(prisma))
+  // Nonces are an HMAC under a key derived from the KEK, which every instance shares: any instance
+  // accepts the nonce another issued, and nothing is stored.
+  const nonces = config.policy.dpop.nonce
+    ? new DPoPNonces(Buffer.from(hkdfSync('sha256', kek.key, Buffer.alloc(0), 'stamp dpop nonce v1', 32)), config.policy.dpop.nonceLifetime)
+    : null
+  app.decorate('dpop', new DPoPProofValidator({ policy: config.policy.dpop, replay: usedJtis, nonces, now: options.now && (() => options.now!().getTime()) }))
 }, { name: 'services' })
 
 /**

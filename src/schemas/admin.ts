@@ -65,6 +65,7 @@ export const Client = Type.Object({
   jwks_uri: Nullable(Type.String()),
   require_pushed_authorization_requests: Type.Boolean({ description: 'Authorization requests must come through /par (RFC 9126)' }),
   profile: Nullable(Type.String()),
+  dpop_bound_access_tokens: Type.Boolean({ description: 'RFC 9449 §5.2: token requests must carry a DPoP proof' }),
   disabled: Type.Boolean(),
   origin: Type.Union([Type.Literal('admin'), Type.Literal('dcr'), Type.Literal('cimd')], { description: 'admin: API or CLI; dcr: RFC 7591 /register; cimd: a client ID metadata document' }),
   created_at: Nullable(Type.String({ format: 'date-time' })),
@@ -90,6 +91,7 @@ const clientSettings = {
   jwks_uri: Nullable(Uri),
   require_pushed_authorization_requests: Type.Boolean({ description: 'Authorization requests must come through /par (RFC 9126); always true for the fapi2 profile' }),
   profile: Profile,
+  dpop_bound_access_tokens: Type.Boolean({ description: 'RFC 9449 §5.2: refuse token requests without a DPoP proof (default false)' }),
 }
 export const CreateClientBody = Type.Object({
   ...clientSettings,
@@ -106,6 +108,7 @@ export const CreateClientBody = Type.Object({
   jwks_uri: Type.Optional(clientSettings.jwks_uri),
   require_pushed_authorization_requests: Type.Optional(clientSettings.require_pushed_authorization_requests),
   profile: Type.Optional(clientSettings.profile),
+  dpop_bound_access_tokens: Type.Optional(clientSettings.dpop_bound_access_tokens),
   client_id: Type.Optional(ClientId),
   public: Type.Optional(Type.Boolean()),
 }, { additionalProperties: false })

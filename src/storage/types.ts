@@ -23,6 +23,8 @@ export interface ClientRecord {
   requirePkce: boolean
   /** Refused everywhere while true (absent on records built before the column existed: false). */
   disabled?: boolean
+  /** RFC 9449 §5.2 `dpop_bound_access_tokens`: every token request must carry a DPoP proof (absent: false). */
+  dpopBoundAccessTokens?: boolean
   /** How the client came to be (absent on create: admin). */
   origin?: ClientOrigin
   /** Last token issued to it (recorded at most once per hour). */
@@ -338,6 +340,8 @@ export interface PendingAuthorizationRecord {
   prompt: string[]
   maxAge: number | null
   loginHint: string | null
+  /** RFC 9449 §10 `dpop_jkt`: the code is bound to this JWK thumbprint (absent: not bound). */
+  dpopJkt?: string | null
   sessionId: string | null
   expiresAt: Date
 }
@@ -370,6 +374,8 @@ export interface AuthorizationCodeRecord {
   nonce: string | null
   codeChallenge: string | null
   codeChallengeMethod: string | null
+  /** RFC 9449 §10: /token must present a DPoP proof of the key with this thumbprint (absent: not bound). */
+  dpopJkt?: string | null
   authTime: Date
   familyId: string
   expiresAt: Date

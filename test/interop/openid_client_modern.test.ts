@@ -2,7 +2,7 @@
  * Interoperability of private_key_jwt, PAR and JAR with a certified relying-party library:
  * openid-client v6 against Stamp listening on 127.0.0.1 — client_credentials and the code flow
  * with `PrivateKeyJwt`, `buildAuthorizationUrlWithPAR`, `buildAuthorizationUrlWithJAR`, and a
- * fapi2-profile client; the sign-in goes through a cookie-keeping scripted browser.
+ * fapi2-profile client (PAR, PKCE, private_key_jwt, DPoP); the sign-in goes through a cookie-keeping scripted browser.
  */
 import t from 'tap'
 import * as oidc from 'openid-client'
@@ -79,11 +79,11 @@ t.test('code flow: PrivateKeyJwt + PAR, then JAR, then JAR inside PAR', async (t
   t.ok(both.url.searchParams.get('request_uri'))
 })
 
-t.test('a fapi2 client: PAR + PKCE + private_key_jwt (PS256) end to end; without PAR refused', async (t) => {
+t.test('a fapi2 client: PAR + PKCE + private_key_jwt (PS256) + DPoP end to end; without PAR or DPoP refused', async (t) => {
   const { client } = await createClient(app, {
     firstParty: true, secretHash: null, tokenEndpointAuthMethod: 'private_key_jwt', jwks: jwksOf(ps256),
     grantTypes: ['authorization_code', 'refresh_token'], redirectUris: [CB], scopes: ['openid', 'offline_access'],
-    requirePkce: true, requirePushedAuthorizationRequests: true, profile: 'fapi2',
+    requirePkce: true, requirePushedAuthorizationRequests: true, profile: 'fapi2', dpopBoundAccessTokens: true,
   })
   const config = await oidc.discovery(new URL(issuer), client.id, undefined, oidc.PrivateKeyJwt({ key: ps256.privateKey, kid: ps256.kid }), insecure)
   const browser = new Browser(app, issuer)
@@ -97,9 +97,17 @@ t.test('a fapi2 client: PAR + PKCE + private_key_jwt (PS256) end to end; without
   const url = await oidc.buildAuthorizationUrlWithPAR(config, params)
   const callback = await signIn(browser, url)
   t.equal(callback.searchParams.get('iss'), issuer, 'RFC 9207 iss in the response')
-  const tokens = await oidc.authorizationCodeGrant(config, callback, { pkceCodeVerifier: verifier, expectedState: params.state })
+  // FAPI 2.0 §5.3.2.1: sender-constrained tokens only. Without a DPoP proof the exchange is refused
+  // before the code is looked at; with one, the tokens are DPoP-bound.
+  const bare = await oidc.authorizationCodeGrant(config, callback, { pkceCodeVerifier: verifier, expectedState: params.state }).catch((err: unknown) => err)
+  t.equal((bare as { error?: string }).error, 'invalid_dpop_proof', 'no DPoP proof: refused')
+  const DPoP = oidc.getDPoPHandle(config, await oidc.randomDPoPKeyPair('ES256'))
+  const tokens = await oidc.authorizationCodeGrant(config, callback, { pkceCodeVerifier: verifier, expectedState: params.state }, undefined, { DPoP })
+  t.equal(tokens.token_type, 'dpop')
   t.ok(tokens.access_token)
   t.ok(tokens.refresh_token)
+  const refreshed = await oidc.refreshTokenGrant(config, tokens.refresh_token!, undefined, { DPoP })
+  t.equal(refreshed.token_type, 'dpop')
 
   // Without PKCE the push itself is refused.
   const { code_challenge: _c, code_challenge_method: _m, ...noPkce } = params

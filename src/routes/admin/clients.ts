@@ -70,6 +70,7 @@ export default async function clientRoutes (app: FastifyInstance): Promise<void>
       audiences: body.audiences ?? [],
       requirePkce: body.require_pkce ?? true,
       ...keySettings(body),
+      dpopBoundAccessTokens: body.dpop_bound_access_tokens ?? false,
     }, knownGrants())
     const id = body.client_id ?? generateClientId()
     const idProblem = clientIdProblem(id)
@@ -109,6 +110,7 @@ export default async function clientRoutes (app: FastifyInstance): Promise<void>
       audiences: body.audiences ?? current.audiences,
       requirePkce: body.require_pkce ?? current.requirePkce,
       ...keySettings(body, current),
+      dpopBoundAccessTokens: body.dpop_bound_access_tokens ?? current.dpopBoundAccessTokens ?? false,
     }, knownGrants())
     const disabled = body.disabled ?? current.disabled ?? false
     // Moving to private_key_jwt throws the secret away (a new one: POST /clients/:id/secret after moving back).

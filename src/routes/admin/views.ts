@@ -26,6 +26,7 @@ export function clientView (client: ClientRecord) {
     jwks_uri: client.jwksUri ?? null,
     require_pushed_authorization_requests: client.requirePushedAuthorizationRequests ?? false,
     profile: client.profile ?? null,
+    dpop_bound_access_tokens: client.dpopBoundAccessTokens ?? false,
     disabled: client.disabled ?? false,
     origin: client.origin ?? 'admin',
     created_at: client.createdAt?.toISOString() ?? null,

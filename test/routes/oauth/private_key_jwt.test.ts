@@ -3,7 +3,7 @@
  * is accepted, each refusal (invalid_client 401, audited), replay across two instances, and a
  * remote jwks_uri (loopback https server, injected DNS): rotation, cooldown, slow and oversized.
  */
-import t from 'tap'
+import t, { type Test } from 'tap'
 import type { FastifyInstance } from 'fastify'
 import { build, createClient, createTestDatabase, postForm, testConfig } from '../../helper.js'
 import { fakeDNS, json, selfSignedCertificate, startDocumentServer } from '../../fixtures/document_server.js'
@@ -33,13 +33,11 @@ function token (app: FastifyInstance, jwt: string, extra: Record<string, string>
   return postForm(app, '/token', { grant_type: 'client_credentials', client_assertion_type: JWT_BEARER_ASSERTION, client_assertion: jwt, ...extra })
 }
 
-async function refused (t: Tap.Test, res: { statusCode: number, json(): unknown, headers: Record<string, unknown> }, description: RegExp, message: string) {
+async function refused (t: Test, res: { statusCode: number, json(): unknown, headers: Record<string, unknown> }, description: RegExp, message: string) {
   t.equal(res.statusCode, 401, message)
   t.match(res.json(), { error: 'invalid_client', error_description: description }, message)
   t.equal(res.headers['cache-control'], 'no-store')
 }
-
-declare namespace Tap { type Test = typeof t }
 
 const es256 = await clientKey('ES256')
 const eddsa = await clientKey('EdDSA')
