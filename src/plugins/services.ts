@@ -253,7 +253,7 @@ export default fp(async function services (app: FastifyInstance, options: Servic
   app.decorate('clientMetadata', clientMetadata)
   app.decorate('clientUsage', clientUsage)
   app.decorate('registrationTokens', prismaRegistrationTokenStore(prisma))
-  const usedJtis = prismaReplayStore(prisma)
+  const usedJtis = prismaReplayStore(prisma, pool)
   app.decorate('usedJtis', usedJtis)
   // A client's jwks_uri is a URL its registrant chose: fetched under the same SSRF rules as documents.
   const clientKeys = new ClientKeys({
