@@ -33,6 +33,7 @@ import { BENCH_DIR, ROOT, freePort, runCeiling, startBareFastify, startServer } 
 import { markdownTable, pairedRatioCheck, printConsole, ratioCheck, type Ceilings, type Check } from './report.js'
 import { mergeRates, type RateResult } from './stats.js'
 import { benchClientMetadata } from './client_metadata.js'
+import { benchPrivateKeyJwt } from './private_key_jwt.js'
 
 const settings: LoadSettings = {
   // 32 keep-alive connections: enough to saturate two cores (the token routes spend part of each
@@ -41,7 +42,7 @@ const settings: LoadSettings = {
   warmupSeconds: Number(process.env.BENCH_WARMUP ?? 1),
   durationSeconds: Number(process.env.BENCH_DURATION ?? 5),
 }
-/** BENCH_ONLY=jwks,client_credentials,password,refresh_token,verifier,workers,cimd (comma list; default all). */
+/** BENCH_ONLY=jwks,client_credentials,password,refresh_token,verifier,workers,cimd,private_key_jwt (comma list; default all). */
 const only = process.env.BENCH_ONLY ? new Set(process.env.BENCH_ONLY.split(',').map((s) => s.trim())) : null
 const selected = (name: string) => !only || only.has(name)
 const SIGN_CONCURRENCY = 64
@@ -239,6 +240,14 @@ async function main (): Promise<void> {
     scenarios['refresh_token (pre-registered public client)'] = mergeRuns(cimd.preRegistered)
     scenarios[cimd.check.name] = mergeRuns(cimd.cimd)
     checks.push(cimd.check)
+  }
+
+  if (selected('private_key_jwt')) {
+    // RFC 7523 client assertions, signed per request by the load generator, against Basic.
+    const pkj = await benchPrivateKeyJwt({ base, databaseUrl: database.url, seed, settings: pairedSettings, rounds: PAIRED_ROUNDS, step })
+    scenarios['client_credentials (Basic, paired with private_key_jwt)'] = mergeRuns(pkj.basic)
+    scenarios[pkj.check.name] = mergeRuns(pkj.privateKeyJwt)
+    checks.push(pkj.check)
   }
 
   const byName = new Map(checks.map((c) => [c.name, c]))

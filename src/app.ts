@@ -25,6 +25,7 @@ import adminRoutes, { ADMIN_PREFIX } from './routes/admin/index.js'
 import tokenRoute from './routes/oauth/token.js'
 import revokeRoute from './routes/oauth/revoke.js'
 import introspectRoute from './routes/oauth/introspect.js'
+import parRoute from './routes/oauth/par.js'
 import authorizeRoute from './routes/oauth/authorize.js'
 import loginRoute from './routes/oauth/login.js'
 import consentRoute from './routes/oauth/consent.js'
@@ -183,6 +184,7 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
   await app.register(tokenRoute)
   await app.register(revokeRoute)
   await app.register(introspectRoute)
+  await app.register(parRoute)
   await app.register(authorizeRoute)
   await app.register(loginRoute)
   await app.register(consentRoute)

@@ -178,6 +178,47 @@ export const defaults = {
     /** Seconds between two last-use writes for one client (a token request is not a database write each time). */
     lastUseInterval: 3_600,
   },
+  /**
+   * Keys clients sign with: private_key_jwt client assertions (RFC 7523 §3, OIDC Core §9) and
+   * signed request objects (RFC 9101). A client's registered `jwks_uri` is fetched like a client
+   * metadata document (SSRF-hardened, small, fast), cached, and refetched on an unknown `kid`.
+   */
+  clientKeys: {
+    /** Longest accepted client assertion: its `exp` at most this many seconds ahead. */
+    assertionMaxLifetime: 300,
+    /** Longest accepted request object: its `exp` at most this many seconds ahead. */
+    requestObjectMaxLifetime: 600,
+    /** Seconds of clock difference tolerated on `exp`, `nbf` and `iat`. */
+    clockSkew: 30,
+    /** Whole-fetch timeout of a client's JWKS, milliseconds. */
+    jwksTimeoutMs: 2_000,
+    /** Largest accepted client JWKS document, bytes. */
+    jwksMaxBytes: 32_768,
+    /** Most keys in a client's set. */
+    maxKeys: 20,
+    /** Seconds a fetched client JWKS is used before it is fetched again. */
+    jwksCacheSeconds: 300,
+    /** Seconds between two fetches of one client's JWKS caused by an unknown `kid` (nobody can make Stamp fetch in a loop). */
+    jwksRefetchCooldown: 30,
+  },
+  /** RFC 9126 pushed authorization requests at /par. */
+  pushedAuthorizationRequests: {
+    /** Every client must push its authorization requests (RFC 9126 §5 `require_pushed_authorization_requests`). */
+    required: false,
+    /** Lifetime of a `request_uri`, seconds (RFC 9126 §2.2: "a short lifetime"). */
+    ttl: 60,
+  },
+  /** DPoP (RFC 9449): sender-constrained tokens. */
+  dpop: {
+    /** JWS algorithms accepted for proofs (§4.3: asymmetric only; never `none` or HMAC); advertised as `dpop_signing_alg_values_supported`. */
+    algorithms: ['ES256', 'RS256', 'PS256', 'EdDSA'] as readonly string[],
+    /** Seconds a proof's `iat` may lie before or after the server's clock (§4.3 item 11, §11.1); its `jti` is remembered that long after `iat`. */
+    proofWindow: 60,
+    /** Require server-provided nonces in proofs (§8, §9): `use_dpop_nonce` with a `DPoP-Nonce` header until the client sends one. */
+    nonce: false,
+    /** Seconds one nonce is issued before the next replaces it; a nonce is accepted for twice this long. */
+    nonceLifetime: 300,
+  },
 } as const
 
 export type SigningAlg = 'RS256' | 'PS256' | 'ES256' | 'EdDSA'
@@ -209,6 +250,18 @@ export type Policy = {
   clockCheckInterval: number
   purge: { interval: number, margin: number, auditRetention: number, batchSize: number, maxBatches: number, timeBudget: number }
   clientMetadata: { timeoutMs: number, maxBytes: number, cacheFloor: number, cacheCeiling: number, cacheDefault: number, failureCacheSeconds: number, maxConcurrentFetches: number }
+  clientKeys: {
+    assertionMaxLifetime: number
+    requestObjectMaxLifetime: number
+    clockSkew: number
+    jwksTimeoutMs: number
+    jwksMaxBytes: number
+    maxKeys: number
+    jwksCacheSeconds: number
+    jwksRefetchCooldown: number
+  }
+  pushedAuthorizationRequests: { required: boolean, ttl: number }
+  dpop: { algorithms: readonly string[], proofWindow: number, nonce: boolean, nonceLifetime: number }
   registration: {
     grantTypes: readonly string[]
     authMethods: readonly string[]

@@ -59,14 +59,21 @@ export const envSchemaDefinition = {
     PURGE_BATCH_SIZE: { type: 'integer', minimum: 1, maximum: 100_000, default: defaults.purge.batchSize, description: 'Rows per retention DELETE statement.' },
     PURGE_TIME_BUDGET: { type: 'number', exclusiveMinimum: 0, maximum: 3600, default: defaults.purge.timeBudget, description: 'Seconds one retention pass may work; the rest waits for the next pass.' },
     CLIENT_ID_METADATA_DOCUMENTS: { type: 'boolean', default: true, description: 'Accept an https URL as `client_id` and fetch its client ID metadata document (MCP clients); `false` turns it off.' },
-    CLIENT_METADATA_ALLOW_LOOPBACK: { type: 'boolean', default: false, description: 'Let client metadata documents be fetched from loopback addresses. Development and tests only: never in production (SSRF).' },
+    CLIENT_METADATA_ALLOW_LOOPBACK: { type: 'boolean', default: false, description: 'Let client metadata documents and client JWKS (`jwks_uri`) be fetched from loopback addresses. Development and tests only: never in production (SSRF).' },
     REGISTRATION: { type: 'string', enum: ['token', 'open', 'off'], default: 'token', description: 'Dynamic client registration at `/register` (RFC 7591): `token` needs an initial access token (`stamp registration token create`), `open` lets anyone register, `off` removes the endpoint.' },
     REGISTRATION_SCOPES: { type: 'string', pattern: '^[\\x21\\x23-\\x5B\\x5D-\\x7E]+( [\\x21\\x23-\\x5B\\x5D-\\x7E]+)*$', default: defaults.registration.scopes.join(' '), description: 'Space-separated scopes that self-registered clients (metadata documents, `/register`) may ask for; `stamp:` scopes are never allowed.' },
+    REQUIRE_PUSHED_AUTHORIZATION_REQUESTS: { type: 'boolean', default: defaults.pushedAuthorizationRequests.required, description: 'Every client must push its authorization requests to `/par` first (RFC 9126); off: only clients registered with `--require-par` (or the `fapi2` profile) must.' },
+    PAR_TTL: { type: 'integer', minimum: 1, maximum: 600, default: defaults.pushedAuthorizationRequests.ttl, description: 'Lifetime of a pushed authorization request\'s `request_uri`, seconds.' },
+    CLIENT_ASSERTION_MAX_LIFETIME: { type: 'integer', minimum: 10, maximum: 3600, default: defaults.clientKeys.assertionMaxLifetime, description: 'Longest accepted private_key_jwt client assertion: its `exp` at most this many seconds ahead.' },
+    CLIENT_JWKS_REFETCH_COOLDOWN: { type: 'number', minimum: 0, maximum: 3600, default: defaults.clientKeys.jwksRefetchCooldown, description: 'Seconds between two fetches of a client\'s `jwks_uri` caused by an unknown `kid`.' },
     REGISTRATION_AUDIENCES: { type: 'string', default: '', description: 'Comma-separated RFC 8707 resource URIs (e.g. your MCP servers) that self-registered clients may get tokens for.' },
     BRAND_NAME: { type: 'string', minLength: 1, maxLength: 60, default: 'Stamp', description: 'Product name on the hosted pages (titles, header, footer) and in mails.' },
     BRAND_LOGO_URL: { type: 'string', pattern: '^https?://[^\\s"\'<>]+$', description: 'Absolute URL of a logo for the hosted pages (added to their CSP `img-src`). Alternative to `BRAND_LOGO_FILE`.' },
     BRAND_LOGO_FILE: { type: 'string', pattern: '\\.(png|svg|jpe?g|webp|gif)$', description: 'Path of a logo file (png, svg, jpg, webp, gif), served at `/assets/logo`. Alternative to `BRAND_LOGO_URL`.' },
     BRAND_PRIMARY_COLOR: { type: 'string', pattern: '^#[0-9A-Fa-f]{6}$', description: 'Primary colour of the hosted pages (`#rrggbb`); shades that keep text and focus rings readable (WCAG contrast) are derived from it.' },
+    DPOP_NONCE: { type: 'boolean', default: defaults.dpop.nonce, description: 'Require server-issued nonces in DPoP proofs (RFC 9449 §8): `use_dpop_nonce` and a `DPoP-Nonce` header until a client sends one; stateless, valid on every instance.' },
+    DPOP_PROOF_WINDOW: { type: 'integer', minimum: 5, maximum: 600, default: defaults.dpop.proofWindow, description: 'Seconds a DPoP proof\'s `iat` may differ from the server clock; its `jti` is remembered (by every instance) that long.' },
+    DPOP_NONCE_LIFETIME: { type: 'integer', minimum: 10, maximum: 86_400, default: defaults.dpop.nonceLifetime, description: 'Seconds each DPoP nonce is issued before the next; one is accepted for twice that long.' },
   },
 } as const
 
@@ -121,6 +128,13 @@ interface RawEnv {
   BRAND_LOGO_URL?: string
   BRAND_LOGO_FILE?: string
   BRAND_PRIMARY_COLOR?: string
+  REQUIRE_PUSHED_AUTHORIZATION_REQUESTS: boolean
+  PAR_TTL: number
+  CLIENT_ASSERTION_MAX_LIFETIME: number
+  CLIENT_JWKS_REFETCH_COOLDOWN: number
+  DPOP_NONCE: boolean
+  DPOP_PROOF_WINDOW: number
+  DPOP_NONCE_LIFETIME: number
 }
 
 /** token: an initial access token is required; open: anyone may register; off: no /register. */
@@ -262,6 +276,9 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env): Config {
       password: { ...defaults.password, minLength: raw.PASSWORD_MIN_LENGTH },
       loginThrottle: { ...defaults.loginThrottle, freeAttempts: raw.LOGIN_THROTTLE_FREE_ATTEMPTS, maxDelay: raw.LOGIN_THROTTLE_MAX_DELAY },
       registration: { ...defaults.registration, ...registrationLists(raw) },
+      clientKeys: { ...defaults.clientKeys, assertionMaxLifetime: raw.CLIENT_ASSERTION_MAX_LIFETIME, jwksRefetchCooldown: raw.CLIENT_JWKS_REFETCH_COOLDOWN },
+      pushedAuthorizationRequests: { required: raw.REQUIRE_PUSHED_AUTHORIZATION_REQUESTS, ttl: raw.PAR_TTL },
+      dpop: { ...defaults.dpop, nonce: raw.DPOP_NONCE, proofWindow: raw.DPOP_PROOF_WINDOW, nonceLifetime: raw.DPOP_NONCE_LIFETIME },
       rateLimit: {
         enabled: raw.RATE_LIMIT_ENABLED,
         window: raw.RATE_LIMIT_WINDOW,

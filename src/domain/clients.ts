@@ -9,6 +9,13 @@ import type { ClientRecord } from '../storage/types.js'
 import { SCOPE_TOKEN } from './scopes.js'
 import { uriProblem, type URIKind } from './redirect_uris.js'
 import { REFRESH_TOKEN_AUDIENCE } from './tokens.js'
+import { ClientKeysError, publicClientJWKS } from './client_keys.js'
+import { FAPI2_PROFILE, PRIVATE_KEY_JWT } from './client_assertion.js'
+
+/** Security profiles a client can be held to (docs/modern-oauth.md, "FAPI 2.0 profile"). */
+export const CLIENT_PROFILES: readonly string[] = [FAPI2_PROFILE]
+/** Most keys a registered client JWKS may hold. */
+const MAX_CLIENT_KEYS = 20
 
 
 /** Scopes an authorization_code client gets when none are given. */
@@ -70,7 +77,60 @@ export function normalizeClientSettings (settings: ClientSettings, knownGrants: 
   }
   // A sign-in client registered without scopes gets the OpenID Connect ones.
   const scopes = settings.scopes.length || !codeFlow ? settings.scopes : OIDC_DEFAULT_SCOPES
-  // A public client always needs PKCE (RFC 9700 §2.1.1), whatever the setting says.
-  const requirePkce = settings.public || settings.requirePkce
-  return { ...settings, grantTypes: [...grantTypes], scopes: [...new Set(scopes)], audiences: [...new Set(settings.audiences)], requirePkce, exchangeAudiences }
+  const keys = clientKeySettings(settings, grantTypes)
+  // A public client always needs PKCE (RFC 9700 §2.1.1), whatever the setting says; so does FAPI 2.0 (§5.3.2.2).
+  const requirePkce = settings.public || settings.requirePkce || keys.profile === FAPI2_PROFILE
+  return { ...settings, grantTypes: [...grantTypes], scopes: [...new Set(scopes)], audiences: [...new Set(settings.audiences)], requirePkce, exchangeAudiences, ...keys }
+}
+
+/**
+ * private_key_jwt, the client's public keys, PAR and the profile. RFC 7591 §2: "The jwks_uri and
+ * jwks parameters MUST NOT both be present". The FAPI 2.0 profile (Security Profile §5.3.2) needs
+ * a confidential client authenticating with private_key_jwt, no password grant, PKCE, PAR and
+ * DPoP-bound tokens.
+ */
+function clientKeySettings (settings: ClientSettings, grantTypes: Set<string>) {
+  const method = settings.tokenEndpointAuthMethod ?? null
+  if (method !== null && method !== PRIVATE_KEY_JWT) throw new InvalidRequest(`token_endpoint_auth_method ${method} cannot be stored; secret methods come with the secret`)
+  let jwks = settings.jwks ?? null
+  const jwksUri = settings.jwksUri ?? null
+  if (jwks && jwksUri) throw new InvalidRequest('give jwks or jwks_uri, not both (RFC 7591 §2)')
+  if (jwks) {
+    try {
+      jwks = publicClientJWKS(jwks, MAX_CLIENT_KEYS)
+    } catch (err) {
+      if (err instanceof ClientKeysError) throw new InvalidRequest(`jwks: ${err.message}`)
+      throw err
+    }
+  }
+  if (jwksUri !== null && (!URL.canParse(jwksUri) || new URL(jwksUri).protocol !== 'https:' || jwksUri.includes('#'))) throw new InvalidRequest('jwks_uri must be an https URL without fragment')
+  if (method === PRIVATE_KEY_JWT) {
+    if (settings.public) throw new InvalidRequest('a public client cannot use private_key_jwt')
+    if (!jwks && !jwksUri) throw new InvalidRequest('private_key_jwt needs the client\'s public keys: jwks or jwks_uri')
+  }
+  const profile = settings.profile ?? null
+  if (profile !== null && !CLIENT_PROFILES.includes(profile)) throw new InvalidRequest(`unknown profile ${profile}; known: ${CLIENT_PROFILES.join(', ')}`)
+  if (profile === FAPI2_PROFILE) {
+    if (method !== PRIVATE_KEY_JWT) throw new InvalidRequest('the fapi2 profile needs private_key_jwt client authentication')
+    if (grantTypes.has('password')) throw new InvalidRequest('the fapi2 profile does not allow the password grant')
+  }
+  return {
+    tokenEndpointAuthMethod: method,
+    jwks,
+    jwksUri,
+    requirePushedAuthorizationRequests: settings.requirePushedAuthorizationRequests === true || profile === FAPI2_PROFILE,
+    profile,
+    // FAPI 2.0 §5.3.2.1: "shall only issue sender-constrained access tokens" (DPoP; mTLS is not offered).
+    ...(profile === FAPI2_PROFILE ? { dpopBoundAccessTokens: true } : {}),
+  }
+}
+
+/** Whether a client with these settings gets a client secret. */
+export function usesSecret (settings: Pick<ClientSettings, 'public' | 'tokenEndpointAuthMethod'>): boolean {
+  return !settings.public && settings.tokenEndpointAuthMethod !== PRIVATE_KEY_JWT
+}
+
+/** The token endpoint authentication method of a client (RFC 7591 §2). */
+export function authMethodOf (client: Pick<ClientRecord, 'public' | 'tokenEndpointAuthMethod'>): string {
+  return client.tokenEndpointAuthMethod ?? (client.public ? 'none' : 'client_secret_basic')
 }

@@ -23,6 +23,7 @@ import { hashSecret, newId, newSecret } from './browser_secrets.js'
 import { ClientMetadataError } from './client_metadata.js'
 import { allowedForUser } from './scopes.js'
 import type { TokenMinter } from './tokens.js'
+import { FAPI2_PROFILE } from './client_assertion.js'
 
 export interface SingleSignOnOptions {
   /** The issuer `minter` signs as (back-channel logout tokens). */
@@ -216,7 +217,7 @@ export class SingleSignOn {
       codeChallengeMethod: request.codeChallengeMethod ?? null,
       authTime: session.authTime,
       familyId: randomUUID(),
-      expiresAt: new Date(this.#now().getTime() + this.#o.policy.authorizationCodeTTL * 1000),
+      expiresAt: new Date(this.#now().getTime() + codeLifetime(request.client, this.#o.policy.authorizationCodeTTL) * 1000),
     })
     await this.#o.sessions.addClient(session.id, request.client.id)
     return { code, scope }
@@ -280,4 +281,12 @@ function toParked (row: PendingAuthorizationRecord, client: ClientRecord): Parke
     loginHint: row.loginHint ?? undefined,
     sessionId: row.sessionId,
   }
+}
+
+/** FAPI 2.0 Security Profile §5.3.2.1: "shall issue authorization codes with a maximum lifetime of 60 seconds". */
+export const FAPI2_MAX_CODE_LIFETIME = 60
+
+/** Seconds an authorization code for `client` lives: the policy, capped for the fapi2 profile. */
+export function codeLifetime (client: { profile?: string | null }, policyTTL: number): number {
+  return client.profile === FAPI2_PROFILE ? Math.min(policyTTL, FAPI2_MAX_CODE_LIFETIME) : policyTTL
 }

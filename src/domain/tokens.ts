@@ -47,6 +47,8 @@ export interface AccessTokenClaims {
   act?: Record<string, unknown>
   /** Seconds since the epoch; the token expires then if sooner than the usual lifetime (token exchange). */
   notAfter?: number
+  /** RFC 9449 §6.1: the JWK thumbprint of the DPoP key the token is bound to (`cnf.jkt`). */
+  jkt?: string
 }
 
 export interface RefreshTokenClaims {
@@ -61,6 +63,8 @@ export interface RefreshTokenClaims {
    * still revoke the family it came from (RFC 9700 §4.14.2).
    */
   familyId?: string
+  /** RFC 9449 §5: a public client's refresh token is bound to its DPoP key (`cnf.jkt`). */
+  jkt?: string
 }
 
 export interface IdTokenClaims {
@@ -129,6 +133,7 @@ export class TokenMinter {
     if (claims.authTime !== undefined) payload.auth_time = claims.authTime
     if (claims.sid !== undefined) payload.sid = claims.sid
     if (claims.act !== undefined) payload.act = claims.act
+    if (claims.jkt !== undefined) payload.cnf = { jkt: claims.jkt }
     const ttl = claims.notAfter === undefined ? this.accessTokenTTL : Math.min(this.accessTokenTTL, claims.notAfter - Math.floor(now / 1000))
     return this.#sign(payload, ACCESS_TOKEN_TYP, claims.sub, claims.audience, randomUUID(), now, ttl)
   }
@@ -143,6 +148,7 @@ export class TokenMinter {
     const ttl = claims.exp === undefined ? this.refreshTokenTTL : claims.exp - iat
     const payload: JWTPayload = { client_id: claims.clientId, scope: claims.scope }
     if (claims.familyId !== undefined) payload.fid = claims.familyId
+    if (claims.jkt !== undefined) payload.cnf = { jkt: claims.jkt }
     return this.#sign(payload, REFRESH_TOKEN_TYP, claims.sub, [REFRESH_TOKEN_AUDIENCE], claims.jti, now, ttl)
   }
 

@@ -13,7 +13,7 @@ export const password: Grant = {
   grantType: 'password',
   parameters: ['username', 'password', 'scope'],
   allowPublicClients: true,
-  async handler ({ client, params, resources, ip }, services) {
+  async handler ({ client, params, resources, ip, dpopJkt }, services) {
     if (!client.firstParty) throw new UnauthorizedClient('the password grant is only available to first-party clients')
     const { username, password: secret } = params
     if (!username) throw new InvalidRequest('username is required')
@@ -42,7 +42,7 @@ export const password: Grant = {
     const audience = resolveAudience(resources, client.audiences, services.issuer)
     // Independent steps run side by side: the login is already decided, and each still must succeed.
     const [tokens] = await Promise.all([
-      issueTokenPair({ client, sub: user.id, userId: user.id, scope, audience, refresh: client.grantTypes.includes('refresh_token') }, services),
+      issueTokenPair({ client, sub: user.id, userId: user.id, scope, audience, refresh: client.grantTypes.includes('refresh_token'), jkt: dpopJkt }, services),
       services.throttle.succeeded(username, ip),
       services.audit.record({ type: 'login_succeeded', actor: user.id, subject: user.id, clientId: client.id, ip }),
       services.passwords.needsRehash(user.passwordHash)

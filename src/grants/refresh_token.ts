@@ -30,7 +30,7 @@ export const refreshToken: Grant = {
   grantType: 'refresh_token',
   parameters: ['refresh_token', 'scope'],
   allowPublicClients: true,
-  async handler ({ client, params, resources, ip }, services) {
+  async handler ({ client, params, resources, ip, dpopJkt }, services) {
     if (!params.refresh_token) throw new InvalidRequest('refresh_token is required')
     const { minter, policy } = services
     const claims = await minter.verifyOwn(params.refresh_token, REFRESH_TOKEN_TYP)
@@ -40,6 +40,12 @@ export const refreshToken: Grant = {
     // RFC 6749 §6: "ensure that the refresh token was issued to the authenticated client".
     // Checked before consuming it, so another client cannot burn a stolen token's family.
     if (claims.client_id !== client.id) throw new InvalidGrant('refresh token was issued to another client')
+    // RFC 9449 §5: a bound refresh token (a public client's, issued with DPoP) is only good with a
+    // proof of the same key; its successors stay bound to it.
+    const boundJkt = boundKey(claims.cnf)
+    if (boundJkt !== undefined && dpopJkt !== boundJkt) {
+      throw new InvalidGrant(dpopJkt ? 'the refresh token is bound to another DPoP key' : 'the refresh token is bound to a DPoP key: send a DPoP proof')
+    }
     // §6: the new scope "MUST NOT include any scope not originally granted". The signed `scope`
     // claim is the family's scope (the family keeps it; a narrower request only narrows the
     // access token), so an invalid_scope is answered before anything is consumed.
@@ -56,7 +62,7 @@ export const refreshToken: Grant = {
     // lifetime; signed again below in the rare case the statement narrowed or capped them.
     // `fid` names the family, so a replay still revokes it after retention deleted this token's row.
     const familyId = typeof claims.fid === 'string' ? claims.fid : undefined
-    let nextRefreshToken = minter.refreshToken({ jti: successor.jti, sub, clientId: client.id, scope: claims.scope, familyId }, now.getTime())
+    let nextRefreshToken = minter.refreshToken({ jti: successor.jti, sub, clientId: client.id, scope: claims.scope, familyId, jkt: boundJkt }, now.getTime())
     nextRefreshToken.catch(() => {}) // awaited below; this only keeps a refusal from leaving it unhandled
 
     const exchange = () => services.refreshTokens.exchange({
@@ -88,24 +94,24 @@ export const refreshToken: Grant = {
       const issued = exchanged.issued!
       familyScope = issued.scope
       if (issued.scope !== claims.scope || issued.expiresAt.getTime() !== successor.expiresAt.getTime()) {
-        nextRefreshToken = minter.refreshToken({ jti: successor.jti, sub, clientId: client.id, scope: issued.scope, exp: issued.expiresAt.getTime() / 1000, familyId: record.familyId }, now.getTime())
+        nextRefreshToken = minter.refreshToken({ jti: successor.jti, sub, clientId: client.id, scope: issued.scope, exp: issued.expiresAt.getTime() / 1000, familyId: record.familyId, jkt: boundJkt }, now.getTime())
       } else if (!familyId) {
         // A token from before `fid` existed: its successor is signed again, naming the family.
-        nextRefreshToken = minter.refreshToken({ jti: successor.jti, sub, clientId: client.id, scope: issued.scope, exp: issued.expiresAt.getTime() / 1000, familyId: record.familyId }, now.getTime())
+        nextRefreshToken = minter.refreshToken({ jti: successor.jti, sub, clientId: client.id, scope: issued.scope, exp: issued.expiresAt.getTime() / 1000, familyId: record.familyId, jkt: boundJkt }, now.getTime())
       }
     } else {
       const retry = retriedSuccessor(exchanged, now, policy.refreshRetrySeconds)
       if (!retry) return reuse(record, now, services, ip)
       familyScope = retry.scope
       // The very claims the consumption signed: iat is the consumption's time, exp the stored expiry.
-      nextRefreshToken = minter.refreshToken({ jti: retry.jti, sub, clientId: client.id, scope: retry.scope, exp: retry.expiresAt.getTime() / 1000, familyId: record.familyId }, record.consumedAt!.getTime())
+      nextRefreshToken = minter.refreshToken({ jti: retry.jti, sub, clientId: client.id, scope: retry.scope, exp: retry.expiresAt.getTime() / 1000, familyId: record.familyId, jkt: boundJkt }, record.consumedAt!.getTime())
       services.log.info({ family_id: record.familyId, client_id: client.id }, 'refresh retried: the successor was handed out again')
     }
 
     const allowed = familyScope.split(' ').filter(Boolean)
     const scope = requested === undefined ? familyScope : requested.filter((s) => allowed.includes(s)).join(' ')
-    const accessToken = await minter.accessToken({ sub, clientId: client.id, scope, audience, sid: record.sessionId ?? undefined }, now.getTime())
-    return { access_token: accessToken, token_type: 'Bearer', expires_in: minter.accessTokenTTL, scope, refresh_token: await nextRefreshToken }
+    const accessToken = await minter.accessToken({ sub, clientId: client.id, scope, audience, sid: record.sessionId ?? undefined, jkt: dpopJkt }, now.getTime())
+    return { access_token: accessToken, token_type: dpopJkt ? 'DPoP' : 'Bearer', expires_in: minter.accessTokenTTL, scope, refresh_token: await nextRefreshToken }
   },
 }
 
@@ -134,4 +140,10 @@ async function reuse (record: RefreshTokenRecord, now: Date, services: GrantServ
     })
   }
   throw new InvalidGrant('refresh token is invalid, expired or already used')
+}
+
+/** The `cnf.jkt` of a refresh token Stamp signed, when it has one. */
+function boundKey (cnf: unknown): string | undefined {
+  const jkt = cnf && typeof cnf === 'object' ? (cnf as { jkt?: unknown }).jkt : undefined
+  return typeof jkt === 'string' ? jkt : undefined
 }

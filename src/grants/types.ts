@@ -14,7 +14,8 @@ import type { AuditLog } from '../domain/audit.js'
 
 export interface TokenResponse {
   access_token: string
-  token_type: 'Bearer'
+  /** `DPoP` for a DPoP-bound access token (RFC 9449 §5). */
+  token_type: 'Bearer' | 'DPoP'
   expires_in: number
   scope: string
   refresh_token?: string
@@ -52,6 +53,8 @@ export interface GrantRequest {
   resources: string[] | undefined
   /** The client's IP address (per TRUST_PROXY), for login throttling and the audit trail. */
   ip: string
+  /** The thumbprint of a valid DPoP proof's key (RFC 9449 §5): the access token gets bound to it. */
+  dpopJkt?: string
 }
 
 export interface Grant {

@@ -47,6 +47,12 @@ import type { DeviceAuthorizationStore, RegistrationTokenStore, ReplayStore } fr
 import { prismaReplayStore } from '../storage/prisma/used_jtis.js'
 import { prismaDeviceAuthorizationStore } from '../storage/prisma/device_authorizations.js'
 import { UserCodeGuard } from '../domain/device_flow.js'
+import { ClientKeys } from '../domain/client_keys.js'
+import { ClientAssertionVerifier } from '../domain/client_assertion.js'
+import { prismaPushedAuthorizationStore } from '../storage/prisma/pushed_authorization_requests.js'
+import type { PushedAuthorizationStore } from '../storage/types.js'
+import { DPoPNonces, DPoPProofValidator } from '../domain/dpop.js'
+import { hkdfSync } from 'node:crypto'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -92,6 +98,14 @@ declare module 'fastify' {
     /** RFC 8628 device authorizations, and the guard against user-code guessing. */
     deviceAuthorizations: DeviceAuthorizationStore
     userCodeGuard: UserCodeGuard
+    /** Clients' public keys (registered jwks or fetched jwks_uri): assertions and request objects. */
+    clientKeys: ClientKeys
+    /** private_key_jwt client assertions (RFC 7523). */
+    clientAssertions: ClientAssertionVerifier
+    /** RFC 9126 pushed authorization requests. */
+    pushedAuthorizations: PushedAuthorizationStore
+    /** DPoP proof checks (RFC 9449 §4.3), with server nonces when DPOP_NONCE is on. */
+    dpop: DPoPProofValidator
   }
 }
 
@@ -108,7 +122,7 @@ export interface ServicesOptions {
   fetch?: typeof fetch
   /** Back-channel logout DNS resolution (tests inject one, so no real name is resolved). */
   lookup?: HostLookup
-  /** Client metadata document fetching: an injected resolver and extra trusted CAs (tests). */
+  /** Client metadata document and client JWKS fetching: an injected resolver and extra trusted CAs (tests). */
   clientMetadataFetch?: Pick<SafeFetchOptions, 'lookup' | 'ca'>
 }
 
@@ -131,7 +145,8 @@ export default fp(async function services (app: FastifyInstance, options: Servic
     maxSkewMs: config.clockSkewMax * 1000,
     log: app.log,
   })
-  const keyring = new Keyring({ store: keyStore, kek: await loadKEKFor(config, keyStore, app.log), policy: config.policy, log: app.log, now: options.now, clock: clockGuard })
+  const kek = await loadKEKFor(config, keyStore, app.log)
+  const keyring = new Keyring({ store: keyStore, kek, policy: config.policy, log: app.log, now: options.now, clock: clockGuard })
   await keyring.start({ schedule: options.scheduleKeys ?? true }) // its first step reads both clocks
   app.addHook('onClose', () => keyring.stop())
   if (options.scheduleKeys ?? true) {
@@ -246,7 +261,28 @@ export default fp(async function services (app: FastifyInstance, options: Servic
   app.decorate('clientMetadata', clientMetadata)
   app.decorate('clientUsage', clientUsage)
   app.decorate('registrationTokens', prismaRegistrationTokenStore(prisma))
-  app.decorate('usedJtis', prismaReplayStore(prisma))
+  const usedJtis = prismaReplayStore(prisma, pool)
+  app.decorate('usedJtis', usedJtis)
+  // A client's jwks_uri is a URL its registrant chose: fetched under the same SSRF rules as documents.
+  const clientKeys = new ClientKeys({
+    policy: config.policy.clientKeys,
+    fetch: (url) => safeFetch(url, {
+      ...options.clientMetadataFetch,
+      allowLoopback: config.clientMetadataAllowLoopback,
+      timeoutMs: config.policy.clientKeys.jwksTimeoutMs,
+      maxBytes: config.policy.clientKeys.jwksMaxBytes,
+      headers: { accept: 'application/jwk-set+json, application/json' },
+    }),
+  })
+  app.decorate('clientKeys', clientKeys)
+  app.decorate('clientAssertions', new ClientAssertionVerifier({ keys: clientKeys, replay: usedJtis, policy: config.policy.clientKeys }))
+  app.decorate('pushedAuthorizations', prismaPushedAuthorizationStore(prisma))
+  // Nonces are an HMAC under a key derived from the KEK, which every instance shares: any instance
+  // accepts the nonce another issued, and nothing is stored.
+  const nonces = config.policy.dpop.nonce
+    ? new DPoPNonces(Buffer.from(hkdfSync('sha256', kek.key, Buffer.alloc(0), 'stamp dpop nonce v1', 32)), config.policy.dpop.nonceLifetime)
+    : null
+  app.decorate('dpop', new DPoPProofValidator({ policy: config.policy.dpop, replay: usedJtis, nonces, now: options.now && (() => options.now!().getTime()) }))
 }, { name: 'services' })
 
 /**

@@ -23,6 +23,8 @@ export interface ClientRecord {
   requirePkce: boolean
   /** Refused everywhere while true (absent on records built before the column existed: false). */
   disabled?: boolean
+  /** RFC 9449 §5.2 `dpop_bound_access_tokens`: every token request must carry a DPoP proof (absent: false). */
+  dpopBoundAccessTokens?: boolean
   /** How the client came to be (absent on create: admin). */
   origin?: ClientOrigin
   /** Last token issued to it (recorded at most once per hour). */
@@ -36,6 +38,16 @@ export interface ClientRecord {
   /** RFC 8693: audiences this client may exchange tokens for (absent: none). */
   exchangeAudiences?: string[]
   createdAt?: Date
+  /** Set when not implied by the secret: `private_key_jwt` (RFC 7523 §2.2; no secret then). */
+  tokenEndpointAuthMethod?: string | null
+  /** Public keys the client signs with (client assertions, request objects). */
+  jwks?: { keys: JWK[] } | null
+  /** Or where Stamp fetches them. */
+  jwksUri?: string | null
+  /** RFC 9126 §6: authorization requests must be pushed to /par first. */
+  requirePushedAuthorizationRequests?: boolean
+  /** A security profile the client is held to (`fapi2`), or null. */
+  profile?: string | null
 }
 
 /** admin: API or CLI; dcr: RFC 7591 /register; cimd: a client ID metadata document. */
@@ -332,6 +344,8 @@ export interface PendingAuthorizationRecord {
   prompt: string[]
   maxAge: number | null
   loginHint: string | null
+  /** RFC 9449 §10 `dpop_jkt`: the code is bound to this JWK thumbprint (absent: not bound). */
+  dpopJkt?: string | null
   sessionId: string | null
   expiresAt: Date
 }
@@ -364,6 +378,8 @@ export interface AuthorizationCodeRecord {
   nonce: string | null
   codeChallenge: string | null
   codeChallengeMethod: string | null
+  /** RFC 9449 §10: /token must present a DPoP proof of the key with this thumbprint (absent: not bound). */
+  dpopJkt?: string | null
   authTime: Date
   familyId: string
   expiresAt: Date
@@ -403,7 +419,7 @@ export interface ConsentStore {
 export type PurgeKind =
   | 'refresh_tokens_expired' | 'refresh_tokens_consumed' | 'refresh_tokens_revoked'
   | 'sessions_ended' | 'sessions_expired'
-  | 'authorization_codes' | 'authorization_requests'
+  | 'authorization_codes' | 'authorization_requests' | 'pushed_authorization_requests'
   | 'used_jtis'
   | 'device_authorizations'
   | 'audit_events'
@@ -493,4 +509,14 @@ export interface DeviceAuthorizationStore {
    * polled in time and not too early, so it is handed out exactly once. Null for an unknown code.
    */
   poll(deviceCodeHash: string, clientId: string, now: Date, toleranceMs: number): Promise<DevicePoll | null>
+}
+
+/** RFC 9126 pushed authorization requests, stored under the hash of their reference. */
+export interface PushedAuthorizationStore {
+  create(request: { id: string, clientId: string, parameters: Record<string, string[]>, expiresAt: Date }): Promise<void>
+  /**
+   * Deletes and returns the parameters of the unexpired request `id` pushed by `clientId`, in one
+   * statement: exactly one caller ever gets them (RFC 9126 §4: "one-time use"). Null otherwise.
+   */
+  consume(id: string, clientId: string, now: Date): Promise<Record<string, string[]> | null>
 }

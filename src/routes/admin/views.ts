@@ -5,6 +5,7 @@
  * @module
  */
 import { OAuthError } from '../../errors.js'
+import { authMethodOf } from '../../domain/clients.js'
 import type { AuditEventRecord, ClientRecord, RefreshFamily, SessionRecord, StoredKey, UserRecord } from '../../storage/types.js'
 
 export function clientView (client: ClientRecord) {
@@ -21,6 +22,12 @@ export function clientView (client: ClientRecord) {
     audiences: client.audiences,
     exchange_audiences: client.exchangeAudiences ?? [],
     require_pkce: client.requirePkce,
+    token_endpoint_auth_method: authMethodOf(client),
+    jwks: client.jwks ?? null,
+    jwks_uri: client.jwksUri ?? null,
+    require_pushed_authorization_requests: client.requirePushedAuthorizationRequests ?? false,
+    profile: client.profile ?? null,
+    dpop_bound_access_tokens: client.dpopBoundAccessTokens ?? false,
     disabled: client.disabled ?? false,
     origin: client.origin ?? 'admin',
     created_at: client.createdAt?.toISOString() ?? null,

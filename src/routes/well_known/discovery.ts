@@ -8,6 +8,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { Config } from '../../config/env.js'
 import { grants } from '../../grants/index.js'
 import { CLIENT_AUTH_METHODS } from '../../domain/client_auth.js'
+import { CLIENT_SIGNING_ALGS } from '../../domain/client_keys.js'
 import { USER_BASELINE_SCOPES } from '../../domain/scopes.js'
 import { SIGNING_ALGS } from '../../config/defaults.js'
 import { publicIssuer } from '../../http/public_issuer.js'
@@ -22,6 +23,8 @@ export const ENDPOINTS = {
   token: '/token',
   revocation: '/revoke',
   introspection: '/introspect',
+  /** RFC 9126 pushed authorization requests. */
+  pushedAuthorization: '/par',
   jwks: '/jwks',
   authorization: '/authorize',
   userinfo: '/userinfo',
@@ -36,7 +39,7 @@ export const ENDPOINTS = {
   device: '/device',
 } as const
 
-export function metadata (config: Pick<Config, 'issuer'> & Partial<Pick<Config, 'clientMetadataDocuments' | 'registration'>>, signingAlgs: string[]) {
+export function metadata (config: Pick<Config, 'issuer'> & Partial<Pick<Config, 'clientMetadataDocuments' | 'registration'>> & { pushRequired?: boolean }, signingAlgs: string[]) {
   const { issuer } = config
   const registration = config.registration !== undefined && config.registration !== 'off'
     ? { registration_endpoint: issuer + ENDPOINTS.registration }
@@ -49,6 +52,9 @@ export function metadata (config: Pick<Config, 'issuer'> & Partial<Pick<Config, 
         authorization_endpoint: issuer + ENDPOINTS.authorization,
         userinfo_endpoint: issuer + ENDPOINTS.userinfo,
         end_session_endpoint: issuer + ENDPOINTS.endSession,
+        // RFC 9126 §5.
+        pushed_authorization_request_endpoint: issuer + ENDPOINTS.pushedAuthorization,
+        require_pushed_authorization_requests: config.pushRequired === true,
       }
     : {}
   // RFC 8628 §4: advertised while the device_code grant is registered.
@@ -70,6 +76,10 @@ export function metadata (config: Pick<Config, 'issuer'> & Partial<Pick<Config, 
     token_endpoint_auth_methods_supported: [...CLIENT_AUTH_METHODS],
     revocation_endpoint_auth_methods_supported: authMethods,
     introspection_endpoint_auth_methods_supported: authMethods,
+    // private_key_jwt (RFC 8414 §2): the algorithms client assertions may use.
+    token_endpoint_auth_signing_alg_values_supported: [...CLIENT_SIGNING_ALGS],
+    revocation_endpoint_auth_signing_alg_values_supported: [...CLIENT_SIGNING_ALGS],
+    introspection_endpoint_auth_signing_alg_values_supported: [...CLIENT_SIGNING_ALGS],
     subject_types_supported: ['public'],
     id_token_signing_alg_values_supported: signingAlgs,
     // RFC 9068 access tokens are signed with the same keys.
@@ -78,8 +88,11 @@ export function metadata (config: Pick<Config, 'issuer'> & Partial<Pick<Config, 
     // OIDC Discovery §3: the languages the hosted pages are rendered in (the message catalogues).
     ...(codeFlow ? { ui_locales_supported: [...LOCALES] } : {}),
     claims_parameter_supported: false,
-    request_parameter_supported: false,
+    // RFC 9101: signed request objects by value; by reference only the request_uri /par issues
+    // (RFC 9126), which is not what request_uri_parameter_supported advertises (fetching URLs).
+    request_parameter_supported: codeFlow,
     request_uri_parameter_supported: false,
+    request_object_signing_alg_values_supported: codeFlow ? [...CLIENT_SIGNING_ALGS] : [] as string[],
     // RFC 9207: every authorization response carries iss.
     authorization_response_iss_parameter_supported: codeFlow,
     backchannel_logout_supported: codeFlow,
@@ -100,7 +113,10 @@ export default async function discoveryRoutes (app: FastifyInstance) {
     const algs = [...new Set([app.config.policy.signingAlg, ...app.keyring.published().map((k) => k.alg)])]
       .filter((a) => (SIGNING_ALGS as readonly string[]).includes(a))
     // Behind a trusted proxy without ISSUER, the issuer is the request's public origin.
-    return metadata({ issuer: publicIssuer(request), clientMetadataDocuments: app.config.clientMetadataDocuments, registration: app.config.registration }, algs)
+    return metadata({
+      issuer: publicIssuer(request), clientMetadataDocuments: app.config.clientMetadataDocuments, registration: app.config.registration,
+      pushRequired: app.config.policy.pushedAuthorizationRequests.required,
+    }, algs)
   }
   const options = { logLevel: 'warn' as const }
   app.get('/.well-known/openid-configuration', options, handler)

@@ -70,6 +70,11 @@ const SIMPLE: Partial<Record<PurgeKind, SimpleKind>> = {
     sql: deleteByCtid('authorization_requests', 'SELECT ctid FROM authorization_requests WHERE expires_at < $1 LIMIT $2'),
     params: (c) => [c.now],
   },
+  // RFC 9126 §2.2: a request_uri past expires_in is refused by `consume` already: no margin.
+  pushed_authorization_requests: {
+    sql: deleteByCtid('pushed_authorization_requests', 'SELECT ctid FROM pushed_authorization_requests WHERE expires_at < $1 LIMIT $2'),
+    params: (c) => [c.now],
+  },
   // A replay of an expired JWT fails on its `exp` already: no margin.
   used_jtis: {
     sql: deleteByCtid('used_jtis', 'SELECT ctid FROM used_jtis WHERE expires_at < $1 LIMIT $2'),

@@ -76,7 +76,7 @@ t.test('each kind of dead row goes past the margin; everything that may still ma
   await pool.query(`INSERT INTO used_jtis (namespace, jti, expires_at) VALUES ('n', 'jti-expired', now() - interval '1 second'), ('n', 'jti-live', now() + interval '1 minute')`)
 
   const report = await runner().runOnce()
-  t.same(report?.removed, { refresh_tokens: 3, sessions: 2, authorization_codes: 1, authorization_requests: 1, used_jtis: 1, device_authorizations: 1, audit_events: 1 })
+  t.same(report?.removed, { refresh_tokens: 3, sessions: 2, authorization_codes: 1, authorization_requests: 1, pushed_authorization_requests: 0, used_jtis: 1, device_authorizations: 1, audit_events: 1 })
   t.same(await ids(pool, 'SELECT jti AS id FROM used_jtis'), ['jti-live'])
   t.equal(report?.complete, true)
   t.same(await ids(pool, 'SELECT jti AS id FROM refresh_tokens'), ['consumed-recent', 'expired-recent', 'live', 'revoked-recent'])
