@@ -31,7 +31,7 @@ export const ENDPOINTS = {
   registration: '/register',
 } as const
 
-export function metadata (config: Pick<Config, 'issuer'> & Partial<Pick<Config, 'clientMetadataDocuments' | 'registration'>>, signingAlgs: string[]) {
+export function metadata (config: Pick<Config, 'issuer'> & Partial<Pick<Config, 'clientMetadataDocuments' | 'registration'>>, signingAlgs: string[], dpopAlgs: readonly string[] = []) {
   const { issuer } = config
   const registration = config.registration !== undefined && config.registration !== 'off'
     ? { registration_endpoint: issuer + ENDPOINTS.registration }
@@ -67,6 +67,8 @@ export function metadata (config: Pick<Config, 'issuer'> & Partial<Pick<Config, 
     // RFC 9068 access tokens are signed with the same keys.
     access_token_signing_alg_values_supported: signingAlgs,
     claims_supported: [...new Set([...CLAIMS_SUPPORTED, 'jti', 'client_id', 'scope'])],
+    // RFC 9449 §5.1: the algorithms the proof validator accepts (the token endpoint and /userinfo).
+    ...(dpopAlgs.length ? { dpop_signing_alg_values_supported: [...dpopAlgs] } : {}),
     claims_parameter_supported: false,
     request_parameter_supported: false,
     request_uri_parameter_supported: false,
@@ -90,7 +92,7 @@ export default async function discoveryRoutes (app: FastifyInstance) {
     const algs = [...new Set([app.config.policy.signingAlg, ...app.keyring.published().map((k) => k.alg)])]
       .filter((a) => (SIGNING_ALGS as readonly string[]).includes(a))
     // Behind a trusted proxy without ISSUER, the issuer is the request's public origin.
-    return metadata({ issuer: publicIssuer(request), clientMetadataDocuments: app.config.clientMetadataDocuments, registration: app.config.registration }, algs)
+    return metadata({ issuer: publicIssuer(request), clientMetadataDocuments: app.config.clientMetadataDocuments, registration: app.config.registration }, algs, app.dpop.algorithms)
   }
   const options = { logLevel: 'warn' as const }
   app.get('/.well-known/openid-configuration', options, handler)
