@@ -33,6 +33,7 @@ import { BENCH_DIR, ROOT, freePort, runCeiling, startBareFastify, startServer } 
 import { markdownTable, pairedRatioCheck, printConsole, ratioCheck, type Ceilings, type Check } from './report.js'
 import { mergeRates, type RateResult } from './stats.js'
 import { benchClientMetadata } from './client_metadata.js'
+import { ProofSigner, dpopClientCredentialsScenario, poolSize } from './dpop.js'
 
 const settings: LoadSettings = {
   // 32 keep-alive connections: enough to saturate two cores (the token routes spend part of each
@@ -41,7 +42,7 @@ const settings: LoadSettings = {
   warmupSeconds: Number(process.env.BENCH_WARMUP ?? 1),
   durationSeconds: Number(process.env.BENCH_DURATION ?? 5),
 }
-/** BENCH_ONLY=jwks,client_credentials,password,refresh_token,verifier,workers,cimd (comma list; default all). */
+/** BENCH_ONLY=jwks,client_credentials,password,refresh_token,dpop,verifier,workers,cimd (comma list; default all). */
 const only = process.env.BENCH_ONLY ? new Set(process.env.BENCH_ONLY.split(',').map((s) => s.trim())) : null
 const selected = (name: string) => !only || only.has(name)
 const SIGN_CONCURRENCY = 64
@@ -217,6 +218,43 @@ async function main (): Promise<void> {
       refreshBound = pairedRatioCheck('refresh bound (sign ×2 + statement)', signRuns.map((sign, i) => [
         1 / (2 / sign.mean + 1 / statementRuns[i].mean), sign.mean / 2]), 'RS256 sign / 2', 0.6)
     }
+  }
+
+  if (selected('dpop')) {
+    // DPoP-bound client_credentials against plain client_credentials, paired: each round runs
+    // both back to back (alternating which goes first), with a fresh pool of unique proofs.
+    // With Redis, as in production: proof jtis go to Redis SET NX (the database is the fallback,
+    // measured at 342/s through Prisma: src/domain/replay.ts). Both sides of the pair use this
+    // server, so the pair differs only by the proofs. BENCH_DPOP_REDIS=off measures the fallback.
+    const redisUrl = process.env.BENCH_DPOP_REDIS === 'off' ? undefined : process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379'
+    const dpopServer = await startServer({
+      DATABASE_URL: database.url, PORT: String(await freePort()), HOST: '127.0.0.1', LOG_LEVEL: 'warn', RATE_LIMIT_ENABLED: 'false',
+      KEY_ENCRYPTION_KEY: keyEncryptionKey, KEYS_DIR: keysDir, ...(redisUrl ? { REDIS_URL: redisUrl } : {}),
+    })
+    cleanups.push(() => dpopServer.stop())
+    step(`DPoP: a second server at ${dpopServer.url} (${redisUrl ? `jti replay on ${redisUrl}` : 'jti replay on PostgreSQL'})`)
+    const base = dpopServer.url
+    const signer = new ProofSigner()
+    // htu is the token endpoint's public URL (the issuer's), not the address the bench dials.
+    const htu = (await (await fetch(`${base}/.well-known/openid-configuration`)).json() as { token_endpoint: string }).token_endpoint
+    await preflight(`${base}/token`, { method: 'POST', headers: { authorization: seed.service.basic, 'content-type': 'application/x-www-form-urlencoded', dpop: signer.proof('POST', htu) }, body: 'grant_type=client_credentials&scope=read' })
+    const plainRuns: LoadResult[] = []
+    const dpopRuns: LoadResult[] = []
+    const dpopRound = async (expectedRate: number) => {
+      const proofs = signer.pool(poolSize(expectedRate, pairedSettings), 'POST', htu)
+      step(`stamp: client_credentials with DPoP (${proofs.length} pre-generated ES256 proofs)`)
+      dpopRuns.push(await runLoad(dpopClientCredentialsScenario(base, seed, proofs, pairedSettings.connections), pairedSettings))
+    }
+    for (let round = 1; round <= PAIRED_ROUNDS; round++) {
+      const plainFirst = round % 2 === 1 || !plainRuns.length
+      if (!plainFirst) await dpopRound(plainRuns[plainRuns.length - 1].mean)
+      step(`stamp: client_credentials without DPoP (round ${round}/${PAIRED_ROUNDS})`)
+      plainRuns.push(await runLoad(clientCredentialsScenario(base, seed), pairedSettings))
+      if (plainFirst) await dpopRound(plainRuns[plainRuns.length - 1].mean)
+    }
+    scenarios['client_credentials (plain, DPoP pair)'] = mergeRuns(plainRuns)
+    scenarios['client_credentials (DPoP)'] = mergeRuns(dpopRuns)
+    checks.push(pairedRatioCheck('client_credentials (DPoP)', dpopRuns.map((r, i) => [r.mean, plainRuns[i].mean]), 'plain client_credentials', 0.8))
   }
 
   let verifier: VerifierFigures | undefined

@@ -46,6 +46,7 @@ import { prismaRegistrationTokenStore } from '../storage/prisma/registration_tok
 import type { RegistrationTokenStore, ReplayStore } from '../storage/types.js'
 import { prismaReplayStore } from '../storage/prisma/used_jtis.js'
 import { DPoPNonces, DPoPProofValidator } from '../domain/dpop.js'
+import { FallbackReplayStore, RedisReplayStore } from '../domain/replay.js'
 import { hkdfSync } from 'node:crypto'
 
 declare module 'fastify' {
@@ -250,7 +251,12 @@ export default fp(async function services (app: FastifyInstance, options: Servic
   const nonces = config.policy.dpop.nonce
     ? new DPoPNonces(Buffer.from(hkdfSync('sha256', kek.key, Buffer.alloc(0), 'stamp dpop nonce v1', 32)), config.policy.dpop.nonceLifetime)
     : null
-  app.decorate('dpop', new DPoPProofValidator({ policy: config.policy.dpop, replay: usedJtis, nonces, now: options.now && (() => options.now!().getTime()) }))
+  // DPoP proofs come with every DPoP request: Redis SET NX when it is up (domain/replay.ts).
+  const monitor = redisMonitor
+  const proofReplay = redis && monitor
+    ? new FallbackReplayStore(new RedisReplayStore(redis), usedJtis, () => monitor.up, (err) => monitor.failed((err as { code?: string }).code, shortMessage(err)))
+    : usedJtis
+  app.decorate('dpop', new DPoPProofValidator({ policy: config.policy.dpop, replay: proofReplay, nonces, now: options.now && (() => options.now!().getTime()) }))
 }, { name: 'services' })
 
 /**
