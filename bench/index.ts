@@ -102,7 +102,7 @@ function passwordRequest (seed: Seed): RequestInit {
   }
 }
 
-interface VerifierFigures { stampPerSec: number, josePerSec: number, ratio: number, fetchesDuringRotation: number }
+interface VerifierFigures { stampPerSec: number, josePerSec: number, ratio: number, fetchesDuringRotation: number, bearerPathPerSec: number, dpopPathPerSec: number, dpopRatio: number }
 
 async function main (): Promise<void> {
   ensureBuilt()
@@ -282,6 +282,7 @@ async function main (): Promise<void> {
   const byName = new Map(checks.map((c) => [c.name, c]))
   if (verifier) {
     checks.push(ratioCheck('verifier (stamp vs jose)', verifier.stampPerSec, verifier.josePerSec, 'jose jwtVerify', 0.9))
+    checks.push({ name: 'verifier DPoP path (vs its Bearer path)', value: verifier.dpopPathPerSec, ceiling: verifier.bearerPathPerSec, ceilingLabel: 'verifier Bearer path', ratio: verifier.dpopRatio, target: 0.8, pass: verifier.dpopRatio >= 0.8 })
     checks.push({ name: 'verifier JWKS fetches in rotation', value: verifier.fetchesDuringRotation, ceiling: 0, ceilingLabel: '', ratio: verifier.fetchesDuringRotation, target: 0, pass: verifier.fetchesDuringRotation === 0 })
   }
 
