@@ -20,6 +20,7 @@ import { matchRegisteredURI, uriProblem } from './redirect_uris.js'
 import { AUTHORIZATION_DEFAULT_LIMIT, authorizationParameterLimit, parameterLimit, tooLongDescription } from './parameter_limits.js'
 import { ClientMetadataError } from './client_metadata.js'
 import { PAR_URN_PREFIX } from './pushed_authorization.js'
+import { JKT } from './dpop.js'
 
 /** The only response type Stamp serves (no implicit or hybrid flows: RFC 9700 §2.1.2). */
 export const RESPONSE_TYPES: readonly string[] = ['code']
@@ -88,6 +89,8 @@ export interface AuthorizationRequest {
   /** Seconds. */
   maxAge?: number
   loginHint?: string
+  /** RFC 9449 §10 `dpop_jkt`: the code gets bound to this DPoP key thumbprint. */
+  dpopJkt?: string
 }
 
 type Params = Record<string, string[]>
@@ -235,10 +238,15 @@ export async function validateAuthorizationRequest (
     maxAge = Number(maxAgeValue)
   }
 
+  // RFC 9449 §10: the base64url SHA-256 thumbprint of the key the client will prove at /token.
+  const dpopJkt = value('dpop_jkt')
+  if (dpopJkt !== undefined && !JKT.test(dpopJkt)) fail(new InvalidRequest('dpop_jkt must be a base64url SHA-256 JWK thumbprint'))
+
   return {
     client,
     redirectUri,
     redirectUriSent: requestedRedirect !== undefined,
+    dpopJkt,
     scopes,
     state,
     nonce: value('nonce'),

@@ -128,6 +128,7 @@ export class SingleSignOn {
       prompt: request.prompt,
       maxAge: request.maxAge ?? null,
       loginHint: request.loginHint ?? null,
+      dpopJkt: request.dpopJkt ?? null,
       sessionId,
       expiresAt: new Date(this.#now().getTime() + this.#o.policy.authorizationRequestTTL * 1000),
     }, { keepPerBrowser: this.#o.policy.parkedRequestsPerBrowser })
@@ -215,6 +216,7 @@ export class SingleSignOn {
       nonce: request.nonce ?? null,
       codeChallenge: request.codeChallenge ?? null,
       codeChallengeMethod: request.codeChallengeMethod ?? null,
+      dpopJkt: request.dpopJkt ?? null,
       authTime: session.authTime,
       familyId: randomUUID(),
       expiresAt: new Date(this.#now().getTime() + codeLifetime(request.client, this.#o.policy.authorizationCodeTTL) * 1000),
@@ -279,6 +281,7 @@ function toParked (row: PendingAuthorizationRecord, client: ClientRecord): Parke
     prompt: row.prompt,
     maxAge: row.maxAge ?? undefined,
     loginHint: row.loginHint ?? undefined,
+    dpopJkt: row.dpopJkt ?? undefined,
     sessionId: row.sessionId,
   }
 }

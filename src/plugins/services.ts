@@ -52,6 +52,7 @@ import { ClientAssertionVerifier } from '../domain/client_assertion.js'
 import { prismaPushedAuthorizationStore } from '../storage/prisma/pushed_authorization_requests.js'
 import type { PushedAuthorizationStore } from '../storage/types.js'
 import { DPoPNonces, DPoPProofValidator } from '../domain/dpop.js'
+import { FallbackReplayStore, RedisReplayStore } from '../domain/replay.js'
 import { hkdfSync } from 'node:crypto'
 
 declare module 'fastify' {
@@ -282,7 +283,12 @@ export default fp(async function services (app: FastifyInstance, options: Servic
   const nonces = config.policy.dpop.nonce
     ? new DPoPNonces(Buffer.from(hkdfSync('sha256', kek.key, Buffer.alloc(0), 'stamp dpop nonce v1', 32)), config.policy.dpop.nonceLifetime)
     : null
-  app.decorate('dpop', new DPoPProofValidator({ policy: config.policy.dpop, replay: usedJtis, nonces, now: options.now && (() => options.now!().getTime()) }))
+  // DPoP proofs come with every DPoP request: Redis SET NX when it is up (domain/replay.ts).
+  const monitor = redisMonitor
+  const proofReplay = redis && monitor
+    ? new FallbackReplayStore(new RedisReplayStore(redis), usedJtis, () => monitor.up, (err) => monitor.failed((err as { code?: string }).code, shortMessage(err)))
+    : usedJtis
+  app.decorate('dpop', new DPoPProofValidator({ policy: config.policy.dpop, replay: proofReplay, nonces, now: options.now && (() => options.now!().getTime()) }))
 }, { name: 'services' })
 
 /**

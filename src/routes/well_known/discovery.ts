@@ -39,7 +39,7 @@ export const ENDPOINTS = {
   device: '/device',
 } as const
 
-export function metadata (config: Pick<Config, 'issuer'> & Partial<Pick<Config, 'clientMetadataDocuments' | 'registration'>> & { pushRequired?: boolean }, signingAlgs: string[]) {
+export function metadata (config: Pick<Config, 'issuer'> & Partial<Pick<Config, 'clientMetadataDocuments' | 'registration'>> & { pushRequired?: boolean }, signingAlgs: string[], dpopAlgs: readonly string[] = []) {
   const { issuer } = config
   const registration = config.registration !== undefined && config.registration !== 'off'
     ? { registration_endpoint: issuer + ENDPOINTS.registration }
@@ -87,6 +87,8 @@ export function metadata (config: Pick<Config, 'issuer'> & Partial<Pick<Config, 
     claims_supported: [...new Set([...CLAIMS_SUPPORTED, 'jti', 'client_id', 'scope'])],
     // OIDC Discovery §3: the languages the hosted pages are rendered in (the message catalogues).
     ...(codeFlow ? { ui_locales_supported: [...LOCALES] } : {}),
+    // RFC 9449 §5.1: the algorithms the proof validator accepts (the token endpoint and /userinfo).
+    ...(dpopAlgs.length ? { dpop_signing_alg_values_supported: [...dpopAlgs] } : {}),
     claims_parameter_supported: false,
     // RFC 9101: signed request objects by value; by reference only the request_uri /par issues
     // (RFC 9126), which is not what request_uri_parameter_supported advertises (fetching URLs).
@@ -116,7 +118,7 @@ export default async function discoveryRoutes (app: FastifyInstance) {
     return metadata({
       issuer: publicIssuer(request), clientMetadataDocuments: app.config.clientMetadataDocuments, registration: app.config.registration,
       pushRequired: app.config.policy.pushedAuthorizationRequests.required,
-    }, algs)
+    }, algs, app.dpop.algorithms)
   }
   const options = { logLevel: 'warn' as const }
   app.get('/.well-known/openid-configuration', options, handler)
