@@ -25,7 +25,7 @@ export function hashSecret (secret: string): string {
   return createHash('sha256').update(secret).digest('hex')
 }
 
-export type CSRFPurpose = 'login' | 'consent' | 'logout'
+export type CSRFPurpose = 'login' | 'consent' | 'logout' | 'forgot' | 'reset' | 'verify' | 'signup'
 
 export function csrfToken (secret: string, purpose: CSRFPurpose, id: string): string {
   return createHmac('sha256', secret).update(`${purpose}\0${id}`).digest('base64url')

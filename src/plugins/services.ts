@@ -44,6 +44,10 @@ import { ClientUsage } from '../domain/client_usage.js'
 import { safeFetch, type SafeFetchOptions } from '../http/safe_fetch.js'
 import { prismaRegistrationTokenStore } from '../storage/prisma/registration_tokens.js'
 import type { RegistrationTokenStore } from '../storage/types.js'
+import { prismaAccountTokenStore } from '../storage/prisma/account_tokens.js'
+import { Accounts } from '../domain/accounts.js'
+import { createMailTransport, type MailTransport } from '../mail/transport.js'
+import { MailQueue } from '../mail/outbox.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -84,6 +88,10 @@ declare module 'fastify' {
     clientMetadata: ClientMetadataResolver | null
     clientUsage: ClientUsage
     registrationTokens: RegistrationTokenStore
+    /** Password reset, address verification, sign-up and invitations (mail links). */
+    accounts: Accounts
+    /** Background mail delivery (drained at close). */
+    mailQueue: MailQueue
   }
 }
 
@@ -102,6 +110,8 @@ export interface ServicesOptions {
   lookup?: HostLookup
   /** Client metadata document fetching: an injected resolver and extra trusted CAs (tests). */
   clientMetadataFetch?: Pick<SafeFetchOptions, 'lookup' | 'ca'>
+  /** Mail transport (tests may inject one); default from SMTP_URL / MAIL_OUTBOX_DIR. */
+  mailTransport?: MailTransport
 }
 
 export default fp(async function services (app: FastifyInstance, options: ServicesOptions) {
@@ -202,6 +212,20 @@ export default fp(async function services (app: FastifyInstance, options: Servic
     app.addHook('onClose', () => retention.stop())
   }
 
+  const mailTransport = options.mailTransport ?? createMailTransport({ smtpUrl: config.mail.smtpUrl, from: config.mail.from, outboxDir: config.mail.outboxDir })
+  if (mailTransport.kind === 'outbox') {
+    // Only where they go: the mails themselves carry live links and never reach the log.
+    app.log.warn({ outbox: config.mail.outboxDir }, 'SMTP_URL is unset: mails (password reset, verification, invitations) are written as .eml files to the outbox directory instead of being sent')
+  }
+  const mailQueue = new MailQueue(mailTransport, config.brand.productName, app.log)
+  app.addHook('onClose', async () => {
+    await mailQueue.drain()
+    mailQueue.close()
+  })
+  const accounts = new Accounts({
+    tokens: prismaAccountTokenStore(prisma, USERNAME_FORMS), users: usersRepository, outbox: mailQueue, audit, policy: config.policy.accounts, now: options.now,
+  })
+
   app.decorate('config', config)
   app.decorate('prisma', prisma)
   app.decorate('keyring', keyring)
@@ -235,6 +259,8 @@ export default fp(async function services (app: FastifyInstance, options: Servic
   app.decorate('clientMetadata', clientMetadata)
   app.decorate('clientUsage', clientUsage)
   app.decorate('registrationTokens', prismaRegistrationTokenStore(prisma))
+  app.decorate('accounts', accounts)
+  app.decorate('mailQueue', mailQueue)
 }, { name: 'services' })
 
 /**
