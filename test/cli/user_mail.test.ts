@@ -27,7 +27,7 @@ t.test('stamp user invite / reset-email', async (t) => {
   t.equal(linkIn(mail, 'https://id.example/signup?invite='), out.invite_url)
   t.match(mail.headers.get('from'), { text: /"Acme ID" <no-reply@id\.example>/ })
 
-  const created = await stamp(['user', 'create', '--username', 'xena', '--password', 'long enough pw', '--email', 'xena@example.com'], env)
+  const created = await stamp(['user', 'create', '--username', 'xena', '--password', 'a long enough password', '--email', 'xena@example.com'], env)
   t.equal(created.code, 0, created.stderr)
   const reset = await stamp(['user', 'reset-email', '--username', 'xena', '--json'], env)
   t.equal(reset.code, 0, reset.stderr)

@@ -69,7 +69,7 @@ t.test('password reset end to end: mail, link, new password; old refused; sessio
   const form = await fresh.get(link)
   t.equal(form.statusCode, 200)
   t.match(form.body, /Choose a new password/)
-  const weak = await fresh.post(`${ISSUER}/password/reset`, { ...hiddenFields(form.body), password: 'password123', confirm: 'password123' })
+  const weak = await fresh.post(`${ISSUER}/password/reset`, { ...hiddenFields(form.body), password: '1qaz2wsx3edc4rfv', confirm: '1qaz2wsx3edc4rfv' })
   t.equal(weak.statusCode, 400, 'the password policy applies')
   t.match(weak.body, /too common/)
   const mismatch = await fresh.post(`${ISSUER}/password/reset`, { ...hiddenFields(form.body), password: 'a brand new passphrase', confirm: 'something else' })
