@@ -23,6 +23,8 @@ const USAGE = `usage: stamp <command>
                                  (default: WORKERS, else one per CPU; 1 without DATABASE_URL)
   migrate [--json]               apply pending database migrations
   user create ...                create a user
+  user invite --email E [--scope "a b"] [--locale de]   mail a sign-up invitation (SIGNUP=invite)
+  user reset-email --username U [--locale de]           mail a user a password reset link
   client create ...              register a client
   client update ID --[no-]require-pkce   require PKCE at /authorize (or not)
   client disable|enable ID       refuse a client everywhere (revokes its refresh tokens) / allow it again

@@ -16,6 +16,7 @@ import { ADMIN_SCOPE } from '../schemas/admin.js'
 
 export async function userCommand (args: string[], config: Config): Promise<void> {
   const [action, ...rest] = args
+  if (action === 'invite' || action === 'reset-email') return (await import('./user_mail.js')).userMailCommand(action, rest, config)
   if (action !== 'create') throw new UsageError('usage: stamp user create --username U (--password P | --password-stdin) [--email E] [--scope "a b"] [--admin] [--json]')
   const { values } = parseArgs({
     args: rest,

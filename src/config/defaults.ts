@@ -82,6 +82,25 @@ export const defaults = {
     authorize: 120,
     /** /userinfo: relying parties call it from their servers, so one address speaks for many users. */
     userinfo: 600,
+    /** Forms that send mail or create accounts (forgot password, sign-up): each may cost a mail. */
+    account: 10,
+  },
+  /**
+   * Links sent by mail (password reset, address verification, invitations): single use, stored
+   * as SHA-256 only. OWASP Forgot Password Cheat Sheet: short-lived, one use, same answer whether
+   * or not the address is known.
+   */
+  accounts: {
+    /** Seconds a password reset link is valid. */
+    resetLinkTTL: 1800,
+    /** Seconds an address verification link is valid. */
+    verifyLinkTTL: 1800,
+    /** Seconds an invitation link is valid (7 days). */
+    inviteTTL: 7 * 86_400,
+    /** Mails of one kind (reset, verification) per address within `mailWindow`; more are silently not sent. */
+    mailsPerAddress: 3,
+    /** Seconds of the per-address mail window. */
+    mailWindow: 3600,
   },
   /** Authorization code lifetime in seconds (RFC 6749 §4.1.2: "A maximum ... of 10 minutes is RECOMMENDED"; codes are exchanged at once). */
   authorizationCodeTTL: 60,
@@ -239,7 +258,8 @@ export type Policy = {
   bodyLimit: number
   password: { minLength: number, maxLength: number, rejectCommon: boolean }
   loginThrottle: { freeAttempts: number, accountFreeAttempts: number, baseDelay: number, maxDelay: number, accountMaxDelay: number, window: number }
-  rateLimit: { enabled: boolean, window: number, token: number, admin: number, login: number, authorize: number, userinfo: number }
+  rateLimit: { enabled: boolean, window: number, token: number, admin: number, login: number, authorize: number, userinfo: number, account: number }
+  accounts: { resetLinkTTL: number, verifyLinkTTL: number, inviteTTL: number, mailsPerAddress: number, mailWindow: number }
   authorizationCodeTTL: number
   deviceFlow: { codeTTL: number, interval: number, browserFailures: number, ipFailures: number, failureWindow: number, blockSeconds: number }
   authorizationRequestTTL: number

@@ -9,6 +9,7 @@
  */
 import envSchema from 'env-schema'
 import { isIP } from 'node:net'
+import { join } from 'node:path'
 import { defaults, SIGNING_ALGS, type Policy, type SigningAlg } from './defaults.js'
 
 /** The environment schema; its descriptions generate the README's configuration table. */
@@ -67,6 +68,11 @@ export const envSchemaDefinition = {
     CLIENT_ASSERTION_MAX_LIFETIME: { type: 'integer', minimum: 10, maximum: 3600, default: defaults.clientKeys.assertionMaxLifetime, description: 'Longest accepted private_key_jwt client assertion: its `exp` at most this many seconds ahead.' },
     CLIENT_JWKS_REFETCH_COOLDOWN: { type: 'number', minimum: 0, maximum: 3600, default: defaults.clientKeys.jwksRefetchCooldown, description: 'Seconds between two fetches of a client\'s `jwks_uri` caused by an unknown `kid`.' },
     REGISTRATION_AUDIENCES: { type: 'string', default: '', description: 'Comma-separated RFC 8707 resource URIs (e.g. your MCP servers) that self-registered clients may get tokens for.' },
+    SMTP_URL: { type: 'string', pattern: '^smtps?://', description: 'SMTP server for mail (password reset, address verification, invitations), e.g. `smtps://user:pass@mail.example:465`. Unset: mails are written as `.eml` files to `MAIL_OUTBOX_DIR` (a warning at boot).' },
+    MAIL_FROM: { type: 'string', minLength: 3, maxLength: 320, description: 'Sender of mails (`Name <address>`); default `"$BRAND_NAME" <no-reply@issuer host>`.' },
+    MAIL_OUTBOX_DIR: { type: 'string', minLength: 1, description: 'Where mails go without `SMTP_URL` (one `.eml` file each, mode 0600); default `$DATA_DIR/outbox`.' },
+    SIGNUP: { type: 'string', enum: ['off', 'invite', 'open'], default: 'off', description: 'Self-registration at `/signup`: `off`; `invite`: only with an invitation link (`stamp user invite`, admin API); `open`: anyone, with a verified email before the first sign-in.' },
+    RATE_LIMIT_ACCOUNT_MAX: { type: 'integer', minimum: 1, default: defaults.rateLimit.account, description: 'Requests per window and IP to the forms that send mail or create accounts (forgot password, sign-up).' },
     BRAND_NAME: { type: 'string', minLength: 1, maxLength: 60, default: 'Stamp', description: 'Product name on the hosted pages (titles, header, footer) and in mails.' },
     BRAND_LOGO_URL: { type: 'string', pattern: '^https?://[^\\s"\'<>]+$', description: 'Absolute URL of a logo for the hosted pages (added to their CSP `img-src`). Alternative to `BRAND_LOGO_FILE`.' },
     BRAND_LOGO_FILE: { type: 'string', pattern: '\\.(png|svg|jpe?g|webp|gif)$', description: 'Path of a logo file (png, svg, jpg, webp, gif), served at `/assets/logo`. Alternative to `BRAND_LOGO_URL`.' },
@@ -124,6 +130,11 @@ interface RawEnv {
   REGISTRATION: RegistrationMode
   REGISTRATION_SCOPES: string
   REGISTRATION_AUDIENCES: string
+  SMTP_URL?: string
+  MAIL_FROM?: string
+  MAIL_OUTBOX_DIR?: string
+  SIGNUP: SignupMode
+  RATE_LIMIT_ACCOUNT_MAX: number
   BRAND_NAME: string
   BRAND_LOGO_URL?: string
   BRAND_LOGO_FILE?: string
@@ -136,6 +147,9 @@ interface RawEnv {
   DPOP_PROOF_WINDOW: number
   DPOP_NONCE_LIFETIME: number
 }
+
+/** off: no /signup; invite: with an invitation link only; open: anyone (verified email required). */
+export type SignupMode = 'off' | 'invite' | 'open'
 
 /** token: an initial access token is required; open: anyone may register; off: no /register. */
 export type RegistrationMode = 'token' | 'open' | 'off'
@@ -184,6 +198,9 @@ export interface Config {
   clientMetadataAllowLoopback: boolean
   /** Dynamic client registration (RFC 7591) at /register. */
   registration: RegistrationMode
+  /** Outgoing mail: SMTP when `smtpUrl` is set, else `.eml` files in `outboxDir`. */
+  mail: { smtpUrl?: string, from: string, outboxDir: string }
+  signup: SignupMode
   /** Branding of the hosted pages (the logo file is read at boot). */
   brand: BrandConfig
   policy: Policy
@@ -261,6 +278,12 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env): Config {
     clientMetadataDocuments: raw.CLIENT_ID_METADATA_DOCUMENTS,
     clientMetadataAllowLoopback: raw.CLIENT_METADATA_ALLOW_LOOPBACK,
     registration: raw.REGISTRATION,
+    mail: {
+      smtpUrl: raw.SMTP_URL,
+      from: raw.MAIL_FROM ?? `"${raw.BRAND_NAME.replace(/["\\\r\n]/g, '')}" <no-reply@${new URL(issuer).hostname}>`,
+      outboxDir: raw.MAIL_OUTBOX_DIR ?? join(raw.DATA_DIR, 'outbox'),
+    },
+    signup: raw.SIGNUP,
     brand: brandConfig(raw),
     policy: {
       ...defaults,
@@ -287,6 +310,7 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env): Config {
         login: raw.RATE_LIMIT_LOGIN_MAX,
         authorize: raw.RATE_LIMIT_AUTHORIZE_MAX,
         userinfo: raw.RATE_LIMIT_USERINFO_MAX,
+        account: raw.RATE_LIMIT_ACCOUNT_MAX,
       },
       purge: {
         ...defaults.purge,

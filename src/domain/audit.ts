@@ -57,6 +57,17 @@ export type AuditEventType =
   /** RFC 8693: a token exchange, and a refused one (target or client not allowed). */
   | 'token_exchanged'
   | 'token_exchange_refused'
+  /** "Forgot password" or an admin's "send a reset email"; `detail.known`: whether the address has an account. */
+  | 'password_reset_requested'
+  /** A reset link was used: new password, every session and refresh family ended. */
+  | 'password_reset'
+  | 'email_verification_sent'
+  | 'email_verified'
+  | 'user_signed_up'
+  /** A sign-up named an address that already has an account (that address was told by mail). */
+  | 'signup_refused'
+  | 'invite_created'
+  | 'invite_revoked'
 
 /** Events logged at warn: each one may mean an attack or an emergency. */
 const WARN: ReadonlySet<AuditEventType> = new Set(['refresh_token_reuse', 'key_revoked', 'login_throttled', 'authorization_code_reuse', 'device_flow_blocked'])

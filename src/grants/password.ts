@@ -28,13 +28,14 @@ export const password: Grant = {
     const user = await services.users.findByUsername(username)
     // Always run argon2, also for unknown users, so timing does not reveal which usernames exist.
     const ok = await services.passwords.verify(user?.passwordHash ?? null, secret)
-    if (!user || !ok || user.disabled) {
+    // A self-registered account signs in once its address is verified (SIGNUP=open).
+    if (!user || !ok || user.disabled || user.verificationPending) {
       await services.throttle.failed(username, ip)
       // The subject is the user id when the user exists: usernames typed by mistake (or
       // passwords typed into the username field) are not written to the audit trail.
       await services.audit.record({
         type: 'login_failed', subject: user?.id ?? null, clientId: client.id, ip,
-        detail: { reason: !user ? 'unknown_user' : user.disabled && ok ? 'disabled' : 'bad_password' },
+        detail: { reason: !user ? 'unknown_user' : !ok ? 'bad_password' : user.disabled ? 'disabled' : 'email_unverified' },
       })
       throw new InvalidGrant('invalid username or password')
     }

@@ -54,6 +54,10 @@ import type { PushedAuthorizationStore } from '../storage/types.js'
 import { DPoPNonces, DPoPProofValidator } from '../domain/dpop.js'
 import { FallbackReplayStore, RedisReplayStore } from '../domain/replay.js'
 import { hkdfSync } from 'node:crypto'
+import { prismaAccountTokenStore } from '../storage/prisma/account_tokens.js'
+import { Accounts } from '../domain/accounts.js'
+import { createMailTransport, type MailTransport } from '../mail/transport.js'
+import { MailQueue } from '../mail/outbox.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -107,6 +111,10 @@ declare module 'fastify' {
     pushedAuthorizations: PushedAuthorizationStore
     /** DPoP proof checks (RFC 9449 §4.3), with server nonces when DPOP_NONCE is on. */
     dpop: DPoPProofValidator
+    /** Password reset, address verification, sign-up and invitations (mail links). */
+    accounts: Accounts
+    /** Background mail delivery (drained at close). */
+    mailQueue: MailQueue
   }
 }
 
@@ -125,6 +133,8 @@ export interface ServicesOptions {
   lookup?: HostLookup
   /** Client metadata document and client JWKS fetching: an injected resolver and extra trusted CAs (tests). */
   clientMetadataFetch?: Pick<SafeFetchOptions, 'lookup' | 'ca'>
+  /** Mail transport (tests may inject one); default from SMTP_URL / MAIL_OUTBOX_DIR. */
+  mailTransport?: MailTransport
 }
 
 export default fp(async function services (app: FastifyInstance, options: ServicesOptions) {
@@ -226,6 +236,20 @@ export default fp(async function services (app: FastifyInstance, options: Servic
     app.addHook('onClose', () => retention.stop())
   }
 
+  const mailTransport = options.mailTransport ?? createMailTransport({ smtpUrl: config.mail.smtpUrl, from: config.mail.from, outboxDir: config.mail.outboxDir })
+  if (mailTransport.kind === 'outbox') {
+    // Only where they go: the mails themselves carry live links and never reach the log.
+    app.log.warn({ outbox: config.mail.outboxDir }, 'SMTP_URL is unset: mails (password reset, verification, invitations) are written as .eml files to the outbox directory instead of being sent')
+  }
+  const mailQueue = new MailQueue(mailTransport, config.brand.productName, app.log)
+  app.addHook('onClose', async () => {
+    await mailQueue.drain()
+    mailQueue.close()
+  })
+  const accounts = new Accounts({
+    tokens: prismaAccountTokenStore(prisma, USERNAME_FORMS), users: usersRepository, outbox: mailQueue, audit, policy: config.policy.accounts, now: options.now,
+  })
+
   app.decorate('config', config)
   app.decorate('prisma', prisma)
   app.decorate('keyring', keyring)
@@ -289,6 +313,8 @@ export default fp(async function services (app: FastifyInstance, options: Servic
     ? new FallbackReplayStore(new RedisReplayStore(redis), usedJtis, () => monitor.up, (err) => monitor.failed((err as { code?: string }).code, shortMessage(err)))
     : usedJtis
   app.decorate('dpop', new DPoPProofValidator({ policy: config.policy.dpop, replay: proofReplay, nonces, now: options.now && (() => options.now!().getTime()) }))
+  app.decorate('accounts', accounts)
+  app.decorate('mailQueue', mailQueue)
 }, { name: 'services' })
 
 /**

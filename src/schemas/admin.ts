@@ -238,3 +238,31 @@ export const PurgeClientsBody = Type.Object({
 }, { additionalProperties: false })
 export type PurgeClientsBody = Static<typeof PurgeClientsBody>
 export const PurgedClients = Type.Object({ purged: Type.Array(Type.String()) })
+
+/** Mail links (routes/admin/account_mail.ts). */
+const MailLocale = Type.Union([Type.Literal('en'), Type.Literal('de')], { description: 'Language of the mail (default en)' })
+export const ResetEmailBody = Type.Object({ locale: Type.Optional(MailLocale) }, { additionalProperties: false })
+export type ResetEmailBody = Static<typeof ResetEmailBody>
+export const ResetEmailSent = Type.Object({
+  sent: Type.Boolean({ description: 'False when the per-address mail cap was reached (no mail went out)' }),
+})
+export const InviteBody = Type.Object({
+  email: Email,
+  scopes: Type.Optional(Type.Array(ScopeToken, { maxItems: 50 })),
+  locale: Type.Optional(MailLocale),
+}, { additionalProperties: false })
+export type InviteBody = Static<typeof InviteBody>
+export const Invite = Type.Object({
+  id: Type.String(),
+  email: Type.String(),
+  scopes: Type.Array(Type.String()),
+  created_by: Nullable(Type.String()),
+  created_at: Timestamp,
+  expires_at: Timestamp,
+})
+export const InviteCreated = Type.Object({
+  ...Invite.properties,
+  invite_url: Type.String({ description: 'The single-use sign-up link (also mailed); shown once, only its hash is stored' }),
+})
+export const InviteList = Type.Object({ items: Type.Array(Invite) })
+export const InviteIdParams = Type.Object({ id: Type.String({ pattern: '^[A-Za-z0-9_-]{16,64}$' }) }, { additionalProperties: false })

@@ -103,8 +103,13 @@ export interface UserRecord {
   passwordHash: string
   disabled: boolean
   scopes: string[]
+  /** When the user proved they receive mail at `email`; null: never (or the email changed since). */
+  emailVerifiedAt?: Date | null
+  /** Self-registered and not yet verified: may not sign in. */
+  verificationPending?: boolean
 }
 
+/** Changing `email` clears `emailVerifiedAt` (the new address is not proven). */
 export type UserPatch = Partial<Pick<UserRecord, 'email' | 'disabled' | 'scopes'>>
 
 /** How usernames are stored and compared (domain/usernames.ts), handed to the user store. */
@@ -121,6 +126,8 @@ export interface UserStore {
   findById(id: string): Promise<UserRecord | null>
   create(user: Omit<UserRecord, 'id' | 'disabled'>): Promise<UserRecord>
   updatePasswordHash(id: string, passwordHash: string): Promise<void>
+  /** Users whose email is `email`, compared without case (a reset request names an address). */
+  findByEmail(email: string): Promise<UserRecord[]>
   /** Ordered by username; the cursor is the last username seen. */
   list(page: Page): Promise<UserRecord[]>
   /** Null when there is no such user. */
@@ -519,4 +526,52 @@ export interface PushedAuthorizationStore {
    * statement: exactly one caller ever gets them (RFC 9126 §4: "one-time use"). Null otherwise.
    */
   consume(id: string, clientId: string, now: Date): Promise<Record<string, string[]> | null>
+}
+
+/** What a mailed single-use link is for. */
+export type AccountTokenPurpose = 'reset_password' | 'verify_email' | 'invite'
+
+export interface AccountTokenRecord {
+  id: string
+  purpose: AccountTokenPurpose
+  userId: string | null
+  email: string
+  scopes: string[]
+  createdBy: string | null
+  createdAt: Date
+  expiresAt: Date
+  consumedAt: Date | null
+}
+
+export type NewAccountToken = Omit<AccountTokenRecord, 'createdAt' | 'consumedAt'> & { tokenHash: string }
+
+/** A user created by redeeming an invitation or signing up. */
+export type NewAccountUser = Pick<UserRecord, 'username' | 'email' | 'passwordHash' | 'scopes'> & { verificationPending: boolean, emailVerified: boolean }
+
+/**
+ * Single-use links sent by mail (account_tokens). Every `consume…` method takes the token in one
+ * conditional UPDATE (unconsumed, unexpired, of that purpose) inside a transaction with its
+ * effect, so a link works once, and not at all once it expired.
+ */
+export interface AccountTokenStore {
+  create(token: NewAccountToken): Promise<AccountTokenRecord>
+  /** The unconsumed, unexpired token (a page shows its form before the link is used). */
+  findLive(tokenHash: string, purpose: AccountTokenPurpose, now: Date): Promise<AccountTokenRecord | null>
+  /** Links of `purpose` created for `email` since `since` (the per-address rate limit). */
+  countSince(email: string, purpose: AccountTokenPurpose, since: Date): Promise<number>
+  /**
+   * Consumes a reset link and sets the new password hash; the user's other reset links are
+   * consumed too, and the address counts as verified (the link reached it). Null: no live link.
+   */
+  resetPassword(tokenHash: string, passwordHash: string, now: Date): Promise<{ userId: string } | null>
+  /** Consumes a verification link and marks the address verified, if it is still the user's. */
+  verifyEmail(tokenHash: string, now: Date): Promise<{ userId: string } | null>
+  /** Consumes an invitation and creates its user in one transaction; `username_taken` leaves the invitation unused. */
+  redeemInvite(tokenHash: string, user: Omit<NewAccountUser, 'email' | 'scopes'>, now: Date): Promise<{ user: UserRecord, invite: AccountTokenRecord } | 'invalid' | 'username_taken'>
+  /** Creates a self-registered user (username taken: null). */
+  createUser(user: NewAccountUser): Promise<UserRecord | null>
+  /** Invitations not yet redeemed or expired, newest first. */
+  listInvites(now: Date): Promise<AccountTokenRecord[]>
+  /** Withdraws an unused invitation; false when there is none. */
+  revokeInvite(id: string, now: Date): Promise<boolean>
 }

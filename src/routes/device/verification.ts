@@ -168,6 +168,7 @@ export default async function deviceVerificationRoutes (app: FastifyInstance) {
       reply.header('retry-after', String(check.retryAfter))
       return renderLogin(reply, 429, record, client, browser, username, (l) => tn(l, 'login.error.throttled', check.retryAfter))
     }
+    if (!check.ok && check.reason === 'unverified') return renderLogin(reply, 403, record, client, browser, username, (l) => t(l, 'login.error.unverified'))
     if (!check.ok) return renderLogin(reply, 401, record, client, browser, username, (l) => t(l, 'login.error.incorrect'))
     const signedIn = await startSession(app, request, reply, check.user, browser)
     return redirect(reply, stepLink(request, APPROVE_PATH, record.id, signedIn.browser))

@@ -26,6 +26,7 @@ import {
   sendErrorPage, sendPage, withLocale, type PageText,
 } from './browser.js'
 import { t, tn } from '../../i18n/messages.js'
+import { ACCOUNT_PAGES } from '../../domain/accounts.js'
 import { queryOf } from './authorize.js'
 import { loginPage } from './views.js'
 import { InvalidRequest } from '../../errors.js'
@@ -52,6 +53,15 @@ export function overLongPage (reply: FastifyReply, form: unknown, title: PageTex
   return name === undefined ? undefined : sendErrorPage(reply, 400, title, (l) => t(l, 'error.tooLong', { name, limit: parameterLimit(name) }))
 }
 
+/** "Forgot password?" (and "Create an account" when SIGNUP=open), keeping the request and language. */
+function accountLinks (request: FastifyRequest, parked: ParkedRequest, locale: Locale) {
+  const issuer = publicIssuer(request)
+  const lang = carriedLocale(request)
+  const links = [{ href: withLocale(`${issuer}${ACCOUNT_PAGES.forgot}?request=${parked.id}`, lang), text: t(locale, 'login.forgot') }]
+  if (request.server.config.signup === 'open') links.push({ href: withLocale(`${issuer}${ACCOUNT_PAGES.signup}?request=${parked.id}`, lang), text: t(locale, 'login.signup') })
+  return links
+}
+
 export default async function loginRoute (app: FastifyInstance) {
   browserErrorPages(app)
   function render (reply: FastifyReply, status: number, parked: ParkedRequest, browser: string, username?: string, error?: (l: Locale) => string) {
@@ -64,6 +74,7 @@ export default async function loginRoute (app: FastifyInstance) {
       clientName: parked.client.name,
       username,
       error: error?.(ctx.locale),
+      links: accountLinks(reply.request, parked, ctx.locale),
     })
     // After a successful sign-in the form's response redirects to the client (or to consent).
     return sendPage(reply, status, page, [parked.redirectUri])
@@ -96,6 +107,11 @@ export default async function loginRoute (app: FastifyInstance) {
     if (!check.ok && check.reason === 'throttled') {
       reply.header('retry-after', String(check.retryAfter))
       return render(reply, 429, parked, browser, username, (l) => tn(l, 'login.error.throttled', check.retryAfter))
+    }
+    if (!check.ok && check.reason === 'unverified') {
+      // Self-registered, address not yet confirmed: a new link (within the per-address cap).
+      await app.accounts.sendVerification(check.user, { issuer: publicIssuer(request), locale: pageContext(request).locale, ip: request.ip })
+      return render(reply, 403, parked, browser, username, (l) => t(l, 'login.error.unverified'))
     }
     if (!check.ok) return render(reply, 401, parked, browser, username, (l) => t(l, 'login.error.incorrect'))
     const { user } = check

@@ -14,6 +14,8 @@ export type PasswordCheck =
   | { ok: true, user: UserRecord }
   | { ok: false, reason: 'throttled', retryAfter: number }
   | { ok: false, reason: 'invalid' }
+  /** Right password, but a self-registered address not yet confirmed (SIGNUP=open). */
+  | { ok: false, reason: 'unverified', user: UserRecord }
 
 /** `via` names the form in the audit trail (`login_form`, `device_form`). */
 export async function checkPassword (
@@ -38,6 +40,10 @@ export async function checkPassword (
       detail: { reason: !user ? 'unknown_user' : user.disabled && ok ? 'disabled' : 'bad_password', via },
     })
     return { ok: false, reason: 'invalid' }
+  }
+  if (user.verificationPending) {
+    await app.audit.record({ type: 'login_failed', subject: user.id, clientId, ip, detail: { reason: 'email_unverified', via } })
+    return { ok: false, reason: 'unverified', user }
   }
   await app.loginThrottle.succeeded(username, ip)
   await app.audit.record({ type: 'login_succeeded', actor: user.id, subject: user.id, clientId, ip, detail: { via } })
