@@ -118,7 +118,8 @@ t.test('the URL is normalized and the query ignored (§4.3 item 9)', async (t) =
 })
 
 t.test('nonces (§9): use_dpop_nonce with the nonce, then accepted', async (t) => {
-  let clock = Date.now()
+  // Just after a step boundary, so +90 s is the next step and +150 s the one after.
+  let clock = Math.floor(Date.now() / 60_000) * 60_000 + 1_000
   const nonces = createDPoPNonces(randomBytes(32), 60, () => clock)
   const { verifier, token, request, prove } = await setup(t, { nonces })
   const err = await rejects(t, verifier.verifyDPoP(token, await prove(), request), 'ERR_STAMP_DPOP_NONCE_REQUIRED', 'no nonce')
