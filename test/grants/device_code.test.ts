@@ -213,3 +213,14 @@ t.test('guessing user codes: counted, audited, then the browser is blocked', asy
   const noCsrf = await malformed.post('/device', { user_code: real.user_code })
   t.equal(noCsrf.statusCode, 403, 'no CSRF token, no lookup')
 })
+
+t.test('the pages speak the browser\'s language', async (t) => {
+  const { app } = await setup(t)
+  const de = await app.inject({ url: '/device', headers: { 'accept-language': 'de-DE,de;q=0.9' } })
+  t.equal(de.statusCode, 200)
+  t.match(de.body, /<html lang="de">/)
+  t.match(de.body, /Gerät verbinden/)
+  t.match(de.body, /<label for="user_code">Gerätecode<\/label>/)
+  const en = await app.inject({ url: '/device?ui_locales=en' })
+  t.match(en.body, /Connect a device/)
+})
