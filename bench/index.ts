@@ -35,6 +35,8 @@ import { mergeRates, type RateResult } from './stats.js'
 import { benchClientMetadata } from './client_metadata.js'
 import { passkeyVerificationRate, totpCostMs } from './accounts.js'
 import { randomUUID } from 'node:crypto'
+import { benchPrivateKeyJwt } from './private_key_jwt.js'
+import { ProofSigner, dpopClientCredentialsScenario, poolSize } from './dpop.js'
 
 const settings: LoadSettings = {
   // 32 keep-alive connections: enough to saturate two cores (the token routes spend part of each
@@ -43,7 +45,7 @@ const settings: LoadSettings = {
   warmupSeconds: Number(process.env.BENCH_WARMUP ?? 1),
   durationSeconds: Number(process.env.BENCH_DURATION ?? 5),
 }
-/** BENCH_ONLY=jwks,client_credentials,password,passkey,totp,refresh_token,verifier,workers,cimd (comma list; default all; passkey runs with password). */
+/** BENCH_ONLY=jwks,client_credentials,password,passkey,totp,refresh_token,dpop,verifier,workers,cimd,private_key_jwt (comma list; default all; passkey runs with password). */
 const only = process.env.BENCH_ONLY ? new Set(process.env.BENCH_ONLY.split(',').map((s) => s.trim())) : null
 const selected = (name: string) => !only || only.has(name)
 const SIGN_CONCURRENCY = 64
@@ -103,7 +105,7 @@ function passwordRequest (seed: Seed): RequestInit {
   }
 }
 
-interface VerifierFigures { stampPerSec: number, josePerSec: number, ratio: number, fetchesDuringRotation: number }
+interface VerifierFigures { stampPerSec: number, josePerSec: number, ratio: number, fetchesDuringRotation: number, bearerPathPerSec: number, dpopPathPerSec: number, dpopRatio: number }
 
 async function main (): Promise<void> {
   ensureBuilt()
@@ -230,6 +232,43 @@ async function main (): Promise<void> {
     }
   }
 
+  if (selected('dpop')) {
+    // DPoP-bound client_credentials against plain client_credentials, paired: each round runs
+    // both back to back (alternating which goes first), with a fresh pool of unique proofs.
+    // With Redis, as in production: proof jtis go to Redis SET NX (the database is the fallback,
+    // measured at 342/s through Prisma: src/domain/replay.ts). Both sides of the pair use this
+    // server, so the pair differs only by the proofs. BENCH_DPOP_REDIS=off measures the fallback.
+    const redisUrl = process.env.BENCH_DPOP_REDIS === 'off' ? undefined : process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379'
+    const dpopServer = await startServer({
+      DATABASE_URL: database.url, PORT: String(await freePort()), HOST: '127.0.0.1', LOG_LEVEL: 'warn', RATE_LIMIT_ENABLED: 'false',
+      KEY_ENCRYPTION_KEY: keyEncryptionKey, KEYS_DIR: keysDir, ...(redisUrl ? { REDIS_URL: redisUrl } : {}),
+    })
+    cleanups.push(() => dpopServer.stop())
+    step(`DPoP: a second server at ${dpopServer.url} (${redisUrl ? `jti replay on ${redisUrl}` : 'jti replay on PostgreSQL'})`)
+    const base = dpopServer.url
+    const signer = new ProofSigner()
+    // htu is the token endpoint's public URL (the issuer's), not the address the bench dials.
+    const htu = (await (await fetch(`${base}/.well-known/openid-configuration`)).json() as { token_endpoint: string }).token_endpoint
+    await preflight(`${base}/token`, { method: 'POST', headers: { authorization: seed.service.basic, 'content-type': 'application/x-www-form-urlencoded', dpop: signer.proof('POST', htu) }, body: 'grant_type=client_credentials&scope=read' })
+    const plainRuns: LoadResult[] = []
+    const dpopRuns: LoadResult[] = []
+    const dpopRound = async (expectedRate: number) => {
+      const proofs = signer.pool(poolSize(expectedRate, pairedSettings), 'POST', htu)
+      step(`stamp: client_credentials with DPoP (${proofs.length} pre-generated ES256 proofs)`)
+      dpopRuns.push(await runLoad(dpopClientCredentialsScenario(base, seed, proofs, pairedSettings.connections), pairedSettings))
+    }
+    for (let round = 1; round <= PAIRED_ROUNDS; round++) {
+      const plainFirst = round % 2 === 1 || !plainRuns.length
+      if (!plainFirst) await dpopRound(plainRuns[plainRuns.length - 1].mean)
+      step(`stamp: client_credentials without DPoP (round ${round}/${PAIRED_ROUNDS})`)
+      plainRuns.push(await runLoad(clientCredentialsScenario(base, seed), pairedSettings))
+      if (plainFirst) await dpopRound(plainRuns[plainRuns.length - 1].mean)
+    }
+    scenarios['client_credentials (plain, DPoP pair)'] = mergeRuns(plainRuns)
+    scenarios['client_credentials (DPoP)'] = mergeRuns(dpopRuns)
+    checks.push(pairedRatioCheck('client_credentials (DPoP)', dpopRuns.map((r, i) => [r.mean, plainRuns[i].mean]), 'plain client_credentials', 0.8))
+  }
+
   let verifier: VerifierFigures | undefined
   const verifierPath = join(BENCH_DIR, 'verifier.ts')
   if (selected('verifier') && existsSync(verifierPath)) {
@@ -260,9 +299,18 @@ async function main (): Promise<void> {
     checks.push(cimd.check)
   }
 
+  if (selected('private_key_jwt')) {
+    // RFC 7523 client assertions, signed per request by the load generator, against Basic.
+    const pkj = await benchPrivateKeyJwt({ base, databaseUrl: database.url, seed, settings: pairedSettings, rounds: PAIRED_ROUNDS, step })
+    scenarios['client_credentials (Basic, paired with private_key_jwt)'] = mergeRuns(pkj.basic)
+    scenarios[pkj.check.name] = mergeRuns(pkj.privateKeyJwt)
+    checks.push(pkj.check)
+  }
+
   const byName = new Map(checks.map((c) => [c.name, c]))
   if (verifier) {
     checks.push(ratioCheck('verifier (stamp vs jose)', verifier.stampPerSec, verifier.josePerSec, 'jose jwtVerify', 0.9))
+    checks.push({ name: 'verifier DPoP path (vs its Bearer path)', value: verifier.dpopPathPerSec, ceiling: verifier.bearerPathPerSec, ceilingLabel: 'verifier Bearer path', ratio: verifier.dpopRatio, target: 0.8, pass: verifier.dpopRatio >= 0.8 })
     checks.push({ name: 'verifier JWKS fetches in rotation', value: verifier.fetchesDuringRotation, ceiling: 0, ceilingLabel: '', ratio: verifier.fetchesDuringRotation, target: 0, pass: verifier.fetchesDuringRotation === 0 })
   }
 

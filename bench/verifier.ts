@@ -12,6 +12,7 @@ import { pathToFileURL } from 'node:url'
 import { createLocalJWKSet, jwtVerify, type JSONWebKeySet } from 'jose'
 import { createVerifier } from 'stamp-verifier'
 import { startStamp } from '../test/fixtures/stamp_server.js'
+import { ProofSigner } from './dpop.js'
 
 export interface VerifierBenchResult {
   /** Median verifications per second through `createVerifier().verify`. */
@@ -22,6 +23,12 @@ export interface VerifierBenchResult {
   ratio: number
   /** JWKS requests the verifier made across a rotation to the pre-published key (target 0). */
   fetchesDuringRotation: number
+  /** `verifyRequest` with `Authorization: Bearer` (unbound tokens), per second (median). */
+  bearerPathPerSec: number
+  /** `verifyRequest` with `Authorization: DPoP` and a fresh ES256 proof each, per second (median). */
+  dpopPathPerSec: number
+  /** Median over paired rounds of DPoP/Bearer (target ≥ 0.8). */
+  dpopRatio: number
 }
 
 export interface VerifierBenchOptions {
@@ -38,12 +45,12 @@ export interface VerifierBenchOptions {
 const AUDIENCE = 'https://orders.example'
 
 /** Runs `count` calls of `fn` over `tokens` with `concurrency` in flight; returns calls per second. */
-async function throughput (fn: (token: string) => Promise<unknown>, tokens: string[], count: number, concurrency: number): Promise<number> {
+async function throughput (fn: (token: string, i?: number) => Promise<unknown>, tokens: string[], count: number, concurrency: number): Promise<number> {
   let next = 0
   const worker = async () => {
     while (next < count) {
       const i = next++
-      await fn(tokens[i % tokens.length])
+      await fn(tokens[i % tokens.length], i)
     }
   }
   const started = process.hrtime.bigint()
@@ -108,12 +115,44 @@ export async function benchVerifier (options: VerifierBenchOptions = {}): Promis
     await Promise.all([...afterRotation, ...tokens.slice(0, 32)].map((token) => verifier.verify(token)))
     const fetchesDuringRotation = verifier.jwks.stats.fetches - before
 
+    // DPoP: the same entry point the Fastify plugin and the node:http helper call, for bound tokens
+    // with a fresh proof each (pre-generated before each timed round: signing is the client's
+    // work) against unbound tokens as Bearer, in alternating paired rounds.
+    const signer = new ProofSigner()
+    const url = 'https://orders.example/orders'
+    const dpopVerifier = createVerifier({ issuer, audience: AUDIENCE, dpop: true })
+    const boundTokens = await Promise.all(Array.from({ length: 64 }, (_, i) =>
+      app.minter.accessToken({ sub: `client-${i}`, clientId: `client-${i}`, scope: 'orders:read', audience: [AUDIENCE], jkt: signer.jkt })))
+    const dpopRounds = Math.min(rounds, 5)
+    const dpopPerRound = Math.min(perRound, 2000)
+    const requests = () => Array.from({ length: dpopPerRound }, (_, i) => {
+      const token = boundTokens[i % boundTokens.length]
+      return { authorization: `DPoP ${token}`, dpop: signer.proof('GET', url, token), method: 'GET', url }
+    })
+    const bearerPath = (token: string) => dpopVerifier.verifyRequest({ authorization: `Bearer ${token}`, dpop: undefined, method: 'GET', url })
+    await throughput(bearerPath, tokens, perRound / 4, concurrency)
+    let warm = requests()
+    await throughput((_, i) => dpopVerifier.verifyRequest(warm[i!]), tokens, dpopPerRound / 4, concurrency)
+    const bearerRates: number[] = []
+    const dpopRates: number[] = []
+    for (let round = 0; round < dpopRounds; round++) {
+      warm = requests()
+      const dpopRun = async () => dpopRates.push(await throughput((_, i) => dpopVerifier.verifyRequest(warm[i!]), tokens, dpopPerRound, concurrency))
+      const bearerRun = async () => bearerRates.push(await throughput(bearerPath, tokens, dpopPerRound, concurrency))
+      if (round % 2 === 0) { await bearerRun(); await dpopRun() } else { await dpopRun(); await bearerRun() }
+    }
+
     const stampPerSec = Math.round(median(stampRates))
     const josePerSec = Math.round(median(joseRates))
     // The ratio is the median of per-round ratios: each pair ran back to back, so a noisy
     // neighbour slowing a whole round cancels out instead of landing on one side.
     const ratio = median(stampRates.map((rate, i) => rate / joseRates[i]))
-    return { stampPerSec, josePerSec, ratio: Number(ratio.toFixed(3)), fetchesDuringRotation }
+    return {
+      stampPerSec, josePerSec, ratio: Number(ratio.toFixed(3)), fetchesDuringRotation,
+      bearerPathPerSec: Math.round(median(bearerRates)),
+      dpopPathPerSec: Math.round(median(dpopRates)),
+      dpopRatio: Number(median(dpopRates.map((rate, i) => rate / bearerRates[i])).toFixed(3)),
+    }
   } finally {
     for (const fn of teardowns.reverse()) await fn()
   }
@@ -125,4 +164,5 @@ if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) 
   console.log(`jose.jwtVerify   ${result.josePerSec.toLocaleString('en')} verifications/s (createLocalJWKSet)`)
   console.log(`ratio            ${result.ratio} (target ≥ 0.9)`)
   console.log(`JWKS fetches during rotation: ${result.fetchesDuringRotation} (target 0)`)
+  console.log(`DPoP path ${result.dpopPathPerSec}/s vs Bearer path ${result.bearerPathPerSec}/s: ratio ${result.dpopRatio} (target ≥ 0.8)`)
 }

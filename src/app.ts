@@ -25,6 +25,7 @@ import adminRoutes, { ADMIN_PREFIX } from './routes/admin/index.js'
 import tokenRoute from './routes/oauth/token.js'
 import revokeRoute from './routes/oauth/revoke.js'
 import introspectRoute from './routes/oauth/introspect.js'
+import parRoute from './routes/oauth/par.js'
 import authorizeRoute from './routes/oauth/authorize.js'
 import loginRoute from './routes/oauth/login.js'
 import secondFactorRoutes from './routes/oauth/second_factor.js'
@@ -35,6 +36,11 @@ import consentRoute from './routes/oauth/consent.js'
 import userinfoRoute from './routes/oauth/userinfo.js'
 import logoutRoute from './routes/oauth/logout.js'
 import registerRoute from './routes/oauth/register.js'
+import deviceRoutes from './routes/device/index.js'
+import passwordResetRoutes from './routes/oauth/password_reset.js'
+import emailVerificationRoutes from './routes/oauth/email_verification.js'
+import signupRoutes from './routes/oauth/signup.js'
+import { ACCOUNT_PAGES } from './domain/accounts.js'
 import jwksRoute from './routes/well_known/jwks.js'
 import discoveryRoutes from './routes/well_known/discovery.js'
 import healthRoutes from './routes/health.js'
@@ -55,6 +61,8 @@ export interface AppOptions {
   lookup?: HostLookup
   /** Client metadata document fetching: an injected DNS lookup and extra trusted CAs (tests). */
   clientMetadataFetch?: ServicesOptions['clientMetadataFetch']
+  /** Mail transport (tests); default from SMTP_URL / MAIL_OUTBOX_DIR. */
+  mailTransport?: ServicesOptions['mailTransport']
 }
 
 /** Safe descriptions for Fastify's own client errors: never echo internal messages. */
@@ -70,6 +78,7 @@ const FASTIFY_CLIENT_ERRORS: Record<string, string> = {
 const BROWSER_PAGES = new Set<string>([
   ENDPOINTS.authorization, ENDPOINTS.login, ENDPOINTS.consent, ENDPOINTS.endSession, ENDPOINTS.loginFactor, ENDPOINTS.loginEnrol,
   ENDPOINTS.loginContinue, ENDPOINTS.passkeyLogin, ENDPOINTS.account,
+  ENDPOINTS.device, `${ENDPOINTS.device}/login`, `${ENDPOINTS.device}/approve`, ...Object.values(ACCOUNT_PAGES),
 ])
 
 /** Fastify accepts a hop count at run time but its types do not; this is its own translation. */
@@ -179,7 +188,7 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
 
   await app.register(formBody)
   await app.register(inputHygiene)
-  await app.register(services, { config: options.config, database: options.database, now: options.now, databaseNow: options.databaseNow, scheduleKeys: options.scheduleKeys, fetch: options.fetch, lookup: options.lookup, clientMetadataFetch: options.clientMetadataFetch })
+  await app.register(services, { config: options.config, database: options.database, now: options.now, databaseNow: options.databaseNow, scheduleKeys: options.scheduleKeys, fetch: options.fetch, lookup: options.lookup, clientMetadataFetch: options.clientMetadataFetch, mailTransport: options.mailTransport })
   await app.register(branding)
   await app.register(metrics)
   await app.register(rateLimit)
@@ -189,6 +198,7 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
   await app.register(tokenRoute)
   await app.register(revokeRoute)
   await app.register(introspectRoute)
+  await app.register(parRoute)
   await app.register(authorizeRoute)
   await app.register(loginRoute)
   await app.register(secondFactorRoutes)
@@ -199,6 +209,10 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
   await app.register(userinfoRoute)
   await app.register(logoutRoute)
   await app.register(registerRoute)
+  await app.register(deviceRoutes)
+  await app.register(passwordResetRoutes)
+  await app.register(emailVerificationRoutes)
+  if (options.config.signup !== 'off') await app.register(signupRoutes)
   await app.register(jwksRoute)
   await app.register(discoveryRoutes)
   await app.register(adminRoutes, { prefix: ADMIN_PREFIX })

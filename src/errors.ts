@@ -24,12 +24,22 @@ export type OAuthErrorCode =
   | 'interaction_required'
   | 'request_not_supported'
   | 'request_uri_not_supported'
+  /** RFC 9101 §6.3 */
+  | 'invalid_request_object'
+  | 'invalid_request_uri'
   | 'unsupported_response_type'
   | 'temporarily_unavailable'
   | 'server_error'
   /** RFC 7591 §3.2.2 */
   | 'invalid_redirect_uri'
   | 'invalid_client_metadata'
+  /** RFC 8628 §3.5 device access token errors */
+  | 'authorization_pending'
+  | 'slow_down'
+  | 'expired_token'
+  /** RFC 9449 §5, §7.1, §8 */
+  | 'invalid_dpop_proof'
+  | 'use_dpop_nonce'
 
 export interface OAuthErrorOptions {
   cause?: unknown
@@ -104,6 +114,10 @@ export const ConsentRequired = subclass('consent_required', 400)
 export const UnsupportedResponseType = subclass('unsupported_response_type', 400)
 export const RequestNotSupported = subclass('request_not_supported', 400)
 export const RequestURINotSupported = subclass('request_uri_not_supported', 400)
+/** RFC 9101 §6.3: the request object is unsigned, badly signed, expired or inconsistent. */
+export const InvalidRequestObject = subclass('invalid_request_object', 400)
+/** RFC 9101 §6.3: the request_uri is unknown, used already or expired (RFC 9126 §4). */
+export const InvalidRequestURI = subclass('invalid_request_uri', 400)
 /**
  * A dependency (PostgreSQL) cannot be reached: 503 (RFC 9110 §15.6.4) with `Retry-After`, so
  * clients and proxies retry later instead of treating it as a failure of their request.
@@ -113,3 +127,13 @@ export const ServiceUnavailable = subclass('temporarily_unavailable', 503)
 export const InvalidRedirectURI = subclass('invalid_redirect_uri', 400)
 /** RFC 7591 §3.2.2: some other client metadata value is invalid or refused. */
 export const InvalidClientMetadata = subclass('invalid_client_metadata', 400)
+/** RFC 8628 §3.5: the token endpoint's answers while a device authorization is not (yet) approved. */
+export const AuthorizationPending = subclass('authorization_pending', 400)
+export const SlowDown = subclass('slow_down', 400)
+export const ExpiredToken = subclass('expired_token', 400)
+/** RFC 8628 §3.5 access_denied at the token endpoint: an RFC 6749 §5.2 error, so 400. */
+export const DeviceAccessDenied = subclass('access_denied', 400)
+/** RFC 9449 §5: the DPoP proof is missing where required, malformed or invalid (400 at /token). */
+export const InvalidDPoPProof = subclass('invalid_dpop_proof', 400)
+/** RFC 9449 §8: the proof must carry the server's nonce, sent in the `DPoP-Nonce` header. */
+export const UseDPoPNonce = subclass('use_dpop_nonce', 400)

@@ -1,20 +1,34 @@
 /**
  * `stamp client create --name N [--grant G]... [--redirect-uri URI]... [--post-logout-redirect-uri URI]...
- *  [--backchannel-logout-uri URI] [--scope "a b"] [--audience AUD]... [--public] [--first-party] [--no-require-pkce]` —
+ *  [--backchannel-logout-uri URI] [--scope "a b"] [--audience AUD]... [--exchange-audience AUD]... [--public] [--first-party] [--no-require-pkce] [--dpop-bound]` —
  * prints client_id and, for confidential clients, the client_secret (shown once; only its hash is
  * stored). Grants are checked against the grant registry; authorization_code needs at least one
  * redirect URI. New clients must use PKCE (S256) at the authorization endpoint; a confidential
  * client may opt out with `--no-require-pkce`, a public client always has to.
  *
- * `stamp client update ID --require-pkce | --no-require-pkce` changes that setting later.
+ * `--auth-method private_key_jwt` with `--jwks-uri URL` or `--jwks-file FILE` (a public JWK Set)
+ * registers a client that authenticates with signed assertions (RFC 7523) and gets no secret;
+ * `--require-par` makes it push its authorization requests (RFC 9126); `--profile fapi2` holds it
+ * to the FAPI 2.0 Security Profile (docs/modern-oauth.md).
+ *
+ * `--dpop-bound` sets RFC 9449 §5.2 `dpop_bound_access_tokens`: the token endpoint then refuses the
+ * client's requests without a DPoP proof.
+ *
+ * `stamp client update ID [--require-pkce | --no-require-pkce] [--dpop-bound | --no-dpop-bound]
+ * [--require-par | --no-require-par] [--jwks-uri URL | --jwks-file FILE]` changes those settings later.
+ *
+ * `--grant device_code` (RFC 8628) and `--grant token_exchange` (RFC 8693) name the URN grant
+ * types; token exchange needs at least one `--exchange-audience`, the audiences the client may
+ * exchange tokens for.
  *
  * @module
  */
+import { readFileSync } from 'node:fs'
 import { parseArgs } from 'node:util'
 import type { Config } from '../config/env.js'
 import { grantsByType } from '../grants/index.js'
 import { generateClientId, generateClientSecret, hashClientSecret } from '../domain/client_auth.js'
-import { clientIdProblem, normalizeClientSettings } from '../domain/clients.js'
+import { clientIdProblem, normalizeClientSettings, usesSecret, type ClientSettings } from '../domain/clients.js'
 import { OAuthError } from '../errors.js'
 import { withContext } from './context.js'
 import { CommandError, print, UsageError } from './output.js'
@@ -39,8 +53,9 @@ async function setDisabled (id: string | undefined, disabled: boolean, json: boo
   })
 }
 
-const USAGE = 'usage: stamp client create --name N [--grant G]... [--redirect-uri URI]... [--post-logout-redirect-uri URI]... [--backchannel-logout-uri URI] [--scope "a b"] [--audience AUD]... [--public] [--first-party] [--no-require-pkce] [--require-mfa] [--json]\n' +
-  '       stamp client update ID (--require-pkce | --no-require-pkce | --require-mfa | --no-require-mfa) [--json]\n' +
+const USAGE = 'usage: stamp client create --name N [--grant G]... [--redirect-uri URI]... [--post-logout-redirect-uri URI]... [--backchannel-logout-uri URI] [--scope "a b"] [--audience AUD]... [--exchange-audience AUD]... [--public] [--first-party] [--no-require-pkce] [--dpop-bound] [--require-mfa]\n' +
+  '         [--auth-method client_secret_basic|private_key_jwt] [--jwks-uri URL | --jwks-file FILE] [--require-par] [--profile fapi2] [--json]\n' +
+  '       stamp client update ID [--require-pkce | --no-require-pkce] [--dpop-bound | --no-dpop-bound] [--require-par | --no-require-par] [--jwks-uri URL | --jwks-file FILE] [--require-mfa | --no-require-mfa] [--json]\n' +
   '       stamp client disable|enable ID [--json]\n' +
   '       stamp client list [--origin admin|dcr|cimd] [--limit N] [--json]\n' +
   '       stamp client revoke ID [--json]\n' +
@@ -68,15 +83,24 @@ export async function clientCommand (args: string[], config: Config): Promise<vo
       'backchannel-logout-uri': { type: 'string' },
       scope: { type: 'string', default: '' },
       audience: { type: 'string', multiple: true, default: [] },
+      'exchange-audience': { type: 'string', multiple: true, default: [] },
       public: { type: 'boolean', default: false },
       'first-party': { type: 'boolean', default: false },
       'no-require-pkce': { type: 'boolean', default: false },
       'require-mfa': { type: 'boolean', default: false },
+      'auth-method': { type: 'string' },
+      'jwks-uri': { type: 'string' },
+      'jwks-file': { type: 'string' },
+      'require-par': { type: 'boolean', default: false },
+      profile: { type: 'string' },
+      'dpop-bound': { type: 'boolean', default: false },
       json: { type: 'boolean', default: false },
     },
     strict: true,
   })
   if (!values.name) throw new UsageError('--name is required')
+  const method = values['auth-method']
+  if (method !== undefined && !['client_secret_basic', 'client_secret_post', 'private_key_jwt'].includes(method)) throw new UsageError('--auth-method must be client_secret_basic, client_secret_post or private_key_jwt')
   let settings
   try {
     settings = normalizeClientSettings({
@@ -90,10 +114,16 @@ export async function clientCommand (args: string[], config: Config): Promise<vo
       scopes: values.scope.split(' ').filter(Boolean),
       audiences: values.audience,
       requirePkce: !values['no-require-pkce'],
+      exchangeAudiences: values['exchange-audience'],
+      tokenEndpointAuthMethod: method === 'private_key_jwt' ? method : null,
+      ...keysFromOptions(values),
+      requirePushedAuthorizationRequests: values['require-par'],
+      profile: values.profile ?? null,
+      dpopBoundAccessTokens: values['dpop-bound'],
     }, [...grantsByType.keys()])
   } catch (err) {
     // The same rules as the admin API; here they are usage errors.
-    if (err instanceof OAuthError) throw new UsageError(err.description.replace('a first-party client', '--first-party').replace('one redirect URI', 'one --redirect-uri'))
+    if (err instanceof OAuthError) throw new UsageError(err.description.replace('a first-party client', '--first-party').replace('one redirect URI', 'one --redirect-uri').replace('one exchange audience', 'one --exchange-audience'))
     throw err
   }
   const grantTypes = settings.grantTypes
@@ -102,16 +132,25 @@ export async function clientCommand (args: string[], config: Config): Promise<vo
   const id = values['client-id'] ?? generateClientId()
   const idProblem = clientIdProblem(id)
   if (idProblem) throw new UsageError(idProblem.replace('client_id', '--client-id'))
-  const secret = values.public ? null : generateClientSecret()
+  const secret = usesSecret(settings) ? generateClientSecret() : null
   await withContext(config, async (ctx) => {
     if (await ctx.clients.find(id)) throw new CommandError(`client ${id} already exists`)
     await ctx.clients.create({ id, secretHash: secret ? hashClientSecret(secret) : null, ...settings, requireMfa: values['require-mfa'] })
     await ctx.audit.record({ type: 'client_created', actor: 'cli', subject: id, clientId: id, detail: { grant_types: grantTypes, scopes: settings.scopes } })
   })
-  const output = { client_id: id, ...(secret ? { client_secret: secret } : {}), grant_types: [...grantTypes], scope, require_pkce: settings.requirePkce, require_mfa: values['require-mfa'] }
+  const output = {
+    client_id: id, ...(secret ? { client_secret: secret } : {}), grant_types: [...grantTypes], scope, require_pkce: settings.requirePkce, require_mfa: values['require-mfa'],
+    ...(settings.exchangeAudiences?.length ? { exchange_audiences: settings.exchangeAudiences } : {}),
+    ...(settings.tokenEndpointAuthMethod ? { token_endpoint_auth_method: settings.tokenEndpointAuthMethod } : {}),
+    ...(settings.requirePushedAuthorizationRequests ? { require_pushed_authorization_requests: true } : {}),
+    ...(settings.profile ? { profile: settings.profile } : {}),
+    dpop_bound_access_tokens: settings.dpopBoundAccessTokens ?? false,
+  }
   print(values.json, output, secret
     ? `client_id:     ${id}\nclient_secret: ${secret}\n(the secret is shown once; store it now)`
-    : `client_id: ${id} (public client${codeFlow ? '; it must send a PKCE code_challenge with S256' : ''})`)
+    : settings.tokenEndpointAuthMethod
+      ? `client_id: ${id} (private_key_jwt: no secret; it signs client assertions with its registered keys${settings.profile ? `; profile ${settings.profile}` : ''})`
+      : `client_id: ${id} (public client${codeFlow ? '; it must send a PKCE code_challenge with S256' : ''})`)
 }
 
 async function updateCommand (args: string[], config: Config): Promise<void> {
@@ -122,6 +161,12 @@ async function updateCommand (args: string[], config: Config): Promise<void> {
       'no-require-pkce': { type: 'boolean' },
       'require-mfa': { type: 'boolean' },
       'no-require-mfa': { type: 'boolean' },
+      'require-par': { type: 'boolean' },
+      'no-require-par': { type: 'boolean' },
+      'jwks-uri': { type: 'string' },
+      'jwks-file': { type: 'string' },
+      'dpop-bound': { type: 'boolean' },
+      'no-dpop-bound': { type: 'boolean' },
       json: { type: 'boolean', default: false },
     },
     allowPositionals: true,
@@ -129,28 +174,67 @@ async function updateCommand (args: string[], config: Config): Promise<void> {
   })
   const [id] = positionals
   if (!id || positionals.length !== 1) throw new UsageError(USAGE)
-  const mfa = values['require-mfa'] === true ? true : values['no-require-mfa'] === true ? false : undefined
-  if (values['require-mfa'] && values['no-require-mfa']) throw new UsageError('give one of --require-mfa and --no-require-mfa')
-  if (mfa !== undefined && values['require-pkce'] === undefined && values['no-require-pkce'] === undefined) return updateMFA(id, mfa, values.json, config)
-  if (values['require-pkce'] === values['no-require-pkce']) throw new UsageError('give exactly one of --require-pkce and --no-require-pkce')
-  const requirePkce = values['require-pkce'] === true
+  if (values['require-pkce'] && values['no-require-pkce']) throw new UsageError('give only one of --require-pkce and --no-require-pkce')
+  if (values['require-par'] && values['no-require-par']) throw new UsageError('give only one of --require-par and --no-require-par')
+  if (values['dpop-bound'] && values['no-dpop-bound']) throw new UsageError('give only one of --dpop-bound and --no-dpop-bound')
+  const pkce = values['require-pkce'] ? true : values['no-require-pkce'] ? false : undefined
+  const par = values['require-par'] ? true : values['no-require-par'] ? false : undefined
+  if (values['require-mfa'] && values['no-require-mfa']) throw new UsageError('give only one of --require-mfa and --no-require-mfa')
+  const mfa = values['require-mfa'] ? true : values['no-require-mfa'] ? false : undefined
+  const dpop = values['dpop-bound'] ? true : values['no-dpop-bound'] ? false : undefined
+  const keys = values['jwks-uri'] !== undefined || values['jwks-file'] !== undefined ? keysFromOptions(values) : undefined
+  if (pkce === undefined && par === undefined && dpop === undefined && mfa === undefined && keys === undefined) throw new UsageError('give exactly one of --require-pkce and --no-require-pkce (or another setting to change)')
+  const output: Record<string, unknown> = { client_id: id }
   await withContext(config, async (ctx) => {
     const client = await ctx.clients.find(id)
     if (!client) throw new CommandError(`no client ${id}`)
-    if (client.public && !requirePkce) throw new CommandError('a public client always has to use PKCE')
-    await ctx.clients.update(id, { requirePkce })
-    await ctx.audit.record({ type: 'client_updated', actor: 'cli', subject: id, clientId: id, detail: { fields: ['require_pkce'], require_pkce: requirePkce } })
+    if (client.public && pkce === false) throw new CommandError('a public client always has to use PKCE')
+    if (client.profile === 'fapi2' && (pkce === false || par === false || dpop === false)) throw new CommandError('the fapi2 profile requires PKCE, PAR and DPoP')
+    let patch: Partial<ClientSettings>
+    try {
+      const { id: _id, secretHash: _hash, ...current } = client
+      // The same rules as create: a new key set is checked (public keys only) before it is stored.
+      const settings = normalizeClientSettings({
+        ...current, ...keys, ...(pkce === undefined ? {} : { requirePkce: pkce }), ...(par === undefined ? {} : { requirePushedAuthorizationRequests: par }),
+        ...(dpop === undefined ? {} : { dpopBoundAccessTokens: dpop }),
+      }, [...grantsByType.keys()])
+      patch = {
+        ...(pkce === undefined ? {} : { requirePkce: settings.requirePkce }),
+        ...(dpop === undefined ? {} : { dpopBoundAccessTokens: settings.dpopBoundAccessTokens }),
+        ...(par === undefined ? {} : { requirePushedAuthorizationRequests: settings.requirePushedAuthorizationRequests }),
+        ...(keys ? { jwks: settings.jwks, jwksUri: settings.jwksUri } : {}),
+        ...(mfa === undefined ? {} : { requireMfa: mfa }),
+      }
+    } catch (err) {
+      if (err instanceof OAuthError) throw new CommandError(err.description)
+      throw err
+    }
+    await ctx.clients.update(id, patch)
+    if (pkce !== undefined) output.require_pkce = patch.requirePkce
+    if (dpop !== undefined) output.dpop_bound_access_tokens = patch.dpopBoundAccessTokens
+    if (par !== undefined) output.require_pushed_authorization_requests = patch.requirePushedAuthorizationRequests
+    if (keys) output.jwks_uri = patch.jwksUri ?? null
+    if (mfa !== undefined) output.require_mfa = mfa
+    await ctx.audit.record({ type: 'client_updated', actor: 'cli', subject: id, clientId: id, detail: { fields: Object.keys(output).filter((k) => k !== 'client_id'), ...output } })
   })
   // Other instances cache clients for CLIENT_CACHE_TTL seconds.
-  print(values.json, { client_id: id, require_pkce: requirePkce }, `client ${id}: require_pkce ${requirePkce}`)
+  print(values.json, output, `client ${id}: ${Object.entries(output).slice(1).map(([k, v]) => `${k} ${String(v)}`).join(', ')}`)
 }
 
-/** `stamp client update ID --require-mfa | --no-require-mfa`: users of the client need a second factor. */
-async function updateMFA (id: string, requireMfa: boolean, json: boolean, config: Config): Promise<void> {
-  await withContext(config, async (ctx) => {
-    if (!await ctx.clients.update(id, { requireMfa })) throw new CommandError(`no client ${id}`)
-    await ctx.audit.record({ type: 'client_updated', actor: 'cli', subject: id, clientId: id, detail: { fields: ['require_mfa'], require_mfa: requireMfa } })
-  })
-  // Other instances cache clients for CLIENT_CACHE_TTL seconds.
-  print(json, { client_id: id, require_mfa: requireMfa }, `client ${id}: require_mfa ${requireMfa}`)
+/** `--jwks-uri URL` or `--jwks-file FILE` (a JWK Set in JSON): one of them, or neither. */
+function keysFromOptions (values: { 'jwks-uri'?: string, 'jwks-file'?: string }): Pick<ClientSettings, 'jwks' | 'jwksUri'> {
+  if (values['jwks-uri'] !== undefined && values['jwks-file'] !== undefined) throw new UsageError('give --jwks-uri or --jwks-file, not both')
+  if (values['jwks-file'] === undefined) return { jwks: null, jwksUri: values['jwks-uri'] ?? null }
+  let text: string
+  try {
+    text = readFileSync(values['jwks-file'], 'utf8')
+  } catch (err) {
+    throw new UsageError(`--jwks-file: ${(err as Error).message}`)
+  }
+  try {
+    return { jwks: JSON.parse(text), jwksUri: null }
+  } catch {
+    throw new UsageError('--jwks-file must contain a JWK Set in JSON')
+  }
 }
+

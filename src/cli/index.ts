@@ -25,6 +25,8 @@ const USAGE = `usage: stamp <command>
   user create ...                create a user
   user factors|reset-factors USER          list / remove a user's second factors
   user require-mfa USER [--off]  require a second factor at sign-in (or not)
+  user invite --email E [--scope "a b"] [--locale de]   mail a sign-up invitation (SIGNUP=invite)
+  user reset-email --username U [--locale de]           mail a user a password reset link
   client create ...              register a client
   client update ID --[no-]require-pkce   require PKCE at /authorize (or not)
   client update ID --[no-]require-mfa    require a second factor from its users (or not)

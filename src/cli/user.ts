@@ -23,6 +23,7 @@ const USAGE = 'usage: stamp user create --username U (--password P | --password-
 export async function userCommand (args: string[], config: Config): Promise<void> {
   const [action, ...rest] = args
   if (action === 'factors' || action === 'reset-factors' || action === 'require-mfa') return factorCommand(action, rest, config)
+  if (action === 'invite' || action === 'reset-email') return (await import('./user_mail.js')).userMailCommand(action, rest, config)
   if (action !== 'create') throw new UsageError(USAGE)
   const { values } = parseArgs({
     args: rest,

@@ -97,9 +97,35 @@ export const defaults = {
     authorize: 120,
     /** /userinfo: relying parties call it from their servers, so one address speaks for many users. */
     userinfo: 600,
+    /** Forms that send mail or create accounts (forgot password, sign-up): each may cost a mail. */
+    account: 10,
+  },
+  /**
+   * Links sent by mail (password reset, address verification, invitations): single use, stored
+   * as SHA-256 only. OWASP Forgot Password Cheat Sheet: short-lived, one use, same answer whether
+   * or not the address is known.
+   */
+  accounts: {
+    /** Seconds a password reset link is valid. */
+    resetLinkTTL: 1800,
+    /** Seconds an address verification link is valid. */
+    verifyLinkTTL: 1800,
+    /** Seconds an invitation link is valid (7 days). */
+    inviteTTL: 7 * 86_400,
+    /** Mails of one kind (reset, verification) per address within `mailWindow`; more are silently not sent. */
+    mailsPerAddress: 3,
+    /** Seconds of the per-address mail window. */
+    mailWindow: 3600,
   },
   /** Authorization code lifetime in seconds (RFC 6749 §4.1.2: "A maximum ... of 10 minutes is RECOMMENDED"; codes are exchanged at once). */
   authorizationCodeTTL: 60,
+  /**
+   * RFC 8628 device authorization grant: device/user code lifetime and the polling interval
+   * (seconds); brute force on user codes: after `browserFailures` wrong codes from one browser, or
+   * `ipFailures` from one IP address, within `failureWindow`, the device pages refuse that browser
+   * (or address) for `blockSeconds` after the last failure.
+   */
+  deviceFlow: { codeTTL: 600, interval: 5, browserFailures: 5, ipFailures: 50, failureWindow: 3600, blockSeconds: 900 },
   /** How long, in seconds, a user may take to sign in or consent before the request expires. */
   authorizationRequestTTL: 600,
   /**
@@ -186,6 +212,47 @@ export const defaults = {
     /** Seconds between two last-use writes for one client (a token request is not a database write each time). */
     lastUseInterval: 3_600,
   },
+  /**
+   * Keys clients sign with: private_key_jwt client assertions (RFC 7523 §3, OIDC Core §9) and
+   * signed request objects (RFC 9101). A client's registered `jwks_uri` is fetched like a client
+   * metadata document (SSRF-hardened, small, fast), cached, and refetched on an unknown `kid`.
+   */
+  clientKeys: {
+    /** Longest accepted client assertion: its `exp` at most this many seconds ahead. */
+    assertionMaxLifetime: 300,
+    /** Longest accepted request object: its `exp` at most this many seconds ahead. */
+    requestObjectMaxLifetime: 600,
+    /** Seconds of clock difference tolerated on `exp`, `nbf` and `iat`. */
+    clockSkew: 30,
+    /** Whole-fetch timeout of a client's JWKS, milliseconds. */
+    jwksTimeoutMs: 2_000,
+    /** Largest accepted client JWKS document, bytes. */
+    jwksMaxBytes: 32_768,
+    /** Most keys in a client's set. */
+    maxKeys: 20,
+    /** Seconds a fetched client JWKS is used before it is fetched again. */
+    jwksCacheSeconds: 300,
+    /** Seconds between two fetches of one client's JWKS caused by an unknown `kid` (nobody can make Stamp fetch in a loop). */
+    jwksRefetchCooldown: 30,
+  },
+  /** RFC 9126 pushed authorization requests at /par. */
+  pushedAuthorizationRequests: {
+    /** Every client must push its authorization requests (RFC 9126 §5 `require_pushed_authorization_requests`). */
+    required: false,
+    /** Lifetime of a `request_uri`, seconds (RFC 9126 §2.2: "a short lifetime"). */
+    ttl: 60,
+  },
+  /** DPoP (RFC 9449): sender-constrained tokens. */
+  dpop: {
+    /** JWS algorithms accepted for proofs (§4.3: asymmetric only; never `none` or HMAC); advertised as `dpop_signing_alg_values_supported`. */
+    algorithms: ['ES256', 'RS256', 'PS256', 'EdDSA'] as readonly string[],
+    /** Seconds a proof's `iat` may lie before or after the server's clock (§4.3 item 11, §11.1); its `jti` is remembered that long after `iat`. */
+    proofWindow: 60,
+    /** Require server-provided nonces in proofs (§8, §9): `use_dpop_nonce` with a `DPoP-Nonce` header until the client sends one. */
+    nonce: false,
+    /** Seconds one nonce is issued before the next replaces it; a nonce is accepted for twice this long. */
+    nonceLifetime: 300,
+  },
 } as const
 
 export type SigningAlg = 'RS256' | 'PS256' | 'ES256' | 'EdDSA'
@@ -207,8 +274,10 @@ export type Policy = {
   password: { minLength: number, minLengthWithSecondFactor: number, maxLength: number, rejectCommon: boolean }
   mfa: { mode: 'off' | 'optional' | 'required', challengeTTL: number, recentAuthentication: number }
   loginThrottle: { freeAttempts: number, accountFreeAttempts: number, baseDelay: number, maxDelay: number, accountMaxDelay: number, window: number }
-  rateLimit: { enabled: boolean, window: number, token: number, admin: number, login: number, authorize: number, userinfo: number }
+  rateLimit: { enabled: boolean, window: number, token: number, admin: number, login: number, authorize: number, userinfo: number, account: number }
+  accounts: { resetLinkTTL: number, verifyLinkTTL: number, inviteTTL: number, mailsPerAddress: number, mailWindow: number }
   authorizationCodeTTL: number
+  deviceFlow: { codeTTL: number, interval: number, browserFailures: number, ipFailures: number, failureWindow: number, blockSeconds: number }
   authorizationRequestTTL: number
   parkedRequestsPerBrowser: number
   ssoSessionTTL: number
@@ -217,6 +286,18 @@ export type Policy = {
   clockCheckInterval: number
   purge: { interval: number, margin: number, auditRetention: number, batchSize: number, maxBatches: number, timeBudget: number }
   clientMetadata: { timeoutMs: number, maxBytes: number, cacheFloor: number, cacheCeiling: number, cacheDefault: number, failureCacheSeconds: number, maxConcurrentFetches: number }
+  clientKeys: {
+    assertionMaxLifetime: number
+    requestObjectMaxLifetime: number
+    clockSkew: number
+    jwksTimeoutMs: number
+    jwksMaxBytes: number
+    maxKeys: number
+    jwksCacheSeconds: number
+    jwksRefetchCooldown: number
+  }
+  pushedAuthorizationRequests: { required: boolean, ttl: number }
+  dpop: { algorithms: readonly string[], proofWindow: number, nonce: boolean, nonceLifetime: number }
   registration: {
     grantTypes: readonly string[]
     authMethods: readonly string[]

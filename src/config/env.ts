@@ -9,6 +9,7 @@
  */
 import envSchema from 'env-schema'
 import { isIP } from 'node:net'
+import { join } from 'node:path'
 import { defaults, SIGNING_ALGS, type Policy, type SigningAlg } from './defaults.js'
 
 /** The environment schema; its descriptions generate the README's configuration table. */
@@ -61,14 +62,26 @@ export const envSchemaDefinition = {
     PURGE_BATCH_SIZE: { type: 'integer', minimum: 1, maximum: 100_000, default: defaults.purge.batchSize, description: 'Rows per retention DELETE statement.' },
     PURGE_TIME_BUDGET: { type: 'number', exclusiveMinimum: 0, maximum: 3600, default: defaults.purge.timeBudget, description: 'Seconds one retention pass may work; the rest waits for the next pass.' },
     CLIENT_ID_METADATA_DOCUMENTS: { type: 'boolean', default: true, description: 'Accept an https URL as `client_id` and fetch its client ID metadata document (MCP clients); `false` turns it off.' },
-    CLIENT_METADATA_ALLOW_LOOPBACK: { type: 'boolean', default: false, description: 'Let client metadata documents be fetched from loopback addresses. Development and tests only: never in production (SSRF).' },
+    CLIENT_METADATA_ALLOW_LOOPBACK: { type: 'boolean', default: false, description: 'Let client metadata documents and client JWKS (`jwks_uri`) be fetched from loopback addresses. Development and tests only: never in production (SSRF).' },
     REGISTRATION: { type: 'string', enum: ['token', 'open', 'off'], default: 'token', description: 'Dynamic client registration at `/register` (RFC 7591): `token` needs an initial access token (`stamp registration token create`), `open` lets anyone register, `off` removes the endpoint.' },
     REGISTRATION_SCOPES: { type: 'string', pattern: '^[\\x21\\x23-\\x5B\\x5D-\\x7E]+( [\\x21\\x23-\\x5B\\x5D-\\x7E]+)*$', default: defaults.registration.scopes.join(' '), description: 'Space-separated scopes that self-registered clients (metadata documents, `/register`) may ask for; `stamp:` scopes are never allowed.' },
+    REQUIRE_PUSHED_AUTHORIZATION_REQUESTS: { type: 'boolean', default: defaults.pushedAuthorizationRequests.required, description: 'Every client must push its authorization requests to `/par` first (RFC 9126); off: only clients registered with `--require-par` (or the `fapi2` profile) must.' },
+    PAR_TTL: { type: 'integer', minimum: 1, maximum: 600, default: defaults.pushedAuthorizationRequests.ttl, description: 'Lifetime of a pushed authorization request\'s `request_uri`, seconds.' },
+    CLIENT_ASSERTION_MAX_LIFETIME: { type: 'integer', minimum: 10, maximum: 3600, default: defaults.clientKeys.assertionMaxLifetime, description: 'Longest accepted private_key_jwt client assertion: its `exp` at most this many seconds ahead.' },
+    CLIENT_JWKS_REFETCH_COOLDOWN: { type: 'number', minimum: 0, maximum: 3600, default: defaults.clientKeys.jwksRefetchCooldown, description: 'Seconds between two fetches of a client\'s `jwks_uri` caused by an unknown `kid`.' },
     REGISTRATION_AUDIENCES: { type: 'string', default: '', description: 'Comma-separated RFC 8707 resource URIs (e.g. your MCP servers) that self-registered clients may get tokens for.' },
+    SMTP_URL: { type: 'string', pattern: '^smtps?://', description: 'SMTP server for mail (password reset, address verification, invitations), e.g. `smtps://user:pass@mail.example:465`. Unset: mails are written as `.eml` files to `MAIL_OUTBOX_DIR` (a warning at boot).' },
+    MAIL_FROM: { type: 'string', minLength: 3, maxLength: 320, description: 'Sender of mails (`Name <address>`); default `"$BRAND_NAME" <no-reply@issuer host>`.' },
+    MAIL_OUTBOX_DIR: { type: 'string', minLength: 1, description: 'Where mails go without `SMTP_URL` (one `.eml` file each, mode 0600); default `$DATA_DIR/outbox`.' },
+    SIGNUP: { type: 'string', enum: ['off', 'invite', 'open'], default: 'off', description: 'Self-registration at `/signup`: `off`; `invite`: only with an invitation link (`stamp user invite`, admin API); `open`: anyone, with a verified email before the first sign-in.' },
+    RATE_LIMIT_ACCOUNT_MAX: { type: 'integer', minimum: 1, default: defaults.rateLimit.account, description: 'Requests per window and IP to the forms that send mail or create accounts (forgot password, sign-up).' },
     BRAND_NAME: { type: 'string', minLength: 1, maxLength: 60, default: 'Stamp', description: 'Product name on the hosted pages (titles, header, footer) and in mails.' },
     BRAND_LOGO_URL: { type: 'string', pattern: '^https?://[^\\s"\'<>]+$', description: 'Absolute URL of a logo for the hosted pages (added to their CSP `img-src`). Alternative to `BRAND_LOGO_FILE`.' },
     BRAND_LOGO_FILE: { type: 'string', pattern: '\\.(png|svg|jpe?g|webp|gif)$', description: 'Path of a logo file (png, svg, jpg, webp, gif), served at `/assets/logo`. Alternative to `BRAND_LOGO_URL`.' },
     BRAND_PRIMARY_COLOR: { type: 'string', pattern: '^#[0-9A-Fa-f]{6}$', description: 'Primary colour of the hosted pages (`#rrggbb`); shades that keep text and focus rings readable (WCAG contrast) are derived from it.' },
+    DPOP_NONCE: { type: 'boolean', default: defaults.dpop.nonce, description: 'Require server-issued nonces in DPoP proofs (RFC 9449 §8): `use_dpop_nonce` and a `DPoP-Nonce` header until a client sends one; stateless, valid on every instance.' },
+    DPOP_PROOF_WINDOW: { type: 'integer', minimum: 5, maximum: 600, default: defaults.dpop.proofWindow, description: 'Seconds a DPoP proof\'s `iat` may differ from the server clock; its `jti` is remembered (by every instance) that long.' },
+    DPOP_NONCE_LIFETIME: { type: 'integer', minimum: 10, maximum: 86_400, default: defaults.dpop.nonceLifetime, description: 'Seconds each DPoP nonce is issued before the next; one is accepted for twice that long.' },
   },
 } as const
 
@@ -121,11 +134,26 @@ interface RawEnv {
   REGISTRATION: RegistrationMode
   REGISTRATION_SCOPES: string
   REGISTRATION_AUDIENCES: string
+  SMTP_URL?: string
+  MAIL_FROM?: string
+  MAIL_OUTBOX_DIR?: string
+  SIGNUP: SignupMode
+  RATE_LIMIT_ACCOUNT_MAX: number
   BRAND_NAME: string
   BRAND_LOGO_URL?: string
   BRAND_LOGO_FILE?: string
   BRAND_PRIMARY_COLOR?: string
+  REQUIRE_PUSHED_AUTHORIZATION_REQUESTS: boolean
+  PAR_TTL: number
+  CLIENT_ASSERTION_MAX_LIFETIME: number
+  CLIENT_JWKS_REFETCH_COOLDOWN: number
+  DPOP_NONCE: boolean
+  DPOP_PROOF_WINDOW: number
+  DPOP_NONCE_LIFETIME: number
 }
+
+/** off: no /signup; invite: with an invitation link only; open: anyone (verified email required). */
+export type SignupMode = 'off' | 'invite' | 'open'
 
 /** token: an initial access token is required; open: anyone may register; off: no /register. */
 export type RegistrationMode = 'token' | 'open' | 'off'
@@ -174,6 +202,9 @@ export interface Config {
   clientMetadataAllowLoopback: boolean
   /** Dynamic client registration (RFC 7591) at /register. */
   registration: RegistrationMode
+  /** Outgoing mail: SMTP when `smtpUrl` is set, else `.eml` files in `outboxDir`. */
+  mail: { smtpUrl?: string, from: string, outboxDir: string }
+  signup: SignupMode
   /** Branding of the hosted pages (the logo file is read at boot). */
   brand: BrandConfig
   policy: Policy
@@ -251,6 +282,12 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env): Config {
     clientMetadataDocuments: raw.CLIENT_ID_METADATA_DOCUMENTS,
     clientMetadataAllowLoopback: raw.CLIENT_METADATA_ALLOW_LOOPBACK,
     registration: raw.REGISTRATION,
+    mail: {
+      smtpUrl: raw.SMTP_URL,
+      from: raw.MAIL_FROM ?? `"${raw.BRAND_NAME.replace(/["\\\r\n]/g, '')}" <no-reply@${new URL(issuer).hostname}>`,
+      outboxDir: raw.MAIL_OUTBOX_DIR ?? join(raw.DATA_DIR, 'outbox'),
+    },
+    signup: raw.SIGNUP,
     brand: brandConfig(raw),
     policy: {
       ...defaults,
@@ -267,6 +304,9 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env): Config {
       mfa: { ...defaults.mfa, mode: raw.MFA },
       loginThrottle: { ...defaults.loginThrottle, freeAttempts: raw.LOGIN_THROTTLE_FREE_ATTEMPTS, maxDelay: raw.LOGIN_THROTTLE_MAX_DELAY },
       registration: { ...defaults.registration, ...registrationLists(raw) },
+      clientKeys: { ...defaults.clientKeys, assertionMaxLifetime: raw.CLIENT_ASSERTION_MAX_LIFETIME, jwksRefetchCooldown: raw.CLIENT_JWKS_REFETCH_COOLDOWN },
+      pushedAuthorizationRequests: { required: raw.REQUIRE_PUSHED_AUTHORIZATION_REQUESTS, ttl: raw.PAR_TTL },
+      dpop: { ...defaults.dpop, nonce: raw.DPOP_NONCE, proofWindow: raw.DPOP_PROOF_WINDOW, nonceLifetime: raw.DPOP_NONCE_LIFETIME },
       rateLimit: {
         enabled: raw.RATE_LIMIT_ENABLED,
         window: raw.RATE_LIMIT_WINDOW,
@@ -275,6 +315,7 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env): Config {
         login: raw.RATE_LIMIT_LOGIN_MAX,
         authorize: raw.RATE_LIMIT_AUTHORIZE_MAX,
         userinfo: raw.RATE_LIMIT_USERINFO_MAX,
+        account: raw.RATE_LIMIT_ACCOUNT_MAX,
       },
       purge: {
         ...defaults.purge,

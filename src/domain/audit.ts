@@ -62,9 +62,29 @@ export type AuditEventType =
   | 'second_factor_failed'
   /** The user changed their own password (account page). */
   | 'password_changed'
+  /** RFC 8628: a user approved or denied a device at /device. */
+  | 'device_authorization_approved'
+  | 'device_authorization_denied'
+  /** A wrong user code at /device (counted per browser and IP); `device_flow_blocked` once over the threshold. */
+  | 'device_user_code_failed'
+  | 'device_flow_blocked'
+  /** RFC 8693: a token exchange, and a refused one (target or client not allowed). */
+  | 'token_exchanged'
+  | 'token_exchange_refused'
+  /** "Forgot password" or an admin's "send a reset email"; `detail.known`: whether the address has an account. */
+  | 'password_reset_requested'
+  /** A reset link was used: new password, every session and refresh family ended. */
+  | 'password_reset'
+  | 'email_verification_sent'
+  | 'email_verified'
+  | 'user_signed_up'
+  /** A sign-up named an address that already has an account (that address was told by mail). */
+  | 'signup_refused'
+  | 'invite_created'
+  | 'invite_revoked'
 
 /** Events logged at warn: each one may mean an attack or an emergency. */
-const WARN: ReadonlySet<AuditEventType> = new Set(['refresh_token_reuse', 'key_revoked', 'login_throttled', 'authorization_code_reuse', 'factors_reset', 'recovery_code_used'])
+const WARN: ReadonlySet<AuditEventType> = new Set(['refresh_token_reuse', 'key_revoked', 'login_throttled', 'authorization_code_reuse', 'factors_reset', 'recovery_code_used', 'device_flow_blocked'])
 
 export interface AuditEvent extends AuditEventInput { type: AuditEventType }
 

@@ -19,6 +19,8 @@ import { parseScope } from './scopes.js'
 import { matchRegisteredURI, uriProblem } from './redirect_uris.js'
 import { AUTHORIZATION_DEFAULT_LIMIT, authorizationParameterLimit, parameterLimit, tooLongDescription } from './parameter_limits.js'
 import { ClientMetadataError } from './client_metadata.js'
+import { PAR_URN_PREFIX } from './pushed_authorization.js'
+import { JKT } from './dpop.js'
 
 /** The only response type Stamp serves (no implicit or hybrid flows: RFC 9700 §2.1.2). */
 export const RESPONSE_TYPES: readonly string[] = ['code']
@@ -44,6 +46,7 @@ export const AUTHORIZATION_REQUEST_LIMITS = {
 export type AuthorizationPageReason =
   | 'client_id_repeated' | 'client_id_missing' | 'metadata_unusable' | 'unknown_client'
   | 'redirect_uri_repeated' | 'redirect_uri_missing' | 'redirect_uri_unregistered' | 'redirect_uri_refused'
+  | 'request_uri_repeated' | 'request_uri_unusable' | 'request_repeated' | 'request_object_refused'
 
 export class AuthorizationPageError extends Error {
   override name = 'AuthorizationPageError'
@@ -88,6 +91,8 @@ export interface AuthorizationRequest {
   loginHint?: string
   /** OIDC Core §3.1.2.1 acr_values, space-separated on the wire, in order of preference. */
   acrValues: string[]
+  /** RFC 9449 §10 `dpop_jkt`: the code gets bound to this DPoP key thumbprint. */
+  dpopJkt?: string
 }
 
 type Params = Record<string, string[]>
@@ -100,10 +105,25 @@ function one (params: Params, name: string): string | undefined | null {
   return values[0] === '' ? undefined : values[0]
 }
 
+/**
+ * Where parameters may come from besides the request itself. Absent: `request` and `request_uri`
+ * are refused as before.
+ */
+export interface RequestSources {
+  /** RFC 9126 §4: consumes the pushed request `requestUri` of `client`; null when unknown, used or expired. */
+  pushed?: (requestUri: string, client: ClientRecord) => Promise<Params | null>
+  /** RFC 9101: the verified parameters of `client`'s signed request object; throws OAuthError. */
+  requestObject?: (jwt: string, client: ClientRecord) => Promise<Params>
+  /** Whether `client` must come through /par (RFC 9126 §5 and §6). */
+  pushRequired?: (client: ClientRecord) => boolean
+}
+
 export async function validateAuthorizationRequest (
-  params: Params,
+  incoming: Params,
   findClient: (id: string) => Promise<ClientRecord | null>,
+  sources: RequestSources = {},
 ): Promise<AuthorizationRequest> {
+  let params = incoming
   const clientId = one(params, 'client_id')
   if (clientId === null) throw new AuthorizationPageError('client_id_repeated', 'The client_id parameter was repeated.')
   if (clientId === undefined) throw new AuthorizationPageError('client_id_missing', 'The request does not name a client (client_id is missing).')
@@ -116,6 +136,27 @@ export async function validateAuthorizationRequest (
     throw err
   }
   if (!client) throw new AuthorizationPageError('unknown_client', 'The application that sent you here is not registered with this server.')
+
+  // RFC 9126 §4 / RFC 9101 §5: with request_uri or request, only those parameters (and client_id) count.
+  let pushed = false
+  const requestUri = one(params, 'request_uri')
+  if (requestUri === null) throw new AuthorizationPageError('request_uri_repeated', 'The request_uri parameter was repeated.')
+  if (requestUri?.startsWith(PAR_URN_PREFIX) && sources.pushed) {
+    const stored = await sources.pushed(requestUri, client)
+    if (!stored) throw new AuthorizationPageError('request_uri_unusable', 'This sign-in request has expired or was already used (invalid_request_uri). Go back to the application and start again.')
+    params = { ...stored, client_id: [clientId] }
+    pushed = true
+  } else if (params.request && sources.requestObject) {
+    const jwt = one(params, 'request')
+    if (!jwt) throw new AuthorizationPageError('request_repeated', 'The request parameter was repeated or empty.')
+    try {
+      params = { ...await sources.requestObject(jwt, client), client_id: [clientId] }
+    } catch (err) {
+      // Its redirect_uri is unproven while the object is: shown here, never redirected to.
+      if (err instanceof OAuthError) throw new AuthorizationPageError('request_object_refused', `The application's signed request was refused (${err.error}): ${err.description}.`, `${err.error}: ${err.description}`)
+      throw err
+    }
+  }
 
   const requestedRedirect = one(params, 'redirect_uri')
   if (requestedRedirect === null) throw new AuthorizationPageError('redirect_uri_repeated', 'The redirect_uri parameter was repeated.')
@@ -144,7 +185,9 @@ export async function validateAuthorizationRequest (
   if (stateValue === null) fail(new InvalidRequest('state is repeated'))
   if (typeof stateValue === 'string' && stateValue.length > parameterLimit('state')) fail(new InvalidRequest(tooLongDescription('state')))
   if (params.request) fail(new RequestNotSupported('request objects are not supported'))
-  if (params.request_uri) fail(new RequestURINotSupported('request_uri is not supported'))
+  // RFC 9101 §5.2: only references Stamp issued itself (RFC 9126) are dereferenced.
+  if (params.request_uri) fail(new RequestURINotSupported('request_uri is only accepted for pushed authorization requests (urn:ietf:params:oauth:request_uri:)'))
+  if (!pushed && sources.pushRequired?.(client)) fail(new InvalidRequest('this client must push its authorization requests to the pushed_authorization_request_endpoint (RFC 9126) first'))
   for (const name in params) {
     if (params[name].length > 1) fail(new InvalidRequest(`parameter ${name} is repeated`))
   }
@@ -197,10 +240,15 @@ export async function validateAuthorizationRequest (
     maxAge = Number(maxAgeValue)
   }
 
+  // RFC 9449 §10: the base64url SHA-256 thumbprint of the key the client will prove at /token.
+  const dpopJkt = value('dpop_jkt')
+  if (dpopJkt !== undefined && !JKT.test(dpopJkt)) fail(new InvalidRequest('dpop_jkt must be a base64url SHA-256 JWK thumbprint'))
+
   return {
     client,
     redirectUri,
     redirectUriSent: requestedRedirect !== undefined,
+    dpopJkt,
     scopes,
     state,
     nonce: value('nonce'),

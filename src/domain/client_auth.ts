@@ -8,11 +8,13 @@
  * @module
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto'
+import { decodeJwt } from 'jose'
 import { InvalidClient, InvalidRequest } from '../errors.js'
 import type { ClientRecord, ClientStore } from '../storage/types.js'
+import { JWT_BEARER_ASSERTION, PRIVATE_KEY_JWT, type AssertionAudience, type ClientAssertionVerifier } from './client_assertion.js'
 
-export type ClientAuthMethod = 'client_secret_basic' | 'client_secret_post' | 'none'
-export const CLIENT_AUTH_METHODS: readonly ClientAuthMethod[] = ['client_secret_basic', 'client_secret_post', 'none']
+export type ClientAuthMethod = 'client_secret_basic' | 'client_secret_post' | 'private_key_jwt' | 'none'
+export const CLIENT_AUTH_METHODS: readonly ClientAuthMethod[] = ['client_secret_basic', 'client_secret_post', 'private_key_jwt', 'none']
 
 /**
  * A new client id: 96 random bits, base64url, never starting with `-` or `_`, so it can always be
@@ -99,9 +101,13 @@ const BASIC_CHALLENGE = { 'WWW-Authenticate': 'Basic realm="stamp", charset="UTF
  */
 export async function authenticateClient (
   authorization: string | undefined,
-  body: { client_id?: string, client_secret?: string },
+  body: ClientCredentials,
   clients: ClientCache,
+  assertions?: { verifier: ClientAssertionVerifier, audience: AssertionAudience },
 ): Promise<AuthenticatedClient> {
+  if (body.client_assertion !== undefined || body.client_assertion_type !== undefined) {
+    return authenticateWithAssertion(authorization, body, clients, assertions)
+  }
   if (authorization !== undefined) {
     if (body.client_secret !== undefined) throw new InvalidRequest('use only one client authentication method')
     const credentials = parseBasic(authorization)
@@ -123,9 +129,49 @@ export async function authenticateClient (
   return { client, method: 'none' }
 }
 
+export interface ClientCredentials {
+  client_id?: string
+  client_secret?: string
+  client_assertion?: string
+  client_assertion_type?: string
+}
+
+/**
+ * RFC 7523 §2.2 / OIDC Core §9 private_key_jwt. RFC 7521 §4.2: `client_id` is optional; when sent
+ * it must name the assertion's subject. Only a client registered for private_key_jwt may use it.
+ */
+async function authenticateWithAssertion (
+  authorization: string | undefined,
+  body: ClientCredentials,
+  clients: ClientCache,
+  assertions: { verifier: ClientAssertionVerifier, audience: AssertionAudience } | undefined,
+): Promise<AuthenticatedClient> {
+  if (authorization !== undefined || body.client_secret !== undefined) throw new InvalidRequest('use only one client authentication method')
+  if (body.client_assertion_type !== JWT_BEARER_ASSERTION) throw new InvalidClient(`client_assertion_type must be ${JWT_BEARER_ASSERTION}`)
+  if (body.client_assertion === undefined) throw new InvalidClient('client_assertion is missing')
+  const subject = assertionSubject(body.client_assertion)
+  if (subject === undefined) throw new InvalidClient('the client assertion is malformed or names no sub')
+  if (body.client_id !== undefined && body.client_id !== subject) throw new InvalidClient('client_id does not match the client assertion\'s sub')
+  const client = await clients.find(subject)
+  if (!client || client.tokenEndpointAuthMethod !== PRIVATE_KEY_JWT || !assertions) throw new InvalidClient('client authentication failed')
+  await assertions.verifier.verify(body.client_assertion, client, assertions.audience)
+  return { client, method: PRIVATE_KEY_JWT }
+}
+
+/** The unverified `sub` of an assertion (which client's keys to verify it with). */
+function assertionSubject (assertion: string): string | undefined {
+  try {
+    const sub = decodeJwt(assertion).sub
+    return typeof sub === 'string' && sub.length > 0 && sub.length <= 2048 ? sub : undefined
+  } catch {
+    return undefined
+  }
+}
+
 /** The client id a request claims (Basic credentials first), for the audit trail of a failed authentication. */
-export function presentedClientId (authorization: string | undefined, body: { client_id?: string }): string | undefined {
-  return (authorization !== undefined ? parseBasic(authorization)?.id : undefined) ?? body.client_id
+export function presentedClientId (authorization: string | undefined, body: ClientCredentials): string | undefined {
+  return (authorization !== undefined ? parseBasic(authorization)?.id : undefined) ?? body.client_id ??
+    (body.client_assertion !== undefined ? assertionSubject(body.client_assertion) : undefined)
 }
 
 /** RFC 6749 §2.3.1: id and secret are form-urlencoded before being joined for Basic. */

@@ -9,12 +9,25 @@ import type { ClientRecord } from '../storage/types.js'
 import { SCOPE_TOKEN } from './scopes.js'
 import { uriProblem, type URIKind } from './redirect_uris.js'
 import { REFRESH_TOKEN_AUDIENCE } from './tokens.js'
+import { ClientKeysError, publicClientJWKS } from './client_keys.js'
+import { FAPI2_PROFILE, PRIVATE_KEY_JWT } from './client_assertion.js'
+
+/** Security profiles a client can be held to (docs/modern-oauth.md, "FAPI 2.0 profile"). */
+export const CLIENT_PROFILES: readonly string[] = [FAPI2_PROFILE]
+/** Most keys a registered client JWKS may hold. */
+const MAX_CLIENT_KEYS = 20
 
 
 /** Scopes an authorization_code client gets when none are given. */
 export const OIDC_DEFAULT_SCOPES: readonly string[] = ['openid', 'profile', 'email', 'offline_access']
 
 export type ClientSettings = Omit<ClientRecord, 'id' | 'secretHash'>
+
+/** Short names the CLI and admin API accept for the URN grant types (RFC 8628 §3.4, RFC 8693 §2.1). */
+export const GRANT_ALIASES: Readonly<Record<string, string>> = {
+  device_code: 'urn:ietf:params:oauth:grant-type:device_code',
+  token_exchange: 'urn:ietf:params:oauth:grant-type:token-exchange',
+}
 
 const UUID_SHAPED = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
 
@@ -33,12 +46,18 @@ export function clientIdProblem (id: string): string | undefined {
  * problem. `knownGrants` is the grant registry (plus grants other routes serve).
  */
 export function normalizeClientSettings (settings: ClientSettings, knownGrants: readonly string[]): ClientSettings {
-  const grantTypes = new Set(settings.grantTypes.length ? settings.grantTypes : ['client_credentials'])
+  const grantTypes = new Set((settings.grantTypes.length ? settings.grantTypes : ['client_credentials']).map((g) => GRANT_ALIASES[g] ?? g))
   for (const grant of grantTypes) {
     if (!knownGrants.includes(grant)) throw new InvalidRequest(`unknown grant ${grant}; known: ${knownGrants.join(', ')}`)
   }
   // A client that logs users in can refresh: password (and authorization_code) imply refresh_token.
-  if (grantTypes.has('password') || grantTypes.has('authorization_code')) grantTypes.add('refresh_token')
+  if (grantTypes.has('password') || grantTypes.has('authorization_code') || grantTypes.has(GRANT_ALIASES.device_code)) grantTypes.add('refresh_token')
+  const exchangeAudiences = [...new Set(settings.exchangeAudiences ?? [])]
+  if (grantTypes.has(GRANT_ALIASES.token_exchange)) {
+    if (settings.public) throw new InvalidRequest('a public client cannot use token exchange')
+    if (!exchangeAudiences.length) throw new InvalidRequest('token exchange requires at least one exchange audience')
+  }
+  if (exchangeAudiences.includes(REFRESH_TOKEN_AUDIENCE)) throw new InvalidRequest(`${REFRESH_TOKEN_AUDIENCE} is the audience of refresh tokens, not of a resource`)
   if (settings.public && grantTypes.has('client_credentials')) throw new InvalidRequest('a public client cannot use client_credentials')
   if (grantTypes.has('password') && !settings.firstParty) throw new InvalidRequest('the password grant requires a first-party client')
   const codeFlow = grantTypes.has('authorization_code')
@@ -58,7 +77,60 @@ export function normalizeClientSettings (settings: ClientSettings, knownGrants: 
   }
   // A sign-in client registered without scopes gets the OpenID Connect ones.
   const scopes = settings.scopes.length || !codeFlow ? settings.scopes : OIDC_DEFAULT_SCOPES
-  // A public client always needs PKCE (RFC 9700 §2.1.1), whatever the setting says.
-  const requirePkce = settings.public || settings.requirePkce
-  return { ...settings, grantTypes: [...grantTypes], scopes: [...new Set(scopes)], audiences: [...new Set(settings.audiences)], requirePkce }
+  const keys = clientKeySettings(settings, grantTypes)
+  // A public client always needs PKCE (RFC 9700 §2.1.1), whatever the setting says; so does FAPI 2.0 (§5.3.2.2).
+  const requirePkce = settings.public || settings.requirePkce || keys.profile === FAPI2_PROFILE
+  return { ...settings, grantTypes: [...grantTypes], scopes: [...new Set(scopes)], audiences: [...new Set(settings.audiences)], requirePkce, exchangeAudiences, ...keys }
+}
+
+/**
+ * private_key_jwt, the client's public keys, PAR and the profile. RFC 7591 §2: "The jwks_uri and
+ * jwks parameters MUST NOT both be present". The FAPI 2.0 profile (Security Profile §5.3.2) needs
+ * a confidential client authenticating with private_key_jwt, no password grant, PKCE, PAR and
+ * DPoP-bound tokens.
+ */
+function clientKeySettings (settings: ClientSettings, grantTypes: Set<string>) {
+  const method = settings.tokenEndpointAuthMethod ?? null
+  if (method !== null && method !== PRIVATE_KEY_JWT) throw new InvalidRequest(`token_endpoint_auth_method ${method} cannot be stored; secret methods come with the secret`)
+  let jwks = settings.jwks ?? null
+  const jwksUri = settings.jwksUri ?? null
+  if (jwks && jwksUri) throw new InvalidRequest('give jwks or jwks_uri, not both (RFC 7591 §2)')
+  if (jwks) {
+    try {
+      jwks = publicClientJWKS(jwks, MAX_CLIENT_KEYS)
+    } catch (err) {
+      if (err instanceof ClientKeysError) throw new InvalidRequest(`jwks: ${err.message}`)
+      throw err
+    }
+  }
+  if (jwksUri !== null && (!URL.canParse(jwksUri) || new URL(jwksUri).protocol !== 'https:' || jwksUri.includes('#'))) throw new InvalidRequest('jwks_uri must be an https URL without fragment')
+  if (method === PRIVATE_KEY_JWT) {
+    if (settings.public) throw new InvalidRequest('a public client cannot use private_key_jwt')
+    if (!jwks && !jwksUri) throw new InvalidRequest('private_key_jwt needs the client\'s public keys: jwks or jwks_uri')
+  }
+  const profile = settings.profile ?? null
+  if (profile !== null && !CLIENT_PROFILES.includes(profile)) throw new InvalidRequest(`unknown profile ${profile}; known: ${CLIENT_PROFILES.join(', ')}`)
+  if (profile === FAPI2_PROFILE) {
+    if (method !== PRIVATE_KEY_JWT) throw new InvalidRequest('the fapi2 profile needs private_key_jwt client authentication')
+    if (grantTypes.has('password')) throw new InvalidRequest('the fapi2 profile does not allow the password grant')
+  }
+  return {
+    tokenEndpointAuthMethod: method,
+    jwks,
+    jwksUri,
+    requirePushedAuthorizationRequests: settings.requirePushedAuthorizationRequests === true || profile === FAPI2_PROFILE,
+    profile,
+    // FAPI 2.0 §5.3.2.1: "shall only issue sender-constrained access tokens" (DPoP; mTLS is not offered).
+    ...(profile === FAPI2_PROFILE ? { dpopBoundAccessTokens: true } : {}),
+  }
+}
+
+/** Whether a client with these settings gets a client secret. */
+export function usesSecret (settings: Pick<ClientSettings, 'public' | 'tokenEndpointAuthMethod'>): boolean {
+  return !settings.public && settings.tokenEndpointAuthMethod !== PRIVATE_KEY_JWT
+}
+
+/** The token endpoint authentication method of a client (RFC 7591 §2). */
+export function authMethodOf (client: Pick<ClientRecord, 'public' | 'tokenEndpointAuthMethod'>): string {
+  return client.tokenEndpointAuthMethod ?? (client.public ? 'none' : 'client_secret_basic')
 }

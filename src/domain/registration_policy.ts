@@ -110,7 +110,11 @@ export function settingsFromRegistration (request: RegistrationRequest, policy: 
   if (request.client_name !== undefined && (typeof request.client_name !== 'string' || request.client_name.length > 100)) {
     throw new InvalidClientMetadata('client_name must be a string of at most 100 characters')
   }
+  // RFC 9449 §5.2: a client may register that it always uses DPoP (default false).
+  const dpopBound = request.dpop_bound_access_tokens ?? false
+  if (typeof dpopBound !== 'boolean') throw new InvalidClientMetadata('dpop_bound_access_tokens must be a boolean')
   const metadata: Record<string, unknown> = { token_endpoint_auth_method: method }
+  if (dpopBound) metadata.dpop_bound_access_tokens = true
   for (const field of ECHOED_FIELDS) {
     const value = request[field]
     if (value === undefined) continue
@@ -132,6 +136,7 @@ export function settingsFromRegistration (request: RegistrationRequest, policy: 
       scopes: thirdPartyScopes(requestedScope, policy),
       audiences: [...policy.audiences],
       requirePkce: true,
+      dpopBoundAccessTokens: dpopBound,
       origin: 'dcr',
       metadata,
     },

@@ -18,7 +18,7 @@ import type { Policy } from '../config/defaults.js'
 import type { PurgeBatch, PurgeCutoffs, PurgeKind, RetentionStore } from '../storage/types.js'
 import type { AuditLog } from './audit.js'
 
-export type PurgeTable = 'refresh_tokens' | 'sessions' | 'authorization_codes' | 'authorization_requests' | 'audit_events'
+export type PurgeTable = 'refresh_tokens' | 'sessions' | 'authorization_codes' | 'authorization_requests' | 'pushed_authorization_requests' | 'used_jtis' | 'device_authorizations' | 'audit_events'
 
 /** Every kind of dead row, in the order a round visits them, and the table it lives in. */
 const KINDS: ReadonlyArray<[PurgeKind, PurgeTable]> = [
@@ -29,6 +29,9 @@ const KINDS: ReadonlyArray<[PurgeKind, PurgeTable]> = [
   ['sessions_expired', 'sessions'],
   ['authorization_codes', 'authorization_codes'],
   ['authorization_requests', 'authorization_requests'],
+  ['pushed_authorization_requests', 'pushed_authorization_requests'],
+  ['used_jtis', 'used_jtis'],
+  ['device_authorizations', 'device_authorizations'],
   ['audit_events', 'audit_events'],
 ]
 
@@ -137,7 +140,7 @@ export class Retention {
   async #work (batch: PurgeBatch, cutoffs: PurgeCutoffs): Promise<PurgeReport> {
     const { batchSize, maxBatches, timeBudget } = this.#o.policy
     const started = performance.now()
-    const removed: Record<PurgeTable, number> = { refresh_tokens: 0, sessions: 0, authorization_codes: 0, authorization_requests: 0, audit_events: 0 }
+    const removed: Record<PurgeTable, number> = { refresh_tokens: 0, sessions: 0, authorization_codes: 0, authorization_requests: 0, pushed_authorization_requests: 0, used_jtis: 0, device_authorizations: 0, audit_events: 0 }
     const kinds = KINDS.filter(([kind]) => kind !== 'audit_events' || cutoffs.audit !== null)
     // A pass that stopped at its budget is resumed at the kind it did not reach, so that a budget
     // smaller than one round still reaches every kind over successive passes.

@@ -24,6 +24,7 @@ import { ClientMetadataError } from './client_metadata.js'
 import { allowedForUser } from './scopes.js'
 import type { TokenMinter } from './tokens.js'
 import { acrFor, requestedACR, sessionSatisfies } from './authentication_methods.js'
+import { FAPI2_PROFILE } from './client_assertion.js'
 
 export interface SingleSignOnOptions {
   /** The issuer `minter` signs as (back-channel logout tokens). */
@@ -155,6 +156,7 @@ export class SingleSignOn {
       acrValues: request.acrValues,
       factorUserId: null,
       factorAmr: [],
+      dpopJkt: request.dpopJkt ?? null,
       sessionId,
       expiresAt: new Date(this.#now().getTime() + this.#o.policy.authorizationRequestTTL * 1000),
     }, { keepPerBrowser: this.#o.policy.parkedRequestsPerBrowser })
@@ -261,11 +263,12 @@ export class SingleSignOn {
       nonce: request.nonce ?? null,
       codeChallenge: request.codeChallenge ?? null,
       codeChallengeMethod: request.codeChallengeMethod ?? null,
+      dpopJkt: request.dpopJkt ?? null,
       authTime: session.authTime,
       amr: session.amr,
       acr: session.acr,
       familyId: randomUUID(),
-      expiresAt: new Date(this.#now().getTime() + this.#o.policy.authorizationCodeTTL * 1000),
+      expiresAt: new Date(this.#now().getTime() + codeLifetime(request.client, this.#o.policy.authorizationCodeTTL) * 1000),
     })
     await this.#o.sessions.addClient(session.id, request.client.id)
     return { code, scope }
@@ -330,6 +333,15 @@ function toParked (row: PendingAuthorizationRecord, client: ClientRecord): Parke
     acrValues: row.acrValues,
     factorUserId: row.factorUserId,
     factorAmr: row.factorAmr,
+    dpopJkt: row.dpopJkt ?? undefined,
     sessionId: row.sessionId,
   }
+}
+
+/** FAPI 2.0 Security Profile §5.3.2.1: "shall issue authorization codes with a maximum lifetime of 60 seconds". */
+export const FAPI2_MAX_CODE_LIFETIME = 60
+
+/** Seconds an authorization code for `client` lives: the policy, capped for the fapi2 profile. */
+export function codeLifetime (client: { profile?: string | null }, policyTTL: number): number {
+  return client.profile === FAPI2_PROFILE ? Math.min(policyTTL, FAPI2_MAX_CODE_LIFETIME) : policyTTL
 }

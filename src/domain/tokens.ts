@@ -45,6 +45,12 @@ export interface AccessTokenClaims {
   sid?: string
   /** The authentication context class reached (OIDC Core §2; RFC 9470 §3 for access tokens). */
   acr?: string
+  /** RFC 8693 §4.1 actor claim (token exchange): the current actor, prior actors nested inside. */
+  act?: Record<string, unknown>
+  /** Seconds since the epoch; the token expires then if sooner than the usual lifetime (token exchange). */
+  notAfter?: number
+  /** RFC 9449 §6.1: the JWK thumbprint of the DPoP key the token is bound to (`cnf.jkt`). */
+  jkt?: string
 }
 
 export interface RefreshTokenClaims {
@@ -65,6 +71,8 @@ export interface RefreshTokenClaims {
    */
   authTime?: number
   acr?: string
+  /** RFC 9449 §5: a public client's refresh token is bound to its DPoP key (`cnf.jkt`). */
+  jkt?: string
 }
 
 export interface IdTokenClaims {
@@ -136,7 +144,10 @@ export class TokenMinter {
     if (claims.authTime !== undefined) payload.auth_time = claims.authTime
     if (claims.sid !== undefined) payload.sid = claims.sid
     if (claims.acr !== undefined) payload.acr = claims.acr
-    return this.#sign(payload, ACCESS_TOKEN_TYP, claims.sub, claims.audience, randomUUID(), now, this.accessTokenTTL)
+    if (claims.act !== undefined) payload.act = claims.act
+    if (claims.jkt !== undefined) payload.cnf = { jkt: claims.jkt }
+    const ttl = claims.notAfter === undefined ? this.accessTokenTTL : Math.min(this.accessTokenTTL, claims.notAfter - Math.floor(now / 1000))
+    return this.#sign(payload, ACCESS_TOKEN_TYP, claims.sub, claims.audience, randomUUID(), now, ttl)
   }
 
   /**
@@ -151,6 +162,7 @@ export class TokenMinter {
     if (claims.familyId !== undefined) payload.fid = claims.familyId
     if (claims.authTime !== undefined) payload.auth_time = claims.authTime
     if (claims.acr !== undefined) payload.acr = claims.acr
+    if (claims.jkt !== undefined) payload.cnf = { jkt: claims.jkt }
     return this.#sign(payload, REFRESH_TOKEN_TYP, claims.sub, [REFRESH_TOKEN_AUDIENCE], claims.jti, now, ttl)
   }
 

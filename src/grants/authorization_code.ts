@@ -29,7 +29,7 @@ export const authorizationCode: Grant = {
   grantType: 'authorization_code',
   parameters: ['code', 'redirect_uri', 'code_verifier'],
   allowPublicClients: true,
-  async handler ({ client, params, resources }, services) {
+  async handler ({ client, params, resources, dpopJkt }, services) {
     const { code, redirect_uri: redirectUri, code_verifier: verifier } = params
     if (!code) throw new InvalidRequest('code is required')
     const codeHash = hashCode(code)
@@ -57,6 +57,10 @@ export const authorizationCode: Grant = {
       // The client's setting changed after the code was issued: the code is not good enough now.
       throw new InvalidGrant('this client requires PKCE, and the authorization request had no code_challenge')
     }
+    // RFC 9449 §10: a code bound with dpop_jkt is only exchanged with a proof of that key.
+    if (record.dpopJkt && dpopJkt !== record.dpopJkt) {
+      throw new InvalidGrant(dpopJkt ? 'the DPoP key does not match the dpop_jkt of the authorization request' : 'this code is bound to a DPoP key: send a DPoP proof')
+    }
     // A plain read here; the locking re-check comes after the refresh token is stored.
     const session = await services.sessions.find(record.sessionId)
     if (!session || session.endedAt) throw new InvalidGrant('the session this code was issued in has ended')
@@ -79,6 +83,7 @@ export const authorizationCode: Grant = {
       authTime,
       acr: record.acr ?? undefined,
       refresh: scopes.includes('offline_access') || client.grantTypes.includes('refresh_token'),
+      jkt: dpopJkt,
     }, services)
     if (tokens.refresh_token) {
       // A replay that lost the race marked the code first, then revoked; a logout that ran while

@@ -12,9 +12,9 @@ export const clientCredentials: Grant = {
   grantType: 'client_credentials',
   parameters: ['scope'],
   allowPublicClients: false,
-  async handler ({ client, params, resources }, services) {
+  async handler ({ client, params, resources, dpopJkt }, services) {
     const scope = resolveScope(parseScope(params.scope), client.scopes)
     const audience = resolveAudience(resources, client.audiences, services.issuer)
-    return issueTokenPair({ client, sub: client.id, userId: null, scope, audience, refresh: false }, services)
+    return issueTokenPair({ client, sub: client.id, userId: null, scope, audience, refresh: false, jkt: dpopJkt }, services)
   },
 }

@@ -8,9 +8,11 @@ import { authorizationCode } from './authorization_code.js'
 import { clientCredentials } from './client_credentials.js'
 import { password } from './password.js'
 import { refreshToken } from './refresh_token.js'
+import { deviceCode } from './device_code.js'
+import { tokenExchange } from './token_exchange.js'
 import type { Grant } from './types.js'
 
-export const grants: readonly Grant[] = [authorizationCode, password, refreshToken, clientCredentials]
+export const grants: readonly Grant[] = [authorizationCode, password, refreshToken, clientCredentials, deviceCode, tokenExchange]
 
 export const grantsByType: ReadonlyMap<string, Grant> = new Map(grants.map((g) => [g.grantType, g]))
 

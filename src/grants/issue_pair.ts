@@ -22,6 +22,8 @@ export interface PairRequest {
   authTime?: number
   /** The class the login reached (access token `acr`, RFC 9470 §3). */
   acr?: string
+  /** RFC 9449: the DPoP key thumbprint the access token (and a public client's refresh token, §5) is bound to. */
+  jkt?: string
 }
 
 export async function issueTokenPair (request: PairRequest, services: GrantServices): Promise<TokenResponse> {
@@ -29,10 +31,10 @@ export async function issueTokenPair (request: PairRequest, services: GrantServi
   const { minter } = services
   const access = minter.accessToken({
     sub: request.sub, clientId: request.client.id, scope: request.scope, audience: request.audience,
-    authTime: request.authTime, sid: request.sessionId ?? undefined, acr: request.acr,
+    authTime: request.authTime, sid: request.sessionId ?? undefined, acr: request.acr, jkt: request.jkt,
   }, now)
   access.catch(() => {}) // awaited below; this only keeps an early throw from leaving it unhandled
-  const response: TokenResponse = { access_token: '', token_type: 'Bearer', expires_in: minter.accessTokenTTL, scope: request.scope }
+  const response: TokenResponse = { access_token: '', token_type: request.jkt ? 'DPoP' : 'Bearer', expires_in: minter.accessTokenTTL, scope: request.scope }
   if (request.refresh) {
     const jti = randomUUID()
     // A new family: its first token already ends with it (REFRESH_FAMILY_MAX_AGE). Whole seconds,
@@ -51,11 +53,19 @@ export async function issueTokenPair (request: PairRequest, services: GrantServi
     }
     // Store before handing the token out: a token the database does not know is useless anyway.
     const [refreshToken] = await Promise.all([
-      minter.refreshToken({ jti, sub: request.sub, clientId: request.client.id, scope: record.scope, exp, familyId: record.familyId }, now),
+      minter.refreshToken({ jti, sub: request.sub, clientId: request.client.id, scope: record.scope, exp, familyId: record.familyId, jkt: boundRefresh(request) }, now),
       services.refreshTokens.create(record),
     ])
     response.refresh_token = refreshToken
   }
   response.access_token = await access
   return response
+}
+
+/**
+ * RFC 9449 §5: "Refresh tokens issued to public clients MUST be bound to the DPoP key"; a
+ * confidential client's are not ("bound to the client's authentication credentials" already).
+ */
+function boundRefresh (request: PairRequest): string | undefined {
+  return request.client.public ? request.jkt : undefined
 }

@@ -14,7 +14,7 @@ export const password: Grant = {
   grantType: 'password',
   parameters: ['username', 'password', 'scope'],
   allowPublicClients: true,
-  async handler ({ client, params, resources, ip }, services) {
+  async handler ({ client, params, resources, ip, dpopJkt }, services) {
     if (!client.firstParty) throw new UnauthorizedClient('the password grant is only available to first-party clients')
     const { username, password: secret } = params
     if (!username) throw new InvalidRequest('username is required')
@@ -29,13 +29,14 @@ export const password: Grant = {
     const user = await services.users.findByUsername(username)
     // Always run argon2, also for unknown users, so timing does not reveal which usernames exist.
     const ok = await services.passwords.verify(user?.passwordHash ?? null, secret)
-    if (!user || !ok || user.disabled) {
+    // A self-registered account signs in once its address is verified (SIGNUP=open).
+    if (!user || !ok || user.disabled || user.verificationPending) {
       await services.throttle.failed(username, ip)
       // The subject is the user id when the user exists: usernames typed by mistake (or
       // passwords typed into the username field) are not written to the audit trail.
       await services.audit.record({
         type: 'login_failed', subject: user?.id ?? null, clientId: client.id, ip,
-        detail: { reason: !user ? 'unknown_user' : user.disabled && ok ? 'disabled' : 'bad_password' },
+        detail: { reason: !user ? 'unknown_user' : !ok ? 'bad_password' : user.disabled ? 'disabled' : 'email_unverified' },
       })
       throw new InvalidGrant('invalid username or password')
     }
@@ -43,7 +44,7 @@ export const password: Grant = {
     const audience = resolveAudience(resources, client.audiences, services.issuer)
     // Independent steps run side by side: the login is already decided, and each still must succeed.
     const [tokens] = await Promise.all([
-      issueTokenPair({ client, sub: user.id, userId: user.id, scope, audience, refresh: client.grantTypes.includes('refresh_token'), authTime: Math.floor(Date.now() / 1000), acr: ACR_SINGLE_FACTOR }, services),
+      issueTokenPair({ client, sub: user.id, userId: user.id, scope, audience, refresh: client.grantTypes.includes('refresh_token'), authTime: Math.floor(Date.now() / 1000), acr: ACR_SINGLE_FACTOR, jkt: dpopJkt }, services),
       services.throttle.succeeded(username, ip),
       services.audit.record({ type: 'login_succeeded', actor: user.id, subject: user.id, clientId: client.id, ip }),
       services.passwords.needsRehash(user.passwordHash)

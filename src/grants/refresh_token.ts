@@ -6,8 +6,9 @@
  * The hot path is one SQL statement (`RefreshTokenStore.exchange`): everything that can be
  * checked without the database is checked first, so that nothing is consumed for a request that
  * is then refused. The statement also narrows the family's scope to what the client, the user and
- * (third-party clients) the consent hold now, refuses disabled users and clients, and ends the
- * family REFRESH_FAMILY_MAX_AGE after its login.
+ * (third-party clients) the consent hold now, refuses disabled users and clients and ended
+ * sessions (logout, sign-out everywhere, password reset), and ends the family
+ * REFRESH_FAMILY_MAX_AGE after its login.
  *
  * Crash-safe retries: the consumed row names its successor. The same client presenting the same
  * token again within REFRESH_RETRY_SECONDS (its answer was lost, or the instance died after the
@@ -29,7 +30,7 @@ export const refreshToken: Grant = {
   grantType: 'refresh_token',
   parameters: ['refresh_token', 'scope'],
   allowPublicClients: true,
-  async handler ({ client, params, resources, ip }, services) {
+  async handler ({ client, params, resources, ip, dpopJkt }, services) {
     if (!params.refresh_token) throw new InvalidRequest('refresh_token is required')
     const { minter, policy } = services
     const claims = await minter.verifyOwn(params.refresh_token, REFRESH_TOKEN_TYP)
@@ -39,6 +40,12 @@ export const refreshToken: Grant = {
     // RFC 6749 §6: "ensure that the refresh token was issued to the authenticated client".
     // Checked before consuming it, so another client cannot burn a stolen token's family.
     if (claims.client_id !== client.id) throw new InvalidGrant('refresh token was issued to another client')
+    // RFC 9449 §5: a bound refresh token (a public client's, issued with DPoP) is only good with a
+    // proof of the same key; its successors stay bound to it.
+    const boundJkt = boundKey(claims.cnf)
+    if (boundJkt !== undefined && dpopJkt !== boundJkt) {
+      throw new InvalidGrant(dpopJkt ? 'the refresh token is bound to another DPoP key' : 'the refresh token is bound to a DPoP key: send a DPoP proof')
+    }
     // §6: the new scope "MUST NOT include any scope not originally granted". The signed `scope`
     // claim is the family's scope (the family keeps it; a narrower request only narrows the
     // access token), so an invalid_scope is answered before anything is consumed.
@@ -55,12 +62,12 @@ export const refreshToken: Grant = {
     // lifetime; signed again below in the rare case the statement narrowed or capped them.
     // `fid` names the family, so a replay still revokes it after retention deleted this token's row.
     const familyId = typeof claims.fid === 'string' ? claims.fid : undefined
-    // How the user authenticated for this family, carried over to the successor and access token.
+    // How the user authenticated for this family, carried over to the access token.
     const login = {
       authTime: typeof claims.auth_time === 'number' ? claims.auth_time : undefined,
       acr: typeof claims.acr === 'string' ? claims.acr : undefined,
     }
-    let nextRefreshToken = minter.refreshToken({ jti: successor.jti, sub, clientId: client.id, scope: claims.scope, familyId }, now.getTime())
+    let nextRefreshToken = minter.refreshToken({ jti: successor.jti, sub, clientId: client.id, scope: claims.scope, familyId, jkt: boundJkt }, now.getTime())
     nextRefreshToken.catch(() => {}) // awaited below; this only keeps a refusal from leaving it unhandled
 
     const exchange = () => services.refreshTokens.exchange({
@@ -75,13 +82,15 @@ export const refreshToken: Grant = {
     const { record } = exchanged
     if (record.revokedAt) throw new InvalidGrant('refresh token was revoked')
     const audience = resources?.length ? resolveAudience(resources, record.audience, services.issuer) : record.audience
-    if (!record.userActive || !exchanged.clientActive || (exchanged.grantedScope === '' && record.scope !== '')) {
-      // A privilege was taken away behind the admin API's back (or it raced the refresh): the
-      // family cannot be used any more, so it goes.
+    if (!record.userActive || !exchanged.clientActive || !exchanged.sessionActive || (exchanged.grantedScope === '' && record.scope !== '')) {
+      // A privilege was taken away behind the admin API's back (or it raced the refresh), or the
+      // login ended: the family cannot be used any more, so it goes.
       await services.refreshTokens.revokeFamily(record.familyId, now)
       throw new InvalidGrant(!record.userActive
         ? 'the user of this refresh token is no longer active'
-        : !exchanged.clientActive ? 'the client of this refresh token is disabled' : 'nothing of this refresh token\'s scope is granted any more')
+        : !exchanged.clientActive ? 'the client of this refresh token is disabled'
+          : !exchanged.sessionActive ? 'the session this refresh token was issued in has ended'
+            : 'nothing of this refresh token\'s scope is granted any more')
     }
     if (exchanged.familyEnded) throw new InvalidGrant('the refresh token\'s login is too old: sign in again')
 
@@ -90,30 +99,30 @@ export const refreshToken: Grant = {
       const issued = exchanged.issued!
       familyScope = issued.scope
       if (issued.scope !== claims.scope || issued.expiresAt.getTime() !== successor.expiresAt.getTime()) {
-        nextRefreshToken = minter.refreshToken({ jti: successor.jti, sub, clientId: client.id, scope: issued.scope, exp: issued.expiresAt.getTime() / 1000, familyId: record.familyId }, now.getTime())
+        nextRefreshToken = minter.refreshToken({ jti: successor.jti, sub, clientId: client.id, scope: issued.scope, exp: issued.expiresAt.getTime() / 1000, familyId: record.familyId, jkt: boundJkt }, now.getTime())
       } else if (!familyId) {
         // A token from before `fid` existed: its successor is signed again, naming the family.
-        nextRefreshToken = minter.refreshToken({ jti: successor.jti, sub, clientId: client.id, scope: issued.scope, exp: issued.expiresAt.getTime() / 1000, familyId: record.familyId }, now.getTime())
+        nextRefreshToken = minter.refreshToken({ jti: successor.jti, sub, clientId: client.id, scope: issued.scope, exp: issued.expiresAt.getTime() / 1000, familyId: record.familyId, jkt: boundJkt }, now.getTime())
       }
     } else {
       const retry = retriedSuccessor(exchanged, now, policy.refreshRetrySeconds)
       if (!retry) return reuse(record, now, services, ip)
       familyScope = retry.scope
       // The very claims the consumption signed: iat is the consumption's time, exp the stored expiry.
-      nextRefreshToken = minter.refreshToken({ jti: retry.jti, sub, clientId: client.id, scope: retry.scope, exp: retry.expiresAt.getTime() / 1000, familyId: record.familyId }, record.consumedAt!.getTime())
+      nextRefreshToken = minter.refreshToken({ jti: retry.jti, sub, clientId: client.id, scope: retry.scope, exp: retry.expiresAt.getTime() / 1000, familyId: record.familyId, jkt: boundJkt }, record.consumedAt!.getTime())
       services.log.info({ family_id: record.familyId, client_id: client.id }, 'refresh retried: the successor was handed out again')
     }
 
     const allowed = familyScope.split(' ').filter(Boolean)
     const scope = requested === undefined ? familyScope : requested.filter((s) => allowed.includes(s)).join(' ')
-    const accessToken = await minter.accessToken({ sub, clientId: client.id, scope, audience, sid: record.sessionId ?? undefined, ...login }, now.getTime())
-    return { access_token: accessToken, token_type: 'Bearer', expires_in: minter.accessTokenTTL, scope, refresh_token: await nextRefreshToken }
+    const accessToken = await minter.accessToken({ sub, clientId: client.id, scope, audience, sid: record.sessionId ?? undefined, jkt: dpopJkt, ...login }, now.getTime())
+    return { access_token: accessToken, token_type: dpopJkt ? 'DPoP' : 'Bearer', expires_in: minter.accessTokenTTL, scope, refresh_token: await nextRefreshToken }
   },
 }
 
 /** What the statement itself checks, as its snapshot saw it. */
-function usable ({ record, clientActive, grantedScope, familyEnded }: RefreshExchangeResult, now: Date): boolean {
-  return record.consumedAt === null && record.revokedAt === null && record.expiresAt > now && record.userActive && clientActive &&
+function usable ({ record, clientActive, sessionActive, grantedScope, familyEnded }: RefreshExchangeResult, now: Date): boolean {
+  return record.consumedAt === null && record.revokedAt === null && record.expiresAt > now && record.userActive && clientActive && sessionActive &&
     (grantedScope !== '' || record.scope === '') && !familyEnded
 }
 
@@ -136,4 +145,10 @@ async function reuse (record: RefreshTokenRecord, now: Date, services: GrantServ
     })
   }
   throw new InvalidGrant('refresh token is invalid, expired or already used')
+}
+
+/** The `cnf.jkt` of a refresh token Stamp signed, when it has one. */
+function boundKey (cnf: unknown): string | undefined {
+  const jkt = cnf && typeof cnf === 'object' ? (cnf as { jkt?: unknown }).jkt : undefined
+  return typeof jkt === 'string' ? jkt : undefined
 }

@@ -6,7 +6,7 @@
  * @module
  */
 import type { Policy } from '../config/defaults.js'
-import type { AuthorizationCodeStore, ClientRecord, RefreshTokenStore, SessionStore, UserStore } from '../storage/types.js'
+import type { AuthorizationCodeStore, ClientRecord, DeviceAuthorizationStore, RefreshTokenStore, SessionStore, UserStore } from '../storage/types.js'
 import type { TokenMinter } from '../domain/tokens.js'
 import type { PasswordHasher } from '../domain/passwords.js'
 import type { LoginThrottle } from '../domain/login_throttle.js'
@@ -14,11 +14,14 @@ import type { AuditLog } from '../domain/audit.js'
 
 export interface TokenResponse {
   access_token: string
-  token_type: 'Bearer'
+  /** `DPoP` for a DPoP-bound access token (RFC 9449 §5). */
+  token_type: 'Bearer' | 'DPoP'
   expires_in: number
   scope: string
   refresh_token?: string
   id_token?: string
+  /** RFC 8693 §2.2.1 */
+  issued_token_type?: string
 }
 
 export interface GrantServices {
@@ -36,6 +39,10 @@ export interface GrantServices {
   /** Security events: logins, refresh-token reuse. */
   audit: AuditLog
   log: { info(obj: object, msg: string): void, warn(obj: object, msg: string): void }
+  /** RFC 8628 device authorizations (the device_code grant). */
+  devices: DeviceAuthorizationStore
+  /** Clients by id (token exchange checks the subject token's client is still allowed). */
+  findClient: (id: string) => Promise<ClientRecord | null>
 }
 
 export interface GrantRequest {
@@ -46,6 +53,8 @@ export interface GrantRequest {
   resources: string[] | undefined
   /** The client's IP address (per TRUST_PROXY), for login throttling and the audit trail. */
   ip: string
+  /** The thumbprint of a valid DPoP proof's key (RFC 9449 §5): the access token gets bound to it. */
+  dpopJkt?: string
 }
 
 export interface Grant {

@@ -34,6 +34,8 @@ export interface RateLimits {
   authorize: RouteRateLimit
   /** /userinfo */
   userinfo: RouteRateLimit
+  /** forms that send mail or create accounts (forgot password, sign-up) */
+  account: RouteRateLimit
 }
 
 declare module 'fastify' {
@@ -110,6 +112,7 @@ export default fp(async function rateLimitPlugin (app: FastifyInstance) {
     login: limit('login', policy.login),
     authorize: limit('authorize', policy.authorize),
     userinfo: limit('userinfo', policy.userinfo),
+    account: limit('account', policy.account),
   })
 }, { name: 'rate-limit', dependencies: ['services'] })
 

@@ -43,7 +43,21 @@ import { ClientMetadataResolver } from '../domain/client_metadata.js'
 import { ClientUsage } from '../domain/client_usage.js'
 import { safeFetch, type SafeFetchOptions } from '../http/safe_fetch.js'
 import { prismaRegistrationTokenStore } from '../storage/prisma/registration_tokens.js'
-import type { RegistrationTokenStore } from '../storage/types.js'
+import type { DeviceAuthorizationStore, RegistrationTokenStore, ReplayStore } from '../storage/types.js'
+import { prismaReplayStore } from '../storage/prisma/used_jtis.js'
+import { prismaDeviceAuthorizationStore } from '../storage/prisma/device_authorizations.js'
+import { UserCodeGuard } from '../domain/device_flow.js'
+import { ClientKeys } from '../domain/client_keys.js'
+import { ClientAssertionVerifier } from '../domain/client_assertion.js'
+import { prismaPushedAuthorizationStore } from '../storage/prisma/pushed_authorization_requests.js'
+import type { PushedAuthorizationStore } from '../storage/types.js'
+import { DPoPNonces, DPoPProofValidator } from '../domain/dpop.js'
+import { FallbackReplayStore, RedisReplayStore } from '../domain/replay.js'
+import { hkdfSync } from 'node:crypto'
+import { prismaAccountTokenStore } from '../storage/prisma/account_tokens.js'
+import { Accounts } from '../domain/accounts.js'
+import { createMailTransport, type MailTransport } from '../mail/transport.js'
+import { MailQueue } from '../mail/outbox.js'
 import { prismaFactorStore } from '../storage/prisma/factors.js'
 import { SecondFactors } from '../domain/second_factors.js'
 
@@ -88,6 +102,23 @@ declare module 'fastify' {
     clientMetadata: ClientMetadataResolver | null
     clientUsage: ClientUsage
     registrationTokens: RegistrationTokenStore
+    /** One-time JWT identifiers (client assertions, DPoP proofs), shared by all instances. */
+    usedJtis: ReplayStore
+    /** RFC 8628 device authorizations, and the guard against user-code guessing. */
+    deviceAuthorizations: DeviceAuthorizationStore
+    userCodeGuard: UserCodeGuard
+    /** Clients' public keys (registered jwks or fetched jwks_uri): assertions and request objects. */
+    clientKeys: ClientKeys
+    /** private_key_jwt client assertions (RFC 7523). */
+    clientAssertions: ClientAssertionVerifier
+    /** RFC 9126 pushed authorization requests. */
+    pushedAuthorizations: PushedAuthorizationStore
+    /** DPoP proof checks (RFC 9449 §4.3), with server nonces when DPOP_NONCE is on. */
+    dpop: DPoPProofValidator
+    /** Password reset, address verification, sign-up and invitations (mail links). */
+    accounts: Accounts
+    /** Background mail delivery (drained at close). */
+    mailQueue: MailQueue
   }
 }
 
@@ -104,8 +135,10 @@ export interface ServicesOptions {
   fetch?: typeof fetch
   /** Back-channel logout DNS resolution (tests inject one, so no real name is resolved). */
   lookup?: HostLookup
-  /** Client metadata document fetching: an injected resolver and extra trusted CAs (tests). */
+  /** Client metadata document and client JWKS fetching: an injected resolver and extra trusted CAs (tests). */
   clientMetadataFetch?: Pick<SafeFetchOptions, 'lookup' | 'ca'>
+  /** Mail transport (tests may inject one); default from SMTP_URL / MAIL_OUTBOX_DIR. */
+  mailTransport?: MailTransport
 }
 
 export default fp(async function services (app: FastifyInstance, options: ServicesOptions) {
@@ -207,6 +240,20 @@ export default fp(async function services (app: FastifyInstance, options: Servic
     app.addHook('onClose', () => retention.stop())
   }
 
+  const mailTransport = options.mailTransport ?? createMailTransport({ smtpUrl: config.mail.smtpUrl, from: config.mail.from, outboxDir: config.mail.outboxDir })
+  if (mailTransport.kind === 'outbox') {
+    // Only where they go: the mails themselves carry live links and never reach the log.
+    app.log.warn({ outbox: config.mail.outboxDir }, 'SMTP_URL is unset: mails (password reset, verification, invitations) are written as .eml files to the outbox directory instead of being sent')
+  }
+  const mailQueue = new MailQueue(mailTransport, config.brand.productName, app.log)
+  app.addHook('onClose', async () => {
+    await mailQueue.drain()
+    mailQueue.close()
+  })
+  const accounts = new Accounts({
+    tokens: prismaAccountTokenStore(prisma, USERNAME_FORMS), users: usersRepository, outbox: mailQueue, audit, policy: config.policy.accounts, now: options.now,
+  })
+
   app.decorate('config', config)
   app.decorate('prisma', prisma)
   app.decorate('keyring', keyring)
@@ -226,9 +273,12 @@ export default fp(async function services (app: FastifyInstance, options: Servic
   app.decorate('dbPool', pool)
   app.decorate('databaseMonitor', databaseMonitor)
   app.decorate('clockGuard', clockGuard)
+  const deviceAuthorizations = prismaDeviceAuthorizationStore(prisma)
+  app.decorate('deviceAuthorizations', deviceAuthorizations)
+  app.decorate('userCodeGuard', new UserCodeGuard(throttleStore, config.policy.deviceFlow))
   app.decorate('grantServices', {
     issuer: config.issuer, policy: config.policy, minter, users: usersRepository, refreshTokens, codes: authorizationCodes, passwords: passwordHasher,
-    throttle: loginThrottle, audit, log: app.log, sessions,
+    throttle: loginThrottle, audit, log: app.log, sessions, devices: deviceAuthorizations, findClient: (id) => clientCache.find(id),
   })
   app.decorate('sessions', sessions)
   app.decorate('pendingAuthorizations', pendingAuthorizations)
@@ -241,6 +291,35 @@ export default fp(async function services (app: FastifyInstance, options: Servic
   app.decorate('clientUsage', clientUsage)
   app.decorate('registrationTokens', prismaRegistrationTokenStore(prisma))
   app.decorate('secondFactors', new SecondFactors({ store: prismaFactorStore(prisma), kek, productName: 'Stamp', challengeTTL: config.policy.mfa.challengeTTL, now: options.now }))
+  const usedJtis = prismaReplayStore(prisma, pool)
+  app.decorate('usedJtis', usedJtis)
+  // A client's jwks_uri is a URL its registrant chose: fetched under the same SSRF rules as documents.
+  const clientKeys = new ClientKeys({
+    policy: config.policy.clientKeys,
+    fetch: (url) => safeFetch(url, {
+      ...options.clientMetadataFetch,
+      allowLoopback: config.clientMetadataAllowLoopback,
+      timeoutMs: config.policy.clientKeys.jwksTimeoutMs,
+      maxBytes: config.policy.clientKeys.jwksMaxBytes,
+      headers: { accept: 'application/jwk-set+json, application/json' },
+    }),
+  })
+  app.decorate('clientKeys', clientKeys)
+  app.decorate('clientAssertions', new ClientAssertionVerifier({ keys: clientKeys, replay: usedJtis, policy: config.policy.clientKeys }))
+  app.decorate('pushedAuthorizations', prismaPushedAuthorizationStore(prisma))
+  // Nonces are an HMAC under a key derived from the KEK, which every instance shares: any instance
+  // accepts the nonce another issued, and nothing is stored.
+  const nonces = config.policy.dpop.nonce
+    ? new DPoPNonces(Buffer.from(hkdfSync('sha256', kek.key, Buffer.alloc(0), 'stamp dpop nonce v1', 32)), config.policy.dpop.nonceLifetime)
+    : null
+  // DPoP proofs come with every DPoP request: Redis SET NX when it is up (domain/replay.ts).
+  const monitor = redisMonitor
+  const proofReplay = redis && monitor
+    ? new FallbackReplayStore(new RedisReplayStore(redis), usedJtis, () => monitor.up, (err) => monitor.failed((err as { code?: string }).code, shortMessage(err)))
+    : usedJtis
+  app.decorate('dpop', new DPoPProofValidator({ policy: config.policy.dpop, replay: proofReplay, nonces, now: options.now && (() => options.now!().getTime()) }))
+  app.decorate('accounts', accounts)
+  app.decorate('mailQueue', mailQueue)
 }, { name: 'services' })
 
 /**

@@ -43,6 +43,11 @@ export const FamilyParams = Type.Object({ familyId: Type.String({ pattern: '^[A-
 export const SessionParams = Type.Object({ sid: Type.String({ pattern: '^[A-Za-z0-9_-]{1,128}$' }) }, { additionalProperties: false })
 export const KidParams = Type.Object({ kid: Type.String({ pattern: '^[A-Za-z0-9_-]{1,128}$' }) }, { additionalProperties: false })
 
+/** A public JWK Set (RFC 7517 §5); private members are refused by the registration rules. */
+const ClientJWKS = Type.Object({ keys: Type.Array(Type.Object({ kty: Type.String() }, { additionalProperties: true }), { minItems: 1, maxItems: 20 }) }, { additionalProperties: false })
+const AuthMethod = Type.Union([Type.Literal('client_secret_basic'), Type.Literal('client_secret_post'), Type.Literal('private_key_jwt')], { description: 'private_key_jwt (RFC 7523): no secret, the client signs assertions with a key of jwks or jwks_uri' })
+const Profile = Nullable(Type.Literal('fapi2', { description: 'FAPI 2.0 Security Profile: PAR, PKCE S256, private_key_jwt, PS256/ES256/EdDSA only' }))
+
 export const Client = Type.Object({
   client_id: Type.String(),
   name: Type.String(),
@@ -54,8 +59,15 @@ export const Client = Type.Object({
   backchannel_logout_uri: Nullable(Type.String()),
   scopes: Type.Array(Type.String()),
   audiences: Type.Array(Type.String()),
+  exchange_audiences: Type.Array(Type.String(), { description: 'RFC 8693 token exchange: the audiences this client may exchange tokens for' }),
   require_pkce: Type.Boolean({ description: 'PKCE (S256) required at /authorize; always true for public clients' }),
   require_mfa: Type.Boolean({ description: 'Users signing in to this client need a second factor' }),
+  token_endpoint_auth_method: Type.String({ description: 'client_secret_basic (or _post), private_key_jwt, or none (public)' }),
+  jwks: Nullable(ClientJWKS),
+  jwks_uri: Nullable(Type.String()),
+  require_pushed_authorization_requests: Type.Boolean({ description: 'Authorization requests must come through /par (RFC 9126)' }),
+  profile: Nullable(Type.String()),
+  dpop_bound_access_tokens: Type.Boolean({ description: 'RFC 9449 §5.2: token requests must carry a DPoP proof' }),
   disabled: Type.Boolean(),
   origin: Type.Union([Type.Literal('admin'), Type.Literal('dcr'), Type.Literal('cimd')], { description: 'admin: API or CLI; dcr: RFC 7591 /register; cimd: a client ID metadata document' }),
   created_at: Nullable(Type.String({ format: 'date-time' })),
@@ -74,9 +86,16 @@ const clientSettings = {
   backchannel_logout_uri: Nullable(Uri),
   scopes: Type.Array(ScopeToken, { maxItems: 100 }),
   audiences: Type.Array(Uri, { maxItems: 20 }),
+  exchange_audiences: Type.Array(Uri, { maxItems: 20, description: 'RFC 8693 token exchange allow-list (required with the token-exchange grant)' }),
   first_party: Type.Boolean(),
   require_pkce: Type.Boolean({ description: 'Require PKCE (S256) at /authorize (default true; always true for public clients)' }),
   require_mfa: Type.Boolean({ description: 'Require a second factor from users signing in to this client (default false); a user without one enrols at sign-in' }),
+  token_endpoint_auth_method: AuthMethod,
+  jwks: Nullable(ClientJWKS),
+  jwks_uri: Nullable(Uri),
+  require_pushed_authorization_requests: Type.Boolean({ description: 'Authorization requests must come through /par (RFC 9126); always true for the fapi2 profile' }),
+  profile: Profile,
+  dpop_bound_access_tokens: Type.Boolean({ description: 'RFC 9449 §5.2: refuse token requests without a DPoP proof (default false)' }),
 }
 export const CreateClientBody = Type.Object({
   ...clientSettings,
@@ -86,9 +105,16 @@ export const CreateClientBody = Type.Object({
   backchannel_logout_uri: Type.Optional(clientSettings.backchannel_logout_uri),
   scopes: Type.Optional(clientSettings.scopes),
   audiences: Type.Optional(clientSettings.audiences),
+  exchange_audiences: Type.Optional(clientSettings.exchange_audiences),
   first_party: Type.Optional(clientSettings.first_party),
   require_pkce: Type.Optional(clientSettings.require_pkce),
   require_mfa: Type.Optional(clientSettings.require_mfa),
+  token_endpoint_auth_method: Type.Optional(clientSettings.token_endpoint_auth_method),
+  jwks: Type.Optional(clientSettings.jwks),
+  jwks_uri: Type.Optional(clientSettings.jwks_uri),
+  require_pushed_authorization_requests: Type.Optional(clientSettings.require_pushed_authorization_requests),
+  profile: Type.Optional(clientSettings.profile),
+  dpop_bound_access_tokens: Type.Optional(clientSettings.dpop_bound_access_tokens),
   client_id: Type.Optional(ClientId),
   public: Type.Optional(Type.Boolean()),
 }, { additionalProperties: false })
@@ -234,3 +260,31 @@ export const PurgeClientsBody = Type.Object({
 }, { additionalProperties: false })
 export type PurgeClientsBody = Static<typeof PurgeClientsBody>
 export const PurgedClients = Type.Object({ purged: Type.Array(Type.String()) })
+
+/** Mail links (routes/admin/account_mail.ts). */
+const MailLocale = Type.Union([Type.Literal('en'), Type.Literal('de')], { description: 'Language of the mail (default en)' })
+export const ResetEmailBody = Type.Object({ locale: Type.Optional(MailLocale) }, { additionalProperties: false })
+export type ResetEmailBody = Static<typeof ResetEmailBody>
+export const ResetEmailSent = Type.Object({
+  sent: Type.Boolean({ description: 'False when the per-address mail cap was reached (no mail went out)' }),
+})
+export const InviteBody = Type.Object({
+  email: Email,
+  scopes: Type.Optional(Type.Array(ScopeToken, { maxItems: 50 })),
+  locale: Type.Optional(MailLocale),
+}, { additionalProperties: false })
+export type InviteBody = Static<typeof InviteBody>
+export const Invite = Type.Object({
+  id: Type.String(),
+  email: Type.String(),
+  scopes: Type.Array(Type.String()),
+  created_by: Nullable(Type.String()),
+  created_at: Timestamp,
+  expires_at: Timestamp,
+})
+export const InviteCreated = Type.Object({
+  ...Invite.properties,
+  invite_url: Type.String({ description: 'The single-use sign-up link (also mailed); shown once, only its hash is stored' }),
+})
+export const InviteList = Type.Object({ items: Type.Array(Invite) })
+export const InviteIdParams = Type.Object({ id: Type.String({ pattern: '^[A-Za-z0-9_-]{16,64}$' }) }, { additionalProperties: false })

@@ -25,6 +25,8 @@ export interface ClientRecord {
   requireMfa?: boolean
   /** Refused everywhere while true (absent on records built before the column existed: false). */
   disabled?: boolean
+  /** RFC 9449 §5.2 `dpop_bound_access_tokens`: every token request must carry a DPoP proof (absent: false). */
+  dpopBoundAccessTokens?: boolean
   /** How the client came to be (absent on create: admin). */
   origin?: ClientOrigin
   /** Last token issued to it (recorded at most once per hour). */
@@ -35,7 +37,19 @@ export interface ClientRecord {
   registrationTokenHash?: string | null
   /** Registered metadata echoed by RFC 7591/7592 (client_uri, logo_uri, token_endpoint_auth_method…). */
   metadata?: Record<string, unknown> | null
+  /** RFC 8693: audiences this client may exchange tokens for (absent: none). */
+  exchangeAudiences?: string[]
   createdAt?: Date
+  /** Set when not implied by the secret: `private_key_jwt` (RFC 7523 §2.2; no secret then). */
+  tokenEndpointAuthMethod?: string | null
+  /** Public keys the client signs with (client assertions, request objects). */
+  jwks?: { keys: JWK[] } | null
+  /** Or where Stamp fetches them. */
+  jwksUri?: string | null
+  /** RFC 9126 §6: authorization requests must be pushed to /par first. */
+  requirePushedAuthorizationRequests?: boolean
+  /** A security profile the client is held to (`fapi2`), or null. */
+  profile?: string | null
 }
 
 /** admin: API or CLI; dcr: RFC 7591 /register; cimd: a client ID metadata document. */
@@ -93,8 +107,13 @@ export interface UserRecord {
   scopes: string[]
   /** An administrator requires a second factor for this user (absent on records built before it existed: false). */
   mfaRequired?: boolean
+  /** When the user proved they receive mail at `email`; null: never (or the email changed since). */
+  emailVerifiedAt?: Date | null
+  /** Self-registered and not yet verified: may not sign in. */
+  verificationPending?: boolean
 }
 
+/** Changing `email` clears `emailVerifiedAt` (the new address is not proven). */
 export type UserPatch = Partial<Pick<UserRecord, 'email' | 'disabled' | 'scopes' | 'mfaRequired'>>
 
 /** How usernames are stored and compared (domain/usernames.ts), handed to the user store. */
@@ -111,6 +130,8 @@ export interface UserStore {
   findById(id: string): Promise<UserRecord | null>
   create(user: Omit<UserRecord, 'id' | 'disabled'>): Promise<UserRecord>
   updatePasswordHash(id: string, passwordHash: string): Promise<void>
+  /** Users whose email is `email`, compared without case (a reset request names an address). */
+  findByEmail(email: string): Promise<UserRecord[]>
   /** Ordered by username; the cursor is the last username seen. */
   list(page: Page): Promise<UserRecord[]>
   /** Null when there is no such user. */
@@ -177,6 +198,8 @@ export interface RefreshExchangeResult {
   record: RefreshTokenRecord & { userActive: boolean }
   /** The token's client exists and is not disabled. */
   clientActive: boolean
+  /** The token is bound to no browser session, or to one that has not ended (logout, sign-out everywhere, password reset). */
+  sessionActive: boolean
   /** The token's scope as its client, user and (third-party client) consent allow it now; '' when nothing is left. */
   grantedScope: string
   /** Family start + REFRESH_FAMILY_MAX_AGE has passed: no token of the family lives past it. */
@@ -341,6 +364,8 @@ export interface PendingAuthorizationRecord {
   /** The user who passed the first factor and still owes the second (or an enrolment). */
   factorUserId: string | null
   factorAmr: string[]
+  /** RFC 9449 §10 `dpop_jkt`: the code is bound to this JWK thumbprint (absent: not bound). */
+  dpopJkt?: string | null
   sessionId: string | null
   expiresAt: Date
 }
@@ -375,6 +400,8 @@ export interface AuthorizationCodeRecord {
   nonce: string | null
   codeChallenge: string | null
   codeChallengeMethod: string | null
+  /** RFC 9449 §10: /token must present a DPoP proof of the key with this thumbprint (absent: not bound). */
+  dpopJkt?: string | null
   authTime: Date
   amr: string[]
   acr: string | null
@@ -413,12 +440,14 @@ export interface ConsentStore {
  * `refresh_tokens_expired`: never consumed nor revoked, expired before `dead`; `_consumed` and
  * `_revoked`: consumed / revoked before `dead`; `sessions_ended`/`_expired`: before `dead`, unless a
  * live refresh token still names the session; `authorization_codes`: expired before `dead`;
- * `authorization_requests`: expired; `audit_events`: older than `audit`.
+ * `authorization_requests`: expired; `device_authorizations`: expired before `dead`; `audit_events`: older than `audit`.
  */
 export type PurgeKind =
   | 'refresh_tokens_expired' | 'refresh_tokens_consumed' | 'refresh_tokens_revoked'
   | 'sessions_ended' | 'sessions_expired'
-  | 'authorization_codes' | 'authorization_requests'
+  | 'authorization_codes' | 'authorization_requests' | 'pushed_authorization_requests'
+  | 'used_jtis'
+  | 'device_authorizations'
   | 'audit_events'
 
 export interface PurgeCutoffs {
@@ -511,4 +540,126 @@ export interface FactorStore {
   createChallenge(challenge: WebAuthnChallengeRecord): Promise<void>
   /** Deletes and returns the live challenge bound to this browser (single use). */
   takeChallenge(id: string, browserHash: string, now: Date): Promise<WebAuthnChallengeRecord | null>
+}
+
+/**
+ * JWT identifiers that may be used once (client assertions, DPoP proofs), shared by all
+ * instances so that a replay to another instance is caught too.
+ */
+export interface ReplayStore {
+  /**
+   * Records `jti` in `namespace` until `expiresAt`: true the first time, false when it was
+   * already recorded and has not expired (a replay). Atomic: of two concurrent calls with the
+   * same values exactly one gets true.
+   */
+  markUsed(namespace: string, jti: string, expiresAt: Date, now: Date): Promise<boolean>
+}
+
+/** RFC 8628 device authorization (see prisma/schema.prisma DeviceAuthorization). */
+export type DeviceAuthorizationStatus = 'pending' | 'approved' | 'denied' | 'consumed'
+
+export interface DeviceAuthorizationRecord {
+  id: string
+  deviceCodeHash: string
+  userCodeHash: string
+  clientId: string
+  scope: string
+  audience: string[]
+  status: DeviceAuthorizationStatus
+  interval: number
+  lastPolledAt: Date | null
+  userId: string | null
+  sessionId: string | null
+  authTime: Date | null
+  decidedAt: Date | null
+  expiresAt: Date
+}
+
+export type NewDeviceAuthorization = Omit<DeviceAuthorizationRecord, 'status' | 'lastPolledAt' | 'userId' | 'sessionId' | 'authTime' | 'decidedAt'>
+
+export type DeviceDecision =
+  | { approved: true, userId: string, sessionId: string, authTime: Date, scope: string }
+  | { approved: false, userId: string }
+
+/** One poll of the token endpoint, as the single statement saw and left the row. */
+export interface DevicePoll {
+  /** The row after the poll (status `consumed` when this poll took the approval). */
+  record: DeviceAuthorizationRecord
+  /** The status before this poll. */
+  previousStatus: DeviceAuthorizationStatus
+  /** The previous poll came less than `interval` seconds ago (slow_down; the interval grew). */
+  tooFast: boolean
+}
+
+export interface DeviceAuthorizationStore {
+  /** False when the user code (or device code) is taken already: the caller draws another. */
+  create(record: NewDeviceAuthorization): Promise<boolean>
+  find(id: string): Promise<DeviceAuthorizationRecord | null>
+  findByUserCodeHash(userCodeHash: string): Promise<DeviceAuthorizationRecord | null>
+  /** Approves or denies a pending, unexpired request, once; null when it was not (any more). */
+  decide(id: string, decision: DeviceDecision, now: Date): Promise<DeviceAuthorizationRecord | null>
+  /**
+   * One poll, in one statement: records the poll time, grows the interval by 5 s when the poll
+   * came too early (`toleranceMs` of slack for network jitter), and consumes an approval that is
+   * polled in time and not too early, so it is handed out exactly once. Null for an unknown code.
+   */
+  poll(deviceCodeHash: string, clientId: string, now: Date, toleranceMs: number): Promise<DevicePoll | null>
+}
+
+/** RFC 9126 pushed authorization requests, stored under the hash of their reference. */
+export interface PushedAuthorizationStore {
+  create(request: { id: string, clientId: string, parameters: Record<string, string[]>, expiresAt: Date }): Promise<void>
+  /**
+   * Deletes and returns the parameters of the unexpired request `id` pushed by `clientId`, in one
+   * statement: exactly one caller ever gets them (RFC 9126 §4: "one-time use"). Null otherwise.
+   */
+  consume(id: string, clientId: string, now: Date): Promise<Record<string, string[]> | null>
+}
+
+/** What a mailed single-use link is for. */
+export type AccountTokenPurpose = 'reset_password' | 'verify_email' | 'invite'
+
+export interface AccountTokenRecord {
+  id: string
+  purpose: AccountTokenPurpose
+  userId: string | null
+  email: string
+  scopes: string[]
+  createdBy: string | null
+  createdAt: Date
+  expiresAt: Date
+  consumedAt: Date | null
+}
+
+export type NewAccountToken = Omit<AccountTokenRecord, 'createdAt' | 'consumedAt'> & { tokenHash: string }
+
+/** A user created by redeeming an invitation or signing up. */
+export type NewAccountUser = Pick<UserRecord, 'username' | 'email' | 'passwordHash' | 'scopes'> & { verificationPending: boolean, emailVerified: boolean }
+
+/**
+ * Single-use links sent by mail (account_tokens). Every `consume…` method takes the token in one
+ * conditional UPDATE (unconsumed, unexpired, of that purpose) inside a transaction with its
+ * effect, so a link works once, and not at all once it expired.
+ */
+export interface AccountTokenStore {
+  create(token: NewAccountToken): Promise<AccountTokenRecord>
+  /** The unconsumed, unexpired token (a page shows its form before the link is used). */
+  findLive(tokenHash: string, purpose: AccountTokenPurpose, now: Date): Promise<AccountTokenRecord | null>
+  /** Links of `purpose` created for `email` since `since` (the per-address rate limit). */
+  countSince(email: string, purpose: AccountTokenPurpose, since: Date): Promise<number>
+  /**
+   * Consumes a reset link and sets the new password hash; the user's other reset links are
+   * consumed too, and the address counts as verified (the link reached it). Null: no live link.
+   */
+  resetPassword(tokenHash: string, passwordHash: string, now: Date): Promise<{ userId: string } | null>
+  /** Consumes a verification link and marks the address verified, if it is still the user's. */
+  verifyEmail(tokenHash: string, now: Date): Promise<{ userId: string } | null>
+  /** Consumes an invitation and creates its user in one transaction; `username_taken` leaves the invitation unused. */
+  redeemInvite(tokenHash: string, user: Omit<NewAccountUser, 'email' | 'scopes'>, now: Date): Promise<{ user: UserRecord, invite: AccountTokenRecord } | 'invalid' | 'username_taken'>
+  /** Creates a self-registered user (username taken: null). */
+  createUser(user: NewAccountUser): Promise<UserRecord | null>
+  /** Invitations not yet redeemed or expired, newest first. */
+  listInvites(now: Date): Promise<AccountTokenRecord[]>
+  /** Withdraws an unused invitation; false when there is none. */
+  revokeInvite(id: string, now: Date): Promise<boolean>
 }

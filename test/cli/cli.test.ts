@@ -64,6 +64,33 @@ t.test('stamp CLI', async (t) => {
     t.match(missing.stderr, /no client nope/)
   })
 
+  t.test('client create --auth-method private_key_jwt --jwks-file, --require-par, --profile fapi2; update --jwks-uri', async (t) => {
+    const { mkdtempSync, writeFileSync } = await import('node:fs')
+    const { tmpdir } = await import('node:os')
+    const { join } = await import('node:path')
+    const { clientKey, jwksOf } = await import('../fixtures/client_keys.js')
+    const key = await clientKey('ES256')
+    const dir = mkdtempSync(join(tmpdir(), 'stamp-jwks-'))
+    writeFileSync(join(dir, 'public.json'), JSON.stringify(jwksOf(key)))
+    writeFileSync(join(dir, 'private.json'), JSON.stringify({ keys: [{ ...key.publicJwk, d: 'AAAA' }] }))
+    const base = ['client', 'create', '--name', 'Bank', '--grant', 'authorization_code', '--redirect-uri', 'https://bank.example/cb', '--auth-method', 'private_key_jwt', '--json']
+    const fapi = await stamp([...base, '--jwks-file', join(dir, 'public.json'), '--profile', 'fapi2'], env)
+    t.equal(fapi.code, 0, fapi.stderr)
+    const out = JSON.parse(fapi.stdout)
+    t.notOk(out.client_secret, 'no secret')
+    t.match(out, { token_endpoint_auth_method: 'private_key_jwt', profile: 'fapi2', require_pushed_authorization_requests: true, require_pkce: true, dpop_bound_access_tokens: true })
+    const refused = await stamp([...base, '--jwks-file', join(dir, 'private.json')], env)
+    t.equal(refused.code, 2)
+    t.match(refused.stderr, /private key material/)
+    const noKeys = await stamp(base, env)
+    t.equal(noKeys.code, 2)
+    const update = await stamp(['client', 'update', out.client_id, '--jwks-uri', 'https://bank.example/jwks.json', '--json'], env)
+    t.equal(update.code, 0, update.stderr)
+    t.same(JSON.parse(update.stdout), { client_id: out.client_id, jwks_uri: 'https://bank.example/jwks.json' })
+    const weaken = await stamp(['client', 'update', out.client_id, '--no-require-par'], env)
+    t.equal(weaken.code, 1, 'the fapi2 profile keeps PAR')
+  })
+
   t.test('usage errors exit 2 on stderr', async (t) => {
     for (const args of [['client', 'create'], ['client', 'create', '--name', 'x', '--grant', 'magic'], ['client', 'create', '--name', 'x', '--grant', 'password'], ['user', 'create', '--username', 'x'], ['bogus'], ['keys', 'list', '--nope']]) {
       const res = await stamp(args, env)

@@ -34,16 +34,18 @@ t.test('stamp purge removes dead rows and reports them per table', async (t) => 
   const db = new pg.Client({ connectionString: url })
   await db.connect()
   t.teardown(() => db.end())
-  await db.query(`INSERT INTO refresh_tokens (jti, family_id, client_id, scope, kid, expires_at, consumed_at)
+  // One family rotated five times, as the refresh statement leaves it: each successor names its parent.
+  await db.query(`INSERT INTO refresh_tokens (jti, family_id, client_id, scope, kid, expires_at, consumed_at, created_at, parent_jti)
                   SELECT 'c' || g, 'f', 'c', 'read', 'k', now() + interval '1 day',
-                         CASE WHEN g <= 5 THEN now() - interval '2 hours' END
+                         CASE WHEN g <= 5 THEN now() - interval '2 hours' END,
+                         now() - interval '3 hours' + g * interval '10 minutes', CASE WHEN g > 1 THEN 'c' || (g - 1) END
                   FROM generate_series(1, 6) g`)
   await db.query(`INSERT INTO audit_events (type, created_at) VALUES ('old', now() - interval '31 days'), ('new', now())`)
 
   const json = await stamp(['purge', '--json'], env)
   t.equal(json.code, 0, json.stderr)
   t.same(json.json, {
-    removed: { refresh_tokens: 5, sessions: 0, authorization_codes: 0, authorization_requests: 0, audit_events: 1 },
+    removed: { refresh_tokens: 5, sessions: 0, authorization_codes: 0, authorization_requests: 0, pushed_authorization_requests: 0, used_jtis: 0, device_authorizations: 0, audit_events: 1 },
     batches: json.json?.batches, complete: true, duration_ms: json.json?.duration_ms,
   })
   t.ok(json.json.batches >= 8, 'one batch per kind at least')

@@ -35,8 +35,10 @@ const INJECTIONS = [
   // C0 controls and DEL (issue 11 item 6), alone and inside otherwise plausible values.
   'a\u0000b', '\u0001', '\u001f', '\u007f', 'alice\u0000', '\u001b[31m', 'x\ty', '%01', '%7F',
 ]
-const GRANTS = ['client_credentials', 'password', 'refresh_token', 'authorization_code', 'urn:ietf:params:oauth:grant-type:jwt-bearer', '', 'PASSWORD', 'implicit']
-const PARAMS = ['grant_type', 'client_id', 'client_secret', 'username', 'password', 'scope', 'refresh_token', 'resource', 'token', 'token_type_hint', 'code', 'redirect_uri', 'audience', '__proto__', 'constructor[prototype][x]', 'a[b]', '']
+const GRANTS = ['client_credentials', 'password', 'refresh_token', 'authorization_code', 'urn:ietf:params:oauth:grant-type:jwt-bearer', '', 'PASSWORD', 'implicit',
+  'urn:ietf:params:oauth:grant-type:device_code', 'urn:ietf:params:oauth:grant-type:token-exchange']
+const PARAMS = ['grant_type', 'client_id', 'client_secret', 'username', 'password', 'scope', 'refresh_token', 'resource', 'token', 'token_type_hint', 'code', 'redirect_uri', 'audience', '__proto__', 'constructor[prototype][x]', 'a[b]', '',
+  'device_code', 'subject_token', 'subject_token_type', 'actor_token', 'actor_token_type', 'requested_token_type']
 const METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'HEAD', 'OPTIONS'] as const
 const CONTENT_TYPES = [
   'application/x-www-form-urlencoded', 'application/x-www-form-urlencoded; charset=utf-8', 'application/x-www-form-urlencoded; charset=latin1',
@@ -98,7 +100,7 @@ t.test(`fuzz: ${COUNT} malformed requests, seed ${SEED}`, async (t) => {
   }
   const ids = () => enc(r.pick([victim.client.id, user.id, text(), '00000000-0000-4000-8000-000000000000', '..', '%2e%2e', 'a'.repeat(300)]))
   const paths = (): string => r.pick([
-    '/token', '/token', '/token', '/revoke', '/introspect', '/jwks', '/.well-known/openid-configuration', '/.well-known/oauth-authorization-server',
+    '/token', '/token', '/token', '/revoke', '/introspect', '/jwks', '/device_authorization', '/.well-known/openid-configuration', '/.well-known/oauth-authorization-server',
     '/metrics', '/docs/json', '/docs', '/nope', `/${enc(text())}`, `/${text().replace(/[^\x21-\x7e]/g, '')}`, '//token', '/token/', '/TOKEN', '/token?x=1',
     '/admin/clients', `/admin/clients/${ids()}`, `/admin/clients/${ids()}/secret`, `/admin/clients/${ids()}/refresh-families`,
     '/admin/users', `/admin/users/${ids()}`, `/admin/users/${ids()}/password`, `/admin/users/${ids()}/sessions`, `/admin/users/${ids()}/sign-out`,

@@ -91,10 +91,12 @@ t.test('SIGKILL one of two instances under refresh load: no family lost, no fork
 
   // A client: refreshes its family in a loop; a request that dies is retried on the other instance.
   const client = async (chain: typeof chains[number]) => {
+    // A death stays pending until the token is answered: when the retry dies too (the survivor
+    // slow or killed in turn), the next attempt is still that death's retry.
+    let death: typeof died[number] | undefined
     while (running) {
       const order = [chain.home, 1 - chain.home].filter((i) => instances[i].up)
       let done = false
-      let death: typeof died[number] | undefined
       for (const index of order) {
         let res: Response
         try {
@@ -106,6 +108,7 @@ t.test('SIGKILL one of two instances under refresh load: no family lost, no fork
         const body = await res.json() as { refresh_token?: string, error?: string, error_description?: string }
         if (res.status === 200 && body.refresh_token) {
           if (death) death.retried = jtiOf(body.refresh_token)
+          death = undefined
           chain.token = body.refresh_token
           refreshes++
           done = true
@@ -123,14 +126,16 @@ t.test('SIGKILL one of two instances under refresh load: no family lost, no fork
   }
 
   const loops = chains.map(client)
-  const caught = async () => {
+  const caught = async (judge: boolean) => {
     // Killed with the answer lost: consumed in the database, yet the client saw the request die.
+    // Retries are judged once every client has stopped: mid-run, on a busy machine, a retry may
+    // still be waiting for the survivor's answer.
     let count = 0
     for (const d of died) {
       const { rows: [row] } = await db.query<{ consumed_at: Date | null, successor_jti: string | null }>('SELECT consumed_at, successor_jti FROM refresh_tokens WHERE jti = $1', [d.presented])
       if (!row.consumed_at) continue
       count++
-      if (d.retried !== row.successor_jti) anomalies.push(`retry of ${d.presented} got ${d.retried}, the recorded successor is ${row.successor_jti}`)
+      if (judge && d.retried !== row.successor_jti) anomalies.push(`retry of ${d.presented} got ${d.retried}, the recorded successor is ${row.successor_jti}`)
     }
     return count
   }
@@ -141,12 +146,12 @@ t.test('SIGKILL one of two instances under refresh load: no family lost, no fork
     instances[victim].up = false
     instances[victim].proc.kill('SIGKILL')
     await sleep(AFTER_KILL_MS)
-    committedUnanswered = await caught()
+    committedUnanswered = await caught(false)
     if (round + 1 < ROUNDS && committedUnanswered === 0) instances[victim] = await start()
   }
   running = false
   await Promise.all(loops)
-  committedUnanswered = await caught()
+  committedUnanswered = await caught(true)
 
   t.same(lost, [], '0 families lost during the run')
   t.same(anomalies, [], 'every retry of a committed refresh got the recorded successor')

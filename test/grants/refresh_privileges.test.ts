@@ -27,7 +27,10 @@ async function familyRevoked (app: FastifyInstance, token: string): Promise<bool
 
 /** A family started through /authorize for a third-party client (what the code exchange issues). */
 async function consentedFamily (app: FastifyInstance, client: TestClient, userId: string, scope: string) {
-  return issueTokenPair({ client: client.client, sub: userId, userId, scope, audience: client.client.audiences, refresh: true, sessionId: 'sid-test' }, app.grantServices)
+  // Issued in a browser session, as the authorization code grant does (a refresh of an ended or unknown session is refused).
+  const sessionId = `sid-${userId}`
+  await app.prisma.session.upsert({ where: { id: sessionId }, create: { id: sessionId, tokenHash: sessionId, userId, authTime: new Date(), expiresAt: new Date(Date.now() + 3600_000) }, update: {} })
+  return issueTokenPair({ client: client.client, sub: userId, userId, scope, audience: client.client.audiences, refresh: true, sessionId }, app.grantServices)
 }
 
 t.test('a refresh narrows the scope to what the user and the client hold now', async (t) => {

@@ -24,12 +24,20 @@ export type StampVerifierErrorCode =
   | 'ERR_STAMP_JWKS_UNAVAILABLE'
   | 'ERR_STAMP_INSUFFICIENT_SCOPE'
   | 'ERR_STAMP_INSUFFICIENT_USER_AUTHENTICATION'
+  | 'ERR_STAMP_TOKEN_DPOP_BOUND'
+  | 'ERR_STAMP_TOKEN_NOT_DPOP_BOUND'
+  | 'ERR_STAMP_DPOP_REQUIRED'
+  | 'ERR_STAMP_DPOP_PROOF_INVALID'
+  | 'ERR_STAMP_DPOP_NONCE_REQUIRED'
 
 /**
  * RFC 6750 §3.1 error codes, plus `temporarily_unavailable` (RFC 6749 §4.1.2.1) for when the
  * keys cannot be fetched: that is the server's fault, and a client must not throw its token away.
  */
-export type BearerErrorCode = 'invalid_request' | 'invalid_token' | 'insufficient_scope' | 'insufficient_user_authentication' | 'temporarily_unavailable'
+export type BearerErrorCode = 'invalid_request' | 'invalid_token' | 'insufficient_scope' | 'insufficient_user_authentication' | 'temporarily_unavailable' | 'invalid_dpop_proof' | 'use_dpop_nonce'
+
+/** The authentication scheme whose challenge carries an error (RFC 9449 §7.1). */
+export type AuthScheme = 'Bearer' | 'DPoP'
 
 export interface StampVerifierErrorOptions { cause?: unknown }
 
@@ -45,6 +53,8 @@ export class StampVerifierError extends Error {
   readonly error: BearerErrorCode | undefined = 'invalid_token'
   /** HTTP status a resource server answers with. */
   readonly statusCode: number = 401
+  /** The scheme whose challenge carries the error: the one the request used (RFC 9449 §7.1). */
+  scheme: AuthScheme = 'Bearer'
   /** Safe to send to the client: fixed text, no token contents or key ids. */
   readonly description: string
 
@@ -170,6 +180,53 @@ export class InsufficientUserAuthentication extends StampVerifierError {
   }
 }
 
+/** A DPoP-bound token (`cnf.jkt`) presented as a bearer token: RFC 9449 §7.2 forbids accepting it. */
+export class TokenDPoPBound extends StampVerifierError {
+  override readonly code = 'ERR_STAMP_TOKEN_DPOP_BOUND'
+  constructor (description = 'the access token is DPoP-bound: present it with the DPoP scheme and a proof', options?: StampVerifierErrorOptions) { super(description, options) }
+}
+
+/** The DPoP scheme with a token that is not bound to a key. */
+export class TokenNotDPoPBound extends StampVerifierError {
+  override readonly code = 'ERR_STAMP_TOKEN_NOT_DPOP_BOUND'
+  constructor (description = 'the access token is not DPoP-bound', options?: StampVerifierErrorOptions) {
+    super(description, options)
+    this.scheme = 'DPoP'
+  }
+}
+
+/** A bearer token where only DPoP-bound tokens are accepted (`dpop.required`). */
+export class DPoPRequired extends StampVerifierError {
+  override readonly code = 'ERR_STAMP_DPOP_REQUIRED'
+  constructor (description = 'this resource accepts only DPoP-bound access tokens', options?: StampVerifierErrorOptions) {
+    super(description, options)
+    this.scheme = 'DPoP'
+  }
+}
+
+/** RFC 9449 §7.1 `invalid_dpop_proof`: the proof is missing, malformed, for another request, stale, replayed or by another key. */
+export class DPoPProofInvalid extends StampVerifierError {
+  override readonly code = 'ERR_STAMP_DPOP_PROOF_INVALID'
+  override readonly error = 'invalid_dpop_proof'
+  constructor (description = 'the DPoP proof is invalid', options?: StampVerifierErrorOptions) {
+    super(description, options)
+    this.scheme = 'DPoP'
+  }
+}
+
+/** RFC 9449 §9 `use_dpop_nonce`: retry with `nonce`, sent in the `DPoP-Nonce` header. */
+export class DPoPNonceRequired extends StampVerifierError {
+  override readonly code = 'ERR_STAMP_DPOP_NONCE_REQUIRED'
+  override readonly error = 'use_dpop_nonce'
+  /** The nonce the client must put in its next proof. */
+  readonly nonce: string
+  constructor (nonce: string, description = 'a DPoP nonce is required', options?: StampVerifierErrorOptions) {
+    super(description, options)
+    this.scheme = 'DPoP'
+    this.nonce = nonce
+  }
+}
+
 export interface WWWAuthenticateOptions {
   /** RFC 6750 §3 `realm`; omitted when not given. */
   realm?: string
@@ -181,6 +238,11 @@ export interface WWWAuthenticateOptions {
    * always names its own. The helpers pass it only for a protected resource (`resource` set).
    */
   scope?: readonly string[]
+  /**
+   * DPoP accepted (RFC 9449 §7.1): a `DPoP algs="…"` challenge is added, after the Bearer one
+   * unless `required` (DPoP only); the error goes into the challenge of the scheme used.
+   */
+  dpop?: { algorithms: readonly string[], required?: boolean }
 }
 
 /**
@@ -201,23 +263,34 @@ export interface WWWAuthenticateOptions {
  * @see {@link https://www.rfc-editor.org/rfc/rfc6750#section-3 RFC 6750 §3}
  */
 export function wwwAuthenticate (err: unknown, options: WWWAuthenticateOptions = {}): string {
-  const params: string[] = []
-  if (options.realm !== undefined) params.push(`realm=${quote(options.realm)}`)
   const e = err instanceof StampVerifierError ? err : new TokenMalformed('the access token is invalid', { cause: err })
-  if (e.error && e.error !== 'temporarily_unavailable') {
-    params.push(`error=${quote(e.error)}`, `error_description=${quote(e.description)}`)
+  const params = (scheme: AuthScheme): string[] => {
+    const list: string[] = []
+    if (options.realm !== undefined) list.push(`realm=${quote(options.realm)}`)
+    // RFC 9449 §7.1: `algs` lists the proof algorithms accepted.
+    if (scheme === 'DPoP') list.push(`algs=${quote(options.dpop!.algorithms.join(' '))}`)
+    const own = e.scheme === scheme || (scheme === 'DPoP' && options.dpop?.required === true)
+    if (own && e.error && e.error !== 'temporarily_unavailable') {
+      list.push(`error=${quote(e.error)}`, `error_description=${quote(e.description)}`)
+    }
+    // §3: "scope" lists the scopes necessary to access the resource.
+    const scope = e instanceof InsufficientScope ? e.scopes : options.scope
+    if (scope?.length && e.error !== 'temporarily_unavailable') list.push(`scope=${quote(scope.join(' '))}`)
+    // RFC 9470 §3: what the client must ask the authorization server for.
+    if (e instanceof InsufficientUserAuthentication) {
+      if (e.acrValues) list.push(`acr_values=${quote(e.acrValues.join(' '))}`)
+      if (e.maxAge !== undefined) list.push(`max_age=${quote(String(e.maxAge))}`)
+    }
+    // RFC 9728 §5.1: the challenge tells a client that knows nothing but this URL where to start.
+    if (options.resourceMetadata !== undefined) list.push(`resource_metadata=${quote(options.resourceMetadata)}`)
+    return list
   }
-  // §3: "scope" lists the scopes necessary to access the resource.
-  const scope = e instanceof InsufficientScope ? e.scopes : options.scope
-  if (scope?.length && e.error !== 'temporarily_unavailable') params.push(`scope=${quote(scope.join(' '))}`)
-  // RFC 9470 §3: what the client must ask the authorization server for.
-  if (e instanceof InsufficientUserAuthentication) {
-    if (e.acrValues) params.push(`acr_values=${quote(e.acrValues.join(' '))}`)
-    if (e.maxAge !== undefined) params.push(`max_age=${quote(String(e.maxAge))}`)
+  const challenge = (scheme: AuthScheme) => {
+    const list = params(scheme)
+    return list.length ? `${scheme} ${list.join(', ')}` : scheme
   }
-  // RFC 9728 §5.1: the challenge tells a client that knows nothing but this URL where to start.
-  if (options.resourceMetadata !== undefined) params.push(`resource_metadata=${quote(options.resourceMetadata)}`)
-  return params.length ? `Bearer ${params.join(', ')}` : 'Bearer'
+  if (!options.dpop) return challenge('Bearer')
+  return options.dpop.required ? challenge('DPoP') : `${challenge('Bearer')}, ${challenge('DPoP')}`
 }
 
 /**

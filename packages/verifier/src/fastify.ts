@@ -17,9 +17,8 @@ import type { FastifyInstance, FastifyReply, FastifyRequest, preHandlerAsyncHook
 import {
   createVerifier, assertAuthentication, assertScopes, checkRequirement, type AccessTokenClaims, type AuthenticationRequirement, type Verifier, type VerifierOptions,
 } from './verifier.js'
-import { StampVerifierError, errorBody, wwwAuthenticate } from './errors.js'
-import { bearerToken } from './bearer.js'
-import { METADATA_HEADERS, METADATA_PREFLIGHT_HEADERS, resolveResourceServer, withResourceAudience, type ResourceAuthOptions } from './resource_metadata.js'
+import { DPoPNonceRequired, StampVerifierError, errorBody, wwwAuthenticate } from './errors.js'
+import { METADATA_HEADERS, METADATA_PREFLIGHT_HEADERS, requestURL, resolveResourceServer, withResourceAudience, type ResourceAuthOptions } from './resource_metadata.js'
 
 export type { AccessTokenClaims, AuthenticationRequirement, Verifier, VerifierOptions } from './verifier.js'
 export type { ProtectedResourceMetadata, ResourceAuthOptions, ResourceServerOptions } from './resource_metadata.js'
@@ -57,21 +56,29 @@ declare module 'fastify' {
 
 async function stampAuth (app: FastifyInstance, options: StampAuthOptions): Promise<void> {
   const verifier = 'verifier' in options ? options.verifier : createVerifier(withResourceAudience(options) as VerifierOptions)
-  const { realm } = options
-  const server = resolveResourceServer(options, verifier.issuer, verifier.audience)
+  const { realm, publicURL } = options
+  const dpop = verifier.dpop && { algorithms: verifier.dpop.algorithms, required: verifier.dpop.required }
+  const server = resolveResourceServer(options, verifier.issuer, verifier.audience, dpop)
 
   function refuse (request: FastifyRequest, reply: FastifyReply, err: unknown, scopes?: readonly string[]): FastifyReply {
     const { statusCode, error, error_description: description } = errorBody(err)
     request.log.debug({ code: err instanceof StampVerifierError ? err.code : undefined, err: (err as Error)?.cause }, 'bearer token refused')
     reply.code(statusCode).header('cache-control', 'no-store')
     // 503 means our keys are unavailable: no challenge, the client's token may be fine.
-    if (statusCode !== 503) reply.header('www-authenticate', wwwAuthenticate(err, { realm, resourceMetadata: server?.metadataURL, scope: server && scopes }))
+    if (statusCode !== 503) reply.header('www-authenticate', wwwAuthenticate(err, { realm, resourceMetadata: server?.metadataURL, scope: server && scopes, dpop }))
+    // RFC 9449 §9: the nonce to retry with.
+    if (err instanceof DPoPNonceRequired) reply.header('dpop-nonce', err.nonce)
     return reply.send({ error, error_description: description })
   }
 
   async function verifyRequest (request: FastifyRequest, reply: FastifyReply, scopes?: readonly string[]): Promise<FastifyReply | undefined> {
     try {
-      request.auth = await verifier.verify(bearerToken(request.headers.authorization))
+      request.auth = await verifier.verifyRequest({
+        authorization: request.headers.authorization,
+        dpop: request.headers.dpop,
+        method: request.method,
+        url: requestURL(publicURL, request.protocol, request.host, request.url),
+      })
     } catch (err) {
       return refuse(request, reply, err, scopes)
     }

@@ -14,12 +14,11 @@
  * @module
  */
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import { bearerToken } from './bearer.js'
-import { errorBody, StampVerifierError, wwwAuthenticate } from './errors.js'
+import { DPoPNonceRequired, errorBody, StampVerifierError, wwwAuthenticate } from './errors.js'
 import {
   assertAuthentication, assertScopes, checkRequirement, createVerifier, type AccessTokenClaims, type AuthenticationRequirement, type Verifier, type VerifierOptions,
 } from './verifier.js'
-import { METADATA_HEADERS, METADATA_PREFLIGHT_HEADERS, resolveResourceServer, withResourceAudience, type ProtectedResourceMetadata, type ResourceAuthOptions } from './resource_metadata.js'
+import { METADATA_HEADERS, METADATA_PREFLIGHT_HEADERS, requestURL, resolveResourceServer, withResourceAudience, type ProtectedResourceMetadata, type ResourceAuthOptions } from './resource_metadata.js'
 
 export type { AccessTokenClaims, AuthenticationRequirement, Verifier, VerifierOptions } from './verifier.js'
 export { bearerToken } from './bearer.js'
@@ -92,15 +91,18 @@ export interface BearerAuth {
  */
 export function bearerAuth (options: BearerAuthOptions): BearerAuth {
   const verifier = 'verifier' in options ? options.verifier : createVerifier(withResourceAudience(options) as VerifierOptions)
-  const { realm } = options
-  const server = resolveResourceServer(options, verifier.issuer, verifier.audience)
+  const { realm, publicURL } = options
+  const dpop = verifier.dpop && { algorithms: verifier.dpop.algorithms, required: verifier.dpop.required }
+  const server = resolveResourceServer(options, verifier.issuer, verifier.audience, dpop)
   const metadataBody = server && JSON.stringify(server.metadata)
 
   function refuse (res: ServerResponse, err: unknown, scopes?: readonly string[]): void {
     const { statusCode, error, error_description: description } = errorBody(err)
     const headers: Record<string, string> = { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' }
     // 503 means our keys are unavailable: no challenge, the client's token may be fine.
-    if (statusCode !== 503) headers['www-authenticate'] = wwwAuthenticate(err, { realm, resourceMetadata: server?.metadataURL, scope: server && scopes })
+    if (statusCode !== 503) headers['www-authenticate'] = wwwAuthenticate(err, { realm, resourceMetadata: server?.metadataURL, scope: server && scopes, dpop })
+    // RFC 9449 §9: the nonce to retry with.
+    if (err instanceof DPoPNonceRequired) headers['dpop-nonce'] = err.nonce
     res.writeHead(statusCode, headers).end(JSON.stringify({ error, error_description: description }))
   }
 
@@ -121,7 +123,15 @@ export function bearerAuth (options: BearerAuthOptions): BearerAuth {
 
   async function authenticate (req: IncomingMessage): Promise<AccessTokenClaims> {
     const header = req.headers.authorization
-    return verifier.verify(bearerToken(Array.isArray(header) ? header[0] : header))
+    // Express strips a mount path from req.url; the proof is for the URL the client called.
+    const path = (req as IncomingMessage & { originalUrl?: string }).originalUrl ?? req.url ?? '/'
+    const protocol = (req.socket as { encrypted?: boolean }).encrypted ? 'https' : 'http'
+    return verifier.verifyRequest({
+      authorization: Array.isArray(header) ? header[0] : header,
+      dpop: req.headers.dpop,
+      method: req.method ?? 'GET',
+      url: requestURL(publicURL, protocol, req.headers.host, path),
+    })
   }
 
   async function authorize (req: IncomingMessage, res: ServerResponse, scopes: readonly string[] = [], requirement?: AuthenticationRequirement): Promise<AccessTokenClaims | null> {

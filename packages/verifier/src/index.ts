@@ -15,7 +15,9 @@
  * @module
  */
 export { createVerifier, assertScopes, scopesOf, assertAuthentication } from './verifier.js'
-export type { AccessTokenClaims, AuthenticationRequirement, Verifier, VerifierOptions } from './verifier.js'
+export type { AccessTokenClaims, AuthenticationRequirement, RequestCredentials, Verifier, VerifierOptions } from './verifier.js'
+export { createDPoPNonces, DPoPReplayCache, DPOP_DEFAULT_ALGORITHMS } from './dpop.js'
+export type { DPoPChecker, DPoPNonceSource, DPoPOptions, DPoPRequest } from './dpop.js'
 export { JWKSCache } from './jwks_cache.js'
 export type { FetchLike, JWKSCacheOptions, JWKSCacheStats } from './jwks_cache.js'
 export { discoverJWKSUri } from './discovery.js'
@@ -24,11 +26,12 @@ export {
   StampVerifierError, TokenMissing, RequestInvalid, TokenMalformed, TokenSignatureInvalid, TokenAlgorithmNotAllowed,
   TokenTypeInvalid, TokenIssuerInvalid, TokenAudienceInvalid, TokenClaimInvalid, TokenExpired, TokenNotYetValid,
   KeyNotFound, JWKSUnavailable, InsufficientScope, InsufficientUserAuthentication, wwwAuthenticate, errorBody,
+  TokenDPoPBound, TokenNotDPoPBound, DPoPRequired, DPoPProofInvalid, DPoPNonceRequired,
 } from './errors.js'
 export { bearerToken } from './bearer.js'
 export { bearerAuth } from './http.js'
 export type { AuthenticatedRequest, BearerAuth, BearerAuthOptions, Middleware } from './http.js'
-export type { StampVerifierErrorCode, BearerErrorCode, WWWAuthenticateOptions } from './errors.js'
+export type { StampVerifierErrorCode, BearerErrorCode, AuthScheme, WWWAuthenticateOptions } from './errors.js'
 export {
   protectedResourceMetadata, resourceMetadataPath, resourceMetadataURL, canonicalResourceURI, PROTECTED_RESOURCE_WELL_KNOWN,
 } from './resource_metadata.js'

@@ -33,6 +33,10 @@ export interface ProtectedResourceMetadata {
   bearer_methods_supported: ['header']
   resource_name?: string
   resource_documentation?: string
+  /** RFC 9728 §2: proof algorithms accepted, when DPoP is. */
+  dpop_signing_alg_values_supported?: string[]
+  /** RFC 9728 §2: only DPoP-bound tokens are accepted. */
+  dpop_bound_access_tokens_required?: boolean
 }
 
 /** The well-known suffix registered by RFC 9728 §8.3. */
@@ -159,6 +163,12 @@ export type ResourceAuthOptions = (
 ) & ResourceServerOptions & {
   /** RFC 6750 §3 `realm` in the challenge; omitted when not given. */
   realm?: string
+  /**
+   * The public base URL requests arrive at, e.g. `https://api.example.com` (plus any path prefix
+   * a proxy strips): a DPoP proof's `htu` is checked against it and the request path. Without
+   * it, the URL is built from the request's protocol and Host (behind a proxy: set this).
+   */
+  publicURL?: string
 }
 
 /** The resolved resource description the helpers work with. */
@@ -177,7 +187,7 @@ export interface ResourceServer {
  *
  * @internal
  */
-export function resolveResourceServer (options: ResourceServerOptions, issuer: string, audience: readonly string[]): ResourceServer | undefined {
+export function resolveResourceServer (options: ResourceServerOptions, issuer: string, audience: readonly string[], dpop?: { algorithms: readonly string[], required: boolean }): ResourceServer | undefined {
   if (options.resource === undefined) return undefined
   const metadata = protectedResourceMetadata({
     resource: options.resource,
@@ -186,6 +196,10 @@ export function resolveResourceServer (options: ResourceServerOptions, issuer: s
     resourceName: options.resourceName,
     resourceDocumentation: options.resourceDocumentation,
   })
+  if (dpop) {
+    metadata.dpop_signing_alg_values_supported = [...dpop.algorithms]
+    if (dpop.required) metadata.dpop_bound_access_tokens_required = true
+  }
   if (!audience.includes(metadata.resource)) {
     throw new TypeError(`audience must contain the resource's canonical URI ${metadata.resource} (RFC 8707)`)
   }
@@ -200,4 +214,16 @@ export function resolveResourceServer (options: ResourceServerOptions, issuer: s
 export function withResourceAudience<T extends { audience?: string | string[], resource?: string }> (options: T): T & { audience: string | string[] } {
   if (options.audience !== undefined || options.resource === undefined) return options as T & { audience: string | string[] }
   return { ...options, audience: canonicalResourceURI(options.resource) }
+}
+
+/**
+ * The public URL of a request, for a DPoP proof's `htu`: `publicURL` + path when configured,
+ * otherwise protocol and Host as the server sees them. The query is never part of it (§4.3).
+ *
+ * @internal
+ */
+export function requestURL (publicURL: string | undefined, protocol: string, host: string | undefined, path: string): string {
+  const pathOnly = path.split('?')[0].split('#')[0]
+  if (publicURL !== undefined) return publicURL.replace(/\/+$/, '') + pathOnly
+  return `${protocol}://${host ?? 'localhost'}${pathOnly}`
 }

@@ -14,6 +14,9 @@ import {
   TokenExpired, TokenIssuerInvalid, TokenMalformed, TokenNotYetValid, TokenSignatureInvalid, TokenTypeInvalid,
 } from './errors.js'
 import { JWKSCache, type FetchLike } from './jwks_cache.js'
+import { DPoPRequired, TokenDPoPBound, TokenNotDPoPBound } from './errors.js'
+import { createDPoPChecker, type DPoPChecker, type DPoPOptions, type DPoPRequest } from './dpop.js'
+import { authorizationCredentials } from './bearer.js'
 
 /** RFC 9068 §2.2 access token claims, as Stamp issues them. */
 export interface AccessTokenClaims extends JWTPayload {
@@ -29,6 +32,8 @@ export interface AccessTokenClaims extends JWTPayload {
   scope?: string
   /** Seconds since the epoch when the user authenticated. */
   auth_time?: number
+  /** RFC 9449 §6.1: the DPoP key thumbprint a bound token is bound to. */
+  cnf?: { jkt?: string }
   /** The authentication context class the user's sign-in reached (RFC 9470 §3, OIDC Core §2). */
   acr?: string
 }
@@ -64,6 +69,19 @@ export interface VerifierOptions {
   headers?: Record<string, string>
   /** Clock in ms, for tests (default `Date.now`); used for claims and for the JWKS cache. */
   now?: () => number
+  /**
+   * Accept DPoP-bound tokens (RFC 9449 §7) with their proofs: `true` for the defaults, or
+   * settings. Without it a DPoP-bound token is refused (it is never a bearer token).
+   */
+  dpop?: boolean | DPoPOptions
+}
+
+/** The parts of an HTTP request authentication reads. */
+export interface RequestCredentials extends DPoPRequest {
+  /** The `Authorization` header. */
+  authorization: string | undefined
+  /** The `DPoP` header (RFC 9449 §4.1). */
+  dpop: string | string[] | undefined
 }
 
 export interface Verifier {
@@ -74,6 +92,21 @@ export interface Verifier {
    * @throws a {@link StampVerifierError} subclass; map it with `wwwAuthenticate()`
    */
   verify (token: string): Promise<AccessTokenClaims>
+  /**
+   * Verifies a DPoP-bound access token with its proof for `request` (RFC 9449 §7.1): the token
+   * as {@link Verifier.verify} does, then the proof (method, URL, `ath`, key = `cnf.jkt`, fresh
+   * `iat`, unused `jti`, nonce when configured).
+   *
+   * @throws a {@link StampVerifierError} subclass; DPoP ones have `scheme` `DPoP`
+   */
+  verifyDPoP (token: string, proof: string | string[] | undefined, request: DPoPRequest): Promise<AccessTokenClaims>
+  /**
+   * Authenticates a request from its `Authorization` (Bearer or DPoP) and `DPoP` headers: the
+   * helpers' one entry point.
+   */
+  verifyRequest (credentials: RequestCredentials): Promise<AccessTokenClaims>
+  /** The DPoP settings in force; undefined when DPoP is not accepted. */
+  readonly dpop: DPoPChecker | undefined
   /** The key cache (counters in `jwks.stats`). */
   readonly jwks: JWKSCache
   readonly issuer: string
@@ -132,8 +165,9 @@ export function createVerifier (options: VerifierOptions): Verifier {
     requiredClaims: ['exp', 'iat', 'sub', 'jti', 'client_id'],
   }
   const getKey = (header: JWTHeaderParameters) => jwks.getKey(header.kid, header.alg)
+  const dpop = options.dpop ? createDPoPChecker(options.dpop === true ? {} : options.dpop, now) : undefined
 
-  async function verify (token: string): Promise<AccessTokenClaims> {
+  async function verifyToken (token: string): Promise<AccessTokenClaims> {
     if (typeof token !== 'string' || !token) throw new TokenMalformed()
     let payload: JWTPayload
     try {
@@ -153,7 +187,44 @@ export function createVerifier (options: VerifierOptions): Verifier {
     return payload as AccessTokenClaims
   }
 
-  return { verify, jwks, issuer, audience }
+  /** The bound key's thumbprint, when the token has one. */
+  const boundKey = (claims: AccessTokenClaims): string | undefined => {
+    const cnf = claims.cnf
+    if (cnf === undefined) return undefined
+    if (!cnf || typeof cnf !== 'object' || typeof cnf.jkt !== 'string') throw new TokenClaimInvalid('cnf')
+    return cnf.jkt
+  }
+
+  async function verify (token: string): Promise<AccessTokenClaims> {
+    const claims = await verifyToken(token)
+    // RFC 9449 §7.2: a DPoP-bound token is never accepted as a bearer token.
+    if (boundKey(claims) !== undefined) throw new TokenDPoPBound()
+    if (dpop?.required) throw new DPoPRequired()
+    return claims
+  }
+
+  async function verifyDPoP (token: string, proof: string | string[] | undefined, request: DPoPRequest): Promise<AccessTokenClaims> {
+    if (!dpop) throw new TypeError('this verifier does not accept DPoP (set the dpop option)')
+    let claims: AccessTokenClaims
+    try {
+      claims = await verifyToken(token)
+    } catch (err) {
+      // The error goes with the scheme the client used.
+      if (err instanceof StampVerifierError) err.scheme = 'DPoP'
+      throw err
+    }
+    const jkt = boundKey(claims)
+    if (jkt === undefined) throw new TokenNotDPoPBound()
+    await dpop.check(proof, request, token, jkt)
+    return claims
+  }
+
+  async function verifyRequest (credentials: RequestCredentials): Promise<AccessTokenClaims> {
+    const { scheme, token } = authorizationCredentials(credentials.authorization, dpop !== undefined)
+    return scheme === 'DPoP' ? verifyDPoP(token, credentials.dpop, credentials) : verify(token)
+  }
+
+  return { verify, verifyDPoP, verifyRequest, dpop, jwks, issuer, audience }
 }
 
 /**

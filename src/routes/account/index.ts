@@ -63,13 +63,13 @@ export default async function accountRoutes (app: FastifyInstance) {
    * `sensitive` changes a recent authentication. Answers the request itself when one fails.
    */
   async function guard (request: FastifyRequest, reply: FastifyReply, sensitive: boolean): Promise<Signed | FastifyReply> {
-    const long = overLongPage(reply, request.body, 'account.cannot')
+    const long = overLongPage(reply, request.body, 'account.pageCannot')
     if (long) return long
     const s = await signedIn(request)
     if (!s) return signInFirst(request, reply)
     if (!verifyCSRF(s.secret, 'account', s.session.id, field(request.body, 'csrf'))) {
       request.log.warn({ event: 'csrf_rejected', form: 'account' }, 'account form without a valid CSRF token')
-      return sendErrorPage(reply, 403, 'error.formExpired.title', 'account.formExpired')
+      return sendErrorPage(reply, 403, 'error.formExpired.title', 'account.pageFormExpired')
     }
     if (sensitive && !recent(s)) return signInFirst(request, reply, s.user)
     return s

@@ -9,7 +9,7 @@ import type { FastifyInstance } from 'fastify'
 import { Type } from '@sinclair/typebox'
 import { grantsByType } from '../../grants/index.js'
 import { generateClientId, generateClientSecret, hashClientSecret } from '../../domain/client_auth.js'
-import { clientIdProblem, normalizeClientSettings } from '../../domain/clients.js'
+import { clientIdProblem, normalizeClientSettings, usesSecret, type ClientSettings } from '../../domain/clients.js'
 import { InvalidRequest } from '../../errors.js'
 import type { ClientRecord } from '../../storage/types.js'
 import {
@@ -68,13 +68,16 @@ export default async function clientRoutes (app: FastifyInstance): Promise<void>
       backchannelLogoutUri: body.backchannel_logout_uri ?? null,
       scopes: body.scopes ?? [],
       audiences: body.audiences ?? [],
+      exchangeAudiences: body.exchange_audiences ?? [],
       requirePkce: body.require_pkce ?? true,
+      ...keySettings(body),
+      dpopBoundAccessTokens: body.dpop_bound_access_tokens ?? false,
     }, knownGrants())
     const id = body.client_id ?? generateClientId()
     const idProblem = clientIdProblem(id)
     if (idProblem) throw new InvalidRequest(idProblem)
     if (await app.clientStore.find(id)) throw conflict(`client ${id} already exists`)
-    const secret = settings.public ? null : generateClientSecret()
+    const secret = usesSecret(settings) ? generateClientSecret() : null
     const client: ClientRecord = { id, secretHash: secret ? hashClientSecret(secret) : null, ...settings, requireMfa: body.require_mfa ?? false }
     await app.clientStore.create(client)
     await app.audit.record({ type: 'client_created', actor: request.admin!.sub, subject: id, clientId: id, ip: request.ip, detail: { grant_types: settings.grantTypes, scopes: settings.scopes } })
@@ -106,12 +109,17 @@ export default async function clientRoutes (app: FastifyInstance): Promise<void>
       backchannelLogoutUri: body.backchannel_logout_uri === undefined ? current.backchannelLogoutUri : body.backchannel_logout_uri,
       scopes: body.scopes ?? current.scopes,
       audiences: body.audiences ?? current.audiences,
+      exchangeAudiences: body.exchange_audiences ?? current.exchangeAudiences ?? [],
       requirePkce: body.require_pkce ?? current.requirePkce,
+      ...keySettings(body, current),
+      dpopBoundAccessTokens: body.dpop_bound_access_tokens ?? current.dpopBoundAccessTokens ?? false,
     }, knownGrants())
     const disabled = body.disabled ?? current.disabled ?? false
-    const updated = await app.clientStore.update(id, { ...settings, disabled, requireMfa: body.require_mfa ?? current.requireMfa ?? false })
+    // Moving to private_key_jwt throws the secret away (a new one: POST /clients/:id/secret after moving back).
+    const updated = await app.clientStore.update(id, { ...settings, disabled, requireMfa: body.require_mfa ?? current.requireMfa ?? false, ...(usesSecret(settings) ? {} : { secretHash: null }) })
     if (!updated) throw notFound('client')
     app.clientCache.forget(id)
+    app.clientKeys.forget(current)
     // Taking a privilege away reaches refresh tokens: disabling revokes every family of the
     // client, removing scopes the families that hold one (each refresh also re-checks both).
     const now = new Date()
@@ -141,10 +149,25 @@ export default async function clientRoutes (app: FastifyInstance): Promise<void>
     const client = await app.clientStore.find(id)
     if (!client) throw notFound('client')
     if (client.public) throw new InvalidRequest('a public client has no secret')
+    if (!usesSecret(client)) throw new InvalidRequest('this client authenticates with private_key_jwt; set token_endpoint_auth_method to client_secret_basic first')
     const secret = generateClientSecret()
     await app.clientStore.update(id, { secretHash: hashClientSecret(secret) })
     app.clientCache.forget(id)
     await app.audit.record({ type: 'client_secret_rotated', actor: request.admin!.sub, subject: id, clientId: id, ip: request.ip })
     return { client_id: id, client_secret: secret }
   })
+}
+
+/** The private_key_jwt, keys, PAR and profile fields of a create or update body, over `current`. */
+function keySettings (body: Partial<Pick<CreateClientInput, 'token_endpoint_auth_method' | 'jwks' | 'jwks_uri' | 'require_pushed_authorization_requests' | 'profile'>>, current?: ClientRecord): Partial<ClientSettings> {
+  const method = body.token_endpoint_auth_method === undefined ? current?.tokenEndpointAuthMethod ?? null : body.token_endpoint_auth_method === 'private_key_jwt' ? 'private_key_jwt' : null
+  // Setting one of jwks and jwks_uri replaces the other.
+  const jwksGiven = body.jwks !== undefined || body.jwks_uri !== undefined
+  return {
+    tokenEndpointAuthMethod: method,
+    jwks: jwksGiven ? body.jwks ?? null : current?.jwks ?? null,
+    jwksUri: jwksGiven ? body.jwks_uri ?? null : current?.jwksUri ?? null,
+    requirePushedAuthorizationRequests: body.require_pushed_authorization_requests ?? current?.requirePushedAuthorizationRequests ?? false,
+    profile: body.profile === undefined ? current?.profile ?? null : body.profile,
+  }
 }

@@ -18,6 +18,7 @@ import familyRoutes from './families.js'
 import sessionRoutes from './sessions.js'
 import keyRoutes from './keys.js'
 import auditRoutes from './audit.js'
+import accountMailRoutes from './account_mail.js'
 
 export const ADMIN_PREFIX = '/admin'
 
@@ -48,4 +49,5 @@ export default async function adminRoutes (app: FastifyInstance): Promise<void> 
   await app.register(sessionRoutes)
   await app.register(keyRoutes)
   await app.register(auditRoutes)
+  await app.register(accountMailRoutes)
 }

@@ -6,6 +6,7 @@
  */
 import { OAuthError } from '../../errors.js'
 import type { FactorSummary } from '../../domain/second_factors.js'
+import { authMethodOf } from '../../domain/clients.js'
 import type { AuditEventRecord, ClientRecord, RefreshFamily, SessionRecord, StoredKey, UserRecord } from '../../storage/types.js'
 
 export function clientView (client: ClientRecord) {
@@ -20,8 +21,15 @@ export function clientView (client: ClientRecord) {
     backchannel_logout_uri: client.backchannelLogoutUri,
     scopes: client.scopes,
     audiences: client.audiences,
+    exchange_audiences: client.exchangeAudiences ?? [],
     require_pkce: client.requirePkce,
     require_mfa: client.requireMfa ?? false,
+    token_endpoint_auth_method: authMethodOf(client),
+    jwks: client.jwks ?? null,
+    jwks_uri: client.jwksUri ?? null,
+    require_pushed_authorization_requests: client.requirePushedAuthorizationRequests ?? false,
+    profile: client.profile ?? null,
+    dpop_bound_access_tokens: client.dpopBoundAccessTokens ?? false,
     disabled: client.disabled ?? false,
     origin: client.origin ?? 'admin',
     created_at: client.createdAt?.toISOString() ?? null,

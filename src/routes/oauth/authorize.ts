@@ -15,6 +15,8 @@ import {
   AuthorizationPageError, AuthorizationRedirectError, validateAuthorizationRequest,
 } from '../../domain/authorization_request.js'
 import { clientIdentityUnproven } from '../../domain/native_apps.js'
+import { pushedRequestsRequired, requestReferenceId } from '../../domain/pushed_authorization.js'
+import { requestObjectParameters } from '../../domain/request_object.js'
 import { ENDPOINTS } from '../well_known/discovery.js'
 import { publicIssuer } from '../../http/public_issuer.js'
 import { mfaDemanded } from './sign_in.js'
@@ -38,7 +40,14 @@ export default async function authorizeRoute (app: FastifyInstance) {
     const jar = cookieJarFor(request)
     let req
     try {
-      req = await validateAuthorizationRequest(params, (id) => app.clientCache.find(id))
+      req = await validateAuthorizationRequest(params, (id) => app.clientCache.find(id), {
+        pushed: async (requestUri, client) => {
+          const id = requestReferenceId(requestUri)
+          return id === undefined ? null : app.pushedAuthorizations.consume(id, client.id, new Date())
+        },
+        requestObject: (jwt, client) => requestObjectParameters(jwt, client, { keys: app.clientKeys, issuer, policy: app.config.policy.clientKeys }),
+        pushRequired: (client) => pushedRequestsRequired(client, app.config.policy),
+      })
     } catch (err) {
       if (err instanceof AuthorizationPageError) {
         request.log.info({ event: 'authorization_request_rejected', reason: err.message }, 'authorization request rejected')

@@ -24,9 +24,13 @@ import { accessTokenHolderActive, liveUser, sessionLive } from './token_subject.
 const INACTIVE = { active: false }
 
 function describe (claims: JWTPayload, tokenType: string) {
+  // RFC 9449 §6.2: a DPoP-bound token is introspected with its `cnf` and token_type DPoP.
+  const cnf = claims.cnf && typeof claims.cnf === 'object' ? claims.cnf as { jkt?: unknown } : undefined
+  const jkt = typeof cnf?.jkt === 'string' ? cnf.jkt : undefined
   return {
     active: true,
-    token_type: tokenType,
+    token_type: jkt && tokenType === 'Bearer' ? 'DPoP' : tokenType,
+    ...(jkt ? { cnf: { jkt } } : {}),
     scope: claims.scope,
     client_id: claims.client_id,
     sub: claims.sub,

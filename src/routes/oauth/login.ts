@@ -22,10 +22,11 @@ import type { Locale } from '../../i18n/messages.js'
 import { publicIssuer } from '../../http/public_issuer.js'
 import { ENDPOINTS } from '../well_known/discovery.js'
 import {
-  BROWSER_COOKIE, SESSION_COOKIE, browserErrorPages, carriedLocale, completeParked, cookie, cookieJarFor, expiredRequestPage, pageContext, redirect,
+  BROWSER_COOKIE, browserErrorPages, carriedLocale, completeParked, cookie, expiredRequestPage, pageContext, redirect,
   sendErrorPage, sendPage, withLocale, type PageText,
 } from './browser.js'
 import { t, tn } from '../../i18n/messages.js'
+import { ACCOUNT_PAGES } from '../../domain/accounts.js'
 import { queryOf } from './authorize.js'
 import { ACCOUNT_CLIENT_ID } from '../../domain/sso.js'
 import { afterFactor } from './sign_in.js'
@@ -33,6 +34,7 @@ import { PASSKEY_SCRIPTS } from '../static.js'
 import { loginPage } from './views.js'
 import { InvalidRequest } from '../../errors.js'
 import { overLongParameter, parameterLimit, tooLongDescription } from '../../domain/parameter_limits.js'
+import { checkPassword, startSession } from './password_sign_in.js'
 
 /**
  * One value of a form field; undefined when absent or repeated. Over its limit (parameter_limits.ts)
@@ -54,6 +56,15 @@ export function overLongPage (reply: FastifyReply, form: unknown, title: PageTex
   return name === undefined ? undefined : sendErrorPage(reply, 400, title, (l) => t(l, 'error.tooLong', { name, limit: parameterLimit(name) }))
 }
 
+/** "Forgot password?" (and "Create an account" when SIGNUP=open), keeping the request and language. */
+function accountLinks (request: FastifyRequest, parked: ParkedRequest, locale: Locale) {
+  const issuer = publicIssuer(request)
+  const lang = carriedLocale(request)
+  const links = [{ href: withLocale(`${issuer}${ACCOUNT_PAGES.forgot}?request=${parked.id}`, lang), text: t(locale, 'login.forgot') }]
+  if (request.server.config.signup === 'open') links.push({ href: withLocale(`${issuer}${ACCOUNT_PAGES.signup}?request=${parked.id}`, lang), text: t(locale, 'login.signup') })
+  return links
+}
+
 export default async function loginRoute (app: FastifyInstance) {
   browserErrorPages(app)
   function render (reply: FastifyReply, status: number, parked: ParkedRequest, browser: string, username?: string, error?: (l: Locale) => string, passkeyFailed = false) {
@@ -70,6 +81,7 @@ export default async function loginRoute (app: FastifyInstance) {
       clientName: parked.client.id === ACCOUNT_CLIENT_ID ? t(ctx.locale, 'account.client') : parked.client.name,
       username,
       error: error?.(ctx.locale),
+      links: accountLinks(reply.request, parked, ctx.locale),
     })
     // After a successful sign-in the form's response redirects to the client (or to consent).
     return sendPage(reply, status, page, [parked.redirectUri])
@@ -99,35 +111,18 @@ export default async function loginRoute (app: FastifyInstance) {
     const password = field(form, 'password')
     if (!username || !password) return render(reply, 400, parked, browser, username, (l) => t(l, 'login.error.missing'))
 
-    const clientId = parked.client.id
-    const ip = request.ip
-    // Back-off before any password check; unknown usernames are throttled like known ones.
-    const decision = await app.loginThrottle.check(username, ip)
-    if (!decision.allowed) {
-      await app.audit.record({ type: 'login_throttled', clientId, ip, detail: { retry_after: decision.retryAfter, via: 'login_form' } })
-      reply.header('retry-after', String(decision.retryAfter))
-      return render(reply, 429, parked, browser, username, (l) => tn(l, 'login.error.throttled', decision.retryAfter))
+    const check = await checkPassword(app, request, { username, password, clientId: parked.client.id, via: 'login_form' })
+    if (!check.ok && check.reason === 'throttled') {
+      reply.header('retry-after', String(check.retryAfter))
+      return render(reply, 429, parked, browser, username, (l) => tn(l, 'login.error.throttled', check.retryAfter))
     }
-
-    const user = await app.usersRepository.findByUsername(username)
-    // Always run argon2, also for unknown users, so timing does not reveal which usernames exist.
-    const ok = await app.passwordHasher.verify(user?.passwordHash ?? null, password)
-    if (!user || !ok || user.disabled) {
-      await app.loginThrottle.failed(username, ip)
-      // As in the password grant: the subject is the user id, never the typed username.
-      await app.audit.record({
-        type: 'login_failed', subject: user?.id ?? null, clientId, ip,
-        detail: { reason: !user ? 'unknown_user' : user.disabled && ok ? 'disabled' : 'bad_password', via: 'login_form' },
-      })
-      return render(reply, 401, parked, browser, username, (l) => t(l, 'login.error.incorrect'))
+    if (!check.ok && check.reason === 'unverified') {
+      // Self-registered, address not yet confirmed: a new link (within the per-address cap).
+      await app.accounts.sendVerification(check.user, { issuer: publicIssuer(request), locale: pageContext(request).locale, ip: request.ip })
+      return render(reply, 403, parked, browser, username, (l) => t(l, 'login.error.unverified'))
     }
-    await app.loginThrottle.succeeded(username, ip)
-    await app.audit.record({ type: 'login_succeeded', actor: user.id, subject: user.id, clientId, ip, detail: { via: 'login_form' } })
-    if (app.passwordHasher.needsRehash(user.passwordHash)) {
-      await app.usersRepository.updatePasswordHash(user.id, await app.passwordHasher.hash(password))
-    }
-
+    if (!check.ok) return render(reply, 401, parked, browser, username, (l) => t(l, 'login.error.incorrect'))
     // RFC 8176 `pwd`; a second factor or an enrolment may follow (./sign_in.ts).
-    return afterFactor(app, request, reply, parked, browser, user, ['pwd'])
+    return afterFactor(app, request, reply, parked, browser, check.user, ['pwd'])
   })
 }

@@ -12,7 +12,8 @@ import type { ParkedRequest } from '../../domain/sso.js'
 import { publicIssuer } from '../../http/public_issuer.js'
 import type { ClientRecord, SessionRecord, UserRecord } from '../../storage/types.js'
 import { ENDPOINTS } from '../well_known/discovery.js'
-import { SESSION_COOKIE, carriedLocale, completeParked, cookie, cookieJarFor, redirect, withLocale } from './browser.js'
+import { carriedLocale, completeParked, redirect, withLocale } from './browser.js'
+import { startSession } from './password_sign_in.js'
 
 /** Whether MFA is demanded for this sign-in: globally, by the client, for the user, or by acr_values. */
 export function mfaDemanded (app: FastifyInstance, client: ClientRecord, user: UserRecord, acrValues: readonly string[]): boolean {
@@ -51,16 +52,11 @@ export async function afterFactor (app: FastifyInstance, request: FastifyRequest
  * browser's parked requests to a new binding secret, and marks the request authenticated.
  */
 export async function establishSession (app: FastifyInstance, request: FastifyRequest, reply: FastifyReply, parked: ParkedRequest, browser: string, user: UserRecord, amr: string[]): Promise<{ session: SessionRecord, browser: string }> {
-  const current = await app.sso.currentSession(cookie(request, SESSION_COOKIE))
-  const { session, secret } = await app.sso.signIn(user, current, amr)
-  const jar = cookieJarFor(request)
-  jar.set(reply, SESSION_COOKIE, secret)
   // A binding secret known before the sign-in (planted, or read off this device) must not carry
   // over into the consent step: the parked requests move to a new one.
-  const rotated = jar.rotateBrowserSecret(reply)
-  await app.sso.rebindBrowser(browser, rotated)
-  await app.sso.markAuthenticated(parked.id, session.id)
-  return { session, browser: rotated }
+  const started = await startSession(app, request, reply, user, browser, amr)
+  await app.sso.markAuthenticated(parked.id, started.session.id)
+  return started
 }
 
 /** Consent when needed, else the code goes back to the application (or the account page). */

@@ -8,6 +8,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { Config } from '../../config/env.js'
 import { grants } from '../../grants/index.js'
 import { CLIENT_AUTH_METHODS } from '../../domain/client_auth.js'
+import { CLIENT_SIGNING_ALGS } from '../../domain/client_keys.js'
 import { USER_BASELINE_SCOPES } from '../../domain/scopes.js'
 import { SIGNING_ALGS } from '../../config/defaults.js'
 import { publicIssuer } from '../../http/public_issuer.js'
@@ -15,6 +16,7 @@ import { CODE_CHALLENGE_METHODS } from '../../domain/pkce.js'
 import { CLAIMS_SUPPORTED } from '../../domain/oidc_claims.js'
 import { ACR_VALUES } from '../../domain/authentication_methods.js'
 import { PROMPT_VALUES, RESPONSE_MODES, RESPONSE_TYPES } from '../../domain/authorization_request.js'
+import { DEVICE_CODE_GRANT } from '../../domain/device_flow.js'
 import { LOCALES } from '../../i18n/messages.js'
 
 /** Endpoint paths, relative to the issuer; routes register these same constants. */
@@ -22,6 +24,8 @@ export const ENDPOINTS = {
   token: '/token',
   revocation: '/revoke',
   introspection: '/introspect',
+  /** RFC 9126 pushed authorization requests. */
+  pushedAuthorization: '/par',
   jwks: '/jwks',
   authorization: '/authorize',
   userinfo: '/userinfo',
@@ -40,9 +44,12 @@ export const ENDPOINTS = {
   account: '/account',
   /** RFC 7591 registration; RFC 7592 client configuration at `${registration}/${client_id}`. */
   registration: '/register',
+  /** RFC 8628 §3.1 device authorization endpoint, and §3.3 the verification URI (a hosted page). */
+  deviceAuthorization: '/device_authorization',
+  device: '/device',
 } as const
 
-export function metadata (config: Pick<Config, 'issuer'> & Partial<Pick<Config, 'clientMetadataDocuments' | 'registration'>>, signingAlgs: string[]) {
+export function metadata (config: Pick<Config, 'issuer'> & Partial<Pick<Config, 'clientMetadataDocuments' | 'registration'>> & { pushRequired?: boolean }, signingAlgs: string[], dpopAlgs: readonly string[] = []) {
   const { issuer } = config
   const registration = config.registration !== undefined && config.registration !== 'off'
     ? { registration_endpoint: issuer + ENDPOINTS.registration }
@@ -55,8 +62,13 @@ export function metadata (config: Pick<Config, 'issuer'> & Partial<Pick<Config, 
         authorization_endpoint: issuer + ENDPOINTS.authorization,
         userinfo_endpoint: issuer + ENDPOINTS.userinfo,
         end_session_endpoint: issuer + ENDPOINTS.endSession,
+        // RFC 9126 §5.
+        pushed_authorization_request_endpoint: issuer + ENDPOINTS.pushedAuthorization,
+        require_pushed_authorization_requests: config.pushRequired === true,
       }
     : {}
+  // RFC 8628 §4: advertised while the device_code grant is registered.
+  const device = grants.some((g) => g.grantType === DEVICE_CODE_GRANT) ? { device_authorization_endpoint: issuer + ENDPOINTS.deviceAuthorization } : {}
   return {
     issuer,
     ...browser,
@@ -64,6 +76,7 @@ export function metadata (config: Pick<Config, 'issuer'> & Partial<Pick<Config, 
     jwks_uri: issuer + ENDPOINTS.jwks,
     revocation_endpoint: issuer + ENDPOINTS.revocation,
     introspection_endpoint: issuer + ENDPOINTS.introspection,
+    ...device,
     grant_types_supported: grants.map((g) => g.grantType),
     response_types_supported: codeFlow ? [...RESPONSE_TYPES] : [] as string[],
     response_modes_supported: codeFlow ? [...RESPONSE_MODES] : [] as string[],
@@ -73,6 +86,10 @@ export function metadata (config: Pick<Config, 'issuer'> & Partial<Pick<Config, 
     token_endpoint_auth_methods_supported: [...CLIENT_AUTH_METHODS],
     revocation_endpoint_auth_methods_supported: authMethods,
     introspection_endpoint_auth_methods_supported: authMethods,
+    // private_key_jwt (RFC 8414 §2): the algorithms client assertions may use.
+    token_endpoint_auth_signing_alg_values_supported: [...CLIENT_SIGNING_ALGS],
+    revocation_endpoint_auth_signing_alg_values_supported: [...CLIENT_SIGNING_ALGS],
+    introspection_endpoint_auth_signing_alg_values_supported: [...CLIENT_SIGNING_ALGS],
     subject_types_supported: ['public'],
     id_token_signing_alg_values_supported: signingAlgs,
     // RFC 9068 access tokens are signed with the same keys.
@@ -82,9 +99,14 @@ export function metadata (config: Pick<Config, 'issuer'> & Partial<Pick<Config, 
     ...(codeFlow ? { acr_values_supported: [...ACR_VALUES] } : {}),
     // OIDC Discovery §3: the languages the hosted pages are rendered in (the message catalogues).
     ...(codeFlow ? { ui_locales_supported: [...LOCALES] } : {}),
+    // RFC 9449 §5.1: the algorithms the proof validator accepts (the token endpoint and /userinfo).
+    ...(dpopAlgs.length ? { dpop_signing_alg_values_supported: [...dpopAlgs] } : {}),
     claims_parameter_supported: false,
-    request_parameter_supported: false,
+    // RFC 9101: signed request objects by value; by reference only the request_uri /par issues
+    // (RFC 9126), which is not what request_uri_parameter_supported advertises (fetching URLs).
+    request_parameter_supported: codeFlow,
     request_uri_parameter_supported: false,
+    request_object_signing_alg_values_supported: codeFlow ? [...CLIENT_SIGNING_ALGS] : [] as string[],
     // RFC 9207: every authorization response carries iss.
     authorization_response_iss_parameter_supported: codeFlow,
     backchannel_logout_supported: codeFlow,
@@ -105,7 +127,10 @@ export default async function discoveryRoutes (app: FastifyInstance) {
     const algs = [...new Set([app.config.policy.signingAlg, ...app.keyring.published().map((k) => k.alg)])]
       .filter((a) => (SIGNING_ALGS as readonly string[]).includes(a))
     // Behind a trusted proxy without ISSUER, the issuer is the request's public origin.
-    return metadata({ issuer: publicIssuer(request), clientMetadataDocuments: app.config.clientMetadataDocuments, registration: app.config.registration }, algs)
+    return metadata({
+      issuer: publicIssuer(request), clientMetadataDocuments: app.config.clientMetadataDocuments, registration: app.config.registration,
+      pushRequired: app.config.policy.pushedAuthorizationRequests.required,
+    }, algs, app.dpop.algorithms)
   }
   const options = { logLevel: 'warn' as const }
   app.get('/.well-known/openid-configuration', options, handler)

@@ -1,17 +1,22 @@
 /** Client repository on Prisma. @module */
 import type { PrismaClient } from '../../generated/prisma/client.js'
-import type { Prisma } from '../../generated/prisma/client.js'
+import { Prisma } from '../../generated/prisma/client.js'
 import type { ClientOrigin, ClientRecord, ClientStore } from '../types.js'
 
 type Row = Awaited<ReturnType<PrismaClient['client']['findUnique']>>
 
 function record (row: NonNullable<Row>): ClientRecord {
-  return { ...row, origin: row.origin as ClientOrigin, metadata: row.metadata as Record<string, unknown> | null }
+  return { ...row, origin: row.origin as ClientOrigin, metadata: row.metadata as Record<string, unknown> | null, jwks: row.jwks as ClientRecord['jwks'] }
 }
 
 function data<T extends Partial<ClientRecord>> (client: T) {
-  const { metadata, ...rest } = client
-  return { ...rest, ...(metadata === undefined ? {} : { metadata: (metadata ?? undefined) as Prisma.InputJsonValue | undefined }) }
+  const { metadata, jwks, ...rest } = client
+  return {
+    ...rest,
+    ...(metadata === undefined ? {} : { metadata: (metadata ?? undefined) as Prisma.InputJsonValue | undefined }),
+    // null clears the set (the client moved to jwks_uri).
+    ...(jwks === undefined ? {} : { jwks: jwks === null ? Prisma.DbNull : jwks as unknown as Prisma.InputJsonValue }),
+  }
 }
 
 export function prismaClientStore (prisma: PrismaClient): ClientStore {

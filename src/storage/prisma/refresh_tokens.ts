@@ -35,21 +35,28 @@ interface TokenRow {
   revoked_at: Date | null
 }
 
-interface ExchangeRow extends TokenRow {
+/** Timestamps come as seconds since the epoch: a float parses far cheaper than a timestamp on this hot path. */
+interface ExchangeRow extends Omit<TokenRow, 'expires_at' | 'created_at' | 'consumed_at' | 'revoked_at'> {
+  expires_epoch: number
+  created_epoch: number
+  consumed_epoch: number | null
+  revoked_epoch: number | null
   user_active: boolean
   client_active: boolean
+  session_active: boolean
   granted_scope: string
   family_ended: boolean
   successor_jti: string | null
   successor_kid: string | null
   successor_scope: string | null
-  successor_expires_at: Date | null
+  successor_expires_epoch: number | null
   successor_live: boolean | null
   new_scope: string | null
-  /** Seconds since the epoch (a float parses cheaper than a timestamp on this hot path). */
   new_expires_epoch: number | null
   rotated: boolean
 }
+
+const epoch = (seconds: number) => new Date(seconds * 1000)
 
 function toRecord (row: TokenRow): RefreshTokenRecord {
   return {
@@ -70,15 +77,28 @@ function toRecord (row: TokenRow): RefreshTokenRecord {
 
 /**
  * The refresh grant in one statement, so one round trip and one commit. `target` reads the token
- * with what decides whether it may still be used: its user's and client's state, the family's
- * scope as the client ($2's record), the user (their scopes, or the baseline $9) and, for a
- * third-party client, the user's consent allow it now (`granted_scope`, in the family's order),
- * the family's end (family start + $8 seconds), and the successor an earlier consumption issued.
- * Only when the token is live, was issued to $2, covers the requested resources ($7), its user and
- * client are active, something of its scope is left and the family has not ended, `consumed`
- * consumes it (recording its successor $4) and `successor` inserts $4 with the narrowed scope and
- * an expiry capped at the family's end; family, user, client, audience, session and family start
- * are inherited.
+ * by primary key with what decides whether it may still be used: its user's, client's and browser
+ * session's state,
+ * the family's scope as the client ($2's record), the user (their scopes, or the baseline $9) and,
+ * for a third-party client, the user's consent allow it now (`granted_scope`, in the family's
+ * order), the family's end (family start + $8 seconds), and the successor an earlier consumption
+ * issued. Only when the token is live, was issued to $2, covers the requested resources ($7), its
+ * user and client are active, its session (if any) has not ended, something of its scope is left
+ * and the family has not ended,
+ * `consumed` consumes it (recording its successor $4) and `successor` inserts $4 with the narrowed
+ * scope and an expiry capped at the family's end, naming its parent; family, user, client,
+ * audience, session and family start are inherited.
+ *
+ * Kept cheap, as it runs for every refresh: `consumed` updates the row `target` read by its ctid
+ * (no second index descent); it changes no indexed column, so the update is HOT (schema.prisma);
+ * the narrowing builds a new scope string only when some scope was taken away (the common case is
+ * one `<@` per source); the consent is read only for a third-party client; timestamps travel as
+ * epoch seconds.
+ *
+ * The session row is locked FOR KEY SHARE until the commit: ending a session locks it FOR UPDATE
+ * (prismaSessionStore.end), so a logout waits for a rotation in flight and then revokes its
+ * successor too, and a rotation that starts during a logout waits for it and sees the session ended.
+ * Both take the session before the token rows, so they cannot deadlock.
  *
  * Atomic like a transaction: a concurrent UPDATE of the same row waits for ours and then re-checks
  * its WHERE clause against the new row version, so exactly one caller consumes. `target` is read
@@ -87,65 +107,91 @@ function toRecord (row: TokenRow): RefreshTokenRecord {
  */
 const EXCHANGE_SQL = `
   WITH target AS (
-    SELECT t.jti, t.family_id, t.user_id::text AS user_id, t.client_id, t.scope, t.audience, t.kid, t.session_id,
+    SELECT t.ctid AS row_id, t.jti, t.family_id, t.user_id, t.client_id, t.scope, t.audience, t.kid, t.session_id,
            t.expires_at, t.created_at, t.consumed_at, t.revoked_at, t.family_created_at, t.successor_jti,
            (t.user_id IS NULL OR (u.id IS NOT NULL AND NOT u.disabled)) AS user_active,
            (c.client_id IS NOT NULL AND NOT c.disabled) AS client_active,
+           (t.session_id IS NULL OR COALESCE(
+             (SELECT s.ended_at IS NULL FROM sessions s WHERE s.id = t.session_id FOR KEY SHARE), false)) AS session_active,
            date_trunc('second', t.family_created_at) + $8::int * interval '1 second' AS family_ends_at,
-           array_to_string(ARRAY(
-             SELECT g.s FROM unnest(string_to_array(t.scope, ' ')) WITH ORDINALITY AS g(s, i)
-             WHERE g.s = ANY (c.scopes)
-               AND (t.user_id IS NULL OR g.s = ANY ($9::text[]) OR g.s = ANY (u.scopes))
-               AND (t.user_id IS NULL OR c.first_party OR g.s = ANY (k.scopes))
-             ORDER BY g.i), ' ') AS granted_scope,
-           n.kid AS successor_kid, n.scope AS successor_scope, n.expires_at AS successor_expires_at,
-           (n.consumed_at IS NULL AND n.revoked_at IS NULL AND n.expires_at > $3) AS successor_live
+           CASE WHEN string_to_array(t.scope, ' ') <@ c.scopes
+                 AND (t.user_id IS NULL OR string_to_array(t.scope, ' ') <@ ($9::text[] || u.scopes))
+                 AND (t.user_id IS NULL OR c.first_party OR string_to_array(t.scope, ' ') <@
+                      (SELECT k.scopes FROM consents k WHERE k.user_id = t.user_id AND k.client_id = t.client_id))
+             THEN t.scope
+             ELSE array_to_string(ARRAY(
+               SELECT g.s FROM unnest(string_to_array(t.scope, ' ')) WITH ORDINALITY AS g(s, i)
+               WHERE g.s = ANY (c.scopes)
+                 AND (t.user_id IS NULL OR g.s = ANY ($9::text[]) OR g.s = ANY (u.scopes))
+                 AND (t.user_id IS NULL OR c.first_party OR ARRAY[g.s] <@
+                      (SELECT k.scopes FROM consents k WHERE k.user_id = t.user_id AND k.client_id = t.client_id))
+               ORDER BY g.i), ' ')
+           END AS granted_scope
     FROM refresh_tokens t
     LEFT JOIN users u ON u.id = t.user_id
     LEFT JOIN clients c ON c.client_id = t.client_id
-    LEFT JOIN consents k ON k.user_id = t.user_id AND k.client_id = t.client_id
-    LEFT JOIN refresh_tokens n ON n.jti = t.successor_jti
     WHERE t.jti = $1
   ), consumed AS (
     UPDATE refresh_tokens r SET consumed_at = $3, successor_jti = $4
     FROM target
-    WHERE r.jti = target.jti AND r.client_id = $2 AND target.user_active AND target.client_active
+    WHERE r.ctid = target.row_id AND r.jti = $1 AND target.client_id = $2 AND target.user_active AND target.client_active AND target.session_active
       AND (target.granted_scope <> '' OR target.scope = '') AND target.family_ends_at > $3
-      AND ($7::text[] IS NULL OR r.audience @> $7::text[])
+      AND ($7::text[] IS NULL OR target.audience @> $7::text[])
       AND r.consumed_at IS NULL AND r.revoked_at IS NULL AND r.expires_at > $3
-    RETURNING r.family_id, r.user_id, r.client_id, r.audience, r.session_id, r.family_created_at, target.granted_scope, target.family_ends_at
+    RETURNING r.jti, r.family_id, r.user_id, r.client_id, r.audience, r.session_id, r.family_created_at, target.granted_scope, target.family_ends_at
   ), successor AS (
-    INSERT INTO refresh_tokens (jti, family_id, user_id, client_id, scope, audience, kid, session_id, expires_at, family_created_at)
-    SELECT $4, family_id, user_id, client_id, granted_scope, audience, $5, session_id, LEAST($6, family_ends_at), family_created_at FROM consumed
+    INSERT INTO refresh_tokens (jti, family_id, user_id, client_id, scope, audience, kid, session_id, expires_at, family_created_at, parent_jti)
+    SELECT $4, family_id, user_id, client_id, granted_scope, audience, $5, session_id, LEAST($6, family_ends_at), family_created_at, jti FROM consumed
     RETURNING scope, expires_at
   )
-  SELECT target.jti, target.family_id, target.user_id, target.client_id, target.scope, target.audience, target.kid, target.session_id,
-         target.expires_at, target.created_at, target.consumed_at, target.revoked_at, target.user_active, target.client_active,
-         target.granted_scope, target.family_ends_at <= $3 AS family_ended, target.successor_jti, target.successor_kid,
-         target.successor_scope, target.successor_expires_at, target.successor_live,
+  SELECT target.jti, target.family_id, target.user_id::text AS user_id, target.client_id, target.scope, target.audience, target.kid, target.session_id,
+         extract(epoch FROM target.expires_at)::float8 AS expires_epoch, extract(epoch FROM target.created_at)::float8 AS created_epoch,
+         extract(epoch FROM target.consumed_at)::float8 AS consumed_epoch, extract(epoch FROM target.revoked_at)::float8 AS revoked_epoch,
+         target.user_active, target.client_active, target.session_active, target.granted_scope, target.family_ends_at <= $3 AS family_ended,
+         target.successor_jti, n.kid AS successor_kid, n.scope AS successor_scope,
+         extract(epoch FROM n.expires_at)::float8 AS successor_expires_epoch,
+         (n.consumed_at IS NULL AND n.revoked_at IS NULL AND n.expires_at > $3) AS successor_live,
          s.scope AS new_scope, extract(epoch FROM s.expires_at)::float8 AS new_expires_epoch, (s.scope IS NOT NULL) AS rotated
-  FROM target LEFT JOIN successor s ON TRUE`
+  FROM target LEFT JOIN successor s ON TRUE LEFT JOIN refresh_tokens n ON n.jti = target.successor_jti`
 
-/** {@link RefreshTokenStore.exchange} on `pool` (also run alone by the bench as the database's ceiling). */
-export async function exchangeRefreshToken (pool: pg.Pool, request: RefreshExchange): Promise<RefreshExchangeResult | null> {
+/**
+ * {@link RefreshTokenStore.exchange} on `pool` (also run alone by the bench as the database's ceiling;
+ * a test runs it on a client inside an open transaction).
+ */
+export async function exchangeRefreshToken (pool: Pick<pg.Pool, 'query'>, request: RefreshExchange): Promise<RefreshExchangeResult | null> {
   const { jti, clientId, resources, successor, now, familyMaxAge, userBaselineScopes } = request
   const { rows } = await pool.query<ExchangeRow>({
     // Named: PostgreSQL parses and plans it once per connection.
-    name: 'stamp_refresh_exchange_v2',
+    name: 'stamp_refresh_exchange_v4',
     text: EXCHANGE_SQL,
     values: [jti, clientId, now, successor.jti, successor.kid, successor.expiresAt, resources ?? null, familyMaxAge, userBaselineScopes],
   })
   const row = rows[0]
   if (!row) return null
   return {
-    record: { ...toRecord(row), userActive: row.user_active },
+    record: {
+      jti: row.jti,
+      familyId: row.family_id,
+      userId: row.user_id,
+      clientId: row.client_id,
+      scope: row.scope,
+      audience: row.audience ?? [],
+      kid: row.kid,
+      sessionId: row.session_id,
+      expiresAt: epoch(row.expires_epoch),
+      createdAt: epoch(row.created_epoch),
+      consumedAt: row.consumed_epoch === null ? null : epoch(row.consumed_epoch),
+      revokedAt: row.revoked_epoch === null ? null : epoch(row.revoked_epoch),
+      userActive: row.user_active,
+    },
     clientActive: row.client_active,
+    sessionActive: row.session_active,
     grantedScope: row.granted_scope,
     familyEnded: row.family_ended,
     rotated: row.rotated,
-    issued: row.rotated ? { scope: row.new_scope!, expiresAt: new Date(row.new_expires_epoch! * 1000) } : null,
+    issued: row.rotated ? { scope: row.new_scope!, expiresAt: epoch(row.new_expires_epoch!) } : null,
     successor: row.successor_jti && row.successor_kid
-      ? { jti: row.successor_jti, kid: row.successor_kid, scope: row.successor_scope!, expiresAt: row.successor_expires_at!, live: row.successor_live === true }
+      ? { jti: row.successor_jti, kid: row.successor_kid, scope: row.successor_scope!, expiresAt: epoch(row.successor_expires_epoch!), live: row.successor_live === true }
       : null,
   }
 }
@@ -261,22 +307,24 @@ async function countRevokedFamilies (prisma: PrismaClient, where: { userId?: str
 type Tx = Pick<PrismaClient, '$queryRawUnsafe'>
 
 /**
- * Key revocation's statement ($1 kid, $2 now): the live tokens signed with the key, found through
- * the partial index of live tokens (`refresh_tokens_live_kid_idx`, whose predicate is spelled
- * `num_nulls(consumed_at, revoked_at) = 2`), name the families to revoke;
- * every not-yet-revoked row of those families is revoked (through the family index; the family
- * list is an array computed first, so the plan does not hinge on how many rows the planner
- * guesses the live tokens are among the history). History —
- * consumed, revoked and expired rows, however many — is never read. A family whose live token a
- * newer key signed is left alone: its consumed ancestors cannot be used again (presenting one is
- * reuse, which revokes the family), and the revoked key no longer verifies anything.
+ * Key revocation's statement ($1 kid, $2 now): the live tokens signed with the key, found among its
+ * unexpired tokens (`refresh_tokens_kid_expires_at_idx`), name the families to revoke; every
+ * not-yet-revoked row of those families is revoked (through the family index; the family list is
+ * an array computed first, so the plan does not hinge on how many rows the planner guesses the
+ * live tokens are). Expired history is never read. Consumed and revoked tokens that have not
+ * expired are read, not written: no index can tell them from live ones without naming consumed_at,
+ * which would cost every refresh its HOT update (schema.prisma); retention keeps them to the
+ * margin, and bench/revoke_scale.ts times the statement over a million of them.
+ * A family whose live token a newer key signed is left alone: its consumed ancestors cannot be
+ * used again (presenting one is reuse, which revokes the family), and the revoked key no longer
+ * verifies anything.
  */
 export const REVOKE_BY_KID_SQL = `
   WITH revoked AS (
     UPDATE refresh_tokens SET revoked_at = $2
     WHERE revoked_at IS NULL AND family_id = ANY (ARRAY(
       SELECT DISTINCT family_id FROM refresh_tokens
-      WHERE kid = $1 AND num_nulls(consumed_at, revoked_at) = 2 AND expires_at > $2))
+      WHERE kid = $1 AND expires_at > $2 AND consumed_at IS NULL AND revoked_at IS NULL))
     RETURNING family_id
   )
   SELECT count(DISTINCT family_id)::int AS families FROM revoked`

@@ -1,6 +1,9 @@
 /**
  * SSO session repository on Prisma. Ending a session and revoking the refresh-token families bound
- * to it happen in one transaction, and only once: a second logout finds the session ended.
+ * to it happen in one transaction, and only once: a second logout finds the session ended. The
+ * refresh statement refuses a token of an ended session and holds the session row FOR KEY SHARE,
+ * which the FOR UPDATE here waits for: once `end` has the lock, no rotation of the session is in
+ * flight and none can start before the commit, so one revoking statement reaches every family.
  *
  * @module
  */
@@ -43,21 +46,16 @@ export function prismaSessionStore (prisma: PrismaClient): SessionStore {
 
     async end (id, now) {
       return prisma.$transaction(async (tx) => {
-        const { count } = await tx.session.updateMany({ where: { id, endedAt: null }, data: { endedAt: now } })
-        if (count !== 1) return null
-        const session = await tx.session.findUniqueOrThrow({ where: { id } })
-        // A rotation that had locked a token of these families commits a successor this statement's
-        // snapshot does not see; it waited for that rotation, so the next statement sees it. Repeat
-        // until nothing is left (each round needs a concurrent rotation; bounded all the same).
-        let refreshFamiliesRevoked = 0
-        for (let round = 0; round < 20; round++) {
-          const revoked = await tx.$executeRaw`
-            UPDATE refresh_tokens SET revoked_at = ${now}
-            WHERE revoked_at IS NULL
-              AND family_id IN (SELECT family_id FROM refresh_tokens WHERE session_id = ${id})`
-          if (revoked === 0) break
-          refreshFamiliesRevoked += revoked
-        }
+        // FOR UPDATE (not the UPDATE's weaker lock): it conflicts with the refresh statement's FOR KEY SHARE.
+        const locked = await tx.$queryRaw<Array<{ ended: boolean }>>`
+          SELECT ended_at IS NOT NULL AS ended FROM sessions WHERE id = ${id} FOR UPDATE`
+        if (locked.length !== 1 || locked[0].ended) return null
+        const session = await tx.session.update({ where: { id }, data: { endedAt: now } })
+        // A statement of its own, after the lock: its snapshot sees what rotations in flight committed.
+        const refreshFamiliesRevoked = await tx.$executeRaw`
+          UPDATE refresh_tokens SET revoked_at = ${now}
+          WHERE revoked_at IS NULL
+            AND family_id IN (SELECT family_id FROM refresh_tokens WHERE session_id = ${id})`
         return { session, refreshFamiliesRevoked }
       })
     },

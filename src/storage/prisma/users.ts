@@ -3,7 +3,10 @@ import type pg from 'pg'
 import type { PrismaClient } from '../../generated/prisma/client.js'
 import type { UserRecord, UserStore, UsernameForms } from '../types.js'
 
-const fields = { id: true, username: true, email: true, passwordHash: true, disabled: true, scopes: true, mfaRequired: true } as const
+export const USER_FIELDS = {
+  id: true, username: true, email: true, passwordHash: true, disabled: true, scopes: true, emailVerifiedAt: true, verificationPending: true, mfaRequired: true,
+} as const
+const fields = USER_FIELDS
 
 /** `forms` says how usernames compare (domain/usernames.ts); storage only applies it. */
 export function prismaUserStore (prisma: PrismaClient, pool: pg.Pool, forms: UsernameForms): UserStore {
@@ -13,8 +16,8 @@ export function prismaUserStore (prisma: PrismaClient, pool: pg.Pool, forms: Use
     // which then wins over the key's holder.
     async findByUsername (username) {
       const { rows } = await pool.query<UserRecord>({
-        name: 'stamp_user_by_username_key_v2',
-        text: 'SELECT id, username, email, password_hash AS "passwordHash", disabled, scopes, mfa_required AS "mfaRequired" FROM users WHERE username_key = $1 OR (username_key IS NULL AND username = $2) ORDER BY (username = $2) DESC LIMIT 1',
+        name: 'stamp_user_by_username_key_v3',
+        text: 'SELECT id, username, email, password_hash AS "passwordHash", disabled, scopes, email_verified_at AS "emailVerifiedAt", verification_pending AS "verificationPending", mfa_required AS "mfaRequired" FROM users WHERE username_key = $1 OR (username_key IS NULL AND username = $2) ORDER BY (username = $2) DESC LIMIT 1',
         values: [forms.key(username), username],
       })
       return rows[0] ?? null
@@ -42,10 +45,16 @@ export function prismaUserStore (prisma: PrismaClient, pool: pg.Pool, forms: Use
     async updatePasswordHash (id, passwordHash) {
       await prisma.user.update({ where: { id }, data: { passwordHash } })
     },
+    findByEmail: (email) => prisma.user.findMany({ where: { email: { equals: email, mode: 'insensitive' } }, select: fields, orderBy: { createdAt: 'asc' }, take: 10 }),
     list: ({ limit, cursor }) => prisma.user.findMany({
       where: cursor === undefined ? {} : { username: { gt: cursor } }, orderBy: { username: 'asc' }, take: limit, select: fields,
     }),
     async update (id, patch) {
+      // A new address is not proven: its verification goes (one statement, so no race with a reset).
+      if (patch.email !== undefined) {
+        const { count } = await prisma.user.updateMany({ where: { id, OR: [{ email: null }, { NOT: { email: patch.email ?? '' } }] }, data: { ...patch, emailVerifiedAt: null } })
+        if (count) return prisma.user.findUnique({ where: { id }, select: fields })
+      }
       const { count } = await prisma.user.updateMany({ where: { id }, data: patch })
       return count ? prisma.user.findUnique({ where: { id }, select: fields }) : null
     },

@@ -1,13 +1,17 @@
 /**
  * Issue 11 item 3: ending a session ends everything it started. A code issued just before a
- * logout, a sign-out-everywhere or a password reset is not redeemable, and no refresh family of an
- * ended session stays live, also when the exchange or a rotation races the logout.
+ * logout, a sign-out-everywhere or a password reset is not redeemable, a refresh token of an
+ * ended session is refused, and no refresh family of an ended session stays live, also when the
+ * exchange or a rotation races the logout (either way round).
  */
-import t from 'tap'
+import t, { type Test } from 'tap'
 import pg from 'pg'
 import { build, createAdmin, createClient, createTestDatabase, createUser, postForm, testConfig } from '../../helper.js'
 import { Browser, ISSUER, authorizeURL, pkce } from '../../fixtures/browser.js'
 import { hashCode } from '../../../src/domain/sso.js'
+import { exchangeRefreshToken } from '../../../src/storage/prisma/refresh_tokens.js'
+import { USER_BASELINE_SCOPES } from '../../../src/domain/scopes.js'
+import { randomUUID } from 'node:crypto'
 
 const CB = 'https://app.example/cb'
 const url = await createTestDatabase(t)
@@ -86,25 +90,64 @@ t.test('an exchange racing the logout: the family it stores is revoked', async (
   t.equal(res.statusCode, 400, 'the exchange is refused')
 })
 
-t.test('a rotation racing the logout: its successor is revoked with the session', async (t) => {
+/** The refresh statement itself, run on `db` (inside the caller's transaction when one is open). */
+const rotate = (db: pg.Client, jti: string) => exchangeRefreshToken(db, {
+  jti, clientId: client.client.id, now: new Date(), familyMaxAge: 30 * 86_400, userBaselineScopes: USER_BASELINE_SCOPES,
+  successor: { jti: randomUUID(), kid: 'k', expiresAt: new Date((Math.floor(Date.now() / 1000) + 3600) * 1000) },
+})
+
+async function familyOf (t: Test) {
   const ctx = await signedIn()
   const { code, verifier } = await codeFrom(ctx.browser)
   const tokens = (await exchange(code, verifier)).json()
   t.ok(tokens.refresh_token)
-  const row = await app.authorizationCodes.find(hashCode(code))
-  const [old] = await app.prisma.refreshToken.findMany({ where: { familyId: row!.familyId } })
-  // Play a rotation by hand: the old token consumed and its successor inserted, not yet committed.
+  const row = (await app.authorizationCodes.find(hashCode(code)))!
+  const [token] = await app.prisma.refreshToken.findMany({ where: { familyId: row.familyId } })
   const db = new pg.Client({ connectionString: url })
   await db.connect()
   t.teardown(() => db.end())
+  return { ...ctx, sessionId: row.sessionId, familyId: row.familyId, token, refreshToken: tokens.refresh_token as string, db }
+}
+
+t.test('a rotation racing the logout: the logout waits for it and revokes its successor', async (t) => {
+  const { sessionId, familyId, token, db } = await familyOf(t)
+  // The refresh statement, committed only after the logout started.
   await db.query('BEGIN')
-  await db.query('UPDATE refresh_tokens SET consumed_at = now() WHERE jti = $1', [old.jti])
-  await db.query(`INSERT INTO refresh_tokens (jti, family_id, user_id, client_id, scope, audience, kid, session_id, expires_at)
-    SELECT 'successor-' || jti, family_id, user_id, client_id, scope, audience, kid, session_id, expires_at FROM refresh_tokens WHERE jti = $1`, [old.jti])
-  const ending = app.sso.logout(row!.sessionId)
+  t.equal((await rotate(db, token.jti))?.rotated, true)
+  const ending = app.sso.logout(sessionId)
   await new Promise((resolve) => setTimeout(resolve, 300))
   await db.query('COMMIT')
   t.equal(await ending, true)
-  const live = await app.prisma.refreshToken.findMany({ where: { familyId: row!.familyId, revokedAt: null } })
+  const live = await app.prisma.refreshToken.findMany({ where: { familyId, revokedAt: null } })
   t.same(live.map((r) => r.jti), [], 'the successor is revoked too')
+})
+
+t.test('a rotation starting during the logout waits for it and is refused', async (t) => {
+  const { sessionId, familyId, token, db } = await familyOf(t)
+  // The logout's transaction by hand: session locked and ended, its families revoked, not yet committed.
+  await db.query('BEGIN')
+  await db.query('SELECT id FROM sessions WHERE id = $1 FOR UPDATE', [sessionId])
+  await db.query('UPDATE sessions SET ended_at = now() WHERE id = $1', [sessionId])
+  await db.query('UPDATE refresh_tokens SET revoked_at = now() WHERE revoked_at IS NULL AND family_id IN (SELECT family_id FROM refresh_tokens WHERE session_id = $1)', [sessionId])
+  const other = new pg.Client({ connectionString: url })
+  await other.connect()
+  t.teardown(() => other.end())
+  const pending = rotate(other, token.jti)
+  await new Promise((resolve) => setTimeout(resolve, 300))
+  await db.query('COMMIT')
+  const result = await pending
+  t.equal(result?.rotated, false, 'nothing rotated')
+  t.equal(result?.sessionActive, false, 'the statement saw the session ended')
+  t.equal(await app.prisma.refreshToken.count({ where: { familyId, revokedAt: null } }), 0, 'no live token in the family')
+})
+
+t.test('a refresh token of an ended session is refused, even when its family was not revoked', async (t) => {
+  const { sessionId, familyId, refreshToken, db } = await familyOf(t)
+  // Ended behind the session store's back (as by an older release, or a restore): no revocation ran.
+  await db.query('UPDATE sessions SET ended_at = now() WHERE id = $1', [sessionId])
+  const res = await postForm(app, '/token', { grant_type: 'refresh_token', refresh_token: refreshToken }, { authorization: client.basic })
+  t.equal(res.statusCode, 400)
+  t.same(res.json(), { error: 'invalid_grant', error_description: 'the session this refresh token was issued in has ended' })
+  t.equal(res.headers['cache-control'], 'no-store')
+  t.equal(await app.prisma.refreshToken.count({ where: { familyId, revokedAt: null } }), 0, 'the family is revoked')
 })

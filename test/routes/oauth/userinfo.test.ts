@@ -31,7 +31,7 @@ t.test('GET and POST return the claims the scopes release', async (t) => {
 t.test('no token: 401 with a bare Bearer challenge', async (t) => {
   const res = await app.inject({ url: '/userinfo' })
   t.equal(res.statusCode, 401)
-  t.equal(res.headers['www-authenticate'], 'Bearer realm="stamp"')
+  t.equal(res.headers['www-authenticate'], 'Bearer realm="stamp", DPoP algs="ES256 RS256 PS256 EdDSA"', 'RFC 9449 §7.1: both schemes are offered')
 })
 
 t.test('invalid token: invalid_token', async (t) => {

@@ -36,7 +36,9 @@ async function setup (t: Test) {
 }
 
 t.test('exchange consumes a live token and stores a successor that inherits family, user, scope, audience and session', async (t) => {
-  const { store, token, userId, successor, exchange } = await setup(t)
+  const { store, token, userId, successor, exchange, prisma } = await setup(t)
+  // A token bound to a browser session rotates while the session lasts (its end is refused: test/routes/oauth/session_end.test.ts).
+  await prisma.session.create({ data: { id: 'sid-1', tokenHash: 'h-sid-1', userId, authTime: new Date(), expiresAt: new Date(Date.now() + 3600_000) } })
   const first = token(undefined, { sessionId: 'sid-1' })
   await store.create(first)
   const next = successor()

@@ -37,12 +37,14 @@ const ids = async (pool: pg.Pool, sql: string) => (await pool.query<{ id: string
 t.test('each kind of dead row goes past the margin; everything that may still matter stays', async (t) => {
   const { pool, runner } = await setup(t)
   const at = (ms: number) => new Date(Date.now() + ms)
-  const token = (jti: string, family: string, expires: Date, consumed: Date | null, revoked: Date | null, session: string | null = null) =>
-    pool.query(`INSERT INTO refresh_tokens (jti, family_id, client_id, scope, kid, session_id, expires_at, consumed_at, revoked_at)
-                VALUES ($1, $2, 'c', 'read', 'k', $3, $4, $5, $6)`, [jti, family, session, expires, consumed, revoked])
-  await token('live', 'f1', at(HOUR), null, null, 's-offline')
+  // Consumed tokens as the refresh statement leaves them: each has a successor naming it, created
+  // when it was consumed (retention finds consumptions through successors).
+  const token = (jti: string, family: string, expires: Date, consumed: Date | null, revoked: Date | null, session: string | null = null, parent: string | null = null, created = at(-3 * HOUR)) =>
+    pool.query(`INSERT INTO refresh_tokens (jti, family_id, client_id, scope, kid, session_id, expires_at, consumed_at, revoked_at, parent_jti, created_at)
+                VALUES ($1, $2, 'c', 'read', 'k', $3, $4, $5, $6, $7, $8)`, [jti, family, session, expires, consumed, revoked, parent, created])
   await token('consumed-old', 'f1', at(HOUR), at(-2 * HOUR), null)
-  await token('consumed-recent', 'f1', at(HOUR), at(-60_000), null) // within the margin: a retry may still need it
+  await token('consumed-recent', 'f1', at(HOUR), at(-60_000), null, null, 'consumed-old', at(-2 * HOUR)) // within the margin: a retry may still need it
+  await token('live', 'f1', at(HOUR), null, null, 's-offline', 'consumed-recent', at(-60_000))
   await token('expired-old', 'f2', at(-2 * HOUR), null, null)
   await token('expired-recent', 'f3', at(-60_000), null, null)
   await token('revoked-old', 'f4', at(HOUR), null, at(-2 * HOUR))
@@ -65,15 +67,23 @@ t.test('each kind of dead row goes past the margin; everything that may still ma
                 VALUES ($1, 'b', 'c', 'https://a/cb', 'openid', $2)`, [id, expires])
   await request('req-expired', at(-1000))
   await request('req-live', at(HOUR))
+  const device = (id: string, expires: Date) =>
+    pool.query(`INSERT INTO device_authorizations (id, device_code_hash, user_code_hash, client_id, scope, "interval", expires_at)
+                VALUES ($1, $1, $1, 'c', 'openid', 5, $2)`, [id, expires])
+  await device('device-old', at(-2 * HOUR))
+  await device('device-recent', at(-60_000))
   await pool.query(`INSERT INTO audit_events (type, created_at) VALUES ('old', now() - interval '91 days'), ('new', now() - interval '89 days')`)
+  await pool.query(`INSERT INTO used_jtis (namespace, jti, expires_at) VALUES ('n', 'jti-expired', now() - interval '1 second'), ('n', 'jti-live', now() + interval '1 minute')`)
 
   const report = await runner().runOnce()
-  t.same(report?.removed, { refresh_tokens: 3, sessions: 2, authorization_codes: 1, authorization_requests: 1, audit_events: 1 })
+  t.same(report?.removed, { refresh_tokens: 3, sessions: 2, authorization_codes: 1, authorization_requests: 1, pushed_authorization_requests: 0, used_jtis: 1, device_authorizations: 1, audit_events: 1 })
+  t.same(await ids(pool, 'SELECT jti AS id FROM used_jtis'), ['jti-live'])
   t.equal(report?.complete, true)
   t.same(await ids(pool, 'SELECT jti AS id FROM refresh_tokens'), ['consumed-recent', 'expired-recent', 'live', 'revoked-recent'])
   t.same(await ids(pool, 'SELECT id FROM sessions'), ['s-ended-recent', 's-live', 's-offline'])
   t.same(await ids(pool, 'SELECT code_hash AS id FROM authorization_codes'), ['code-recent'])
   t.same(await ids(pool, 'SELECT id FROM authorization_requests'), ['req-live'])
+  t.same(await ids(pool, 'SELECT id FROM device_authorizations'), ['device-recent'])
   t.same(await ids(pool, `SELECT type AS id FROM audit_events WHERE type <> 'retention_purged'`), ['new'])
   const [event] = (await pool.query(`SELECT actor, detail FROM audit_events WHERE type = 'retention_purged'`)).rows
   t.match(event, { actor: 'retention', detail: { removed: { refresh_tokens: 3, sessions: 2 }, complete: true } }, 'the pass is audited')
@@ -85,8 +95,12 @@ t.test('each kind of dead row goes past the margin; everything that may still ma
 
 t.test('bounded work: batches of batchSize, at most maxBatches per pass; the next pass continues', async (t) => {
   const { pool, runner } = await setup(t)
-  await pool.query(`INSERT INTO refresh_tokens (jti, family_id, client_id, scope, kid, expires_at, consumed_at)
-                    SELECT 'c' || g, 'f' || g, 'c', 'read', 'k', now() + interval '1 hour', now() - interval '2 hours'
+  // 250 families, each a token consumed two hours ago and its live successor.
+  await pool.query(`INSERT INTO refresh_tokens (jti, family_id, client_id, scope, kid, expires_at, consumed_at, created_at, parent_jti)
+                    SELECT 'c' || g, 'f' || g, 'c', 'read', 'k', now() + interval '1 hour', now() - interval '2 hours', now() - interval '3 hours', NULL
+                    FROM generate_series(1, 250) g
+                    UNION ALL
+                    SELECT 's' || g, 'f' || g, 'c', 'read', 'k', now() + interval '1 hour', NULL, now() - interval '2 hours' + g * interval '1 millisecond', 'c' || g
                     FROM generate_series(1, 250) g`)
   await pool.query(`INSERT INTO audit_events (type, created_at) SELECT 'old', now() - interval '100 days' FROM generate_series(1, 30)`)
   const limited = runner({ batchSize: 20, maxBatches: 5 })
@@ -142,11 +156,16 @@ t.test('start/stop: passes are scheduled and stop cleanly', async (t) => {
   t.equal(passes, after, 'no pass after stop')
 })
 
+const KINDS = [
+  'refresh_tokens_expired', 'refresh_tokens_consumed', 'refresh_tokens_revoked', 'sessions_ended', 'sessions_expired',
+  'authorization_codes', 'authorization_requests', 'pushed_authorization_requests', 'used_jtis', 'device_authorizations', 'audit_events',
+] as const
+
 t.test('no batch statement reads a table by sequential scan', async (t) => {
   const { pool } = await setup(t)
-  await pool.query(`INSERT INTO refresh_tokens (jti, family_id, client_id, scope, kid, expires_at, consumed_at, revoked_at)
-                    SELECT 't' || g, 'f' || (g / 10), 'c', 'read', 'k', now() + interval '1 hour',
-                           CASE WHEN g % 3 = 0 THEN now() END, CASE WHEN g % 7 = 0 THEN now() END
+  await pool.query(`INSERT INTO refresh_tokens (jti, family_id, client_id, scope, kid, expires_at, consumed_at, revoked_at, parent_jti)
+                    SELECT 't' || g, 'f' || (g / 10), 'c', 'read', 'k' || (g % 3), now() + interval '1 hour',
+                           CASE WHEN g % 3 = 0 THEN now() END, CASE WHEN g % 7 = 0 THEN now() END, CASE WHEN g % 10 > 0 THEN 't' || (g - 1) END
                     FROM generate_series(1, 50000) g`)
   await pool.query(`INSERT INTO sessions (id, token_hash, user_id, auth_time, expires_at, ended_at)
                     SELECT 's' || g, 's' || g, gen_random_uuid(), now(), now() + interval '1 hour', CASE WHEN g % 2 = 0 THEN now() END
@@ -160,11 +179,11 @@ t.test('no batch statement reads a table by sequential scan', async (t) => {
   const now = new Date()
   await store.exclusive(async (batch, dbNow) => {
     t.ok(Math.abs(dbNow.getTime() - now.getTime()) < 60_000, 'the pass gets the database clock')
-    for (const kind of ['refresh_tokens_expired', 'refresh_tokens_consumed', 'refresh_tokens_revoked', 'sessions_ended', 'sessions_expired', 'authorization_codes', 'authorization_requests', 'audit_events'] as const) {
+    for (const kind of KINDS) {
       await batch(kind, { now, dead: new Date(now.getTime() - HOUR), audit: new Date(now.getTime() - HOUR) }, 1000)
     }
   })
-  t.equal(seen.length, 9, 'the clock, then one statement per kind')
+  t.equal(seen.length, KINDS.length + 1, 'the clock, then one statement per kind')
   seen.shift()
   for (const { text, values } of seen) {
     const plan = (await pool.query(`EXPLAIN ${text}`, values)).rows.map((r) => r['QUERY PLAN']).join('\n')
@@ -172,9 +191,9 @@ t.test('no batch statement reads a table by sequential scan', async (t) => {
   }
 })
 
-t.test('the refresh grant never reads the partial live-token indexes, even with stale statistics', async (t) => {
+t.test('the refresh grant finds its token by primary key, even with stale statistics', async (t) => {
   const { pool } = await setup(t)
-  // No ANALYZE: the partial indexes were built on an empty table, as after a fresh migration.
+  // No ANALYZE: the indexes were built on an empty table, as after a fresh migration.
   // The refresh statement checks the token's client (it must exist, enabled, holding the scope).
   await pool.query(`INSERT INTO clients (client_id, name, grant_types, scopes, updated_at) VALUES ('c', 'c', ARRAY['refresh_token'], ARRAY['read'], now())`)
   await pool.query(`INSERT INTO refresh_tokens (jti, family_id, client_id, scope, kid, expires_at, consumed_at)
@@ -191,7 +210,7 @@ t.test('the refresh grant never reads the partial live-token indexes, even with 
   try {
     await client.query('SET plan_cache_mode = force_generic_plan')
     const plan = (await client.query(`EXPLAIN ${seen[0].text}`, ['t3', 'c', new Date(), 'next2', 'k', new Date(Date.now() + HOUR), null, 30 * 86_400, USER_BASELINE_SCOPES])).rows.map((r) => r['QUERY PLAN']).join('\n')
-    t.notMatch(plan, /refresh_tokens_live_/, plan)
+    t.notMatch(plan, /refresh_tokens_(kid_expires_at|successor_created_at|revoked_at)_idx/, plan)
     t.match(plan, /refresh_tokens_pkey/)
   } finally {
     await client.query('RESET plan_cache_mode')

@@ -1,0 +1,78 @@
+/**
+ * DPoP in the bench: proofs for the load generator, and the DPoP-bound client_credentials
+ * scenario held against plain client_credentials in paired rounds.
+ *
+ * Proofs must be fresh and single use, so the load generator cannot replay one. Signing each
+ * proof inside the timed window would bill the client's ES256 signatures to the server on these
+ * shared cores; instead each round first pre-generates a pool of unique ES256 proofs (one key,
+ * distinct `jti`, `iat` = now, well inside the server's 60 s window) sized from the plain run just
+ * measured, and each request takes the next one; a connection that ran out of proofs
+ * would replay and is refused (counted as non-2xx, so a short pool shows).
+ *
+ * @module
+ */
+import { createHash, generateKeyPairSync, randomUUID, sign, type KeyObject } from 'node:crypto'
+import type autocannon from 'autocannon'
+import type { Seed } from './database.js'
+import type { LoadSettings, Scenario } from './load.js'
+
+const FORM = 'application/x-www-form-urlencoded'
+
+/** An ES256 key and a way to sign DPoP proofs (RFC 9449 §4.2) with it, fast (node:crypto). */
+export class ProofSigner {
+  readonly #privateKey: KeyObject
+  readonly #header: string
+  readonly jkt: string
+
+  constructor () {
+    const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' })
+    this.#privateKey = privateKey
+    const { kty, crv, x, y } = publicKey.export({ format: 'jwk' })
+    this.jkt = createHash('sha256').update(JSON.stringify({ crv, kty, x, y })).digest('base64url')
+    this.#header = Buffer.from(JSON.stringify({ typ: 'dpop+jwt', alg: 'ES256', jwk: { kty, crv, x, y } })).toString('base64url')
+  }
+
+  proof (htm: string, htu: string, accessToken?: string): string {
+    const claims: Record<string, unknown> = { jti: randomUUID(), htm, htu, iat: Math.floor(Date.now() / 1000) }
+    if (accessToken !== undefined) claims.ath = createHash('sha256').update(accessToken).digest('base64url')
+    const input = `${this.#header}.${Buffer.from(JSON.stringify(claims)).toString('base64url')}`
+    return `${input}.${sign('sha256', Buffer.from(input), { key: this.#privateKey, dsaEncoding: 'ieee-p1363' }).toString('base64url')}`
+  }
+
+  pool (count: number, htm: string, htu: string, accessToken?: string): string[] {
+    return Array.from({ length: count }, () => this.proof(htm, htu, accessToken))
+  }
+}
+
+/** Enough proofs for a run at `expectedRate` (warm-up included), with a margin. */
+export function poolSize (expectedRate: number, settings: LoadSettings): number {
+  return Math.ceil(expectedRate * (settings.warmupSeconds + settings.durationSeconds) * 1.5) + 1000
+}
+
+/**
+ * client_credentials with a fresh DPoP proof per request: the server binds each token (cnf.jkt).
+ * Each connection gets its own slice of the pool as static requests, which autocannon serializes
+ * once when the connection is set up (a per-request `setupRequest` would re-serialize every
+ * request inside the timed window, on the cores the server needs). A connection that used up its
+ * slice would replay a proof and get 400s: counted as non-2xx, never hidden.
+ */
+export function dpopClientCredentialsScenario (base: string, seed: Seed, proofs: string[], connections: number): Scenario {
+  const perClient = Math.floor(proofs.length / connections)
+  let next = 0
+  return {
+    name: 'client_credentials (DPoP)',
+    url: `${base}/token`,
+    options: () => ({
+      setupClient (client: autocannon.Client) {
+        const slice = proofs.slice(next * perClient, (next + 1) * perClient)
+        next++
+        client.setRequests(slice.map((proof) => ({
+          method: 'POST',
+          path: '/token',
+          headers: { authorization: seed.service.basic, 'content-type': FORM, dpop: proof },
+          body: 'grant_type=client_credentials&scope=read',
+        })))
+      },
+    }),
+  }
+}

@@ -1,0 +1,233 @@
+/**
+ * DPoP proofs at a resource server (RFC 9449 §4.3, §7.1): a DPoP-bound access token (`cnf.jkt`)
+ * is accepted only with a proof, signed by the bound key, for this very request (method, URL
+ * without query and fragment, `ath` = hash of the token), issued within the accepted window, and
+ * whose `jti` this process has not seen before. Optional server nonces (§9).
+ *
+ * Keys in proofs are imported once per thumbprint (clients reuse their key); the `jti` cache is
+ * bounded and forgets an entry once its proof could no longer be accepted anyway.
+ *
+ * @module
+ */
+import { createHash, createHmac, timingSafeEqual } from 'node:crypto'
+import { decodeProtectedHeader, errors, importJWK, jwtVerify, type CryptoKey, type JWK, type JWTPayload } from 'jose'
+import { DPoPNonceRequired, DPoPProofInvalid } from './errors.js'
+
+/** §4.2: the `typ` of a proof. */
+export const DPOP_PROOF_TYP = 'dpop+jwt'
+/** The algorithms a proof may use by default: asymmetric only (§4.3 item 5). */
+export const DPOP_DEFAULT_ALGORITHMS: readonly string[] = ['ES256', 'RS256', 'PS256', 'EdDSA']
+const FORBIDDEN_ALGS = /^(none|HS\d+)$/i
+const PRIVATE_MEMBERS = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'oth', 'k'] as const
+const MAX_PROOF_LENGTH = 8192
+const MAX_JTI_LENGTH = 128
+
+/** Server nonces (§9): what the verifier hands out in `DPoP-Nonce` and accepts in proofs. */
+export interface DPoPNonceSource {
+  /** The nonce to hand out now. */
+  current(): string
+  /** Whether a proof's `nonce` is acceptable now. */
+  accepts(nonce: unknown): boolean
+}
+
+export interface DPoPOptions {
+  /** Proof algorithms accepted (default ES256, RS256, PS256, EdDSA); `none` and HMAC are refused. */
+  algorithms?: string[]
+  /** Seconds a proof's `iat` may differ from this clock (default 60); its `jti` is remembered that long. */
+  proofWindow?: number
+  /** Most `jti` values remembered at once (default 100 000); when full, the oldest go first. */
+  replayCacheSize?: number
+  /** Accept only DPoP-bound tokens: a bearer token is refused (RFC 9449 §7.1 `dpop_bound_access_tokens_required`). */
+  required?: boolean
+  /** Require server nonces in proofs (§9); see {@link createDPoPNonces}. */
+  nonces?: DPoPNonceSource
+}
+
+/** The request a proof must be for. */
+export interface DPoPRequest {
+  /** HTTP method, e.g. `GET`. */
+  method: string
+  /** The public URL of the request; query and fragment are ignored (§4.3 item 9). */
+  url: string
+}
+
+/**
+ * Remembers proof `jti`s until they expire: bounded, oldest first out. Entries are inserted in
+ * roughly increasing expiry order, so the Map's insertion order is the eviction order.
+ */
+export class DPoPReplayCache {
+  readonly #entries = new Map<string, number>()
+  readonly #max: number
+
+  constructor (maxEntries = 100_000) {
+    if (!(maxEntries >= 1)) throw new TypeError('replayCacheSize must be at least 1')
+    this.#max = maxEntries
+  }
+
+  /** True the first time `key` is seen (until `expiresAt`, ms); false for a replay. */
+  use (key: string, expiresAt: number, now: number): boolean {
+    const seen = this.#entries.get(key)
+    if (seen !== undefined && seen > now) return false
+    if (seen !== undefined) this.#entries.delete(key)
+    // Drop what expired, from the oldest; then make room if still full.
+    for (const [k, exp] of this.#entries) {
+      if (exp > now && this.#entries.size < this.#max) break
+      this.#entries.delete(k)
+    }
+    this.#entries.set(key, expiresAt)
+    return true
+  }
+
+  get size (): number { return this.#entries.size }
+}
+
+/**
+ * Stateless nonces: the current time step and an HMAC of it under `secret`, so several processes
+ * sharing the secret issue and accept the same values. A nonce is accepted in its step and the next.
+ *
+ * @param secret at least 32 random bytes, shared by the instances of this resource server
+ * @param lifetimeSeconds how long each nonce is handed out (default 300)
+ * @param now clock in ms (tests)
+ */
+export function createDPoPNonces (secret: Uint8Array, lifetimeSeconds = 300, now: () => number = Date.now): DPoPNonceSource {
+  if (!(secret instanceof Uint8Array) || secret.length < 32) throw new TypeError('the nonce secret must be at least 32 bytes')
+  if (!(lifetimeSeconds > 0)) throw new TypeError('lifetimeSeconds must be positive')
+  const lifetime = lifetimeSeconds * 1000
+  const mac = (step: number) => createHmac('sha256', secret).update(`dpop-nonce:${step}`).digest().subarray(0, 16)
+  let cached: { step: number, nonce: string } | undefined
+  return {
+    current () {
+      const step = Math.floor(now() / lifetime)
+      if (cached?.step !== step) cached = { step, nonce: `${step.toString(36)}.${mac(step).toString('base64url')}` }
+      return cached.nonce
+    },
+    accepts (nonce) {
+      if (typeof nonce !== 'string') return false
+      const match = /^([0-9a-z]{1,12})\.([A-Za-z0-9_-]{22})$/.exec(nonce)
+      if (!match) return false
+      const step = parseInt(match[1], 36)
+      const current = Math.floor(now() / lifetime)
+      return (step === current || step === current - 1) && timingSafeEqual(Buffer.from(match[2], 'base64url'), mac(step))
+    },
+  }
+}
+
+/** RFC 7638 SHA-256 thumbprint of a public JWK (EC, RSA, OKP); null for anything else. */
+export function jwkThumbprint (jwk: Record<string, unknown>): string | null {
+  const str = (name: string) => typeof jwk[name] === 'string' ? jwk[name] as string : null
+  let members: Record<string, string | null>
+  switch (jwk.kty) {
+    case 'EC': members = { crv: str('crv'), kty: 'EC', x: str('x'), y: str('y') }; break
+    case 'RSA': members = { e: str('e'), kty: 'RSA', n: str('n') }; break
+    case 'OKP': members = { crv: str('crv'), kty: 'OKP', x: str('x') }; break
+    default: return null
+  }
+  if (Object.values(members).some((v) => v === null)) return null
+  return createHash('sha256').update(JSON.stringify(members)).digest('base64url')
+}
+
+/** §4.3 item 9, normalized (scheme and host case, default port): `origin + path`, or null. */
+export function normalizeHtu (value: string): string | null {
+  if (!URL.canParse(value)) return null
+  const url = new URL(value)
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') return null
+  return `${url.protocol}//${url.host}${url.pathname}`
+}
+
+/** The resolved settings and state of a verifier's DPoP support. */
+export interface DPoPChecker {
+  readonly algorithms: readonly string[]
+  readonly required: boolean
+  readonly nonces: DPoPNonceSource | undefined
+  /**
+   * Checks `proof` for `request` and `accessToken`, signed by the key with thumbprint `jkt`.
+   *
+   * @throws {@link DPoPProofInvalid} or {@link DPoPNonceRequired}
+   */
+  check (proof: string | string[] | undefined, request: DPoPRequest, accessToken: string, jkt: string): Promise<void>
+}
+
+/**
+ * Builds the DPoP checks a verifier runs.
+ *
+ * @internal
+ */
+export function createDPoPChecker (options: DPoPOptions, now: () => number = Date.now): DPoPChecker {
+  const algorithms = options.algorithms ?? [...DPOP_DEFAULT_ALGORITHMS]
+  if (!algorithms.length || algorithms.some((a) => typeof a !== 'string' || FORBIDDEN_ALGS.test(a) || !DPOP_DEFAULT_ALGORITHMS.includes(a))) {
+    throw new TypeError(`dpop.algorithms must be a non-empty subset of ${DPOP_DEFAULT_ALGORITHMS.join(', ')}`)
+  }
+  const window = options.proofWindow ?? 60
+  if (!(window > 0)) throw new TypeError('dpop.proofWindow must be a positive number of seconds')
+  const replay = new DPoPReplayCache(options.replayCacheSize)
+  const keys = new Map<string, CryptoKey>()
+  const nonces = options.nonces
+
+  async function keyFor (jkt: string, jwk: JWK, alg: string): Promise<CryptoKey> {
+    const id = `${alg}:${jkt}`
+    let key = keys.get(id)
+    if (!key) {
+      try {
+        const { kty, crv, x, y, n, e } = jwk
+        key = await importJWK({ kty, crv, x, y, n, e }, alg) as CryptoKey
+      } catch (err) {
+        throw new DPoPProofInvalid('the DPoP proof key does not fit its algorithm', { cause: err })
+      }
+      if (keys.size >= 10_000) keys.clear()
+      keys.set(id, key)
+    }
+    return key
+  }
+
+  async function check (header: string | string[] | undefined, request: DPoPRequest, accessToken: string, jkt: string): Promise<void> {
+    if (header === undefined || header === '') throw new DPoPProofInvalid('a DPoP proof is required with a DPoP-bound access token')
+    // §4.3 item 1: exactly one DPoP header (Node joins repeated ones with ", ").
+    if (Array.isArray(header) || header.includes(',')) throw new DPoPProofInvalid('send exactly one DPoP header')
+    if (header.length > MAX_PROOF_LENGTH) throw new DPoPProofInvalid('the DPoP proof is too long')
+    let protectedHeader
+    try {
+      protectedHeader = decodeProtectedHeader(header)
+    } catch (err) {
+      throw new DPoPProofInvalid('the DPoP proof is not a JWT', { cause: err })
+    }
+    const { typ, alg, jwk } = protectedHeader
+    if (typ !== DPOP_PROOF_TYP) throw new DPoPProofInvalid('the DPoP proof must have typ dpop+jwt')
+    if (typeof alg !== 'string' || !algorithms.includes(alg)) throw new DPoPProofInvalid('the DPoP proof algorithm is not accepted')
+    if (!jwk || typeof jwk !== 'object') throw new DPoPProofInvalid('the DPoP proof has no jwk header')
+    if (PRIVATE_MEMBERS.some((m) => m in jwk)) throw new DPoPProofInvalid('the DPoP proof jwk must be a public key')
+    const thumbprint = jwkThumbprint(jwk as Record<string, unknown>)
+    if (!thumbprint) throw new DPoPProofInvalid('the DPoP proof jwk is not an EC, RSA or OKP public key')
+    // §7.1: "the public key to which the access token is bound matches the public key from the DPoP proof".
+    if (thumbprint !== jkt) throw new DPoPProofInvalid('the DPoP proof is signed by another key than the token is bound to')
+
+    let claims: JWTPayload
+    try {
+      ({ payload: claims } = await jwtVerify(header, await keyFor(thumbprint, jwk, alg), { typ: DPOP_PROOF_TYP, algorithms, currentDate: new Date(now()) }))
+    } catch (err) {
+      if (err instanceof DPoPProofInvalid) throw err
+      const reason = err instanceof errors.JWSSignatureVerificationFailed ? 'the DPoP proof signature is invalid' : 'the DPoP proof is invalid'
+      throw new DPoPProofInvalid(reason, { cause: err })
+    }
+    const { jti, htm, htu, iat, ath } = claims
+    if (typeof jti !== 'string' || !jti || jti.length > MAX_JTI_LENGTH) throw new DPoPProofInvalid('the DPoP proof needs a jti')
+    if (htm !== request.method) throw new DPoPProofInvalid('the DPoP proof htm does not match the request method')
+    if (typeof htu !== 'string' || normalizeHtu(htu) === null || normalizeHtu(htu) !== normalizeHtu(request.url)) {
+      throw new DPoPProofInvalid('the DPoP proof htu does not match the request URL')
+    }
+    if (nonces && !nonces.accepts(claims.nonce)) {
+      throw new DPoPNonceRequired(nonces.current(), claims.nonce === undefined ? 'a DPoP nonce is required' : 'the DPoP nonce is invalid or expired')
+    }
+    const clock = now()
+    if (typeof iat !== 'number' || !Number.isFinite(iat) || Math.abs(clock / 1000 - iat) > window) {
+      throw new DPoPProofInvalid('the DPoP proof iat is outside the accepted window')
+    }
+    const hash = createHash('sha256').update(accessToken, 'ascii').digest('base64url')
+    if (typeof ath !== 'string' || ath.length !== hash.length || !timingSafeEqual(Buffer.from(ath), Buffer.from(hash))) {
+      throw new DPoPProofInvalid('the DPoP proof ath does not match the access token')
+    }
+    // §11.1: a proof is single use; remembered for as long as its iat is acceptable.
+    if (!replay.use(`${thumbprint}:${jti}`, (iat + window) * 1000, clock)) throw new DPoPProofInvalid('the DPoP proof was already used')
+  }
+
+  return { algorithms, required: options.required === true, nonces, check }
+}
