@@ -77,7 +77,7 @@ if (!existsSync(CHROMIUM)) {
     t.same(await axe(page), [], 'sign-in page: no serious axe violations')
     await page.getByLabel('Username').fill('grace')
     await page.getByLabel('Password').fill(user.password)
-    await page.getByRole('button', { name: 'Sign in' }).click()
+    await page.getByRole('button', { name: 'Sign in', exact: true }).click()
     await page.waitForURL((u) => u.pathname === '/device/approve')
     t.equal(await page.getByRole('heading', { level: 1 }).innerText(), 'Allow Living Room TV on your device?')
     t.ok(await page.getByText('See your username').isVisible(), 'the scopes are listed')

@@ -68,14 +68,16 @@ export default async function passwordResetRoutes (app: FastifyInstance) {
     return sendErrorPage(reply, 400, 'reset.invalid.title', 'reset.invalid.message')
   }
 
-  function renderReset (request: FastifyRequest, reply: FastifyReply, status: number, loaded: NonNullable<Awaited<ReturnType<typeof load>>>, error?: string) {
+  async function renderReset (request: FastifyRequest, reply: FastifyReply, status: number, loaded: NonNullable<Awaited<ReturnType<typeof load>>>, error?: string) {
+    // The minimum that applies to this user: shorter with a second factor (NIST SP 800-63B-4).
+    const minLength = app.passwordPolicy.minLength(await app.secondFactors.hasSecondFactor(loaded.user.id))
     return sendPage(reply, status, resetPage(pageContext(request), {
       action: publicIssuer(request) + ACCOUNT_PAGES.reset,
       csrf: formCSRF(request, reply, 'reset', loaded.link.id),
       uiLocales: carriedLocale(request),
       hidden: { token: loaded.token },
       username: loaded.user.username,
-      minLength: app.config.policy.password.minLength,
+      minLength,
       error,
     }))
   }
@@ -94,7 +96,7 @@ export default async function passwordResetRoutes (app: FastifyInstance) {
     const locale = pageContext(request).locale
     const password = field(request.body, 'password') ?? ''
     if (password !== (field(request.body, 'confirm') ?? '')) return renderReset(request, reply, 400, loaded, t(locale, 'reset.error.mismatch'))
-    const violation = app.passwordPolicy.violation(password, { username: loaded.user.username })
+    const violation = app.passwordPolicy.violation(password, { username: loaded.user.username, hasSecondFactor: await app.secondFactors.hasSecondFactor(loaded.user.id) })
     if (violation) return renderReset(request, reply, 400, loaded, passwordProblem(locale, violation))
     const done = await app.accounts.resetPassword(loaded.token, await app.passwordHasher.hash(password))
     if (!done) return invalidLink(reply)

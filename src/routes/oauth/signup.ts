@@ -41,7 +41,8 @@ export default async function signupRoutes (app: FastifyInstance) {
       uiLocales: carriedLocale(request),
       hidden: { invite: invite?.token, request: parkedRequestId(request) },
       invitedEmail: invite?.record.email,
-      minLength: app.config.policy.password.minLength,
+      // A new account has no second factor yet: the single-factor minimum (NIST SP 800-63B-4).
+      minLength: app.passwordPolicy.minLength(false),
       links: backToSignIn(request, ctx.locale),
       ...values,
     }))
