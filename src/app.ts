@@ -32,6 +32,7 @@ import registerRoute from './routes/oauth/register.js'
 import jwksRoute from './routes/well_known/jwks.js'
 import discoveryRoutes from './routes/well_known/discovery.js'
 import healthRoutes from './routes/health.js'
+import consoleRoutes from './routes/console/index.js'
 
 export interface AppOptions {
   config: Config
@@ -189,5 +190,6 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
   await app.register(discoveryRoutes)
   await app.register(adminRoutes, { prefix: ADMIN_PREFIX })
   await app.register(healthRoutes)
+  await app.register(consoleRoutes)
   return app
 }

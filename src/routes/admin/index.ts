@@ -18,6 +18,8 @@ import familyRoutes from './families.js'
 import sessionRoutes from './sessions.js'
 import keyRoutes from './keys.js'
 import auditRoutes from './audit.js'
+import overviewRoutes from './overview.js'
+import configRoutes from './config.js'
 
 export const ADMIN_PREFIX = '/admin'
 
@@ -48,4 +50,6 @@ export default async function adminRoutes (app: FastifyInstance): Promise<void> 
   await app.register(sessionRoutes)
   await app.register(keyRoutes)
   await app.register(auditRoutes)
+  await app.register(overviewRoutes)
+  await app.register(configRoutes)
 }

@@ -42,9 +42,19 @@ export function prismaUserStore (prisma: PrismaClient, pool: pg.Pool, forms: Use
     async updatePasswordHash (id, passwordHash) {
       await prisma.user.update({ where: { id }, data: { passwordHash } })
     },
-    list: ({ limit, cursor }) => prisma.user.findMany({
-      where: cursor === undefined ? {} : { username: { gt: cursor } }, orderBy: { username: 'asc' }, take: limit, select: fields,
+    list: ({ limit, cursor, query }) => prisma.user.findMany({
+      where: {
+        ...(cursor === undefined ? {} : { username: { gt: cursor } }),
+        ...(query === undefined ? {} : { OR: [{ username: { contains: query, mode: 'insensitive' } }, { email: { contains: query, mode: 'insensitive' } }] }),
+      },
+      orderBy: { username: 'asc' },
+      take: limit,
+      select: fields,
     }),
+    async count () {
+      const [total, disabled] = await Promise.all([prisma.user.count(), prisma.user.count({ where: { disabled: true } })])
+      return { total, disabled }
+    },
     async update (id, patch) {
       const { count } = await prisma.user.updateMany({ where: { id }, data: patch })
       return count ? prisma.user.findUnique({ where: { id }, select: fields }) : null
