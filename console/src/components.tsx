@@ -42,9 +42,15 @@ export function useLoad<T> (load: () => Promise<T>, deps: unknown[] = []) {
   const [data, setData] = useState<T>()
   const [error, setError] = useState<string>()
   const [version, setVersion] = useState(0)
+  const shown = useRef<string | undefined>(undefined)
   useEffect(() => {
     let live = true
     setError(undefined)
+    // Other data (a new search, another page): show "Loading" rather than the previous result.
+    // A reload of the same data keeps it on screen until the fresh copy arrives.
+    const key = JSON.stringify(deps)
+    if (shown.current !== undefined && shown.current !== key) setData(undefined)
+    shown.current = key
     load().then((value) => { if (live) setData(value) }, (err) => { if (live) setError(errorText(err)) })
     return () => { live = false }
   }, [...deps, version])
