@@ -2756,9 +2756,9 @@ export interface paths {
                     actor?: string;
                     /** @description Exact subject (a user id, client id, kid or family id) */
                     subject?: string;
-                    /** @description Events at or after this time */
+                    /** @description Events at or after this time (RFC 3339 date-time) */
                     since?: string;
-                    /** @description Events before this time */
+                    /** @description Events before this time (RFC 3339 date-time) */
                     until?: string;
                 };
                 header?: never;

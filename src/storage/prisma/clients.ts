@@ -1,4 +1,5 @@
 /** Client repository on Prisma. @module */
+import { literal } from './search.js'
 import type { PrismaClient } from '../../generated/prisma/client.js'
 import type { Prisma } from '../../generated/prisma/client.js'
 import type { ClientOrigin, ClientRecord, ClientStore } from '../types.js'
@@ -42,7 +43,7 @@ export function prismaClientStore (prisma: PrismaClient): ClientStore {
         where: {
           ...(origins.length ? { origin: { in: [...origins] } } : {}),
           ...(cursor === undefined ? {} : { id: { gt: cursor } }),
-          ...(query === undefined ? {} : { OR: [{ id: { contains: query, mode: 'insensitive' } }, { name: { contains: query, mode: 'insensitive' } }] }),
+          ...(query === undefined ? {} : { OR: [{ id: { contains: literal(query), mode: 'insensitive' } }, { name: { contains: literal(query), mode: 'insensitive' } }] }),
         },
         orderBy: { id: 'asc' },
         take: limit,

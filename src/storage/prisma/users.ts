@@ -1,5 +1,6 @@
 /** User repository on Prisma. @module */
 import type pg from 'pg'
+import { literal } from './search.js'
 import type { PrismaClient } from '../../generated/prisma/client.js'
 import type { UserRecord, UserStore, UsernameForms } from '../types.js'
 
@@ -45,7 +46,7 @@ export function prismaUserStore (prisma: PrismaClient, pool: pg.Pool, forms: Use
     list: ({ limit, cursor, query }) => prisma.user.findMany({
       where: {
         ...(cursor === undefined ? {} : { username: { gt: cursor } }),
-        ...(query === undefined ? {} : { OR: [{ username: { contains: query, mode: 'insensitive' } }, { email: { contains: query, mode: 'insensitive' } }] }),
+        ...(query === undefined ? {} : { OR: [{ username: { contains: literal(query), mode: 'insensitive' } }, { email: { contains: literal(query), mode: 'insensitive' } }] }),
       },
       orderBy: { username: 'asc' },
       take: limit,
