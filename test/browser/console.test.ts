@@ -26,6 +26,10 @@ const HERE = dirname(fileURLToPath(import.meta.url))
 const ARTIFACTS = resolve(HERE, '../artifacts/console')
 const DOCS = resolve(HERE, '../../docs/console')
 
+/** What the page-side callbacks touch (this file is typed without the DOM library). */
+interface PageElement { textContent: string | null, getAttribute (name: string): string | null }
+declare const document: { querySelector (selector: string): PageElement | null }
+
 if (!existsSync(CHROMIUM)) {
   t.pass('skipped', { skip: `browser test skipped: no Chromium at ${CHROMIUM}` })
 } else if (!existsSync(join(consoleBuildDir(), 'index.html'))) {
@@ -165,13 +169,13 @@ if (!existsSync(CHROMIUM)) {
   await t.test('the audit trail shows the actions just taken, filterable', async (t) => {
     await page.goto(`${issuer}/console/audit`)
     await settled(page)
-    const types = await page.locator('tbody tr').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-type')))
+    const types = await page.locator('tbody tr').evaluateAll((rows) => rows.map((r) => (r as unknown as PageElement).getAttribute('data-type')))
     for (const type of ['client_created', 'key_rotated', 'key_revoked']) t.ok(types.includes(type), `${type} is listed`)
     await page.getByLabel('Event type').fill('client_created')
     await page.getByRole('button', { name: 'Apply filters' }).click()
     await page.waitForURL(/type=client_created/)
     await settled(page)
-    const filtered = await page.locator('tbody tr').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-type')))
+    const filtered = await page.locator('tbody tr').evaluateAll((rows) => rows.map((r) => (r as unknown as PageElement).getAttribute('data-type')))
     t.same(filtered, ['client_created'], 'filtered by type')
   })
 

@@ -43,15 +43,20 @@ export function prismaUserStore (prisma: PrismaClient, pool: pg.Pool, forms: Use
     async updatePasswordHash (id, passwordHash) {
       await prisma.user.update({ where: { id }, data: { passwordHash } })
     },
-    list: ({ limit, cursor, query }) => prisma.user.findMany({
-      where: {
-        ...(cursor === undefined ? {} : { username: { gt: cursor } }),
-        ...(query === undefined ? {} : { OR: [{ username: { contains: literal(query), mode: 'insensitive' } }, { email: { contains: literal(query), mode: 'insensitive' } }] }),
-      },
-      orderBy: { username: 'asc' },
-      take: limit,
-      select: fields,
-    }),
+    // A search compares lower-case forms with LIKE (its own comparison key for the username),
+    // which a 10,000-user scan does several times faster than ILIKE on the display forms.
+    async list ({ limit, cursor, query }) {
+      if (query === undefined) {
+        return prisma.user.findMany({ where: cursor === undefined ? {} : { username: { gt: cursor } }, orderBy: { username: 'asc' }, take: limit, select: fields })
+      }
+      const { rows } = await pool.query<UserRecord>({
+        text: `SELECT id, username, email, password_hash AS "passwordHash", disabled, scopes FROM users
+          WHERE (COALESCE(username_key, lower(username)) LIKE $1 OR lower(email) LIKE $2) AND ($3::text IS NULL OR username > $3)
+          ORDER BY username LIMIT $4`,
+        values: [`%${literal(forms.key(query))}%`, `%${literal(query.toLowerCase())}%`, cursor ?? null, limit],
+      })
+      return rows
+    },
     async count () {
       const [total, disabled] = await Promise.all([prisma.user.count(), prisma.user.count({ where: { disabled: true } })])
       return { total, disabled }
