@@ -32,15 +32,26 @@ export function ClientsPage ({ url }: PageProps) {
 function ClientList ({ url }: { url: URL }) {
   const q = url.searchParams.get('q') ?? undefined
   const cursor = url.searchParams.get('cursor') ?? undefined
-  const list = useLoad(() => unwrap(() => api.GET('/admin/clients', { params: { query: { limit: CLIENT_PAGE_SIZE, q, cursor } } })), [url.search])
+  const originParam = url.searchParams.get('origin')
+  const origin = originParam === 'admin' || originParam === 'dcr' || originParam === 'cimd' ? originParam : undefined
+  const list = useLoad(() => unwrap(() => api.GET('/admin/clients', { params: { query: { limit: CLIENT_PAGE_SIZE, q, origin, cursor } } })), [url.search])
   const [creating, setCreating] = useState(false)
   const [created, setCreated] = useState<Ok<'/admin/clients', 'post'>>()
   return (
     <>
       <h1 tabIndex={-1}>Clients</h1>
       <div class="toolbar">
-        <form role="search" aria-label="Search clients" key={q} onSubmit={(e) => { e.preventDefault(); navigate(withQuery(url, { q: formValues(e.currentTarget).q.trim(), cursor: undefined })) }}>
+        <form role="search" aria-label="Search clients" key={url.search} onSubmit={(e) => { e.preventDefault(); const v = formValues(e.currentTarget); navigate(withQuery(url, { q: v.q.trim(), origin: v.origin, cursor: undefined })) }}>
           <Field label="Search by client ID or name" name="q" type="search" defaultValue={q} />
+          <div class="field">
+            <label for="client-origin">Origin</label>
+            <select id="client-origin" name="origin" defaultValue={origin ?? ''}>
+              <option value="">Any</option>
+              <option value="admin">Registered by admins</option>
+              <option value="dcr">Dynamic registration</option>
+              <option value="cimd">Metadata documents</option>
+            </select>
+          </div>
           <button type="submit">Search</button>
         </form>
         <button type="button" onClick={() => setCreating(true)}>Register a client</button>
