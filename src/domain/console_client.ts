@@ -10,11 +10,12 @@
  *
  * @module
  */
-import { ADMIN_SCOPE } from '../schemas/admin.js'
 import { uriProblem } from './redirect_uris.js'
 import type { ClientRecord, ClientStore } from '../storage/types.js'
 
 export const CONSOLE_CLIENT_ID = 'stamp-console'
+/** The admin API's scope (ADMIN_SCOPE in schemas/admin.ts, which the domain layer does not import). */
+const ADMIN_SCOPE = 'stamp:admin'
 export const CONSOLE_PATH = '/console'
 /** What the console asks for: the admin API, and refresh tokens to keep a 5-minute access token fresh. */
 export const CONSOLE_SCOPES = ['openid', 'profile', ADMIN_SCOPE] as const

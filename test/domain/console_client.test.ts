@@ -5,9 +5,11 @@
  */
 import t from 'tap'
 import { build } from '../helper.js'
-import { CONSOLE_CLIENT_ID, ensureConsoleClient } from '../../src/domain/console_client.js'
+import { CONSOLE_CLIENT_ID, CONSOLE_SCOPES, ensureConsoleClient } from '../../src/domain/console_client.js'
+import { ADMIN_SCOPE } from '../../src/schemas/admin.js'
 
 t.test('ensureConsoleClient', async (t) => {
+  t.ok((CONSOLE_SCOPES as readonly string[]).includes(ADMIN_SCOPE), 'the console asks for the admin API\'s scope')
   const app = await build(t)
   const store = app.clientStore
   const refused = await ensureConsoleClient(store, 'http://stamp.test')
