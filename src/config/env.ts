@@ -51,6 +51,7 @@ export const envSchemaDefinition = {
     LOGIN_THROTTLE_MAX_DELAY: { type: 'integer', minimum: 1, maximum: 86_400, default: defaults.loginThrottle.maxDelay, description: 'Longest back-off, seconds (no permanent lock-out).' },
     PASSWORD_MIN_LENGTH: { type: 'integer', minimum: 8, maximum: 128, default: defaults.password.minLength, description: 'Minimum password length (common passwords are refused regardless).' },
     METRICS_TOKEN: { type: 'string', minLength: 32, description: 'Bearer token for `/metrics`; unset: no metrics endpoint.' },
+    CONSOLE: { type: 'boolean', default: true, description: 'Serve the admin console at `/console` (it signs in as the `stamp-console` client, which Stamp registers for itself; disable that client to turn sign-in off).' },
     API_DOCS: { type: 'boolean', default: false, description: 'Serve the Swagger UI at `/docs` (under a strict CSP). Off: only the OpenAPI document at `/docs/json`.' },
     DATABASE_CONNECT_TIMEOUT: { type: 'number', exclusiveMinimum: 0, maximum: 300, default: 5, description: 'Seconds to wait for a new PostgreSQL connection; past it the request is answered 503 `temporarily_unavailable`.' },
     CLOCK_SKEW_MAX: { type: 'number', exclusiveMinimum: 0, maximum: 86_400, default: 30, description: 'Largest tolerated difference, seconds, between this process clock and PostgreSQL\'s; beyond it `/readyz` fails and key rotation refuses.' },
@@ -118,6 +119,7 @@ interface RawEnv {
   PASSWORD_MIN_LENGTH: number
   METRICS_TOKEN?: string
   API_DOCS: boolean
+  CONSOLE: boolean
   DATABASE_CONNECT_TIMEOUT: number
   CLOCK_SKEW_MAX: number
   PURGE_INTERVAL: number
@@ -188,6 +190,8 @@ export interface Config {
   metricsToken?: string
   /** Serve the Swagger UI at /docs (third-party script on the login origin; off by default). */
   apiDocs: boolean
+  /** Serve the admin console at /console (and register its OAuth client). */
+  console: boolean
   /** Seconds to wait for a new PostgreSQL connection (pg `connectionTimeoutMillis`). */
   databaseConnectTimeout: number
   /** Largest tolerated |process clock − PostgreSQL clock|, seconds (the clock guard). */
@@ -204,6 +208,11 @@ export interface Config {
   /** Branding of the hosted pages (the logo file is read at boot). */
   brand: BrandConfig
   policy: Policy
+  /**
+   * The validated environment settings (defaults applied) and which were given, for the admin
+   * API's effective-configuration view (config/effective.ts). Absent in hand-built configs.
+   */
+  settings?: { values: Readonly<Record<string, unknown>>, given: ReadonlySet<string> }
 }
 
 export interface BrandConfig {
@@ -273,6 +282,7 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env): Config {
     redisUrl: raw.REDIS_URL,
     metricsToken: raw.METRICS_TOKEN,
     apiDocs: raw.API_DOCS,
+    console: raw.CONSOLE,
     databaseConnectTimeout: raw.DATABASE_CONNECT_TIMEOUT,
     clockSkewMax: raw.CLOCK_SKEW_MAX,
     clientMetadataDocuments: raw.CLIENT_ID_METADATA_DOCUMENTS,
@@ -285,6 +295,10 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env): Config {
     },
     signup: raw.SIGNUP,
     brand: brandConfig(raw),
+    settings: {
+      values: Object.fromEntries(Object.keys(envSchemaDefinition.properties).map((name) => [name, (raw as unknown as Record<string, unknown>)[name]])),
+      given: new Set(Object.keys(envSchemaDefinition.properties).filter((name) => env[name] !== undefined)),
+    },
     policy: {
       ...defaults,
       accessTokenTTL: raw.ACCESS_TOKEN_TTL,
