@@ -19,10 +19,13 @@ COPY prisma ./prisma
 COPY src ./src
 # Files read at run time: the hosted pages' stylesheet (and scripts), the common-password list.
 COPY assets ./assets
+# The admin console's sources (Preact, built by Vite into dist/console during `npm run build`).
+COPY console ./console
 # The npm workspace: stamp-verifier, which the server depends on (built first by `npm run build`).
 COPY packages ./packages
 # `prepare` runs the build: prisma generate (no schema engine needed) + tsc → dist/, with the
-# generated client compiled into dist/generated.
+# generated client compiled into dist/generated, and the admin console → dist/console (served
+# from there at /console; the runtime stage needs no console source or build tool).
 RUN npm ci --no-audit --no-fund
 # Drop the dev dependencies; the compiled argon2 binding stays (prune runs no install scripts).
 RUN npm prune --omit=dev --no-audit --no-fund

@@ -37,6 +37,7 @@ import { passkeyVerificationRate, totpCostMs } from './accounts.js'
 import { randomUUID } from 'node:crypto'
 import { benchPrivateKeyJwt } from './private_key_jwt.js'
 import { ProofSigner, dpopClientCredentialsScenario, poolSize } from './dpop.js'
+import { benchAdminUsers, type AdminUsersBench } from './admin_users.js'
 
 const settings: LoadSettings = {
   // 32 keep-alive connections: enough to saturate two cores (the token routes spend part of each
@@ -45,7 +46,7 @@ const settings: LoadSettings = {
   warmupSeconds: Number(process.env.BENCH_WARMUP ?? 1),
   durationSeconds: Number(process.env.BENCH_DURATION ?? 5),
 }
-/** BENCH_ONLY=jwks,client_credentials,password,passkey,totp,refresh_token,dpop,verifier,workers,cimd,private_key_jwt (comma list; default all; passkey runs with password). */
+/** BENCH_ONLY=jwks,client_credentials,password,passkey,totp,refresh_token,dpop,verifier,workers,cimd,private_key_jwt,admin_users (comma list; default all; passkey runs with password). */
 const only = process.env.BENCH_ONLY ? new Set(process.env.BENCH_ONLY.split(',').map((s) => s.trim())) : null
 const selected = (name: string) => !only || only.has(name)
 const SIGN_CONCURRENCY = 64
@@ -307,6 +308,12 @@ async function main (): Promise<void> {
     checks.push(pkj.check)
   }
 
+  // Last: it adds 10,000 users, which no other scenario should see.
+  let adminUsers: AdminUsersBench | undefined
+  if (selected('admin_users')) {
+    adminUsers = await benchAdminUsers({ databaseUrl: database.url, base, rounds: PAIRED_ROUNDS, step })
+  }
+
   const byName = new Map(checks.map((c) => [c.name, c]))
   if (verifier) {
     checks.push(ratioCheck('verifier (stamp vs jose)', verifier.stampPerSec, verifier.josePerSec, 'jose jwtVerify', 0.9))
@@ -323,6 +330,11 @@ async function main (): Promise<void> {
     console.log(`\nVerifier: stampPerSec ${Math.round(verifier.stampPerSec)}  josePerSec ${Math.round(verifier.josePerSec)}  ratio ${verifier.ratio.toFixed(2)} (target ≥ 0.9)  fetchesDuringRotation ${verifier.fetchesDuringRotation} (target 0)`)
   } else {
     console.log('\nVerifier: bench/verifier.ts not present; skipped')
+  }
+  if (adminUsers) {
+    console.log('\nAdmin console: users page (server time per page, loopback, one request at a time)')
+    for (const line of adminUsers.lines) console.log(line)
+    console.log('  First load of /console (bundle transfer, first render): reported by test/browser/console.test.ts (test/artifacts/console/first-load.json)')
   }
   if (workers) {
     console.log(`Workers (stamp serve --workers N, client_credentials): 1 → ${Math.round(workers.workers1)}/s, 2 → ${Math.round(workers.workers2)}/s, ×${workers.speedup.toFixed(2)}, errors ${workers.errors}`)
@@ -347,6 +359,7 @@ async function main (): Promise<void> {
     scenarios,
     verifier: verifier ?? null,
     workers: workers ?? null,
+    adminUsers: adminUsers?.checks ?? null,
     checks,
     refreshBound: refreshBound ?? null,
     markdown: table,

@@ -44,6 +44,7 @@ import { ACCOUNT_PAGES } from './domain/accounts.js'
 import jwksRoute from './routes/well_known/jwks.js'
 import discoveryRoutes from './routes/well_known/discovery.js'
 import healthRoutes from './routes/health.js'
+import consoleRoutes from './routes/console/index.js'
 
 export interface AppOptions {
   config: Config
@@ -218,5 +219,6 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
   await app.register(adminRoutes, { prefix: ADMIN_PREFIX })
   await app.register(healthRoutes)
   await app.register(assetRoutes)
+  await app.register(consoleRoutes)
   return app
 }

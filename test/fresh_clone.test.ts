@@ -31,6 +31,7 @@ t.test('a fresh clone: the README quick start works as written', async (t) => {
   t.equal(install.code, 0, install.stderr.slice(-2000))
   t.ok(existsSync(join(dir, 'dist/server.js')), 'npm ci built the server')
   t.ok(existsSync(join(dir, 'packages/verifier/dist/index.js')), 'npm ci built the stamp-verifier workspace package')
+  t.ok(existsSync(join(dir, 'dist/console/index.html')), 'npm ci built the admin console')
 
   const port = await freePort()
   delete process.env.DATABASE_URL
@@ -40,6 +41,9 @@ t.test('a fresh clone: the README quick start works as written', async (t) => {
   t.equal(discovery.issuer, `http://localhost:${port}`)
   const jwks = await (await fetch(`http://127.0.0.1:${port}/jwks`)).json() as { keys: unknown[] }
   t.equal(jwks.keys.length, 2)
+  const console = await fetch(`http://127.0.0.1:${port}/console/`)
+  t.equal(console.status, 200, 'the admin console is served')
+  t.match(console.headers.get('content-security-policy'), "script-src 'self'")
   t.ok(existsSync(join(dir, 'data')), 'embedded database in ./data')
   t.ok(existsSync(join(dir, 'keys/kek')), 'key-encryption key generated in ./keys')
 

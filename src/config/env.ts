@@ -53,6 +53,7 @@ export const envSchemaDefinition = {
     PASSWORD_MIN_LENGTH_MFA: { type: 'integer', minimum: 8, maximum: 128, default: defaults.password.minLengthWithSecondFactor, description: 'Minimum password length for users with a second factor (passkey or TOTP; NIST SP 800-63B-4: 8).' },
     MFA: { type: 'string', enum: ['off', 'optional', 'required'], default: defaults.mfa.mode, description: 'Second factors: `off` (never asked, not offered), `optional` (asked once a user enrolled one), `required` (every user; one without a factor enrols at the next sign-in). Clients (`--require-mfa`) and users can require it too.' },
     METRICS_TOKEN: { type: 'string', minLength: 32, description: 'Bearer token for `/metrics`; unset: no metrics endpoint.' },
+    CONSOLE: { type: 'boolean', default: true, description: 'Serve the admin console at `/console` (it signs in as the `stamp-console` client, which Stamp registers for itself; disable that client to turn sign-in off).' },
     API_DOCS: { type: 'boolean', default: false, description: 'Serve the Swagger UI at `/docs` (under a strict CSP). Off: only the OpenAPI document at `/docs/json`.' },
     DATABASE_CONNECT_TIMEOUT: { type: 'number', exclusiveMinimum: 0, maximum: 300, default: 5, description: 'Seconds to wait for a new PostgreSQL connection; past it the request is answered 503 `temporarily_unavailable`.' },
     CLOCK_SKEW_MAX: { type: 'number', exclusiveMinimum: 0, maximum: 86_400, default: 30, description: 'Largest tolerated difference, seconds, between this process clock and PostgreSQL\'s; beyond it `/readyz` fails and key rotation refuses.' },
@@ -122,6 +123,7 @@ interface RawEnv {
   MFA: 'off' | 'optional' | 'required'
   METRICS_TOKEN?: string
   API_DOCS: boolean
+  CONSOLE: boolean
   DATABASE_CONNECT_TIMEOUT: number
   CLOCK_SKEW_MAX: number
   PURGE_INTERVAL: number
@@ -192,6 +194,8 @@ export interface Config {
   metricsToken?: string
   /** Serve the Swagger UI at /docs (third-party script on the login origin; off by default). */
   apiDocs: boolean
+  /** Serve the admin console at /console (and register its OAuth client). */
+  console: boolean
   /** Seconds to wait for a new PostgreSQL connection (pg `connectionTimeoutMillis`). */
   databaseConnectTimeout: number
   /** Largest tolerated |process clock − PostgreSQL clock|, seconds (the clock guard). */
@@ -208,6 +212,11 @@ export interface Config {
   /** Branding of the hosted pages (the logo file is read at boot). */
   brand: BrandConfig
   policy: Policy
+  /**
+   * The validated environment settings (defaults applied) and which were given, for the admin
+   * API's effective-configuration view (config/effective.ts). Absent in hand-built configs.
+   */
+  settings?: { values: Readonly<Record<string, unknown>>, given: ReadonlySet<string> }
 }
 
 export interface BrandConfig {
@@ -277,6 +286,7 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env): Config {
     redisUrl: raw.REDIS_URL,
     metricsToken: raw.METRICS_TOKEN,
     apiDocs: raw.API_DOCS,
+    console: raw.CONSOLE,
     databaseConnectTimeout: raw.DATABASE_CONNECT_TIMEOUT,
     clockSkewMax: raw.CLOCK_SKEW_MAX,
     clientMetadataDocuments: raw.CLIENT_ID_METADATA_DOCUMENTS,
@@ -289,6 +299,10 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env): Config {
     },
     signup: raw.SIGNUP,
     brand: brandConfig(raw),
+    settings: {
+      values: Object.fromEntries(Object.keys(envSchemaDefinition.properties).map((name) => [name, (raw as unknown as Record<string, unknown>)[name]])),
+      given: new Set(Object.keys(envSchemaDefinition.properties).filter((name) => env[name] !== undefined)),
+    },
     policy: {
       ...defaults,
       accessTokenTTL: raw.ACCESS_TOKEN_TTL,

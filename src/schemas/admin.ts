@@ -28,10 +28,20 @@ export const PageQuery = Type.Object({
 }, { additionalProperties: false })
 export type PageQuery = Static<typeof PageQuery>
 
+/** A search term: a case-insensitive substring. */
+const searchTerm = (description: string) => Type.String({ minLength: 1, maxLength: 128, description })
+/** RFC 3339 date-time, checked by pattern (the admin validator has no format plugin) and then parsed. */
+const dateTimeParam = (description: string) => Type.String({ description: `${description} (RFC 3339 date-time)`, pattern: '^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}(:\\d{2}(\\.\\d{1,9})?)?(Z|[+-]\\d{2}:\\d{2})$' })
+const timestamp = (description: string) => Type.String({ format: 'date-time', description })
+
 export const AuditQuery = Type.Object({
   limit: Type.Integer({ minimum: 1, maximum: 200, default: 50 }),
   cursor: Type.Optional(Type.String({ pattern: '^[0-9]{1,19}$' })),
   type: Type.Optional(Type.String({ pattern: '^[a-z_]{1,64}$' })),
+  actor: Type.Optional(Type.String({ minLength: 1, maxLength: 2048, description: 'Exact actor (an admin\'s sub, a user id, a client id, or "cli")' })),
+  subject: Type.Optional(Type.String({ minLength: 1, maxLength: 2048, description: 'Exact subject (a user id, client id, kid or family id)' })),
+  since: Type.Optional(dateTimeParam('Events at or after this time')),
+  until: Type.Optional(dateTimeParam('Events before this time')),
 }, { additionalProperties: false })
 export type AuditQuery = Static<typeof AuditQuery>
 
@@ -135,6 +145,12 @@ export const User = Type.Object({
   mfa_required: Type.Boolean({ description: 'A second factor is required at sign-in (set by an administrator)' }),
 })
 export const UserPage = page(User)
+export const UserListQuery = Type.Object({
+  limit: Type.Integer({ minimum: 1, maximum: 200, default: 50 }),
+  cursor: Type.Optional(Type.String({ minLength: 1, maxLength: 256 })),
+  q: Type.Optional(searchTerm('Only users whose username or email contains this (case-insensitive)')),
+}, { additionalProperties: false })
+export type UserListQuery = Static<typeof UserListQuery>
 export const CreateUserBody = Type.Object({
   username: Username,
   password: Password,
@@ -194,6 +210,8 @@ export const Session = Type.Object({
   client_ids: Type.Array(Type.String(), { description: 'Clients that received a code in this session' }),
 })
 export const SessionPage = page(Session)
+export const SessionListQuery = PageQuery
+
 export const SignedOut = Type.Object({
   ended_sessions: Type.Integer({ description: 'SSO sessions ended (each client with a back-channel logout URI is notified)' }),
   revoked_families: Type.Integer(),
@@ -209,7 +227,15 @@ export const Key = Type.Object({
   retire_after: Nullable(Timestamp),
   retired_at: Nullable(Timestamp),
 })
-export const KeyList = Type.Object({ keys: Type.Array(Key) })
+export const KeyRotationRule = Type.Object({
+  pre_publication_seconds: Type.Integer({ description: 'JWKS_MAX_AGE + KEY_REFRESH_INTERVAL: how long a next key is published before it may sign' }),
+  rotation_interval_seconds: Type.Integer({ description: 'KEY_ROTATION_INTERVAL: how long a key is active before a scheduled rotation' }),
+  retiring_grace_seconds: Type.Integer({ description: 'How long a retiring key stays published after it stopped signing' }),
+  next_rotatable_at: Nullable(timestamp('When the next key has been published long enough for a rotation without force')),
+  scheduled_rotation_at: Nullable(timestamp('When the scheduler rotates (active key\'s interval served, and the next key rotatable)')),
+  now: timestamp('The server time these were computed at'),
+})
+export const KeyList = Type.Object({ keys: Type.Array(Key), rotation: KeyRotationRule })
 export const RotateKeysBody = Type.Object({ force: Type.Optional(Type.Boolean()) }, { additionalProperties: false })
 export const RotateResult = Type.Object({ active: Type.String(), next: Type.String(), retiring: Type.String() })
 export const RevokeKeyResult = Type.Object({ revoked: Type.String(), refresh_families_revoked: Type.Integer(), active: Type.String() })
@@ -246,6 +272,7 @@ export const ClientListQuery = Type.Object({
   limit: Type.Integer({ minimum: 1, maximum: 200, default: 50 }),
   cursor: Type.Optional(Type.String({ minLength: 1, maxLength: 2048 })),
   origin: Type.Optional(Origin),
+  q: Type.Optional(searchTerm('Only clients whose client_id or name contains this (case-insensitive)')),
 }, { additionalProperties: false })
 export type ClientListQuery = Static<typeof ClientListQuery>
 
@@ -288,3 +315,20 @@ export const InviteCreated = Type.Object({
 })
 export const InviteList = Type.Object({ items: Type.Array(Invite) })
 export const InviteIdParams = Type.Object({ id: Type.String({ pattern: '^[A-Za-z0-9_-]{16,64}$' }) }, { additionalProperties: false })
+
+/** Counts for the console's overview: one request, no list walked. */
+export const Overview = Type.Object({
+  users: Type.Object({ total: Type.Integer(), disabled: Type.Integer() }),
+  clients: Type.Object({ admin: Type.Integer(), dcr: Type.Integer(), cimd: Type.Integer() }),
+  active_sessions: Type.Integer(),
+  keys: Type.Object({ next: Type.Integer(), active: Type.Integer(), retiring: Type.Integer(), retired: Type.Integer(), revoked: Type.Integer() }),
+})
+
+export const ConfigEntry = Type.Object({
+  name: Type.String({ description: 'The environment variable' }),
+  value: Type.Union([Type.String(), Type.Number(), Type.Boolean(), Type.Null()], { description: 'Effective value; a secret is never shown (see masked)' }),
+  source: Type.Union([Type.Literal('environment'), Type.Literal('default'), Type.Literal('unset'), Type.Literal('derived')]),
+  masked: Type.Boolean({ description: 'The value is a secret, or holds one (a password in a URL): replaced by ******** or shown without it' }),
+  description: Type.String(),
+})
+export const EffectiveConfig = Type.Object({ issuer: Type.String(), settings: Type.Array(ConfigEntry) })

@@ -69,8 +69,13 @@ export interface ClientStore {
   update(id: string, patch: ClientPatch): Promise<ClientRecord | null>
   /** False when there was no such client. */
   delete(id: string): Promise<boolean>
-  /** Ordered by id, only clients of these origins (all when empty). */
-  listByOrigin(origins: readonly ClientOrigin[], page: Page): Promise<ClientRecord[]>
+  /**
+   * Ordered by id, only clients of these origins (all when empty); with `query`, only those whose
+   * id or name contains it (case-insensitive).
+   */
+  listByOrigin(origins: readonly ClientOrigin[], page: Page & { query?: string }): Promise<ClientRecord[]>
+  /** How many clients there are, per origin. */
+  countByOrigin(): Promise<Record<ClientOrigin, number>>
   /**
    * Records a token issuance, unless one was recorded less than `minIntervalMs` before `now`:
    * `first` when the client had never been used, `updated`, or `skipped`.
@@ -132,8 +137,13 @@ export interface UserStore {
   updatePasswordHash(id: string, passwordHash: string): Promise<void>
   /** Users whose email is `email`, compared without case (a reset request names an address). */
   findByEmail(email: string): Promise<UserRecord[]>
-  /** Ordered by username; the cursor is the last username seen. */
-  list(page: Page): Promise<UserRecord[]>
+  /**
+   * Ordered by username; the cursor is the last username seen. With `query`, only users whose
+   * username or email contains it (case-insensitive).
+   */
+  list(page: Page & { query?: string }): Promise<UserRecord[]>
+  /** How many users there are, and how many of them are disabled. */
+  count(): Promise<{ total: number, disabled: number }>
   /** Null when there is no such user. */
   update(id: string, patch: UserPatch): Promise<UserRecord | null>
   /**
@@ -255,10 +265,19 @@ export interface AuditEventRecord extends Required<AuditEventInput> {
   createdAt: Date
 }
 
+/** Audit trail filters; all given ones must match. `since` inclusive, `until` exclusive. */
+export interface AuditFilter {
+  type?: string
+  actor?: string
+  subject?: string
+  since?: Date
+  until?: Date
+}
+
 export interface AuditStore {
   append(event: AuditEventInput): Promise<void>
   /** Newest first; the cursor is the last id seen (events older than it). */
-  list(page: Page & { type?: string }): Promise<AuditEventRecord[]>
+  list(page: Page & AuditFilter): Promise<AuditEventRecord[]>
 }
 
 export interface StoredKey {
@@ -335,6 +354,10 @@ export interface SessionStore {
   end(id: string, now: Date): Promise<{ session: SessionRecord, refreshFamiliesRevoked: number } | null>
   /** A user's live sessions (not ended, not expired), oldest first; the cursor is the last id seen. */
   listActiveForUser(userId: string, page: Page, now: Date): Promise<SessionRecord[]>
+  /** Every user's live sessions, by id; the cursor is the last id seen. */
+  listActive(page: Page, now: Date): Promise<SessionRecord[]>
+  /** How many sessions are live (not ended, not expired). */
+  countActive(now: Date): Promise<number>
   /**
    * Whether the session has ended (true also when there is no such session). Waits for an `end`
    * in progress to commit, so a refresh token stored before this returned false is seen by the

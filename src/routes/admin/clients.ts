@@ -27,10 +27,10 @@ const knownGrants = () => [...grantsByType.keys()]
 
 export default async function clientRoutes (app: FastifyInstance): Promise<void> {
   app.get<{ Querystring: ClientListInput }>('/clients', {
-    schema: { tags, security, summary: 'List clients, optionally by origin (admin, dcr, cimd), with their last use', querystring: ClientListQuery, response: { 200: ClientPage, ...errorResponses } },
+    schema: { tags, security, summary: 'List clients, optionally by origin (admin, dcr, cimd) or `q` (client_id or name), with their last use', querystring: ClientListQuery, response: { 200: ClientPage, ...errorResponses } },
   }, async (request) => {
-    const { limit, cursor, origin } = request.query
-    return paged(await app.clientStore.listByOrigin(origin ? [origin] : [], { limit, cursor }), limit, (c) => c.id, clientView)
+    const { limit, cursor, origin, q } = request.query
+    return paged(await app.clientStore.listByOrigin(origin ? [origin] : [], { limit, cursor, query: q }), limit, (c) => c.id, clientView)
   })
 
   app.post<{ Body: RevokeClientInput }>('/clients/revoke', {

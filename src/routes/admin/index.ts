@@ -19,6 +19,8 @@ import sessionRoutes from './sessions.js'
 import keyRoutes from './keys.js'
 import auditRoutes from './audit.js'
 import accountMailRoutes from './account_mail.js'
+import overviewRoutes from './overview.js'
+import configRoutes from './config.js'
 
 export const ADMIN_PREFIX = '/admin'
 
@@ -50,4 +52,6 @@ export default async function adminRoutes (app: FastifyInstance): Promise<void> 
   await app.register(keyRoutes)
   await app.register(auditRoutes)
   await app.register(accountMailRoutes)
+  await app.register(overviewRoutes)
+  await app.register(configRoutes)
 }

@@ -10,6 +10,30 @@ import { KeyLifecycleError } from '../../domain/keyring.js'
 import { OAuthError } from '../../errors.js'
 import { KeyList, KidParams, RevokeKeyResult, RotateKeysBody, RotateResult, errorResponses } from '../../schemas/admin.js'
 import { keyView } from './views.js'
+import { prePublicationSeconds, retiringGraceSeconds } from '../../domain/keys.js'
+import type { StoredKey } from '../../storage/types.js'
+import type { Policy } from '../../config/defaults.js'
+
+/**
+ * The rotation rule as dates, so a console can show when a rotation will be accepted: the next
+ * key must have been published for JWKS_MAX_AGE + KEY_REFRESH_INTERVAL (docs/key-lifecycle.md).
+ */
+export function rotationRule (keys: readonly StoredKey[], policy: Policy, now: Date) {
+  const prePublication = prePublicationSeconds(policy)
+  const next = keys.find((k) => k.status === 'next')
+  const active = keys.find((k) => k.status === 'active')
+  const rotatableAt = next ? new Date(next.createdAt.getTime() + prePublication * 1000) : null
+  const intervalServedAt = active ? new Date((active.activatedAt ?? active.createdAt).getTime() + policy.keyRotationInterval * 1000) : null
+  const scheduled = rotatableAt && intervalServedAt ? new Date(Math.max(rotatableAt.getTime(), intervalServedAt.getTime())) : null
+  return {
+    pre_publication_seconds: prePublication,
+    rotation_interval_seconds: policy.keyRotationInterval,
+    retiring_grace_seconds: retiringGraceSeconds(policy),
+    next_rotatable_at: rotatableAt?.toISOString() ?? null,
+    scheduled_rotation_at: scheduled?.toISOString() ?? null,
+    now: now.toISOString(),
+  }
+}
 
 const tags = ['keys']
 const security = [{ bearerAuth: [] }]
@@ -26,8 +50,11 @@ async function lifecycle<T> (step: () => Promise<T>): Promise<T> {
 
 export default async function keyRoutes (app: FastifyInstance): Promise<void> {
   app.get('/keys', {
-    schema: { tags, security, summary: 'List signing keys', response: { 200: KeyList, ...errorResponses } },
-  }, async () => ({ keys: (await app.keyStore.all()).map(keyView) }))
+    schema: { tags, security, summary: 'List signing keys, with the rotation rule as dates', response: { 200: KeyList, ...errorResponses } },
+  }, async () => {
+    const keys = await app.keyStore.all()
+    return { keys: keys.map(keyView), rotation: rotationRule(keys, app.config.policy, new Date()) }
+  })
 
   app.post<{ Body: { force?: boolean } | undefined }>('/keys/rotate', {
     schema: { tags, security, summary: 'Rotate: next → active, active → retiring, new next', body: RotateKeysBody, response: { 200: RotateResult, 409: errorResponses[400], ...errorResponses } },

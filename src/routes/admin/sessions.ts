@@ -12,7 +12,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import { ssoFor } from '../../http/public_issuer.js'
 import {
-  PageQuery, Session, SessionPage, SessionParams, SignedOut, UserIdParams, errorResponses, type PageQuery as PageInput,
+  PageQuery, Session, SessionListQuery, SessionPage, SessionParams, SignedOut, UserIdParams, errorResponses, type PageQuery as PageInput,
 } from '../../schemas/admin.js'
 import { notFound, paged, sessionView } from './views.js'
 
@@ -20,6 +20,13 @@ const tags = ['sessions']
 const security = [{ bearerAuth: [] }]
 
 export default async function sessionRoutes (app: FastifyInstance): Promise<void> {
+  app.get<{ Querystring: PageInput }>('/sessions', {
+    schema: { tags, security, summary: 'Every user\'s live SSO sessions, by sid', querystring: SessionListQuery, response: { 200: SessionPage, ...errorResponses } },
+  }, async (request) => {
+    const { limit, cursor } = request.query
+    return paged(await app.sessions.listActive({ limit, cursor }, new Date()), limit, (s) => s.id, sessionView)
+  })
+
   app.get<{ Params: { id: string }, Querystring: PageInput }>('/users/:id/sessions', {
     schema: { tags, security, summary: 'The user\'s live SSO sessions (refresh-token families: /users/{id}/refresh-families)', params: UserIdParams, querystring: PageQuery, response: { 200: SessionPage, 404: errorResponses[400], ...errorResponses } },
   }, async (request) => {

@@ -11,8 +11,8 @@
 import type { FastifyInstance } from 'fastify'
 import { InvalidRequest } from '../../errors.js'
 import {
-  ADMIN_SCOPE, ConsentParams, ConsentRevoked, CreateUserBody, FactorsReset, UserFactors, PageQuery, PasswordBody, SignedOut, UpdateUserBody, User, UserIdParams, UserPage,
-  errorResponses, type CreateUserBody as CreateUserInput, type PageQuery as PageInput, type PasswordBody as PasswordInput,
+  ADMIN_SCOPE, ConsentParams, ConsentRevoked, CreateUserBody, FactorsReset, UserFactors, PasswordBody, SignedOut, UpdateUserBody, User, UserIdParams, UserListQuery, UserPage, type UserListQuery as UserListInput,
+  errorResponses, type CreateUserBody as CreateUserInput, type PasswordBody as PasswordInput,
   type UpdateUserBody as UpdateUserInput,
 } from '../../schemas/admin.js'
 import { conflict, factorsView, notFound, paged, scopeChange, userView } from './views.js'
@@ -30,11 +30,11 @@ export default async function userRoutes (app: FastifyInstance): Promise<void> {
     if (violation) throw new InvalidRequest(violation)
   }
 
-  app.get<{ Querystring: PageInput }>('/users', {
-    schema: { tags, security, summary: 'List users (by username)', querystring: PageQuery, response: { 200: UserPage, ...errorResponses } },
+  app.get<{ Querystring: UserListInput }>('/users', {
+    schema: { tags, security, summary: 'List users (by username); `q` searches usernames and emails', querystring: UserListQuery, response: { 200: UserPage, ...errorResponses } },
   }, async (request) => {
-    const { limit, cursor } = request.query
-    return paged(await app.usersRepository.list({ limit, cursor }), limit, (u) => u.username, userView)
+    const { limit, cursor, q } = request.query
+    return paged(await app.usersRepository.list({ limit, cursor, query: q }), limit, (u) => u.username, userView)
   })
 
   app.post<{ Body: CreateUserInput }>('/users', {

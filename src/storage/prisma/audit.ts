@@ -14,9 +14,16 @@ export function prismaAuditStore (prisma: PrismaClient, pool: pg.Pool): AuditSto
           event.detail === undefined || event.detail === null ? null : JSON.stringify(event.detail)],
       })
     },
-    async list ({ limit, cursor, type }) {
+    async list ({ limit, cursor, type, actor, subject, since, until }) {
+      const createdAt = { ...(since ? { gte: since } : {}), ...(until ? { lt: until } : {}) }
       const rows = await prisma.auditEvent.findMany({
-        where: { ...(cursor === undefined ? {} : { id: { lt: BigInt(cursor) } }), ...(type === undefined ? {} : { type }) },
+        where: {
+          ...(cursor === undefined ? {} : { id: { lt: BigInt(cursor) } }),
+          ...(type === undefined ? {} : { type }),
+          ...(actor === undefined ? {} : { actor }),
+          ...(subject === undefined ? {} : { subject }),
+          ...(since || until ? { createdAt } : {}),
+        },
         orderBy: { id: 'desc' },
         take: limit,
       })

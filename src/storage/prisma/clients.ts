@@ -1,4 +1,5 @@
 /** Client repository on Prisma. @module */
+import { literal } from './search.js'
 import type { PrismaClient } from '../../generated/prisma/client.js'
 import { Prisma } from '../../generated/prisma/client.js'
 import type { ClientOrigin, ClientRecord, ClientStore } from '../types.js'
@@ -42,13 +43,23 @@ export function prismaClientStore (prisma: PrismaClient): ClientStore {
       const { count } = await prisma.client.deleteMany({ where: { id } })
       return count > 0
     },
-    async listByOrigin (origins, { limit, cursor }) {
+    async listByOrigin (origins, { limit, cursor, query }) {
       const rows = await prisma.client.findMany({
-        where: { ...(origins.length ? { origin: { in: [...origins] } } : {}), ...(cursor === undefined ? {} : { id: { gt: cursor } }) },
+        where: {
+          ...(origins.length ? { origin: { in: [...origins] } } : {}),
+          ...(cursor === undefined ? {} : { id: { gt: cursor } }),
+          ...(query === undefined ? {} : { OR: [{ id: { contains: literal(query), mode: 'insensitive' } }, { name: { contains: literal(query), mode: 'insensitive' } }] }),
+        },
         orderBy: { id: 'asc' },
         take: limit,
       })
       return rows.map(record)
+    },
+    async countByOrigin () {
+      const groups = await prisma.client.groupBy({ by: ['origin'], _count: { _all: true } })
+      const counts = { admin: 0, dcr: 0, cimd: 0 }
+      for (const g of groups) counts[g.origin as keyof typeof counts] = g._count._all
+      return counts
     },
     async touchLastUsed (id, now, minIntervalMs) {
       // One statement: the row lock serializes concurrent first uses, so exactly one sees NULL.

@@ -26,6 +26,15 @@ export function prismaSessionStore (prisma: PrismaClient): SessionStore {
         take: limit,
       }),
 
+    listActive: ({ limit, cursor }, now) =>
+      prisma.session.findMany({
+        where: { endedAt: null, expiresAt: { gt: now }, ...(cursor !== undefined ? { id: { gt: cursor } } : {}) },
+        orderBy: { id: 'asc' },
+        take: limit,
+      }),
+
+    countActive: (now) => prisma.session.count({ where: { endedAt: null, expiresAt: { gt: now } } }),
+
     async reauthenticate (id, tokenHash, authTime, amr, acr) {
       await prisma.session.update({ where: { id }, data: { tokenHash, authTime, amr, acr } })
     },

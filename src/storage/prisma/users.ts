@@ -1,5 +1,6 @@
 /** User repository on Prisma. @module */
 import type pg from 'pg'
+import { literal } from './search.js'
 import type { PrismaClient } from '../../generated/prisma/client.js'
 import type { UserRecord, UserStore, UsernameForms } from '../types.js'
 
@@ -46,9 +47,24 @@ export function prismaUserStore (prisma: PrismaClient, pool: pg.Pool, forms: Use
       await prisma.user.update({ where: { id }, data: { passwordHash } })
     },
     findByEmail: (email) => prisma.user.findMany({ where: { email: { equals: email, mode: 'insensitive' } }, select: fields, orderBy: { createdAt: 'asc' }, take: 10 }),
-    list: ({ limit, cursor }) => prisma.user.findMany({
-      where: cursor === undefined ? {} : { username: { gt: cursor } }, orderBy: { username: 'asc' }, take: limit, select: fields,
-    }),
+    // A search compares lower-case forms with LIKE (its own comparison key for the username),
+    // which a 10,000-user scan does several times faster than ILIKE on the display forms.
+    async list ({ limit, cursor, query }) {
+      if (query === undefined) {
+        return prisma.user.findMany({ where: cursor === undefined ? {} : { username: { gt: cursor } }, orderBy: { username: 'asc' }, take: limit, select: fields })
+      }
+      const { rows } = await pool.query<UserRecord>({
+        text: `SELECT id, username, email, password_hash AS "passwordHash", disabled, scopes, email_verified_at AS "emailVerifiedAt", verification_pending AS "verificationPending" FROM users
+          WHERE (COALESCE(username_key, lower(username)) LIKE $1 OR lower(email) LIKE $2) AND ($3::text IS NULL OR username > $3)
+          ORDER BY username LIMIT $4`,
+        values: [`%${literal(forms.key(query))}%`, `%${literal(query.toLowerCase())}%`, cursor ?? null, limit],
+      })
+      return rows
+    },
+    async count () {
+      const [total, disabled] = await Promise.all([prisma.user.count(), prisma.user.count({ where: { disabled: true } })])
+      return { total, disabled }
+    },
     async update (id, patch) {
       // A new address is not proven: its verification goes (one statement, so no race with a reset).
       if (patch.email !== undefined) {

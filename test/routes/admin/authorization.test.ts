@@ -47,6 +47,9 @@ const rows: Row[] = [
   { method: 'GET', path: '/admin/keys', url: () => '/admin/keys', status: 200 },
   { method: 'POST', path: '/admin/keys/rotate', url: () => '/admin/keys/rotate', body: () => ({ force: true }), status: 200 },
   { method: 'GET', path: '/admin/audit-events', url: () => '/admin/audit-events?limit=5', status: 200 },
+  { method: 'GET', path: '/admin/overview', url: () => '/admin/overview', status: 200 },
+  { method: 'GET', path: '/admin/config', url: () => '/admin/config', status: 200 },
+  { method: 'GET', path: '/admin/sessions', url: () => '/admin/sessions', status: 200 },
   // Last: revoking the key that signed the test's tokens ends their validity (checked below).
   { method: 'POST', path: '/admin/keys/{kid}/revoke', url: () => '/admin/keys/PLACEHOLDER/revoke', status: 200 },
 ]
