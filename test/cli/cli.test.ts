@@ -18,15 +18,15 @@ t.test('stamp CLI', async (t) => {
   })
 
   t.test('user create with --password and --password-stdin', async (t) => {
-    const a = await stamp(['user', 'create', '--username', 'erin', '--password', 'long enough pw', '--email', 'erin@example.com', '--scope', 'read write', '--json'], env)
+    const a = await stamp(['user', 'create', '--username', 'erin', '--password', 'long enough password', '--email', 'erin@example.com', '--scope', 'read write', '--json'], env)
     t.equal(a.code, 0, a.stderr)
     const user = JSON.parse(a.stdout)
     t.equal(user.username, 'erin')
     t.same(user.scopes, ['read', 'write'])
-    t.notMatch(a.stdout, /long enough pw|argon2/)
-    const b = await stamp(['user', 'create', '--username', 'frank', '--password-stdin', '--json'], env, 'from stdin 123\n')
+    t.notMatch(a.stdout, /long enough password|argon2/)
+    const b = await stamp(['user', 'create', '--username', 'frank', '--password-stdin', '--json'], env, 'from stdin 123456\n')
     t.equal(b.code, 0, b.stderr)
-    const dup = await stamp(['user', 'create', '--username', 'erin', '--password', 'whatever123'], env)
+    const dup = await stamp(['user', 'create', '--username', 'erin', '--password', 'whatever12345678'], env)
     t.equal(dup.code, 1)
     t.match(dup.stderr, /already exists/)
     t.equal(dup.stdout, '')
@@ -106,7 +106,7 @@ t.test('stamp CLI', async (t) => {
       [['client', 'create', '--name', 'x', '--grant', 'authorization_code', '--redirect-uri', 'javascript:alert(1)'], /javascript/],
       [['client', 'create', '--name', 'x', '--grant', 'authorization_code', '--redirect-uri', 'http://app.example/cb'], /loopback/],
       [['client', 'create', '--name', 'x', '--backchannel-logout-uri', 'http://rp.example/bcl'], /https/],
-      [['user', 'create', '--username', 'ali\u200bce', '--password', 'long enough pw'], /zero-width/],
+      [['user', 'create', '--username', 'ali\u200bce', '--password', 'long enough password'], /zero-width/],
     ] as Array<[string[], RegExp]>) {
       const res = await stamp(args, env)
       t.equal(res.code, 2, args.join(' '))
@@ -114,7 +114,7 @@ t.test('stamp CLI', async (t) => {
     }
     const native = await stamp(['client', 'create', '--name', 'native', '--public', '--grant', 'authorization_code', '--redirect-uri', 'http://127.0.0.1/cb', '--redirect-uri', 'com.example.app:/cb', '--json'], env)
     t.equal(native.code, 0, native.stderr)
-    const dup = await stamp(['user', 'create', '--username', 'ERIN', '--password', 'long enough pw'], env)
+    const dup = await stamp(['user', 'create', '--username', 'ERIN', '--password', 'long enough password'], env)
     t.equal(dup.code, 1, 'erin exists: ERIN is the same user')
     t.match(dup.stderr, /already exists/)
   })

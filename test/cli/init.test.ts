@@ -50,7 +50,7 @@ t.test('stamp init creates the first administrator, once', async (t) => {
     const noPassword = await stamp(['init', '--username', 'someone'], env)
     t.equal(noPassword.code, 2, 'without a terminal, a new user needs --password-stdin')
     t.match(noPassword.stderr, /--password-stdin/)
-    const plain = await stamp(['user', 'create', '--username', 'plain', '--password', 'long enough pw'], env)
+    const plain = await stamp(['user', 'create', '--username', 'plain', '--password', 'long enough password'], env)
     t.equal(plain.code, 0, plain.stderr)
     const notAdmin = await stamp(['init', '--username', 'plain'], env)
     t.equal(notAdmin.code, 1, 'an existing non-admin user is not silently promoted')

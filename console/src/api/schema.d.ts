@@ -48,6 +48,8 @@ export interface paths {
                                 exchange_audiences: string[];
                                 /** @description PKCE (S256) required at /authorize; always true for public clients */
                                 require_pkce: boolean;
+                                /** @description Users signing in to this client need a second factor */
+                                require_mfa: boolean;
                                 /** @description client_secret_basic (or _post), private_key_jwt, or none (public) */
                                 token_endpoint_auth_method: string;
                                 jwks: {
@@ -148,6 +150,8 @@ export interface paths {
                         first_party?: boolean;
                         /** @description Require PKCE (S256) at /authorize (default true; always true for public clients) */
                         require_pkce?: boolean;
+                        /** @description Require a second factor from users signing in to this client (default false); a user without one enrols at sign-in */
+                        require_mfa?: boolean;
                         /** @description private_key_jwt (RFC 7523): no secret, the client signs assertions with a key of jwks or jwks_uri */
                         token_endpoint_auth_method?: "client_secret_basic" | "client_secret_post" | "private_key_jwt";
                         jwks?: {
@@ -190,6 +194,8 @@ export interface paths {
                             exchange_audiences: string[];
                             /** @description PKCE (S256) required at /authorize; always true for public clients */
                             require_pkce: boolean;
+                            /** @description Users signing in to this client need a second factor */
+                            require_mfa: boolean;
                             /** @description client_secret_basic (or _post), private_key_jwt, or none (public) */
                             token_endpoint_auth_method: string;
                             jwks: {
@@ -524,6 +530,8 @@ export interface paths {
                             exchange_audiences: string[];
                             /** @description PKCE (S256) required at /authorize; always true for public clients */
                             require_pkce: boolean;
+                            /** @description Users signing in to this client need a second factor */
+                            require_mfa: boolean;
                             /** @description client_secret_basic (or _post), private_key_jwt, or none (public) */
                             token_endpoint_auth_method: string;
                             jwks: {
@@ -720,6 +728,8 @@ export interface paths {
                         first_party?: boolean;
                         /** @description Require PKCE (S256) at /authorize (default true; always true for public clients) */
                         require_pkce?: boolean;
+                        /** @description Require a second factor from users signing in to this client (default false); a user without one enrols at sign-in */
+                        require_mfa?: boolean;
                         /** @description private_key_jwt (RFC 7523): no secret, the client signs assertions with a key of jwks or jwks_uri */
                         token_endpoint_auth_method?: "client_secret_basic" | "client_secret_post" | "private_key_jwt";
                         jwks?: {
@@ -762,6 +772,8 @@ export interface paths {
                             exchange_audiences: string[];
                             /** @description PKCE (S256) required at /authorize; always true for public clients */
                             require_pkce: boolean;
+                            /** @description Users signing in to this client need a second factor */
+                            require_mfa: boolean;
                             /** @description client_secret_basic (or _post), private_key_jwt, or none (public) */
                             token_endpoint_auth_method: string;
                             jwks: {
@@ -987,6 +999,8 @@ export interface paths {
                                 email: string | null;
                                 disabled: boolean;
                                 scopes: string[];
+                                /** @description A second factor is required at sign-in (set by an administrator) */
+                                mfa_required: boolean;
                             }[];
                             next_cursor: string | null;
                         };
@@ -1076,6 +1090,8 @@ export interface paths {
                             email: string | null;
                             disabled: boolean;
                             scopes: string[];
+                            /** @description A second factor is required at sign-in (set by an administrator) */
+                            mfa_required: boolean;
                         };
                     };
                 };
@@ -1178,6 +1194,8 @@ export interface paths {
                             email: string | null;
                             disabled: boolean;
                             scopes: string[];
+                            /** @description A second factor is required at sign-in (set by an administrator) */
+                            mfa_required: boolean;
                         };
                     };
                 };
@@ -1265,6 +1283,8 @@ export interface paths {
                         /** @description Disabling also signs the user out everywhere */
                         disabled?: boolean;
                         scopes?: string[];
+                        /** @description Require a second factor at sign-in; a user without one enrols at the next sign-in */
+                        mfa_required?: boolean;
                     };
                 };
             };
@@ -1281,6 +1301,8 @@ export interface paths {
                             email: string | null;
                             disabled: boolean;
                             scopes: string[];
+                            /** @description A second factor is required at sign-in (set by an administrator) */
+                            mfa_required: boolean;
                         };
                     };
                 };
@@ -1346,6 +1368,208 @@ export interface paths {
                 };
             };
         };
+        trace?: never;
+    };
+    "/admin/users/{id}/factors": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List a user's second factors (passkeys, TOTP, recovery codes left) */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            user_id: string;
+                            mfa_required: boolean;
+                            /** @description A confirmed TOTP authenticator */
+                            totp: boolean;
+                            recovery_codes_left: number;
+                            passkeys: {
+                                /** @description WebAuthn credential ID (base64url) */
+                                id: string;
+                                name: string;
+                                backup_eligible: boolean;
+                                backup_state: boolean;
+                                transports: string[];
+                                /** Format: date-time */
+                                created_at: string;
+                                last_used_at: string | null;
+                            }[];
+                        };
+                    };
+                };
+                /** @description RFC 6749 §5.2 error */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: string;
+                            error_description: string;
+                        };
+                    };
+                };
+                /** @description RFC 6749 §5.2 error */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: string;
+                            error_description: string;
+                        };
+                    };
+                };
+                /** @description RFC 6749 §5.2 error */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: string;
+                            error_description: string;
+                        };
+                    };
+                };
+                /** @description RFC 6749 §5.2 error */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: string;
+                            error_description: string;
+                        };
+                    };
+                };
+                /** @description RFC 6749 §5.2 error */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: string;
+                            error_description: string;
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        /** Remove all of a user's second factors (lost device); with MFA required they enrol again at the next sign-in */
+        delete: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            user_id: string;
+                            passkeys: number;
+                            totp: number;
+                            recovery_codes: number;
+                        };
+                    };
+                };
+                /** @description RFC 6749 §5.2 error */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: string;
+                            error_description: string;
+                        };
+                    };
+                };
+                /** @description RFC 6749 §5.2 error */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: string;
+                            error_description: string;
+                        };
+                    };
+                };
+                /** @description RFC 6749 §5.2 error */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: string;
+                            error_description: string;
+                        };
+                    };
+                };
+                /** @description RFC 6749 §5.2 error */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: string;
+                            error_description: string;
+                        };
+                    };
+                };
+                /** @description RFC 6749 §5.2 error */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: string;
+                            error_description: string;
+                        };
+                    };
+                };
+            };
+        };
+        options?: never;
+        head?: never;
+        patch?: never;
         trace?: never;
     };
     "/admin/users/{id}/consents/{clientId}": {
