@@ -17,7 +17,7 @@ interface Row {
   status: number
 }
 
-interface Fixtures { clientId: string, deletableClientId: string, revocableClientId: string, userId: string, familyId: string, sid: string, retiringKid: () => Promise<string> }
+interface Fixtures { inviteId: string, clientId: string, deletableClientId: string, revocableClientId: string, userId: string, familyId: string, sid: string, retiringKid: () => Promise<string> }
 
 const rows: Row[] = [
   { method: 'GET', path: '/admin/clients', url: () => '/admin/clients?limit=2', status: 200 },
@@ -38,6 +38,10 @@ const rows: Row[] = [
   { method: 'GET', path: '/admin/refresh-families/{familyId}', url: (f) => `/admin/refresh-families/${f.familyId}`, status: 200 },
   { method: 'POST', path: '/admin/refresh-families/{familyId}/revoke', url: (f) => `/admin/refresh-families/${f.familyId}/revoke`, status: 200 },
   { method: 'DELETE', path: '/admin/users/{id}/consents/{clientId}', url: (f) => `/admin/users/${f.userId}/consents/${f.clientId}`, status: 200 },
+  { method: 'POST', path: '/admin/users/{id}/reset-email', url: (f) => `/admin/users/${f.userId}/reset-email`, body: () => ({}), status: 200 },
+  { method: 'GET', path: '/admin/invites', url: () => '/admin/invites', status: 200 },
+  { method: 'POST', path: '/admin/invites', url: () => '/admin/invites', body: () => ({ email: `invitee-${Math.random().toString(36).slice(2)}@example.com` }), status: 201 },
+  { method: 'DELETE', path: '/admin/invites/{id}', url: (f) => `/admin/invites/${f.inviteId}`, status: 204 },
   { method: 'GET', path: '/admin/users/{id}/factors', url: (f) => `/admin/users/${f.userId}/factors`, status: 200 },
   { method: 'DELETE', path: '/admin/users/{id}/factors', url: (f) => `/admin/users/${f.userId}/factors`, status: 200 },
   { method: 'POST', path: '/admin/users/{id}/password', url: (f) => `/admin/users/${f.userId}/password`, body: () => ({ password: 'a brand new passphrase' }), status: 200 },
@@ -64,7 +68,10 @@ async function fixtures (app: FastifyInstance): Promise<Fixtures> {
   const familyId = (await app.refreshTokens.find(JSON.parse(Buffer.from(login.json().refresh_token.split('.')[1], 'base64url').toString()).jti))!.familyId
   // An SSO session row, as the hosted login creates one.
   const session = await app.sessions.create({ id: 'sid-fixture', tokenHash: 'hash-fixture', userId: user.id, authTime: new Date(), expiresAt: new Date(Date.now() + 3_600_000) })
+  // An invitation to withdraw.
+  const invite = await app.accounts.invite('fixture-invitee@example.com', [], { issuer: 'http://localhost', locale: 'en', actor: 'fixture' })
   return {
+    inviteId: invite.id,
     sid: session.id,
     clientId: client.id,
     deletableClientId: deletable.client.id,
@@ -76,7 +83,8 @@ async function fixtures (app: FastifyInstance): Promise<Fixtures> {
 }
 
 t.test('every admin route: 401 without a token, 403 without stamp:admin, 2xx for an admin', async (t) => {
-  const app = await build(t)
+  // Three requests per route from one address: more than the default per-IP admin limit.
+  const app = await build(t, { env: { RATE_LIMIT_ADMIN_MAX: '1000' } })
   const admin = await createAdmin(app)
   const f = await fixtures(app)
   // A real Stamp token, validly signed, but without the admin scope.
