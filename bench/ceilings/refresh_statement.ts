@@ -17,7 +17,7 @@ const [concurrency = 32, warmupMs = 1000, durationMs = 3000] = rest.map(Number)
 const pool = new pg.Pool({ connectionString: url, max: 20 }) // Stamp's pool size
 
 const { rows: [user] } = await pool.query<{ id: string }>('SELECT id FROM users LIMIT 1')
-const { rows: [client] } = await pool.query<{ client_id: string }>("SELECT client_id FROM clients WHERE 'refresh_token' = ANY(grant_types) LIMIT 1")
+const { rows: [client] } = await pool.query<{ client_id: string }>("SELECT client_id FROM clients WHERE 'refresh_token' = ANY(grant_types) AND 'password' = ANY(grant_types) LIMIT 1")
 const expiresAt = () => new Date((Math.floor(Date.now() / 1000) + 86_400) * 1000)
 const chains = await Promise.all(Array.from({ length: concurrency }, async () => {
   const jti = randomUUID()
