@@ -1,7 +1,7 @@
 /**
  * DPoP proofs (RFC 9449): the checks of §4.3 for a proof received at the token endpoint or at a
  * resource (/userinfo), the key thumbprint tokens get bound to (§6.1, RFC 7638), and stateless
- * server nonces (§8, §9).
+ * server nonces (§8, §9, from stamp-verifier: stateless, an HMAC of the time step).
  *
  * Signatures are checked with node:crypto directly: a proof is verified on every DPoP request,
  * and its key (the client's, usually the same for many requests) is imported once and cached by
@@ -13,7 +13,9 @@
  *
  * @module
  */
-import { createHash, createHmac, createPublicKey, constants, timingSafeEqual, verify as verifySignature, type KeyObject } from 'node:crypto'
+import { createHash, createPublicKey, constants, timingSafeEqual, verify as verifySignature, type KeyObject } from 'node:crypto'
+// One implementation of the thumbprint, the htu rule and the nonces for server and resources.
+import { jwkThumbprint, normalizeHtu, type DPoPNonceSource } from 'stamp-verifier'
 import { InvalidDPoPProof, UseDPoPNonce } from '../errors.js'
 import type { ReplayStore } from '../storage/types.js'
 
@@ -36,78 +38,9 @@ const PRIVATE_MEMBERS = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'oth', 'k'] as const
 
 type JWKMembers = Record<string, unknown>
 
-/**
- * RFC 7638 §3: SHA-256 over the required members in lexicographic order, base64url. Null for a
- * key type this module does not accept.
- */
-export function jwkThumbprint (jwk: JWKMembers): string | null {
-  const str = (name: string) => typeof jwk[name] === 'string' ? jwk[name] as string : null
-  let members: Record<string, string | null>
-  switch (jwk.kty) {
-    case 'EC': members = { crv: str('crv'), kty: 'EC', x: str('x'), y: str('y') }; break
-    case 'RSA': members = { e: str('e'), kty: 'RSA', n: str('n') }; break
-    case 'OKP': members = { crv: str('crv'), kty: 'OKP', x: str('x') }; break
-    default: return null
-  }
-  if (Object.values(members).some((v) => v === null)) return null
-  return createHash('sha256').update(JSON.stringify(members)).digest('base64url')
-}
-
 /** §4.2 `ath`: base64url of the SHA-256 of the access token's ASCII octets. */
 export function accessTokenHash (accessToken: string): string {
   return createHash('sha256').update(accessToken, 'ascii').digest('base64url')
-}
-
-/**
- * §4.3 item 9: the URI "ignoring any query and fragment parts", normalized (RFC 3986 §6.2.2 and
- * §6.2.3: case of scheme and host, default port, empty path) so that `HTTPS://Example.com:443`
- * matches `https://example.com/`. Null when it is not an absolute http(s) URL.
- */
-export function normalizeHtu (value: string): string | null {
-  if (!URL.canParse(value)) return null
-  const url = new URL(value)
-  if (url.protocol !== 'https:' && url.protocol !== 'http:') return null
-  return `${url.protocol}//${url.host}${url.pathname}`
-}
-
-/**
- * Stateless server nonces (§8, §9): the nonce of a time step is the step number and an HMAC of
- * it, so every instance sharing the secret issues and accepts the same values without storing
- * anything. The current step's nonce is issued; it and the previous one are accepted, so a nonce
- * obtained just before a step ends still works once.
- */
-export class DPoPNonces {
-  readonly #secret: Buffer
-  readonly #lifetimeMs: number
-  #cached: { step: number, nonce: string } | undefined
-
-  constructor (secret: Buffer, lifetimeSeconds: number) {
-    if (secret.length < 32) throw new TypeError('the DPoP nonce secret must have at least 32 bytes')
-    this.#secret = secret
-    this.#lifetimeMs = lifetimeSeconds * 1000
-  }
-
-  #mac (step: number): Buffer {
-    return createHmac('sha256', this.#secret).update(`dpop-nonce:${step}`).digest().subarray(0, 16)
-  }
-
-  /** The nonce to hand out now (`DPoP-Nonce`). */
-  current (now: number): string {
-    const step = Math.floor(now / this.#lifetimeMs)
-    if (this.#cached?.step !== step) this.#cached = { step, nonce: `${step.toString(36)}.${this.#mac(step).toString('base64url')}` }
-    return this.#cached.nonce
-  }
-
-  /** Whether `nonce` was issued in this step or the previous one. */
-  accepts (nonce: unknown, now: number): boolean {
-    if (typeof nonce !== 'string' || nonce.length > 64) return false
-    const match = /^([0-9a-z]{1,12})\.([A-Za-z0-9_-]{22})$/.exec(nonce)
-    if (!match) return false
-    const step = parseInt(match[1], 36)
-    const current = Math.floor(now / this.#lifetimeMs)
-    if (step !== current && step !== current - 1) return false
-    return timingSafeEqual(Buffer.from(match[2], 'base64url'), this.#mac(step))
-  }
 }
 
 export interface DPoPPolicy {
@@ -121,7 +54,7 @@ export interface DPoPProofValidatorOptions {
   /** `jti` single use, shared by all instances. */
   replay: ReplayStore
   /** Server nonces, when they are required (DPOP_NONCE); null: not required. */
-  nonces: DPoPNonces | null
+  nonces: DPoPNonceSource | null
   /** Clock in ms (tests). */
   now?: () => number
 }
@@ -152,7 +85,7 @@ export class DPoPProofValidator {
   readonly #now: () => number
   readonly #keys = new Map<string, KeyObject>()
   /** Server nonces, or null when they are not required. */
-  readonly nonces: DPoPNonces | null
+  readonly nonces: DPoPNonceSource | null
   static readonly MAX_CACHED_KEYS = 10_000
 
   constructor (options: DPoPProofValidatorOptions) {
@@ -171,7 +104,7 @@ export class DPoPProofValidator {
 
   /** The nonce to send in `DPoP-Nonce` now, or undefined when nonces are off. */
   currentNonce (): string | undefined {
-    return this.nonces?.current(this.#now())
+    return this.nonces?.current()
   }
 
   /**
@@ -215,9 +148,9 @@ export class DPoPProofValidator {
     if (htm !== request.method) throw new InvalidDPoPProof('the DPoP proof htm does not match the request method')
     if (typeof htu !== 'string' || normalizeHtu(htu) !== normalizeHtu(request.url)) throw new InvalidDPoPProof('the DPoP proof htu does not match the request URL')
     const now = this.#now()
-    if (this.nonces && !this.nonces.accepts(claims.nonce, now)) {
+    if (this.nonces && !this.nonces.accepts(claims.nonce)) {
       const description = claims.nonce === undefined ? 'a DPoP nonce is required' : 'the DPoP nonce is invalid or expired'
-      throw new UseDPoPNonce(description, { headers: { 'dpop-nonce': this.nonces.current(now) } })
+      throw new UseDPoPNonce(description, { headers: { 'dpop-nonce': this.nonces.current() } })
     }
     if (typeof iat !== 'number' || !Number.isFinite(iat)) throw new InvalidDPoPProof('the DPoP proof needs a numeric iat')
     const window = this.#policy.proofWindow

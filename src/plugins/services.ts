@@ -51,7 +51,8 @@ import { ClientKeys } from '../domain/client_keys.js'
 import { ClientAssertionVerifier } from '../domain/client_assertion.js'
 import { prismaPushedAuthorizationStore } from '../storage/prisma/pushed_authorization_requests.js'
 import type { PushedAuthorizationStore } from '../storage/types.js'
-import { DPoPNonces, DPoPProofValidator } from '../domain/dpop.js'
+import { createDPoPNonces } from 'stamp-verifier'
+import { DPoPProofValidator } from '../domain/dpop.js'
 import { FallbackReplayStore, RedisReplayStore } from '../domain/replay.js'
 import { hkdfSync } from 'node:crypto'
 import { prismaAccountTokenStore } from '../storage/prisma/account_tokens.js'
@@ -309,15 +310,16 @@ export default fp(async function services (app: FastifyInstance, options: Servic
   app.decorate('pushedAuthorizations', prismaPushedAuthorizationStore(prisma))
   // Nonces are an HMAC under a key derived from the KEK, which every instance shares: any instance
   // accepts the nonce another issued, and nothing is stored.
+  const now = options.now && (() => options.now!().getTime())
   const nonces = config.policy.dpop.nonce
-    ? new DPoPNonces(Buffer.from(hkdfSync('sha256', kek.key, Buffer.alloc(0), 'stamp dpop nonce v1', 32)), config.policy.dpop.nonceLifetime)
+    ? createDPoPNonces(Buffer.from(hkdfSync('sha256', kek.key, Buffer.alloc(0), 'stamp dpop nonce v1', 32)), config.policy.dpop.nonceLifetime, now)
     : null
   // DPoP proofs come with every DPoP request: Redis SET NX when it is up (domain/replay.ts).
   const monitor = redisMonitor
   const proofReplay = redis && monitor
     ? new FallbackReplayStore(new RedisReplayStore(redis), usedJtis, () => monitor.up, (err) => monitor.failed((err as { code?: string }).code, shortMessage(err)))
     : usedJtis
-  app.decorate('dpop', new DPoPProofValidator({ policy: config.policy.dpop, replay: proofReplay, nonces, now: options.now && (() => options.now!().getTime()) }))
+  app.decorate('dpop', new DPoPProofValidator({ policy: config.policy.dpop, replay: proofReplay, nonces, now }))
   app.decorate('accounts', accounts)
   app.decorate('mailQueue', mailQueue)
 }, { name: 'services' })

@@ -137,6 +137,22 @@ t.test('nonces (§9): use_dpop_nonce with the nonce, then accepted', async (t) =
   t.notOk(other.accepts(nonces.current()), 'another secret does not accept it')
 })
 
+// The MAC is 16 bytes in 22 base64url characters: the last character's 4 low bits are padding, so
+// decoding before comparing accepted 16 spellings of each nonce (seen in CI: a flipped last
+// character passed). Only the exact string issued is accepted.
+t.test('nonces: a non-canonical spelling of the MAC is refused', async (t) => {
+  const ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_'
+  for (let i = 0; i < 32; i++) {
+    const nonces = createDPoPNonces(randomBytes(32), 60)
+    const nonce = nonces.current()
+    const last = ALPHABET.indexOf(nonce.at(-1)!)
+    const sibling = nonce.slice(0, -1) + ALPHABET[last ^ 1]
+    t.equal(Buffer.from(sibling.split('.')[1], 'base64url').equals(Buffer.from(nonce.split('.')[1], 'base64url')), true)
+    if (nonces.accepts(sibling)) return t.fail(`accepted ${sibling} for ${nonce}`)
+  }
+  t.pass('32 siblings refused')
+})
+
 t.test('dpop.required: bearer tokens are refused', async (t) => {
   const { verifier, token, bearer, request, prove } = await setup(t, { required: true })
   t.ok(await verifier.verifyDPoP(token, await prove(), request))

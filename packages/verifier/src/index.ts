@@ -16,7 +16,7 @@
  */
 export { createVerifier, assertScopes, scopesOf, assertAuthentication } from './verifier.js'
 export type { AccessTokenClaims, AuthenticationRequirement, RequestCredentials, Verifier, VerifierOptions } from './verifier.js'
-export { createDPoPNonces, DPoPReplayCache, DPOP_DEFAULT_ALGORITHMS } from './dpop.js'
+export { createDPoPNonces, DPoPReplayCache, DPOP_DEFAULT_ALGORITHMS, jwkThumbprint, normalizeHtu } from './dpop.js'
 export type { DPoPChecker, DPoPNonceSource, DPoPOptions, DPoPRequest } from './dpop.js'
 export { JWKSCache } from './jwks_cache.js'
 export type { FetchLike, JWKSCacheOptions, JWKSCacheStats } from './jwks_cache.js'
