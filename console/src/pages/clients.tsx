@@ -105,7 +105,7 @@ function ClientList ({ url }: { url: URL }) {
         {created && (
           <>
             <p>Client <code data-testid="created-client-id">{created.client_id}</code> ({created.name}) is registered.</p>
-            {created.client_secret ? <SecretOnce label="Client secret" value={created.client_secret} /> : <p>A public client has no secret.</p>}
+            {created.client_secret ? <SecretOnce label="Client secret" value={created.client_secret} /> : <p data-testid="no-secret">{created.public ? 'A public client has no secret.' : 'No secret: this client signs JWT assertions (private_key_jwt) with a key of its JWKS.'}</p>}
             <div class="actions">
               <button type="button" onClick={() => setCreated(undefined)}>Done</button>
               <a href={`${BASE}/clients?id=${encodeURIComponent(created.client_id)}`} onClick={(e) => { setCreated(undefined); linkClick(e) }}>Open the client</a>
