@@ -215,6 +215,22 @@ export function Dialog ({ open, title, onClose, children }: { open: boolean, tit
   )
 }
 
+/** A value to hand over elsewhere (a redirect URI, a public key): read-only, with a copy button. */
+export function CopyValue ({ label, value, hint }: { label: string, value: string, hint?: string }) {
+  const [copied, setCopied] = useState(false)
+  const id = useId()
+  return (
+    <div class="field">
+      <label for={id}>{label}</label>
+      <div class="secret-row">
+        <input id={id} readOnly value={value} class="mono" aria-describedby={`${id}-hint`} onFocus={(e) => e.currentTarget.select()} />
+        <button type="button" class="secondary" onClick={async () => { await navigator.clipboard.writeText(value).catch(() => undefined); setCopied(true) }}>Copy<span class="sr-only"> {label}</span></button>
+      </div>
+      <p id={`${id}-hint`} class="hint" role="status">{copied ? 'Copied to the clipboard.' : hint ?? ''}</p>
+    </div>
+  )
+}
+
 /** A secret shown once: read-only, selectable, with a copy button. */
 export function SecretOnce ({ label, value }: { label: string, value: string }) {
   const [copied, setCopied] = useState(false)
