@@ -108,7 +108,7 @@ if (!existsSync(CHROMIUM)) {
     await dialog.getByLabel('Name').fill('Nightly reports')
     await dialog.getByLabel('Client ID (optional)').fill('nightly-reports')
     await dialog.getByLabel('Scopes').fill('reports:read')
-    await dialog.getByLabel('Audiences').fill('https://reports.example.com')
+    await dialog.getByLabel('Audiences', { exact: true }).fill('https://reports.example.com')
     await dialog.getByRole('button', { name: 'Register' }).click()
     const created = page.getByRole('dialog', { name: 'Client registered' })
     await created.waitFor()
