@@ -13,6 +13,17 @@ export function Alert ({ kind = 'error', children }: { kind?: 'error' | 'success
   return <div class={`alert alert-${kind}`} role={kind === 'error' ? 'alert' : 'status'}>{children}</div>
 }
 
+/**
+ * A form's error, focused when it appears (or changes), so that in a long form or a dialog the
+ * keyboard user lands on what went wrong instead of on a button that seemingly did nothing.
+ */
+export function FormError ({ error }: { error?: string }) {
+  const ref = useRef<HTMLDivElement>(null)
+  useEffect(() => { if (error) ref.current?.focus() }, [error])
+  if (!error) return null
+  return <div ref={ref} tabIndex={-1} class="alert alert-error" role="alert">{error}</div>
+}
+
 export function errorText (err: unknown): string {
   if (err instanceof APIError) return `${err.message} (HTTP ${err.status}${err.code && err.code !== 'error' ? `, ${err.code}` : ''})`
   return err instanceof Error ? err.message : String(err)
@@ -102,14 +113,17 @@ interface AreaProps {
   hint?: string
   name: string
   defaultValue?: string
+  rows?: number
+  spellcheck?: boolean
+  class?: string
 }
 
-export function TextArea ({ label, hint, ...area }: AreaProps) {
+export function TextArea ({ label, hint, rows = 3, ...area }: AreaProps) {
   const id = useId()
   return (
     <div class="field">
       <label for={id}>{label}</label>
-      <textarea id={id} rows={3} aria-describedby={hint ? `${id}-hint` : undefined} {...area} />
+      <textarea id={id} rows={rows} aria-describedby={hint ? `${id}-hint` : undefined} {...area} />
       {hint && <p id={`${id}-hint`} class="hint">{hint}</p>}
     </div>
   )
@@ -123,6 +137,45 @@ export function Check ({ label, hint, ...input }: InputProps) {
       <label for={id}>{label}</label>
       {hint && <p id={`${id}-hint`} class="hint">{hint}</p>}
     </div>
+  )
+}
+
+/** A labelled <select>; `options` are [value, text] pairs. */
+export function Select ({ label, hint, name, value, defaultValue, options, onChange, disabled }: { label: string, hint?: string, name: string, value?: string, defaultValue?: string, options: ReadonlyArray<readonly [string, string]>, onChange?: (value: string) => void, disabled?: boolean }) {
+  const id = useId()
+  return (
+    <div class="field">
+      <label for={id}>{label}</label>
+      <select id={id} name={name} value={value} defaultValue={defaultValue} disabled={disabled} aria-describedby={hint ? `${id}-hint` : undefined} onChange={onChange ? (e) => onChange(e.currentTarget.value) : undefined}>
+        {options.map(([v, text]) => <option key={v} value={v}>{text}</option>)}
+      </select>
+      {hint && <p id={`${id}-hint`} class="hint">{hint}</p>}
+    </div>
+  )
+}
+
+/**
+ * A destructive action confirmed by typing a word (a key id, a username): the button stays
+ * usable, and a wrong or missing word is refused with a message, so keyboard and screen-reader
+ * users learn why nothing happened.
+ */
+export function TypedConfirm ({ word, action, busy, error, onConfirm, onCancel }: { word: string, action: string, busy?: boolean, error?: string, onConfirm: () => void, onCancel: () => void }) {
+  const [typed, setTyped] = useState('')
+  const [problem, setProblem] = useState<string>()
+  return (
+    <form noValidate onSubmit={(e) => {
+      e.preventDefault()
+      if (typed.trim() !== word) { setProblem(`Not done: type ${word} exactly to confirm.`); return }
+      setProblem(undefined)
+      onConfirm()
+    }}>
+      <FormError error={problem ?? error} />
+      <Field label={`Type ${word} to confirm`} name="confirm" autoComplete="off" spellcheck={false} value={typed} onInput={(e) => setTyped(e.currentTarget.value)} />
+      <div class="actions">
+        <button type="submit" class="danger" disabled={busy}>{action}</button>
+        <button type="button" class="secondary" onClick={onCancel}>Cancel</button>
+      </div>
+    </form>
   )
 }
 
@@ -159,6 +212,22 @@ export function Dialog ({ open, title, onClose, children }: { open: boolean, tit
       <h2 id={titleId}>{title}</h2>
       {children}
     </dialog>
+  )
+}
+
+/** A value to hand over elsewhere (a redirect URI, a public key): read-only, with a copy button. */
+export function CopyValue ({ label, value, hint }: { label: string, value: string, hint?: string }) {
+  const [copied, setCopied] = useState(false)
+  const id = useId()
+  return (
+    <div class="field">
+      <label for={id}>{label}</label>
+      <div class="secret-row">
+        <input id={id} readOnly value={value} class="mono" aria-describedby={`${id}-hint`} onFocus={(e) => e.currentTarget.select()} />
+        <button type="button" class="secondary" onClick={async () => { await navigator.clipboard.writeText(value).catch(() => undefined); setCopied(true) }}>Copy<span class="sr-only"> {label}</span></button>
+      </div>
+      <p id={`${id}-hint`} class="hint" role="status">{copied ? 'Copied to the clipboard.' : hint ?? ''}</p>
+    </div>
   )
 }
 

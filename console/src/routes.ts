@@ -10,6 +10,7 @@ import type { Principal } from './auth.js'
 import { OverviewPage } from './pages/overview.js'
 import { ClientsPage } from './pages/clients.js'
 import { UsersPage } from './pages/users.js'
+import { InvitesPage } from './pages/invites.js'
 import { SessionsPage } from './pages/sessions.js'
 import { KeysPage } from './pages/keys.js'
 import { AuditPage } from './pages/audit.js'
@@ -30,6 +31,7 @@ export const ROUTES: readonly Route[] = [
   { path: '/', title: 'Overview', page: OverviewPage },
   { path: '/clients', title: 'Clients', page: ClientsPage },
   { path: '/users', title: 'Users', page: UsersPage },
+  { path: '/invites', title: 'Invitations', page: InvitesPage },
   { path: '/sessions', title: 'Sessions', page: SessionsPage },
   { path: '/keys', title: 'Signing keys', page: KeysPage },
   { path: '/audit', title: 'Audit trail', page: AuditPage },

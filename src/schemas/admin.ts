@@ -143,6 +143,7 @@ export const User = Type.Object({
   disabled: Type.Boolean(),
   scopes: Type.Array(Type.String()),
   mfa_required: Type.Boolean({ description: 'A second factor is required at sign-in (set by an administrator)' }),
+  email_verified: Type.Boolean({ description: 'The user proved the current email address (a link they followed); changing the address clears it' }),
 })
 export const UserPage = page(User)
 export const UserListQuery = Type.Object({
@@ -332,3 +333,11 @@ export const ConfigEntry = Type.Object({
   description: Type.String(),
 })
 export const EffectiveConfig = Type.Object({ issuer: Type.String(), settings: Type.Array(ConfigEntry) })
+
+/** One second factor removed by an administrator (routes/admin/user_factors.ts). */
+export const PasskeyParams = Type.Object({ id: UUID, credentialId: Type.String({ pattern: '^[A-Za-z0-9_-]{1,1400}$', description: 'WebAuthn credential ID (base64url)' }) }, { additionalProperties: false })
+export const FactorRemoved = Type.Object({ user_id: Type.String(), removed: Type.Boolean({ description: 'Whether there was such a factor to remove' }) })
+/** A user's remembered consents (the same list as their account page shows). */
+export const UserConsents = Type.Object({
+  items: Type.Array(Type.Object({ client_id: Type.String(), scopes: Type.Array(Type.String()), updated_at: Timestamp })),
+})

@@ -108,7 +108,7 @@ if (!existsSync(CHROMIUM)) {
     await dialog.getByLabel('Name').fill('Nightly reports')
     await dialog.getByLabel('Client ID (optional)').fill('nightly-reports')
     await dialog.getByLabel('Scopes').fill('reports:read')
-    await dialog.getByLabel('Audiences').fill('https://reports.example.com')
+    await dialog.getByLabel('Audiences', { exact: true }).fill('https://reports.example.com')
     await dialog.getByRole('button', { name: 'Register' }).click()
     const created = page.getByRole('dialog', { name: 'Client registered' })
     await created.waitFor()
@@ -191,7 +191,7 @@ if (!existsSync(CHROMIUM)) {
     await page.goto(`${issuer}/console/users?id=${admin.user.id}`)
     await settled(page)
     t.equal(await page.locator('main h1').textContent(), 'User ada')
-    t.equal(await page.locator('table').first().locator('tbody tr').count(), 1, 'ada has one live session (this one)')
+    t.equal(await page.getByRole('region', { name: 'Live sessions of ada' }).locator('tbody tr').count(), 1, 'ada has one live session (this one)')
   })
 
   await t.test('every page loads real data and passes axe at both sizes', async (t) => {

@@ -10,6 +10,7 @@ import { api, unwrap, type Ok } from '../api/client.js'
 import { Alert, Dialog, Loading, Pager, Table, Time, useAction, useLoad } from '../components.js'
 import { BASE, linkClick, navigate, withQuery } from '../router.js'
 import type { PageProps } from '../routes.js'
+import { Lookup } from './lookup.js'
 
 type SessionPageData = Ok<'/admin/sessions', 'get'>
 export const SESSION_PAGE_SIZE = 50
@@ -23,6 +24,7 @@ export function SessionsPage ({ url }: PageProps) {
       <p>Live single sign-on sessions at the hosted login page. Ending one revokes its refresh tokens and notifies its clients (back-channel logout); access tokens already issued expire on their own within minutes.</p>
       <SessionTable caption="Live sessions" result={sessions} showUser />
       {sessions.data && <Pager atFirst={!cursor} hasNext={sessions.data.next_cursor !== null} onFirst={() => navigate(withQuery(url, { cursor: undefined }))} onNext={() => navigate(withQuery(url, { cursor: sessions.data!.next_cursor! }))} />}
+      <Lookup />
     </>
   )
 }

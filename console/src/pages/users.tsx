@@ -1,14 +1,16 @@
 /**
  * Users: search by username or email (GET /admin/users?q=, the page size the benchmark times),
  * create (password policy applies), and per user: email and scopes, disable/enable (disabling
- * signs them out everywhere), a password reset, their sessions, refresh-token families, sign
- * out everywhere, and withdrawing a client's consent.
+ * signs them out everywhere), a password reset or a reset mail, their second factors
+ * (./user_factors.tsx), sessions, refresh-token families, sign out everywhere, and their
+ * consents (listed, each withdrawable).
  *
  * @module
  */
 import { useState } from 'preact/hooks'
 import { api, unwrap } from '../api/client.js'
-import { Alert, Check, Dialog, Field, Loading, Pager, Table, formValues, useAction, useLoad, words } from '../components.js'
+import { Alert, Check, Dialog, Field, FormError, Loading, Pager, Select, Table, Time, formValues, useAction, useLoad, words } from '../components.js'
+import { UserFactors } from './user_factors.js'
 import { BASE, linkClick, navigate, withQuery } from '../router.js'
 import type { PageProps } from '../routes.js'
 import { FamilyTable } from './families.js'
@@ -48,14 +50,15 @@ function UserList ({ url }: { url: URL }) {
       {!list.data ? <Loading error={list.error} label="users" /> : (
         <>
           <Table caption={q ? `Users matching “${q}”` : 'Users'}>
-            <thead><tr><th scope="col">Username</th><th scope="col">Email</th><th scope="col">Scopes</th><th scope="col">Status</th></tr></thead>
+            <thead><tr><th scope="col">Username</th><th scope="col">Email</th><th scope="col">Scopes</th><th scope="col">Second factor</th><th scope="col">Status</th></tr></thead>
             <tbody>
-              {list.data.items.length === 0 && <tr><td colSpan={4}>No users match.</td></tr>}
+              {list.data.items.length === 0 && <tr><td colSpan={5}>No users match.</td></tr>}
               {list.data.items.map((u) => (
                 <tr key={u.id}>
                   <th scope="row"><a href={`${BASE}/users?id=${u.id}`} onClick={linkClick}>{u.username}</a></th>
-                  <td>{u.email ?? '—'}</td>
+                  <td>{u.email ?? '—'}{u.email && !u.email_verified && <span class="badge">unverified</span>}</td>
                   <td>{u.scopes.includes(ADMIN_SCOPE) && <span class="badge">admin</span>} {u.scopes.filter((s) => s !== ADMIN_SCOPE).join(' ')}</td>
+                  <td>{u.mfa_required ? 'required' : '—'}</td>
                   <td>{u.disabled ? 'disabled' : 'enabled'}</td>
                 </tr>
               ))}
@@ -86,6 +89,7 @@ function UserDetail ({ id }: { id: string }) {
   const user = useLoad(() => unwrap(() => api.GET('/admin/users/{id}', { params: { path: { id } } })), [id])
   const sessions = useLoad(() => unwrap(() => api.GET('/admin/users/{id}/sessions', { params: { path: { id }, query: { limit: 50 } } })), [id])
   const families = useLoad(() => unwrap(() => api.GET('/admin/users/{id}/refresh-families', { params: { path: { id }, query: { limit: 50 } } })), [id])
+  const consents = useLoad(() => unwrap(() => api.GET('/admin/users/{id}/consents', { params: { path: { id } } })), [id])
   const action = useAction()
   const [notice, setNotice] = useState<string>()
   const [confirm, setConfirm] = useState<'disable' | 'sign-out'>()
@@ -119,7 +123,22 @@ function UserDetail ({ id }: { id: string }) {
     const form = event.currentTarget as HTMLFormElement
     const clientId = formValues(form).client_id.trim()
     const done = await action.run(() => unwrap(() => api.DELETE('/admin/users/{id}/consents/{clientId}', { params: { path: { id, clientId } } })))
-    if (done) { form.reset(); setNotice(done.revoked ? `Consent for ${clientId} withdrawn; ${done.refresh_families_revoked} refresh-token families revoked.` : `There was no consent for ${clientId}.`); families.reload() }
+    if (done) { form.reset(); consentWithdrawn(clientId, done) }
+  }
+  function consentWithdrawn (clientId: string, done: { revoked: boolean, refresh_families_revoked: number }) {
+    setNotice(done.revoked ? `Consent for ${clientId} withdrawn; ${done.refresh_families_revoked} refresh-token families revoked.` : `There was no consent for ${clientId}; ${done.refresh_families_revoked} refresh-token families revoked.`)
+    families.reload()
+    consents.reload()
+  }
+  async function withdrawListed (clientId: string) {
+    const done = await action.run(() => unwrap(() => api.DELETE('/admin/users/{id}/consents/{clientId}', { params: { path: { id, clientId } } })))
+    if (done) consentWithdrawn(clientId, done)
+  }
+  async function sendResetMail (event: Event) {
+    event.preventDefault()
+    const locale = formValues(event.currentTarget as HTMLFormElement).locale === 'de' ? 'de' : 'en'
+    const done = await action.run(() => unwrap(() => api.POST('/admin/users/{id}/reset-email', { params: { path: { id } }, body: { locale } })))
+    if (done) setNotice(done.sent ? `A password reset link was mailed to ${user.data?.email}. Nothing changes until the user follows it.` : 'No mail was sent: the per-address mail limit was reached. Try again later.')
   }
 
   return (
@@ -131,9 +150,11 @@ function UserDetail ({ id }: { id: string }) {
           <dl class="facts">
             <dt>ID</dt><dd class="mono">{u.id}</dd>
             <dt>Status</dt><dd>{u.disabled ? 'disabled' : 'enabled'}</dd>
+            <dt>Email</dt><dd data-testid="email-state">{u.email ? <>{u.email} ({u.email_verified ? 'verified' : 'not verified'})</> : 'none'}</dd>
+            <dt>Second factor</dt><dd>{u.mfa_required ? 'required at sign-in' : 'not required by an administrator'}</dd>
             <dt>Administrator</dt><dd>{u.scopes.includes(ADMIN_SCOPE) ? 'yes' : 'no'}</dd>
           </dl>
-          {action.error && <Alert>{action.error}</Alert>}
+          <FormError error={action.error} />
           {notice && <Alert kind="success">{notice}</Alert>}
           <div class="actions">
             {u.disabled
@@ -155,6 +176,16 @@ function UserDetail ({ id }: { id: string }) {
               <Field label="New password" name="password" type="password" required autoComplete="new-password" hint="Signs the user out everywhere" />
               <button type="submit" disabled={action.busy}>Reset password</button>
             </form>
+            <h3 id="reset-mail">Or let the user choose one</h3>
+            <form onSubmit={sendResetMail} aria-labelledby="reset-mail">
+              <p class="hint">Mails a single-use reset link, as “Forgot password?” does; nothing changes until the user follows it.{u.email ? '' : ' The user has no email address.'}</p>
+              <Select label="Language of the mail" name="locale" defaultValue="en" options={[['en', 'English'], ['de', 'Deutsch']]} />
+              <button type="submit" class="secondary" disabled={action.busy || !u.email || u.disabled}>Send a reset mail</button>
+            </form>
+          </section>
+          <section aria-labelledby="factors">
+            <h2 id="factors">Second factors</h2>
+            <UserFactors id={id} username={u.username} onChanged={user.reload} />
           </section>
           <section aria-labelledby="sessions">
             <h2 id="sessions">Sessions</h2>
@@ -165,8 +196,25 @@ function UserDetail ({ id }: { id: string }) {
             <FamilyTable caption={`Refresh-token families of ${u.username}`} result={families} />
           </section>
           <section aria-labelledby="consent">
-            <h2 id="consent">Withdraw a consent</h2>
-            <form onSubmit={withdrawConsent}>
+            <h2 id="consent">Consents</h2>
+            {!consents.data ? <Loading error={consents.error} label="consents" /> : (
+              <Table caption={`Clients ${u.username} consented to`}>
+                <thead><tr><th scope="col">Client</th><th scope="col">Scopes</th><th scope="col">Last changed</th><th scope="col"><span class="sr-only">Actions</span></th></tr></thead>
+                <tbody>
+                  {consents.data.items.length === 0 && <tr><td colSpan={4}>No remembered consents.</td></tr>}
+                  {consents.data.items.map((c) => (
+                    <tr key={c.client_id}>
+                      <th scope="row"><a class="mono" href={`${BASE}/clients?id=${encodeURIComponent(c.client_id)}`} onClick={linkClick}>{c.client_id}</a></th>
+                      <td>{c.scopes.join(' ')}</td>
+                      <td><Time value={c.updated_at} /></td>
+                      <td><button type="button" class="secondary" disabled={action.busy} onClick={() => withdrawListed(c.client_id)}>Withdraw<span class="sr-only"> consent for {c.client_id}</span></button></td>
+                    </tr>
+                  ))}
+                </tbody>
+              </Table>
+            )}
+            <h3 id="consent-any">Withdraw for any client</h3>
+            <form onSubmit={withdrawConsent} aria-labelledby="consent-any">
               <Field label="Client ID" name="client_id" required hint="The user is asked again next time; the client's refresh tokens for this user are revoked" />
               <button type="submit" class="secondary" disabled={action.busy}>Withdraw consent</button>
             </form>

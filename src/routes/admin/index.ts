@@ -19,6 +19,7 @@ import sessionRoutes from './sessions.js'
 import keyRoutes from './keys.js'
 import auditRoutes from './audit.js'
 import accountMailRoutes from './account_mail.js'
+import userFactorRoutes from './user_factors.js'
 import overviewRoutes from './overview.js'
 import configRoutes from './config.js'
 
@@ -52,6 +53,7 @@ export default async function adminRoutes (app: FastifyInstance): Promise<void> 
   await app.register(keyRoutes)
   await app.register(auditRoutes)
   await app.register(accountMailRoutes)
+  await app.register(userFactorRoutes)
   await app.register(overviewRoutes)
   await app.register(configRoutes)
 }

@@ -39,7 +39,7 @@ export function clientView (client: ClientRecord) {
 }
 
 export function userView (user: UserRecord) {
-  return { id: user.id, username: user.username, email: user.email, disabled: user.disabled, scopes: user.scopes, mfa_required: user.mfaRequired ?? false }
+  return { id: user.id, username: user.username, email: user.email, disabled: user.disabled, scopes: user.scopes, mfa_required: user.mfaRequired ?? false, email_verified: Boolean(user.emailVerifiedAt) }
 }
 
 export function familyView (family: RefreshFamily) {

@@ -54,7 +54,7 @@ export function prismaUserStore (prisma: PrismaClient, pool: pg.Pool, forms: Use
         return prisma.user.findMany({ where: cursor === undefined ? {} : { username: { gt: cursor } }, orderBy: { username: 'asc' }, take: limit, select: fields })
       }
       const { rows } = await pool.query<UserRecord>({
-        text: `SELECT id, username, email, password_hash AS "passwordHash", disabled, scopes, email_verified_at AS "emailVerifiedAt", verification_pending AS "verificationPending" FROM users
+        text: `SELECT id, username, email, password_hash AS "passwordHash", disabled, scopes, email_verified_at AS "emailVerifiedAt", verification_pending AS "verificationPending", mfa_required AS "mfaRequired" FROM users
           WHERE (COALESCE(username_key, lower(username)) LIKE $1 OR lower(email) LIKE $2) AND ($3::text IS NULL OR username > $3)
           ORDER BY username LIMIT $4`,
         values: [`%${literal(forms.key(query))}%`, `%${literal(query.toLowerCase())}%`, cursor ?? null, limit],

@@ -7,6 +7,7 @@ import t from 'tap'
 import { SignJWT, generateKeyPair } from 'jose'
 import type { FastifyInstance } from 'fastify'
 import { build, createAdmin, createClient, createUser, postForm } from '../../helper.js'
+import { prismaFactorStore } from '../../../src/storage/prisma/factors.js'
 
 interface Row {
   method: 'GET' | 'POST' | 'PATCH' | 'DELETE'
@@ -17,7 +18,7 @@ interface Row {
   status: number
 }
 
-interface Fixtures { inviteId: string, clientId: string, deletableClientId: string, revocableClientId: string, userId: string, familyId: string, sid: string, retiringKid: () => Promise<string> }
+interface Fixtures { passkeyId: string, inviteId: string, clientId: string, deletableClientId: string, revocableClientId: string, userId: string, familyId: string, sid: string, retiringKid: () => Promise<string> }
 
 const rows: Row[] = [
   { method: 'GET', path: '/admin/clients', url: () => '/admin/clients?limit=2', status: 200 },
@@ -43,6 +44,9 @@ const rows: Row[] = [
   { method: 'POST', path: '/admin/invites', url: () => '/admin/invites', body: () => ({ email: `invitee-${Math.random().toString(36).slice(2)}@example.com` }), status: 201 },
   { method: 'DELETE', path: '/admin/invites/{id}', url: (f) => `/admin/invites/${f.inviteId}`, status: 204 },
   { method: 'GET', path: '/admin/users/{id}/factors', url: (f) => `/admin/users/${f.userId}/factors`, status: 200 },
+  { method: 'DELETE', path: '/admin/users/{id}/factors/totp', url: (f) => `/admin/users/${f.userId}/factors/totp`, status: 200 },
+  { method: 'DELETE', path: '/admin/users/{id}/factors/passkeys/{credentialId}', url: (f) => `/admin/users/${f.userId}/factors/passkeys/${f.passkeyId}`, status: 200 },
+  { method: 'GET', path: '/admin/users/{id}/consents', url: (f) => `/admin/users/${f.userId}/consents`, status: 200 },
   { method: 'DELETE', path: '/admin/users/{id}/factors', url: (f) => `/admin/users/${f.userId}/factors`, status: 200 },
   { method: 'POST', path: '/admin/users/{id}/password', url: (f) => `/admin/users/${f.userId}/password`, body: () => ({ password: 'a brand new passphrase' }), status: 200 },
   { method: 'GET', path: '/admin/sessions/{sid}', url: (f) => `/admin/sessions/${f.sid}`, status: 200 },
@@ -70,7 +74,10 @@ async function fixtures (app: FastifyInstance): Promise<Fixtures> {
   const session = await app.sessions.create({ id: 'sid-fixture', tokenHash: 'hash-fixture', userId: user.id, authTime: new Date(), expiresAt: new Date(Date.now() + 3_600_000) })
   // An invitation to withdraw.
   const invite = await app.accounts.invite('fixture-invitee@example.com', [], { issuer: 'http://localhost', locale: 'en', actor: 'fixture' })
+  // A passkey to remove (stored as registration would; no WebAuthn ceremony needed here).
+  await prismaFactorStore(app.prisma).addPasskey({ id: 'fixture-passkey', userId: user.id, publicKey: new Uint8Array([1]), signCount: 0, backupEligible: false, backupState: false, transports: [], name: 'Key' })
   return {
+    passkeyId: 'fixture-passkey',
     inviteId: invite.id,
     sid: session.id,
     clientId: client.id,
