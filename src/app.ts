@@ -64,6 +64,8 @@ export interface AppOptions {
   clientMetadataFetch?: ServicesOptions['clientMetadataFetch']
   /** Mail transport (tests); default from SMTP_URL / MAIL_OUTBOX_DIR. */
   mailTransport?: ServicesOptions['mailTransport']
+  /** Upstream identity provider requests: injected resolver and CAs (tests). */
+  federationFetch?: ServicesOptions['federationFetch']
 }
 
 /** Safe descriptions for Fastify's own client errors: never echo internal messages. */
@@ -189,7 +191,7 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
 
   await app.register(formBody)
   await app.register(inputHygiene)
-  await app.register(services, { config: options.config, database: options.database, now: options.now, databaseNow: options.databaseNow, scheduleKeys: options.scheduleKeys, fetch: options.fetch, lookup: options.lookup, clientMetadataFetch: options.clientMetadataFetch, mailTransport: options.mailTransport })
+  await app.register(services, { config: options.config, database: options.database, now: options.now, databaseNow: options.databaseNow, scheduleKeys: options.scheduleKeys, fetch: options.fetch, lookup: options.lookup, clientMetadataFetch: options.clientMetadataFetch, mailTransport: options.mailTransport, federationFetch: options.federationFetch })
   await app.register(branding)
   await app.register(metrics)
   await app.register(rateLimit)

@@ -21,6 +21,7 @@ import auditRoutes from './audit.js'
 import accountMailRoutes from './account_mail.js'
 import overviewRoutes from './overview.js'
 import configRoutes from './config.js'
+import identityProviderRoutes from './identity_providers.js'
 
 export const ADMIN_PREFIX = '/admin'
 
@@ -54,4 +55,5 @@ export default async function adminRoutes (app: FastifyInstance): Promise<void> 
   await app.register(accountMailRoutes)
   await app.register(overviewRoutes)
   await app.register(configRoutes)
+  await app.register(identityProviderRoutes)
 }
