@@ -291,6 +291,18 @@ export class Federation {
     return oidc.buildEndSessionUrl(config, { id_token_hint: idToken, post_logout_redirect_uri: input.postLogoutRedirectUri, state })
   }
 
+  /** The upstream end_session_endpoint `beginLogout` would send this session to (a CSP form target), or null. */
+  async logoutTarget (sessionId: string): Promise<string | null> {
+    const upstream = await this.#o.store.findUpstreamSession(sessionId)
+    const provider = upstream && await this.#o.providers.find(upstream.providerId)
+    if (!provider || !provider.enabled || !provider.upstreamLogout) return null
+    try {
+      return (await this.#o.upstream.configuration(provider)).serverMetadata().end_session_endpoint ?? null
+    } catch {
+      return null
+    }
+  }
+
   /** Back from the upstream's logout: where to go (null: the signed-out page). */
   async finishLogout (state: string | undefined, browser: string | undefined): Promise<string | null> {
     if (!state) return null
