@@ -30,6 +30,7 @@ import authorizeRoute from './routes/oauth/authorize.js'
 import loginRoute from './routes/oauth/login.js'
 import secondFactorRoutes from './routes/oauth/second_factor.js'
 import passkeyLoginRoutes from './routes/oauth/passkey_login.js'
+import federationRoutes from './routes/oauth/federation.js'
 import staticRoutes from './routes/static.js'
 import accountRoutes from './routes/account/index.js'
 import consentRoute from './routes/oauth/consent.js'
@@ -64,6 +65,8 @@ export interface AppOptions {
   clientMetadataFetch?: ServicesOptions['clientMetadataFetch']
   /** Mail transport (tests); default from SMTP_URL / MAIL_OUTBOX_DIR. */
   mailTransport?: ServicesOptions['mailTransport']
+  /** Upstream identity provider requests: injected resolver and CAs (tests). */
+  federationFetch?: ServicesOptions['federationFetch']
 }
 
 /** Safe descriptions for Fastify's own client errors: never echo internal messages. */
@@ -189,7 +192,7 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
 
   await app.register(formBody)
   await app.register(inputHygiene)
-  await app.register(services, { config: options.config, database: options.database, now: options.now, databaseNow: options.databaseNow, scheduleKeys: options.scheduleKeys, fetch: options.fetch, lookup: options.lookup, clientMetadataFetch: options.clientMetadataFetch, mailTransport: options.mailTransport })
+  await app.register(services, { config: options.config, database: options.database, now: options.now, databaseNow: options.databaseNow, scheduleKeys: options.scheduleKeys, fetch: options.fetch, lookup: options.lookup, clientMetadataFetch: options.clientMetadataFetch, mailTransport: options.mailTransport, federationFetch: options.federationFetch })
   await app.register(branding)
   await app.register(metrics)
   await app.register(rateLimit)
@@ -204,6 +207,7 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
   await app.register(loginRoute)
   await app.register(secondFactorRoutes)
   await app.register(passkeyLoginRoutes)
+  await app.register(federationRoutes)
   await app.register(staticRoutes)
   await app.register(accountRoutes)
   await app.register(consentRoute)

@@ -36,6 +36,7 @@ const USAGE = `usage: stamp <command>
   audit tail [--limit N] [--json] show the newest security events
   client list|revoke|purge ...   list clients by origin with last use, revoke one, purge unused
   registration token create [--expires-in D] [--max-uses N]   initial access token for /register
+  idp create|list|show|update|delete ...   upstream identity providers ("Continue with …", docs/federation.md)
 
   purge [--json]                 run one retention pass now; prints rows removed per table
   --version                      print the version`
@@ -91,6 +92,7 @@ async function main (argv: string[]): Promise<void> {
     case 'audit': return (await import('./audit.js')).auditCommand(args, config)
     case 'purge': return (await import('./purge.js')).purgeCommand(args, config)
     case 'registration': return (await import('./registration.js')).registrationCommand(args, config)
+    case 'idp': return (await import('./idp.js')).idpCommand(args, config)
     default: throw new UsageError(USAGE)
   }
 }

@@ -253,6 +253,19 @@ export const defaults = {
     /** Seconds one nonce is issued before the next replaces it; a nonce is accepted for twice this long. */
     nonceLifetime: 300,
   },
+  /** Sign-in with upstream identity providers (docs/federation.md). */
+  federation: {
+    /** Whole-exchange timeout of one upstream request (discovery, JWKS, token, userinfo), in milliseconds. */
+    timeoutMs: 5_000,
+    /** Largest upstream response accepted, in bytes. */
+    maxBytes: 262_144,
+    /** Seconds a provider's discovered metadata (and its JWKS cache) is kept before being fetched again. */
+    discoveryTTL: 3_600,
+    /** Seconds an upstream round trip (`state`, `nonce`, PKCE verifier) may take. */
+    stateTTL: 600,
+    /** Seconds a pending link waits for the local sign-in that proves the account is the user's. */
+    pendingLinkTTL: 600,
+  },
 } as const
 
 export type SigningAlg = 'RS256' | 'PS256' | 'ES256' | 'EdDSA'
@@ -298,6 +311,7 @@ export type Policy = {
   }
   pushedAuthorizationRequests: { required: boolean, ttl: number }
   dpop: { algorithms: readonly string[], proofWindow: number, nonce: boolean, nonceLifetime: number }
+  federation: { timeoutMs: number, maxBytes: number, discoveryTTL: number, stateTTL: number, pendingLinkTTL: number }
   registration: {
     grantTypes: readonly string[]
     authMethods: readonly string[]

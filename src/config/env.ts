@@ -64,6 +64,9 @@ export const envSchemaDefinition = {
     PURGE_TIME_BUDGET: { type: 'number', exclusiveMinimum: 0, maximum: 3600, default: defaults.purge.timeBudget, description: 'Seconds one retention pass may work; the rest waits for the next pass.' },
     CLIENT_ID_METADATA_DOCUMENTS: { type: 'boolean', default: true, description: 'Accept an https URL as `client_id` and fetch its client ID metadata document (MCP clients); `false` turns it off.' },
     CLIENT_METADATA_ALLOW_LOOPBACK: { type: 'boolean', default: false, description: 'Let client metadata documents and client JWKS (`jwks_uri`) be fetched from loopback addresses. Development and tests only: never in production (SSRF).' },
+    FEDERATION_ALLOW_LOOPBACK: { type: 'boolean', default: false, description: 'Let upstream identity providers (`stamp idp`) be reached on loopback addresses and over plain http. Development and tests only.' },
+    FEDERATION_ALLOW_PRIVATE_NETWORKS: { type: 'boolean', default: false, description: 'Let upstream identity providers live on private network addresses (10/8, 172.16/12, 192.168/16, fc00::/7), e.g. an on-premises Keycloak. Link-local and other special ranges stay refused.' },
+    FEDERATION_TIMEOUT_MS: { type: 'integer', minimum: 100, maximum: 60000, default: defaults.federation.timeoutMs, description: 'Timeout of one request to an upstream identity provider (discovery, keys, token, userinfo), milliseconds.' },
     REGISTRATION: { type: 'string', enum: ['token', 'open', 'off'], default: 'token', description: 'Dynamic client registration at `/register` (RFC 7591): `token` needs an initial access token (`stamp registration token create`), `open` lets anyone register, `off` removes the endpoint.' },
     REGISTRATION_SCOPES: { type: 'string', pattern: '^[\\x21\\x23-\\x5B\\x5D-\\x7E]+( [\\x21\\x23-\\x5B\\x5D-\\x7E]+)*$', default: defaults.registration.scopes.join(' '), description: 'Space-separated scopes that self-registered clients (metadata documents, `/register`) may ask for; `stamp:` scopes are never allowed.' },
     REQUIRE_PUSHED_AUTHORIZATION_REQUESTS: { type: 'boolean', default: defaults.pushedAuthorizationRequests.required, description: 'Every client must push its authorization requests to `/par` first (RFC 9126); off: only clients registered with `--require-par` (or the `fapi2` profile) must.' },
@@ -133,6 +136,9 @@ interface RawEnv {
   PURGE_TIME_BUDGET: number
   CLIENT_ID_METADATA_DOCUMENTS: boolean
   CLIENT_METADATA_ALLOW_LOOPBACK: boolean
+  FEDERATION_ALLOW_LOOPBACK: boolean
+  FEDERATION_ALLOW_PRIVATE_NETWORKS: boolean
+  FEDERATION_TIMEOUT_MS: number
   REGISTRATION: RegistrationMode
   REGISTRATION_SCOPES: string
   REGISTRATION_AUDIENCES: string
@@ -204,6 +210,8 @@ export interface Config {
   clientMetadataDocuments: boolean
   /** Development and tests only: client metadata documents may be fetched from loopback addresses. */
   clientMetadataAllowLoopback: boolean
+  /** Upstream identity providers: loopback and plain http allowed (development, tests), private networks allowed. */
+  federation: { allowLoopback: boolean, allowPrivateNetworks: boolean }
   /** Dynamic client registration (RFC 7591) at /register. */
   registration: RegistrationMode
   /** Outgoing mail: SMTP when `smtpUrl` is set, else `.eml` files in `outboxDir`. */
@@ -291,6 +299,7 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env): Config {
     clockSkewMax: raw.CLOCK_SKEW_MAX,
     clientMetadataDocuments: raw.CLIENT_ID_METADATA_DOCUMENTS,
     clientMetadataAllowLoopback: raw.CLIENT_METADATA_ALLOW_LOOPBACK,
+    federation: { allowLoopback: raw.FEDERATION_ALLOW_LOOPBACK, allowPrivateNetworks: raw.FEDERATION_ALLOW_PRIVATE_NETWORKS },
     registration: raw.REGISTRATION,
     mail: {
       smtpUrl: raw.SMTP_URL,
@@ -320,6 +329,7 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env): Config {
       registration: { ...defaults.registration, ...registrationLists(raw) },
       clientKeys: { ...defaults.clientKeys, assertionMaxLifetime: raw.CLIENT_ASSERTION_MAX_LIFETIME, jwksRefetchCooldown: raw.CLIENT_JWKS_REFETCH_COOLDOWN },
       pushedAuthorizationRequests: { required: raw.REQUIRE_PUSHED_AUTHORIZATION_REQUESTS, ttl: raw.PAR_TTL },
+      federation: { ...defaults.federation, timeoutMs: raw.FEDERATION_TIMEOUT_MS },
       dpop: { ...defaults.dpop, nonce: raw.DPOP_NONCE, proofWindow: raw.DPOP_PROOF_WINDOW, nonceLifetime: raw.DPOP_NONCE_LIFETIME },
       rateLimit: {
         enabled: raw.RATE_LIMIT_ENABLED,

@@ -82,6 +82,19 @@ export type AuditEventType =
   | 'signup_refused'
   | 'invite_created'
   | 'invite_revoked'
+  /** Upstream identity providers (issue 16): administration. */
+  | 'identity_provider_created'
+  | 'identity_provider_updated'
+  | 'identity_provider_deleted'
+  /** A federated sign-in was refused (bad state or nonce, upstream error, no link and no JIT). */
+  | 'federated_login_failed'
+  /** A user created just in time from an upstream identity. */
+  | 'federated_user_created'
+  /** (provider, upstream sub) linked to a local user, after that user signed in locally. */
+  | 'federated_identity_linked'
+  | 'federated_identity_unlinked'
+  /** An upstream email matched a local account without a link: linking waits for a local sign-in. */
+  | 'federated_link_pending'
 
 /** Events logged at warn: each one may mean an attack or an emergency. */
 const WARN: ReadonlySet<AuditEventType> = new Set(['refresh_token_reuse', 'key_revoked', 'login_throttled', 'authorization_code_reuse', 'factors_reset', 'recovery_code_used', 'device_flow_blocked'])

@@ -26,6 +26,15 @@ export interface SafeFetchOptions {
   lookup?: (hostname: string) => Promise<ResolvedAddress[]>
   /** Development and tests only: loopback addresses are allowed. */
   allowLoopback?: boolean
+  /**
+   * Private network ranges (RFC 1918, RFC 4193 unique local) are allowed: for servers an
+   * administrator configured (an on-premises identity provider), never for URLs strangers choose.
+   * Link-local, multicast and the other special ranges stay refused.
+   */
+  allowPrivate?: boolean
+  /** GET unless given (a token request POSTs a form). */
+  method?: 'GET' | 'POST'
+  body?: string | Buffer
   timeoutMs: number
   maxBytes: number
   /** Extra trusted CA certificates (tests with a self-signed server). */
@@ -134,6 +143,21 @@ export function classifyAddress (address: string): 'loopback' | 'special' | 'inv
   return 'invalid'
 }
 
+/** RFC 1918 and RFC 4193 addresses (IPv4-mapped forms included). */
+export function isPrivateNetwork (address: string): boolean {
+  const literal = address.replace(/^\[|\]$/g, '')
+  let b: number[] | null = null
+  if (isIP(literal) === 4) b = ipv4Bytes(literal)
+  else if (isIP(literal) === 6) {
+    const v6 = ipv6Bytes(literal)
+    if (!v6) return false
+    if (v6.slice(0, 10).every((x) => x === 0) && v6[10] === 0xff && v6[11] === 0xff) b = v6.slice(12)
+    else return (v6[0] & 0xfe) === 0xfc
+  }
+  if (!b) return false
+  return b[0] === 10 || (b[0] === 172 && b[1] >= 16 && b[1] <= 31) || (b[0] === 192 && b[1] === 168)
+}
+
 /** Resolves and checks `hostname`; the address to connect to. */
 async function checkedAddress (hostname: string, options: SafeFetchOptions): Promise<ResolvedAddress> {
   const literal = hostname.replace(/^\[|\]$/g, '')
@@ -151,12 +175,13 @@ async function checkedAddress (hostname: string, options: SafeFetchOptions): Pro
   for (const { address } of addresses) {
     const kind = classifyAddress(address)
     if (kind === null || (kind === 'loopback' && options.allowLoopback)) continue
+    if (kind === 'special' && options.allowPrivate && isPrivateNetwork(address)) continue
     throw new FetchRefused('address', `${hostname} resolves to a ${kind === 'loopback' ? 'loopback' : 'private or reserved'} address, which this server does not fetch from`)
   }
   return addresses[0]
 }
 
-/** GET `url` under the rules above. Throws {@link FetchRefused}. */
+/** GET (or POST) `url` under the rules above. Throws {@link FetchRefused}. */
 export async function safeFetch (url: URL, options: SafeFetchOptions): Promise<SafeResponse> {
   if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new FetchRefused('protocol', 'only http(s) URLs are fetched')
   const deadline = AbortSignal.timeout(options.timeoutMs)
@@ -170,7 +195,7 @@ export async function safeFetch (url: URL, options: SafeFetchOptions): Promise<S
   const client = url.protocol === 'https:' ? https : http
   return new Promise<SafeResponse>((resolve, reject) => {
     const request = client.request(url, {
-      method: 'GET',
+      method: options.method ?? 'GET',
       lookup: pinned,
       ...(url.protocol === 'https:' && options.ca ? { ca: options.ca } : {}),
       headers: { 'accept-encoding': 'identity', ...options.headers },
@@ -202,7 +227,7 @@ export async function safeFetch (url: URL, options: SafeFetchOptions): Promise<S
       response.on('error', (err) => reject(failure(err, deadline)))
     })
     request.on('error', (err) => reject(failure(err, deadline)))
-    request.end()
+    request.end(options.body)
   })
 }
 

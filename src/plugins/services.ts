@@ -61,6 +61,10 @@ import { createMailTransport, type MailTransport } from '../mail/transport.js'
 import { MailQueue } from '../mail/outbox.js'
 import { prismaFactorStore } from '../storage/prisma/factors.js'
 import { SecondFactors } from '../domain/second_factors.js'
+import { prismaFederationStore } from '../storage/prisma/federation.js'
+import { IdentityProviders } from '../domain/federation/providers.js'
+import { UpstreamClients } from '../domain/federation/upstream.js'
+import { Federation } from '../domain/federation/broker.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -120,6 +124,10 @@ declare module 'fastify' {
     accounts: Accounts
     /** Background mail delivery (drained at close). */
     mailQueue: MailQueue
+    /** Upstream identity providers (admin API, CLI, login page). */
+    identityProviders: IdentityProviders
+    /** Federated sign-in: the upstream round trip, links, just-in-time users, upstream logout. */
+    federation: Federation
   }
 }
 
@@ -140,6 +148,8 @@ export interface ServicesOptions {
   clientMetadataFetch?: Pick<SafeFetchOptions, 'lookup' | 'ca'>
   /** Mail transport (tests may inject one); default from SMTP_URL / MAIL_OUTBOX_DIR. */
   mailTransport?: MailTransport
+  /** Upstream identity provider requests: an injected resolver and extra trusted CAs (tests). */
+  federationFetch?: Pick<SafeFetchOptions, 'lookup' | 'ca'>
 }
 
 export default fp(async function services (app: FastifyInstance, options: ServicesOptions) {
@@ -322,6 +332,28 @@ export default fp(async function services (app: FastifyInstance, options: Servic
   app.decorate('dpop', new DPoPProofValidator({ policy: config.policy.dpop, replay: proofReplay, nonces, now }))
   app.decorate('accounts', accounts)
   app.decorate('mailQueue', mailQueue)
+
+  const federationStore = prismaFederationStore(prisma)
+  let upstream: UpstreamClients | undefined
+  const identityProviders = new IdentityProviders({
+    store: federationStore, kek, audit, issuer: config.issuer, allowInsecure: config.federation.allowLoopback,
+    onChange: (id) => upstream?.forget(id),
+  })
+  upstream = new UpstreamClients({
+    fetch: {
+      ...options.federationFetch,
+      allowLoopback: config.federation.allowLoopback,
+      allowPrivate: config.federation.allowPrivateNetworks,
+      timeoutMs: config.policy.federation.timeoutMs,
+      maxBytes: config.policy.federation.maxBytes,
+    },
+    ttl: config.policy.federation.discoveryTTL,
+    credential: (p) => identityProviders.credential(p),
+  })
+  app.decorate('identityProviders', identityProviders)
+  app.decorate('federation', new Federation({
+    store: federationStore, providers: identityProviders, upstream, users: usersRepository, audit, kek, policy: config.policy.federation, log: app.log, now: options.now,
+  }))
 }, { name: 'services' })
 
 /**

@@ -341,3 +341,72 @@ export const FactorRemoved = Type.Object({ user_id: Type.String(), removed: Type
 export const UserConsents = Type.Object({
   items: Type.Array(Type.Object({ client_id: Type.String(), scopes: Type.Array(Type.String()), updated_at: Timestamp })),
 })
+
+// --- identity providers (federation, issue 16) ---------------------------------------------------
+
+const ProviderSlug = Type.String({ pattern: '^[a-z0-9][a-z0-9-]{0,62}$', description: 'Name used in URLs and the CLI (`stamp idp show NAME`)' })
+const ClaimName = Type.String({ pattern: '^[A-Za-z0-9_:-]+(\\.[A-Za-z0-9_:-]+)*$', maxLength: 128 })
+const ClaimMappingSchema = Type.Object({
+  sub: Type.Optional(ClaimName),
+  email: Type.Optional(ClaimName),
+  email_verified: Type.Optional(ClaimName),
+  name: Type.Optional(ClaimName),
+  username: Type.Optional(ClaimName),
+}, { additionalProperties: false, description: 'Which upstream claim (or userinfo member; dotted paths reach nested objects) fills each local field. Defaults: OIDC claim names; for oauth2, GitHub\'s (`id`, `login`, `email`, `name`)' })
+const ProviderKind = Type.Union([Type.Literal('oidc'), Type.Literal('oauth2')], { description: 'oidc: OpenID Connect by discovery from `issuer`; oauth2: plain OAuth 2 with the three endpoints and a claim mapping' })
+const UpstreamAuthMethodSchema = Type.Union([Type.Literal('client_secret_basic'), Type.Literal('client_secret_post'), Type.Literal('private_key_jwt'), Type.Literal('none')])
+
+export const IdentityProvider = Type.Object({
+  id: Type.String(),
+  slug: Type.String(),
+  display_name: Type.String({ description: 'Shown on the login page: "Continue with …"' }),
+  kind: ProviderKind,
+  issuer: Nullable(Type.String()),
+  client_id: Type.String(),
+  auth_method: UpstreamAuthMethodSchema,
+  credential_set: Type.Boolean({ description: 'Whether a client secret or private key is stored (sealed; never returned)' }),
+  public_jwk: Nullable(Type.Object({ kty: Type.String(), kid: Type.Optional(Type.String()) }, { additionalProperties: true, description: 'private_key_jwt: the public key to register at the upstream' })),
+  scope: Type.String(),
+  authorization_endpoint: Nullable(Type.String()),
+  token_endpoint: Nullable(Type.String()),
+  userinfo_endpoint: Nullable(Type.String()),
+  claim_mapping: ClaimMappingSchema,
+  jit: Type.Boolean({ description: 'Create a local user on the first sign-in of an unknown upstream identity' }),
+  domains: Type.Array(Type.String(), { description: 'Home-realm discovery: a login_hint with one of these email domains goes straight to this provider' }),
+  enabled: Type.Boolean(),
+  upstream_logout: Type.Boolean({ description: 'Ending the Stamp session also ends the upstream one (RP-initiated logout at its end_session_endpoint)' }),
+  redirect_uri: Type.String({ description: 'The redirect URI to register at the upstream' }),
+  created_at: Timestamp,
+  updated_at: Timestamp,
+})
+export const IdentityProviderList = Type.Object({ items: Type.Array(IdentityProvider) })
+export const IdentityProviderParams = Type.Object({ id: Type.String({ pattern: '^[A-Za-z0-9-]{1,64}$', description: 'Id or name' }) }, { additionalProperties: false })
+
+const providerSettings = {
+  display_name: Type.String({ minLength: 1, maxLength: 64 }),
+  kind: ProviderKind,
+  issuer: Nullable(Type.String({ minLength: 1, maxLength: 2048 })),
+  client_id: Type.String({ minLength: 1, maxLength: 512 }),
+  client_secret: Type.String({ minLength: 1, maxLength: 4096, writeOnly: true, description: 'Sealed at rest; never returned' }),
+  private_key: Type.String({ minLength: 1, maxLength: 16384, writeOnly: true, description: 'private_key_jwt: a private JWK as a JSON string (PEM files go through `stamp idp create --private-key-file`); sealed at rest; never returned' }),
+  auth_method: UpstreamAuthMethodSchema,
+  scope: Type.String({ maxLength: 1024, description: 'Default "openid email profile" for oidc' }),
+  authorization_endpoint: Nullable(Uri),
+  token_endpoint: Nullable(Uri),
+  userinfo_endpoint: Nullable(Uri),
+  claim_mapping: ClaimMappingSchema,
+  jit: Type.Boolean(),
+  domains: Type.Array(Type.String({ minLength: 1, maxLength: 253 }), { maxItems: 50 }),
+  enabled: Type.Boolean(),
+  upstream_logout: Type.Boolean(),
+}
+const { client_id: _clientId, ...optionalSettings } = providerSettings
+export const CreateIdentityProviderBody = Type.Object({
+  slug: ProviderSlug,
+  client_id: providerSettings.client_id,
+  ...Type.Partial(Type.Object(optionalSettings)).properties,
+}, { additionalProperties: false })
+export type CreateIdentityProviderBody = Static<typeof CreateIdentityProviderBody>
+export const UpdateIdentityProviderBody = Type.Partial(Type.Object(providerSettings), { additionalProperties: false, minProperties: 1 })
+export type UpdateIdentityProviderBody = Static<typeof UpdateIdentityProviderBody>
+export const IdentityProviderDeleted = Type.Object({ id: Type.String(), slug: Type.String(), links_removed: Type.Integer() })

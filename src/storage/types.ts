@@ -686,3 +686,108 @@ export interface AccountTokenStore {
   /** Withdraws an unused invitation; false when there is none. */
   revokeInvite(id: string, now: Date): Promise<boolean>
 }
+
+// --- federation (upstream identity providers, issue 16) ---------------------------------------
+
+export type IdentityProviderKind = 'oidc' | 'oauth2'
+export type UpstreamAuthMethod = 'client_secret_basic' | 'client_secret_post' | 'private_key_jwt' | 'none'
+
+/** Which upstream claim (or userinfo member) fills each local field. */
+export interface ClaimMapping {
+  sub?: string
+  email?: string
+  email_verified?: string
+  name?: string
+  username?: string
+}
+
+export interface IdentityProviderRecord {
+  id: string
+  slug: string
+  displayName: string
+  kind: IdentityProviderKind
+  issuer: string | null
+  clientId: string
+  authMethod: UpstreamAuthMethod
+  /** Sealed client secret or private JWK (JSON); null for `none`. */
+  credentialEnc: string | null
+  kekId: string | null
+  scope: string
+  authorizationEndpoint: string | null
+  tokenEndpoint: string | null
+  userinfoEndpoint: string | null
+  claimMapping: ClaimMapping
+  jit: boolean
+  domains: string[]
+  enabled: boolean
+  upstreamLogout: boolean
+  createdAt: Date
+  updatedAt: Date
+}
+
+export type NewIdentityProvider = Omit<IdentityProviderRecord, 'id' | 'createdAt' | 'updatedAt'>
+export type IdentityProviderPatch = Partial<Omit<NewIdentityProvider, 'slug'>>
+
+export interface FederatedIdentityRecord {
+  id: string
+  providerId: string
+  subject: string
+  userId: string
+  email: string | null
+  createdAt: Date
+  lastUsedAt: Date | null
+}
+
+export interface FederationStateRecord {
+  stateHash: string
+  purpose: 'login' | 'logout' | 'session'
+  browserHash: string
+  requestId: string | null
+  providerId: string
+  nonce: string | null
+  codeVerifier: string | null
+  returnTo: string | null
+  idTokenEnc: string | null
+  expiresAt: Date
+}
+
+export interface PendingLinkRecord {
+  id: string
+  browserHash: string
+  requestId: string
+  providerId: string
+  subject: string
+  email: string | null
+  userId: string
+  expiresAt: Date
+}
+
+export interface FederationStore {
+  listProviders(): Promise<IdentityProviderRecord[]>
+  findProvider(idOrSlug: string): Promise<IdentityProviderRecord | null>
+  /** Null when the slug is taken. */
+  createProvider(provider: NewIdentityProvider): Promise<IdentityProviderRecord | null>
+  updateProvider(id: string, patch: IdentityProviderPatch): Promise<IdentityProviderRecord | null>
+  /** Deletes the provider with its links; the number of links removed, or null when there was none. */
+  deleteProvider(id: string): Promise<{ links: number } | null>
+
+  findLink(providerId: string, subject: string): Promise<FederatedIdentityRecord | null>
+  /** Null when (provider, subject) is already linked (to anyone). */
+  createLink(link: Omit<FederatedIdentityRecord, 'id' | 'createdAt' | 'lastUsedAt'>): Promise<FederatedIdentityRecord | null>
+  linksForUser(userId: string): Promise<FederatedIdentityRecord[]>
+  removeLink(userId: string, id: string): Promise<FederatedIdentityRecord | null>
+  linkUsed(id: string, now: Date): Promise<void>
+
+  createState(state: FederationStateRecord): Promise<void>
+  /** Deletes and returns the live state (one caller wins: single use), or null. */
+  takeState(stateHash: string, now: Date): Promise<FederationStateRecord | null>
+
+  createPendingLink(link: PendingLinkRecord): Promise<void>
+  /** The live pending link for this request and browser (not consumed). */
+  findPendingLink(requestId: string, browserHash: string, now: Date): Promise<PendingLinkRecord | null>
+  /** Deletes and returns the live pending link for this request and browser (single use). */
+  takePendingLink(requestId: string, browserHash: string, now: Date): Promise<PendingLinkRecord | null>
+
+  saveUpstreamSession(sessionId: string, providerId: string, idTokenEnc: string, kekId: string): Promise<void>
+  findUpstreamSession(sessionId: string): Promise<{ providerId: string, idTokenEnc: string } | null>
+}

@@ -4079,6 +4079,679 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/admin/identity-providers": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List upstream identity providers */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            items: {
+                                id: string;
+                                slug: string;
+                                /** @description Shown on the login page: "Continue with …" */
+                                display_name: string;
+                                /** @description oidc: OpenID Connect by discovery from `issuer`; oauth2: plain OAuth 2 with the three endpoints and a claim mapping */
+                                kind: "oidc" | "oauth2";
+                                issuer: string | null;
+                                client_id: string;
+                                auth_method: "client_secret_basic" | "client_secret_post" | "private_key_jwt" | "none";
+                                /** @description Whether a client secret or private key is stored (sealed; never returned) */
+                                credential_set: boolean;
+                                public_jwk: ({
+                                    kty: string;
+                                    kid?: string;
+                                } & {
+                                    [key: string]: unknown;
+                                }) | null;
+                                scope: string;
+                                authorization_endpoint: string | null;
+                                token_endpoint: string | null;
+                                userinfo_endpoint: string | null;
+                                /** @description Which upstream claim (or userinfo member; dotted paths reach nested objects) fills each local field. Defaults: OIDC claim names; for oauth2, GitHub's (`id`, `login`, `email`, `name`) */
+                                claim_mapping: {
+                                    sub?: string;
+                                    email?: string;
+                                    email_verified?: string;
+                                    name?: string;
+                                    username?: string;
+                                };
+                                /** @description Create a local user on the first sign-in of an unknown upstream identity */
+                                jit: boolean;
+                                /** @description Home-realm discovery: a login_hint with one of these email domains goes straight to this provider */
+                                domains: string[];
+                                enabled: boolean;
+                                /** @description Ending the Stamp session also ends the upstream one (RP-initiated logout at its end_session_endpoint) */
+                                upstream_logout: boolean;
+                                /** @description The redirect URI to register at the upstream */
+                                redirect_uri: string;
+                                /** Format: date-time */
+                                created_at: string;
+                                /** Format: date-time */
+                                updated_at: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description RFC 6749 §5.2 error */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: string;
+                            error_description: string;
+                        };
+                    };
+                };
+                /** @description RFC 6749 §5.2 error */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: string;
+                            error_description: string;
+                        };
+                    };
+                };
+                /** @description RFC 6749 §5.2 error */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: string;
+                            error_description: string;
+                        };
+                    };
+                };
+                /** @description RFC 6749 §5.2 error */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: string;
+                            error_description: string;
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        /** Add an upstream identity provider (OpenID Connect by discovery, or plain OAuth 2) */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        /** @description Name used in URLs and the CLI (`stamp idp show NAME`) */
+                        slug: string;
+                        client_id: string;
+                        display_name?: string;
+                        /** @description oidc: OpenID Connect by discovery from `issuer`; oauth2: plain OAuth 2 with the three endpoints and a claim mapping */
+                        kind?: "oidc" | "oauth2";
+                        issuer?: string | null;
+                        /** @description Sealed at rest; never returned */
+                        client_secret?: string;
+                        /** @description private_key_jwt: a private JWK as a JSON string (PEM files go through `stamp idp create --private-key-file`); sealed at rest; never returned */
+                        private_key?: string;
+                        auth_method?: "client_secret_basic" | "client_secret_post" | "private_key_jwt" | "none";
+                        /** @description Default "openid email profile" for oidc */
+                        scope?: string;
+                        authorization_endpoint?: string | null;
+                        token_endpoint?: string | null;
+                        userinfo_endpoint?: string | null;
+                        /** @description Which upstream claim (or userinfo member; dotted paths reach nested objects) fills each local field. Defaults: OIDC claim names; for oauth2, GitHub's (`id`, `login`, `email`, `name`) */
+                        claim_mapping?: {
+                            sub?: string;
+                            email?: string;
+                            email_verified?: string;
+                            name?: string;
+                            username?: string;
+                        };
+                        jit?: boolean;
+                        domains?: string[];
+                        enabled?: boolean;
+                        upstream_logout?: boolean;
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                201: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            id: string;
+                            slug: string;
+                            /** @description Shown on the login page: "Continue with …" */
+                            display_name: string;
+                            /** @description oidc: OpenID Connect by discovery from `issuer`; oauth2: plain OAuth 2 with the three endpoints and a claim mapping */
+                            kind: "oidc" | "oauth2";
+                            issuer: string | null;
+                            client_id: string;
+                            auth_method: "client_secret_basic" | "client_secret_post" | "private_key_jwt" | "none";
+                            /** @description Whether a client secret or private key is stored (sealed; never returned) */
+                            credential_set: boolean;
+                            public_jwk: ({
+                                kty: string;
+                                kid?: string;
+                            } & {
+                                [key: string]: unknown;
+                            }) | null;
+                            scope: string;
+                            authorization_endpoint: string | null;
+                            token_endpoint: string | null;
+                            userinfo_endpoint: string | null;
+                            /** @description Which upstream claim (or userinfo member; dotted paths reach nested objects) fills each local field. Defaults: OIDC claim names; for oauth2, GitHub's (`id`, `login`, `email`, `name`) */
+                            claim_mapping: {
+                                sub?: string;
+                                email?: string;
+                                email_verified?: string;
+                                name?: string;
+                                username?: string;
+                            };
+                            /** @description Create a local user on the first sign-in of an unknown upstream identity */
+                            jit: boolean;
+                            /** @description Home-realm discovery: a login_hint with one of these email domains goes straight to this provider */
+                            domains: string[];
+                            enabled: boolean;
+                            /** @description Ending the Stamp session also ends the upstream one (RP-initiated logout at its end_session_endpoint) */
+                            upstream_logout: boolean;
+                            /** @description The redirect URI to register at the upstream */
+                            redirect_uri: string;
+                            /** Format: date-time */
+                            created_at: string;
+                            /** Format: date-time */
+                            updated_at: string;
+                        };
+                    };
+                };
+                /** @description RFC 6749 §5.2 error */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: string;
+                            error_description: string;
+                        };
+                    };
+                };
+                /** @description RFC 6749 §5.2 error */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: string;
+                            error_description: string;
+                        };
+                    };
+                };
+                /** @description RFC 6749 §5.2 error */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: string;
+                            error_description: string;
+                        };
+                    };
+                };
+                /** @description RFC 6749 §5.2 error */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: string;
+                            error_description: string;
+                        };
+                    };
+                };
+                /** @description RFC 6749 §5.2 error */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: string;
+                            error_description: string;
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/identity-providers/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Get an upstream identity provider (by id or name) */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    /** @description Id or name */
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            id: string;
+                            slug: string;
+                            /** @description Shown on the login page: "Continue with …" */
+                            display_name: string;
+                            /** @description oidc: OpenID Connect by discovery from `issuer`; oauth2: plain OAuth 2 with the three endpoints and a claim mapping */
+                            kind: "oidc" | "oauth2";
+                            issuer: string | null;
+                            client_id: string;
+                            auth_method: "client_secret_basic" | "client_secret_post" | "private_key_jwt" | "none";
+                            /** @description Whether a client secret or private key is stored (sealed; never returned) */
+                            credential_set: boolean;
+                            public_jwk: ({
+                                kty: string;
+                                kid?: string;
+                            } & {
+                                [key: string]: unknown;
+                            }) | null;
+                            scope: string;
+                            authorization_endpoint: string | null;
+                            token_endpoint: string | null;
+                            userinfo_endpoint: string | null;
+                            /** @description Which upstream claim (or userinfo member; dotted paths reach nested objects) fills each local field. Defaults: OIDC claim names; for oauth2, GitHub's (`id`, `login`, `email`, `name`) */
+                            claim_mapping: {
+                                sub?: string;
+                                email?: string;
+                                email_verified?: string;
+                                name?: string;
+                                username?: string;
+                            };
+                            /** @description Create a local user on the first sign-in of an unknown upstream identity */
+                            jit: boolean;
+                            /** @description Home-realm discovery: a login_hint with one of these email domains goes straight to this provider */
+                            domains: string[];
+                            enabled: boolean;
+                            /** @description Ending the Stamp session also ends the upstream one (RP-initiated logout at its end_session_endpoint) */
+                            upstream_logout: boolean;
+                            /** @description The redirect URI to register at the upstream */
+                            redirect_uri: string;
+                            /** Format: date-time */
+                            created_at: string;
+                            /** Format: date-time */
+                            updated_at: string;
+                        };
+                    };
+                };
+                /** @description RFC 6749 §5.2 error */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: string;
+                            error_description: string;
+                        };
+                    };
+                };
+                /** @description RFC 6749 §5.2 error */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: string;
+                            error_description: string;
+                        };
+                    };
+                };
+                /** @description RFC 6749 §5.2 error */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: string;
+                            error_description: string;
+                        };
+                    };
+                };
+                /** @description RFC 6749 §5.2 error */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: string;
+                            error_description: string;
+                        };
+                    };
+                };
+                /** @description RFC 6749 §5.2 error */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: string;
+                            error_description: string;
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        /** Delete an upstream identity provider and every link to it (linked users keep their accounts) */
+        delete: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    /** @description Id or name */
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            id: string;
+                            slug: string;
+                            links_removed: number;
+                        };
+                    };
+                };
+                /** @description RFC 6749 §5.2 error */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: string;
+                            error_description: string;
+                        };
+                    };
+                };
+                /** @description RFC 6749 §5.2 error */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: string;
+                            error_description: string;
+                        };
+                    };
+                };
+                /** @description RFC 6749 §5.2 error */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: string;
+                            error_description: string;
+                        };
+                    };
+                };
+                /** @description RFC 6749 §5.2 error */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: string;
+                            error_description: string;
+                        };
+                    };
+                };
+                /** @description RFC 6749 §5.2 error */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: string;
+                            error_description: string;
+                        };
+                    };
+                };
+            };
+        };
+        options?: never;
+        head?: never;
+        /** Change an upstream identity provider; a new client_secret or private_key replaces the stored one */
+        patch: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    /** @description Id or name */
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        display_name?: string;
+                        /** @description oidc: OpenID Connect by discovery from `issuer`; oauth2: plain OAuth 2 with the three endpoints and a claim mapping */
+                        kind?: "oidc" | "oauth2";
+                        issuer?: string | null;
+                        client_id?: string;
+                        /** @description Sealed at rest; never returned */
+                        client_secret?: string;
+                        /** @description private_key_jwt: a private JWK as a JSON string (PEM files go through `stamp idp create --private-key-file`); sealed at rest; never returned */
+                        private_key?: string;
+                        auth_method?: "client_secret_basic" | "client_secret_post" | "private_key_jwt" | "none";
+                        /** @description Default "openid email profile" for oidc */
+                        scope?: string;
+                        authorization_endpoint?: string | null;
+                        token_endpoint?: string | null;
+                        userinfo_endpoint?: string | null;
+                        /** @description Which upstream claim (or userinfo member; dotted paths reach nested objects) fills each local field. Defaults: OIDC claim names; for oauth2, GitHub's (`id`, `login`, `email`, `name`) */
+                        claim_mapping?: {
+                            sub?: string;
+                            email?: string;
+                            email_verified?: string;
+                            name?: string;
+                            username?: string;
+                        };
+                        jit?: boolean;
+                        domains?: string[];
+                        enabled?: boolean;
+                        upstream_logout?: boolean;
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            id: string;
+                            slug: string;
+                            /** @description Shown on the login page: "Continue with …" */
+                            display_name: string;
+                            /** @description oidc: OpenID Connect by discovery from `issuer`; oauth2: plain OAuth 2 with the three endpoints and a claim mapping */
+                            kind: "oidc" | "oauth2";
+                            issuer: string | null;
+                            client_id: string;
+                            auth_method: "client_secret_basic" | "client_secret_post" | "private_key_jwt" | "none";
+                            /** @description Whether a client secret or private key is stored (sealed; never returned) */
+                            credential_set: boolean;
+                            public_jwk: ({
+                                kty: string;
+                                kid?: string;
+                            } & {
+                                [key: string]: unknown;
+                            }) | null;
+                            scope: string;
+                            authorization_endpoint: string | null;
+                            token_endpoint: string | null;
+                            userinfo_endpoint: string | null;
+                            /** @description Which upstream claim (or userinfo member; dotted paths reach nested objects) fills each local field. Defaults: OIDC claim names; for oauth2, GitHub's (`id`, `login`, `email`, `name`) */
+                            claim_mapping: {
+                                sub?: string;
+                                email?: string;
+                                email_verified?: string;
+                                name?: string;
+                                username?: string;
+                            };
+                            /** @description Create a local user on the first sign-in of an unknown upstream identity */
+                            jit: boolean;
+                            /** @description Home-realm discovery: a login_hint with one of these email domains goes straight to this provider */
+                            domains: string[];
+                            enabled: boolean;
+                            /** @description Ending the Stamp session also ends the upstream one (RP-initiated logout at its end_session_endpoint) */
+                            upstream_logout: boolean;
+                            /** @description The redirect URI to register at the upstream */
+                            redirect_uri: string;
+                            /** Format: date-time */
+                            created_at: string;
+                            /** Format: date-time */
+                            updated_at: string;
+                        };
+                    };
+                };
+                /** @description RFC 6749 §5.2 error */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: string;
+                            error_description: string;
+                        };
+                    };
+                };
+                /** @description RFC 6749 §5.2 error */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: string;
+                            error_description: string;
+                        };
+                    };
+                };
+                /** @description RFC 6749 §5.2 error */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: string;
+                            error_description: string;
+                        };
+                    };
+                };
+                /** @description RFC 6749 §5.2 error */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: string;
+                            error_description: string;
+                        };
+                    };
+                };
+                /** @description RFC 6749 §5.2 error */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: string;
+                            error_description: string;
+                        };
+                    };
+                };
+            };
+        };
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {

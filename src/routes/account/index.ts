@@ -78,12 +78,14 @@ export default async function accountRoutes (app: FastifyInstance) {
 
   async function render (request: FastifyRequest, reply: FastifyReply, s: Signed, status = 200, error?: MessageKey | { text: string }) {
     const now = new Date()
-    const [summary, sessions, families, consents] = await Promise.all([
+    const [summary, sessions, families, consents, links] = await Promise.all([
       app.secondFactors.summary(s.user.id),
       app.sessions.listActiveForUser(s.user.id, { limit: 50 }, now),
       app.refreshTokens.listFamilies({ userId: s.user.id }, { limit: 50 }, now),
       app.consents.listForUser(s.user.id, 50),
+      app.federation.linksFor(s.user.id),
     ])
+    const providersAvailable = (await app.identityProviders.enabled()).length > 0
     const names = new Map<string, string>()
     const nameOf = async (id: string) => {
       if (!names.has(id)) names.set(id, (await app.clientCache.find(id).catch(() => null))?.name ?? id)
@@ -106,6 +108,8 @@ export default async function accountRoutes (app: FastifyInstance) {
       families: await Promise.all(families.filter((f) => f.active).map(async (f) => ({ familyId: f.familyId, clientName: await nameOf(f.clientId), scope: f.scope, lastUsedAt: f.lastUsedAt }))),
       consents: await Promise.all(consents.map(async (c) => ({ clientId: c.clientId, clientName: await nameOf(c.clientId), scopes: c.scopes }))),
       scripts: PASSKEY_SCRIPTS,
+      links: links.map((l) => ({ id: l.id, provider: l.provider?.displayName ?? l.providerId, email: l.email, createdAt: l.createdAt, lastUsedAt: l.lastUsedAt })),
+      providersAvailable,
     })
     return sendPage(reply, status, page)
   }
@@ -258,6 +262,16 @@ export default async function accountRoutes (app: FastifyInstance) {
     const revoked = await app.refreshTokens.revokeFamily(familyId, new Date())
     await app.audit.record({ type: 'refresh_family_revoked', actor: s.user.id, subject: familyId, clientId: family.clientId, ip: request.ip, detail: { via: 'account', tokens_revoked: revoked } })
     return back(request, reply, 'family_revoked')
+  })
+
+  // --- linked identity providers (federation) ---------------------------------------------------
+  // Sensitive: a recent authentication, as for passkeys. Removing the last way in is the user's
+  // choice; "Forgot password?" still works for an account with an email.
+  app.post(`${base}/links/remove`, async (request, reply) => {
+    const s = await guard(request, reply, true)
+    if (isReply(s)) return s
+    await app.federation.unlink(s.user.id, field(request.body, 'link') ?? '', { ip: request.ip })
+    return back(request, reply, 'unlinked')
   })
 
   app.post(`${base}/consents/withdraw`, async (request, reply) => {

@@ -8,7 +8,7 @@ import { t } from '../../i18n/messages.js'
 import { html, layout, msg, type PageContext, type SafeHTML } from '../oauth/views.js'
 
 /** The `?done=` keys the page confirms (`account.done.*` in the catalogues). */
-export const DONE_MESSAGES = ['password', 'passkey_added', 'passkey_renamed', 'passkey_removed', 'totp_removed', 'session_ended', 'family_revoked', 'consent_withdrawn']
+export const DONE_MESSAGES = ['password', 'passkey_added', 'passkey_renamed', 'passkey_removed', 'totp_removed', 'session_ended', 'family_revoked', 'consent_withdrawn', 'unlinked']
 
 export interface AccountView {
   base: string
@@ -25,6 +25,10 @@ export interface AccountView {
   families: Array<{ familyId: string, clientName: string, scope: string, lastUsedAt: Date }>
   consents: Array<{ clientId: string, clientName: string, scopes: string[] }>
   scripts: string[]
+  /** Upstream identity providers linked to the account. */
+  links: Array<{ id: string, provider: string, email: string | null, createdAt: Date, lastUsedAt: Date | null }>
+  /** Whether any provider is enabled (the section shows, empty, so users know they can link one). */
+  providersAvailable: boolean
 }
 
 const when = (d: Date) => d.toISOString().replace('T', ' ').slice(0, 16) + ' UTC'
@@ -103,6 +107,16 @@ ${v.totp
 <h2 id="recovery-title">${m('account.recoveryTitle')}</h2>
 <p class="sub">${v.recoveryCodesLeft ? m('account.recoveryLeft', { count: v.recoveryCodesLeft }) : m('account.recoveryNone')}</p>
 ${post(a('/recovery-codes'), v.csrf, {}, t(l, 'account.regenerate'))}
+</section>` : ''}
+
+${v.links.length || v.providersAvailable ? html`<section aria-labelledby="links-title">
+<h2 id="links-title">${m('account.linkedTitle')}</h2>
+<p class="sub">${m('account.linkedIntro')}</p>
+${v.links.length ? html`<ul class="list" id="links">${v.links.map((x) => html`<li>
+<strong>${x.provider}</strong>
+<p class="meta">${x.email ? html`${x.email} · ` : ''}${m('account.linkedSince', { when: when(x.createdAt) })} · ${x.lastUsedAt ? m('account.lastUsed', { when: when(x.lastUsedAt) }) : m('account.never')}</p>
+${post(a('/links/remove'), v.csrf, { link: x.id }, t(l, 'account.unlink'), 'secondary', t(l, 'account.unlinkNamed', { name: x.provider }))}
+</li>`)}</ul>` : html`<p class="note">${m('account.noLinked')}</p>`}
 </section>` : ''}
 
 <section aria-labelledby="sessions-title">

@@ -22,6 +22,7 @@ import accountMailRoutes from './account_mail.js'
 import userFactorRoutes from './user_factors.js'
 import overviewRoutes from './overview.js'
 import configRoutes from './config.js'
+import identityProviderRoutes from './identity_providers.js'
 
 export const ADMIN_PREFIX = '/admin'
 
@@ -56,4 +57,5 @@ export default async function adminRoutes (app: FastifyInstance): Promise<void> 
   await app.register(userFactorRoutes)
   await app.register(overviewRoutes)
   await app.register(configRoutes)
+  await app.register(identityProviderRoutes)
 }

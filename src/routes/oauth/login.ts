@@ -35,6 +35,7 @@ import { loginPage } from './views.js'
 import { InvalidRequest } from '../../errors.js'
 import { overLongParameter, parameterLimit, tooLongDescription } from '../../domain/parameter_limits.js'
 import { checkPassword, startSession } from './password_sign_in.js'
+import { FEDERATION_START, startFederation } from './federation.js'
 
 /**
  * One value of a form field; undefined when absent or repeated. Over its limit (parameter_limits.ts)
@@ -65,10 +66,16 @@ function accountLinks (request: FastifyRequest, parked: ParkedRequest, locale: L
   return links
 }
 
+/** Where a provider's authorization endpoint lives (the configured one, else the issuer's origin). */
+function upstreamOrigin (p: { authorizationEndpoint: string | null, issuer: string | null }): string {
+  return p.authorizationEndpoint ?? p.issuer ?? ''
+}
+
 export default async function loginRoute (app: FastifyInstance) {
   browserErrorPages(app)
-  function render (reply: FastifyReply, status: number, parked: ParkedRequest, browser: string, username?: string, error?: (l: Locale) => string, passkeyFailed = false) {
+  async function render (reply: FastifyReply, status: number, parked: ParkedRequest, browser: string, username?: string, error?: (l: Locale) => string, passkeyFailed = false) {
     const ctx = pageContext(reply.request)
+    const [providers, pending] = await Promise.all([app.identityProviders.enabled(), app.federation.pendingLinkFor(parked.id, browser)])
     const issuer = publicIssuer(reply.request)
     const passkeys = app.config.policy.mfa.mode !== 'off'
     const page = loginPage(ctx, {
@@ -82,9 +89,13 @@ export default async function loginRoute (app: FastifyInstance) {
       username,
       error: error?.(ctx.locale),
       links: accountLinks(reply.request, parked, ctx.locale),
+      // While a link waits for a local sign-in, only the local ways are offered.
+      federation: pending ? undefined : { action: issuer + FEDERATION_START, providers: providers.map((p) => ({ slug: p.slug, name: p.displayName })) },
+      pendingProvider: pending?.displayName,
     })
-    // After a successful sign-in the form's response redirects to the client (or to consent).
-    return sendPage(reply, status, page, [parked.redirectUri])
+    // After a successful sign-in the form's response redirects to the client (or to consent);
+    // "Continue with" forms (and an email of a provider's domain) redirect to the upstream.
+    return sendPage(reply, status, page, [parked.redirectUri, ...providers.map(upstreamOrigin)])
   }
 
   app.get(ENDPOINTS.login, async (request: FastifyRequest, reply) => {
@@ -92,6 +103,10 @@ export default async function loginRoute (app: FastifyInstance) {
     const parked = await app.sso.parked(queryOf(request).request?.[0], browser)
     if (!parked || !browser) return expiredRequestPage(reply)
     const failed = queryOf(request).error?.[0] === 'passkey'
+    // Home-realm discovery: a login_hint whose email domain belongs to a provider goes straight
+    // there, unless a pending link waits for this account's local sign-in.
+    const home = failed ? undefined : await app.identityProviders.forEmail(parked.loginHint)
+    if (home && !await app.federation.pendingLinkFor(parked.id, browser)) return startFederation(app, request, reply, parked, browser, home)
     return render(reply, 200, parked, browser, parked.loginHint, failed ? (l) => t(l, 'passkey.failed') : undefined, failed)
   })
 
@@ -109,6 +124,11 @@ export default async function loginRoute (app: FastifyInstance) {
     }
     const username = field(form, 'username')?.trim()
     const password = field(form, 'password')
+    // Home-realm discovery from the form: an email of a provider's domain and no password.
+    if (username && !password) {
+      const home = await app.identityProviders.forEmail(username)
+      if (home) return startFederation(app, request, reply, { ...parked, loginHint: username }, browser, home)
+    }
     if (!username || !password) return render(reply, 400, parked, browser, username, (l) => t(l, 'login.error.missing'))
 
     const check = await checkPassword(app, request, { username, password, clientId: parked.client.id, via: 'login_form' })

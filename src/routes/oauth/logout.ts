@@ -28,6 +28,7 @@ import { SESSION_COOKIE, carriedLocale, cookie, cookieJarFor, pageContext, redir
 import { queryOf } from './authorize.js'
 import { field, overLongPage } from './login.js'
 import { logoutConfirmPage, signedOutPage } from './views.js'
+import { LOGOUT_DONE_PATH } from '../../domain/federation/providers.js'
 
 const PARAMETERS = ['id_token_hint', 'client_id', 'post_logout_redirect_uri', 'state', 'logout_hint', 'ui_locales'] as const
 
@@ -82,11 +83,24 @@ export default async function logoutRoute (app: FastifyInstance) {
           csrf: csrfToken(sessionSecret!, 'logout', current.session.id),
           clientName: client?.name,
           fields: { client_id: client?.id, post_logout_redirect_uri: postLogoutRedirectUri, state, ui_locales: carriedLocale(request) },
-        }), postLogoutRedirectUri ? [postLogoutRedirectUri] : [])
+        }), [postLogoutRedirectUri, await app.federation.logoutTarget(current.session.id)].filter((u): u is string => !!u))
       }
       await ssoFor(request).logout(current.session.id)
       request.log.info({ event: 'rp_initiated_logout', client_id: client?.id, sid: current.session.id }, 'session ended by logout')
       await app.audit.record({ type: 'logout', actor: current.session.userId, subject: current.session.userId, clientId: client?.id, ip: request.ip, detail: { sid: current.session.id } })
+      // A session started through an upstream provider with upstream logout on: end that one too
+      // (RP-initiated logout there), then come back to LOGOUT_DONE_PATH and on to `returnTo`.
+      const upstream = await app.federation.beginLogout({
+        sessionId: current.session.id,
+        browser: cookieJarFor(request).browserSecret(request, reply),
+        returnTo: postLogoutRedirectUri ? redirectURL(postLogoutRedirectUri, { state }) : null,
+        postLogoutRedirectUri: publicIssuer(request) + LOGOUT_DONE_PATH,
+      })
+      if (upstream) {
+        cookieJarFor(request).clear(reply, SESSION_COOKIE)
+        request.log.info({ event: 'upstream_logout', sid: current.session.id }, 'sent to the upstream provider to sign out there too')
+        return redirect(reply, upstream.href)
+      }
     }
     if (sessionSecret) cookieJarFor(request).clear(reply, SESSION_COOKIE)
     if (postLogoutRedirectUri) return redirect(reply, redirectURL(postLogoutRedirectUri, { state }))

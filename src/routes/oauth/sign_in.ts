@@ -56,6 +56,9 @@ export async function establishSession (app: FastifyInstance, request: FastifyRe
   // over into the consent step: the parked requests move to a new one.
   const started = await startSession(app, request, reply, user, browser, amr)
   await app.sso.markAuthenticated(parked.id, started.session.id)
+  // A pending federated link completes on this (local) sign-in; an upstream ID Token attaches to
+  // the session for upstream logout (domain/federation/broker.ts). Both are bound to `browser`.
+  await app.federation.sessionEstablished({ requestId: parked.id, browser, user, sessionId: started.session.id, amr, ip: request.ip, clientId: parked.client.id })
   return started
 }
 

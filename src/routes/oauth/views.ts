@@ -78,6 +78,10 @@ export interface LoginView {
   passkey?: PasskeyEndpoints
   /** A passkey just failed: no automatic (conditional) request again, only the button. */
   passkeyFailed?: boolean
+  /** "Continue with NAME": enabled upstream identity providers, and where their forms post. */
+  federation?: { action: string, providers: Array<{ slug: string, name: string }> }
+  /** A pending link: signing in now links this provider (routes/oauth/federation.ts). */
+  pendingProvider?: string
 }
 
 export interface PasskeyEndpoints { optionsAction: string, action: string, scripts: string[] }
@@ -102,6 +106,7 @@ export function loginPage (ctx: PageContext, view: LoginView): string {
     scripts: view.passkey?.scripts,
     body: html`<h1>${msg(l, 'login.title')}</h1>
 <p class="sub">${msg(l, 'login.subtitle', { client: strong(view.clientName) })}</p>
+${view.pendingProvider ? html`<p class="note" role="status" id="link-notice">${msg(l, 'federation.pendingNotice', { provider: strong(view.pendingProvider) })}</p>` : ''}
 ${view.error ? html`<p class="alert" role="alert" id="login-error">${view.error}</p>` : ''}
 <form method="post" action="${view.action}" novalidate>
 <input type="hidden" name="request" value="${view.requestId}">
@@ -117,8 +122,25 @@ ${localeField(view.uiLocales)}<div class="field">
 <div class="actions"><button type="submit" class="primary">${msg(l, 'login.submit')}</button></div>
 </form>
 ${view.passkey ? passkeyForm(l, 'signin', view.passkey, view.requestId, view.csrf, !view.passkeyFailed) : ''}
+${view.federation?.providers.length ? federationButtons(l, view.federation, view.requestId, view.csrf, view.uiLocales) : ''}
 ${view.links?.length ? html`<p class="links">${view.links.map((link, i) => html`${i ? ' · ' : ''}<a href="${link.href}">${link.text}</a>`)}</p>` : ''}`,
   })
+}
+
+/**
+ * One small POST form per upstream provider (a link would be a GET anyone could trigger): the
+ * parked request's id and the login form's CSRF token travel with it.
+ */
+function federationButtons (l: Locale, f: NonNullable<LoginView['federation']>, requestId: string, csrf: string, uiLocales: string | undefined): SafeHTML {
+  return html`<section class="federation" aria-labelledby="federation-title">
+<h2 id="federation-title" class="divider">${msg(l, 'federation.otherWays')}</h2>
+${f.providers.map((p) => html`<form method="post" action="${f.action}">
+<input type="hidden" name="request" value="${requestId}">
+<input type="hidden" name="csrf" value="${csrf}">
+<input type="hidden" name="provider" value="${p.slug}">
+${localeField(uiLocales)}<div class="actions"><button type="submit" class="secondary">${msg(l, 'federation.continueWith', { provider: p.name })}</button></div>
+</form>`)}
+</section>`
 }
 
 /** A hidden `ui_locales` field, so the page after a form post keeps the language the request asked for. */

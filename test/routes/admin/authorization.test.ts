@@ -18,7 +18,7 @@ interface Row {
   status: number
 }
 
-interface Fixtures { passkeyId: string, inviteId: string, clientId: string, deletableClientId: string, revocableClientId: string, userId: string, familyId: string, sid: string, retiringKid: () => Promise<string> }
+interface Fixtures { passkeyId: string, idpId: string, deletableIdpId: string, inviteId: string, clientId: string, deletableClientId: string, revocableClientId: string, userId: string, familyId: string, sid: string, retiringKid: () => Promise<string> }
 
 const rows: Row[] = [
   { method: 'GET', path: '/admin/clients', url: () => '/admin/clients?limit=2', status: 200 },
@@ -58,6 +58,11 @@ const rows: Row[] = [
   { method: 'GET', path: '/admin/overview', url: () => '/admin/overview', status: 200 },
   { method: 'GET', path: '/admin/config', url: () => '/admin/config', status: 200 },
   { method: 'GET', path: '/admin/sessions', url: () => '/admin/sessions', status: 200 },
+  { method: 'GET', path: '/admin/identity-providers', url: () => '/admin/identity-providers', status: 200 },
+  { method: 'POST', path: '/admin/identity-providers', url: () => '/admin/identity-providers', body: () => ({ slug: `idp-${Math.random().toString(36).slice(2, 8)}`, issuer: 'https://idp.example.com', client_id: 'stamp', client_secret: 'an upstream secret' }), status: 201 },
+  { method: 'GET', path: '/admin/identity-providers/{id}', url: (f) => `/admin/identity-providers/${f.idpId}`, status: 200 },
+  { method: 'PATCH', path: '/admin/identity-providers/{id}', url: (f) => `/admin/identity-providers/${f.idpId}`, body: () => ({ display_name: 'Renamed' }), status: 200 },
+  { method: 'DELETE', path: '/admin/identity-providers/{id}', url: (f) => `/admin/identity-providers/${f.deletableIdpId}`, status: 200 },
   // Last: revoking the key that signed the test's tokens ends their validity (checked below).
   { method: 'POST', path: '/admin/keys/{kid}/revoke', url: () => '/admin/keys/PLACEHOLDER/revoke', status: 200 },
 ]
@@ -76,8 +81,12 @@ async function fixtures (app: FastifyInstance): Promise<Fixtures> {
   const invite = await app.accounts.invite('fixture-invitee@example.com', [], { issuer: 'http://localhost', locale: 'en', actor: 'fixture' })
   // A passkey to remove (stored as registration would; no WebAuthn ceremony needed here).
   await prismaFactorStore(app.prisma).addPasskey({ id: 'fixture-passkey', userId: user.id, publicKey: new Uint8Array([1]), signCount: 0, backupEligible: false, backupState: false, transports: [], name: 'Key' })
+  const idp = await app.identityProviders.create({ slug: 'fixture-idp', issuer: 'https://idp.example.com', clientId: 'stamp', clientSecret: 'fixture secret' }, { actor: 'fixture' })
+  const deletableIdp = await app.identityProviders.create({ slug: 'deletable-idp', issuer: 'https://idp.example.com', clientId: 'stamp', clientSecret: 'fixture secret' }, { actor: 'fixture' })
   return {
     passkeyId: 'fixture-passkey',
+    idpId: idp.id,
+    deletableIdpId: deletableIdp.id,
     inviteId: invite.id,
     sid: session.id,
     clientId: client.id,
