@@ -11,6 +11,7 @@ import { OverviewPage } from './pages/overview.js'
 import { ClientsPage } from './pages/clients.js'
 import { UsersPage } from './pages/users.js'
 import { InvitesPage } from './pages/invites.js'
+import { IdentityProvidersPage } from './pages/identity_providers.js'
 import { SessionsPage } from './pages/sessions.js'
 import { KeysPage } from './pages/keys.js'
 import { AuditPage } from './pages/audit.js'
@@ -32,6 +33,7 @@ export const ROUTES: readonly Route[] = [
   { path: '/clients', title: 'Clients', page: ClientsPage },
   { path: '/users', title: 'Users', page: UsersPage },
   { path: '/invites', title: 'Invitations', page: InvitesPage },
+  { path: '/identity-providers', title: 'Identity providers', page: IdentityProvidersPage },
   { path: '/sessions', title: 'Sessions', page: SessionsPage },
   { path: '/keys', title: 'Signing keys', page: KeysPage },
   { path: '/audit', title: 'Audit trail', page: AuditPage },
