@@ -10,7 +10,7 @@
 import t from 'tap'
 import { decodeJwt } from 'jose'
 import type { FastifyInstance } from 'fastify'
-import { build, createClient, createUser, postForm, type TestClient, passwordGrant as login, refreshGrant as refresh } from '../helper.js'
+import { build, createAdmin, createClient, createUser, postForm, passwordGrant as login, refreshGrant as refresh } from '../helper.js'
 import { issueTokenPair } from '../../src/grants/issue_pair.js'
 import { normalizeClientSettings, rotatesRefreshTokens } from '../../src/domain/clients.js'
 import { dpopKey, proof } from '../fixtures/dpop.js'
@@ -185,4 +185,35 @@ t.test('the setting: default on, fapi2 off, and a public client needs DPoP-bound
   t.throws(() => normalizeClientSettings({ ...base, refreshTokenRotation: false }, ['authorization_code', 'refresh_token']), /RFC 9700/)
   t.doesNotThrow(() => normalizeClientSettings({ ...base, refreshTokenRotation: false, dpopBoundAccessTokens: true }, ['authorization_code', 'refresh_token']))
   t.doesNotThrow(() => normalizeClientSettings({ ...base, public: false, refreshTokenRotation: false }, ['authorization_code', 'refresh_token']))
+})
+
+t.test('admin API and dynamic registration: refresh_token_rotation', async (t) => {
+  const app = await build(t, { env: { REGISTRATION: 'open' } })
+  const admin = await createAdmin(app)
+  const headers = { authorization: admin.authorization }
+  const created = await app.inject({ method: 'POST', url: '/admin/clients', headers, payload: { name: 'Service', grant_types: ['client_credentials'], refresh_token_rotation: false } })
+  t.equal(created.statusCode, 201, created.body)
+  t.equal(created.json().refresh_token_rotation, false)
+  const id = created.json().client_id
+  t.equal((await app.clientStore.find(id))!.refreshTokenRotation, false)
+  const patched = await app.inject({ method: 'PATCH', url: `/admin/clients/${id}`, headers, payload: { refresh_token_rotation: null } })
+  t.equal(patched.statusCode, 200, patched.body)
+  t.equal(patched.json().refresh_token_rotation, true, 'null: the default (on)')
+  t.equal((await app.inject({ method: 'PATCH', url: `/admin/clients/${id}`, headers, payload: { name: 'Renamed' } })).json().refresh_token_rotation, true, 'unchanged when not sent')
+  const spa = await app.inject({ method: 'POST', url: '/admin/clients', headers, payload: { name: 'SPA', public: true, grant_types: ['authorization_code', 'refresh_token'], redirect_uris: ['https://spa.example/cb'], refresh_token_rotation: false } })
+  t.equal(spa.statusCode, 400)
+  t.match(spa.json().error_description, /RFC 9700/)
+  const bad = await app.inject({ method: 'POST', url: '/admin/clients', headers, payload: { name: 'X', refresh_token_rotation: 'off' } })
+  t.equal(bad.statusCode, 400)
+
+  const register = (body: unknown) => app.inject({ method: 'POST', url: '/register', headers: { 'content-type': 'application/json' }, payload: JSON.stringify(body) })
+  const dcr = { client_name: 'App', redirect_uris: ['http://127.0.0.1:49152/callback'], grant_types: ['authorization_code', 'refresh_token'], response_types: ['code'] }
+  const publicOff = await register({ ...dcr, token_endpoint_auth_method: 'none', refresh_token_rotation: false })
+  t.equal(publicOff.statusCode, 400)
+  t.equal(publicOff.json().error, 'invalid_client_metadata')
+  const boundOff = await register({ ...dcr, token_endpoint_auth_method: 'none', dpop_bound_access_tokens: true, refresh_token_rotation: false })
+  t.equal(boundOff.statusCode, 201, boundOff.body)
+  t.equal(boundOff.json().refresh_token_rotation, false)
+  t.equal((await app.clientStore.find(boundOff.json().client_id))!.refreshTokenRotation, false)
+  t.equal((await register({ ...dcr, refresh_token_rotation: 'no' })).json().error, 'invalid_client_metadata')
 })
