@@ -14,8 +14,12 @@
  * `--dpop-bound` sets RFC 9449 §5.2 `dpop_bound_access_tokens`: the token endpoint then refuses the
  * client's requests without a DPoP proof.
  *
+ * `--refresh-rotation on|off`: whether each refresh returns a new refresh token (RFC 9700
+ * §4.14.2); unset, the profile decides (on; off for fapi2, FAPI 2.0 Security Profile §5.3.2.1).
+ *
  * `stamp client update ID [--require-pkce | --no-require-pkce] [--dpop-bound | --no-dpop-bound]
- * [--require-par | --no-require-par] [--jwks-uri URL | --jwks-file FILE]` changes those settings later.
+ * [--require-par | --no-require-par] [--jwks-uri URL | --jwks-file FILE] [--refresh-rotation on|off]`
+ * changes those settings later.
  *
  * `--grant device_code` (RFC 8628) and `--grant token_exchange` (RFC 8693) name the URN grant
  * types; token exchange needs at least one `--exchange-audience`, the audiences the client may
@@ -28,7 +32,7 @@ import { parseArgs } from 'node:util'
 import type { Config } from '../config/env.js'
 import { grantsByType } from '../grants/index.js'
 import { generateClientId, generateClientSecret, hashClientSecret } from '../domain/client_auth.js'
-import { clientIdProblem, normalizeClientSettings, usesSecret, type ClientSettings } from '../domain/clients.js'
+import { clientIdProblem, normalizeClientSettings, rotatesRefreshTokens, usesSecret, type ClientSettings } from '../domain/clients.js'
 import { OAuthError } from '../errors.js'
 import { withContext } from './context.js'
 import { CommandError, print, UsageError } from './output.js'
@@ -54,8 +58,8 @@ async function setDisabled (id: string | undefined, disabled: boolean, json: boo
 }
 
 const USAGE = 'usage: stamp client create --name N [--grant G]... [--redirect-uri URI]... [--post-logout-redirect-uri URI]... [--backchannel-logout-uri URI] [--scope "a b"] [--audience AUD]... [--exchange-audience AUD]... [--public] [--first-party] [--no-require-pkce] [--dpop-bound] [--require-mfa]\n' +
-  '         [--auth-method client_secret_basic|private_key_jwt] [--jwks-uri URL | --jwks-file FILE] [--require-par] [--profile fapi2] [--json]\n' +
-  '       stamp client update ID [--require-pkce | --no-require-pkce] [--dpop-bound | --no-dpop-bound] [--require-par | --no-require-par] [--jwks-uri URL | --jwks-file FILE] [--require-mfa | --no-require-mfa] [--json]\n' +
+  '         [--auth-method client_secret_basic|private_key_jwt] [--jwks-uri URL | --jwks-file FILE] [--require-par] [--profile fapi2] [--refresh-rotation on|off] [--json]\n' +
+  '       stamp client update ID [--require-pkce | --no-require-pkce] [--dpop-bound | --no-dpop-bound] [--require-par | --no-require-par] [--jwks-uri URL | --jwks-file FILE] [--require-mfa | --no-require-mfa] [--refresh-rotation on|off] [--json]\n' +
   '       stamp client disable|enable ID [--json]\n' +
   '       stamp client list [--origin admin|dcr|cimd] [--limit N] [--json]\n' +
   '       stamp client revoke ID [--json]\n' +
@@ -94,6 +98,7 @@ export async function clientCommand (args: string[], config: Config): Promise<vo
       'require-par': { type: 'boolean', default: false },
       profile: { type: 'string' },
       'dpop-bound': { type: 'boolean', default: false },
+      'refresh-rotation': { type: 'string' },
       json: { type: 'boolean', default: false },
     },
     strict: true,
@@ -120,6 +125,7 @@ export async function clientCommand (args: string[], config: Config): Promise<vo
       requirePushedAuthorizationRequests: values['require-par'],
       profile: values.profile ?? null,
       dpopBoundAccessTokens: values['dpop-bound'],
+      refreshTokenRotation: rotationOption(values['refresh-rotation']) ?? null,
     }, [...grantsByType.keys()])
   } catch (err) {
     // The same rules as the admin API; here they are usage errors.
@@ -145,6 +151,7 @@ export async function clientCommand (args: string[], config: Config): Promise<vo
     ...(settings.requirePushedAuthorizationRequests ? { require_pushed_authorization_requests: true } : {}),
     ...(settings.profile ? { profile: settings.profile } : {}),
     dpop_bound_access_tokens: settings.dpopBoundAccessTokens ?? false,
+    refresh_token_rotation: rotatesRefreshTokens(settings),
   }
   print(values.json, output, secret
     ? `client_id:     ${id}\nclient_secret: ${secret}\n(the secret is shown once; store it now)`
@@ -167,6 +174,7 @@ async function updateCommand (args: string[], config: Config): Promise<void> {
       'jwks-file': { type: 'string' },
       'dpop-bound': { type: 'boolean' },
       'no-dpop-bound': { type: 'boolean' },
+      'refresh-rotation': { type: 'string' },
       json: { type: 'boolean', default: false },
     },
     allowPositionals: true,
@@ -183,7 +191,8 @@ async function updateCommand (args: string[], config: Config): Promise<void> {
   const mfa = values['require-mfa'] ? true : values['no-require-mfa'] ? false : undefined
   const dpop = values['dpop-bound'] ? true : values['no-dpop-bound'] ? false : undefined
   const keys = values['jwks-uri'] !== undefined || values['jwks-file'] !== undefined ? keysFromOptions(values) : undefined
-  if (pkce === undefined && par === undefined && dpop === undefined && mfa === undefined && keys === undefined) throw new UsageError('give exactly one of --require-pkce and --no-require-pkce (or another setting to change)')
+  const rotation = rotationOption(values['refresh-rotation'])
+  if (pkce === undefined && par === undefined && dpop === undefined && mfa === undefined && keys === undefined && rotation === undefined) throw new UsageError('give exactly one of --require-pkce and --no-require-pkce (or another setting to change)')
   const output: Record<string, unknown> = { client_id: id }
   await withContext(config, async (ctx) => {
     const client = await ctx.clients.find(id)
@@ -197,6 +206,7 @@ async function updateCommand (args: string[], config: Config): Promise<void> {
       const settings = normalizeClientSettings({
         ...current, ...keys, ...(pkce === undefined ? {} : { requirePkce: pkce }), ...(par === undefined ? {} : { requirePushedAuthorizationRequests: par }),
         ...(dpop === undefined ? {} : { dpopBoundAccessTokens: dpop }),
+        ...(rotation === undefined ? {} : { refreshTokenRotation: rotation }),
       }, [...grantsByType.keys()])
       patch = {
         ...(pkce === undefined ? {} : { requirePkce: settings.requirePkce }),
@@ -204,6 +214,7 @@ async function updateCommand (args: string[], config: Config): Promise<void> {
         ...(par === undefined ? {} : { requirePushedAuthorizationRequests: settings.requirePushedAuthorizationRequests }),
         ...(keys ? { jwks: settings.jwks, jwksUri: settings.jwksUri } : {}),
         ...(mfa === undefined ? {} : { requireMfa: mfa }),
+        ...(rotation === undefined ? {} : { refreshTokenRotation: rotation }),
       }
     } catch (err) {
       if (err instanceof OAuthError) throw new CommandError(err.description)
@@ -215,10 +226,18 @@ async function updateCommand (args: string[], config: Config): Promise<void> {
     if (par !== undefined) output.require_pushed_authorization_requests = patch.requirePushedAuthorizationRequests
     if (keys) output.jwks_uri = patch.jwksUri ?? null
     if (mfa !== undefined) output.require_mfa = mfa
+    if (rotation !== undefined) output.refresh_token_rotation = rotation
     await ctx.audit.record({ type: 'client_updated', actor: 'cli', subject: id, clientId: id, detail: { fields: Object.keys(output).filter((k) => k !== 'client_id'), ...output } })
   })
   // Other instances cache clients for CLIENT_CACHE_TTL seconds.
   print(values.json, output, `client ${id}: ${Object.entries(output).slice(1).map(([k, v]) => `${k} ${String(v)}`).join(', ')}`)
+}
+
+/** `--refresh-rotation on|off`; undefined when not given. */
+function rotationOption (value: string | undefined): boolean | undefined {
+  if (value === undefined) return undefined
+  if (value !== 'on' && value !== 'off') throw new UsageError('--refresh-rotation must be on or off')
+  return value === 'on'
 }
 
 /** `--jwks-uri URL` or `--jwks-file FILE` (a JWK Set in JSON): one of them, or neither. */

@@ -123,9 +123,15 @@ export const defaults = {
    * RFC 8628 device authorization grant: device/user code lifetime and the polling interval
    * (seconds); brute force on user codes: after `browserFailures` wrong codes from one browser, or
    * `ipFailures` from one IP address, within `failureWindow`, the device pages refuse that browser
-   * (or address) for `blockSeconds` after the last failure.
+   * (or address) for `blockSeconds` after the last failure. User codes: `userCodeLength`
+   * characters from `userCodeAlphabet` (§6.1's example: 8 of 20 consonants, 2^34.6 codes, no word
+   * can be spelled). `verificationUri`: where users type the code (§3.2 `verification_uri`; null:
+   * the issuer's `/device`), e.g. a short URL that redirects there.
    */
-  deviceFlow: { codeTTL: 600, interval: 5, browserFailures: 5, ipFailures: 50, failureWindow: 3600, blockSeconds: 900 },
+  deviceFlow: {
+    codeTTL: 600, interval: 5, browserFailures: 5, ipFailures: 50, failureWindow: 3600, blockSeconds: 900,
+    userCodeLength: 8, userCodeAlphabet: 'BCDFGHJKLMNPQRSTVWXZ', verificationUri: null as string | null,
+  },
   /** How long, in seconds, a user may take to sign in or consent before the request expires. */
   authorizationRequestTTL: 600,
   /**
@@ -290,7 +296,10 @@ export type Policy = {
   rateLimit: { enabled: boolean, window: number, token: number, admin: number, login: number, authorize: number, userinfo: number, account: number }
   accounts: { resetLinkTTL: number, verifyLinkTTL: number, inviteTTL: number, mailsPerAddress: number, mailWindow: number }
   authorizationCodeTTL: number
-  deviceFlow: { codeTTL: number, interval: number, browserFailures: number, ipFailures: number, failureWindow: number, blockSeconds: number }
+  deviceFlow: {
+    codeTTL: number, interval: number, browserFailures: number, ipFailures: number, failureWindow: number, blockSeconds: number
+    userCodeLength: number, userCodeAlphabet: string, verificationUri: string | null
+  }
   authorizationRequestTTL: number
   parkedRequestsPerBrowser: number
   ssoSessionTTL: number

@@ -86,6 +86,11 @@ export const envSchemaDefinition = {
     DPOP_NONCE: { type: 'boolean', default: defaults.dpop.nonce, description: 'Require server-issued nonces in DPoP proofs (RFC 9449 §8): `use_dpop_nonce` and a `DPoP-Nonce` header until a client sends one; stateless, valid on every instance.' },
     DPOP_PROOF_WINDOW: { type: 'integer', minimum: 5, maximum: 600, default: defaults.dpop.proofWindow, description: 'Seconds a DPoP proof\'s `iat` may differ from the server clock; its `jti` is remembered (by every instance) that long.' },
     DPOP_NONCE_LIFETIME: { type: 'integer', minimum: 10, maximum: 86_400, default: defaults.dpop.nonceLifetime, description: 'Seconds each DPoP nonce is issued before the next; one is accepted for twice that long.' },
+    DEVICE_CODE_TTL: { type: 'integer', minimum: 60, maximum: 3600, default: defaults.deviceFlow.codeTTL, description: 'Lifetime of a device authorization\'s device code and user code (RFC 8628 §3.2 `expires_in`), seconds.' },
+    DEVICE_POLL_INTERVAL: { type: 'integer', minimum: 1, maximum: 60, default: defaults.deviceFlow.interval, description: 'Seconds a device waits between polls of `/token` (RFC 8628 §3.2 `interval`); `slow_down` adds 5 each time.' },
+    DEVICE_USER_CODE_LENGTH: { type: 'integer', minimum: 6, maximum: 16, default: defaults.deviceFlow.userCodeLength, description: 'Characters in a device flow user code (shown in two halves, e.g. `BCDF-GHJK`).' },
+    DEVICE_USER_CODE_CHARSET: { type: 'string', pattern: '^[A-Z0-9]{10,36}$', default: defaults.deviceFlow.userCodeAlphabet, description: 'Characters user codes are drawn from: distinct upper-case letters and digits (users may type lower case); with the length at least 10^8 codes. The default has no vowels, so no word can be spelled (RFC 8628 §6.1).' },
+    DEVICE_VERIFICATION_URI: { type: 'string', pattern: '^https?://[^\\s#]+$', description: 'The `verification_uri` shown to device users (e.g. a short URL that redirects to the issuer\'s `/device`); unset: `ISSUER/device`.' },
   },
 } as const
 
@@ -158,6 +163,11 @@ interface RawEnv {
   DPOP_NONCE: boolean
   DPOP_PROOF_WINDOW: number
   DPOP_NONCE_LIFETIME: number
+  DEVICE_CODE_TTL: number
+  DEVICE_POLL_INTERVAL: number
+  DEVICE_USER_CODE_LENGTH: number
+  DEVICE_USER_CODE_CHARSET: string
+  DEVICE_VERIFICATION_URI?: string
 }
 
 /** off: no /signup; invite: with an invitation link only; open: anyone (verified email required). */
@@ -331,6 +341,7 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env): Config {
       pushedAuthorizationRequests: { required: raw.REQUIRE_PUSHED_AUTHORIZATION_REQUESTS, ttl: raw.PAR_TTL },
       federation: { ...defaults.federation, timeoutMs: raw.FEDERATION_TIMEOUT_MS },
       dpop: { ...defaults.dpop, nonce: raw.DPOP_NONCE, proofWindow: raw.DPOP_PROOF_WINDOW, nonceLifetime: raw.DPOP_NONCE_LIFETIME },
+      deviceFlow: deviceFlowConfig(raw),
       rateLimit: {
         enabled: raw.RATE_LIMIT_ENABLED,
         window: raw.RATE_LIMIT_WINDOW,
@@ -361,6 +372,27 @@ function brandConfig (raw: RawEnv): BrandConfig {
     logoUrl: raw.BRAND_LOGO_URL,
     logoFile: raw.BRAND_LOGO_FILE,
     primaryColor: raw.BRAND_PRIMARY_COLOR?.toLowerCase(),
+  }
+}
+
+/** The DEVICE_* settings, checked: a user code space too small to resist guessing stops the boot. */
+function deviceFlowConfig (raw: RawEnv): Policy['deviceFlow'] {
+  const alphabet = raw.DEVICE_USER_CODE_CHARSET
+  if (new Set(alphabet).size !== alphabet.length) throw new ConfigError('invalid configuration: DEVICE_USER_CODE_CHARSET must not repeat a character')
+  // RFC 8628 §5.1: user codes must resist guessing within their lifetime; the guard (5 wrong
+  // codes per browser, 50 per IP) keeps that true only above a floor.
+  if (raw.DEVICE_USER_CODE_LENGTH * Math.log10(alphabet.length) < 8) {
+    throw new ConfigError('invalid configuration: DEVICE_USER_CODE_LENGTH and DEVICE_USER_CODE_CHARSET give fewer than 10^8 user codes')
+  }
+  const uri = raw.DEVICE_VERIFICATION_URI
+  if (uri !== undefined && !URL.canParse(uri)) throw new ConfigError('invalid configuration: DEVICE_VERIFICATION_URI is not a URL')
+  return {
+    ...defaults.deviceFlow,
+    codeTTL: raw.DEVICE_CODE_TTL,
+    interval: raw.DEVICE_POLL_INTERVAL,
+    userCodeLength: raw.DEVICE_USER_CODE_LENGTH,
+    userCodeAlphabet: alphabet,
+    verificationUri: uri ?? null,
   }
 }
 

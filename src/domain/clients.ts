@@ -80,6 +80,11 @@ export function normalizeClientSettings (settings: ClientSettings, knownGrants: 
   const keys = clientKeySettings(settings, grantTypes)
   // A public client always needs PKCE (RFC 9700 §2.1.1), whatever the setting says; so does FAPI 2.0 (§5.3.2.2).
   const requirePkce = settings.public || settings.requirePkce || keys.profile === FAPI2_PROFILE
+  // RFC 9700 §4.14.2: a public client's refresh tokens "MUST be sender-constrained or use refresh
+  // token rotation"; only with dpop_bound_access_tokens is every one of them bound (RFC 9449 §5).
+  if (settings.refreshTokenRotation === false && settings.public && !(keys.dpopBoundAccessTokens ?? settings.dpopBoundAccessTokens)) {
+    throw new InvalidRequest('a public client without DPoP-bound tokens must rotate its refresh tokens (RFC 9700 §4.14.2)')
+  }
   return { ...settings, grantTypes: [...grantTypes], scopes: [...new Set(scopes)], audiences: [...new Set(settings.audiences)], requirePkce, exchangeAudiences, ...keys }
 }
 
@@ -123,6 +128,15 @@ function clientKeySettings (settings: ClientSettings, grantTypes: Set<string>) {
     // FAPI 2.0 §5.3.2.1: "shall only issue sender-constrained access tokens" (DPoP; mTLS is not offered).
     ...(profile === FAPI2_PROFILE ? { dpopBoundAccessTokens: true } : {}),
   }
+}
+
+/**
+ * Whether the client's refresh tokens rotate (RFC 9700 §4.14.2), its own setting first: on by
+ * default, off for the fapi2 profile (FAPI 2.0 Security Profile §5.3.2.1: "shall not use refresh
+ * token rotation except in extraordinary circumstances").
+ */
+export function rotatesRefreshTokens (client: Pick<ClientRecord, 'refreshTokenRotation' | 'profile'>): boolean {
+  return client.refreshTokenRotation ?? client.profile !== FAPI2_PROFILE
 }
 
 /** Whether a client with these settings gets a client secret. */

@@ -2,10 +2,11 @@
  * RFC 8628 device authorization: the codes, and the guard against guessing user codes.
  *
  * - The device code is 256 random bits, stored as SHA-256: only the device ever sees it.
- * - The user code is 8 characters from a 20-letter alphabet without vowels (§6.1: "a
+ * - The user code is by default 8 characters from a 20-letter alphabet without vowels (§6.1: "a
  *   case-insensitive ... base-20 character set ... of 8 characters ... excluding vowels"), so no
- *   word can be spelled; 20^8 ≈ 2^34.6 codes. It is shown as XXXX-XXXX and compared after
- *   upper-casing and dropping dashes and spaces. It is stored as SHA-256 too.
+ *   word can be spelled; 20^8 ≈ 2^34.6 codes (DEVICE_USER_CODE_LENGTH and _CHARSET change both).
+ *   It is shown in two halves (XXXX-XXXX) and compared after upper-casing and dropping dashes and
+ *   spaces. It is stored as SHA-256 too.
  * - §5.1: "the authorization server MUST rate-limit" user code attempts. Wrong codes are counted
  *   per browser and per IP address (the same counter store as the login throttle: per instance,
  *   or Redis); past a threshold the device pages refuse that browser (or address) for a while.
@@ -29,24 +30,41 @@ export function sha256 (value: string): string {
   return createHash('sha256').update(value).digest('hex')
 }
 
-export function newUserCode (): string {
+/** How user codes look (DEVICE_USER_CODE_LENGTH, DEVICE_USER_CODE_CHARSET). */
+export type UserCodeFormat = Pick<Policy['deviceFlow'], 'userCodeLength' | 'userCodeAlphabet'>
+const DEFAULT_FORMAT: UserCodeFormat = { userCodeLength: USER_CODE_LENGTH, userCodeAlphabet: USER_CODE_ALPHABET }
+
+export function newUserCode (format: UserCodeFormat = DEFAULT_FORMAT): string {
+  const alphabet = format.userCodeAlphabet
   let code = ''
-  for (let i = 0; i < USER_CODE_LENGTH; i++) code += USER_CODE_ALPHABET[randomInt(USER_CODE_ALPHABET.length)]
+  for (let i = 0; i < format.userCodeLength; i++) code += alphabet[randomInt(alphabet.length)]
   return code
 }
 
-/** XXXX-XXXX, as shown to the user. */
+/** Two halves with a dash (XXXX-XXXX), as shown to the user. */
 export function formatUserCode (code: string): string {
-  return `${code.slice(0, 4)}-${code.slice(4)}`
+  const half = Math.ceil(code.length / 2)
+  return `${code.slice(0, half)}-${code.slice(half)}`
 }
 
 /** The canonical form of what a user typed, or null when it cannot be a user code. */
-export function normalizeUserCode (input: string | undefined): string | null {
+export function normalizeUserCode (input: string | undefined, format: UserCodeFormat = DEFAULT_FORMAT): string | null {
   if (input === undefined) return null
   const code = input.toUpperCase().replace(/[\s-]/g, '')
-  if (code.length !== USER_CODE_LENGTH) return null
-  for (const c of code) if (!USER_CODE_ALPHABET.includes(c)) return null
+  if (code.length !== format.userCodeLength) return null
+  for (const c of code) if (!format.userCodeAlphabet.includes(c)) return null
   return code
+}
+
+/**
+ * §3.2 `verification_uri` (the setting, or the issuer's page) and `verification_uri_complete`
+ * (§3.3.1: the user code included, "so the user does not need to type it").
+ */
+export function verificationURIs (shownCode: string, issuerPage: string, configured: string | null): { verificationUri: string, verificationUriComplete: string } {
+  const verificationUri = configured ?? issuerPage
+  const url = new URL(verificationUri)
+  url.searchParams.set('user_code', shownCode)
+  return { verificationUri, verificationUriComplete: url.href }
 }
 
 export interface StartedDeviceAuthorization {
@@ -62,7 +80,7 @@ export async function startDeviceAuthorization (
 ): Promise<StartedDeviceAuthorization> {
   for (let attempt = 0; attempt < 5; attempt++) {
     const deviceCode = randomBytes(32).toString('base64url')
-    const userCode = newUserCode()
+    const userCode = newUserCode(policy.deviceFlow)
     const record = {
       id: randomBytes(16).toString('base64url'),
       deviceCodeHash: sha256(deviceCode),

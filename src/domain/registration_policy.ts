@@ -113,8 +113,14 @@ export function settingsFromRegistration (request: RegistrationRequest, policy: 
   // RFC 9449 §5.2: a client may register that it always uses DPoP (default false).
   const dpopBound = request.dpop_bound_access_tokens ?? false
   if (typeof dpopBound !== 'boolean') throw new InvalidClientMetadata('dpop_bound_access_tokens must be a boolean')
+  // Stamp's own metadata (no registry entry): false keeps one refresh token per login (FAPI 2.0
+  // §5.3.2.1). RFC 9700 §4.14.2: a public client's refresh tokens must then be sender-constrained.
+  const rotation = request.refresh_token_rotation
+  if (rotation !== undefined && typeof rotation !== 'boolean') throw new InvalidClientMetadata('refresh_token_rotation must be a boolean')
+  if (rotation === false && method === 'none' && !dpopBound) throw new InvalidClientMetadata('a public client must rotate its refresh tokens unless dpop_bound_access_tokens is true (RFC 9700 §4.14.2)')
   const metadata: Record<string, unknown> = { token_endpoint_auth_method: method }
   if (dpopBound) metadata.dpop_bound_access_tokens = true
+  if (rotation === false) metadata.refresh_token_rotation = false
   for (const field of ECHOED_FIELDS) {
     const value = request[field]
     if (value === undefined) continue
@@ -137,6 +143,7 @@ export function settingsFromRegistration (request: RegistrationRequest, policy: 
       audiences: [...policy.audiences],
       requirePkce: true,
       dpopBoundAccessTokens: dpopBound,
+      refreshTokenRotation: rotation ?? null,
       origin: 'dcr',
       metadata,
     },

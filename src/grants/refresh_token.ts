@@ -16,12 +16,18 @@
  * the key is the same), so a family never has two live tokens and a retry is never reuse. Once the
  * successor was used, presenting the old token is reuse.
  *
+ * Without rotation (the client's `refreshTokenRotation: false`; the fapi2 profile's default, FAPI
+ * 2.0 Security Profile §5.3.2.1) the token is checked the same way (`RefreshTokenStore.use`: the
+ * same facts, nothing consumed) and handed back unchanged, as node-oidc-provider does with
+ * `rotateRefreshToken: false`; a privilege taken away still ends or narrows the family.
+ *
  * @module
  */
 import { randomUUID } from 'node:crypto'
 import { InvalidGrant, InvalidRequest } from '../errors.js'
 import { REFRESH_TOKEN_TYP } from '../domain/tokens.js'
 import { parseScope, resolveAudience, resolveScope, USER_BASELINE_SCOPES } from '../domain/scopes.js'
+import { rotatesRefreshTokens } from '../domain/clients.js'
 import type { RefreshExchangeResult, RefreshTokenRecord } from '../storage/types.js'
 import type { Grant, GrantServices } from './types.js'
 import { refusePurgedRefreshToken } from './purged_refresh_token.js'
@@ -55,6 +61,23 @@ export const refreshToken: Grant = {
 
     const now = new Date()
     const sub = claims.sub
+    if (!rotatesRefreshTokens(client)) {
+      const used = await services.refreshTokens.use({ jti: claims.jti, clientId: client.id, now, familyMaxAge: policy.refreshFamilyMaxAge, userBaselineScopes: USER_BASELINE_SCOPES })
+      // A token consumed before the client stopped rotating: the rotation rules (retry or reuse) apply to it.
+      if (!used?.record.consumedAt) {
+        if (!used) await refusePurgedRefreshToken(claims, client.id, services, ip, now)
+        if (!used || used.record.clientId !== client.id || used.record.expiresAt <= now) throw new InvalidGrant('refresh token is invalid or expired')
+        if (used.record.revokedAt) throw new InvalidGrant('refresh token was revoked')
+        const audience = resources?.length ? resolveAudience(resources, used.record.audience, services.issuer) : used.record.audience
+        await refuseLostPrivilege(used, services, now)
+        const allowed = used.grantedScope.split(' ').filter(Boolean)
+        const scope = requested === undefined ? used.grantedScope : requested.filter((s) => allowed.includes(s)).join(' ')
+        const login = { authTime: typeof claims.auth_time === 'number' ? claims.auth_time : undefined, acr: typeof claims.acr === 'string' ? claims.acr : undefined }
+        const accessToken = await minter.accessToken({ sub, clientId: client.id, scope, audience, sid: used.record.sessionId ?? undefined, jkt: dpopJkt, ...login }, now.getTime())
+        // RFC 6749 §6: "The authorization server MAY issue a new refresh token"; here the same one.
+        return { access_token: accessToken, token_type: dpopJkt ? 'DPoP' : 'Bearer', expires_in: minter.accessTokenTTL, scope, refresh_token: params.refresh_token }
+      }
+    }
     const iat = Math.floor(now.getTime() / 1000)
     // Whole seconds: the stored expiry is the JWT's `exp`, so a retry can sign the same token again.
     const successor = { jti: randomUUID(), kid: minter.currentKid, expiresAt: new Date((iat + minter.refreshTokenTTL) * 1000) }
@@ -82,17 +105,7 @@ export const refreshToken: Grant = {
     const { record } = exchanged
     if (record.revokedAt) throw new InvalidGrant('refresh token was revoked')
     const audience = resources?.length ? resolveAudience(resources, record.audience, services.issuer) : record.audience
-    if (!record.userActive || !exchanged.clientActive || !exchanged.sessionActive || (exchanged.grantedScope === '' && record.scope !== '')) {
-      // A privilege was taken away behind the admin API's back (or it raced the refresh), or the
-      // login ended: the family cannot be used any more, so it goes.
-      await services.refreshTokens.revokeFamily(record.familyId, now)
-      throw new InvalidGrant(!record.userActive
-        ? 'the user of this refresh token is no longer active'
-        : !exchanged.clientActive ? 'the client of this refresh token is disabled'
-          : !exchanged.sessionActive ? 'the session this refresh token was issued in has ended'
-            : 'nothing of this refresh token\'s scope is granted any more')
-    }
-    if (exchanged.familyEnded) throw new InvalidGrant('the refresh token\'s login is too old: sign in again')
+    await refuseLostPrivilege(exchanged, services, now)
 
     let familyScope: string
     if (exchanged.rotated) {
@@ -118,6 +131,23 @@ export const refreshToken: Grant = {
     const accessToken = await minter.accessToken({ sub, clientId: client.id, scope, audience, sid: record.sessionId ?? undefined, jkt: dpopJkt, ...login }, now.getTime())
     return { access_token: accessToken, token_type: dpopJkt ? 'DPoP' : 'Bearer', expires_in: minter.accessTokenTTL, scope, refresh_token: await nextRefreshToken }
   },
+}
+
+/**
+ * A privilege taken away behind the admin API's back (or it raced the refresh), or the
+ * login ended: the family cannot be used any more, so it goes. A family past its maximum age is
+ * merely refused.
+ */
+async function refuseLostPrivilege ({ record, clientActive, sessionActive, grantedScope, familyEnded }: RefreshExchangeResult, services: GrantServices, now: Date): Promise<void> {
+  if (!record.userActive || !clientActive || !sessionActive || (grantedScope === '' && record.scope !== '')) {
+    await services.refreshTokens.revokeFamily(record.familyId, now)
+    throw new InvalidGrant(!record.userActive
+      ? 'the user of this refresh token is no longer active'
+      : !clientActive ? 'the client of this refresh token is disabled'
+        : !sessionActive ? 'the session this refresh token was issued in has ended'
+          : 'nothing of this refresh token\'s scope is granted any more')
+  }
+  if (familyEnded) throw new InvalidGrant('the refresh token\'s login is too old: sign in again')
 }
 
 /** What the statement itself checks, as its snapshot saw it. */

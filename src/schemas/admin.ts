@@ -78,6 +78,7 @@ export const Client = Type.Object({
   require_pushed_authorization_requests: Type.Boolean({ description: 'Authorization requests must come through /par (RFC 9126)' }),
   profile: Nullable(Type.String()),
   dpop_bound_access_tokens: Type.Boolean({ description: 'RFC 9449 §5.2: token requests must carry a DPoP proof' }),
+  refresh_token_rotation: Type.Boolean({ description: 'Whether each refresh returns a new refresh token (RFC 9700 §4.14.2); off by default for the fapi2 profile (FAPI 2.0 §5.3.2.1)' }),
   disabled: Type.Boolean(),
   origin: Type.Union([Type.Literal('admin'), Type.Literal('dcr'), Type.Literal('cimd')], { description: 'admin: API or CLI; dcr: RFC 7591 /register; cimd: a client ID metadata document' }),
   created_at: Nullable(Type.String({ format: 'date-time' })),
@@ -106,6 +107,7 @@ const clientSettings = {
   require_pushed_authorization_requests: Type.Boolean({ description: 'Authorization requests must come through /par (RFC 9126); always true for the fapi2 profile' }),
   profile: Profile,
   dpop_bound_access_tokens: Type.Boolean({ description: 'RFC 9449 §5.2: refuse token requests without a DPoP proof (default false)' }),
+  refresh_token_rotation: Nullable(Type.Boolean({ description: 'Rotate refresh tokens on every use (RFC 9700 §4.14.2); null: the profile decides (on; off for fapi2, FAPI 2.0 §5.3.2.1). Off needs a confidential client or DPoP-bound tokens' })),
 }
 export const CreateClientBody = Type.Object({
   ...clientSettings,
@@ -125,6 +127,7 @@ export const CreateClientBody = Type.Object({
   require_pushed_authorization_requests: Type.Optional(clientSettings.require_pushed_authorization_requests),
   profile: Type.Optional(clientSettings.profile),
   dpop_bound_access_tokens: Type.Optional(clientSettings.dpop_bound_access_tokens),
+  refresh_token_rotation: Type.Optional(clientSettings.refresh_token_rotation),
   client_id: Type.Optional(ClientId),
   public: Type.Optional(Type.Boolean()),
 }, { additionalProperties: false })

@@ -27,6 +27,11 @@ export interface ClientRecord {
   disabled?: boolean
   /** RFC 9449 §5.2 `dpop_bound_access_tokens`: every token request must carry a DPoP proof (absent: false). */
   dpopBoundAccessTokens?: boolean
+  /**
+   * Refresh-token rotation (RFC 9700 §4.14.2): null or absent follows the profile (on; off for
+   * fapi2, FAPI 2.0 Security Profile §5.3.2.1). False: the refresh token is not rotated.
+   */
+  refreshTokenRotation?: boolean | null
   /** How the client came to be (absent on create: admin). */
   origin?: ClientOrigin
   /** Last token issued to it (recorded at most once per hour). */
@@ -183,6 +188,12 @@ export interface RefreshTokenStore {
    * token is unknown. `rotated: false` leaves the token untouched.
    */
   exchange(request: RefreshExchange): Promise<RefreshExchangeResult | null>
+  /**
+   * The refresh grant without rotation (a client with `refreshTokenRotation: false`): the same
+   * facts as {@link exchange} for the token, which is not consumed (`rotated` is always false);
+   * when something of its scope was taken away, the narrower scope is stored on it. Null when unknown.
+   */
+  use(request: RefreshUse): Promise<RefreshExchangeResult | null>
   revokeFamily(familyId: string, now: Date): Promise<number>
   revokeByKid(kid: string, now: Date): Promise<number>
   /** Families of a user or of a client, ordered by family id; the cursor is the last family id. */
@@ -234,6 +245,9 @@ export interface RefreshExchange {
   /** Scopes every user may grant (they need not be in the user's allow-list). */
   userBaselineScopes: readonly string[]
 }
+
+/** {@link RefreshTokenStore.use}: an exchange without a successor. */
+export type RefreshUse = Omit<RefreshExchange, 'successor' | 'resources'>
 
 /** A refresh-token family: one login's chain of rotated refresh tokens. */
 export interface RefreshFamily {

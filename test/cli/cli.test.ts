@@ -78,7 +78,7 @@ t.test('stamp CLI', async (t) => {
     t.equal(fapi.code, 0, fapi.stderr)
     const out = JSON.parse(fapi.stdout)
     t.notOk(out.client_secret, 'no secret')
-    t.match(out, { token_endpoint_auth_method: 'private_key_jwt', profile: 'fapi2', require_pushed_authorization_requests: true, require_pkce: true, dpop_bound_access_tokens: true })
+    t.match(out, { token_endpoint_auth_method: 'private_key_jwt', profile: 'fapi2', require_pushed_authorization_requests: true, require_pkce: true, dpop_bound_access_tokens: true, refresh_token_rotation: false })
     const refused = await stamp([...base, '--jwks-file', join(dir, 'private.json')], env)
     t.equal(refused.code, 2)
     t.match(refused.stderr, /private key material/)
@@ -89,6 +89,16 @@ t.test('stamp CLI', async (t) => {
     t.same(JSON.parse(update.stdout), { client_id: out.client_id, jwks_uri: 'https://bank.example/jwks.json' })
     const weaken = await stamp(['client', 'update', out.client_id, '--no-require-par'], env)
     t.equal(weaken.code, 1, 'the fapi2 profile keeps PAR')
+    // FAPI 2.0 §5.3.2.1: no refresh rotation by default; it can be turned on for "extraordinary circumstances".
+    const rotate = await stamp(['client', 'update', out.client_id, '--refresh-rotation', 'on', '--json'], env)
+    t.equal(rotate.code, 0, rotate.stderr)
+    t.same(JSON.parse(rotate.stdout), { client_id: out.client_id, refresh_token_rotation: true })
+    const badValue = await stamp(['client', 'update', out.client_id, '--refresh-rotation', 'maybe'], env)
+    t.equal(badValue.code, 2)
+    t.match(badValue.stderr, /on or off/)
+    const publicOff = await stamp(['client', 'create', '--name', 'SPA', '--public', '--grant', 'authorization_code', '--grant', 'refresh_token', '--redirect-uri', 'https://spa.example/cb', '--refresh-rotation', 'off'], env)
+    t.equal(publicOff.code, 2, 'a public client without DPoP-bound tokens must rotate')
+    t.match(publicOff.stderr, /RFC 9700/)
   })
 
   t.test('usage errors exit 2 on stderr', async (t) => {

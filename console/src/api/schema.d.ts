@@ -65,6 +65,8 @@ export interface paths {
                                 profile: string | null;
                                 /** @description RFC 9449 §5.2: token requests must carry a DPoP proof */
                                 dpop_bound_access_tokens: boolean;
+                                /** @description Whether each refresh returns a new refresh token (RFC 9700 §4.14.2); off by default for the fapi2 profile (FAPI 2.0 §5.3.2.1) */
+                                refresh_token_rotation: boolean;
                                 disabled: boolean;
                                 /** @description admin: API or CLI; dcr: RFC 7591 /register; cimd: a client ID metadata document */
                                 origin: "admin" | "dcr" | "cimd";
@@ -167,6 +169,7 @@ export interface paths {
                         profile?: "fapi2" | null;
                         /** @description RFC 9449 §5.2: refuse token requests without a DPoP proof (default false) */
                         dpop_bound_access_tokens?: boolean;
+                        refresh_token_rotation?: boolean | null;
                         client_id?: string;
                         public?: boolean;
                     };
@@ -211,6 +214,8 @@ export interface paths {
                             profile: string | null;
                             /** @description RFC 9449 §5.2: token requests must carry a DPoP proof */
                             dpop_bound_access_tokens: boolean;
+                            /** @description Whether each refresh returns a new refresh token (RFC 9700 §4.14.2); off by default for the fapi2 profile (FAPI 2.0 §5.3.2.1) */
+                            refresh_token_rotation: boolean;
                             disabled: boolean;
                             /** @description admin: API or CLI; dcr: RFC 7591 /register; cimd: a client ID metadata document */
                             origin: "admin" | "dcr" | "cimd";
@@ -547,6 +552,8 @@ export interface paths {
                             profile: string | null;
                             /** @description RFC 9449 §5.2: token requests must carry a DPoP proof */
                             dpop_bound_access_tokens: boolean;
+                            /** @description Whether each refresh returns a new refresh token (RFC 9700 §4.14.2); off by default for the fapi2 profile (FAPI 2.0 §5.3.2.1) */
+                            refresh_token_rotation: boolean;
                             disabled: boolean;
                             /** @description admin: API or CLI; dcr: RFC 7591 /register; cimd: a client ID metadata document */
                             origin: "admin" | "dcr" | "cimd";
@@ -745,6 +752,7 @@ export interface paths {
                         profile?: "fapi2" | null;
                         /** @description RFC 9449 §5.2: refuse token requests without a DPoP proof (default false) */
                         dpop_bound_access_tokens?: boolean;
+                        refresh_token_rotation?: boolean | null;
                         /** @description A disabled client is refused everywhere; disabling revokes its refresh tokens */
                         disabled?: boolean;
                     };
@@ -789,6 +797,8 @@ export interface paths {
                             profile: string | null;
                             /** @description RFC 9449 §5.2: token requests must carry a DPoP proof */
                             dpop_bound_access_tokens: boolean;
+                            /** @description Whether each refresh returns a new refresh token (RFC 9700 §4.14.2); off by default for the fapi2 profile (FAPI 2.0 §5.3.2.1) */
+                            refresh_token_rotation: boolean;
                             disabled: boolean;
                             /** @description admin: API or CLI; dcr: RFC 7591 /register; cimd: a client ID metadata document */
                             origin: "admin" | "dcr" | "cimd";

@@ -72,6 +72,7 @@ export default async function clientRoutes (app: FastifyInstance): Promise<void>
       requirePkce: body.require_pkce ?? true,
       ...keySettings(body),
       dpopBoundAccessTokens: body.dpop_bound_access_tokens ?? false,
+      refreshTokenRotation: body.refresh_token_rotation ?? null,
     }, knownGrants())
     const id = body.client_id ?? generateClientId()
     const idProblem = clientIdProblem(id)
@@ -113,6 +114,7 @@ export default async function clientRoutes (app: FastifyInstance): Promise<void>
       requirePkce: body.require_pkce ?? current.requirePkce,
       ...keySettings(body, current),
       dpopBoundAccessTokens: body.dpop_bound_access_tokens ?? current.dpopBoundAccessTokens ?? false,
+      refreshTokenRotation: body.refresh_token_rotation === undefined ? current.refreshTokenRotation ?? null : body.refresh_token_rotation,
     }, knownGrants())
     const disabled = body.disabled ?? current.disabled ?? false
     // Moving to private_key_jwt throws the secret away (a new one: POST /clients/:id/secret after moving back).

@@ -6,7 +6,7 @@
  */
 import { OAuthError } from '../../errors.js'
 import type { FactorSummary } from '../../domain/second_factors.js'
-import { authMethodOf } from '../../domain/clients.js'
+import { authMethodOf, rotatesRefreshTokens } from '../../domain/clients.js'
 import type { AuditEventRecord, ClientRecord, RefreshFamily, SessionRecord, StoredKey, UserRecord } from '../../storage/types.js'
 
 export function clientView (client: ClientRecord) {
@@ -30,6 +30,7 @@ export function clientView (client: ClientRecord) {
     require_pushed_authorization_requests: client.requirePushedAuthorizationRequests ?? false,
     profile: client.profile ?? null,
     dpop_bound_access_tokens: client.dpopBoundAccessTokens ?? false,
+    refresh_token_rotation: rotatesRefreshTokens(client),
     disabled: client.disabled ?? false,
     origin: client.origin ?? 'admin',
     created_at: client.createdAt?.toISOString() ?? null,

@@ -8,7 +8,7 @@
  */
 import type { FastifyInstance } from 'fastify'
 import { UnauthorizedClient } from '../../errors.js'
-import { DEVICE_CODE_GRANT, formatUserCode, startDeviceAuthorization } from '../../domain/device_flow.js'
+import { DEVICE_CODE_GRANT, formatUserCode, startDeviceAuthorization, verificationURIs } from '../../domain/device_flow.js'
 import { parseScope, resolveAudience, resolveScope } from '../../domain/scopes.js'
 import { publicIssuer } from '../../http/public_issuer.js'
 import { ENDPOINTS } from '../well_known/discovery.js'
@@ -25,12 +25,12 @@ export default async function deviceAuthorizationRoute (app: FastifyInstance) {
     const { deviceCode, userCode, record } = await startDeviceAuthorization(app.deviceAuthorizations, app.config.policy, { client, scope, audience })
     request.log.info({ event: 'device_authorization_started', client_id: client.id, device_authorization: record.id }, 'device authorization started')
     const shown = formatUserCode(userCode)
-    const verificationUri = issuer + ENDPOINTS.device
+    const { verificationUri, verificationUriComplete } = verificationURIs(shown, issuer + ENDPOINTS.device, app.config.policy.deviceFlow.verificationUri)
     return reply.header('cache-control', 'no-store').header('pragma', 'no-cache').send({
       device_code: deviceCode,
       user_code: shown,
       verification_uri: verificationUri,
-      verification_uri_complete: `${verificationUri}?user_code=${shown}`,
+      verification_uri_complete: verificationUriComplete,
       expires_in: app.config.policy.deviceFlow.codeTTL,
       interval: record.interval,
     })

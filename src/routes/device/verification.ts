@@ -52,10 +52,15 @@ export default async function deviceVerificationRoutes (app: FastifyInstance) {
     return withLocale(`${url(request, path)}?device=${encodeURIComponent(id)}&check=${csrfToken(browser, 'device_step', id)}`, carriedLocale(request))
   }
 
+  // A fixed code of the configured shape for the hint (the default alphabet's: BCDF-GHJK).
+  const { userCodeLength, userCodeAlphabet } = app.config.policy.deviceFlow
+  const codeExample = formatUserCode(Array.from({ length: userCodeLength }, (_, i) => userCodeAlphabet[i % userCodeAlphabet.length]).join(''))
+
   function renderEntry (reply: FastifyReply, status: number, browser: string, userCode?: string, error?: (l: Locale) => string) {
     const ctx = pageContext(reply.request)
     return sendPage(reply, status, entryPage(ctx, {
       action: url(reply.request, ENDPOINTS.device), csrf: csrfToken(browser, 'device_entry', ''), userCode, error: error?.(ctx.locale), uiLocales: carriedLocale(reply.request),
+      codeLength: app.config.policy.deviceFlow.userCodeLength, example: codeExample,
     }))
   }
 
@@ -99,8 +104,8 @@ export default async function deviceVerificationRoutes (app: FastifyInstance) {
     if (!guard.allowed) return blockedPage(reply, guard.retryAfter)
     // verification_uri_complete: the code is filled in, and the user still confirms it (§3.3.1).
     const given = queryOf(request).user_code?.[0]
-    const code = normalizeUserCode(given)
-    return renderEntry(reply, 200, browser, code ? formatUserCode(code) : given?.slice(0, 12))
+    const code = normalizeUserCode(given, app.config.policy.deviceFlow)
+    return renderEntry(reply, 200, browser, code ? formatUserCode(code) : given?.slice(0, app.config.policy.deviceFlow.userCodeLength + 4))
   })
 
   app.post(ENDPOINTS.device, postOptions, async (request, reply) => {
@@ -120,7 +125,7 @@ export default async function deviceVerificationRoutes (app: FastifyInstance) {
     }
     const typed = field(form, 'user_code')?.trim()
     if (!typed) return renderEntry(reply, 400, browser, undefined, (l) => t(l, 'device.code.missing'))
-    const code = normalizeUserCode(typed)
+    const code = normalizeUserCode(typed, app.config.policy.deviceFlow)
     const record = code ? await app.deviceAuthorizations.findByUserCodeHash(sha256(code)) : null
     if (!record) {
       const reason = code ? 'unknown' : 'malformed'

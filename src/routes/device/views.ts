@@ -8,7 +8,16 @@
 import { t } from '../../i18n/messages.js'
 import { describeScope, html, layout, localeField, msg, strong, type PageContext } from '../oauth/views.js'
 
-export interface EntryView { action: string, csrf: string, userCode?: string, error?: string, uiLocales?: string }
+export interface EntryView {
+  action: string
+  csrf: string
+  userCode?: string
+  error?: string
+  uiLocales?: string
+  /** The configured user code length, and a code of that shape for the hint. */
+  codeLength: number
+  example: string
+}
 
 export function entryPage (ctx: PageContext, view: EntryView): string {
   const l = ctx.locale
@@ -21,8 +30,8 @@ ${view.error ? html`<p class="alert" role="alert" id="code-error">${view.error}<
 <input type="hidden" name="csrf" value="${view.csrf}">
 ${localeField(view.uiLocales)}<div class="field">
 <label for="user_code">${msg(l, 'device.code.label')}</label>
-<input type="text" class="code" id="user_code" name="user_code" value="${view.userCode ?? ''}" autocomplete="one-time-code" autocapitalize="characters" spellcheck="false" maxlength="12" required autofocus aria-describedby="${view.error ? 'code-error code-hint' : 'code-hint'}">
-<p class="hint" id="code-hint">${msg(l, 'device.code.hint')}</p>
+<input type="text" class="code" id="user_code" name="user_code" value="${view.userCode ?? ''}" autocomplete="one-time-code" autocapitalize="characters" spellcheck="false" maxlength="${String(view.codeLength + 4)}" required autofocus aria-describedby="${view.error ? 'code-error code-hint' : 'code-hint'}">
+<p class="hint" id="code-hint">${msg(l, 'device.code.hint', { length: String(view.codeLength), example: view.example })}</p>
 </div>
 <div class="actions"><button type="submit" class="primary">${msg(l, 'device.continue')}</button></div>
 </form>`,

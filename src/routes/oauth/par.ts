@@ -7,10 +7,13 @@
  * A `request` parameter (a signed request object, RFC 9101) is verified here and replaced by its
  * parameters. Errors are JSON, as at the token endpoint (§2.3).
  *
+ * A DPoP proof sent with the push binds the authorization code to its key, as `dpop_jkt` would
+ * (RFC 9449 §10.1); the token request then has to prove that key (grants/authorization_code.ts).
+ *
  * @module
  */
 import type { FastifyInstance } from 'fastify'
-import { InvalidRequest } from '../../errors.js'
+import { InvalidDPoPProof, InvalidRequest } from '../../errors.js'
 import { AuthorizationPageError, AuthorizationRedirectError, validateAuthorizationRequest } from '../../domain/authorization_request.js'
 import { FAPI2_PROFILE } from '../../domain/client_assertion.js'
 import { newRequestReference } from '../../domain/pushed_authorization.js'
@@ -18,6 +21,7 @@ import { requestObjectParameters } from '../../domain/request_object.js'
 import { publicIssuer } from '../../http/public_issuer.js'
 import { ENDPOINTS } from '../well_known/discovery.js'
 import { authenticate, formOf, single } from './params.js'
+import { dpopProof, sendDPoPNonce } from './dpop_proof.js'
 
 /** Client authentication parameters: they authenticate the push, they are not part of the request. */
 const AUTHENTICATION_PARAMETERS = new Set(['client_secret', 'client_assertion', 'client_assertion_type'])
@@ -37,6 +41,16 @@ export default async function parRoute (app: FastifyInstance) {
       params = await requestObjectParameters(jwt, client, { keys: app.clientKeys, issuer: publicIssuer(request), policy: app.config.policy.clientKeys })
     }
     params.client_id = [client.id]
+    // RFC 9449 §10.1: the proof's key becomes the code's dpop_jkt; "If both mechanisms are used at
+    // the same time, the authorization server MUST reject the request if the JWK Thumbprint in
+    // dpop_jkt does not match the public key in the DPoP header."
+    const proof = await dpopProof(request, ENDPOINTS.pushedAuthorization)
+    if (proof) {
+      sendDPoPNonce(request, reply)
+      const named = params.dpop_jkt
+      if (named !== undefined && (named.length !== 1 || named[0] !== proof.jkt)) throw new InvalidDPoPProof('dpop_jkt does not match the key of the DPoP proof')
+      params.dpop_jkt = [proof.jkt]
+    }
     // FAPI 2.0 Security Profile §5.3.2.2: "shall require the redirect_uri parameter in pushed authorization requests".
     if (client.profile === FAPI2_PROFILE && !params.redirect_uri?.[0]) throw new InvalidRequest('redirect_uri is required in this client\'s pushed authorization requests (FAPI 2.0)')
     try {

@@ -7,6 +7,7 @@ import type pg from 'pg'
 import { Prisma, type PrismaClient } from '../../generated/prisma/client.js'
 import type { RefreshExchange, RefreshExchangeResult, RefreshFamily, RefreshTokenRecord, RefreshTokenStore } from '../types.js'
 import { revokeLiveFamily } from './retention.js'
+import { useRefreshToken } from './refresh_use.js'
 
 interface FamilyRow {
   family_id: string
@@ -234,6 +235,8 @@ export function prismaRefreshTokenStore (prisma: PrismaClient, pool: pg.Pool): R
     find: (jti) => prisma.refreshToken.findUnique({ where: { jti } }),
 
     exchange: (request) => exchangeRefreshToken(pool, request),
+
+    use: (request) => useRefreshToken(pool, request),
 
     async create (token) {
       // Every login stores one: a named statement on pg (see createPool) instead of Prisma's create.
