@@ -65,12 +65,6 @@ export interface RefreshTokenClaims {
    * still revoke the family it came from (RFC 9700 §4.14.2).
    */
   familyId?: string
-  /**
-   * The login the family comes from (`auth_time`, `acr`), carried from token to token so the
-   * access tokens a refresh issues say how the user authenticated without a database read.
-   */
-  authTime?: number
-  acr?: string
   /** RFC 9449 §5: a public client's refresh token is bound to its DPoP key (`cnf.jkt`). */
   jkt?: string
 }
@@ -160,8 +154,6 @@ export class TokenMinter {
     const ttl = claims.exp === undefined ? this.refreshTokenTTL : claims.exp - iat
     const payload: JWTPayload = { client_id: claims.clientId, scope: claims.scope }
     if (claims.familyId !== undefined) payload.fid = claims.familyId
-    if (claims.authTime !== undefined) payload.auth_time = claims.authTime
-    if (claims.acr !== undefined) payload.acr = claims.acr
     if (claims.jkt !== undefined) payload.cnf = { jkt: claims.jkt }
     return this.#sign(payload, REFRESH_TOKEN_TYP, claims.sub, [REFRESH_TOKEN_AUDIENCE], claims.jti, now, ttl)
   }

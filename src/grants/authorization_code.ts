@@ -82,6 +82,7 @@ export const authorizationCode: Grant = {
       sessionId: record.sessionId,
       authTime,
       acr: record.acr ?? undefined,
+      amr: record.amr,
       refresh: scopes.includes('offline_access') || client.grantTypes.includes('refresh_token'),
       jkt: dpopJkt,
     }, services)

@@ -61,6 +61,8 @@ export const deviceCode: Grant = {
       familyId,
       sessionId: session.id,
       authTime,
+      acr: session.acr ?? undefined,
+      amr: session.amr,
       refresh: scopes.includes('offline_access') || client.grantTypes.includes('refresh_token'),
     }, services)
     // A logout that ran while we issued revoked the session's families before ours existed.

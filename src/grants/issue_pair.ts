@@ -22,6 +22,8 @@ export interface PairRequest {
   authTime?: number
   /** The class the login reached (access token `acr`, RFC 9470 §3). */
   acr?: string
+  /** The methods the login used (RFC 8176), kept with the refresh family beside auth_time and acr. */
+  amr?: string[]
   /** RFC 9449: the DPoP key thumbprint the access token (and a public client's refresh token, §5) is bound to. */
   jkt?: string
 }
@@ -50,6 +52,10 @@ export async function issueTokenPair (request: PairRequest, services: GrantServi
       kid: minter.currentKid,
       sessionId: request.sessionId ?? null,
       expiresAt: new Date(exp * 1000),
+      // The login's facts go with the family, so refreshed access tokens say how the user signed in.
+      authTime: request.authTime === undefined ? null : new Date(request.authTime * 1000),
+      acr: request.acr ?? null,
+      amr: request.amr ?? [],
     }
     // Store before handing the token out: a token the database does not know is useless anyway.
     const [refreshToken] = await Promise.all([

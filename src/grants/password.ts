@@ -44,7 +44,7 @@ export const password: Grant = {
     const audience = resolveAudience(resources, client.audiences, services.issuer)
     // Independent steps run side by side: the login is already decided, and each still must succeed.
     const [tokens] = await Promise.all([
-      issueTokenPair({ client, sub: user.id, userId: user.id, scope, audience, refresh: client.grantTypes.includes('refresh_token'), authTime: Math.floor(Date.now() / 1000), acr: ACR_SINGLE_FACTOR, jkt: dpopJkt }, services),
+      issueTokenPair({ client, sub: user.id, userId: user.id, scope, audience, refresh: client.grantTypes.includes('refresh_token'), authTime: Math.floor(Date.now() / 1000), acr: ACR_SINGLE_FACTOR, amr: ['pwd'], jkt: dpopJkt }, services),
       services.throttle.succeeded(username, ip),
       services.audit.record({ type: 'login_succeeded', actor: user.id, subject: user.id, clientId: client.id, ip }),
       services.passwords.needsRehash(user.passwordHash)

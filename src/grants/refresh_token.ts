@@ -85,11 +85,6 @@ export const refreshToken: Grant = {
     // lifetime; signed again below in the rare case the statement narrowed or capped them.
     // `fid` names the family, so a replay still revokes it after retention deleted this token's row.
     const familyId = typeof claims.fid === 'string' ? claims.fid : undefined
-    // How the user authenticated for this family, carried over to the access token.
-    const login = {
-      authTime: typeof claims.auth_time === 'number' ? claims.auth_time : undefined,
-      acr: typeof claims.acr === 'string' ? claims.acr : undefined,
-    }
     let nextRefreshToken = minter.refreshToken({ jti: successor.jti, sub, clientId: client.id, scope: claims.scope, familyId, jkt: boundJkt }, now.getTime())
     nextRefreshToken.catch(() => {}) // awaited below; this only keeps a refusal from leaving it unhandled
 
@@ -128,7 +123,11 @@ export const refreshToken: Grant = {
 
     const allowed = familyScope.split(' ').filter(Boolean)
     const scope = requested === undefined ? familyScope : requested.filter((s) => allowed.includes(s)).join(' ')
-    const accessToken = await minter.accessToken({ sub, clientId: client.id, scope, audience, sid: record.sessionId ?? undefined, jkt: dpopJkt, ...login }, now.getTime())
+    // How the user authenticated for this family, as stored with it (immutable, copied to each
+    // successor): OIDC Core §12.2 keeps auth_time the original authentication's, and a retry reads
+    // the same row, so it answers with the same claims.
+    const authTime = record.authTime ? Math.floor(record.authTime.getTime() / 1000) : undefined
+    const accessToken = await minter.accessToken({ sub, clientId: client.id, scope, audience, sid: record.sessionId ?? undefined, jkt: dpopJkt, authTime, acr: record.acr ?? undefined }, now.getTime())
     return { access_token: accessToken, token_type: dpopJkt ? 'DPoP' : 'Bearer', expires_in: minter.accessTokenTTL, scope, refresh_token: await nextRefreshToken }
   },
 }

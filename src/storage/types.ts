@@ -171,6 +171,14 @@ export interface RefreshTokenRecord {
   createdAt: Date
   consumedAt: Date | null
   revokedAt: Date | null
+  /**
+   * How the user authenticated for the family: set when the family starts, copied to every
+   * successor, never changed (OIDC Core §12.2: `auth_time` is the original authentication's).
+   * Null/empty for tokens without a user, and for families started before these were stored.
+   */
+  authTime: Date | null
+  acr: string | null
+  amr: string[]
 }
 
 export type NewRefreshToken = Omit<RefreshTokenRecord, 'createdAt' | 'consumedAt' | 'revokedAt'>

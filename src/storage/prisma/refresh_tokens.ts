@@ -34,6 +34,8 @@ interface TokenRow {
   created_at: Date
   consumed_at: Date | null
   revoked_at: Date | null
+  acr: string | null
+  amr: string[] | null
 }
 
 /** Timestamps come as seconds since the epoch: a float parses far cheaper than a timestamp on this hot path. */
@@ -42,6 +44,7 @@ interface ExchangeRow extends Omit<TokenRow, 'expires_at' | 'created_at' | 'cons
   created_epoch: number
   consumed_epoch: number | null
   revoked_epoch: number | null
+  auth_epoch: number | null
   user_active: boolean
   client_active: boolean
   session_active: boolean
@@ -58,23 +61,6 @@ interface ExchangeRow extends Omit<TokenRow, 'expires_at' | 'created_at' | 'cons
 }
 
 const epoch = (seconds: number) => new Date(seconds * 1000)
-
-function toRecord (row: TokenRow): RefreshTokenRecord {
-  return {
-    jti: row.jti,
-    familyId: row.family_id,
-    userId: row.user_id,
-    clientId: row.client_id,
-    scope: row.scope,
-    audience: row.audience ?? [],
-    kid: row.kid,
-    sessionId: row.session_id,
-    expiresAt: row.expires_at,
-    createdAt: row.created_at,
-    consumedAt: row.consumed_at,
-    revokedAt: row.revoked_at,
-  }
-}
 
 /**
  * The refresh grant in one statement, so one round trip and one commit. `target` reads the token
@@ -110,6 +96,7 @@ const EXCHANGE_SQL = `
   WITH target AS (
     SELECT t.ctid AS row_id, t.jti, t.family_id, t.user_id, t.client_id, t.scope, t.audience, t.kid, t.session_id,
            t.expires_at, t.created_at, t.consumed_at, t.revoked_at, t.family_created_at, t.successor_jti,
+           t.auth_time, t.acr, t.amr,
            (t.user_id IS NULL OR (u.id IS NOT NULL AND NOT u.disabled)) AS user_active,
            (c.client_id IS NOT NULL AND NOT c.disabled) AS client_active,
            (t.session_id IS NULL OR COALESCE(
@@ -139,15 +126,18 @@ const EXCHANGE_SQL = `
       AND (target.granted_scope <> '' OR target.scope = '') AND target.family_ends_at > $3
       AND ($7::text[] IS NULL OR target.audience @> $7::text[])
       AND r.consumed_at IS NULL AND r.revoked_at IS NULL AND r.expires_at > $3
-    RETURNING r.jti, r.family_id, r.user_id, r.client_id, r.audience, r.session_id, r.family_created_at, target.granted_scope, target.family_ends_at
+    RETURNING r.jti, r.family_id, r.user_id, r.client_id, r.audience, r.session_id, r.family_created_at, r.auth_time, r.acr, r.amr,
+              target.granted_scope, target.family_ends_at
   ), successor AS (
-    INSERT INTO refresh_tokens (jti, family_id, user_id, client_id, scope, audience, kid, session_id, expires_at, family_created_at, parent_jti)
-    SELECT $4, family_id, user_id, client_id, granted_scope, audience, $5, session_id, LEAST($6, family_ends_at), family_created_at, jti FROM consumed
+    INSERT INTO refresh_tokens (jti, family_id, user_id, client_id, scope, audience, kid, session_id, expires_at, family_created_at, parent_jti, auth_time, acr, amr)
+    SELECT $4, family_id, user_id, client_id, granted_scope, audience, $5, session_id, LEAST($6, family_ends_at), family_created_at, jti, auth_time, acr, amr
+    FROM consumed
     RETURNING scope, expires_at
   )
   SELECT target.jti, target.family_id, target.user_id::text AS user_id, target.client_id, target.scope, target.audience, target.kid, target.session_id,
          extract(epoch FROM target.expires_at)::float8 AS expires_epoch, extract(epoch FROM target.created_at)::float8 AS created_epoch,
          extract(epoch FROM target.consumed_at)::float8 AS consumed_epoch, extract(epoch FROM target.revoked_at)::float8 AS revoked_epoch,
+         extract(epoch FROM target.auth_time)::float8 AS auth_epoch, target.acr, target.amr,
          target.user_active, target.client_active, target.session_active, target.granted_scope, target.family_ends_at <= $3 AS family_ended,
          target.successor_jti, n.kid AS successor_kid, n.scope AS successor_scope,
          extract(epoch FROM n.expires_at)::float8 AS successor_expires_epoch,
@@ -163,7 +153,7 @@ export async function exchangeRefreshToken (pool: Pick<pg.Pool, 'query'>, reques
   const { jti, clientId, resources, successor, now, familyMaxAge, userBaselineScopes } = request
   const { rows } = await pool.query<ExchangeRow>({
     // Named: PostgreSQL parses and plans it once per connection.
-    name: 'stamp_refresh_exchange_v4',
+    name: 'stamp_refresh_exchange_v5',
     text: EXCHANGE_SQL,
     values: [jti, clientId, now, successor.jti, successor.kid, successor.expiresAt, resources ?? null, familyMaxAge, userBaselineScopes],
   })
@@ -183,6 +173,9 @@ export async function exchangeRefreshToken (pool: Pick<pg.Pool, 'query'>, reques
       createdAt: epoch(row.created_epoch),
       consumedAt: row.consumed_epoch === null ? null : epoch(row.consumed_epoch),
       revokedAt: row.revoked_epoch === null ? null : epoch(row.revoked_epoch),
+      authTime: row.auth_epoch === null ? null : epoch(row.auth_epoch),
+      acr: row.acr,
+      amr: row.amr ?? [],
       userActive: row.user_active,
     },
     clientActive: row.client_active,
@@ -242,9 +235,9 @@ export function prismaRefreshTokenStore (prisma: PrismaClient, pool: pg.Pool): R
       // Every login stores one: a named statement on pg (see createPool) instead of Prisma's create.
       await pool.query({
         name: 'stamp_refresh_create',
-        text: `INSERT INTO refresh_tokens (jti, family_id, user_id, client_id, scope, audience, kid, session_id, expires_at)
-               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
-        values: [token.jti, token.familyId, token.userId, token.clientId, token.scope, token.audience, token.kid, token.sessionId, token.expiresAt],
+        text: `INSERT INTO refresh_tokens (jti, family_id, user_id, client_id, scope, audience, kid, session_id, expires_at, auth_time, acr, amr)
+               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
+        values: [token.jti, token.familyId, token.userId, token.clientId, token.scope, token.audience, token.kid, token.sessionId, token.expiresAt, token.authTime, token.acr, token.amr],
       })
     },
 

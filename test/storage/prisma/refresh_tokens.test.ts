@@ -10,7 +10,7 @@ import t, { type Test } from 'tap'
 import { randomUUID } from 'node:crypto'
 import { createTestDatabase } from '../../helper.js'
 import { createPool, createPrisma } from '../../../src/db/connection.js'
-import { prismaRefreshTokenStore } from '../../../src/storage/prisma/refresh_tokens.js'
+import { exchangeRefreshToken, prismaRefreshTokenStore } from '../../../src/storage/prisma/refresh_tokens.js'
 import type { NewRefreshToken, RefreshExchange } from '../../../src/storage/types.js'
 import { USER_BASELINE_SCOPES } from '../../../src/domain/scopes.js'
 
@@ -24,7 +24,7 @@ async function setup (t: Test) {
   const store = prismaRefreshTokenStore(prisma, pool)
   const token = (familyId: string = randomUUID(), overrides: Partial<NewRefreshToken> = {}): NewRefreshToken => ({
     jti: randomUUID(), familyId, userId, clientId: 'app', scope: 'read write', audience: ['https://api.example.com', 'https://b.example.com'],
-    kid: 'kid-1', sessionId: null, expiresAt: new Date(Date.now() + 3600_000), ...overrides,
+    kid: 'kid-1', sessionId: null, expiresAt: new Date(Date.now() + 3600_000), authTime: null, acr: null, amr: [], ...overrides,
   })
   const successor = () => ({ jti: randomUUID(), kid: 'kid-2', expiresAt: new Date((Math.floor(Date.now() / 1000) + 7200) * 1000) })
   await prisma.client.create({ data: { id: 'app', name: 'app', firstParty: true, grantTypes: ['password', 'refresh_token'], scopes: ['read', 'write'] } })
@@ -32,7 +32,7 @@ async function setup (t: Test) {
   await prisma.user.update({ where: { id: userId }, data: { scopes: ['read', 'write'] } })
   const exchange = (request: Omit<RefreshExchange, 'familyMaxAge' | 'userBaselineScopes'> & Partial<RefreshExchange>) =>
     store.exchange({ familyMaxAge: 30 * 86_400, userBaselineScopes: USER_BASELINE_SCOPES, ...request })
-  return { store, token, userId, successor, prisma, exchange }
+  return { store, token, userId, successor, prisma, exchange, pool }
 }
 
 t.test('exchange consumes a live token and stores a successor that inherits family, user, scope, audience and session', async (t) => {
@@ -50,6 +50,55 @@ t.test('exchange consumes a live token and stores a successor that inherits fami
   const stored = await store.find(next.jti)
   t.match(stored, { familyId: first.familyId, userId, clientId: 'app', scope: 'read write', audience: first.audience, kid: 'kid-2', sessionId: 'sid-1', consumedAt: null, revokedAt: null })
   t.equal(stored?.expiresAt.getTime(), next.expiresAt.getTime())
+})
+
+t.test('the login\'s auth_time, acr and amr go to every successor unchanged; a retry reads them again', async (t) => {
+  const { store, token, successor, exchange } = await setup(t)
+  const authTime = new Date(Math.floor(Date.now() / 1000 - 600) * 1000)
+  const first = token(undefined, { authTime, acr: 'urn:stamp:acr:mfa', amr: ['pwd', 'otp', 'mfa'] })
+  await store.create(first)
+  let jti = first.jti
+  for (const round of [1, 2]) {
+    const next = successor()
+    const result = await exchange({ jti, clientId: 'app', successor: next, now: new Date() })
+    t.equal(result?.rotated, true, `round ${round} rotated`)
+    t.equal(result?.record.authTime?.getTime(), authTime.getTime(), `round ${round}: the original auth_time`)
+    t.equal(result?.record.acr, 'urn:stamp:acr:mfa')
+    t.same(result?.record.amr, ['pwd', 'otp', 'mfa'])
+    const stored = await store.find(next.jti)
+    t.match(stored, { acr: 'urn:stamp:acr:mfa', amr: ['pwd', 'otp', 'mfa'] }, `round ${round}: the successor inherits them`)
+    t.equal(stored?.authTime?.getTime(), authTime.getTime())
+    // The retry path: the consumed token presented again reads the same facts.
+    const again = await exchange({ jti, clientId: 'app', successor: successor(), now: new Date() })
+    t.equal(again?.rotated, false)
+    t.equal(again?.record.authTime?.getTime(), authTime.getTime(), `round ${round}: a retry sees the same auth_time`)
+    t.equal(again?.record.acr, 'urn:stamp:acr:mfa')
+    jti = next.jti
+  }
+})
+
+t.test('the consuming UPDATE stays HOT: no index names a column it writes or the login columns', async (t) => {
+  const { store, token, successor, pool } = await setup(t)
+  const { rows: indexes } = await pool.query<{ indexdef: string }>("SELECT indexdef FROM pg_indexes WHERE tablename = 'refresh_tokens'")
+  for (const { indexdef } of indexes) {
+    t.notMatch(indexdef, /consumed_at|successor_jti|auth_time|\bacr\b|\bamr\b/, `index without a changing or login column: ${indexdef}`)
+  }
+  const first = token(undefined, { authTime: new Date(), acr: 'urn:stamp:acr:pwd', amr: ['pwd'] })
+  await store.create(first)
+  // The transaction's own statistics (pg_stat_xact_*): the consumption was a heap-only update.
+  const client = await pool.connect()
+  try {
+    await client.query('BEGIN')
+    const result = await exchangeRefreshToken(client, { jti: first.jti, clientId: 'app', successor: successor(), now: new Date(), familyMaxAge: 30 * 86_400, userBaselineScopes: USER_BASELINE_SCOPES })
+    t.equal(result?.rotated, true)
+    const { rows: [stats] } = await client.query<{ upd: string, hot: string }>(
+      "SELECT n_tup_upd AS upd, n_tup_hot_upd AS hot FROM pg_stat_xact_user_tables WHERE relname = 'refresh_tokens'")
+    t.equal(Number(stats.upd), 1, 'one row updated')
+    t.equal(Number(stats.hot), 1, 'and it was a HOT update')
+    await client.query('ROLLBACK')
+  } finally {
+    client.release()
+  }
 })
 
 t.test('exchange consumes nothing for another client, an uncovered resource, a disabled user, or a token that is not live', async (t) => {
