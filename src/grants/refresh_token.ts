@@ -72,8 +72,9 @@ export const refreshToken: Grant = {
         await refuseLostPrivilege(used, services, now)
         const allowed = used.grantedScope.split(' ').filter(Boolean)
         const scope = requested === undefined ? used.grantedScope : requested.filter((s) => allowed.includes(s)).join(' ')
-        const login = { authTime: typeof claims.auth_time === 'number' ? claims.auth_time : undefined, acr: typeof claims.acr === 'string' ? claims.acr : undefined }
-        const accessToken = await minter.accessToken({ sub, clientId: client.id, scope, audience, sid: used.record.sessionId ?? undefined, jkt: dpopJkt, ...login }, now.getTime())
+        // How the user authenticated for this family (stored at issue), as with rotation below.
+        const authTime = used.record.authTime ? Math.floor(used.record.authTime.getTime() / 1000) : undefined
+        const accessToken = await minter.accessToken({ sub, clientId: client.id, scope, audience, sid: used.record.sessionId ?? undefined, jkt: dpopJkt, authTime, acr: used.record.acr ?? undefined }, now.getTime())
         // RFC 6749 §6: "The authorization server MAY issue a new refresh token"; here the same one.
         return { access_token: accessToken, token_type: dpopJkt ? 'DPoP' : 'Bearer', expires_in: minter.accessTokenTTL, scope, refresh_token: params.refresh_token }
       }

@@ -43,6 +43,10 @@ t.test('the same refresh token keeps working, and nothing is consumed or added',
     t.equal(res.json().refresh_token, first.refresh_token, 'the same refresh token is handed back')
     t.equal(res.json().scope, 'read write')
     t.not(res.json().access_token, first.access_token)
+    // Issue 15: the login's auth_time and acr stay on every access token of the family.
+    const claims = decodeJwt(res.json().access_token)
+    t.equal(claims.auth_time, decodeJwt(first.access_token).auth_time, 'the original auth_time')
+    t.ok(typeof claims.auth_time === 'number' && claims.acr === decodeJwt(first.access_token).acr, 'auth_time and acr carried')
   }
   t.equal((await row(app, first.refresh_token)).consumedAt, null)
   t.equal(await familySize(app, first.refresh_token), 1, 'no successor was stored')

@@ -37,6 +37,9 @@ interface UseRow {
   successor_scope: string | null
   successor_expires_epoch: number | null
   successor_live: boolean | null
+  auth_epoch: number | null
+  acr: string | null
+  amr: string[] | null
 }
 
 /**
@@ -52,7 +55,7 @@ interface UseRow {
 export const USE_SQL = `
   WITH target AS (
     SELECT t.ctid AS row_id, t.jti, t.family_id, t.user_id, t.client_id, t.scope, t.audience, t.kid, t.session_id,
-           t.expires_at, t.created_at, t.consumed_at, t.revoked_at, t.successor_jti,
+           t.expires_at, t.created_at, t.consumed_at, t.revoked_at, t.successor_jti, t.auth_time, t.acr, t.amr,
            (t.user_id IS NULL OR (u.id IS NOT NULL AND NOT u.disabled)) AS user_active,
            (c.client_id IS NOT NULL AND NOT c.disabled) AS client_active,
            (t.session_id IS NULL OR COALESCE(
@@ -82,7 +85,8 @@ export const USE_SQL = `
          target.user_active, target.client_active, target.session_active, target.granted_scope, target.family_ended,
          target.successor_jti, n.kid AS successor_kid, n.scope AS successor_scope,
          extract(epoch FROM n.expires_at)::float8 AS successor_expires_epoch,
-         (n.consumed_at IS NULL AND n.revoked_at IS NULL AND n.expires_at > $2) AS successor_live
+         (n.consumed_at IS NULL AND n.revoked_at IS NULL AND n.expires_at > $2) AS successor_live,
+         extract(epoch FROM target.auth_time)::float8 AS auth_epoch, target.acr, target.amr
   FROM target LEFT JOIN refresh_tokens n ON n.jti = target.successor_jti`
 
 const epoch = (seconds: number) => new Date(seconds * 1000)
@@ -90,7 +94,7 @@ const epoch = (seconds: number) => new Date(seconds * 1000)
 /** {@link RefreshTokenStore.use} on `pool`: never consumes, so `rotated` is always false. */
 export async function useRefreshToken (pool: Pick<pg.Pool, 'query'>, request: RefreshUse): Promise<RefreshExchangeResult | null> {
   const { rows } = await pool.query<UseRow>({
-    name: 'stamp_refresh_use_v1',
+    name: 'stamp_refresh_use_v2',
     text: USE_SQL,
     values: [request.jti, request.now, request.familyMaxAge, request.userBaselineScopes],
   })
@@ -111,6 +115,9 @@ export async function useRefreshToken (pool: Pick<pg.Pool, 'query'>, request: Re
       consumedAt: row.consumed_epoch === null ? null : epoch(row.consumed_epoch),
       revokedAt: row.revoked_epoch === null ? null : epoch(row.revoked_epoch),
       userActive: row.user_active,
+      authTime: row.auth_epoch === null ? null : epoch(row.auth_epoch),
+      acr: row.acr,
+      amr: row.amr ?? [],
     },
     clientActive: row.client_active,
     sessionActive: row.session_active,
