@@ -316,7 +316,13 @@ export default fp(async function services (app: FastifyInstance, options: Servic
     }),
   })
   app.decorate('clientKeys', clientKeys)
-  app.decorate('clientAssertions', new ClientAssertionVerifier({ keys: clientKeys, replay: usedJtis, policy: config.policy.clientKeys }))
+  // DPoP proofs come with every DPoP request and client assertions with every private_key_jwt
+  // request: Redis SET NX when it is up, PostgreSQL otherwise (domain/replay.ts).
+  const monitor = redisMonitor
+  const jtiReplay = redis && monitor
+    ? new FallbackReplayStore(new RedisReplayStore(redis), usedJtis, () => monitor.up, (err) => monitor.failed((err as { code?: string }).code, shortMessage(err)))
+    : usedJtis
+  app.decorate('clientAssertions', new ClientAssertionVerifier({ keys: clientKeys, replay: jtiReplay, policy: config.policy.clientKeys }))
   app.decorate('pushedAuthorizations', prismaPushedAuthorizationStore(prisma))
   // Nonces are an HMAC under a key derived from the KEK, which every instance shares: any instance
   // accepts the nonce another issued, and nothing is stored.
@@ -324,12 +330,7 @@ export default fp(async function services (app: FastifyInstance, options: Servic
   const nonces = config.policy.dpop.nonce
     ? createDPoPNonces(Buffer.from(hkdfSync('sha256', kek.key, Buffer.alloc(0), 'stamp dpop nonce v1', 32)), config.policy.dpop.nonceLifetime, now)
     : null
-  // DPoP proofs come with every DPoP request: Redis SET NX when it is up (domain/replay.ts).
-  const monitor = redisMonitor
-  const proofReplay = redis && monitor
-    ? new FallbackReplayStore(new RedisReplayStore(redis), usedJtis, () => monitor.up, (err) => monitor.failed((err as { code?: string }).code, shortMessage(err)))
-    : usedJtis
-  app.decorate('dpop', new DPoPProofValidator({ policy: config.policy.dpop, replay: proofReplay, nonces, now }))
+  app.decorate('dpop', new DPoPProofValidator({ policy: config.policy.dpop, replay: jtiReplay, nonces, now }))
   app.decorate('accounts', accounts)
   app.decorate('mailQueue', mailQueue)
 

@@ -12,6 +12,8 @@ import { FallbackReplayStore, RedisReplayStore } from '../../src/domain/replay.j
 import type { ReplayStore } from '../../src/storage/types.js'
 import { build, createClient, createTestDatabase, postForm, redisAvailable, testConfig, TEST_REDIS_URL } from '../helper.js'
 import { dpopKey, proof } from '../fixtures/dpop.js'
+import { assertion, clientKey, jwksOf } from '../fixtures/client_keys.js'
+import { JWT_BEARER_ASSERTION } from '../../src/domain/client_assertion.js'
 
 const hasRedis = await redisAvailable()
 
@@ -60,6 +62,25 @@ t.test('two instances with Redis: the replay is caught; Redis unreachable: the t
     const replay = await cc(b)
     t.equal(replay.statusCode, 400, `${redisUrl}: the replay on the other instance`)
     t.equal(replay.json().error, 'invalid_dpop_proof')
+    const rows = await a.dbPool.query('SELECT count(*)::int AS n FROM used_jtis')
+    t.equal(rows.rows[0].n, redisUrl === TEST_REDIS_URL ? 0 : 1, redisUrl === TEST_REDIS_URL ? 'Redis held it, not the table' : 'the table held it')
+  }
+})
+
+t.test('client assertions (private_key_jwt) go through the same store: a replay to another instance is refused by Redis', { skip: !hasRedis && 'no Redis' }, async (t) => {
+  const key = await clientKey()
+  for (const redisUrl of [TEST_REDIS_URL, 'redis://127.0.0.1:1']) {
+    const url = await createTestDatabase(t)
+    const config = testConfig(url, { REDIS_URL: redisUrl })
+    const a = await build(t, { databaseUrl: url, config })
+    const b = await build(t, { databaseUrl: url, config })
+    const { client } = await createClient(a, { secretHash: null, tokenEndpointAuthMethod: 'private_key_jwt', jwks: jwksOf(key), grantTypes: ['client_credentials'], scopes: ['read'] })
+    const once = await assertion(key, client.id, config.issuer)
+    const cc = (app: typeof a) => postForm(app, '/token', { grant_type: 'client_credentials', client_assertion_type: JWT_BEARER_ASSERTION, client_assertion: once })
+    t.equal((await cc(a)).statusCode, 200, `${redisUrl}: first use`)
+    const replay = await cc(b)
+    t.equal(replay.statusCode, 401, `${redisUrl}: the replay on the other instance`)
+    t.equal(replay.json().error, 'invalid_client')
     const rows = await a.dbPool.query('SELECT count(*)::int AS n FROM used_jtis')
     t.equal(rows.rows[0].n, redisUrl === TEST_REDIS_URL ? 0 : 1, redisUrl === TEST_REDIS_URL ? 'Redis held it, not the table' : 'the table held it')
   }
