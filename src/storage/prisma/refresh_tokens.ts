@@ -146,17 +146,71 @@ const EXCHANGE_SQL = `
   FROM target LEFT JOIN successor s ON TRUE LEFT JOIN refresh_tokens n ON n.jti = target.successor_jti`
 
 /**
+ * The common refresh, tried first: the token is live, issued to $2, its user and client are
+ * active, its session (if any) has not ended (FOR KEY SHARE, as below), the family has not ended,
+ * the audience covers $7, and its whole scope is still held by the client, the user and (for a
+ * third-party client) the consent. Then it is consumed and its successor inserted, in one
+ * statement with the same parameters as {@link EXCHANGE_SQL}.
+ *
+ * Why two statements: PostgreSQL initialises every node of a cached plan on each execution, also
+ * the subplans that do not run (the narrowing, the consent subselects, the snapshot of the token
+ * for the caller), and that start-up was most of the refresh grant's database cost
+ * (docs/perf/refresh_statement.md: 692k instructions per refresh against 380k at 52cca59). This one
+ * has no subplan but the session lock and returns what a rotation needs. Anything else (reuse, a
+ * retry, a revoked or expired token, a privilege taken away, narrowing) returns no row, and
+ * EXCHANGE_SQL then decides, reading committed state: two round trips on those rare paths only.
+ */
+const ROTATE_SQL = `
+  WITH consumed AS (
+    UPDATE refresh_tokens r SET consumed_at = $3, successor_jti = $4
+    FROM (
+      SELECT t.ctid AS row_id, date_trunc('second', t.family_created_at) + $8::int * interval '1 second' AS family_ends_at
+      FROM refresh_tokens t
+      JOIN clients c ON c.client_id = t.client_id
+      LEFT JOIN users u ON u.id = t.user_id
+      LEFT JOIN consents k ON k.user_id = t.user_id AND k.client_id = CASE WHEN c.first_party THEN NULL ELSE t.client_id END
+      WHERE t.jti = $1 AND t.client_id = $2 AND NOT c.disabled
+        AND (t.user_id IS NULL OR NOT u.disabled)
+        AND (t.session_id IS NULL OR EXISTS (SELECT FROM sessions s WHERE s.id = t.session_id AND s.ended_at IS NULL FOR KEY SHARE))
+        AND string_to_array(t.scope, ' ') <@ c.scopes
+        AND (t.user_id IS NULL OR string_to_array(t.scope, ' ') <@ ($9::text[] || u.scopes))
+        AND (t.user_id IS NULL OR c.first_party OR string_to_array(t.scope, ' ') <@ k.scopes)
+        AND date_trunc('second', t.family_created_at) + $8::int * interval '1 second' > $3
+        AND ($7::text[] IS NULL OR t.audience @> $7::text[])
+    ) g
+    WHERE r.ctid = g.row_id AND r.jti = $1 AND r.consumed_at IS NULL AND r.revoked_at IS NULL AND r.expires_at > $3
+    RETURNING r.jti, r.family_id, r.user_id, r.client_id, r.scope, r.audience, r.session_id, r.family_created_at, r.auth_time, r.acr, r.amr,
+              g.family_ends_at
+  )
+  INSERT INTO refresh_tokens (jti, family_id, user_id, client_id, scope, audience, kid, session_id, expires_at, family_created_at, parent_jti, auth_time, acr, amr)
+  SELECT $4, family_id, user_id, client_id, scope, audience, $5, session_id, LEAST($6, family_ends_at), family_created_at, jti, auth_time, acr, amr FROM consumed
+  RETURNING family_id, user_id::text AS user_id, client_id, scope, audience, session_id,
+            extract(epoch FROM expires_at)::float8 AS expires_epoch, extract(epoch FROM auth_time)::float8 AS auth_epoch, acr, amr`
+
+interface RotateRow {
+  family_id: string
+  user_id: string | null
+  client_id: string
+  scope: string
+  audience: string[] | null
+  session_id: string | null
+  expires_epoch: number
+  auth_epoch: number | null
+  acr: string | null
+  amr: string[] | null
+}
+
+/**
  * {@link RefreshTokenStore.exchange} on `pool` (also run alone by the bench as the database's ceiling;
  * a test runs it on a client inside an open transaction).
  */
 export async function exchangeRefreshToken (pool: Pick<pg.Pool, 'query'>, request: RefreshExchange): Promise<RefreshExchangeResult | null> {
   const { jti, clientId, resources, successor, now, familyMaxAge, userBaselineScopes } = request
-  const { rows } = await pool.query<ExchangeRow>({
-    // Named: PostgreSQL parses and plans it once per connection.
-    name: 'stamp_refresh_exchange_v5',
-    text: EXCHANGE_SQL,
-    values: [jti, clientId, now, successor.jti, successor.kid, successor.expiresAt, resources ?? null, familyMaxAge, userBaselineScopes],
-  })
+  const values = [jti, clientId, now, successor.jti, successor.kid, successor.expiresAt, resources ?? null, familyMaxAge, userBaselineScopes]
+  // Named: PostgreSQL parses and plans each once per connection.
+  const rotation = (await pool.query<RotateRow>({ name: 'stamp_refresh_rotate_v1', text: ROTATE_SQL, values })).rows[0]
+  if (rotation) return rotated(rotation, request)
+  const { rows } = await pool.query<ExchangeRow>({ name: 'stamp_refresh_exchange_v6', text: EXCHANGE_SQL, values })
   const row = rows[0]
   if (!row) return null
   return {
@@ -187,6 +241,42 @@ export async function exchangeRefreshToken (pool: Pick<pg.Pool, 'query'>, reques
     successor: row.successor_jti && row.successor_kid
       ? { jti: row.successor_jti, kid: row.successor_kid, scope: row.successor_scope!, expiresAt: epoch(row.successor_expires_epoch!), live: row.successor_live === true }
       : null,
+  }
+}
+
+/**
+ * A {@link ROTATE_SQL} result as {@link RefreshExchangeResult}: everything it checks held, so the
+ * token was live, unconsumed and its scope entirely granted. The consumed token's own kid, expiry
+ * and creation time are not read (the grant does not use them after a rotation).
+ */
+function rotated (row: RotateRow, { jti, now }: RefreshExchange): RefreshExchangeResult {
+  const expiresAt = epoch(row.expires_epoch)
+  return {
+    record: {
+      jti,
+      familyId: row.family_id,
+      userId: row.user_id,
+      clientId: row.client_id,
+      scope: row.scope,
+      audience: row.audience ?? [],
+      kid: '',
+      sessionId: row.session_id,
+      expiresAt,
+      createdAt: now,
+      consumedAt: null,
+      revokedAt: null,
+      userActive: true,
+      authTime: row.auth_epoch === null ? null : epoch(row.auth_epoch),
+      acr: row.acr,
+      amr: row.amr ?? [],
+    },
+    clientActive: true,
+    sessionActive: true,
+    grantedScope: row.scope,
+    familyEnded: false,
+    rotated: true,
+    issued: { scope: row.scope, expiresAt },
+    successor: null,
   }
 }
 
