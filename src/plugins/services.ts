@@ -301,7 +301,7 @@ export default fp(async function services (app: FastifyInstance, options: Servic
   app.decorate('clientMetadata', clientMetadata)
   app.decorate('clientUsage', clientUsage)
   app.decorate('registrationTokens', prismaRegistrationTokenStore(prisma))
-  app.decorate('secondFactors', new SecondFactors({ store: prismaFactorStore(prisma), kek, productName: 'Stamp', challengeTTL: config.policy.mfa.challengeTTL, now: options.now }))
+  app.decorate('secondFactors', new SecondFactors({ store: prismaFactorStore(prisma, pool), kek, productName: 'Stamp', challengeTTL: config.policy.mfa.challengeTTL, now: options.now }))
   const usedJtis = prismaReplayStore(prisma, pool)
   app.decorate('usedJtis', usedJtis)
   // A client's jwks_uri is a URL its registrant chose: fetched under the same SSRF rules as documents.
