@@ -83,7 +83,7 @@ export async function totpCostMs (databaseUrl: string, userId: string, iteration
   const prisma = createPrisma({ url: databaseUrl, poolMax: 2 }, pool)
   try {
     const kek = kekFromBase64url(randomBytes(32).toString('base64url'))
-    const store = prismaFactorStore(prisma)
+    const store = prismaFactorStore(prisma, pool) // as the server does (src/plugins/services.ts)
     const secret = newTOTPSecret()
     await store.beginTOTP({ userId, secretEnc: seal(kek, secret, `totp:${userId}`), kekId: kek.id })
     let clock = Date.now()

@@ -19,7 +19,7 @@ export async function purgeCommand (args: string[], config: Config): Promise<voi
   await withContext(config, async (ctx) => {
     // Logs go to stderr: stdout is reserved for the command's output (--json).
     const log = pino({ ...loggerOptions(config.logLevel === 'info' ? 'warn' : config.logLevel) }, pino.destination(2))
-    const retention = new Retention({ store: ctx.retention, policy: config.policy.purge, audit: ctx.audit, log })
+    const retention = new Retention({ store: ctx.retention, policy: config.policy.purge, mailWindow: config.policy.accounts.mailWindow, audit: ctx.audit, log })
     const report = await retention.runOnce('cli')
     if (!report) throw new CommandError('another instance is running a retention pass; nothing was removed, try again')
     const rows = Object.entries(report.removed).map(([name, removed]) => ({ table: name, removed }))

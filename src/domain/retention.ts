@@ -2,7 +2,7 @@
  * Retention: the purge runner that keeps Stamp's tables bounded.
  *
  * Without it every refresh leaves a row behind forever (a consumed token), and so does every
- * session, code, parked login and audit event. A pass deletes rows that can no longer matter —
+ * session, code, parked login, WebAuthn challenge, mailed link, upstream round trip and audit event. A pass deletes rows that can no longer matter —
  * dead (consumed, revoked, ended or expired) for longer than the margin, audit events older than
  * the retention — in batches, round-robin over the kinds of rows so that one large backlog does
  * not starve the others, and stops at `maxBatches` statements or `timeBudget` seconds: a backlog
@@ -18,7 +18,8 @@ import type { Policy } from '../config/defaults.js'
 import type { PurgeBatch, PurgeCutoffs, PurgeKind, RetentionStore } from '../storage/types.js'
 import type { AuditLog } from './audit.js'
 
-export type PurgeTable = 'refresh_tokens' | 'sessions' | 'authorization_codes' | 'authorization_requests' | 'pushed_authorization_requests' | 'used_jtis' | 'device_authorizations' | 'audit_events'
+export type PurgeTable = 'refresh_tokens' | 'sessions' | 'authorization_codes' | 'authorization_requests' | 'pushed_authorization_requests' | 'used_jtis' | 'device_authorizations'
+  | 'webauthn_challenges' | 'account_tokens' | 'federation_states' | 'federation_pending_links' | 'audit_events'
 
 /** Every kind of dead row, in the order a round visits them, and the table it lives in. */
 const KINDS: ReadonlyArray<[PurgeKind, PurgeTable]> = [
@@ -32,6 +33,10 @@ const KINDS: ReadonlyArray<[PurgeKind, PurgeTable]> = [
   ['pushed_authorization_requests', 'pushed_authorization_requests'],
   ['used_jtis', 'used_jtis'],
   ['device_authorizations', 'device_authorizations'],
+  ['webauthn_challenges', 'webauthn_challenges'],
+  ['account_tokens', 'account_tokens'],
+  ['federation_states', 'federation_states'],
+  ['federation_pending_links', 'federation_pending_links'],
   ['audit_events', 'audit_events'],
 ]
 
@@ -60,6 +65,11 @@ interface RetentionLog {
 export interface RetentionOptions {
   store: RetentionStore
   policy: Policy['purge']
+  /**
+   * Seconds of the per-address mail window (Policy['accounts'].mailWindow): the mail limit counts
+   * links created within it, so retention keeps them that long. 0 when absent.
+   */
+  mailWindow?: number
   audit: AuditLog
   log: RetentionLog
 }
@@ -115,6 +125,7 @@ export class Retention {
       report = await this.#o.store.exclusive((batch, now) => this.#work(batch, {
         now,
         dead: new Date(now.getTime() - policy.margin * 1000),
+        accountTokens: new Date(now.getTime() - Math.max(policy.margin, this.#o.mailWindow ?? 0) * 1000),
         audit: policy.auditRetention > 0 ? new Date(now.getTime() - policy.auditRetention * 1000) : null,
       }))
     } catch (error) {
@@ -140,7 +151,8 @@ export class Retention {
   async #work (batch: PurgeBatch, cutoffs: PurgeCutoffs): Promise<PurgeReport> {
     const { batchSize, maxBatches, timeBudget } = this.#o.policy
     const started = performance.now()
-    const removed: Record<PurgeTable, number> = { refresh_tokens: 0, sessions: 0, authorization_codes: 0, authorization_requests: 0, pushed_authorization_requests: 0, used_jtis: 0, device_authorizations: 0, audit_events: 0 }
+    const removed: Record<PurgeTable, number> = { refresh_tokens: 0, sessions: 0, authorization_codes: 0, authorization_requests: 0, pushed_authorization_requests: 0, used_jtis: 0, device_authorizations: 0,
+      webauthn_challenges: 0, account_tokens: 0, federation_states: 0, federation_pending_links: 0, audit_events: 0 }
     const kinds = KINDS.filter(([kind]) => kind !== 'audit_events' || cutoffs.audit !== null)
     // A pass that stopped at its budget is resumed at the kind it did not reach, so that a budget
     // smaller than one round still reaches every kind over successive passes.

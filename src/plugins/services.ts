@@ -243,7 +243,7 @@ export default fp(async function services (app: FastifyInstance, options: Servic
   // Retention: dead refresh tokens, sessions, codes, parked requests and old audit events. A
   // one-connection pool is the embedded database (one process): no lock to take there.
   const retention = new Retention({
-    store: prismaRetentionStore(pool, { lock: options.database.poolMax > 1 }), policy: config.policy.purge, audit, log: app.log,
+    store: prismaRetentionStore(pool, { lock: options.database.poolMax > 1 }), policy: config.policy.purge, mailWindow: config.policy.accounts.mailWindow, audit, log: app.log,
   })
   if (options.scheduleKeys ?? true) {
     retention.start()
@@ -301,7 +301,7 @@ export default fp(async function services (app: FastifyInstance, options: Servic
   app.decorate('clientMetadata', clientMetadata)
   app.decorate('clientUsage', clientUsage)
   app.decorate('registrationTokens', prismaRegistrationTokenStore(prisma))
-  app.decorate('secondFactors', new SecondFactors({ store: prismaFactorStore(prisma), kek, productName: 'Stamp', challengeTTL: config.policy.mfa.challengeTTL, now: options.now }))
+  app.decorate('secondFactors', new SecondFactors({ store: prismaFactorStore(prisma, pool), kek, productName: 'Stamp', challengeTTL: config.policy.mfa.challengeTTL, now: options.now }))
   const usedJtis = prismaReplayStore(prisma, pool)
   app.decorate('usedJtis', usedJtis)
   // A client's jwks_uri is a URL its registrant chose: fetched under the same SSRF rules as documents.

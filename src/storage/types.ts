@@ -493,12 +493,18 @@ export type PurgeKind =
   | 'authorization_codes' | 'authorization_requests' | 'pushed_authorization_requests'
   | 'used_jtis'
   | 'device_authorizations'
+  | 'webauthn_challenges' | 'account_tokens' | 'federation_states' | 'federation_pending_links'
   | 'audit_events'
 
 export interface PurgeCutoffs {
   now: Date
   /** Rows dead since before this go (now minus the margin). */
   dead: Date
+  /**
+   * Mailed links (account_tokens) expired before this go: `dead`, or earlier while the per-address
+   * mail limit still counts links created since (it counts rows by creation, consumed or not).
+   */
+  accountTokens: Date
   /** Audit events older than this go; null keeps all. */
   audit: Date | null
 }

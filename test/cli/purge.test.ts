@@ -45,7 +45,7 @@ t.test('stamp purge removes dead rows and reports them per table', async (t) => 
   const json = await stamp(['purge', '--json'], env)
   t.equal(json.code, 0, json.stderr)
   t.same(json.json, {
-    removed: { refresh_tokens: 5, sessions: 0, authorization_codes: 0, authorization_requests: 0, pushed_authorization_requests: 0, used_jtis: 0, device_authorizations: 0, audit_events: 1 },
+    removed: { refresh_tokens: 5, sessions: 0, authorization_codes: 0, authorization_requests: 0, pushed_authorization_requests: 0, used_jtis: 0, device_authorizations: 0, webauthn_challenges: 0, account_tokens: 0, federation_states: 0, federation_pending_links: 0, audit_events: 1 },
     batches: json.json?.batches, complete: true, duration_ms: json.json?.duration_ms,
   })
   t.ok(json.json.batches >= 8, 'one batch per kind at least')

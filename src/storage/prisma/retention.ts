@@ -85,6 +85,27 @@ const SIMPLE: Partial<Record<PurgeKind, SimpleKind>> = {
     sql: deleteByCtid('device_authorizations', 'SELECT ctid FROM device_authorizations WHERE expires_at < $1 LIMIT $2'),
     params: (c) => [c.dead],
   },
+  // A challenge is taken once, and refused once expired (`takeChallenge`): no margin.
+  webauthn_challenges: {
+    sql: deleteByCtid('webauthn_challenges', 'SELECT ctid FROM webauthn_challenges WHERE expires_at < $1 LIMIT $2'),
+    params: (c) => [c.now],
+  },
+  // Reset, verification and invitation links, consumed or not: kept past their expiry for the
+  // margin and the per-address mail window (the mail limit counts rows by creation, and a link
+  // is created before it expires, so expired before the cutoff means created before it too).
+  account_tokens: {
+    sql: deleteByCtid('account_tokens', 'SELECT ctid FROM account_tokens WHERE expires_at < $1 LIMIT $2'),
+    params: (c) => [c.accountTokens],
+  },
+  // An upstream `state` and a held link are refused once expired (`takeState`, `findPendingLink`): no margin.
+  federation_states: {
+    sql: deleteByCtid('federation_states', 'SELECT ctid FROM federation_states WHERE expires_at < $1 LIMIT $2'),
+    params: (c) => [c.now],
+  },
+  federation_pending_links: {
+    sql: deleteByCtid('federation_pending_links', 'SELECT ctid FROM federation_pending_links WHERE expires_at < $1 LIMIT $2'),
+    params: (c) => [c.now],
+  },
   audit_events: {
     sql: deleteByCtid('audit_events', 'SELECT ctid FROM audit_events WHERE created_at < $1 LIMIT $2'),
     params: (c) => [c.audit],

@@ -90,7 +90,7 @@ t.test('full flow: login → code → tokens → userinfo → refresh → logout
 
   const info = await app.inject({ url: '/userinfo', headers: { authorization: `Bearer ${tokens.access_token}` } })
   t.equal(info.statusCode, 200)
-  t.same(info.json(), { sub: alice.user.id, preferred_username: 'alice', name: 'alice', email: 'alice@example.com' })
+  t.same(info.json(), { sub: alice.user.id, preferred_username: 'alice', name: 'alice', email: 'alice@example.com', email_verified: false })
 
   const refreshed = await postForm(app, '/token', { grant_type: 'refresh_token', refresh_token: tokens.refresh_token }, { authorization: a.basic })
   t.equal(refreshed.statusCode, 200)

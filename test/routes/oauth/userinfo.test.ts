@@ -1,6 +1,7 @@
 import t from 'tap'
 import { build, createClient, createUser, postForm } from '../../helper.js'
 import { Browser, authorizeURL } from '../../fixtures/browser.js'
+import { decodeJwt } from 'jose'
 
 const CB = 'https://app.example/cb'
 const app = await build(t)
@@ -20,12 +21,35 @@ t.test('GET and POST return the claims the scopes release', async (t) => {
   const get = await app.inject({ url: '/userinfo', headers: { authorization: `Bearer ${token}` } })
   t.equal(get.statusCode, 200)
   t.equal(get.headers['cache-control'], 'no-store')
-  t.same(get.json(), { sub: carol.user.id, email: 'carol@example.com' }, 'email scope only: no profile claims')
+  t.same(get.json(), { sub: carol.user.id, email: 'carol@example.com', email_verified: false }, 'email scope only: no profile claims; the address was never verified')
   const post = await postForm(app, '/userinfo', { access_token: token })
   t.equal(post.statusCode, 200)
   t.same(post.json(), get.json())
   const both = await postForm(app, '/userinfo', { access_token: token }, { authorization: `Bearer ${token}` })
   t.equal(both.statusCode, 400, 'two token transports is invalid_request')
+})
+
+t.test('OIDC Core §5.1: email_verified is true only once the user proved the address, in the id_token and /userinfo', async (t) => {
+  const claimsOf = async (scope: string) => {
+    const { access_token: token, id_token: idToken } = await tokens(scope)
+    const info = (await app.inject({ url: '/userinfo', headers: { authorization: `Bearer ${token}` } })).json()
+    return { info, id: decodeJwt(idToken) }
+  }
+  const unverified = await claimsOf('openid email')
+  t.match(unverified.info, { email: 'carol@example.com', email_verified: false })
+  t.match(unverified.id, { email: 'carol@example.com', email_verified: false })
+
+  // As a followed verification or reset link leaves the user (changing the address clears it again).
+  await app.prisma.user.update({ where: { id: carol.user.id }, data: { emailVerifiedAt: new Date() } })
+  t.teardown(() => app.prisma.user.update({ where: { id: carol.user.id }, data: { emailVerifiedAt: null } }))
+  const verified = await claimsOf('openid email')
+  t.match(verified.info, { email: 'carol@example.com', email_verified: true })
+  t.match(verified.id, { email: 'carol@example.com', email_verified: true })
+
+  const noScope = await claimsOf('openid')
+  t.equal(noScope.info.email_verified, undefined, 'without the email scope: neither claim')
+  t.equal(noScope.id.email_verified, undefined)
+  t.equal(noScope.id.email, undefined)
 })
 
 t.test('no token: 401 with a bare Bearer challenge', async (t) => {

@@ -76,7 +76,7 @@ t.test('each kind of dead row goes past the margin; everything that may still ma
   await pool.query(`INSERT INTO used_jtis (namespace, jti, expires_at) VALUES ('n', 'jti-expired', now() - interval '1 second'), ('n', 'jti-live', now() + interval '1 minute')`)
 
   const report = await runner().runOnce()
-  t.same(report?.removed, { refresh_tokens: 3, sessions: 2, authorization_codes: 1, authorization_requests: 1, pushed_authorization_requests: 0, used_jtis: 1, device_authorizations: 1, audit_events: 1 })
+  t.same(report?.removed, { refresh_tokens: 3, sessions: 2, authorization_codes: 1, authorization_requests: 1, pushed_authorization_requests: 0, used_jtis: 1, device_authorizations: 1, webauthn_challenges: 0, account_tokens: 0, federation_states: 0, federation_pending_links: 0, audit_events: 1 })
   t.same(await ids(pool, 'SELECT jti AS id FROM used_jtis'), ['jti-live'])
   t.equal(report?.complete, true)
   t.same(await ids(pool, 'SELECT jti AS id FROM refresh_tokens'), ['consumed-recent', 'expired-recent', 'live', 'revoked-recent'])
@@ -158,7 +158,8 @@ t.test('start/stop: passes are scheduled and stop cleanly', async (t) => {
 
 const KINDS = [
   'refresh_tokens_expired', 'refresh_tokens_consumed', 'refresh_tokens_revoked', 'sessions_ended', 'sessions_expired',
-  'authorization_codes', 'authorization_requests', 'pushed_authorization_requests', 'used_jtis', 'device_authorizations', 'audit_events',
+  'authorization_codes', 'authorization_requests', 'pushed_authorization_requests', 'used_jtis', 'device_authorizations',
+  'webauthn_challenges', 'account_tokens', 'federation_states', 'federation_pending_links', 'audit_events',
 ] as const
 
 t.test('no batch statement reads a table by sequential scan', async (t) => {
@@ -180,7 +181,7 @@ t.test('no batch statement reads a table by sequential scan', async (t) => {
   await store.exclusive(async (batch, dbNow) => {
     t.ok(Math.abs(dbNow.getTime() - now.getTime()) < 60_000, 'the pass gets the database clock')
     for (const kind of KINDS) {
-      await batch(kind, { now, dead: new Date(now.getTime() - HOUR), audit: new Date(now.getTime() - HOUR) }, 1000)
+      await batch(kind, { now, dead: new Date(now.getTime() - HOUR), accountTokens: new Date(now.getTime() - HOUR), audit: new Date(now.getTime() - HOUR) }, 1000)
     }
   })
   t.equal(seen.length, KINDS.length + 1, 'the clock, then one statement per kind')

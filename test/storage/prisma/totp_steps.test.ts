@@ -1,0 +1,55 @@
+/**
+ * A TOTP sign-in's step on a real database: accepted once (a later step only), and committed
+ * without waiting for the WAL flush — the statement turns `synchronous_commit` off for its own
+ * transaction only, never for the pooled connection it ran on.
+ *
+ * @module
+ */
+import t from 'tap'
+import pg from 'pg'
+import { randomUUID } from 'node:crypto'
+import { createTestDatabase } from '../../helper.js'
+import { createPrisma } from '../../../src/db/connection.js'
+import { prismaFactorStore } from '../../../src/storage/prisma/factors.js'
+
+t.test('the sign-in step UPDATE: one use per step, asynchronous commit local to its transaction', async (t) => {
+  const url = await createTestDatabase(t)
+  const pool = new pg.Pool({ connectionString: url, max: 1 })
+  const prisma = createPrisma({ url, poolMax: 1 }, pool)
+  t.teardown(async () => { await prisma.$disconnect(); await pool.end() })
+  const seen: Array<{ text: string, values: unknown[] }> = []
+  const spy = { query: async (q: { text: string, values: unknown[] }) => { seen.push(q); return pool.query(q) } }
+  const store = prismaFactorStore(prisma, spy as unknown as pg.Pool)
+  const userId = randomUUID()
+  const now = new Date()
+  t.equal(await store.beginTOTP({ userId, secretEnc: 'sealed', kekId: 'k' }), true)
+  t.equal(await store.acceptTOTPStep(userId, 10, now, true), true, 'enrolment confirmed with step 10')
+
+  t.equal(await store.acceptTOTPStep(userId, 11, now, false), true, 'a sign-in at a later step')
+  t.equal(await store.acceptTOTPStep(userId, 11, now, false), false, 'the same step again is refused')
+  t.equal(await store.acceptTOTPStep(userId, 10, now, false), false, 'an earlier step is refused')
+  t.equal((await store.findTOTP(userId))?.lastUsedStep, 11)
+  t.equal(await store.acceptTOTPStep(randomUUID(), 12, now, false), false, 'no factor: refused')
+
+  const signIn = seen.find((q) => /UPDATE totp_factors/.test(q.text))
+  t.ok(signIn, 'the sign-in step runs on the pg pool')
+  // Run the statement in an explicit transaction to read the setting it leaves for its commit.
+  const client = await pool.connect()
+  try {
+    await client.query('BEGIN')
+    await client.query(signIn!.text, [userId, 12])
+    t.equal((await client.query('SHOW synchronous_commit')).rows[0].synchronous_commit, 'off', 'its commit does not wait for the flush')
+    await client.query('ROLLBACK')
+    t.equal((await client.query('SHOW synchronous_commit')).rows[0].synchronous_commit, 'on', 'the setting ends with the transaction')
+  } finally {
+    client.release()
+  }
+  await store.acceptTOTPStep(userId, 13, now, false)
+  t.equal((await pool.query('SHOW synchronous_commit')).rows[0].synchronous_commit, 'on', 'the pooled connection keeps synchronous commits for the next statement')
+
+  // Without the pool (the CLI's store), Prisma runs the same statement.
+  const onPrisma = prismaFactorStore(prisma)
+  t.equal(await onPrisma.acceptTOTPStep(userId, 14, now, false), true)
+  t.equal(await onPrisma.acceptTOTPStep(userId, 14, now, false), false, 'replay refused on Prisma too')
+  t.equal((await onPrisma.findTOTP(userId))?.lastUsedStep, 14)
+})
