@@ -7,7 +7,7 @@
  */
 import t, { type Test } from 'tap'
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
-import { randomBytes } from 'node:crypto'
+import { createHash, randomBytes } from 'node:crypto'
 import Provider from 'oidc-provider'
 import { createLocalJWKSet, jwtVerify } from 'jose'
 import type { FastifyInstance } from 'fastify'
@@ -113,6 +113,13 @@ function authorize (stamp: StampServer, client: TestClient, challenge: string, e
   return `${stamp.issuer}/authorize?${q}`
 }
 
+/** The link page's GET form ("Sign in to link NAME") as a URL. */
+function linkForm (body: string, base: string): string {
+  const url = new URL(formAction(body, base))
+  for (const [name, value] of Object.entries(hiddenFields(body))) url.searchParams.set(name, value)
+  return url.href
+}
+
 /** The login page's "Continue with NAME" form for `slug`: its fields. */
 function continueForm (body: string, slug: string): Record<string, string> {
   for (const m of body.matchAll(/<form method="post" action="[^"]*\/federation\/start">([\s\S]*?)<\/form>/g)) {
@@ -206,4 +213,234 @@ t.test('OIDC upstream: app → Stamp → upstream login → Stamp → app, Stamp
   const back2 = await again.follow((await upstreamLeg(again, stamp, second.page.body, 'corp', 'dave')).href)
   const res2 = await tokens(stamp.app, client, back2.location!.searchParams.get('code')!, second.verifier)
   t.equal((await verifyIdToken(stamp, client, res2.json().id_token)).sub, user!.id, 'same user the second time')
+})
+
+/** Stamp, an oidc-provider upstream and the provider `corp` (JIT on). */
+async function oidcSetup (t: Teardown, env: Record<string, string> = {}) {
+  const { stamp, client } = await setupStamp(t, env)
+  const upstream = await startUpstream(t, stamp.issuer)
+  const provider = await addProvider(stamp.app, { slug: 'corp', displayName: 'Corp IdP', issuer: upstream.issuer, clientId: 'stamp', clientSecret: UPSTREAM_SECRET, jit: true })
+  return { stamp, client, upstream, provider }
+}
+
+t.test('state and nonce tampering at the callback are refused with a page, never a 500', async (t) => {
+  const { stamp, client } = await oidcSetup(t)
+  const browser = new HttpBrowser()
+  const { page, verifier } = await startAtStamp(browser, stamp, client)
+  const callback = await upstreamLeg(browser, stamp, page.body, 'corp', 'erin')
+
+  const modified = new URL(callback)
+  modified.searchParams.set('state', callback.searchParams.get('state')!.slice(0, -2) + 'xx')
+  const bad = await browser.request('GET', modified.href)
+  assertErrorPage(t, bad, 400, /could not be completed/, false)
+  t.match(bad.headers.get('cache-control'), /no-store/)
+
+  const missing = new URL(callback)
+  missing.searchParams.delete('state')
+  assertErrorPage(t, await browser.request('GET', missing.href), 400, /could not be completed/, false)
+
+  // None of those consumed the real state: the genuine callback still completes.
+  const done = await browser.follow(callback.href)
+  t.equal(done.location?.origin + (done.location?.pathname ?? ''), APP, 'the untampered callback signs in')
+  t.equal((await tokens(stamp.app, client, done.location!.searchParams.get('code')!, verifier)).statusCode, 200)
+
+  assertErrorPage(t, await browser.request('GET', callback.href), 400, /could not be completed/, false)
+  t.pass('a replayed callback (state already used) is refused')
+
+  // The callback in another browser (login CSRF: the state is bound to the browser that started).
+  const other = await startAtStamp(browser, stamp, client, { prompt: 'login' })
+  const otherCallback = await upstreamLeg(browser, stamp, other.page.body, 'corp', 'erin')
+  assertErrorPage(t, await new HttpBrowser().request('GET', otherCallback.href), 400, /could not be completed/, false)
+
+  // A callback from another flow delivered with this flow's state: its code was issued for
+  // another nonce and PKCE challenge.
+  const a = await startAtStamp(browser, stamp, client, { prompt: 'login' })
+  const callbackA = await upstreamLeg(browser, stamp, a.page.body, 'corp', 'erin')
+  const b = await startAtStamp(browser, stamp, client, { prompt: 'login' })
+  const callbackB = await upstreamLeg(browser, stamp, b.page.body, 'corp', 'erin')
+  const spliced = new URL(callbackB)
+  spliced.searchParams.set('code', callbackA.searchParams.get('code')!)
+  const splicedRes = await browser.follow(spliced.href)
+  t.notOk(splicedRes.location, 'not sent to the app')
+  assertErrorPage(t, splicedRes.res, 502, /refused the sign-in|could not be verified/)
+
+  // An ID Token whose nonce is not the one this flow sent (the stored nonce changed under it).
+  const c = await startAtStamp(browser, stamp, client, { prompt: 'login' })
+  const callbackC = await upstreamLeg(browser, stamp, c.page.body, 'corp', 'erin')
+  const changed = await stamp.app.dbPool.query("UPDATE federation_states SET nonce = 'not-the-nonce' WHERE purpose = 'login'")
+  t.ok(changed.rowCount! >= 1)
+  const nonceRes = await browser.follow(callbackC.href)
+  t.notOk(nonceRes.location, 'not sent to the app')
+  assertErrorPage(t, nonceRes.res, 502, /could not be verified/)
+})
+
+t.test('the upstream answers error=access_denied: a page with a way back', async (t) => {
+  const { stamp, client } = await oidcSetup(t)
+  const browser = new HttpBrowser()
+  const { page } = await startAtStamp(browser, stamp, client)
+  const toUpstream = await browser.request('POST', `${stamp.issuer}/federation/start`, continueForm(page.body, 'corp'))
+  const interaction = await browser.follow(toUpstream.headers.get('location')!)
+  t.equal(interaction.res.status, 200, 'the upstream login page')
+  const isCallback = (u: URL) => u.href.startsWith(`${stamp.issuer}/federation/callback`)
+  const aborted = await browser.follow(`${interaction.res.url}/abort`, undefined, isCallback)
+  t.equal(aborted.location?.searchParams.get('error'), 'access_denied', 'the upstream refused')
+  const res = await browser.request('GET', aborted.location!.href)
+  assertErrorPage(t, res, 400, /did not sign you in \(access_denied\)/)
+  const back = /href="([^"]*\/login\?request=[^"]+)"/.exec(res.body)![1].replace(/&amp;/g, '&')
+  const again = await browser.request('GET', new URL(back, stamp.issuer).href)
+  t.equal(again.status, 200, 'the way back leads to the sign-in page')
+  t.match(again.body, /Continue with Corp IdP/)
+})
+
+t.test('upstream down or not answering: a page, never a 500', async (t) => {
+  const hang = createServer(() => { /* never answers */ })
+  await new Promise<void>((resolve) => hang.listen(0, '127.0.0.1', resolve))
+  t.teardown(() => new Promise<void>((resolve) => { hang.closeAllConnections(); hang.close(() => resolve()) }))
+  const closed = await freePort()
+  const { stamp, client } = await setupStamp(t, { FEDERATION_TIMEOUT_MS: '400' })
+  await addProvider(stamp.app, { slug: 'down', displayName: 'Down IdP', issuer: `http://127.0.0.1:${closed}`, clientId: 'stamp', clientSecret: UPSTREAM_SECRET })
+  await addProvider(stamp.app, { slug: 'slow', displayName: 'Slow IdP', issuer: `http://127.0.0.1:${(hang.address() as { port: number }).port}`, clientId: 'stamp', clientSecret: UPSTREAM_SECRET })
+
+  const browser = new HttpBrowser()
+  const { page } = await startAtStamp(browser, stamp, client)
+  const down = await browser.request('POST', `${stamp.issuer}/federation/start`, continueForm(page.body, 'down'))
+  assertErrorPage(t, down, 502, /Down IdP cannot be reached/)
+
+  const started = Date.now()
+  const slow = await browser.request('POST', `${stamp.issuer}/federation/start`, continueForm(page.body, 'slow'))
+  assertErrorPage(t, slow, 502, /Slow IdP did not answer in time/)
+  t.ok(Date.now() - started < 5000, 'the timeout applies')
+})
+
+t.test('an email matching a local account is not linked silently; a local sign-in links it', async (t) => {
+  const { stamp, client, provider } = await oidcSetup(t)
+  const carol = await createUser(stamp.app, 'carol', 'carol has a long passphrase')
+  const browser = new HttpBrowser()
+  const { page, verifier } = await startAtStamp(browser, stamp, client)
+  const callback = await upstreamLeg(browser, stamp, page.body, 'corp', 'carol')
+  const linkPage = await browser.follow(callback.href)
+  t.notOk(linkPage.location, 'not signed in')
+  t.equal(linkPage.res.status, 409)
+  t.match(linkPage.res.body, /carol@example\.com/)
+  t.match(linkPage.res.body, /Sign in to link Corp IdP/)
+  t.same(await stamp.app.federation.linksFor(carol.user.id), [], 'no link yet')
+  t.equal(await stamp.app.usersRepository.findByUsername('carol-corp'), null)
+  t.equal((await stamp.app.usersRepository.findByEmail('carol@example.com')).length, 1, 'no JIT twin')
+
+  const login = await browser.request('GET', linkForm(linkPage.res.body, stamp.issuer))
+  t.equal(login.status, 200)
+  t.match(login.body, /will then be linked/, 'the login page says what signing in does')
+  const fields = hiddenFields(login.body)
+  const done = await browser.follow(`${stamp.issuer}/login`, { ...fields, username: 'carol', password: carol.password })
+  t.equal(done.location?.origin + (done.location?.pathname ?? ''), APP, 'signed in locally')
+  const local = await tokens(stamp.app, client, done.location!.searchParams.get('code')!, verifier)
+  t.notOk(((await verifyIdToken(stamp, client, local.json().id_token)).amr as string[]).includes('fed'), 'a local sign-in')
+  const links = await stamp.app.federation.linksFor(carol.user.id)
+  t.equal(links.length, 1, 'linked after the local sign-in')
+  t.equal(links[0].providerId, provider.id)
+  t.equal(links[0].subject, 'carol')
+
+  const fresh = new HttpBrowser()
+  const next = await startAtStamp(fresh, stamp, client)
+  const straight = await fresh.follow((await upstreamLeg(fresh, stamp, next.page.body, 'corp', 'carol')).href)
+  t.equal(straight.location?.origin + (straight.location?.pathname ?? ''), APP, 'the next federated sign-in goes straight through')
+  const fed = await verifyIdToken(stamp, client, (await tokens(stamp.app, client, straight.location!.searchParams.get('code')!, next.verifier)).json().id_token)
+  t.equal(fed.sub, carol.user.id)
+  t.ok((fed.amr as string[]).includes('fed'))
+})
+
+t.test('a pending link is dropped when another account signs in', async (t) => {
+  const { stamp, client } = await oidcSetup(t)
+  const carol = await createUser(stamp.app, 'carol', 'carol has a long passphrase')
+  const mallory = await createUser(stamp.app, 'mallory', 'mallory has a long passphrase')
+  const browser = new HttpBrowser()
+  const { page } = await startAtStamp(browser, stamp, client)
+  const linkPage = await browser.follow((await upstreamLeg(browser, stamp, page.body, 'corp', 'carol')).href)
+  t.equal(linkPage.res.status, 409)
+  const login = await browser.request('GET', linkForm(linkPage.res.body, stamp.issuer))
+  const done = await browser.follow(`${stamp.issuer}/login`, { ...hiddenFields(login.body), username: 'mallory', password: mallory.password })
+  t.ok(done.location, 'mallory signed in')
+  t.same(await stamp.app.federation.linksFor(mallory.user.id), [], 'mallory got no link')
+  t.same(await stamp.app.federation.linksFor(carol.user.id), [], 'carol got no link')
+})
+
+/**
+ * A GitHub-like plain OAuth 2 provider: /authorize redirects back with a code, /token checks
+ * the client and PKCE, /user answers with GitHub's members (a numeric id, `login`).
+ */
+async function startOAuth2 (t: Teardown) {
+  const codes = new Map<string, { challenge: string, redirectUri: string }>()
+  const tokensIssued = new Set<string>()
+  const seen: { authorize?: URLSearchParams, token?: URLSearchParams, tokenAuth?: string } = {}
+  const server = createServer((req: IncomingMessage, res: ServerResponse) => {
+    const url = new URL(req.url!, 'http://127.0.0.1')
+    const json = (status: number, body: unknown) => { res.writeHead(status, { 'content-type': 'application/json' }); res.end(JSON.stringify(body)) }
+    if (url.pathname === '/authorize') {
+      seen.authorize = url.searchParams
+      const code = randomBytes(12).toString('hex')
+      codes.set(code, { challenge: url.searchParams.get('code_challenge')!, redirectUri: url.searchParams.get('redirect_uri')! })
+      const back = new URL(url.searchParams.get('redirect_uri')!)
+      back.searchParams.set('code', code)
+      back.searchParams.set('state', url.searchParams.get('state')!)
+      res.writeHead(302, { location: back.href })
+      return res.end()
+    }
+    if (url.pathname === '/token' && req.method === 'POST') {
+      let raw = ''
+      req.on('data', (c) => { raw += c })
+      req.on('end', () => {
+        const form = new URLSearchParams(raw)
+        seen.token = form
+        seen.tokenAuth = req.headers.authorization
+        const expected = 'Basic ' + Buffer.from(`gh-client:${encodeURIComponent(UPSTREAM_SECRET)}`).toString('base64')
+        const grant = codes.get(form.get('code') ?? '')
+        codes.delete(form.get('code') ?? '')
+        const verifierOk = grant && createHash('sha256').update(form.get('code_verifier') ?? '').digest('base64url') === grant.challenge
+        if (req.headers.authorization !== expected) return json(401, { error: 'invalid_client' })
+        if (!grant || !verifierOk || grant.redirectUri !== form.get('redirect_uri')) return json(400, { error: 'invalid_grant' })
+        const token = randomBytes(12).toString('hex')
+        tokensIssued.add(token)
+        return json(200, { access_token: token, token_type: 'bearer', scope: 'read:user' })
+      })
+      return
+    }
+    if (url.pathname === '/user') {
+      const token = /^Bearer (.+)$/i.exec(req.headers.authorization ?? '')?.[1]
+      if (!token || !tokensIssued.has(token)) return json(401, { message: 'Bad credentials' })
+      return json(200, { id: 583231, login: 'Octo.Cat', name: 'The Octocat', email: 'octocat@github.example', avatar_url: 'x' })
+    }
+    json(404, { message: 'Not Found' })
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  t.teardown(() => new Promise<void>((resolve) => { server.closeAllConnections(); server.close(() => resolve()) }))
+  return { base: `http://127.0.0.1:${(server.address() as { port: number }).port}`, seen }
+}
+
+t.test('plain OAuth 2 provider (GitHub-like) with claim mapping', async (t) => {
+  const { stamp, client } = await setupStamp(t)
+  const gh = await startOAuth2(t)
+  await addProvider(stamp.app, {
+    slug: 'gh', displayName: 'GitHub', kind: 'oauth2', clientId: 'gh-client', clientSecret: UPSTREAM_SECRET, scope: 'read:user',
+    authorizationEndpoint: `${gh.base}/authorize`, tokenEndpoint: `${gh.base}/token`, userinfoEndpoint: `${gh.base}/user`,
+    claimMapping: { username: 'login' }, jit: true,
+  })
+  const browser = new HttpBrowser()
+  const { page, verifier } = await startAtStamp(browser, stamp, client)
+  t.match(page.body, /Continue with GitHub/)
+  const toUpstream = await browser.request('POST', `${stamp.issuer}/federation/start`, continueForm(page.body, 'gh'))
+  t.equal(toUpstream.status, 303)
+  const back = await browser.follow(toUpstream.headers.get('location')!)
+  t.equal(gh.seen.authorize?.get('code_challenge_method'), 'S256', 'PKCE at the upstream')
+  t.notOk(gh.seen.authorize?.get('nonce'), 'no nonce for plain OAuth 2')
+  t.ok(gh.seen.token?.get('code_verifier'), 'the verifier at the token endpoint')
+  t.equal(back.location?.origin + (back.location?.pathname ?? ''), APP, `redirected to the app (${back.res.status} ${back.res.body.slice(0, 300)})`)
+  const res = await tokens(stamp.app, client, back.location!.searchParams.get('code')!, verifier)
+  t.equal(res.statusCode, 200)
+  const id = await verifyIdToken(stamp, client, res.json().id_token)
+  t.ok((id.amr as string[]).includes('fed'))
+  const user = await stamp.app.usersRepository.findById(String(id.sub))
+  t.equal(user?.username, 'octo.cat', 'username from `login`')
+  t.equal(user?.email, 'octocat@github.example')
+  const links = await stamp.app.federation.linksFor(user!.id)
+  t.equal(links[0]?.subject, '583231', 'linked on the numeric id')
 })
