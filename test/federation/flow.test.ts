@@ -392,11 +392,13 @@ async function startOAuth2 (t: Teardown) {
         const form = new URLSearchParams(raw)
         seen.token = form
         seen.tokenAuth = req.headers.authorization
-        const expected = 'Basic ' + Buffer.from(`gh-client:${encodeURIComponent(UPSTREAM_SECRET)}`).toString('base64')
+        // RFC 6749 §2.3.1: both halves are form-urlencoded inside the Basic credentials.
+        const basic = Buffer.from(/^Basic (.+)$/.exec(req.headers.authorization ?? '')?.[1] ?? '', 'base64').toString()
+        const [id, secret] = basic.split(':').map((v) => decodeURIComponent(v.replace(/\+/g, ' ')))
         const grant = codes.get(form.get('code') ?? '')
         codes.delete(form.get('code') ?? '')
         const verifierOk = grant && createHash('sha256').update(form.get('code_verifier') ?? '').digest('base64url') === grant.challenge
-        if (req.headers.authorization !== expected) return json(401, { error: 'invalid_client' })
+        if (id !== 'gh-client' || secret !== UPSTREAM_SECRET) return json(401, { error: 'invalid_client' })
         if (!grant || !verifierOk || grant.redirectUri !== form.get('redirect_uri')) return json(400, { error: 'invalid_grant' })
         const token = randomBytes(12).toString('hex')
         tokensIssued.add(token)
@@ -433,7 +435,7 @@ t.test('plain OAuth 2 provider (GitHub-like) with claim mapping', async (t) => {
   t.equal(gh.seen.authorize?.get('code_challenge_method'), 'S256', 'PKCE at the upstream')
   t.notOk(gh.seen.authorize?.get('nonce'), 'no nonce for plain OAuth 2')
   t.ok(gh.seen.token?.get('code_verifier'), 'the verifier at the token endpoint')
-  t.equal(back.location?.origin + (back.location?.pathname ?? ''), APP, `redirected to the app (${back.res.status} ${back.res.body.slice(0, 300)})`)
+  t.equal(back.location?.origin + (back.location?.pathname ?? ''), APP, `redirected to the app (${back.res.status} ${/role="alert">([^<]*)/.exec(back.res.body)?.[1]})`)
   const res = await tokens(stamp.app, client, back.location!.searchParams.get('code')!, verifier)
   t.equal(res.statusCode, 200)
   const id = await verifyIdToken(stamp, client, res.json().id_token)
