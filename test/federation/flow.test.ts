@@ -18,6 +18,7 @@ import type { IdentityProviderRecord } from '../../src/storage/types.js'
 import type { ProviderInput } from '../../src/domain/federation/providers.js'
 
 const APP = 'https://app.example/cb'
+const BYE = 'https://app.example/bye'
 const UPSTREAM_SECRET = 'upstream-client-secret-' + randomBytes(8).toString('hex')
 
 type Teardown = { teardown(fn: () => unknown): void }
@@ -77,7 +78,7 @@ async function startUpstream (t: Teardown, stampIssuer: string, options: { clien
   const issuer = `http://127.0.0.1:${port}`
   const provider = new Provider(issuer, {
     clients: [{
-      client_id: options.clientId ?? 'stamp', client_secret: UPSTREAM_SECRET, redirect_uris: [`${stampIssuer}/federation/callback`],
+      client_id: options.clientId ?? 'stamp', client_secret: UPSTREAM_SECRET, redirect_uris: [`${stampIssuer}/federation/callback`], post_logout_redirect_uris: [`${stampIssuer}/federation/logout/done`],
       grant_types: ['authorization_code'], response_types: ['code'], token_endpoint_auth_method: 'client_secret_basic',
     }],
     claims: { openid: ['sub'], email: ['email', 'email_verified'], profile: ['name', 'preferred_username'] },
@@ -96,7 +97,7 @@ async function startUpstream (t: Teardown, stampIssuer: string, options: { clien
 async function setupStamp (t: Teardown, env: Record<string, string> = {}) {
   const stamp = await startStamp(t, { FEDERATION_ALLOW_LOOPBACK: 'true', ...env })
   const client = await createClient(stamp.app, {
-    name: 'The App', firstParty: true, grantTypes: ['authorization_code'], redirectUris: [APP], scopes: ['openid', 'profile', 'email'],
+    name: 'The App', firstParty: true, grantTypes: ['authorization_code'], redirectUris: [APP], postLogoutRedirectUris: [BYE], scopes: ['openid', 'profile', 'email'],
   })
   return { stamp, client }
 }
@@ -216,10 +217,10 @@ t.test('OIDC upstream: app → Stamp → upstream login → Stamp → app, Stamp
 })
 
 /** Stamp, an oidc-provider upstream and the provider `corp` (JIT on). */
-async function oidcSetup (t: Teardown, env: Record<string, string> = {}) {
-  const { stamp, client } = await setupStamp(t, env)
+async function oidcSetup (t: Teardown, extra: Partial<ProviderInput> = {}) {
+  const { stamp, client } = await setupStamp(t)
   const upstream = await startUpstream(t, stamp.issuer)
-  const provider = await addProvider(stamp.app, { slug: 'corp', displayName: 'Corp IdP', issuer: upstream.issuer, clientId: 'stamp', clientSecret: UPSTREAM_SECRET, jit: true })
+  const provider = await addProvider(stamp.app, { slug: 'corp', displayName: 'Corp IdP', issuer: upstream.issuer, clientId: 'stamp', clientSecret: UPSTREAM_SECRET, jit: true, ...extra })
   return { stamp, client, upstream, provider }
 }
 
@@ -445,4 +446,44 @@ t.test('plain OAuth 2 provider (GitHub-like) with claim mapping', async (t) => {
   t.equal(user?.email, 'octocat@github.example')
   const links = await stamp.app.federation.linksFor(user!.id)
   t.equal(links[0]?.subject, '583231', 'linked on the numeric id')
+})
+
+t.test('home-realm discovery: a login_hint in the provider\'s domain goes straight upstream', async (t) => {
+  const { stamp, client, upstream } = await oidcSetup(t, { domains: ['corp.example'] })
+  const browser = new HttpBrowser()
+  const { verifier, challenge } = pkce()
+  const first = await browser.request('GET', authorize(stamp, client, challenge, { login_hint: 'frank@corp.example' }))
+  const toLogin = await browser.request('GET', new URL(first.headers.get('location')!, stamp.issuer).href)
+  t.equal(toLogin.status, 303, 'the login page redirects')
+  const target = new URL(toLogin.headers.get('location')!)
+  t.equal(target.origin, upstream.issuer, 'to the upstream')
+  t.equal(target.searchParams.get('login_hint'), 'frank@corp.example', 'with the hint')
+  const isCallback = (u: URL) => u.href.startsWith(`${stamp.issuer}/federation/callback`)
+  let step = await browser.follow(target.href, undefined, isCallback)
+  for (let i = 0; i < 4 && !step.location; i++) {
+    const prompt = /name="prompt" value="(\w+)"/.exec(step.res.body)?.[1]
+    step = await browser.follow(formAction(step.res.body, step.res.url), prompt === 'login' ? { prompt, login: 'frank', password: 'x' } : { prompt: prompt ?? 'consent' }, isCallback)
+  }
+  const back = await browser.follow(step.location!.href)
+  t.equal(back.location?.origin + (back.location?.pathname ?? ''), APP)
+  t.equal((await tokens(stamp.app, client, back.location!.searchParams.get('code')!, verifier)).statusCode, 200)
+})
+
+t.test('logout ends the upstream session too (RP-initiated logout there), then back to the app', async (t) => {
+  const { stamp, client } = await oidcSetup(t, { upstreamLogout: true })
+  const browser = new HttpBrowser()
+  const { page, verifier } = await startAtStamp(browser, stamp, client)
+  const back = await browser.follow((await upstreamLeg(browser, stamp, page.body, 'corp', 'gina')).href)
+  const idToken = (await tokens(stamp.app, client, back.location!.searchParams.get('code')!, verifier)).json().id_token as string
+  const logout = await browser.request('GET', `${stamp.issuer}/logout?${new URLSearchParams({ id_token_hint: idToken, post_logout_redirect_uri: BYE, state: 'bye-1' })}`)
+  t.equal(logout.status, 303, 'Stamp signs out')
+  const target = new URL(logout.headers.get('location')!)
+  t.match(target.pathname, /session\/end/, `to the upstream end_session_endpoint (${target.href})`)
+  t.ok(target.searchParams.get('id_token_hint'), 'with the upstream id_token')
+  const confirm = await browser.follow(target.href)
+  t.equal(confirm.res.status, 200, 'the upstream asks to confirm')
+  const xsrf = /name="xsrf" value="([^"]+)"/.exec(confirm.res.body)?.[1]
+  t.ok(xsrf)
+  const done = await browser.follow(formAction(confirm.res.body, confirm.res.url), { xsrf: xsrf!, logout: 'yes' })
+  t.equal(done.location?.href, `${BYE}?state=bye-1`, 'back at the app after both logouts')
 })
