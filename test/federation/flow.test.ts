@@ -373,6 +373,8 @@ async function startOAuth2 (t: Teardown) {
   const codes = new Map<string, { challenge: string, redirectUri: string }>()
   const tokensIssued = new Set<string>()
   const seen: { authorize?: URLSearchParams, token?: URLSearchParams, tokenAuth?: string } = {}
+  /** What the next requests do: `hang` never answers the token request; `user` replaces /user's answer. */
+  const mode: { hang?: boolean, user?: { status: number, body: string } } = {}
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {
     const url = new URL(req.url!, 'http://127.0.0.1')
     const json = (status: number, body: unknown) => { res.writeHead(status, { 'content-type': 'application/json' }); res.end(JSON.stringify(body)) }
@@ -386,6 +388,7 @@ async function startOAuth2 (t: Teardown) {
       res.writeHead(302, { location: back.href })
       return res.end()
     }
+    if (url.pathname === '/token' && req.method === 'POST' && mode.hang) return
     if (url.pathname === '/token' && req.method === 'POST') {
       let raw = ''
       req.on('data', (c) => { raw += c })
@@ -410,13 +413,14 @@ async function startOAuth2 (t: Teardown) {
     if (url.pathname === '/user') {
       const token = /^Bearer (.+)$/i.exec(req.headers.authorization ?? '')?.[1]
       if (!token || !tokensIssued.has(token)) return json(401, { message: 'Bad credentials' })
+      if (mode.user) { res.writeHead(mode.user.status, { 'content-type': 'application/json' }); return res.end(mode.user.body) }
       return json(200, { id: 583231, login: 'Octo.Cat', name: 'The Octocat', email: 'octocat@github.example', avatar_url: 'x' })
     }
     json(404, { message: 'Not Found' })
   })
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
   t.teardown(() => new Promise<void>((resolve) => { server.closeAllConnections(); server.close(() => resolve()) }))
-  return { base: `http://127.0.0.1:${(server.address() as { port: number }).port}`, seen }
+  return { base: `http://127.0.0.1:${(server.address() as { port: number }).port}`, seen, mode }
 }
 
 t.test('plain OAuth 2 provider (GitHub-like) with claim mapping', async (t) => {
@@ -486,4 +490,58 @@ t.test('logout ends the upstream session too (RP-initiated logout there), then b
   t.ok(xsrf)
   const done = await browser.follow(formAction(confirm.res.body, confirm.res.url), { xsrf: xsrf!, logout: 'yes' })
   t.equal(done.location?.href, `${BYE}?state=bye-1`, 'back at the app after both logouts')
+})
+
+t.test('plain OAuth 2 provider failing after the redirect back: pages, never a 500', async (t) => {
+  const { stamp, client } = await setupStamp(t, { FEDERATION_TIMEOUT_MS: '400' })
+  const gh = await startOAuth2(t)
+  const endpoints = { authorizationEndpoint: `${gh.base}/authorize`, tokenEndpoint: `${gh.base}/token`, userinfoEndpoint: `${gh.base}/user` }
+  await addProvider(stamp.app, { slug: 'gh', displayName: 'GitHub', kind: 'oauth2', clientId: 'gh-client', clientSecret: UPSTREAM_SECRET, ...endpoints, jit: true })
+  await addProvider(stamp.app, { slug: 'closed', displayName: 'Closed', kind: 'oauth2', clientId: 'gh-client', clientSecret: UPSTREAM_SECRET, ...endpoints, jit: false })
+  const attempt = async (slug: string) => {
+    const browser = new HttpBrowser()
+    const { page } = await startAtStamp(browser, stamp, client)
+    const toUpstream = await browser.request('POST', `${stamp.issuer}/federation/start`, continueForm(page.body, slug))
+    return browser.follow(toUpstream.headers.get('location')!)
+  }
+
+  gh.mode.hang = true
+  const started = Date.now()
+  const hung = await attempt('gh')
+  assertErrorPage(t, hung.res, 502, /GitHub did not answer in time/)
+  t.ok(Date.now() - started < 5000, 'the token request timed out')
+  gh.mode.hang = false
+
+  gh.mode.user = { status: 500, body: '{"message":"boom"}' }
+  assertErrorPage(t, (await attempt('gh')).res, 502, /GitHub refused the sign-in/)
+  gh.mode.user = { status: 200, body: 'not json' }
+  assertErrorPage(t, (await attempt('gh')).res, 502, /could not be verified/)
+  gh.mode.user = { status: 200, body: '[1, 2]' }
+  assertErrorPage(t, (await attempt('gh')).res, 502, /could not be verified/)
+  gh.mode.user = { status: 200, body: '{"login":"no-id"}' }
+  assertErrorPage(t, (await attempt('gh')).res, 400, /did not tell us who you are/)
+  gh.mode.user = undefined
+
+  assertErrorPage(t, (await attempt('closed')).res, 403, /not created automatically/)
+  t.equal((await stamp.app.usersRepository.findByEmail('octocat@github.example')).length, 0, 'no user was created')
+
+  await stamp.app.identityProviders.update('gh', { enabled: false }, { actor: 'test' })
+  const browser = new HttpBrowser()
+  const { page } = await startAtStamp(browser, stamp, client)
+  t.notMatch(page.body, /Continue with GitHub/, 'a disabled provider is not listed')
+  const forged = await browser.request('POST', `${stamp.issuer}/federation/start`, { ...continueForm(page.body, 'closed'), provider: 'gh' })
+  assertErrorPage(t, forged, 400, /turned off/)
+})
+
+t.test('an upstream error code is shown sanitized, and a callback without any state is refused', async (t) => {
+  const { stamp, client } = await oidcSetup(t)
+  const browser = new HttpBrowser()
+  const { page } = await startAtStamp(browser, stamp, client)
+  const toUpstream = await browser.request('POST', `${stamp.issuer}/federation/start`, continueForm(page.body, 'corp'))
+  const state = new URL(toUpstream.headers.get('location')!).searchParams.get('state')!
+  const res = await browser.request('GET', `${stamp.issuer}/federation/callback?${new URLSearchParams({ state, error: '<script>alert(1)</script>', error_description: '<b>evil</b>' })}`)
+  assertErrorPage(t, res, 400, /did not sign you in \(error\)/)
+  t.notMatch(res.body, /<script>alert|<b>evil/, 'no upstream markup')
+  assertErrorPage(t, await browser.request('GET', `${stamp.issuer}/federation/callback?error=access_denied`), 400, /could not be completed/, false)
+  assertErrorPage(t, await browser.request('GET', `${stamp.issuer}/federation/callback`), 400, /could not be completed/, false)
 })
