@@ -173,10 +173,23 @@ function assertErrorPage (t: Test, res: { status: number, headers: Headers, body
   if (back) t.match(res.body, /href="[^"]*\/login\?request=[^"]+"/, 'a link back to the sign-in page')
 }
 
-t.test('OIDC upstream: app → Stamp → upstream login → Stamp → app, Stamp-signed tokens, JIT user', async (t) => {
+/** Stamp, an oidc-provider upstream and the provider `corp` (JIT on). */
+async function oidcSetup (t: Teardown, extra: Partial<ProviderInput> = {}) {
   const { stamp, client } = await setupStamp(t)
   const upstream = await startUpstream(t, stamp.issuer)
-  await addProvider(stamp.app, { slug: 'corp', displayName: 'Corp IdP', issuer: upstream.issuer, clientId: 'stamp', clientSecret: UPSTREAM_SECRET, jit: true })
+  const provider = await addProvider(stamp.app, { slug: 'corp', displayName: 'Corp IdP', issuer: upstream.issuer, clientId: 'stamp', clientSecret: UPSTREAM_SECRET, jit: true, ...extra })
+  return { stamp, client, upstream, provider }
+}
+
+/**
+ * One Stamp and one upstream for the tests that need nothing of their own (each Stamp costs a
+ * database and a boot): distinct upstream logins keep the tests apart.
+ */
+let sharedSetup: ReturnType<typeof oidcSetup> | undefined
+const shared = () => (sharedSetup ??= oidcSetup(t, { domains: ['corp.example'], upstreamLogout: true }))
+
+t.test('OIDC upstream: app → Stamp → upstream login → Stamp → app, Stamp-signed tokens, JIT user', async (t) => {
+  const { stamp, client, upstream } = await shared()
 
   const browser = new HttpBrowser()
   const { page, verifier } = await startAtStamp(browser, stamp, client)
@@ -216,16 +229,8 @@ t.test('OIDC upstream: app → Stamp → upstream login → Stamp → app, Stamp
   t.equal((await verifyIdToken(stamp, client, res2.json().id_token)).sub, user!.id, 'same user the second time')
 })
 
-/** Stamp, an oidc-provider upstream and the provider `corp` (JIT on). */
-async function oidcSetup (t: Teardown, extra: Partial<ProviderInput> = {}) {
-  const { stamp, client } = await setupStamp(t)
-  const upstream = await startUpstream(t, stamp.issuer)
-  const provider = await addProvider(stamp.app, { slug: 'corp', displayName: 'Corp IdP', issuer: upstream.issuer, clientId: 'stamp', clientSecret: UPSTREAM_SECRET, jit: true, ...extra })
-  return { stamp, client, upstream, provider }
-}
-
 t.test('state and nonce tampering at the callback are refused with a page, never a 500', async (t) => {
-  const { stamp, client } = await oidcSetup(t)
+  const { stamp, client } = await shared()
   const browser = new HttpBrowser()
   const { page, verifier } = await startAtStamp(browser, stamp, client)
   const callback = await upstreamLeg(browser, stamp, page.body, 'corp', 'erin')
@@ -276,7 +281,7 @@ t.test('state and nonce tampering at the callback are refused with a page, never
 })
 
 t.test('the upstream answers error=access_denied: a page with a way back', async (t) => {
-  const { stamp, client } = await oidcSetup(t)
+  const { stamp, client } = await shared()
   const browser = new HttpBrowser()
   const { page } = await startAtStamp(browser, stamp, client)
   const toUpstream = await browser.request('POST', `${stamp.issuer}/federation/start`, continueForm(page.body, 'corp'))
@@ -314,7 +319,7 @@ t.test('upstream down or not answering: a page, never a 500', async (t) => {
 })
 
 t.test('an email matching a local account is not linked silently; a local sign-in links it', async (t) => {
-  const { stamp, client, provider } = await oidcSetup(t)
+  const { stamp, client, provider } = await shared()
   const carol = await createUser(stamp.app, 'carol', 'carol has a long passphrase')
   const browser = new HttpBrowser()
   const { page, verifier } = await startAtStamp(browser, stamp, client)
@@ -351,18 +356,18 @@ t.test('an email matching a local account is not linked silently; a local sign-i
 })
 
 t.test('a pending link is dropped when another account signs in', async (t) => {
-  const { stamp, client } = await oidcSetup(t)
-  const carol = await createUser(stamp.app, 'carol', 'carol has a long passphrase')
+  const { stamp, client } = await shared()
+  const hank = await createUser(stamp.app, 'hank', 'hank has a long passphrase')
   const mallory = await createUser(stamp.app, 'mallory', 'mallory has a long passphrase')
   const browser = new HttpBrowser()
   const { page } = await startAtStamp(browser, stamp, client)
-  const linkPage = await browser.follow((await upstreamLeg(browser, stamp, page.body, 'corp', 'carol')).href)
+  const linkPage = await browser.follow((await upstreamLeg(browser, stamp, page.body, 'corp', 'hank')).href)
   t.equal(linkPage.res.status, 409)
   const login = await browser.request('GET', linkForm(linkPage.res.body, stamp.issuer))
   const done = await browser.follow(`${stamp.issuer}/login`, { ...hiddenFields(login.body), username: 'mallory', password: mallory.password })
   t.ok(done.location, 'mallory signed in')
   t.same(await stamp.app.federation.linksFor(mallory.user.id), [], 'mallory got no link')
-  t.same(await stamp.app.federation.linksFor(carol.user.id), [], 'carol got no link')
+  t.same(await stamp.app.federation.linksFor(hank.user.id), [], 'hank got no link')
 })
 
 /**
@@ -424,7 +429,7 @@ async function startOAuth2 (t: Teardown) {
 }
 
 t.test('plain OAuth 2 provider (GitHub-like) with claim mapping', async (t) => {
-  const { stamp, client } = await setupStamp(t)
+  const { stamp, client } = await shared()
   const gh = await startOAuth2(t)
   await addProvider(stamp.app, {
     slug: 'gh', displayName: 'GitHub', kind: 'oauth2', clientId: 'gh-client', clientSecret: UPSTREAM_SECRET, scope: 'read:user',
@@ -453,7 +458,7 @@ t.test('plain OAuth 2 provider (GitHub-like) with claim mapping', async (t) => {
 })
 
 t.test('home-realm discovery: a login_hint in the provider\'s domain goes straight upstream', async (t) => {
-  const { stamp, client, upstream } = await oidcSetup(t, { domains: ['corp.example'] })
+  const { stamp, client, upstream } = await shared()
   const browser = new HttpBrowser()
   const { verifier, challenge } = pkce()
   const first = await browser.request('GET', authorize(stamp, client, challenge, { login_hint: 'frank@corp.example' }))
@@ -474,7 +479,7 @@ t.test('home-realm discovery: a login_hint in the provider\'s domain goes straig
 })
 
 t.test('logout ends the upstream session too (RP-initiated logout there), then back to the app', async (t) => {
-  const { stamp, client } = await oidcSetup(t, { upstreamLogout: true })
+  const { stamp, client } = await shared()
   const browser = new HttpBrowser()
   const { page, verifier } = await startAtStamp(browser, stamp, client)
   const back = await browser.follow((await upstreamLeg(browser, stamp, page.body, 'corp', 'gina')).href)
@@ -534,7 +539,7 @@ t.test('plain OAuth 2 provider failing after the redirect back: pages, never a 5
 })
 
 t.test('an upstream error code is shown sanitized, and a callback without any state is refused', async (t) => {
-  const { stamp, client } = await oidcSetup(t)
+  const { stamp, client } = await shared()
   const browser = new HttpBrowser()
   const { page } = await startAtStamp(browser, stamp, client)
   const toUpstream = await browser.request('POST', `${stamp.issuer}/federation/start`, continueForm(page.body, 'corp'))
