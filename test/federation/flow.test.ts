@@ -550,3 +550,17 @@ t.test('an upstream error code is shown sanitized, and a callback without any st
   assertErrorPage(t, await browser.request('GET', `${stamp.issuer}/federation/callback?error=access_denied`), 400, /could not be completed/, false)
   assertErrorPage(t, await browser.request('GET', `${stamp.issuer}/federation/callback`), 400, /could not be completed/, false)
 })
+
+t.test('a linked user who was disabled is refused with a page', async (t) => {
+  const { stamp, client } = await shared()
+  const first = new HttpBrowser()
+  const a = await startAtStamp(first, stamp, client)
+  const back = await first.follow((await upstreamLeg(first, stamp, a.page.body, 'corp', 'ivan')).href)
+  const id = await verifyIdToken(stamp, client, (await tokens(stamp.app, client, back.location!.searchParams.get('code')!, a.verifier)).json().id_token)
+  await stamp.app.usersRepository.update(String(id.sub), { disabled: true })
+  const second = new HttpBrowser()
+  const b = await startAtStamp(second, stamp, client)
+  const refused = await second.follow((await upstreamLeg(second, stamp, b.page.body, 'corp', 'ivan')).href)
+  t.notOk(refused.location, 'not sent to the app')
+  assertErrorPage(t, refused.res, 403, /Your account is disabled/)
+})
