@@ -113,8 +113,10 @@ export class Federation {
     if (!provider || !provider.enabled) return { ok: false, reason: 'disabled', requestId }
     const upstreamError = input.callback.searchParams.get('error')
     if (upstreamError !== null) {
-      // RFC 6749 §4.1.2.1: only the code is shown (sanitized), never the upstream's free text.
-      const code = /^[\x20-\x21\x23-\x5B\x5D-\x7E]{1,64}$/.test(upstreamError) ? upstreamError : 'error'
+      // RFC 6749 §4.1.2.1: only the code is shown, never the upstream's free text. The ABNF allows
+      // spaces and punctuation, which would let the upstream write a sentence onto Stamp's page;
+      // registered codes (access_denied, login_required…) are word characters.
+      const code = /^[A-Za-z0-9_.-]{1,64}$/.test(upstreamError) ? upstreamError : 'error'
       return { ok: false, reason: 'upstream_error', requestId, provider, upstreamError: code }
     }
     let claims: Record<string, unknown>
