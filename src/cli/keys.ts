@@ -63,8 +63,8 @@ export async function keysCommand (args: string[], config: Config): Promise<void
           renameSync(`${path}.tmp`, path)
           where = `new KEK written to ${path}; restart every instance`
         }
-        const output = { ...result, kek_id: newKek.id, ...(config.keyEncryptionKey && !values['new-kek-stdin'] ? { key_encryption_key: value } : {}) }
-        print(json, output, `re-sealed ${result.rewrapped} private keys under KEK ${newKek.id}; ${where}` +
+        const output = { rewrapped: result.rewrapped, other_secrets: result.others, kek_id: newKek.id, ...(config.keyEncryptionKey && !values['new-kek-stdin'] ? { key_encryption_key: value } : {}) }
+        print(json, output, `re-sealed ${result.rewrapped} private keys and ${result.others} other secrets (TOTP, identity providers) under KEK ${newKek.id}; ${where}` +
           (output.key_encryption_key ? `\nKEY_ENCRYPTION_KEY=${value}` : ''))
       })
     default:

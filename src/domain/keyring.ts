@@ -21,6 +21,7 @@ import type { Policy, SigningAlg } from '../config/defaults.js'
 import { loadKEK, open, seal, type KEK } from '../crypto/kek.js'
 import type { KeyStore, KeyTransaction, StoredKey } from '../storage/types.js'
 import { ClockGuard, ClockSkewError } from './clock_guard.js'
+import { aadOf } from './sealed_values.js'
 import { generateSigningKey, nextIsPublishedLongEnough, prePublicationSeconds, publishedJwk, retiringGraceSeconds, rotationDue, type GeneratedKey } from './keys.js'
 
 export interface SigningKeyHandle { kid: string, alg: SigningAlg, key: CryptoKey }
@@ -251,7 +252,7 @@ export class Keyring {
    * Re-seals every stored private key under `newKek` (one transaction). This keyring switches to
    * the new KEK afterwards; other instances must be restarted with it (see docs/key-lifecycle.md).
    */
-  async rewrap (newKek: KEK): Promise<{ rewrapped: number }> {
+  async rewrap (newKek: KEK): Promise<{ rewrapped: number, others: number }> {
     const result = await this.#store.locked(async (tx) => {
       let rewrapped = 0
       for (const key of await tx.all()) {
@@ -260,7 +261,15 @@ export class Keyring {
         await tx.update(key.kid, { privateKeyEnc: seal(newKek, plaintext, key.kid), kekId: newKek.id })
         rewrapped++
       }
-      return { rewrapped }
+      // Everything else sealed with the KEK (TOTP secrets, provider credentials, upstream ID
+      // Tokens), in the same transaction: all or nothing moves to the new KEK.
+      let others = 0
+      for (const value of await tx.sealedValues()) {
+        const aad = aadOf(value)
+        await tx.reseal(value, seal(newKek, open(this.#kek, value.sealed, aad), aad), newKek.id)
+        others++
+      }
+      return { rewrapped, others }
     })
     // Only after the commit: had it rolled back, the keys would still be under the old KEK.
     this.#kek = newKek

@@ -19,6 +19,7 @@ import {
 import QRCode from 'qrcode'
 import { open, seal, type KEK } from '../crypto/kek.js'
 import type { FactorStore, PasskeyRecord, UserRecord } from '../storage/types.js'
+import { totpSecretAAD } from './sealed_values.js'
 import { hashSecret, newId } from './browser_secrets.js'
 import { hashRecoveryCode, newRecoveryCodes } from './recovery_codes.js'
 import { matchingStep, newTOTPSecret, otpauthURI } from './totp.js'
@@ -50,7 +51,7 @@ export function relyingPartyFor (issuer: string): RelyingParty {
 
 export class PasskeyError extends Error {}
 
-const aad = (userId: string) => `totp:${userId}`
+const aad = totpSecretAAD
 
 /** What a user has enrolled (the admin API, the CLI and the account page show it). */
 export async function factorSummary (store: Pick<FactorStore, 'findTOTP' | 'listPasskeys' | 'remainingRecoveryCodes'>, userId: string): Promise<FactorSummary> {

@@ -319,8 +319,21 @@ export interface StoredKey {
 export type KeyPatch = Partial<Pick<StoredKey, 'status' | 'privateKeyEnc' | 'kekId' | 'activatedAt' | 'retiringAt' | 'retireAfter' | 'retiredAt' | 'createdAt'>>
 
 /** What a key-lifecycle step may do inside its transaction, under the key lock. */
+/** A value sealed with the KEK other than a signing key (domain/sealed_values.ts names each). */
+export interface SealedValue {
+  kind: 'totp' | 'idp_credential' | 'held_id_token' | 'upstream_session'
+  /** The row's primary key. */
+  id: string
+  /** What the value's additional authenticated data is built from. */
+  aadKey: string
+  sealed: string
+}
+
 export interface KeyTransaction {
   all(): Promise<StoredKey[]>
+  /** Every other KEK-sealed value, so that a rewrap re-seals them in the same transaction. */
+  sealedValues(): Promise<SealedValue[]>
+  reseal(value: SealedValue, sealed: string, kekId: string): Promise<void>
   insert(key: Omit<StoredKey, 'retiringAt' | 'retireAfter' | 'retiredAt'>): Promise<void>
   update(kid: string, patch: KeyPatch): Promise<void>
   revokeRefreshTokensSignedBy(kid: string, now: Date): Promise<number>

@@ -109,7 +109,7 @@ t.test('keys list / rotate / revoke / rewrap with --json', async (t) => {
   const third = generateKEKValue()
   const fromStdin = await stamp(['rewrap', '--new-kek-stdin', '--json'], { ...env, KEY_ENCRYPTION_KEY: newKek }, third + '\n')
   t.equal(fromStdin.code, 0, fromStdin.stderr)
-  t.same(Object.keys(fromStdin.json).sort(), ['kek_id', 'rewrapped'])
+  t.same(Object.keys(fromStdin.json).sort(), ['kek_id', 'other_secrets', 'rewrapped'])
   t.equal(fromStdin.json.kek_id, kekFromBase64url(third).id)
   t.equal((await stamp(['rotate', '--force', '--json'], { ...env, KEY_ENCRYPTION_KEY: third })).code, 0)
 })

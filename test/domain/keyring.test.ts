@@ -190,7 +190,7 @@ t.test('rewrap: a keyring with the new KEK loads and signs; the old KEK no longe
   await app.keyring.rotate() // three sealed keys: retiring, active, next
   const newKek = kekFromBase64url(generateKEKValue())
   const oldKek = kekFromBase64url(oldValue)
-  t.same(await app.keyring.rewrap(newKek), { rewrapped: 3 })
+  t.same(await app.keyring.rewrap(newKek), { rewrapped: 3, others: 0 })
 
   const rows = await app.prisma.signingKey.findMany({ where: { privateKeyEnc: { not: null } } })
   t.equal(rows.length, 3)

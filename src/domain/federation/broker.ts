@@ -21,6 +21,7 @@ import type { Policy } from '../../config/defaults.js'
 import { open, seal, type KEK } from '../../crypto/kek.js'
 import type { AuditLog } from '../audit.js'
 import { newId, secretMatches } from '../browser_secrets.js'
+import { heldIdTokenAAD, upstreamSessionAAD } from '../sealed_values.js'
 import type { FederatedIdentityRecord, FederationStore, IdentityProviderRecord, UserRecord, UserStore } from '../../storage/types.js'
 import { ClaimMappingError, mapClaims, usernameCandidates, type UpstreamIdentity } from './claims.js'
 import type { IdentityProviders } from './providers.js'
@@ -222,7 +223,7 @@ export class Federation {
     await this.#o.store.createState({
       stateHash: sha256(`session:${input.requestId}`), purpose: 'session', browserHash: sha256(input.browser), requestId: input.requestId,
       providerId: input.provider.id, nonce: null, codeVerifier: null, returnTo: null,
-      idTokenEnc: seal(this.#o.kek, input.idToken, `stamp upstream id_token:${input.requestId}`), expiresAt: this.#expires(this.#o.policy.stateTTL),
+      idTokenEnc: seal(this.#o.kek, input.idToken, heldIdTokenAAD(input.requestId)), expiresAt: this.#expires(this.#o.policy.stateTTL),
     })
   }
 
@@ -248,8 +249,8 @@ export class Federation {
     }
     const held = await this.#o.store.takeState(sha256(`session:${input.requestId}`), now)
     if (held && held.purpose === 'session' && held.idTokenEnc && secretMatches(input.browser, held.browserHash)) {
-      const idToken = open(this.#o.kek, held.idTokenEnc, `stamp upstream id_token:${input.requestId}`)
-      await this.#o.store.saveUpstreamSession(input.sessionId, held.providerId, seal(this.#o.kek, idToken, `stamp upstream session:${input.sessionId}`), this.#o.kek.id)
+      const idToken = open(this.#o.kek, held.idTokenEnc, heldIdTokenAAD(input.requestId))
+      await this.#o.store.saveUpstreamSession(input.sessionId, held.providerId, seal(this.#o.kek, idToken, upstreamSessionAAD(input.sessionId)), this.#o.kek.id)
     }
   }
 
@@ -289,7 +290,7 @@ export class Federation {
       stateHash: sha256(state), purpose: 'logout', browserHash: sha256(input.browser), requestId: null, providerId: provider.id,
       nonce: null, codeVerifier: null, returnTo: input.returnTo ?? '', idTokenEnc: null, expiresAt: this.#expires(this.#o.policy.stateTTL),
     })
-    const idToken = open(this.#o.kek, upstream.idTokenEnc, `stamp upstream session:${input.sessionId}`)
+    const idToken = open(this.#o.kek, upstream.idTokenEnc, upstreamSessionAAD(input.sessionId))
     return oidc.buildEndSessionUrl(config, { id_token_hint: idToken, post_logout_redirect_uri: input.postLogoutRedirectUri, state })
   }
 

@@ -10,6 +10,7 @@ import { createHash, createPrivateKey, createPublicKey, randomUUID } from 'node:
 import type { JWK } from 'jose'
 import { open, seal, type KEK } from '../../crypto/kek.js'
 import type { AuditLog } from '../audit.js'
+import { providerCredentialAAD } from '../sealed_values.js'
 import type {
   ClaimMapping, FederationStore, IdentityProviderKind, IdentityProviderPatch, IdentityProviderRecord, NewIdentityProvider, UpstreamAuthMethod,
 } from '../../storage/types.js'
@@ -284,9 +285,7 @@ export class IdentityProviders {
   }
 }
 
-function aad (id: string): string {
-  return `stamp idp credential:${id}`
-}
+const aad = providerCredentialAAD
 
 function normalizeDomains (domains: string[]): string[] {
   return [...new Set(domains.map((d) => d.trim().toLowerCase().replace(/^@/, '')).filter(Boolean))]

@@ -40,6 +40,24 @@ export function prismaKeyStore (prisma: PrismaClient): KeyStore {
           update: async (kid, patch) => { await tx.signingKey.update({ where: { kid }, data: patch }) },
           revokeRefreshTokensSignedBy: (kid, now) => revokeFamiliesSignedBy(tx, kid, now),
           databaseNow: () => clockTimestamp(tx),
+          sealedValues: async () => [
+            ...(await tx.totpFactor.findMany({ select: { userId: true, secretEnc: true } }))
+              .map((r) => ({ kind: 'totp' as const, id: r.userId, aadKey: r.userId, sealed: r.secretEnc })),
+            ...(await tx.identityProvider.findMany({ where: { credentialEnc: { not: null } }, select: { id: true, credentialEnc: true } }))
+              .map((r) => ({ kind: 'idp_credential' as const, id: r.id, aadKey: r.id, sealed: r.credentialEnc! })),
+            ...(await tx.federationState.findMany({ where: { idTokenEnc: { not: null }, requestId: { not: null } }, select: { stateHash: true, requestId: true, idTokenEnc: true } }))
+              .map((r) => ({ kind: 'held_id_token' as const, id: r.stateHash, aadKey: r.requestId!, sealed: r.idTokenEnc! })),
+            ...(await tx.federatedSession.findMany({ select: { sessionId: true, idTokenEnc: true } }))
+              .map((r) => ({ kind: 'upstream_session' as const, id: r.sessionId, aadKey: r.sessionId, sealed: r.idTokenEnc })),
+          ],
+          reseal: async (value, sealed, kekId) => {
+            switch (value.kind) {
+              case 'totp': await tx.totpFactor.update({ where: { userId: value.id }, data: { secretEnc: sealed, kekId } }); break
+              case 'idp_credential': await tx.identityProvider.update({ where: { id: value.id }, data: { credentialEnc: sealed, kekId } }); break
+              case 'held_id_token': await tx.federationState.update({ where: { stateHash: value.id }, data: { idTokenEnc: sealed } }); break
+              case 'upstream_session': await tx.federatedSession.update({ where: { sessionId: value.id }, data: { idTokenEnc: sealed, kekId } }); break
+            }
+          },
         }
         return step(keys)
       }, { timeout: 30_000, maxWait: 30_000 })
