@@ -50,29 +50,35 @@ export function poolSize (expectedRate: number, settings: LoadSettings): number 
 }
 
 /**
- * client_credentials with a fresh DPoP proof per request: the server binds each token (cnf.jkt).
- * Each connection gets its own slice of the pool as static requests, which autocannon serializes
- * once when the connection is set up (a per-request `setupRequest` would re-serialize every
- * request inside the timed window, on the cores the server needs). A connection that used up its
- * slice would replay a proof and get 400s: counted as non-2xx, never hidden.
+ * A scenario whose requests each use up one single-use value (a DPoP proof, a client assertion)
+ * from a pool signed before the timed window. Each connection gets its own slice of the pool as
+ * static requests, which autocannon serializes once when the connection is set up (a per-request
+ * `setupRequest` would re-serialize every request inside the timed window, on the cores the
+ * server needs). A connection that used up its slice would replay a value and be refused: counted
+ * as non-2xx, never hidden.
  */
-export function dpopClientCredentialsScenario (base: string, seed: Seed, proofs: string[], connections: number): Scenario {
-  const perClient = Math.floor(proofs.length / connections)
+export function pooledScenario (name: string, url: string, pool: string[], connections: number, request: (value: string) => autocannon.Request): Scenario {
+  const perClient = Math.floor(pool.length / connections)
   let next = 0
   return {
-    name: 'client_credentials (DPoP)',
-    url: `${base}/token`,
+    name,
+    url,
     options: () => ({
       setupClient (client: autocannon.Client) {
-        const slice = proofs.slice(next * perClient, (next + 1) * perClient)
+        const slice = pool.slice(next * perClient, (next + 1) * perClient)
         next++
-        client.setRequests(slice.map((proof) => ({
-          method: 'POST',
-          path: '/token',
-          headers: { authorization: seed.service.basic, 'content-type': FORM, dpop: proof },
-          body: 'grant_type=client_credentials&scope=read',
-        })))
+        client.setRequests(slice.map(request))
       },
     }),
   }
+}
+
+/** client_credentials with a fresh DPoP proof per request: the server binds each token (cnf.jkt). */
+export function dpopClientCredentialsScenario (base: string, seed: Seed, proofs: string[], connections: number): Scenario {
+  return pooledScenario('client_credentials (DPoP)', `${base}/token`, proofs, connections, (proof) => ({
+    method: 'POST',
+    path: '/token',
+    headers: { authorization: seed.service.basic, 'content-type': FORM, dpop: proof },
+    body: 'grant_type=client_credentials&scope=read',
+  }))
 }

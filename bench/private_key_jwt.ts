@@ -15,8 +15,7 @@
  */
 import { createPrivateKey, generateKeyPairSync, randomUUID, sign, type KeyObject } from 'node:crypto'
 import pg from 'pg'
-import type autocannon from 'autocannon'
-import { poolSize } from './dpop.js'
+import { poolSize, pooledScenario } from './dpop.js'
 import type { Seed } from './database.js'
 import { clientCredentialsScenario, runLoad, type LoadResult, type LoadSettings, type Scenario } from './load.js'
 import { pairedRatioCheck, type Check } from './report.js'
@@ -39,26 +38,14 @@ export function signAssertion (key: KeyObject, clientId: string, audience: strin
   return `${input}.${signature.toString('base64url')}`
 }
 
-/** Each connection gets its own slice of the pool as static requests (see bench/dpop.ts). */
+/** client_credentials authenticated by a pre-signed, single-use assertion per request (see bench/dpop.ts). */
 function privateKeyJwtScenario (base: string, assertions: string[], connections: number): Scenario {
-  const perClient = Math.floor(assertions.length / connections)
-  let next = 0
-  return {
-    name: 'client_credentials (private_key_jwt)',
-    url: `${base}/token`,
-    options: () => ({
-      setupClient (client: autocannon.Client) {
-        const slice = assertions.slice(next * perClient, (next + 1) * perClient)
-        next++
-        client.setRequests(slice.map((assertion) => ({
-          method: 'POST',
-          path: '/token',
-          headers: { 'content-type': FORM },
-          body: `grant_type=client_credentials&scope=read&client_assertion_type=${ASSERTION_TYPE}&client_assertion=${assertion}`,
-        })))
-      },
-    }),
-  }
+  return pooledScenario('client_credentials (private_key_jwt)', `${base}/token`, assertions, connections, (assertion) => ({
+    method: 'POST',
+    path: '/token',
+    headers: { 'content-type': FORM },
+    body: `grant_type=client_credentials&scope=read&client_assertion_type=${ASSERTION_TYPE}&client_assertion=${assertion}`,
+  }))
 }
 
 /** Registers the private_key_jwt client (its public key inline) in the bench database. */
