@@ -37,6 +37,17 @@ export async function createEmptyDatabase (t: Teardown, prefix = 'stamp_test'): 
   return ADMIN_URL.replace(/\/[^/?]*(\?|$)/, `/${name}$1`)
 }
 
+/**
+ * A pg pool on a test database. `pool.end()` resolves before its connections' server processes
+ * have exited, so the teardown's DROP DATABASE … WITH (FORCE) can still terminate one (57P01):
+ * without a listener that idle-client error is thrown and fails a test that passed.
+ */
+export function testPool (url: string, max: number): pg.Pool {
+  const pool = new pg.Pool({ connectionString: url, max })
+  pool.on('error', () => {})
+  return pool
+}
+
 /** Creates an empty database, migrates it, and drops it when the test ends. */
 export async function createTestDatabase (t: Teardown): Promise<string> {
   const url = await createEmptyDatabase(t)

@@ -7,7 +7,7 @@
  */
 import t, { type Test } from 'tap'
 import pg from 'pg'
-import { createTestDatabase } from '../../helper.js'
+import { createTestDatabase, testPool } from '../../helper.js'
 import { prismaRetentionStore } from '../../../src/storage/prisma/retention.js'
 import { exchangeRefreshToken } from '../../../src/storage/prisma/refresh_tokens.js'
 import { Retention, type PurgeOutcome } from '../../../src/domain/retention.js'
@@ -22,7 +22,7 @@ const HOUR = 3_600_000
 
 async function setup (t: Test) {
   const url = await createTestDatabase(t)
-  const pool = new pg.Pool({ connectionString: url, max: 4 })
+  const pool = testPool(url, 4)
   const prisma = createPrisma({ url, poolMax: 4 }, pool)
   t.teardown(async () => { await prisma.$disconnect(); await pool.end() })
   const audit = new AuditLog(prismaAuditStore(prisma, pool), quiet)

@@ -8,7 +8,7 @@
  */
 import t, { type Test } from 'tap'
 import pg from 'pg'
-import { createTestDatabase } from '../../helper.js'
+import { createTestDatabase, testPool } from '../../helper.js'
 import { prismaRetentionStore } from '../../../src/storage/prisma/retention.js'
 import { Retention } from '../../../src/domain/retention.js'
 import { AuditLog } from '../../../src/domain/audit.js'
@@ -22,7 +22,7 @@ const HOUR = 60 * MINUTE
 
 async function setup (t: Test) {
   const url = await createTestDatabase(t)
-  const pool = new pg.Pool({ connectionString: url, max: 2 })
+  const pool = testPool(url, 2)
   const prisma = createPrisma({ url, poolMax: 2 }, pool)
   t.teardown(async () => { await prisma.$disconnect(); await pool.end() })
   const audit = new AuditLog(prismaAuditStore(prisma, pool), quiet)

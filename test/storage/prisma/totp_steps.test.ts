@@ -8,13 +8,13 @@
 import t from 'tap'
 import pg from 'pg'
 import { randomUUID } from 'node:crypto'
-import { createTestDatabase } from '../../helper.js'
+import { createTestDatabase, testPool } from '../../helper.js'
 import { createPrisma } from '../../../src/db/connection.js'
 import { prismaFactorStore } from '../../../src/storage/prisma/factors.js'
 
 t.test('the sign-in step UPDATE: one use per step, asynchronous commit local to its transaction', async (t) => {
   const url = await createTestDatabase(t)
-  const pool = new pg.Pool({ connectionString: url, max: 1 })
+  const pool = testPool(url, 1)
   const prisma = createPrisma({ url, poolMax: 1 }, pool)
   t.teardown(async () => { await prisma.$disconnect(); await pool.end() })
   const seen: Array<{ text: string, values: unknown[] }> = []

@@ -5,14 +5,14 @@
  * @module
  */
 import t from 'tap'
-import { createTestDatabase } from '../../helper.js'
+import { createTestDatabase, testPool } from '../../helper.js'
 import { createPrisma } from '../../../src/db/connection.js'
 import { prismaReplayStore } from '../../../src/storage/prisma/used_jtis.js'
 import pg from 'pg'
 
 t.test('a jti is accepted once per namespace until it expires', async (t) => {
   const url = await createTestDatabase(t)
-  const pool = new pg.Pool({ connectionString: url, max: 8 })
+  const pool = testPool(url, 8)
   const prisma = createPrisma({ url, poolMax: 8 }, pool)
   t.teardown(async () => { await prisma.$disconnect(); await pool.end() })
   // On Prisma, and on the pg pool under it (what the app uses): the same statement.
