@@ -8,6 +8,7 @@ import { Prisma, type PrismaClient } from '../../generated/prisma/client.js'
 import type { RefreshExchange, RefreshExchangeResult, RefreshFamily, RefreshTokenRecord, RefreshTokenStore } from '../types.js'
 import { revokeLiveFamily } from './retention.js'
 import { useRefreshToken } from './refresh_use.js'
+import { epoch, readTarget, type TargetRow } from './refresh_rows.js'
 
 interface FamilyRow {
   family_id: string
@@ -21,46 +22,11 @@ interface FamilyRow {
   revoked_at: Date | null
 }
 
-interface TokenRow {
-  jti: string
-  family_id: string
-  user_id: string | null
-  client_id: string
-  scope: string
-  audience: string[] | null
-  kid: string
-  session_id: string | null
-  expires_at: Date
-  created_at: Date
-  consumed_at: Date | null
-  revoked_at: Date | null
-  acr: string | null
-  amr: string[] | null
-}
-
-/** Timestamps come as seconds since the epoch: a float parses far cheaper than a timestamp on this hot path. */
-interface ExchangeRow extends Omit<TokenRow, 'expires_at' | 'created_at' | 'consumed_at' | 'revoked_at'> {
-  expires_epoch: number
-  created_epoch: number
-  consumed_epoch: number | null
-  revoked_epoch: number | null
-  auth_epoch: number | null
-  user_active: boolean
-  client_active: boolean
-  session_active: boolean
-  granted_scope: string
-  family_ended: boolean
-  successor_jti: string | null
-  successor_kid: string | null
-  successor_scope: string | null
-  successor_expires_epoch: number | null
-  successor_live: boolean | null
+interface ExchangeRow extends TargetRow {
   new_scope: string | null
   new_expires_epoch: number | null
   rotated: boolean
 }
-
-const epoch = (seconds: number) => new Date(seconds * 1000)
 
 /**
  * The refresh grant in one statement, so one round trip and one commit. `target` reads the token
@@ -214,33 +180,9 @@ export async function exchangeRefreshToken (pool: Pick<pg.Pool, 'query'>, reques
   const row = rows[0]
   if (!row) return null
   return {
-    record: {
-      jti: row.jti,
-      familyId: row.family_id,
-      userId: row.user_id,
-      clientId: row.client_id,
-      scope: row.scope,
-      audience: row.audience ?? [],
-      kid: row.kid,
-      sessionId: row.session_id,
-      expiresAt: epoch(row.expires_epoch),
-      createdAt: epoch(row.created_epoch),
-      consumedAt: row.consumed_epoch === null ? null : epoch(row.consumed_epoch),
-      revokedAt: row.revoked_epoch === null ? null : epoch(row.revoked_epoch),
-      authTime: row.auth_epoch === null ? null : epoch(row.auth_epoch),
-      acr: row.acr,
-      amr: row.amr ?? [],
-      userActive: row.user_active,
-    },
-    clientActive: row.client_active,
-    sessionActive: row.session_active,
-    grantedScope: row.granted_scope,
-    familyEnded: row.family_ended,
+    ...readTarget(row),
     rotated: row.rotated,
     issued: row.rotated ? { scope: row.new_scope!, expiresAt: epoch(row.new_expires_epoch!) } : null,
-    successor: row.successor_jti && row.successor_kid
-      ? { jti: row.successor_jti, kid: row.successor_kid, scope: row.successor_scope!, expiresAt: epoch(row.successor_expires_epoch!), live: row.successor_live === true }
-      : null,
   }
 }
 

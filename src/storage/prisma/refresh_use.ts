@@ -13,34 +13,8 @@
  */
 import type pg from 'pg'
 import type { RefreshExchangeResult, RefreshUse } from '../types.js'
+import { readTarget, type TargetRow } from './refresh_rows.js'
 
-interface UseRow {
-  jti: string
-  family_id: string
-  user_id: string | null
-  client_id: string
-  scope: string
-  audience: string[] | null
-  kid: string
-  session_id: string | null
-  expires_epoch: number
-  created_epoch: number
-  consumed_epoch: number | null
-  revoked_epoch: number | null
-  user_active: boolean
-  client_active: boolean
-  session_active: boolean
-  granted_scope: string
-  family_ended: boolean
-  successor_jti: string | null
-  successor_kid: string | null
-  successor_scope: string | null
-  successor_expires_epoch: number | null
-  successor_live: boolean | null
-  auth_epoch: number | null
-  acr: string | null
-  amr: string[] | null
-}
 
 /**
  * $1 jti, $2 now, $3 family max age (s), $4 the scopes every user may grant.
@@ -89,44 +63,14 @@ export const USE_SQL = `
          extract(epoch FROM target.auth_time)::float8 AS auth_epoch, target.acr, target.amr
   FROM target LEFT JOIN refresh_tokens n ON n.jti = target.successor_jti`
 
-const epoch = (seconds: number) => new Date(seconds * 1000)
-
 /** {@link RefreshTokenStore.use} on `pool`: never consumes, so `rotated` is always false. */
 export async function useRefreshToken (pool: Pick<pg.Pool, 'query'>, request: RefreshUse): Promise<RefreshExchangeResult | null> {
-  const { rows } = await pool.query<UseRow>({
+  const { rows } = await pool.query<TargetRow>({
     name: 'stamp_refresh_use_v2',
     text: USE_SQL,
     values: [request.jti, request.now, request.familyMaxAge, request.userBaselineScopes],
   })
   const row = rows[0]
   if (!row) return null
-  return {
-    record: {
-      jti: row.jti,
-      familyId: row.family_id,
-      userId: row.user_id,
-      clientId: row.client_id,
-      scope: row.scope,
-      audience: row.audience ?? [],
-      kid: row.kid,
-      sessionId: row.session_id,
-      expiresAt: epoch(row.expires_epoch),
-      createdAt: epoch(row.created_epoch),
-      consumedAt: row.consumed_epoch === null ? null : epoch(row.consumed_epoch),
-      revokedAt: row.revoked_epoch === null ? null : epoch(row.revoked_epoch),
-      userActive: row.user_active,
-      authTime: row.auth_epoch === null ? null : epoch(row.auth_epoch),
-      acr: row.acr,
-      amr: row.amr ?? [],
-    },
-    clientActive: row.client_active,
-    sessionActive: row.session_active,
-    grantedScope: row.granted_scope,
-    familyEnded: row.family_ended,
-    rotated: false,
-    issued: null,
-    successor: row.successor_jti && row.successor_kid
-      ? { jti: row.successor_jti, kid: row.successor_kid, scope: row.successor_scope!, expiresAt: epoch(row.successor_expires_epoch!), live: row.successor_live === true }
-      : null,
-  }
+  return { ...readTarget(row), rotated: false, issued: null }
 }
