@@ -8,91 +8,19 @@
 import t, { type Test } from 'tap'
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
 import { createHash, randomBytes } from 'node:crypto'
-import Provider from 'oidc-provider'
 import { createLocalJWKSet, jwtVerify } from 'jose'
 import type { FastifyInstance } from 'fastify'
 import { createClient, createUser, postForm, type TestClient } from '../helper.js'
 import { freePort, startStamp, type StampServer } from '../fixtures/stamp_server.js'
 import { hiddenFields, pkce } from '../fixtures/browser.js'
+import { continueForm, formAction, HttpBrowser, startUpstream, UPSTREAM_SECRET } from '../fixtures/federation.js'
 import type { IdentityProviderRecord } from '../../src/storage/types.js'
 import type { ProviderInput } from '../../src/domain/federation/providers.js'
 
 const APP = 'https://app.example/cb'
 const BYE = 'https://app.example/bye'
-const UPSTREAM_SECRET = 'upstream-client-secret-' + randomBytes(8).toString('hex')
 
-type Teardown = { teardown(fn: () => unknown): void }
-
-/** A cookie jar per origin and a manual redirect follower over real HTTP (fetch). */
-class HttpBrowser {
-  readonly jars = new Map<string, Map<string, string>>()
-
-  jar (url: string): Map<string, string> {
-    const origin = new URL(url).origin
-    let jar = this.jars.get(origin)
-    if (!jar) this.jars.set(origin, jar = new Map())
-    return jar
-  }
-
-  async request (method: 'GET' | 'POST', url: string, form?: Record<string, string>): Promise<{ url: string, status: number, headers: Headers, body: string }> {
-    const jar = this.jar(url)
-    const headers: Record<string, string> = {}
-    if (jar.size) headers.cookie = [...jar].map(([n, v]) => `${n}=${v}`).join('; ')
-    if (form) headers['content-type'] = 'application/x-www-form-urlencoded'
-    const res = await fetch(url, { method, headers, body: form ? new URLSearchParams(form).toString() : undefined, redirect: 'manual' })
-    for (const line of res.headers.getSetCookie()) {
-      const [pair, ...attrs] = line.split(';')
-      const eq = pair.indexOf('=')
-      const name = pair.slice(0, eq).trim()
-      const value = pair.slice(eq + 1).trim()
-      const expired = attrs.some((a) => /^\s*max-age=0\s*$/i.test(a) || /^\s*expires=Thu, 01 Jan 1970/i.test(a))
-      if (expired || value === '') jar.delete(name)
-      else jar.set(name, value)
-    }
-    return { url, status: res.status, headers: res.headers, body: await res.text() }
-  }
-
-  /** Follows redirects on loopback; stops at the first one elsewhere (the app) and returns it. */
-  async follow (url: string, form?: Record<string, string>, stop?: (u: URL) => boolean) {
-    let res = await this.request(form ? 'POST' : 'GET', url, form)
-    for (let hops = 0; hops < 15; hops++) {
-      const location = res.headers.get('location')
-      if (!location || res.status < 300 || res.status > 399) return { res }
-      const target = new URL(location, res.url)
-      if (target.hostname !== '127.0.0.1' || stop?.(target)) return { res, location: target }
-      res = await this.request('GET', target.href)
-    }
-    throw new Error('too many redirects')
-  }
-}
-
-function formAction (body: string, base: string): string {
-  const m = /<form[^>]*action="([^"]+)"/.exec(body)
-  if (!m) throw new Error(`no form in ${body.slice(0, 300)}`)
-  return new URL(m[1].replace(/&amp;/g, '&'), base).href
-}
-
-/** node-oidc-provider on 127.0.0.1:0 with its development login; accounts have `<login>@example.com`. */
-async function startUpstream (t: Teardown, stampIssuer: string, options: { clientId?: string } = {}) {
-  const port = await freePort()
-  const issuer = `http://127.0.0.1:${port}`
-  const provider = new Provider(issuer, {
-    clients: [{
-      client_id: options.clientId ?? 'stamp', client_secret: UPSTREAM_SECRET, redirect_uris: [`${stampIssuer}/federation/callback`], post_logout_redirect_uris: [`${stampIssuer}/federation/logout/done`],
-      grant_types: ['authorization_code'], response_types: ['code'], token_endpoint_auth_method: 'client_secret_basic',
-    }],
-    claims: { openid: ['sub'], email: ['email', 'email_verified'], profile: ['name', 'preferred_username'] },
-    async findAccount (_ctx: unknown, id: string) {
-      return { accountId: id, claims: async () => ({ sub: id, email: `${id}@example.com`, email_verified: true, name: `Upstream ${id}`, preferred_username: id }) }
-    },
-    cookies: { keys: [randomBytes(16).toString('hex')] },
-    features: { devInteractions: { enabled: true } },
-  })
-  const server = createServer(provider.callback())
-  await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve))
-  t.teardown(() => new Promise<void>((resolve) => { server.closeAllConnections(); server.close(() => resolve()) }))
-  return { issuer, provider, server }
-}
+interface Teardown { teardown(fn: () => unknown): void }
 
 async function setupStamp (t: Teardown, env: Record<string, string> = {}) {
   const stamp = await startStamp(t, { FEDERATION_ALLOW_LOOPBACK: 'true', ...env })
@@ -119,15 +47,6 @@ function linkForm (body: string, base: string): string {
   const url = new URL(formAction(body, base))
   for (const [name, value] of Object.entries(hiddenFields(body))) url.searchParams.set(name, value)
   return url.href
-}
-
-/** The login page's "Continue with NAME" form for `slug`: its fields. */
-function continueForm (body: string, slug: string): Record<string, string> {
-  for (const m of body.matchAll(/<form method="post" action="[^"]*\/federation\/start">([\s\S]*?)<\/form>/g)) {
-    const fields = hiddenFields(m[1])
-    if (fields.provider === slug) return fields
-  }
-  throw new Error(`no Continue form for ${slug}`)
 }
 
 /**
