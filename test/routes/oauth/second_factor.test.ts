@@ -123,3 +123,26 @@ t.test('step-up: acr_values asking for MFA re-prompts a password-only session fo
   t.equal(id.acr, ACR_MULTI_FACTOR)
   t.same(id.amr, ['pwd', 'otp', 'mfa'])
 })
+
+t.test('a user who has a factor cannot enrol another one at sign-in instead of presenting it', async (t) => {
+  // Knowing the password must not be enough to swap in an authenticator app of one's own for the
+  // passkey the user has (MFA bypass): the enrolment step is only for users without any factor.
+  const gus = await createUser(app, 'gus')
+  await app.prisma.webAuthnCredential.create({ data: { id: 'gus-key', userId: gus.user.id, publicKey: Buffer.from([0xa5]), name: 'Phone' } })
+  const browser = new Browser(app)
+  const start = await browser.follow(authorizeURL({ client_id: client.client.id, redirect_uri: CB, response_type: 'code', scope: 'openid' }))
+  const factor = await browser.signIn(start.res, 'gus', gus.password)
+  t.notOk(factor.location, 'the password alone does not sign in')
+  const requestId = hiddenFields(factor.res.body).request
+  const enrol = await browser.follow(`${ISSUER}/login/enrol?request=${requestId}`)
+  t.notMatch(enrol.res.body, /id="totp-secret"/, 'no enrolment offered')
+  t.match(enrol.res.body, /Use a passkey/, 'the second-factor page instead')
+  const pending = await app.prisma.totpFactor.findUnique({ where: { userId: gus.user.id } })
+  t.equal(pending, null, 'no TOTP secret was created')
+  // Even with a secret of one's own planted (as the old enrolment page did), the form enrols nothing.
+  const planted = await app.secondFactors.beginTOTP(gus.user)
+  const posted = await browser.follow(`${ISSUER}/login/enrol`, { ...hiddenFields(factor.res.body), code: totp(planted!.secret, Date.now()) })
+  t.notOk(posted.location, 'not signed in')
+  t.notMatch(posted.res.body, /id="recovery-codes"/, 'no recovery codes: no session either')
+  t.equal((await app.prisma.totpFactor.findUnique({ where: { userId: gus.user.id } }))?.confirmedAt ?? null, null, 'not enrolled')
+})
