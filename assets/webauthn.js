@@ -4,7 +4,8 @@
  *
  *   form[data-passkey="signin"]   sign-in page: conditional UI (autofill) on load, and a button
  *   form[data-passkey="factor"]   second-factor page: a button
- *   form[data-passkey="register"] account page: registers a passkey on submit
+ *   form[data-passkey="register"] account page, enrolment at sign-in: registers a passkey on submit
+ *   .passkey-only                 hidden until WebAuthn is known to work (the enrolment's passkey part)
  *
  * Each form names its options endpoint in data-options; the options are fetched with a POST
  * carrying the form's CSRF token, the ceremony's result goes into hidden fields, and the form is
@@ -77,6 +78,7 @@
 
   function init () {
     if (!lib.browserSupportsWebAuthn()) return
+    document.querySelectorAll('.passkey-only').forEach(function (el) { el.hidden = false })
     document.querySelectorAll('form[data-passkey]').forEach(function (form) {
       var kind = form.getAttribute('data-passkey')
       var button = form.querySelector('.passkey-button')

@@ -12,7 +12,7 @@
  * per-round ratios of back-to-back runs. The refresh grant is also held against what these cores
  * allow at best: two signatures plus its SQL statement alone, with no HTTP or JSON at all.
  *
- * Settings: BENCH_CONNECTIONS (32), BENCH_PASSWORD_CONNECTIONS (16), BENCH_ROUNDS (3), BENCH_DURATION (5 s: 3 s per round), BENCH_WARMUP (1 s), BENCH_ONLY (scenario
+ * Settings: BENCH_CONNECTIONS (32), BENCH_PASSWORD_CONNECTIONS (16), BENCH_ROUNDS (3), BENCH_TOTP_PAIRS (60), BENCH_DURATION (5 s: 3 s per round), BENCH_WARMUP (1 s), BENCH_ONLY (scenario
  * names), BENCH_SERVER_FLAGS (extra node flags for the server), BENCH_DATABASE_ADMIN_URL (postgresql://postgres@127.0.0.1:5432/postgres).
  *
  * @module
@@ -34,6 +34,7 @@ import { markdownTable, pairedRatioCheck, printConsole, ratioCheck, type Ceiling
 import { mergeRates, type RateResult } from './stats.js'
 import { benchClientMetadata } from './client_metadata.js'
 import { passkeyVerificationRate, totpCostMs } from './accounts.js'
+import { totpSignInPaired } from './totp_sign_in.js'
 import { randomUUID } from 'node:crypto'
 import { benchPrivateKeyJwt } from './private_key_jwt.js'
 import { ProofSigner, dpopClientCredentialsScenario, poolSize } from './dpop.js'
@@ -285,11 +286,20 @@ async function main (): Promise<void> {
   }
 
   if (selected('totp')) {
-    step('totp: sealed secret + ±1 step + atomic last-step UPDATE, per sign-in')
-    const ms = await totpCostMs(database.url, randomUUID())
-    // A budget, not a ratio: the check passes when the cost stays at or under it.
-    checks.push({ name: 'TOTP added per sign-in (ms)', value: ms, ceiling: 2, ceilingLabel: 'ms budget', ratio: ms, target: 2, pass: ms <= 2, atMost: true })
-    console.log(`\nTOTP: ${ms.toFixed(3)} ms added per sign-in (target ≤ 2 ms)`)
+    step('totp: paired hosted sign-ins, password alone vs password + TOTP code, over HTTP (BENCH_TOTP_PAIRS, 60)')
+    const paired = await totpSignInPaired({ base, databaseUrl: database.url, keyEncryptionKey, seed })
+    step('totp: the verification alone (sealed secret + ±1 step + atomic last-step UPDATE)')
+    const verificationMs = await totpCostMs(database.url, randomUUID())
+    const ms = paired.medianAddedMs
+    // Budgets, not ratios: a check passes when the cost stays at or under it. The TOTP check itself
+    // (what verifying a code costs the server), and what the whole second step adds to a hosted
+    // sign-in (its own page and form: a round trip, reads and commits of its own besides the check).
+    checks.push({ name: 'TOTP verification per sign-in (ms)', value: verificationMs, ceiling: 2, ceilingLabel: 'ms budget', ratio: verificationMs, target: 2, pass: verificationMs <= 2, atMost: true })
+    checks.push({ name: 'TOTP added per hosted sign-in (ms, paired)', value: ms, ceiling: 2, ceilingLabel: 'ms budget', ratio: ms, target: 2, pass: ms <= 2, atMost: true })
+    console.log(`\nTOTP: ${ms.toFixed(3)} ms added per hosted sign-in (median of ${paired.pairs} paired differences; password alone ${paired.medianPasswordMs.toFixed(1)} ms, with TOTP ${paired.medianTOTPMs.toFixed(1)} ms; target ≤ 2 ms)`)
+    const st = paired.totpSteps
+    console.log(`TOTP arm by request (medians): password POST ${st.passwordPostMs.toFixed(1)} ms, second-factor page ${st.factorPageMs.toFixed(1)} ms, its POST ${st.factorPostMs.toFixed(1)} ms`)
+    console.log(`TOTP verification alone: ${verificationMs.toFixed(3)} ms (lookup, open, ±1 step, step UPDATE)`)
   }
 
   if (selected('cimd')) {

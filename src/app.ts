@@ -30,6 +30,7 @@ import authorizeRoute from './routes/oauth/authorize.js'
 import loginRoute from './routes/oauth/login.js'
 import secondFactorRoutes from './routes/oauth/second_factor.js'
 import passkeyLoginRoutes from './routes/oauth/passkey_login.js'
+import passkeyEnrolmentRoutes from './routes/oauth/passkey_enrolment.js'
 import federationRoutes from './routes/oauth/federation.js'
 import staticRoutes from './routes/static.js'
 import accountRoutes from './routes/account/index.js'
@@ -81,7 +82,7 @@ const FASTIFY_CLIENT_ERRORS: Record<string, string> = {
 /** Pages a browser navigates to: an outage there gets an HTML page, not JSON. */
 const BROWSER_PAGES = new Set<string>([
   ENDPOINTS.authorization, ENDPOINTS.login, ENDPOINTS.consent, ENDPOINTS.endSession, ENDPOINTS.loginFactor, ENDPOINTS.loginEnrol,
-  ENDPOINTS.loginContinue, ENDPOINTS.passkeyLogin, ENDPOINTS.account,
+  ENDPOINTS.loginContinue, ENDPOINTS.loginEnrolPasskey, ENDPOINTS.passkeyLogin, ENDPOINTS.account,
   ENDPOINTS.device, `${ENDPOINTS.device}/login`, `${ENDPOINTS.device}/approve`, ...Object.values(ACCOUNT_PAGES),
 ])
 
@@ -207,6 +208,7 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
   await app.register(loginRoute)
   await app.register(secondFactorRoutes)
   await app.register(passkeyLoginRoutes)
+  await app.register(passkeyEnrolmentRoutes)
   await app.register(federationRoutes)
   await app.register(staticRoutes)
   await app.register(accountRoutes)

@@ -167,8 +167,12 @@ export class SecondFactors {
     return { challengeId: await this.#challenge(browserSecret, options.challenge, 'register', user.id), options }
   }
 
-  /** Verifies and stores a new passkey for `user`. */
-  async register (user: Pick<UserRecord, 'id'>, browserSecret: string, rp: RelyingParty, challengeId: string, response: RegistrationResponseJSON, name: string): Promise<PasskeyRecord> {
+  /**
+   * Verifies and stores a new passkey for `user`; `userVerified` is the registration's UV flag
+   * (an enrolment at sign-in counts it as the passkey's first use, as a TOTP enrolment counts its
+   * confirming code).
+   */
+  async register (user: Pick<UserRecord, 'id'>, browserSecret: string, rp: RelyingParty, challengeId: string, response: RegistrationResponseJSON, name: string): Promise<PasskeyRecord & { userVerified: boolean }> {
     const challenge = await this.#o.store.takeChallenge(challengeId, hashSecret(browserSecret), this.#now())
     if (!challenge || challenge.purpose !== 'register' || challenge.userId !== user.id) throw new PasskeyError('the passkey request has expired; try again')
     let result
@@ -191,7 +195,7 @@ export class SecondFactors {
       name: name.trim().slice(0, 64) || 'Passkey',
     }
     await this.#o.store.addPasskey(record)
-    return { ...record, createdAt: this.#now(), lastUsedAt: null }
+    return { ...record, createdAt: this.#now(), lastUsedAt: null, userVerified: info.userVerified }
   }
 
   /**

@@ -4,7 +4,8 @@
  * user verification). Stamp is served as http://localhost:PORT (WebAuthn refuses IP origins), so
  * its RP ID is `localhost`. Registers a passkey on the account page, signs in with it passwordless
  * and as a second factor, removes it; enrols TOTP and signs in with codes computed here (a reused
- * code refused, a recovery code working once); steps up via acr_values; runs axe-core on every
+ * code refused, a recovery code working once); steps up via acr_values; enrols a passkey at a
+ * sign-in that requires MFA; runs axe-core on every
  * page; saves screenshots into docs/.
  */
 import t, { type Test } from 'tap'
@@ -261,6 +262,36 @@ if (!existsSync(CHROMIUM)) {
     const id = await exchange(page.url())
     t.equal(id.acr, ACR_MULTI_FACTOR)
     t.same(id.amr, ['pwd', 'otp', 'mfa'])
+  })
+
+  t.test('MFA required and no factor: the user enrols a passkey at sign-in and lands back at the app', async (t) => {
+    const mia = await createUser(app, 'mia', 'mias long passphrase 1')
+    await app.prisma.user.update({ where: { id: mia.user.id }, data: { mfaRequired: true } })
+    await context.clearCookies()
+    await presence(false)
+    await startShop()
+    await password('mia', mia.password)
+    t.equal(new URL(page.url()).pathname, '/login/enrol', 'asked to set up a second step')
+    const passkeyFirst = await page.locator('h2').allInnerTexts()
+    t.same(passkeyFirst, ['Passkey (recommended)', 'Set up an authenticator app'], 'a passkey first, the app second')
+    await page.getByRole('button', { name: 'Add a passkey' }).waitFor()
+    await accessible(t, page, 'enrolment at sign-in with a passkey')
+    await page.screenshot({ path: join(DOCS, 'enrol.png'), fullPage: true })
+    await presence(true)
+    await page.getByRole('button', { name: 'Add a passkey' }).click()
+    await page.waitForURL(/\/login\/enrol\/passkey$/)
+    t.equal(await page.locator('#recovery-codes li').count(), 10, 'recovery codes shown once')
+    await page.getByRole('button', { name: 'Continue' }).click()
+    await atCallback()
+    const id = await exchange(page.url())
+    t.same(id.amr, ['pwd', 'hwk', 'user', 'mfa'], 'the password and the new passkey')
+    t.equal(id.acr, ACR_MULTI_FACTOR)
+    const stored = await app.secondFactors.summary(mia.user.id)
+    t.equal(stored.passkeys.length, 1, 'the passkey is stored')
+    t.equal(stored.totp, false, 'no authenticator app')
+    const events = (await app.auditStore.list({ limit: 20 })).filter((e) => e.subject === mia.user.id).map((e) => e.type)
+    t.ok(events.includes('passkey_registered'), 'audited')
+    await presence(false)
   })
 
   t.test('no CSP violation on any page', async (t) => {

@@ -5,7 +5,7 @@
  * @module
  */
 import { t } from '../../i18n/messages.js'
-import { html, layout, msg, type PageContext, type SafeHTML } from '../oauth/views.js'
+import { html, layout, msg, passkeyRegistrationForm, type PageContext, type SafeHTML } from '../oauth/views.js'
 
 /** The `?done=` keys the page confirms (`account.done.*` in the catalogues). */
 export const DONE_MESSAGES = ['password', 'passkey_added', 'passkey_renamed', 'passkey_removed', 'totp_removed', 'session_ended', 'family_revoked', 'consent_withdrawn', 'unlinked']
@@ -84,15 +84,7 @@ ${v.passkeys.length ? html`<ul class="list" id="passkeys">${v.passkeys.map((p, i
 </form>
 ${post(a('/passkeys/remove'), v.csrf, { id: p.id }, t(l, 'account.remove'), 'secondary', t(l, 'account.removeNamed', { name: p.name }))}
 </li>`)}</ul>` : html`<p class="note">${m('account.noPasskeys')}</p>`}
-<form method="post" action="${a('/passkeys')}" data-passkey="register" data-options="${a('/passkeys/options')}" data-error="${t(l, 'account.passkeyFailed')}">
-<input type="hidden" name="csrf" value="${v.csrf}">
-<input type="hidden" id="passkey-challenge" name="challenge" value="">
-<input type="hidden" id="passkey-credential" name="credential" value="">
-<p class="alert passkey-status" aria-live="assertive" hidden></p>
-<div class="inline"><div class="field"><label for="passkey-new-name">${m('account.passkeyNewName')}</label>
-<input type="text" id="passkey-new-name" name="name" value="${t(l, 'account.passkeyDefaultName')}" maxlength="64" required></div>
-<button type="submit" class="primary passkey-button" hidden>${m('account.addPasskey')}</button></div>
-</form>
+${passkeyRegistrationForm(l, { action: a('/passkeys'), optionsAction: a('/passkeys/options'), hidden: { csrf: v.csrf }, error: t(l, 'account.passkeyFailed') })}
 </section>
 
 <section aria-labelledby="totp-title">

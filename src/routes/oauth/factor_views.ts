@@ -1,12 +1,12 @@
 /**
  * Pages of the second sign-in step: the second factor (one-time code, passkey, recovery code),
- * the enrolment of an authenticator app when MFA is required and the user has none, and the
+ * the enrolment of a passkey or an authenticator app when MFA is required and the user has none, and the
  * recovery codes shown once. Texts come from the catalogues (`factor.*`, `passkey.*`).
  *
  * @module
  */
 import { t, type Locale } from '../../i18n/messages.js'
-import { html, layout, msg, passkeyForm, type PageContext, type PasskeyEndpoints, type SafeHTML } from './views.js'
+import { html, layout, msg, passkeyForm, passkeyRegistrationForm, type PageContext, type PasskeyEndpoints, type SafeHTML } from './views.js'
 
 export interface SecondFactorView {
   action: string
@@ -77,15 +77,36 @@ export interface EnrolView {
   qrSVG: string
   secret: string
   error?: string
+  /** Passkey enrolment: its options and registration endpoints and the scripts. */
+  passkey: PasskeyEndpoints
+  /** A passkey registration just failed. */
+  passkeyError?: string
 }
 
+/**
+ * Enrolment at sign-in: a passkey first (phishing-resistant, the recommended factor), then an
+ * authenticator app. The passkey section is hidden until the script finds WebAuthn support
+ * (`passkey-only`), so without it the page offers the app alone.
+ */
 export function enrolPage (ctx: PageContext, view: EnrolView): string {
   const l = ctx.locale
+  const hidden = { request: view.requestId, csrf: view.csrf }
   return layout(ctx, {
-    title: t(l, 'factor.enrolTitle'),
-    body: html`<h1>${msg(l, 'factor.enrolTitle')}</h1>
-<p class="sub">${msg(l, 'factor.enrolIntro')}</p>
-${totpEnrolment(l, { qrSVG: view.qrSVG, secret: view.secret, action: view.action, hidden: { request: view.requestId, csrf: view.csrf }, error: view.error, submit: t(l, 'factor.enrol') })}`,
+    title: t(l, 'factor.enrolChooseTitle'),
+    scripts: view.passkey.scripts,
+    body: html`<h1>${msg(l, 'factor.enrolChooseTitle')}</h1>
+<p class="sub">${msg(l, 'factor.enrolChooseIntro')}</p>
+<section class="passkey-only" aria-labelledby="enrol-passkey-title" hidden>
+<h2 id="enrol-passkey-title">${msg(l, 'factor.enrolPasskeyTitle')}</h2>
+<p class="note">${msg(l, 'factor.enrolPasskeyIntro')}</p>
+${view.passkeyError ? html`<p class="alert" role="alert" id="enrol-passkey-error">${view.passkeyError}</p>` : ''}
+${passkeyRegistrationForm(l, { action: view.passkey.action, optionsAction: view.passkey.optionsAction, hidden, error: t(l, 'account.passkeyFailed') })}
+</section>
+<section aria-labelledby="enrol-totp-title">
+<h2 id="enrol-totp-title">${msg(l, 'factor.enrolTitle')}</h2>
+<p class="note">${msg(l, 'factor.enrolIntro')}</p>
+${totpEnrolment(l, { qrSVG: view.qrSVG, secret: view.secret, action: view.action, hidden, error: view.error, submit: t(l, 'factor.enrol') })}
+</section>`,
   })
 }
 

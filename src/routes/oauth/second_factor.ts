@@ -2,7 +2,8 @@
  * The second sign-in step, for a parked request whose user passed the first factor
  * (`factorUserId`): a one-time code from an authenticator app (RFC 6238), a recovery code, or a
  * passkey (./passkey_login.ts); and, when MFA is required and the user has no factor yet, the
- * enrolment of an authenticator app, after which the recovery codes are shown once.
+ * enrolment of a passkey (./passkey_enrolment.ts, offered first) or an authenticator app, after
+ * which the recovery codes are shown once.
  *
  * Every form carries a CSRF token bound to the browser and the request. Wrong codes count as
  * failed logins for the account's back-off (domain/login_throttle.ts), like wrong passwords, and
@@ -10,42 +11,24 @@
  *
  * @module
  */
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import type { FastifyInstance, FastifyReply } from 'fastify'
 import { csrfToken, verifyCSRF } from '../../domain/browser_secrets.js'
 import { combineMethods } from '../../domain/authentication_methods.js'
-import type { ParkedRequest } from '../../domain/sso.js'
 import { publicIssuer } from '../../http/public_issuer.js'
-import type { UserRecord } from '../../storage/types.js'
 import { ENDPOINTS } from '../well_known/discovery.js'
 import { PASSKEY_SCRIPTS } from '../static.js'
-import { BROWSER_COOKIE, SESSION_COOKIE, browserErrorPages, cookie, expiredRequestPage, pageContext, sendErrorPage, sendPage } from './browser.js'
+import { BROWSER_COOKIE, SESSION_COOKIE, browserErrorPages, cookie, expiredRequestPage, pageContext, sendPage } from './browser.js'
 import { t } from '../../i18n/messages.js'
 import { queryOf } from './authorize.js'
 import { field, overLongPage } from './login.js'
-import { enrolPage, recoveryCodesPage, secondFactorPage } from './factor_views.js'
-import { afterFactor, continueParked, establishSession } from './sign_in.js'
-
-interface Pending { parked: ParkedRequest, browser: string, user: UserRecord }
+import { enrolPage, secondFactorPage } from './factor_views.js'
+import { afterFactor, continueParked } from './sign_in.js'
+import { csrfRejected, factorForm, finishEnrolment, isPending, mayEnrol, pendingFactor, type PendingFactor } from './factor_step.js'
 
 export default async function secondFactorRoutes (app: FastifyInstance) {
   browserErrorPages(app)
 
-  /** The parked request of this browser with a user owing a factor. */
-  async function load (request: FastifyRequest, requestId: string | undefined): Promise<Pending | null> {
-    const browser = cookie(request, BROWSER_COOKIE)
-    const parked = await app.sso.parked(requestId, browser)
-    if (!parked || !browser || !parked.factorUserId) return null
-    const user = await app.usersRepository.findById(parked.factorUserId)
-    if (!user || user.disabled) return null
-    return { parked, browser, user }
-  }
-
-  const csrfRejected = (request: FastifyRequest, reply: FastifyReply) => {
-    request.log.warn({ event: 'csrf_rejected', form: 'second_factor' }, 'second-factor form without a valid CSRF token')
-    return sendErrorPage(reply, 403, 'error.formExpired.title', 'factor.formExpired')
-  }
-
-  async function renderFactor (reply: FastifyReply, status: number, { parked, browser, user }: Pending, error?: 'factor.wrongCode' | 'factor.wrongRecovery' | 'passkey.failed' | { throttled: number }) {
+  async function renderFactor (reply: FastifyReply, status: number, { parked, browser, user }: PendingFactor, error?: 'factor.wrongCode' | 'factor.wrongRecovery' | 'passkey.failed' | { throttled: number }) {
     const summary = await app.secondFactors.summary(user.id)
     const issuer = publicIssuer(reply.request)
     const passkeys = summary.passkeys.length > 0
@@ -64,21 +47,17 @@ export default async function secondFactorRoutes (app: FastifyInstance) {
 
   app.get(ENDPOINTS.loginFactor, async (request, reply) => {
     const query = queryOf(request)
-    const pending = await load(request, query.request?.[0])
+    const pending = await pendingFactor(app, request, query.request?.[0])
     if (!pending) return expiredRequestPage(reply)
     return renderFactor(reply, 200, pending, query.error?.[0] === 'passkey' ? 'passkey.failed' : undefined)
   })
 
   app.post(ENDPOINTS.loginFactor, { config: { rateLimit: app.rateLimits.login } }, async (request, reply) => {
-    const form = request.body
-    const long = overLongPage(reply, form, 'login.cannot')
-    if (long) return long
-    const pending = await load(request, field(form, 'request'))
-    if (!pending) return expiredRequestPage(reply)
+    const pending = await factorForm(app, request, reply)
+    if (!isPending(pending)) return pending
     const { parked, browser, user } = pending
-    if (!verifyCSRF(browser, 'factor', parked.id, field(form, 'csrf'))) return csrfRejected(request, reply)
-    const method = field(form, 'method')
-    const code = field(form, 'code')?.trim() ?? ''
+    const method = field(request.body, 'method')
+    const code = field(request.body, 'code')?.trim() ?? ''
     const clientId = parked.client.id
     const ip = request.ip
     const decision = await app.loginThrottle.check(user.username, ip)
@@ -105,45 +84,42 @@ export default async function secondFactorRoutes (app: FastifyInstance) {
     return afterFactor(app, request, reply, parked, browser, user, combineMethods(parked.factorAmr, ['otp']))
   })
 
-  async function renderEnrol (reply: FastifyReply, status: number, { parked, browser, user }: Pending, error?: 'factor.wrongCode') {
+  /** The enrolment page: a passkey (recommended, first) or an authenticator app. */
+  async function renderEnrol (reply: FastifyReply, status: number, pending: PendingFactor, error?: 'factor.wrongCode' | 'account.passkeyFailed') {
+    const { parked, browser, user } = pending
+    // A user with a factor (also one enrolled meanwhile in another tab) presents it instead.
+    if (!await mayEnrol(app, pending)) return renderFactor(reply, status, pending)
     const enrolment = await app.secondFactors.beginTOTP(user)
-    // Enrolled meanwhile (another tab): the second-factor page asks for a code instead.
-    if (!enrolment) return renderFactor(reply, status, { parked, browser, user })
+    if (!enrolment) return renderFactor(reply, status, pending)
     const ctx = pageContext(reply.request)
+    const issuer = publicIssuer(reply.request)
     const page = enrolPage(ctx, {
-      action: publicIssuer(reply.request) + ENDPOINTS.loginEnrol, requestId: parked.id, csrf: csrfToken(browser, 'factor', parked.id),
-      qrSVG: enrolment.qrSVG, secret: enrolment.secret, error: error && t(ctx.locale, error),
+      action: issuer + ENDPOINTS.loginEnrol, requestId: parked.id, csrf: csrfToken(browser, 'factor', parked.id),
+      qrSVG: enrolment.qrSVG, secret: enrolment.secret,
+      error: error === 'factor.wrongCode' ? t(ctx.locale, error) : undefined,
+      passkey: { optionsAction: issuer + ENDPOINTS.loginEnrolPasskeyOptions, action: issuer + ENDPOINTS.loginEnrolPasskey, scripts: PASSKEY_SCRIPTS },
+      passkeyError: error === 'account.passkeyFailed' ? t(ctx.locale, error) : undefined,
     })
     return sendPage(reply, status, page, [parked.redirectUri])
   }
 
   app.get(ENDPOINTS.loginEnrol, async (request, reply) => {
-    const pending = await load(request, queryOf(request).request?.[0])
+    const query = queryOf(request)
+    const pending = await pendingFactor(app, request, query.request?.[0])
     if (!pending) return expiredRequestPage(reply)
-    return renderEnrol(reply, 200, pending)
+    return renderEnrol(reply, 200, pending, query.error?.[0] === 'passkey' ? 'account.passkeyFailed' : undefined)
   })
 
   app.post(ENDPOINTS.loginEnrol, { config: { rateLimit: app.rateLimits.login } }, async (request, reply) => {
-    const form = request.body
-    const long = overLongPage(reply, form, 'login.cannot')
-    if (long) return long
-    const pending = await load(request, field(form, 'request'))
-    if (!pending) return expiredRequestPage(reply)
-    const { parked, browser, user } = pending
-    if (!verifyCSRF(browser, 'factor', parked.id, field(form, 'csrf'))) return csrfRejected(request, reply)
-    if (!await app.secondFactors.confirmTOTP(user.id, field(form, 'code')?.trim() ?? '')) {
+    const pending = await factorForm(app, request, reply)
+    if (!isPending(pending)) return pending
+    if (!await mayEnrol(app, pending)) return renderFactor(reply, 409, pending)
+    const { parked, user } = pending
+    if (!await app.secondFactors.confirmTOTP(user.id, field(request.body, 'code')?.trim() ?? '')) {
       return renderEnrol(reply, 400, pending, 'factor.wrongCode')
     }
-    const audit = { actor: user.id, subject: user.id, clientId: parked.client.id, ip: request.ip }
-    await app.audit.record({ type: 'totp_enrolled', ...audit, detail: { via: 'sign_in' } })
-    const codes = await app.secondFactors.regenerateRecoveryCodes(user.id)
-    await app.audit.record({ type: 'recovery_codes_generated', ...audit, detail: { count: codes.length } })
-    await app.audit.record({ type: 'login_succeeded', ...audit, detail: { via: 'enrolment' } })
-    const { browser: rotated } = await establishSession(app, request, reply, parked, browser, user, combineMethods(parked.factorAmr, ['otp']))
-    const page = recoveryCodesPage(pageContext(request), {
-      codes, action: publicIssuer(request) + ENDPOINTS.loginContinue, hidden: { request: parked.id, csrf: csrfToken(rotated, 'factor', parked.id) },
-    })
-    return sendPage(reply, 200, page, [parked.redirectUri])
+    await app.audit.record({ type: 'totp_enrolled', actor: user.id, subject: user.id, clientId: parked.client.id, ip: request.ip, detail: { via: 'sign_in' } })
+    return finishEnrolment(app, request, reply, pending, combineMethods(parked.factorAmr, ['otp']))
   })
 
   // After the recovery codes were shown: on to consent or back to the application.

@@ -98,6 +98,23 @@ export function passkeyForm (l: Locale, kind: 'signin' | 'factor', p: PasskeyEnd
 </form>`
 }
 
+/**
+ * A passkey registration form the script drives (assets/webauthn.js, `data-passkey="register"`):
+ * the account page's and the enrolment at sign-in's. `hidden` are the form's own fields
+ * (the CSRF token, and at sign-in the request id), which the script also sends for the options.
+ */
+export function passkeyRegistrationForm (l: Locale, p: { action: string, optionsAction: string, hidden: Record<string, string>, error: string }): SafeHTML {
+  return html`<form method="post" action="${p.action}" data-passkey="register" data-options="${p.optionsAction}" data-error="${p.error}">
+${Object.entries(p.hidden).map(([name, value]) => html`<input type="hidden" name="${name}" value="${value}">`)}
+<input type="hidden" id="passkey-challenge" name="challenge" value="">
+<input type="hidden" id="passkey-credential" name="credential" value="">
+<p class="alert passkey-status" aria-live="assertive" hidden></p>
+<div class="inline"><div class="field"><label for="passkey-new-name">${msg(l, 'account.passkeyNewName')}</label>
+<input type="text" id="passkey-new-name" name="name" value="${t(l, 'account.passkeyDefaultName')}" maxlength="64" required></div>
+<button type="submit" class="primary passkey-button" hidden>${msg(l, 'account.addPasskey')}</button></div>
+</form>`
+}
+
 export function loginPage (ctx: PageContext, view: LoginView): string {
   const l = ctx.locale
   const title = t(l, 'login.title')

@@ -36,6 +36,9 @@ export const ENDPOINTS = {
   loginFactor: '/login/factor',
   loginEnrol: '/login/enrol',
   loginContinue: '/login/continue',
+  /** Passkey enrolment at sign-in: WebAuthn options, then the new credential (routes/oauth/passkey_enrolment.ts). */
+  loginEnrolPasskeyOptions: '/login/enrol/passkey/options',
+  loginEnrolPasskey: '/login/enrol/passkey',
   /** Passkey sign-in: WebAuthn options, then the assertion (routes/oauth/passkey_login.ts). */
   passkeyOptions: '/login/passkey/options',
   passkeyLogin: '/login/passkey',

@@ -123,3 +123,52 @@ t.test('step-up: acr_values asking for MFA re-prompts a password-only session fo
   t.equal(id.acr, ACR_MULTI_FACTOR)
   t.same(id.amr, ['pwd', 'otp', 'mfa'])
 })
+
+t.test('a user who has a factor cannot enrol another one at sign-in instead of presenting it', async (t) => {
+  // Knowing the password must not be enough to swap in an authenticator app of one's own for the
+  // passkey the user has (MFA bypass): the enrolment step is only for users without any factor.
+  const gus = await createUser(app, 'gus')
+  await app.prisma.webAuthnCredential.create({ data: { id: 'gus-key', userId: gus.user.id, publicKey: Buffer.from([0xa5]), name: 'Phone' } })
+  const browser = new Browser(app)
+  const start = await browser.follow(authorizeURL({ client_id: client.client.id, redirect_uri: CB, response_type: 'code', scope: 'openid' }))
+  const factor = await browser.signIn(start.res, 'gus', gus.password)
+  t.notOk(factor.location, 'the password alone does not sign in')
+  const requestId = hiddenFields(factor.res.body).request
+  const enrol = await browser.follow(`${ISSUER}/login/enrol?request=${requestId}`)
+  t.notMatch(enrol.res.body, /id="totp-secret"/, 'no enrolment offered')
+  t.match(enrol.res.body, /Use a passkey/, 'the second-factor page instead')
+  const pending = await app.prisma.totpFactor.findUnique({ where: { userId: gus.user.id } })
+  t.equal(pending, null, 'no TOTP secret was created')
+  // Even with a secret of one's own planted (as the old enrolment page did), the form enrols nothing.
+  const planted = await app.secondFactors.beginTOTP(gus.user)
+  const posted = await browser.follow(`${ISSUER}/login/enrol`, { ...hiddenFields(factor.res.body), code: totp(planted!.secret, Date.now()) })
+  t.notOk(posted.location, 'not signed in')
+  t.notMatch(posted.res.body, /id="recovery-codes"/, 'no recovery codes: no session either')
+  t.equal((await app.prisma.totpFactor.findUnique({ where: { userId: gus.user.id } }))?.confirmedAt ?? null, null, 'not enrolled')
+})
+
+t.test('passkey enrolment at sign-in: options only for a user without a factor, a bad credential back to the page, CSRF checked', async (t) => {
+  const hal = await createUser(app, 'hal')
+  const browser = new Browser(app)
+  const start = await browser.follow(authorizeURL({ client_id: strict.client.id, redirect_uri: CB, response_type: 'code', scope: 'openid' }))
+  const enrol = await browser.signIn(start.res, 'hal', hal.password)
+  t.match(enrol.res.body, /data-passkey="register"/, 'the passkey form')
+  t.ok(enrol.res.body.indexOf('enrol-passkey-title') < enrol.res.body.indexOf('enrol-totp-title'), 'offered first')
+  const fields = hiddenFields(enrol.res.body)
+  const options = await browser.post(`${ISSUER}/login/enrol/passkey/options`, fields)
+  t.equal(options.statusCode, 200)
+  t.equal(options.headers['cache-control'], 'no-store')
+  t.equal(options.json().options.authenticatorSelection.residentKey, 'required')
+  const forged = await browser.post(`${ISSUER}/login/enrol/passkey/options`, { ...fields, csrf: 'x' })
+  t.equal(forged.statusCode, 403, 'a wrong CSRF token is refused')
+  const bad = await browser.follow(`${ISSUER}/login/enrol/passkey`, { ...fields, challenge: options.json().challengeId, credential: '{"id":"nope"}', name: 'Key' })
+  t.notOk(bad.location, 'not signed in')
+  t.match(bad.res.body, /The passkey could not be added/, 'back on the enrolment page with the error')
+  t.equal((await app.secondFactors.summary(hal.user.id)).passkeys.length, 0)
+
+  await app.prisma.webAuthnCredential.create({ data: { id: 'hal-key', userId: hal.user.id, publicKey: Buffer.from([0xa5]), name: 'Phone' } })
+  const late = await browser.post(`${ISSUER}/login/enrol/passkey/options`, fields)
+  t.equal(late.statusCode, 409, 'no registration options once a factor exists')
+  const posted = await browser.post(`${ISSUER}/login/enrol/passkey`, { ...fields, challenge: 'x', credential: '{}', name: 'Key' })
+  t.match(posted.headers.location, /\/login\/factor\?request=/, 'sent to present the factor instead')
+})

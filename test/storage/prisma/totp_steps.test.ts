@@ -53,3 +53,24 @@ t.test('the sign-in step UPDATE: one use per step, asynchronous commit local to 
   t.equal(await onPrisma.acceptTOTPStep(userId, 14, now, false), false, 'replay refused on Prisma too')
   t.equal((await onPrisma.findTOTP(userId))?.lastUsedStep, 14)
 })
+
+t.test('the sign-in lookup runs on the pg pool and reads what Prisma reads', async (t) => {
+  const url = await createTestDatabase(t)
+  const pool = new pg.Pool({ connectionString: url, max: 1 })
+  const prisma = createPrisma({ url, poolMax: 1 }, pool)
+  t.teardown(async () => { await prisma.$disconnect(); await pool.end() })
+  const seen: string[] = []
+  const spy = { query: async (q: { text: string, values: unknown[] }) => { seen.push(q.text); return pool.query(q) } }
+  const store = prismaFactorStore(prisma, spy as unknown as pg.Pool)
+  const onPrisma = prismaFactorStore(prisma)
+  const userId = randomUUID()
+  t.equal(await store.findTOTP(userId), null, 'none yet')
+  await store.beginTOTP({ userId, secretEnc: 'sealed', kekId: 'k' })
+  t.same(await store.findTOTP(userId), await onPrisma.findTOTP(userId), 'unconfirmed: the same record')
+  await store.acceptTOTPStep(userId, 2 ** 40, new Date(), true)
+  const record = await store.findTOTP(userId)
+  t.same(record, await onPrisma.findTOTP(userId), 'confirmed: the same record')
+  t.equal(record?.lastUsedStep, 2 ** 40, 'a BIGINT step comes back as a number')
+  t.ok(record?.confirmedAt instanceof Date)
+  t.ok(seen.some((text) => /FROM totp_factors/.test(text)), 'the lookup ran on the pool')
+})

@@ -1,0 +1,137 @@
+/**
+ * What TOTP adds to a hosted sign-in, end to end over HTTP against the bench's server: pairs of
+ * sign-ins, one with the password alone and one with the password and a TOTP code, each timed
+ * from the password form's POST to the redirect back to the application (the pages before it,
+ * /authorize and the login page, are the same for both and not timed). The TOTP arm therefore
+ * pays everything the second step costs the server: the second-factor page (GET) and its form
+ * (POST: lookup, ±1 step check, the atomic step UPDATE, session), with the loopback round trips.
+ *
+ * Both arms run argon2 on the password (in both, so it cancels in the difference but adds its
+ * noise); the figure is the median of the per-pair differences, pairs alternating which arm runs
+ * first. Each TOTP sign-in uses its own user: a code is accepted once per 30-second step and user.
+ *
+ * @module
+ */
+import { createHash, randomBytes, randomUUID } from 'node:crypto'
+import pg from 'pg'
+import { kekFromBase64url, seal } from '../src/crypto/kek.js'
+import { totpSecretAAD } from '../src/domain/sealed_values.js'
+import { newTOTPSecret, totp } from '../src/domain/totp.js'
+import { hashClientSecret } from '../src/domain/client_auth.js'
+import type { Seed } from './database.js'
+
+const CALLBACK = 'http://127.0.0.1:9/bench-callback'
+
+export interface TOTPSignInFigures {
+  pairs: number
+  medianAddedMs: number
+  medianPasswordMs: number
+  medianTOTPMs: number
+  /** Medians of the TOTP arm's three requests: the password POST, the second-factor page, its POST. */
+  totpSteps: { passwordPostMs: number, factorPageMs: number, factorPostMs: number }
+}
+
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b)
+  const m = s.length >> 1
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2
+}
+
+/** A cookie-keeping client for the hosted pages (redirects inspected, not followed). */
+class Jar {
+  readonly #cookies = new Map<string, string>()
+  async request (url: string, form?: Record<string, string>): Promise<{ status: number, location: string | null, body: string }> {
+    const headers: Record<string, string> = {}
+    if (this.#cookies.size) headers.cookie = [...this.#cookies].map(([n, v]) => `${n}=${v}`).join('; ')
+    if (form) headers['content-type'] = 'application/x-www-form-urlencoded'
+    const res = await fetch(url, { method: form ? 'POST' : 'GET', headers, body: form ? new URLSearchParams(form) : undefined, redirect: 'manual' })
+    for (const line of res.headers.getSetCookie()) {
+      const [pair] = line.split(';')
+      const eq = pair.indexOf('=')
+      this.#cookies.set(pair.slice(0, eq).trim(), pair.slice(eq + 1).trim())
+    }
+    return { status: res.status, location: res.headers.get('location'), body: await res.text() }
+  }
+}
+
+function hidden (body: string): Record<string, string> {
+  const out: Record<string, string> = {}
+  for (const m of body.matchAll(/<input type="hidden" name="([^"]+)" value="([^"]*)">/g)) out[m[1]] ??= m[2]
+  return out
+}
+
+export async function totpSignInPaired (options: { base: string, databaseUrl: string, keyEncryptionKey: string, seed: Seed, pairs?: number }): Promise<TOTPSignInFigures> {
+  const { base, seed } = options
+  const pairs = options.pairs ?? Number(process.env.BENCH_TOTP_PAIRS ?? 60)
+  const kek = kekFromBase64url(options.keyEncryptionKey)
+  const clientId = `bench-web-${randomUUID().slice(0, 8)}`
+  const db = new pg.Client({ connectionString: options.databaseUrl })
+  await db.connect()
+  const totpUsers: Array<{ username: string, secret: string }> = []
+  let passwordUser: string
+  try {
+    await db.query(`INSERT INTO clients (client_id, name, secret_hash, public, first_party, grant_types, scopes, audiences, redirect_uris, require_pkce, updated_at)
+      VALUES ($1, 'Bench web app', $2, false, true, $3, $4, $5, $6, false, now())`,
+    [clientId, hashClientSecret(randomBytes(16).toString('base64url')), ['authorization_code'], ['read'], ['https://api.example.com'], [CALLBACK]])
+    // The seed user's hash: every user here has the same password, so argon2 costs the same in both arms.
+    const { password_hash: hash } = (await db.query('SELECT password_hash FROM users WHERE username = $1', [seed.user.username])).rows[0]
+    const addUser = async (username: string) => {
+      const id = randomUUID()
+      await db.query('INSERT INTO users (id, username, password_hash, scopes, updated_at) VALUES ($1, $2, $3, $4, now())', [id, username, hash, ['read']])
+      return id
+    }
+    passwordUser = `bench-pwd-${clientId}`
+    await addUser(passwordUser)
+    for (let i = 0; i < pairs; i++) {
+      const username = `bench-totp-${i}-${clientId}`
+      const id = await addUser(username)
+      const secret = newTOTPSecret()
+      await db.query('INSERT INTO totp_factors (user_id, secret_enc, kek_id, confirmed_at) VALUES ($1, $2, $3, now())', [id, seal(kek, secret, totpSecretAAD(id)), kek.id])
+      totpUsers.push({ username, secret })
+    }
+  } finally {
+    await db.end()
+  }
+
+  /** One hosted sign-in; returns ms from the password POST to the redirect to the application. */
+  async function signIn (username: string, secret?: string): Promise<number> {
+    const jar = new Jar()
+    const q = new URLSearchParams({ client_id: clientId, redirect_uri: CALLBACK, response_type: 'code', scope: 'read', state: createHash('sha256').update(username).digest('hex').slice(0, 16) })
+    const authorize = await jar.request(`${base}/authorize?${q}`)
+    if (!authorize.location) throw new Error(`TOTP sign-in bench: /authorize answered ${authorize.status}`)
+    const login = await jar.request(new URL(authorize.location, base).href)
+    const start = performance.now()
+    let step = await jar.request(`${base}/login`, { ...hidden(login.body), username, password: seed.user.password })
+    if (secret) {
+      if (!step.location?.includes('/login/factor')) throw new Error(`TOTP sign-in bench: expected the second-factor page, got ${step.status} ${step.location}`)
+      const t1 = performance.now()
+      const factor = await jar.request(new URL(step.location, base).href)
+      const t2 = performance.now()
+      step = await jar.request(`${base}/login/factor`, { ...hidden(factor.body), method: 'totp', code: totp(secret, Date.now()) })
+      steps.passwordPost.push(t1 - start)
+      steps.factorPage.push(t2 - t1)
+      steps.factorPost.push(performance.now() - t2)
+    }
+    const elapsed = performance.now() - start
+    if (!step.location?.startsWith(CALLBACK) || !new URL(step.location).searchParams.get('code')) throw new Error(`TOTP sign-in bench: no code (${step.status} ${step.location})`)
+    return elapsed
+  }
+
+  const steps = { passwordPost: [] as number[], factorPage: [] as number[], factorPost: [] as number[] }
+  await signIn(passwordUser) // warm-up: statements prepared, pages' code paths compiled
+  const added: number[] = []
+  const plain: number[] = []
+  const withTOTP: number[] = []
+  for (let i = 0; i < pairs; i++) {
+    const { username, secret } = totpUsers[i]
+    let a: number, b: number
+    if (i % 2 === 0) { a = await signIn(passwordUser); b = await signIn(username, secret) } else { b = await signIn(username, secret); a = await signIn(passwordUser) }
+    plain.push(a)
+    withTOTP.push(b)
+    added.push(b - a)
+  }
+  return {
+    pairs, medianAddedMs: median(added), medianPasswordMs: median(plain), medianTOTPMs: median(withTOTP),
+    totpSteps: { passwordPostMs: median(steps.passwordPost), factorPageMs: median(steps.factorPage), factorPostMs: median(steps.factorPost) },
+  }
+}
