@@ -143,6 +143,10 @@ export class Federation {
         const body = await res.json() as unknown
         if (!body || typeof body !== 'object' || Array.isArray(body)) return { ok: false, reason: 'invalid', requestId, provider, detail: 'userinfo is not a JSON object' }
         claims = body as Record<string, unknown>
+        if (provider.emailsEndpoint && !claims[provider.claimMapping.email ?? 'email']) {
+          const found = await this.#primaryEmail(config, tokens.access_token, provider.emailsEndpoint)
+          if (found) claims = { ...claims, [provider.claimMapping.email ?? 'email']: found, [provider.claimMapping.email_verified ?? 'email_verified']: true }
+        }
       }
     } catch (err) {
       const failure = classify(err)
@@ -157,6 +161,20 @@ export class Federation {
     }
   }
 
+  /**
+   * GitHub's non-public addresses: `GET /user/emails` answers `[{ email, primary, verified }]`.
+   * The primary verified one is taken, marked verified; an unverified address never is (email
+   * matching would otherwise trust an address nobody proved). No usable answer: no email.
+   */
+  async #primaryEmail (config: oidc.Configuration, accessToken: string, url: string): Promise<string | undefined> {
+    const res = await oidc.fetchProtectedResource(config, accessToken, new URL(url), 'GET', undefined, new Headers({ accept: 'application/json' }))
+    if (!res.ok) return undefined
+    const list = await res.json().catch(() => null) as unknown
+    if (!Array.isArray(list)) return undefined
+    const primary = list.find((e): e is { email: string } => !!e && typeof e === 'object' && e.primary === true && e.verified === true && typeof e.email === 'string')
+    return primary?.email
+  }
+
   /** Which local user the upstream identity is (creating one just in time when the provider allows it). */
   async resolve (provider: IdentityProviderRecord, identity: UpstreamIdentity, context: { ip?: string, clientId?: string }): Promise<Resolution> {
     const link = await this.#o.store.findLink(provider.id, identity.subject)
@@ -169,7 +187,10 @@ export class Federation {
     }
     if (identity.email) {
       const matches = await this.#o.users.findByEmail(identity.email)
-      if (matches.length) return { kind: 'link_required', user: matches[0] }
+      // Only an address the upstream verified leads to a link offer; an unverified one matching
+      // an account is dropped, so a just-in-time user does not become that account's twin.
+      if (matches.length && identity.emailVerified) return { kind: 'link_required', user: matches[0] }
+      if (matches.length) identity = { ...identity, email: null }
     }
     if (!provider.jit) return { kind: 'no_account' }
     const user = await this.#createUser(provider, identity)
