@@ -182,3 +182,47 @@ t.test('NO_PASSWORD never verifies, whatever is typed, on every password path', 
   const grant = await postForm(stamp.app, '/token', { grant_type: 'password', username: 'nopass', password: NO_PASSWORD }, { authorization: client.basic })
   t.not(grant.statusCode, 200, 'the password grant refuses')
 })
+
+t.test('a just-in-time user sets a password on the account page (no current one to give)', async (t) => {
+  const { stamp } = await shared()
+  const browser = new HttpBrowser()
+  const login = await browser.follow(`${stamp.issuer}/account`)
+  t.equal(login.res.status, 200, 'the sign-in page for the account page')
+  const account = await browser.follow((await upstreamLeg(browser, stamp, login.res.body, 'corp', 'tara')).href)
+  t.equal(account.res.status, 200)
+  t.match(account.res.url, /\/account$/, 'back on the account page')
+  t.match(account.res.body, /Set password/)
+  t.notMatch(account.res.body, /name="current_password"/, 'no current password asked')
+  t.match(account.res.body, /has no password yet/)
+  const user = (await stamp.app.usersRepository.findByUsername('tara'))!
+  t.notOk(hasUsablePassword(user.passwordHash))
+
+  const csrf = /<form method="post" action="[^"]*\/account\/password">\s*<input type="hidden" name="csrf" value="([^"]+)">/.exec(account.res.body)![1]
+  t.equal((await browser.request('POST', `${stamp.issuer}/account/password`, { csrf: 'forged', new_password: 'tara picks a long passphrase' })).status, 403, 'CSRF checked')
+  const short = await browser.request('POST', `${stamp.issuer}/account/password`, { csrf, new_password: 'short' })
+  t.equal(short.status, 400, 'the password policy applies')
+  const set = await browser.request('POST', `${stamp.issuer}/account/password`, { csrf, new_password: 'tara picks a long passphrase' })
+  t.equal(set.status, 303)
+  t.match(set.headers.get('location'), /done=password_set/)
+  const after = (await stamp.app.usersRepository.findById(user.id))!
+  t.ok(await stamp.app.passwordHasher.verify(after.passwordHash, 'tara picks a long passphrase'), 'the new password works')
+  const page = await browser.request('GET', `${stamp.issuer}/account?done=password_set`)
+  t.match(page.body, /Your password was set/)
+  t.match(page.body, /Change password/, 'from now on: change, with the current one')
+  t.match(page.body, /name="current_password"/)
+  const audit = await stamp.app.dbPool.query("SELECT type FROM audit_events WHERE subject = $1 AND type = 'password_set'", [user.id])
+  t.equal(audit.rowCount, 1, 'audited')
+})
+
+t.test('setting a password needs a recent sign-in', async (t) => {
+  const { stamp } = await shared()
+  const browser = new HttpBrowser()
+  const login = await browser.follow(`${stamp.issuer}/account`)
+  const account = await browser.follow((await upstreamLeg(browser, stamp, login.res.body, 'corp', 'uma')).href)
+  const csrf = /name="csrf" value="([^"]+)"/.exec(account.res.body)![1]
+  await stamp.app.dbPool.query("UPDATE sessions SET auth_time = now() - interval '1 hour' WHERE user_id = (SELECT id FROM users WHERE username = 'uma')")
+  const stale = await browser.request('POST', `${stamp.issuer}/account/password`, { csrf, new_password: 'uma picks a long passphrase' })
+  t.equal(stale.status, 303)
+  t.match(stale.headers.get('location'), /\/login\?request=/, 'sent to sign in again')
+  t.notOk(hasUsablePassword((await stamp.app.usersRepository.findByUsername('uma'))!.passwordHash), 'nothing set')
+})
