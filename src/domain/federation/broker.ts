@@ -332,13 +332,8 @@ export class Federation {
   }
 
   /** An administrator removes a user's link (by link id) or links (by provider id): the removed ones. */
-  async unlinkByAdmin (userId: string, linkOrProviderId: string, context: { actor: string, ip?: string }): Promise<FederatedIdentityRecord[]> {
-    const removed = await this.#o.store.removeLinks(userId, linkOrProviderId)
-    for (const link of removed) {
-      const provider = await this.#o.providers.find(link.providerId)
-      await this.#o.audit.record({ type: 'federated_identity_unlinked', actor: context.actor, subject: userId, ip: context.ip, detail: { via: 'admin', provider: provider?.slug ?? link.providerId, link_id: link.id } })
-    }
-    return removed
+  unlinkByAdmin (userId: string, linkOrProviderId: string, context: { actor: string, ip?: string }): Promise<FederatedIdentityRecord[]> {
+    return unlinkIdentities(this.#o.store, this.#o.audit, userId, linkOrProviderId, context)
   }
 
   /**
@@ -387,4 +382,17 @@ export class Federation {
     if (!row || row.purpose !== 'logout' || !secretMatches(browser, row.browserHash)) return null
     return row.returnTo || null
   }
+}
+
+/**
+ * Removes a user's link (by link id) or links to a provider (by provider id) for an administrator
+ * (admin API and `stamp user unlink`), one audit event per link; the removed links.
+ */
+export async function unlinkIdentities (store: FederationStore, audit: AuditLog, userId: string, linkOrProviderId: string, context: { actor: string, ip?: string }): Promise<FederatedIdentityRecord[]> {
+  const removed = await store.removeLinks(userId, linkOrProviderId)
+  for (const link of removed) {
+    const provider = await store.findProvider(link.providerId)
+    await audit.record({ type: 'federated_identity_unlinked', actor: context.actor, subject: userId, ip: context.ip, detail: { via: 'admin', provider: provider?.slug ?? link.providerId, link_id: link.id } })
+  }
+  return removed
 }
