@@ -32,6 +32,7 @@ import secondFactorRoutes from './routes/oauth/second_factor.js'
 import passkeyLoginRoutes from './routes/oauth/passkey_login.js'
 import passkeyEnrolmentRoutes from './routes/oauth/passkey_enrolment.js'
 import federationRoutes from './routes/oauth/federation.js'
+import federationLinkMailRoutes from './routes/oauth/federation_link_mail.js'
 import staticRoutes from './routes/static.js'
 import accountRoutes from './routes/account/index.js'
 import consentRoute from './routes/oauth/consent.js'
@@ -210,6 +211,7 @@ export async function buildApp (options: AppOptions): Promise<FastifyInstance> {
   await app.register(passkeyLoginRoutes)
   await app.register(passkeyEnrolmentRoutes)
   await app.register(federationRoutes)
+  await app.register(federationLinkMailRoutes)
   await app.register(staticRoutes)
   await app.register(accountRoutes)
   await app.register(consentRoute)

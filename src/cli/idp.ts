@@ -8,7 +8,8 @@
  *       [--display-name "Corp SSO"] [--scope "openid email profile"] [--claim-mapping sub=oid,username=upn] [--jit] \
  *       [--domain corp.example]... [--upstream-logout] [--disabled]
  *     stamp idp create --name github --kind oauth2 --authorization-endpoint URL --token-endpoint URL --userinfo-endpoint URL \
- *       --client-id ID --client-secret-stdin --scope "read:user user:email" --claim-mapping sub=id,username=login
+ *       --client-id ID --client-secret-stdin --scope "read:user user:email" --claim-mapping sub=id,username=login \
+ *       --emails-endpoint https://api.github.com/user/emails
  *
  * @module
  */
@@ -20,7 +21,7 @@ import { ProviderError, type ProviderInput } from '../domain/federation/provider
 import { withContext, type CLIContext } from './context.js'
 import { CommandError, print, readStdin, table, UsageError } from './output.js'
 
-const USAGE = 'usage: stamp idp create --name NAME (--issuer URL | --kind oauth2 --authorization-endpoint URL --token-endpoint URL --userinfo-endpoint URL) --client-id ID\n' +
+const USAGE = 'usage: stamp idp create --name NAME (--issuer URL | --kind oauth2 --authorization-endpoint URL --token-endpoint URL --userinfo-endpoint URL [--emails-endpoint URL]) --client-id ID\n' +
   '           [--client-secret-stdin | --private-key-file FILE] [--auth-method M] [--display-name TEXT] [--scope "openid email profile"]\n' +
   '           [--claim-mapping sub=C,email=C,name=C,username=C] [--jit] [--domain D]... [--upstream-logout] [--disabled] [--json]\n' +
   '       stamp idp update NAME [same options; --no-jit --no-upstream-logout --enabled --disabled --no-domains] [--json]\n' +
@@ -39,6 +40,7 @@ const OPTIONS = {
   'authorization-endpoint': { type: 'string' },
   'token-endpoint': { type: 'string' },
   'userinfo-endpoint': { type: 'string' },
+  'emails-endpoint': { type: 'string' },
   'claim-mapping': { type: 'string' },
   jit: { type: 'boolean' },
   'no-jit': { type: 'boolean' },
@@ -87,6 +89,7 @@ async function inputOf (values: Values): Promise<ProviderInput> {
     authorizationEndpoint: values['authorization-endpoint'],
     tokenEndpoint: values['token-endpoint'],
     userinfoEndpoint: values['userinfo-endpoint'],
+    emailsEndpoint: values['emails-endpoint'],
     claimMapping,
     jit: flag(values.jit, values['no-jit'], 'jit'),
     domains: values['no-domains'] ? [] : values.domain,
@@ -111,6 +114,7 @@ function text (view: ReturnType<Awaited<ReturnType<typeof providers>>['view']>):
     ['name', view.slug], ['display name', view.display_name], ['kind', view.kind], ['issuer', view.issuer], ['client id', view.client_id],
     ['auth method', view.auth_method], ['credential', view.credential_set ? 'set (sealed)' : 'none'], ['scope', view.scope],
     ['authorization endpoint', view.authorization_endpoint], ['token endpoint', view.token_endpoint], ['userinfo endpoint', view.userinfo_endpoint],
+    ['emails endpoint', view.emails_endpoint],
     ['claim mapping', Object.entries(view.claim_mapping).map(([k, v]) => `${k}=${v}`).join(',') || '(defaults)'], ['jit', view.jit],
     ['domains', view.domains.join(' ') || '-'], ['enabled', view.enabled], ['upstream logout', view.upstream_logout], ['redirect uri', view.redirect_uri],
   ]

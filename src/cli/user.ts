@@ -18,11 +18,14 @@ import { factorSummary } from '../domain/second_factors.js'
 const USAGE = 'usage: stamp user create --username U (--password P | --password-stdin) [--email E] [--scope "a b"] [--admin] [--json]\n' +
   '       stamp user factors USER [--json]            list passkeys, authenticator app, recovery codes\n' +
   '       stamp user reset-factors USER [--json]      remove all second factors (lost device)\n' +
-  '       stamp user require-mfa USER [--off] [--json] require a second factor at sign-in (or not)'
+  '       stamp user require-mfa USER [--off] [--json] require a second factor at sign-in (or not)\n' +
+  '       stamp user identities USER [--json]         list linked upstream identity providers\n' +
+  '       stamp user unlink USER PROVIDER|LINK_ID [--json] remove a linked upstream identity'
 
 export async function userCommand (args: string[], config: Config): Promise<void> {
   const [action, ...rest] = args
   if (action === 'factors' || action === 'reset-factors' || action === 'require-mfa') return factorCommand(action, rest, config)
+  if (action === 'identities' || action === 'unlink') return (await import('./user_identities.js')).userIdentitiesCommand(action, rest, config, USAGE)
   if (action === 'invite' || action === 'reset-email') return (await import('./user_mail.js')).userMailCommand(action, rest, config)
   if (action !== 'create') throw new UsageError(USAGE)
   const { values } = parseArgs({

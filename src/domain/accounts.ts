@@ -27,7 +27,7 @@ import type { MailKind } from '../mail/templates.js'
 /** Where mail goes: composed and delivered in the background by the caller's outbox. */
 export interface MailOutbox {
   /** Queues a mail; resolves once it is queued, not delivered. */
-  queue(kind: MailKind, locale: Locale, to: string, values: { link: string, validFor: number, username?: string }): void
+  queue(kind: MailKind, locale: Locale, to: string, values: { link: string, validFor: number, username?: string, provider?: string }): void
 }
 
 /** Paths of the hosted pages the links open, relative to the issuer. */
@@ -36,6 +36,8 @@ export const ACCOUNT_PAGES = {
   reset: '/password/reset',
   verify: '/email/verify',
   signup: '/signup',
+  /** A mailed confirmation of a federated link (routes/oauth/federation_link_mail.ts). */
+  confirmLink: '/federation/link/confirm',
 } as const
 
 export interface AccountsOptions {
@@ -76,11 +78,12 @@ export class Accounts {
     this.#now = options.now ?? (() => new Date())
   }
 
-  async #issue (purpose: AccountTokenPurpose, email: string, ttl: number, extra: { userId?: string, scopes?: string[], createdBy?: string }) {
+  async #issue (purpose: AccountTokenPurpose, email: string, ttl: number, extra: { userId?: string, scopes?: string[], createdBy?: string, pendingLinkId?: string }) {
     const secret = newSecret()
     const record = await this.#o.tokens.create({
       id: newId(), tokenHash: hashSecret(secret), purpose, email: normalizeEmail(email), userId: extra.userId ?? null,
       scopes: extra.scopes ?? [], createdBy: extra.createdBy ?? null, expiresAt: new Date(this.#now().getTime() + ttl * 1000),
+      pendingLinkId: extra.pendingLinkId ?? null,
     })
     return { secret, record }
   }
@@ -145,6 +148,28 @@ export class Accounts {
       link: `${ctx.issuer}${ACCOUNT_PAGES.verify}?token=${secret}`, validFor: Math.round(ttl / 60), username: user.username,
     })
     await this.#o.audit.record({ type: 'email_verification_sent', actor: ctx.actor ?? null, subject: user.id, ip: ctx.ip })
+    return true
+  }
+
+  /**
+   * Mails `user` a link that confirms a pending federated link (issue 16: linking only after the
+   * account's owner proves control of it). Only to an address the user verified, within the
+   * per-address cap; the link lives no longer than the pending link. Answers nothing either way
+   * (the caller shows one page whatever happened); the audit trail says whether a mail went out.
+   */
+  async sendLinkConfirmation (user: UserRecord, pending: { id: string, expiresAt: Date }, provider: string, ctx: RequestContext & { clientId?: string }): Promise<boolean> {
+    const reason = !user.email || !user.emailVerifiedAt ? 'no_verified_email' : user.disabled ? 'disabled' : !await this.#underCap('link_identity', user.email) ? 'capped' : undefined
+    await this.#o.audit.record({
+      type: 'federated_link_mail_requested', subject: user.id, clientId: ctx.clientId, ip: ctx.ip,
+      detail: { provider, sent: reason === undefined, ...(reason ? { reason } : {}) },
+    })
+    if (reason) return false
+    const ttl = Math.min(this.#o.policy.verifyLinkTTL, Math.floor((pending.expiresAt.getTime() - this.#now().getTime()) / 1000))
+    if (ttl <= 0) return false
+    const { secret } = await this.#issue('link_identity', user.email!, ttl, { userId: user.id, pendingLinkId: pending.id })
+    this.#o.outbox.queue('link_identity', ctx.locale, user.email!, {
+      link: `${ctx.issuer}${ACCOUNT_PAGES.confirmLink}?token=${secret}`, validFor: Math.max(1, Math.round(ttl / 60)), username: user.username, provider,
+    })
     return true
   }
 

@@ -95,6 +95,10 @@ export type AuditEventType =
   | 'federated_identity_unlinked'
   /** An upstream email matched a local account without a link: linking waits for a local sign-in. */
   | 'federated_link_pending'
+  /** "Send me a confirmation mail instead" on the link page: `sent` says whether a mail went out. */
+  | 'federated_link_mail_requested'
+  /** A user without a usable password (created just in time) set one on the account page. */
+  | 'password_set'
 
 /** Events logged at warn: each one may mean an attack or an emergency. */
 const WARN: ReadonlySet<AuditEventType> = new Set(['refresh_token_reuse', 'key_revoked', 'login_throttled', 'authorization_code_reuse', 'factors_reset', 'recovery_code_used', 'device_flow_blocked'])

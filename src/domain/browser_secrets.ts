@@ -26,7 +26,7 @@ export function hashSecret (secret: string): string {
 }
 
 /** `device_*`: the RFC 8628 verification pages (code entry, the step links, sign-in, approval). */
-export type CSRFPurpose = 'login' | 'consent' | 'logout' | 'factor' | 'account' | 'device_entry' | 'device_step' | 'device_login' | 'device_approve' | 'forgot' | 'reset' | 'verify' | 'signup'
+export type CSRFPurpose = 'login' | 'consent' | 'logout' | 'factor' | 'account' | 'device_entry' | 'device_step' | 'device_login' | 'device_approve' | 'forgot' | 'reset' | 'verify' | 'signup' | 'link'
 
 export function csrfToken (secret: string, purpose: CSRFPurpose, id: string): string {
   return createHmac('sha256', secret).update(`${purpose}\0${id}`).digest('base64url')

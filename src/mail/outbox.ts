@@ -29,7 +29,7 @@ export class MailQueue implements MailOutbox {
     this.#log = log
   }
 
-  queue (kind: MailKind, locale: Locale, to: string, values: { link: string, validFor: number, username?: string }): void {
+  queue (kind: MailKind, locale: Locale, to: string, values: { link: string, validFor: number, username?: string, provider?: string }): void {
     const mail = composeMail(kind, locale, to, { ...values, productName: this.#productName })
     const delivery = this.#transport.send(mail).then(
       () => this.#log.info({ event: 'mail_sent', kind, transport: this.#transport.kind }, 'mail sent'),

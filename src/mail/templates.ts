@@ -8,7 +8,7 @@
 import { t, tn, type Locale, type MessageKey, type PluralKey } from '../i18n/messages.js'
 import type { Mail } from './transport.js'
 
-export type MailKind = 'reset_password' | 'verify_email' | 'invite' | 'signup_existing'
+export type MailKind = 'reset_password' | 'verify_email' | 'invite' | 'signup_existing' | 'link_identity'
 
 export interface MailValues {
   productName: string
@@ -17,6 +17,8 @@ export interface MailValues {
   /** Minutes (or, for invitations, days) the link stays valid. */
   validFor: number
   username?: string
+  /** link_identity: the upstream provider's display name. */
+  provider?: string
 }
 
 const ENTITIES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' }
@@ -27,11 +29,12 @@ const KEYS: Record<MailKind, { subject: MessageKey, intro: MessageKey, action: M
   verify_email: { subject: 'mail.verify.subject', intro: 'mail.verify.intro', action: 'mail.verify.action', validity: 'mail.validMinutes', ignore: 'mail.verify.ignore' },
   invite: { subject: 'mail.invite.subject', intro: 'mail.invite.intro', action: 'mail.invite.action', validity: 'mail.validDays', ignore: 'mail.invite.ignore' },
   signup_existing: { subject: 'mail.existing.subject', intro: 'mail.existing.intro', action: 'mail.existing.action', ignore: 'mail.existing.ignore' },
+  link_identity: { subject: 'mail.link.subject', intro: 'mail.link.intro', action: 'mail.link.action', validity: 'mail.validMinutes', ignore: 'mail.link.ignore' },
 }
 
 export function composeMail (kind: MailKind, locale: Locale, to: string, values: MailValues): Mail {
   const keys = KEYS[kind]
-  const vars = { product: values.productName, count: values.validFor, username: values.username ?? '' }
+  const vars = { product: values.productName, count: values.validFor, username: values.username ?? '', provider: values.provider ?? '' }
   const greeting = values.username ? t(locale, 'mail.greeting', vars) : t(locale, 'mail.greetingAnonymous')
   const paragraphs = [t(locale, keys.intro, vars), t(locale, keys.action, vars)]
   const validity = keys.validity ? tn(locale, keys.validity, values.validFor) : ''

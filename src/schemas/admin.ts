@@ -345,6 +345,24 @@ export const UserConsents = Type.Object({
   items: Type.Array(Type.Object({ client_id: Type.String(), scopes: Type.Array(Type.String()), updated_at: Timestamp })),
 })
 
+/** A user's links to upstream identity providers (the same list as their account page shows). */
+export const UserIdentity = Type.Object({
+  id: Type.String({ description: 'The link id' }),
+  provider_id: Type.String(),
+  provider: Nullable(Type.String({ description: 'The provider\'s name (slug); null when it is gone' })),
+  provider_display_name: Nullable(Type.String()),
+  subject: Type.String({ description: 'The upstream `sub` (or mapped identifier) the user is linked to' }),
+  email: Nullable(Type.String({ description: 'The upstream address when linked (shown only; never used for matching)' })),
+  created_at: Timestamp,
+  last_used_at: Nullable(Timestamp),
+})
+export const UserIdentities = Type.Object({ items: Type.Array(UserIdentity) })
+export const UserIdentityParams = Type.Object({
+  id: UUID,
+  linkId: Type.String({ ...UUID, description: 'A link id, or a provider id (removes the user\'s links to that provider)' }),
+}, { additionalProperties: false })
+export const UserIdentitiesRemoved = Type.Object({ user_id: Type.String(), removed: Type.Array(UserIdentity) })
+
 // --- identity providers (federation, issue 16) ---------------------------------------------------
 
 const ProviderSlug = Type.String({ pattern: '^[a-z0-9][a-z0-9-]{0,62}$', description: 'Name used in URLs and the CLI (`stamp idp show NAME`)' })
@@ -373,6 +391,7 @@ export const IdentityProvider = Type.Object({
   authorization_endpoint: Nullable(Type.String()),
   token_endpoint: Nullable(Type.String()),
   userinfo_endpoint: Nullable(Type.String()),
+  emails_endpoint: Nullable(Type.String({ description: 'oauth2: a GitHub-style address list (`GET /user/emails`: `[{ email, primary, verified }]`) asked when userinfo has no email; the primary verified address is used' })),
   claim_mapping: ClaimMappingSchema,
   jit: Type.Boolean({ description: 'Create a local user on the first sign-in of an unknown upstream identity' }),
   domains: Type.Array(Type.String(), { description: 'Home-realm discovery: a login_hint with one of these email domains goes straight to this provider' }),
@@ -397,6 +416,7 @@ const providerSettings = {
   authorization_endpoint: Nullable(Uri),
   token_endpoint: Nullable(Uri),
   userinfo_endpoint: Nullable(Uri),
+  emails_endpoint: Nullable(Uri),
   claim_mapping: ClaimMappingSchema,
   jit: Type.Boolean(),
   domains: Type.Array(Type.String({ minLength: 1, maxLength: 253 }), { maxItems: 50 }),

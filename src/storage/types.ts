@@ -681,7 +681,7 @@ export interface PushedAuthorizationStore {
 }
 
 /** What a mailed single-use link is for. */
-export type AccountTokenPurpose = 'reset_password' | 'verify_email' | 'invite'
+export type AccountTokenPurpose = 'reset_password' | 'verify_email' | 'invite' | 'link_identity'
 
 export interface AccountTokenRecord {
   id: string
@@ -693,6 +693,8 @@ export interface AccountTokenRecord {
   createdAt: Date
   expiresAt: Date
   consumedAt: Date | null
+  /** link_identity: the pending federated link (PendingLinkRecord.id) the mail confirms. */
+  pendingLinkId: string | null
 }
 
 export type NewAccountToken = Omit<AccountTokenRecord, 'createdAt' | 'consumedAt'> & { tokenHash: string }
@@ -757,6 +759,11 @@ export interface IdentityProviderRecord {
   authorizationEndpoint: string | null
   tokenEndpoint: string | null
   userinfoEndpoint: string | null
+  /**
+   * oauth2: a GitHub-style address list (`GET /user/emails`: `[{ email, primary, verified }]`)
+   * asked when userinfo has no email; the primary verified address is used.
+   */
+  emailsEndpoint: string | null
   claimMapping: ClaimMapping
   jit: boolean
   domains: string[]
@@ -828,6 +835,17 @@ export interface FederationStore {
   findPendingLink(requestId: string, browserHash: string, now: Date): Promise<PendingLinkRecord | null>
   /** Deletes and returns the live pending link for this request and browser (single use). */
   takePendingLink(requestId: string, browserHash: string, now: Date): Promise<PendingLinkRecord | null>
+  /** The live pending link by id (a mailed confirmation names it). */
+  findPendingLinkById(id: string, now: Date): Promise<PendingLinkRecord | null>
+  /**
+   * Confirmation by mail, in one transaction: consumes the live `link_identity` account token,
+   * takes its pending link (live, of this browser, for the token's user) and links the identity.
+   * Null, with nothing changed, when any of that fails; `link` is null when (provider, subject)
+   * was linked meanwhile.
+   */
+  confirmPendingLink(tokenHash: string, browserHash: string, now: Date): Promise<{ pending: PendingLinkRecord, link: FederatedIdentityRecord | null } | null>
+  /** Removes one link of `userId` by link id or by provider (id); the removed links. */
+  removeLinks(userId: string, linkOrProviderId: string): Promise<FederatedIdentityRecord[]>
 
   saveUpstreamSession(sessionId: string, providerId: string, idTokenEnc: string, kekId: string): Promise<void>
   findUpstreamSession(sessionId: string): Promise<{ providerId: string, idTokenEnc: string } | null>

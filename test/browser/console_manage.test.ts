@@ -349,6 +349,23 @@ if (!existsSync(CHROMIUM)) {
     await shoot(page, 'sessions-lookup')
   })
 
+  await t.test('a user\'s linked identity providers: listed, unlinked with one button, audited', async (t) => {
+    const corp = await app.identityProviders.create({ slug: 'corp-linked', displayName: 'Corp Linked', issuer: 'https://login.corp.example', clientId: 'stamp', clientSecret: 'corp secret' }, { actor: 'test' })
+    await app.dbPool.query("INSERT INTO federated_identities (id, provider_id, subject, user_id, email) VALUES (gen_random_uuid(), $1, 'tina-upstream', $2, 'tina@corp.example')", [corp.id, tina.user.id])
+    await page.goto(`${issuer}/console/users?id=${tina.user.id}`)
+    await settled(page)
+    const links = page.getByRole('region', { name: 'Upstream identities linked to tina' })
+    await links.getByText('tina-upstream').waitFor()
+    t.match(await links.textContent(), /Corp Linked.*tina-upstream.*tina@corp\.example/, 'the link is listed')
+    await axe(page, 'user page with a linked identity')
+    await links.getByRole('button', { name: 'Unlink Corp Linked' }).click()
+    await page.getByRole('status').filter({ hasText: 'Unlinked Corp Linked.' }).waitFor()
+    await links.getByText('No linked identity providers.').waitFor()
+    t.same(await app.federation.linksFor(tina.user.id), [], 'unlinked')
+    t.equal((await auditOf('federated_identity_unlinked', tina.user.id))[0]?.actor, admin.user.id, 'audited with the acting admin')
+    await app.identityProviders.delete(corp.id, { actor: 'test' })
+  })
+
   await t.test('identity providers: add a plain OAuth 2 provider, secret write-only, disable, delete behind its name', async (t) => {
     await page.goto(`${issuer}/console/identity-providers`)
     await settled(page)
@@ -390,8 +407,8 @@ if (!existsSync(CHROMIUM)) {
     await page.waitForURL(`${issuer}/console/identity-providers`)
     await settled(page)
     t.equal(await app.identityProviders.find('octo'), null, 'deleted')
-    t.equal((await auditOf('identity_provider_created')).length, 1, 'creation audited')
-    t.equal((await auditOf('identity_provider_deleted')).length, 1, 'deletion audited')
+    t.equal((await auditOf('identity_provider_created')).filter((e) => e.actor === admin.user.id).length, 1, 'creation audited')
+    t.equal((await auditOf('identity_provider_deleted')).filter((e) => e.actor === admin.user.id).length, 1, 'deletion audited')
     await axe(page, 'identity providers')
   })
 

@@ -5,100 +5,12 @@
  *
  * @module
  */
-import t, { type Test } from 'tap'
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
-import { createHash, randomBytes } from 'node:crypto'
-import { createLocalJWKSet, jwtVerify } from 'jose'
-import type { FastifyInstance } from 'fastify'
-import { createClient, createUser, postForm, type TestClient } from '../helper.js'
-import { freePort, startStamp, type StampServer } from '../fixtures/stamp_server.js'
+import t from 'tap'
+import { createServer } from 'node:http'
+import { createUser } from '../helper.js'
+import { freePort } from '../fixtures/stamp_server.js'
 import { hiddenFields, pkce } from '../fixtures/browser.js'
-import { continueForm, formAction, HttpBrowser, startUpstream, UPSTREAM_SECRET } from '../fixtures/federation.js'
-import type { IdentityProviderRecord } from '../../src/storage/types.js'
-import type { ProviderInput } from '../../src/domain/federation/providers.js'
-
-const APP = 'https://app.example/cb'
-const BYE = 'https://app.example/bye'
-
-interface Teardown { teardown(fn: () => unknown): void }
-
-async function setupStamp (t: Teardown, env: Record<string, string> = {}) {
-  const stamp = await startStamp(t, { FEDERATION_ALLOW_LOOPBACK: 'true', ...env })
-  const client = await createClient(stamp.app, {
-    name: 'The App', firstParty: true, grantTypes: ['authorization_code'], redirectUris: [APP], postLogoutRedirectUris: [BYE], scopes: ['openid', 'profile', 'email'],
-  })
-  return { stamp, client }
-}
-
-async function addProvider (app: FastifyInstance, input: ProviderInput): Promise<IdentityProviderRecord> {
-  return app.identityProviders.create(input, { actor: 'test' })
-}
-
-function authorize (stamp: StampServer, client: TestClient, challenge: string, extra: Record<string, string> = {}): string {
-  const q = new URLSearchParams({
-    client_id: client.client.id, redirect_uri: APP, response_type: 'code', scope: 'openid profile email', state: 'app-state', nonce: 'app-nonce',
-    code_challenge: challenge, code_challenge_method: 'S256', ...extra,
-  })
-  return `${stamp.issuer}/authorize?${q}`
-}
-
-/** The link page's GET form ("Sign in to link NAME") as a URL. */
-function linkForm (body: string, base: string): string {
-  const url = new URL(formAction(body, base))
-  for (const [name, value] of Object.entries(hiddenFields(body))) url.searchParams.set(name, value)
-  return url.href
-}
-
-/**
- * From the Stamp login page to the upstream's redirect back to Stamp's callback (not followed):
- * Continue → upstream login (any user) → consent.
- */
-async function upstreamLeg (browser: HttpBrowser, stamp: StampServer, loginPage: string, slug: string, login: string): Promise<URL> {
-  const toUpstream = await browser.request('POST', `${stamp.issuer}/federation/start`, continueForm(loginPage, slug))
-  if (toUpstream.status !== 303 && toUpstream.status !== 302) throw new Error(`start answered ${toUpstream.status}: ${toUpstream.body.slice(0, 500)}`)
-  const isCallback = (u: URL) => u.href.startsWith(`${stamp.issuer}/federation/callback`)
-  let step = await browser.follow(new URL(toUpstream.headers.get('location')!).href, undefined, isCallback)
-  for (let i = 0; i < 4 && !step.location; i++) {
-    const action = formAction(step.res.body, step.res.url)
-    const prompt = /name="prompt" value="(\w+)"/.exec(step.res.body)?.[1]
-    const form: Record<string, string> = prompt === 'login' ? { prompt, login, password: 'any' } : { prompt: prompt ?? 'consent' }
-    step = await browser.follow(action, form, isCallback)
-  }
-  if (!step.location || !isCallback(step.location)) throw new Error(`the upstream did not redirect back: ${step.res.status} ${step.res.body.slice(0, 500)}`)
-  return step.location
-}
-
-async function startAtStamp (browser: HttpBrowser, stamp: StampServer, client: TestClient, extra: Record<string, string> = {}) {
-  const { verifier, challenge } = pkce()
-  const page = await browser.follow(authorize(stamp, client, challenge, extra))
-  return { page: page.res, verifier }
-}
-
-async function tokens (app: FastifyInstance, client: TestClient, code: string, verifier: string) {
-  const res = await postForm(app, '/token', { grant_type: 'authorization_code', code, redirect_uri: APP, code_verifier: verifier }, { authorization: client.basic })
-  return res
-}
-
-async function verifyIdToken (stamp: StampServer, client: TestClient, idToken: string) {
-  const jwks = createLocalJWKSet((await stamp.app.inject('/jwks')).json())
-  return (await jwtVerify(idToken, jwks, { issuer: stamp.issuer, audience: client.client.id })).payload
-}
-
-function assertErrorPage (t: Test, res: { status: number, headers: Headers, body: string }, status: number, text: RegExp, back = true) {
-  t.equal(res.status, status, `status ${status}`)
-  t.match(res.headers.get('content-type'), /text\/html/, 'an HTML page')
-  t.match(res.body, text)
-  t.notMatch(res.body, /at [\w.]+ \(|stack|Internal Server Error/i, 'no stack trace')
-  if (back) t.match(res.body, /href="[^"]*\/login\?request=[^"]+"/, 'a link back to the sign-in page')
-}
-
-/** Stamp, an oidc-provider upstream and the provider `corp` (JIT on). */
-async function oidcSetup (t: Teardown, extra: Partial<ProviderInput> = {}) {
-  const { stamp, client } = await setupStamp(t)
-  const upstream = await startUpstream(t, stamp.issuer)
-  const provider = await addProvider(stamp.app, { slug: 'corp', displayName: 'Corp IdP', issuer: upstream.issuer, clientId: 'stamp', clientSecret: UPSTREAM_SECRET, jit: true, ...extra })
-  return { stamp, client, upstream, provider }
-}
+import { APP, BYE, HttpBrowser, UPSTREAM_SECRET, addProvider, assertErrorPage, authorize, continueForm, formAction, linkForm, oidcSetup, setupStamp, startAtStamp, startOAuth2, tokens, upstreamLeg, verifyIdToken } from '../fixtures/federation.js'
 
 /**
  * One Stamp and one upstream for the tests that need nothing of their own (each Stamp costs a
@@ -288,64 +200,6 @@ t.test('a pending link is dropped when another account signs in', async (t) => {
   t.same(await stamp.app.federation.linksFor(mallory.user.id), [], 'mallory got no link')
   t.same(await stamp.app.federation.linksFor(hank.user.id), [], 'hank got no link')
 })
-
-/**
- * A GitHub-like plain OAuth 2 provider: /authorize redirects back with a code, /token checks
- * the client and PKCE, /user answers with GitHub's members (a numeric id, `login`).
- */
-async function startOAuth2 (t: Teardown) {
-  const codes = new Map<string, { challenge: string, redirectUri: string }>()
-  const tokensIssued = new Set<string>()
-  const seen: { authorize?: URLSearchParams, token?: URLSearchParams, tokenAuth?: string } = {}
-  /** What the next requests do: `hang` never answers the token request; `user` replaces /user's answer. */
-  const mode: { hang?: boolean, user?: { status: number, body: string } } = {}
-  const server = createServer((req: IncomingMessage, res: ServerResponse) => {
-    const url = new URL(req.url!, 'http://127.0.0.1')
-    const json = (status: number, body: unknown) => { res.writeHead(status, { 'content-type': 'application/json' }); res.end(JSON.stringify(body)) }
-    if (url.pathname === '/authorize') {
-      seen.authorize = url.searchParams
-      const code = randomBytes(12).toString('hex')
-      codes.set(code, { challenge: url.searchParams.get('code_challenge')!, redirectUri: url.searchParams.get('redirect_uri')! })
-      const back = new URL(url.searchParams.get('redirect_uri')!)
-      back.searchParams.set('code', code)
-      back.searchParams.set('state', url.searchParams.get('state')!)
-      res.writeHead(302, { location: back.href })
-      return res.end()
-    }
-    if (url.pathname === '/token' && req.method === 'POST' && mode.hang) return
-    if (url.pathname === '/token' && req.method === 'POST') {
-      let raw = ''
-      req.on('data', (c) => { raw += c })
-      req.on('end', () => {
-        const form = new URLSearchParams(raw)
-        seen.token = form
-        seen.tokenAuth = req.headers.authorization
-        // RFC 6749 §2.3.1: both halves are form-urlencoded inside the Basic credentials.
-        const basic = Buffer.from(/^Basic (.+)$/.exec(req.headers.authorization ?? '')?.[1] ?? '', 'base64').toString()
-        const [id, secret] = basic.split(':').map((v) => decodeURIComponent(v.replace(/\+/g, ' ')))
-        const grant = codes.get(form.get('code') ?? '')
-        codes.delete(form.get('code') ?? '')
-        const verifierOk = grant && createHash('sha256').update(form.get('code_verifier') ?? '').digest('base64url') === grant.challenge
-        if (id !== 'gh-client' || secret !== UPSTREAM_SECRET) return json(401, { error: 'invalid_client' })
-        if (!grant || !verifierOk || grant.redirectUri !== form.get('redirect_uri')) return json(400, { error: 'invalid_grant' })
-        const token = randomBytes(12).toString('hex')
-        tokensIssued.add(token)
-        return json(200, { access_token: token, token_type: 'bearer', scope: 'read:user' })
-      })
-      return
-    }
-    if (url.pathname === '/user') {
-      const token = /^Bearer (.+)$/i.exec(req.headers.authorization ?? '')?.[1]
-      if (!token || !tokensIssued.has(token)) return json(401, { message: 'Bad credentials' })
-      if (mode.user) { res.writeHead(mode.user.status, { 'content-type': 'application/json' }); return res.end(mode.user.body) }
-      return json(200, { id: 583231, login: 'Octo.Cat', name: 'The Octocat', email: 'octocat@github.example', avatar_url: 'x' })
-    }
-    json(404, { message: 'Not Found' })
-  })
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  t.teardown(() => new Promise<void>((resolve) => { server.closeAllConnections(); server.close(() => resolve()) }))
-  return { base: `http://127.0.0.1:${(server.address() as { port: number }).port}`, seen, mode }
-}
 
 t.test('plain OAuth 2 provider (GitHub-like) with claim mapping', async (t) => {
   const { stamp, client } = await shared()

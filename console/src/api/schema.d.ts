@@ -3891,6 +3891,233 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/admin/users/{id}/identities": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The user's linked upstream identities (provider, upstream subject), oldest first */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            items: {
+                                /** @description The link id */
+                                id: string;
+                                provider_id: string;
+                                provider: string | null;
+                                provider_display_name: string | null;
+                                /** @description The upstream `sub` (or mapped identifier) the user is linked to */
+                                subject: string;
+                                email: string | null;
+                                /** Format: date-time */
+                                created_at: string;
+                                last_used_at: string | null;
+                            }[];
+                        };
+                    };
+                };
+                /** @description RFC 6749 §5.2 error */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: string;
+                            error_description: string;
+                        };
+                    };
+                };
+                /** @description RFC 6749 §5.2 error */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: string;
+                            error_description: string;
+                        };
+                    };
+                };
+                /** @description RFC 6749 §5.2 error */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: string;
+                            error_description: string;
+                        };
+                    };
+                };
+                /** @description RFC 6749 §5.2 error */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: string;
+                            error_description: string;
+                        };
+                    };
+                };
+                /** @description RFC 6749 §5.2 error */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: string;
+                            error_description: string;
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/users/{id}/identities/{linkId}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** Unlink an upstream identity from the user (by link id, or all links to a provider by provider id) */
+        delete: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                    /** @description A link id, or a provider id (removes the user's links to that provider) */
+                    linkId: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            user_id: string;
+                            removed: {
+                                /** @description The link id */
+                                id: string;
+                                provider_id: string;
+                                provider: string | null;
+                                provider_display_name: string | null;
+                                /** @description The upstream `sub` (or mapped identifier) the user is linked to */
+                                subject: string;
+                                email: string | null;
+                                /** Format: date-time */
+                                created_at: string;
+                                last_used_at: string | null;
+                            }[];
+                        };
+                    };
+                };
+                /** @description RFC 6749 §5.2 error */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: string;
+                            error_description: string;
+                        };
+                    };
+                };
+                /** @description RFC 6749 §5.2 error */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: string;
+                            error_description: string;
+                        };
+                    };
+                };
+                /** @description RFC 6749 §5.2 error */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: string;
+                            error_description: string;
+                        };
+                    };
+                };
+                /** @description RFC 6749 §5.2 error */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: string;
+                            error_description: string;
+                        };
+                    };
+                };
+                /** @description RFC 6749 §5.2 error */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: string;
+                            error_description: string;
+                        };
+                    };
+                };
+            };
+        };
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/admin/overview": {
         parameters: {
             query?: never;
@@ -4135,6 +4362,7 @@ export interface paths {
                                 authorization_endpoint: string | null;
                                 token_endpoint: string | null;
                                 userinfo_endpoint: string | null;
+                                emails_endpoint: string | null;
                                 /** @description Which upstream claim (or userinfo member; dotted paths reach nested objects) fills each local field. Defaults: OIDC claim names; for oauth2, GitHub's (`id`, `login`, `email`, `name`) */
                                 claim_mapping: {
                                     sub?: string;
@@ -4239,6 +4467,7 @@ export interface paths {
                         authorization_endpoint?: string | null;
                         token_endpoint?: string | null;
                         userinfo_endpoint?: string | null;
+                        emails_endpoint?: string | null;
                         /** @description Which upstream claim (or userinfo member; dotted paths reach nested objects) fills each local field. Defaults: OIDC claim names; for oauth2, GitHub's (`id`, `login`, `email`, `name`) */
                         claim_mapping?: {
                             sub?: string;
@@ -4283,6 +4512,7 @@ export interface paths {
                             authorization_endpoint: string | null;
                             token_endpoint: string | null;
                             userinfo_endpoint: string | null;
+                            emails_endpoint: string | null;
                             /** @description Which upstream claim (or userinfo member; dotted paths reach nested objects) fills each local field. Defaults: OIDC claim names; for oauth2, GitHub's (`id`, `login`, `email`, `name`) */
                             claim_mapping: {
                                 sub?: string;
@@ -4423,6 +4653,7 @@ export interface paths {
                             authorization_endpoint: string | null;
                             token_endpoint: string | null;
                             userinfo_endpoint: string | null;
+                            emails_endpoint: string | null;
                             /** @description Which upstream claim (or userinfo member; dotted paths reach nested objects) fills each local field. Defaults: OIDC claim names; for oauth2, GitHub's (`id`, `login`, `email`, `name`) */
                             claim_mapping: {
                                 sub?: string;
@@ -4630,6 +4861,7 @@ export interface paths {
                         authorization_endpoint?: string | null;
                         token_endpoint?: string | null;
                         userinfo_endpoint?: string | null;
+                        emails_endpoint?: string | null;
                         /** @description Which upstream claim (or userinfo member; dotted paths reach nested objects) fills each local field. Defaults: OIDC claim names; for oauth2, GitHub's (`id`, `login`, `email`, `name`) */
                         claim_mapping?: {
                             sub?: string;
@@ -4674,6 +4906,7 @@ export interface paths {
                             authorization_endpoint: string | null;
                             token_endpoint: string | null;
                             userinfo_endpoint: string | null;
+                            emails_endpoint: string | null;
                             /** @description Which upstream claim (or userinfo member; dotted paths reach nested objects) fills each local field. Defaults: OIDC claim names; for oauth2, GitHub's (`id`, `login`, `email`, `name`) */
                             claim_mapping: {
                                 sub?: string;

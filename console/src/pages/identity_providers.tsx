@@ -79,6 +79,7 @@ function ProviderForm ({ provider, onSaved, onCancel }: { provider?: Provider, o
       authorization_endpoint: nullable(v.authorization_endpoint),
       token_endpoint: nullable(v.token_endpoint),
       userinfo_endpoint: nullable(v.userinfo_endpoint),
+      emails_endpoint: kind === 'oauth2' ? nullable(v.emails_endpoint) : null,
       claim_mapping: claimMapping,
       jit: v.checked('jit'),
       domains: lines(v.domains),
@@ -109,6 +110,7 @@ function ProviderForm ({ provider, onSaved, onCancel }: { provider?: Provider, o
         <Field label="Authorization endpoint" name="authorization_endpoint" type="url" required={kind === 'oauth2'} defaultValue={p?.authorization_endpoint ?? ''} />
         <Field label="Token endpoint" name="token_endpoint" type="url" required={kind === 'oauth2'} defaultValue={p?.token_endpoint ?? ''} />
         <Field label="Userinfo endpoint" name="userinfo_endpoint" type="url" defaultValue={p?.userinfo_endpoint ?? ''} />
+        {kind === 'oauth2' && <Field label="Emails endpoint" name="emails_endpoint" type="url" defaultValue={p?.emails_endpoint ?? ''} hint="Optional, GitHub: https://api.github.com/user/emails. Asked when userinfo has no email; the primary verified address is used" />}
       </fieldset>
       <fieldset>
         <legend>Stamp as a client of the provider</legend>

@@ -2,8 +2,8 @@
  * Users: search by username or email (GET /admin/users?q=, the page size the benchmark times),
  * create (password policy applies), and per user: email and scopes, disable/enable (disabling
  * signs them out everywhere), a password reset or a reset mail, their second factors
- * (./user_factors.tsx), sessions, refresh-token families, sign out everywhere, and their
- * consents (listed, each withdrawable).
+ * (./user_factors.tsx), sessions, refresh-token families, sign out everywhere, their consents
+ * (listed, each withdrawable), and their linked upstream identities (each unlinkable).
  *
  * @module
  */
@@ -90,6 +90,7 @@ function UserDetail ({ id }: { id: string }) {
   const sessions = useLoad(() => unwrap(() => api.GET('/admin/users/{id}/sessions', { params: { path: { id }, query: { limit: 50 } } })), [id])
   const families = useLoad(() => unwrap(() => api.GET('/admin/users/{id}/refresh-families', { params: { path: { id }, query: { limit: 50 } } })), [id])
   const consents = useLoad(() => unwrap(() => api.GET('/admin/users/{id}/consents', { params: { path: { id } } })), [id])
+  const identities = useLoad(() => unwrap(() => api.GET('/admin/users/{id}/identities', { params: { path: { id } } })), [id])
   const action = useAction()
   const [notice, setNotice] = useState<string>()
   const [confirm, setConfirm] = useState<'disable' | 'sign-out'>()
@@ -133,6 +134,10 @@ function UserDetail ({ id }: { id: string }) {
   async function withdrawListed (clientId: string) {
     const done = await action.run(() => unwrap(() => api.DELETE('/admin/users/{id}/consents/{clientId}', { params: { path: { id, clientId } } })))
     if (done) consentWithdrawn(clientId, done)
+  }
+  async function unlink (linkId: string, provider: string) {
+    const done = await action.run(() => unwrap(() => api.DELETE('/admin/users/{id}/identities/{linkId}', { params: { path: { id, linkId } } })))
+    if (done) { setNotice(`Unlinked ${provider}.`); identities.reload() }
   }
   async function sendResetMail (event: Event) {
     event.preventDefault()
@@ -218,6 +223,27 @@ function UserDetail ({ id }: { id: string }) {
               <Field label="Client ID" name="client_id" required hint="The user is asked again next time; the client's refresh tokens for this user are revoked" />
               <button type="submit" class="secondary" disabled={action.busy}>Withdraw consent</button>
             </form>
+          </section>
+          <section aria-labelledby="identities">
+            <h2 id="identities">Linked identity providers</h2>
+            {!identities.data ? <Loading error={identities.error} label="linked identities" /> : (
+              <Table caption={`Upstream identities linked to ${u.username}`}>
+                <thead><tr><th scope="col">Provider</th><th scope="col">Upstream subject</th><th scope="col">Email</th><th scope="col">Linked</th><th scope="col">Last used</th><th scope="col"><span class="sr-only">Actions</span></th></tr></thead>
+                <tbody>
+                  {identities.data.items.length === 0 && <tr><td colSpan={6}>No linked identity providers.</td></tr>}
+                  {identities.data.items.map((l) => (
+                    <tr key={l.id}>
+                      <th scope="row">{l.provider_display_name ?? l.provider ?? l.provider_id}</th>
+                      <td class="mono">{l.subject}</td>
+                      <td>{l.email ?? '—'}</td>
+                      <td><Time value={l.created_at} /></td>
+                      <td>{l.last_used_at ? <Time value={l.last_used_at} /> : 'never'}</td>
+                      <td><button type="button" class="secondary" disabled={action.busy} onClick={() => unlink(l.id, l.provider_display_name ?? l.provider ?? l.provider_id)}>Unlink<span class="sr-only"> {l.provider_display_name ?? l.provider}</span></button></td>
+                    </tr>
+                  ))}
+                </tbody>
+              </Table>
+            )}
           </section>
         </>
       )}

@@ -11,7 +11,9 @@
  *   `iss`, `aud`, `exp`, `nonce`).
  * - `resolve`: the link (provider, upstream `sub`) decides; an email matching a local account is
  *   never enough (that is an account takeover whenever the upstream lets anyone claim an address):
- *   it becomes a pending link the account's owner confirms by signing in locally.
+ *   it becomes a pending link the account's owner confirms by signing in locally (any local way:
+ *   {@link Federation.sessionEstablished}), or from a mail to the account's verified address
+ *   ({@link Federation.confirmByMail}).
  *
  * @module
  */
@@ -20,15 +22,13 @@ import * as oidc from 'openid-client'
 import type { Policy } from '../../config/defaults.js'
 import { open, seal, type KEK } from '../../crypto/kek.js'
 import type { AuditLog } from '../audit.js'
-import { newId, secretMatches } from '../browser_secrets.js'
+import { hashSecret, newId, secretMatches } from '../browser_secrets.js'
+import { NO_PASSWORD } from '../passwords.js'
 import { heldIdTokenAAD, upstreamSessionAAD } from '../sealed_values.js'
-import type { FederatedIdentityRecord, FederationStore, IdentityProviderRecord, UserRecord, UserStore } from '../../storage/types.js'
+import type { FederatedIdentityRecord, FederationStore, IdentityProviderRecord, PendingLinkRecord, UserRecord, UserStore } from '../../storage/types.js'
 import { ClaimMappingError, mapClaims, usernameCandidates, type UpstreamIdentity } from './claims.js'
 import type { IdentityProviders } from './providers.js'
 import { classify, type UpstreamClients, type UpstreamFailure } from './upstream.js'
-
-/** A password hash no password matches: users created just in time sign in upstream. */
-export const NO_PASSWORD = '!federated'
 
 export type FinishFailure = 'state' | 'upstream_error' | 'disabled' | 'claims' | UpstreamFailure
 
@@ -143,6 +143,10 @@ export class Federation {
         const body = await res.json() as unknown
         if (!body || typeof body !== 'object' || Array.isArray(body)) return { ok: false, reason: 'invalid', requestId, provider, detail: 'userinfo is not a JSON object' }
         claims = body as Record<string, unknown>
+        if (provider.emailsEndpoint && !claims[provider.claimMapping.email ?? 'email']) {
+          const found = await this.#primaryEmail(config, tokens.access_token, provider.emailsEndpoint)
+          if (found) claims = { ...claims, [provider.claimMapping.email ?? 'email']: found, [provider.claimMapping.email_verified ?? 'email_verified']: true }
+        }
       }
     } catch (err) {
       const failure = classify(err)
@@ -157,6 +161,20 @@ export class Federation {
     }
   }
 
+  /**
+   * GitHub's non-public addresses: `GET /user/emails` answers `[{ email, primary, verified }]`.
+   * The primary verified one is taken, marked verified; an unverified address never is (email
+   * matching would otherwise trust an address nobody proved). No usable answer: no email.
+   */
+  async #primaryEmail (config: oidc.Configuration, accessToken: string, url: string): Promise<string | undefined> {
+    const res = await oidc.fetchProtectedResource(config, accessToken, new URL(url), 'GET', undefined, new Headers({ accept: 'application/json' }))
+    if (!res.ok) return undefined
+    const list = await res.json().catch(() => null) as unknown
+    if (!Array.isArray(list)) return undefined
+    const primary = list.find((e): e is { email: string } => !!e && typeof e === 'object' && e.primary === true && e.verified === true && typeof e.email === 'string')
+    return primary?.email
+  }
+
   /** Which local user the upstream identity is (creating one just in time when the provider allows it). */
   async resolve (provider: IdentityProviderRecord, identity: UpstreamIdentity, context: { ip?: string, clientId?: string }): Promise<Resolution> {
     const link = await this.#o.store.findLink(provider.id, identity.subject)
@@ -169,7 +187,10 @@ export class Federation {
     }
     if (identity.email) {
       const matches = await this.#o.users.findByEmail(identity.email)
-      if (matches.length) return { kind: 'link_required', user: matches[0] }
+      // Only an address the upstream verified leads to a link offer; an unverified one matching
+      // an account is dropped, so a just-in-time user does not become that account's twin.
+      if (matches.length && identity.emailVerified) return { kind: 'link_required', user: matches[0] }
+      if (matches.length) identity = { ...identity, email: null }
     }
     if (!provider.jit) return { kind: 'no_account' }
     const user = await this.#createUser(provider, identity)
@@ -213,8 +234,50 @@ export class Federation {
 
   /** The provider a pending link for this request would connect (the login page says so). */
   async pendingLinkFor (requestId: string, browser: string): Promise<IdentityProviderRecord | null> {
+    return (await this.pendingLink(requestId, browser))?.provider ?? null
+  }
+
+  /** The live pending link of this request in this browser, with its provider and account. */
+  async pendingLink (requestId: string, browser: string): Promise<{ pending: PendingLinkRecord, provider: IdentityProviderRecord, user: UserRecord } | null> {
     const pending = await this.#o.store.findPendingLink(requestId, sha256(browser), this.#now())
-    return pending ? this.#o.providers.find(pending.providerId) : null
+    return pending ? this.#withParts(pending) : null
+  }
+
+  /**
+   * The pending link a mailed confirmation names, for its confirm page: `other_browser` when this
+   * browser is not the one that started the sign-in (the link works only there).
+   */
+  async pendingLinkById (id: string, browser: string | undefined): Promise<{ pending: PendingLinkRecord, provider: IdentityProviderRecord, user: UserRecord } | 'other_browser' | null> {
+    const pending = await this.#o.store.findPendingLinkById(id, this.#now())
+    if (!pending) return null
+    if (!secretMatches(browser, pending.browserHash)) return 'other_browser'
+    return this.#withParts(pending)
+  }
+
+  async #withParts (pending: PendingLinkRecord) {
+    const [provider, user] = await Promise.all([this.#o.providers.find(pending.providerId), this.#o.users.findById(pending.userId)])
+    return provider && provider.enabled && user && !user.disabled ? { pending, provider, user } : null
+  }
+
+  /**
+   * The mailed link was opened and confirmed in the browser that started the sign-in: the mail
+   * token is consumed, the pending link taken and the identity linked, all in one transaction
+   * (storage/types.ts FederationStore.confirmPendingLink). The mail proved control of the account's
+   * verified address, the upstream round trip the identity: the caller signs the user in (`fed`).
+   */
+  async confirmByMail (token: string, browser: string, context: { ip?: string, clientId?: string }): Promise<{ pending: PendingLinkRecord, provider: IdentityProviderRecord, user: UserRecord } | null> {
+    if (!/^[A-Za-z0-9_-]{43}$/.test(token)) return null
+    const done = await this.#o.store.confirmPendingLink(hashSecret(token), sha256(browser), this.#now())
+    if (!done) return null
+    const parts = await this.#withParts(done.pending)
+    if (!parts) return null
+    if (done.link) {
+      await this.#o.audit.record({ type: 'federated_identity_linked', actor: parts.user.id, subject: parts.user.id, clientId: context.clientId, ip: context.ip, detail: { provider: parts.provider.slug, link_id: done.link.id, via: 'mail' } })
+      return parts
+    }
+    // Linked meanwhile (another tab): fine when to this user, else nothing to sign in to.
+    const existing = await this.#o.store.findLink(parts.provider.id, done.pending.subject)
+    return existing?.userId === parts.user.id ? parts : null
   }
 
   /** Keeps the upstream ID Token (sealed) for the session this request will start (upstream logout). */
@@ -241,14 +304,15 @@ export class Federation {
       if (provider && pending.userId === input.user.id) {
         const link = await this.#o.store.createLink({ providerId: provider.id, subject: pending.subject, userId: input.user.id, email: pending.email })
         if (link) {
-          await this.#o.audit.record({ type: 'federated_identity_linked', actor: input.user.id, subject: input.user.id, clientId: input.clientId, ip: input.ip, detail: { provider: provider.slug, link_id: link.id } })
+          await this.#o.audit.record({ type: 'federated_identity_linked', actor: input.user.id, subject: input.user.id, clientId: input.clientId, ip: input.ip, detail: { provider: provider.slug, link_id: link.id, via: 'local_sign_in', amr: input.amr } })
         }
       } else {
         this.#o.log.info({ event: 'federated_link_dropped', user_id: input.user.id }, 'pending link dropped: another account signed in')
       }
     }
     const held = await this.#o.store.takeState(sha256(`session:${input.requestId}`), now)
-    if (held && held.purpose === 'session' && held.idTokenEnc && secretMatches(input.browser, held.browserHash)) {
+    // Only a federated session ends upstream too (a link page holds the token before a local sign-in).
+    if (held && held.purpose === 'session' && held.idTokenEnc && input.amr.includes('fed') && secretMatches(input.browser, held.browserHash)) {
       const idToken = open(this.#o.kek, held.idTokenEnc, heldIdTokenAAD(input.requestId))
       await this.#o.store.saveUpstreamSession(input.sessionId, held.providerId, seal(this.#o.kek, idToken, upstreamSessionAAD(input.sessionId)), this.#o.kek.id)
     }
@@ -265,6 +329,11 @@ export class Federation {
     const provider = await this.#o.providers.find(removed.providerId)
     await this.#o.audit.record({ type: 'federated_identity_unlinked', actor: userId, subject: userId, ip: context.ip, detail: { via: 'account', provider: provider?.slug ?? removed.providerId, link_id: linkId } })
     return true
+  }
+
+  /** An administrator removes a user's link (by link id) or links (by provider id): the removed ones. */
+  unlinkByAdmin (userId: string, linkOrProviderId: string, context: { actor: string, ip?: string }): Promise<FederatedIdentityRecord[]> {
+    return unlinkIdentities(this.#o.store, this.#o.audit, userId, linkOrProviderId, context)
   }
 
   /**
@@ -313,4 +382,17 @@ export class Federation {
     if (!row || row.purpose !== 'logout' || !secretMatches(browser, row.browserHash)) return null
     return row.returnTo || null
   }
+}
+
+/**
+ * Removes a user's link (by link id) or links to a provider (by provider id) for an administrator
+ * (admin API and `stamp user unlink`), one audit event per link; the removed links.
+ */
+export async function unlinkIdentities (store: FederationStore, audit: AuditLog, userId: string, linkOrProviderId: string, context: { actor: string, ip?: string }): Promise<FederatedIdentityRecord[]> {
+  const removed = await store.removeLinks(userId, linkOrProviderId)
+  for (const link of removed) {
+    const provider = await store.findProvider(link.providerId)
+    await audit.record({ type: 'federated_identity_unlinked', actor: context.actor, subject: userId, ip: context.ip, detail: { via: 'admin', provider: provider?.slug ?? link.providerId, link_id: link.id } })
+  }
+  return removed
 }

@@ -44,6 +44,8 @@ export interface ProviderInput {
   authorizationEndpoint?: string | null
   tokenEndpoint?: string | null
   userinfoEndpoint?: string | null
+  /** oauth2: a GitHub-style address list asked when userinfo has no email (`GET /user/emails`). */
+  emailsEndpoint?: string | null
   claimMapping?: ClaimMapping
   jit?: boolean
   domains?: string[]
@@ -67,6 +69,7 @@ export interface ProviderView {
   authorization_endpoint: string | null
   token_endpoint: string | null
   userinfo_endpoint: string | null
+  emails_endpoint: string | null
   claim_mapping: ClaimMapping
   jit: boolean
   domains: string[]
@@ -147,6 +150,7 @@ export class IdentityProviders {
       authorizationEndpoint: input.authorizationEndpoint ?? null,
       tokenEndpoint: input.tokenEndpoint ?? null,
       userinfoEndpoint: input.userinfoEndpoint ?? null,
+      emailsEndpoint: input.emailsEndpoint ?? null,
       claimMapping: input.claimMapping ?? {},
       jit: input.jit ?? false,
       domains: normalizeDomains(input.domains ?? []),
@@ -176,6 +180,7 @@ export class IdentityProviders {
     set('authorizationEndpoint', input.authorizationEndpoint)
     set('tokenEndpoint', input.tokenEndpoint)
     set('userinfoEndpoint', input.userinfoEndpoint)
+    set('emailsEndpoint', input.emailsEndpoint)
     set('claimMapping', input.claimMapping)
     set('jit', input.jit)
     set('domains', input.domains && normalizeDomains(input.domains))
@@ -220,6 +225,7 @@ export class IdentityProviders {
       authorization_endpoint: p.authorizationEndpoint,
       token_endpoint: p.tokenEndpoint,
       userinfo_endpoint: p.userinfoEndpoint,
+      emails_endpoint: p.emailsEndpoint,
       claim_mapping: p.claimMapping,
       jit: p.jit,
       domains: p.domains,
@@ -275,7 +281,9 @@ export class IdentityProviders {
       url('authorization endpoint', p.authorizationEndpoint, true)
       url('token endpoint', p.tokenEndpoint, true)
       url('userinfo endpoint', p.userinfoEndpoint, true)
+      url('emails endpoint', p.emailsEndpoint, false)
     }
+    if (p.kind === 'oidc' && p.emailsEndpoint !== null) throw new ProviderError('an emails endpoint is for plain OAuth 2 providers (OpenID Connect has the email claims)')
     for (const [name, value] of [['authorization endpoint', p.authorizationEndpoint], ['token endpoint', p.tokenEndpoint], ['userinfo endpoint', p.userinfoEndpoint]] as const) {
       if (p.kind === 'oidc') url(name, value, false)
     }

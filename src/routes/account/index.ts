@@ -1,6 +1,7 @@
 /**
  * The self-service account page, `/account`, for the user of the browser's SSO session: change
- * the password (the current one required), manage passkeys and the authenticator app, create new
+ * the password (the current one required; a user created just in time, who has none, sets one
+ * instead, after a recent authentication as for every sensitive change), manage passkeys and the authenticator app, create new
  * recovery codes, and see and end their sessions and apps (SSO sessions, refresh-token families
  * by client, remembered consents).
  *
@@ -16,6 +17,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { RegistrationResponseJSON } from '@simplewebauthn/server'
 import { csrfToken, verifyCSRF } from '../../domain/browser_secrets.js'
+import { hasUsablePassword } from '../../domain/passwords.js'
 import { withdrawConsent } from '../../domain/consent.js'
 import { PasskeyError, relyingPartyFor } from '../../domain/second_factors.js'
 import { publicIssuer } from '../../http/public_issuer.js'
@@ -100,6 +102,7 @@ export default async function accountRoutes (app: FastifyInstance) {
       message: done && DONE_MESSAGES.includes(done) ? t(ctx.locale, `account.done.${done}` as MessageKey) : undefined,
       error: error === undefined ? undefined : typeof error === 'string' ? t(ctx.locale, error) : error.text,
       passwordMinLength: app.passwordPolicy.minLength(summary.totp || summary.passkeys.length > 0),
+      hasPassword: hasUsablePassword(s.user.passwordHash),
       factorsEnabled: app.config.policy.mfa.mode !== 'off' || (s.user.mfaRequired ?? false),
       passkeys: summary.passkeys.map((p) => ({ id: p.id, name: p.name, createdAt: p.createdAt, lastUsedAt: p.lastUsedAt, synced: p.backupEligible })),
       totp: summary.totp,
@@ -126,8 +129,10 @@ export default async function accountRoutes (app: FastifyInstance) {
     if (isReply(s)) return s
     const current = field(request.body, 'current_password') ?? ''
     const next = field(request.body, 'new_password') ?? ''
+    // No password yet (created just in time): the recent sign-in `guard` demanded is the proof.
+    const setting = !hasUsablePassword(s.user.passwordHash)
     // The current password proves it is the user at the keyboard, not someone at an unlocked screen.
-    if (!await app.passwordHasher.verify(s.user.passwordHash, current)) {
+    if (!setting && !await app.passwordHasher.verify(s.user.passwordHash, current)) {
       await app.loginThrottle.failed(s.user.username, request.ip)
       await audit(request, s, 'login_failed', { reason: 'bad_password' })
       return render(request, reply, s, 400, 'account.wrongPassword')
@@ -135,6 +140,10 @@ export default async function accountRoutes (app: FastifyInstance) {
     const violation = app.passwordPolicy.violation(next, { username: s.user.username, hasSecondFactor: await app.secondFactors.hasSecondFactor(s.user.id) })
     if (violation) return render(request, reply, s, 400, { text: violation[0].toUpperCase() + violation.slice(1) + '.' })
     await app.usersRepository.updatePasswordHash(s.user.id, await app.passwordHasher.hash(next))
+    if (setting) {
+      await audit(request, s, 'password_set')
+      return back(request, reply, 'password_set')
+    }
     // Whoever knew the old password may be signed in elsewhere: those sessions end (not this one).
     let ended = 0
     for (const other of await app.sessions.listActiveForUser(s.user.id, { limit: 1000 }, new Date())) {

@@ -8,7 +8,7 @@ import { t } from '../../i18n/messages.js'
 import { html, layout, msg, passkeyRegistrationForm, type PageContext, type SafeHTML } from '../oauth/views.js'
 
 /** The `?done=` keys the page confirms (`account.done.*` in the catalogues). */
-export const DONE_MESSAGES = ['password', 'passkey_added', 'passkey_renamed', 'passkey_removed', 'totp_removed', 'session_ended', 'family_revoked', 'consent_withdrawn', 'unlinked']
+export const DONE_MESSAGES = ['password', 'passkey_added', 'passkey_renamed', 'passkey_removed', 'totp_removed', 'session_ended', 'family_revoked', 'consent_withdrawn', 'unlinked', 'password_set']
 
 export interface AccountView {
   base: string
@@ -17,6 +17,8 @@ export interface AccountView {
   message?: string
   error?: string
   passwordMinLength: number
+  /** False for a user created just in time (no password yet): "Set password", without the current one. */
+  hasPassword: boolean
   factorsEnabled: boolean
   passkeys: Array<{ id: string, name: string, createdAt: Date, lastUsedAt: Date | null, synced: boolean }>
   totp: boolean
@@ -60,12 +62,14 @@ ${v.error ? html`<p class="alert" role="alert">${v.error}</p>` : ''}
 <form method="post" action="${a('/password')}">
 <input type="hidden" name="csrf" value="${v.csrf}">
 <input type="text" name="username" value="${v.username}" autocomplete="username" hidden>
-<div class="field"><label for="current-password">${m('account.currentPassword')}</label>
-<input type="password" id="current-password" name="current_password" autocomplete="current-password" required></div>
+${v.hasPassword
+  ? html`<div class="field"><label for="current-password">${m('account.currentPassword')}</label>
+<input type="password" id="current-password" name="current_password" autocomplete="current-password" required></div>`
+  : html`<p class="note">${m('account.setPasswordNote')}</p>`}
 <div class="field"><label for="new-password">${m('account.newPassword')}</label>
 <input type="password" id="new-password" name="new_password" autocomplete="new-password" required aria-describedby="new-password-hint">
 <p class="note" id="new-password-hint">${m('account.passwordHint', { min: v.passwordMinLength })}</p></div>
-<div class="actions"><button type="submit" class="primary">${m('account.changePassword')}</button></div>
+<div class="actions"><button type="submit" class="primary">${m(v.hasPassword ? 'account.changePassword' : 'account.setPassword')}</button></div>
 </form>
 </section>
 

@@ -32,6 +32,7 @@ function input (body: Partial<CreateInput> & UpdateInput): ProviderInput {
     authorizationEndpoint: body.authorization_endpoint,
     tokenEndpoint: body.token_endpoint,
     userinfoEndpoint: body.userinfo_endpoint,
+    emailsEndpoint: body.emails_endpoint,
     claimMapping: body.claim_mapping as ClaimMapping | undefined,
     jit: body.jit,
     domains: body.domains,

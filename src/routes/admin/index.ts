@@ -20,6 +20,7 @@ import keyRoutes from './keys.js'
 import auditRoutes from './audit.js'
 import accountMailRoutes from './account_mail.js'
 import userFactorRoutes from './user_factors.js'
+import userIdentityRoutes from './user_identities.js'
 import overviewRoutes from './overview.js'
 import configRoutes from './config.js'
 import identityProviderRoutes from './identity_providers.js'
@@ -55,6 +56,7 @@ export default async function adminRoutes (app: FastifyInstance): Promise<void> 
   await app.register(auditRoutes)
   await app.register(accountMailRoutes)
   await app.register(userFactorRoutes)
+  await app.register(userIdentityRoutes)
   await app.register(overviewRoutes)
   await app.register(configRoutes)
   await app.register(identityProviderRoutes)

@@ -9,7 +9,8 @@
  *   Then the link (provider, upstream sub) decides: a linked user signs in (`amr` `fed`, RFC 8176
  *   §2, plus a second factor when the policy wants one), an unknown one is created just in time
  *   when the provider allows it, and an email matching a local account only leads to a page
- *   asking for that account's local sign-in (then linked, domain/federation/broker.ts).
+ *   asking for that account's local sign-in or a confirmation by mail (./federation_link_mail.ts;
+ *   then linked, domain/federation/broker.ts).
  * - `GET /federation/logout/done`: back from the upstream's RP-initiated logout.
  *
  * Whatever goes wrong upstream (an error response, a timeout, a closed port, a bad signature,
@@ -18,7 +19,7 @@
  * @module
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
-import { verifyCSRF } from '../../domain/browser_secrets.js'
+import { csrfToken, verifyCSRF } from '../../domain/browser_secrets.js'
 import { CALLBACK_PATH, LOGOUT_DONE_PATH } from '../../domain/federation/providers.js'
 import type { FinishFailure } from '../../domain/federation/broker.js'
 import { UpstreamError } from '../../domain/federation/upstream.js'
@@ -31,6 +32,7 @@ import { BROWSER_COOKIE, browserErrorPages, carriedLocale, cookie, expiredReques
 import { federationErrorPage, linkAccountPage } from './federation_views.js'
 import { field, overLongPage } from './login.js'
 import { afterFactor } from './sign_in.js'
+import { LINK_MAIL_PATH } from './federation_link_mail.js'
 import { signedOutPage } from './views.js'
 
 export const FEDERATION_START = '/federation/start'
@@ -133,7 +135,10 @@ export default async function federationRoutes (app: FastifyInstance) {
         return federationFailure(request, reply, 403, 'accountDisabled', { provider, requestId: parked.id })
       case 'link_required': {
         await app.federation.holdPendingLink({ requestId: parked.id, browser, provider, identity, user: resolution.user, ...context })
-        const page = linkAccountPage(pageContext(request), { provider: provider.displayName, email: identity.email!, signIn: loginURL(request, parked.id) })
+        const page = linkAccountPage(pageContext(request), {
+          provider: provider.displayName, email: identity.email!, signIn: loginURL(request, parked.id),
+          mail: { action: publicIssuer(request) + LINK_MAIL_PATH, csrf: csrfToken(browser, 'link', parked.id), requestId: parked.id, uiLocales: carriedLocale(request) },
+        })
         return sendPage(reply, 409, page)
       }
       case 'user': {

@@ -4,7 +4,7 @@ import type { AccountTokenPurpose, AccountTokenRecord, AccountTokenStore, Userna
 import { USER_FIELDS } from './users.js'
 
 const TOKEN_FIELDS = {
-  id: true, purpose: true, userId: true, email: true, scopes: true, createdBy: true, createdAt: true, expiresAt: true, consumedAt: true,
+  id: true, purpose: true, userId: true, email: true, scopes: true, createdBy: true, createdAt: true, expiresAt: true, consumedAt: true, pendingLinkId: true,
 } as const
 
 type Tx = Parameters<Parameters<PrismaClient['$transaction']>[0]>[0]

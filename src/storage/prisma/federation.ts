@@ -19,6 +19,9 @@ function provider (row: ProviderRow): IdentityProviderRecord {
   return { ...row, kind: row.kind as IdentityProviderKind, authMethod: row.authMethod as UpstreamAuthMethod, claimMapping: (row.claimMapping ?? {}) as ClaimMapping }
 }
 
+/** Thrown inside a transaction to undo it: nothing of a failed confirmation stays. */
+class Rollback extends Error {}
+
 const unique = (err: unknown) => (err as { code?: string }).code === 'P2002'
 const missing = (err: unknown) => (err as { code?: string }).code === 'P2025'
 
@@ -72,6 +75,13 @@ export function prismaFederationStore (prisma: PrismaClient): FederationStore {
         RETURNING id, provider_id AS "providerId", subject, user_id AS "userId", email, created_at AS "createdAt", last_used_at AS "lastUsedAt"`
       return rows[0] ?? null
     },
+    async removeLinks (userId, linkOrProviderId) {
+      if (!UUID.test(linkOrProviderId) || !UUID.test(userId)) return []
+      const rows = await prisma.$queryRaw<FederatedIdentityRecord[]>`DELETE FROM federated_identities
+        WHERE user_id = ${userId}::uuid AND (id = ${linkOrProviderId}::uuid OR provider_id = ${linkOrProviderId}::uuid)
+        RETURNING id, provider_id AS "providerId", subject, user_id AS "userId", email, created_at AS "createdAt", last_used_at AS "lastUsedAt"`
+      return rows.map((r) => ({ ...r, providerId: String(r.providerId), userId: String(r.userId) }))
+    },
     async linkUsed (id, now) {
       await prisma.federatedIdentity.updateMany({ where: { id }, data: { lastUsedAt: now } })
     },
@@ -100,6 +110,34 @@ export function prismaFederationStore (prisma: PrismaClient): FederationStore {
         RETURNING id, browser_hash AS "browserHash", request_id AS "requestId", provider_id AS "providerId", subject, email, user_id AS "userId", expires_at AS "expiresAt"`
       const row = rows[0]
       return row && row.expiresAt > now ? { ...row, providerId: String(row.providerId), userId: String(row.userId) } : null
+    },
+
+    findPendingLinkById: (id, now) => prisma.federationPendingLink.findFirst({ where: { id, expiresAt: { gt: now } } }),
+    async confirmPendingLink (tokenHash, browserHash, now) {
+      try {
+        return await prisma.$transaction(async (tx) => {
+          // One conditional UPDATE takes the token: of two concurrent confirmations one wins.
+          const tokens = await tx.$queryRaw<Array<{ userId: string | null, pendingLinkId: string | null }>>`UPDATE account_tokens SET consumed_at = ${now}
+            WHERE token_hash = ${tokenHash} AND purpose = 'link_identity' AND consumed_at IS NULL AND expires_at > ${now}
+            RETURNING user_id AS "userId", pending_link_id AS "pendingLinkId"`
+          const token = tokens[0]
+          if (!token?.userId || !token.pendingLinkId) throw new Rollback()
+          const pendings = await tx.$queryRaw<PendingLinkRecord[]>`DELETE FROM federation_pending_links
+            WHERE id = ${token.pendingLinkId} AND browser_hash = ${browserHash} AND user_id = ${token.userId}::uuid AND expires_at > ${now}
+            RETURNING id, browser_hash AS "browserHash", request_id AS "requestId", provider_id AS "providerId", subject, email, user_id AS "userId", expires_at AS "expiresAt"`
+          if (!pendings[0]) throw new Rollback()
+          const pending = { ...pendings[0], providerId: String(pendings[0].providerId), userId: String(pendings[0].userId) }
+          const links = await tx.$queryRaw<FederatedIdentityRecord[]>`INSERT INTO federated_identities (id, provider_id, subject, user_id, email)
+            VALUES (gen_random_uuid(), ${pending.providerId}::uuid, ${pending.subject}, ${pending.userId}::uuid, ${pending.email})
+            ON CONFLICT (provider_id, subject) DO NOTHING
+            RETURNING id, provider_id AS "providerId", subject, user_id AS "userId", email, created_at AS "createdAt", last_used_at AS "lastUsedAt"`
+          const link = links[0] ? { ...links[0], providerId: String(links[0].providerId), userId: String(links[0].userId) } : null
+          return { pending, link }
+        })
+      } catch (err) {
+        if (err instanceof Rollback) return null
+        throw err
+      }
     },
 
     async saveUpstreamSession (sessionId, providerId, idTokenEnc, kekId) {

@@ -18,7 +18,7 @@ interface Row {
   status: number
 }
 
-interface Fixtures { passkeyId: string, idpId: string, deletableIdpId: string, inviteId: string, clientId: string, deletableClientId: string, revocableClientId: string, userId: string, familyId: string, sid: string, retiringKid: () => Promise<string> }
+interface Fixtures { linkId: string, passkeyId: string, idpId: string, deletableIdpId: string, inviteId: string, clientId: string, deletableClientId: string, revocableClientId: string, userId: string, familyId: string, sid: string, retiringKid: () => Promise<string> }
 
 const rows: Row[] = [
   { method: 'GET', path: '/admin/clients', url: () => '/admin/clients?limit=2', status: 200 },
@@ -47,6 +47,8 @@ const rows: Row[] = [
   { method: 'DELETE', path: '/admin/users/{id}/factors/totp', url: (f) => `/admin/users/${f.userId}/factors/totp`, status: 200 },
   { method: 'DELETE', path: '/admin/users/{id}/factors/passkeys/{credentialId}', url: (f) => `/admin/users/${f.userId}/factors/passkeys/${f.passkeyId}`, status: 200 },
   { method: 'GET', path: '/admin/users/{id}/consents', url: (f) => `/admin/users/${f.userId}/consents`, status: 200 },
+  { method: 'GET', path: '/admin/users/{id}/identities', url: (f) => `/admin/users/${f.userId}/identities`, status: 200 },
+  { method: 'DELETE', path: '/admin/users/{id}/identities/{linkId}', url: (f) => `/admin/users/${f.userId}/identities/${f.linkId}`, status: 200 },
   { method: 'DELETE', path: '/admin/users/{id}/factors', url: (f) => `/admin/users/${f.userId}/factors`, status: 200 },
   { method: 'POST', path: '/admin/users/{id}/password', url: (f) => `/admin/users/${f.userId}/password`, body: () => ({ password: 'a brand new passphrase' }), status: 200 },
   { method: 'GET', path: '/admin/sessions/{sid}', url: (f) => `/admin/sessions/${f.sid}`, status: 200 },
@@ -83,7 +85,10 @@ async function fixtures (app: FastifyInstance): Promise<Fixtures> {
   await prismaFactorStore(app.prisma).addPasskey({ id: 'fixture-passkey', userId: user.id, publicKey: new Uint8Array([1]), signCount: 0, backupEligible: false, backupState: false, transports: [], name: 'Key' })
   const idp = await app.identityProviders.create({ slug: 'fixture-idp', issuer: 'https://idp.example.com', clientId: 'stamp', clientSecret: 'fixture secret' }, { actor: 'fixture' })
   const deletableIdp = await app.identityProviders.create({ slug: 'deletable-idp', issuer: 'https://idp.example.com', clientId: 'stamp', clientSecret: 'fixture secret' }, { actor: 'fixture' })
+  // A linked upstream identity to unlink.
+  const link = await app.dbPool.query<{ id: string }>('INSERT INTO federated_identities (id, provider_id, subject, user_id) VALUES (gen_random_uuid(), $1, $2, $3) RETURNING id', [idp.id, 'fixture-sub', user.id])
   return {
+    linkId: link.rows[0].id,
     passkeyId: 'fixture-passkey',
     idpId: idp.id,
     deletableIdpId: deletableIdp.id,
