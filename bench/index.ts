@@ -351,7 +351,7 @@ async function main (): Promise<void> {
   if (verifier) {
     console.log(`\nVerifier: stampPerSec ${Math.round(verifier.stampPerSec)}  josePerSec ${Math.round(verifier.josePerSec)}  ratio ${verifier.ratio.toFixed(2)} (target ≥ 0.9)  fetchesDuringRotation ${verifier.fetchesDuringRotation} (target 0)`)
   } else {
-    console.log('\nVerifier: bench/verifier.ts not present; skipped')
+    console.log(`\nVerifier: ${selected('verifier') ? 'bench/verifier.ts not present' : 'not selected (BENCH_ONLY)'}; skipped`)
   }
   if (adminUsers) {
     console.log('\nAdmin console: users page (server time per page, loopback, one request at a time)')
