@@ -39,6 +39,7 @@ import { randomUUID } from 'node:crypto'
 import { benchPrivateKeyJwt } from './private_key_jwt.js'
 import { ProofSigner, dpopClientCredentialsScenario, poolSize } from './dpop.js'
 import { benchAdminUsers, type AdminUsersBench } from './admin_users.js'
+import { CpuMeter } from './cpu.js'
 
 const settings: LoadSettings = {
   // 32 keep-alive connections: enough to saturate two cores (the token routes spend part of each
@@ -107,7 +108,7 @@ function passwordRequest (seed: Seed): RequestInit {
   }
 }
 
-interface VerifierFigures { stampPerSec: number, josePerSec: number, ratio: number, fetchesDuringRotation: number, bearerPathPerSec: number, dpopPathPerSec: number, dpopRatio: number }
+interface VerifierFigures { stampPerSec: number, josePerSec: number, ratio: number, fetchesDuringRotation: number, bearerPathPerSec: number, dpopPathPerSec: number, dpopRatio: number, http?: { bearer: LoadResult[], dpop: LoadResult[], ratios: number[], ratio: number } }
 
 async function main (): Promise<void> {
   ensureBuilt()
@@ -147,6 +148,25 @@ async function main (): Promise<void> {
   const checks: Check[] = []
   const ceilings: Ceilings = {}
   let refreshBound: Check | undefined
+
+  // The server for the scenarios that record single-use jtis (DPoP proofs, client assertions):
+  // with Redis, as in production, so each jti is one SET NX (the database is only the fallback:
+  // src/domain/replay.ts). BENCH_REPLAY_REDIS=off (or the older BENCH_DPOP_REDIS=off) measures
+  // the PostgreSQL fallback instead. Started once, on first use.
+  let replay: { base: string, meter: CpuMeter } | undefined
+  const replayServer = async () => {
+    if (replay) return replay
+    const off = (process.env.BENCH_REPLAY_REDIS ?? process.env.BENCH_DPOP_REDIS) === 'off'
+    const redisUrl = off ? undefined : process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379'
+    const replayed = await startServer({
+      DATABASE_URL: database.url, PORT: String(await freePort()), HOST: '127.0.0.1', LOG_LEVEL: 'warn', RATE_LIMIT_ENABLED: 'false',
+      KEY_ENCRYPTION_KEY: keyEncryptionKey, KEYS_DIR: keysDir, ...(redisUrl ? { REDIS_URL: redisUrl } : {}),
+    })
+    cleanups.push(() => replayed.stop())
+    step(`replay server at ${replayed.url} (pid ${replayed.child.pid}; ${redisUrl ? `jti replay on ${redisUrl}` : 'jti replay on PostgreSQL'})`)
+    replay = { base: replayed.url, meter: new CpuMeter(replayed.child.pid!, database.name) }
+    return replay
+  }
 
   if (selected('jwks')) {
     // Alternating rounds, each JWKS run right after its bare-Fastify run: on a shared VM the same
@@ -236,18 +256,10 @@ async function main (): Promise<void> {
 
   if (selected('dpop')) {
     // DPoP-bound client_credentials against plain client_credentials, paired: each round runs
-    // both back to back (alternating which goes first), with a fresh pool of unique proofs.
-    // With Redis, as in production: proof jtis go to Redis SET NX (the database is the fallback,
-    // measured at 342/s through Prisma: src/domain/replay.ts). Both sides of the pair use this
-    // server, so the pair differs only by the proofs. BENCH_DPOP_REDIS=off measures the fallback.
-    const redisUrl = process.env.BENCH_DPOP_REDIS === 'off' ? undefined : process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379'
-    const dpopServer = await startServer({
-      DATABASE_URL: database.url, PORT: String(await freePort()), HOST: '127.0.0.1', LOG_LEVEL: 'warn', RATE_LIMIT_ENABLED: 'false',
-      KEY_ENCRYPTION_KEY: keyEncryptionKey, KEYS_DIR: keysDir, ...(redisUrl ? { REDIS_URL: redisUrl } : {}),
-    })
-    cleanups.push(() => dpopServer.stop())
-    step(`DPoP: a second server at ${dpopServer.url} (${redisUrl ? `jti replay on ${redisUrl}` : 'jti replay on PostgreSQL'})`)
-    const base = dpopServer.url
+    // both back to back (alternating which goes first), with a fresh pool of unique proofs, on
+    // the replay server (jtis on Redis, as in production; see replayServer). Both sides of the
+    // pair use this server, so the pair differs only by the proofs.
+    const { base, meter } = await replayServer()
     const signer = new ProofSigner()
     // htu is the token endpoint's public URL (the issuer's), not the address the bench dials.
     const htu = (await (await fetch(`${base}/.well-known/openid-configuration`)).json() as { token_endpoint: string }).token_endpoint
@@ -257,13 +269,13 @@ async function main (): Promise<void> {
     const dpopRound = async (expectedRate: number) => {
       const proofs = signer.pool(poolSize(expectedRate, pairedSettings), 'POST', htu)
       step(`stamp: client_credentials with DPoP (${proofs.length} pre-generated ES256 proofs)`)
-      dpopRuns.push(await runLoad(dpopClientCredentialsScenario(base, seed, proofs, pairedSettings.connections), pairedSettings))
+      dpopRuns.push(await meter.measure(() => runLoad(dpopClientCredentialsScenario(base, seed, proofs, pairedSettings.connections), pairedSettings), (r) => r.completed))
     }
     for (let round = 1; round <= PAIRED_ROUNDS; round++) {
       const plainFirst = round % 2 === 1 || !plainRuns.length
       if (!plainFirst) await dpopRound(plainRuns[plainRuns.length - 1].mean)
       step(`stamp: client_credentials without DPoP (round ${round}/${PAIRED_ROUNDS})`)
-      plainRuns.push(await runLoad(clientCredentialsScenario(base, seed), pairedSettings))
+      plainRuns.push(await meter.measure(() => runLoad(clientCredentialsScenario(base, seed), pairedSettings), (r) => r.completed))
       if (plainFirst) await dpopRound(plainRuns[plainRuns.length - 1].mean)
     }
     scenarios['client_credentials (plain, DPoP pair)'] = mergeRuns(plainRuns)
@@ -275,8 +287,8 @@ async function main (): Promise<void> {
   const verifierPath = join(BENCH_DIR, 'verifier.ts')
   if (selected('verifier') && existsSync(verifierPath)) {
     step('verifier: benchVerifier()')
-    const { benchVerifier } = await import(verifierPath) as { benchVerifier: () => Promise<VerifierFigures> }
-    verifier = await benchVerifier()
+    const { benchVerifier } = await import(verifierPath) as { benchVerifier: (options?: object) => Promise<VerifierFigures> }
+    verifier = await benchVerifier({ http: { settings: pairedSettings, rounds: PAIRED_ROUNDS, step } })
   }
 
   let workers: WorkersBenchResult | undefined
@@ -312,7 +324,10 @@ async function main (): Promise<void> {
 
   if (selected('private_key_jwt')) {
     // RFC 7523 client assertions, signed per request by the load generator, against Basic.
-    const pkj = await benchPrivateKeyJwt({ base, databaseUrl: database.url, seed, settings: pairedSettings, rounds: PAIRED_ROUNDS, step })
+    // On the replay server, as DPoP: each assertion's jti is one Redis SET NX (PostgreSQL when
+    // BENCH_REPLAY_REDIS=off, or while Redis is down).
+    const { base, meter } = await replayServer()
+    const pkj = await benchPrivateKeyJwt({ base, databaseUrl: database.url, seed, settings: pairedSettings, rounds: PAIRED_ROUNDS, step, meter })
     scenarios['client_credentials (Basic, paired with private_key_jwt)'] = mergeRuns(pkj.basic)
     scenarios[pkj.check.name] = mergeRuns(pkj.privateKeyJwt)
     checks.push(pkj.check)
@@ -327,7 +342,14 @@ async function main (): Promise<void> {
   const byName = new Map(checks.map((c) => [c.name, c]))
   if (verifier) {
     checks.push(ratioCheck('verifier (stamp vs jose)', verifier.stampPerSec, verifier.josePerSec, 'jose jwtVerify', 0.9))
-    checks.push({ name: 'verifier DPoP path (vs its Bearer path)', value: verifier.dpopPathPerSec, ceiling: verifier.bearerPathPerSec, ceilingLabel: 'verifier Bearer path', ratio: verifier.dpopRatio, target: 0.8, pass: verifier.dpopRatio >= 0.8 })
+    checks.push({ name: 'verifier DPoP path, in process (verifyRequest alone, vs its Bearer path)', value: verifier.dpopPathPerSec, ceiling: verifier.bearerPathPerSec, ceilingLabel: 'verifier Bearer path', ratio: verifier.dpopRatio, target: 0.8, pass: verifier.dpopRatio >= 0.8 })
+    if (verifier.http) {
+      // The same target measured as a resource server sees it: a Fastify app with the plugin, over HTTP.
+      const { bearer, dpop } = verifier.http
+      scenarios['resource server, Fastify plugin (Bearer)'] = mergeRuns(bearer)
+      scenarios['resource server, Fastify plugin (DPoP)'] = mergeRuns(dpop)
+      checks.push(pairedRatioCheck('verifier DPoP path over HTTP (Fastify plugin, vs Bearer)', dpop.map((r, i) => [r.mean, bearer[i].mean]), 'Bearer over HTTP', 0.8))
+    }
     checks.push({ name: 'verifier JWKS fetches in rotation', value: verifier.fetchesDuringRotation, ceiling: 0, ceilingLabel: '', ratio: verifier.fetchesDuringRotation, target: 0, pass: verifier.fetchesDuringRotation === 0 })
   }
 
@@ -339,7 +361,7 @@ async function main (): Promise<void> {
   if (verifier) {
     console.log(`\nVerifier: stampPerSec ${Math.round(verifier.stampPerSec)}  josePerSec ${Math.round(verifier.josePerSec)}  ratio ${verifier.ratio.toFixed(2)} (target ≥ 0.9)  fetchesDuringRotation ${verifier.fetchesDuringRotation} (target 0)`)
   } else {
-    console.log('\nVerifier: bench/verifier.ts not present; skipped')
+    console.log(`\nVerifier: ${selected('verifier') ? 'bench/verifier.ts not present' : 'not selected (BENCH_ONLY)'}; skipped`)
   }
   if (adminUsers) {
     console.log('\nAdmin console: users page (server time per page, loopback, one request at a time)')

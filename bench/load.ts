@@ -7,6 +7,7 @@
 import autocannon from 'autocannon'
 import type { Credentials, Seed } from './database.js'
 import { mean, median } from './stats.js'
+import type { CpuCost } from './cpu.js'
 
 export interface LoadSettings { connections: number, warmupSeconds: number, durationSeconds: number }
 
@@ -27,6 +28,10 @@ export interface LoadResult {
   samples: number[]
   /** Non-2xx responses, errors and timeouts during the warm-up (not part of the figures). */
   warmupFailures: number
+  /** Every response of the run, warm-up included (what the server did in the whole run). */
+  completed: number
+  /** Server and database CPU per response, when the run was measured (bench/cpu.ts). */
+  cpu?: CpuCost
 }
 
 export interface Scenario {
@@ -50,6 +55,7 @@ export async function runLoad (scenario: Scenario, settings: LoadSettings): Prom
   let errors = 0
   let timeouts = 0
   let warmupFailures = 0
+  let completed = 0
   let started = 0
   const window = (): number => {
     const second = Math.floor((performance.now() - started) / 1000) - warmupSeconds
@@ -67,6 +73,7 @@ export async function runLoad (scenario: Scenario, settings: LoadSettings): Prom
     }, (err: Error | null) => err ? reject(err) : resolve())
     started = performance.now()
     instance.on('response', (_client: autocannon.Client, statusCode: number, _bytes: number, responseTime: number) => {
+      completed++
       const second = window()
       const ok = statusCode >= 200 && statusCode < 300
       if (second < 0) {
@@ -104,6 +111,7 @@ export async function runLoad (scenario: Scenario, settings: LoadSettings): Prom
     seconds: durationSeconds,
     samples: buckets,
     warmupFailures,
+    completed,
   }
 }
 
@@ -126,6 +134,8 @@ export function mergeRuns (runs: LoadResult[]): LoadResult {
     seconds: sum((r) => r.seconds),
     samples,
     warmupFailures: sum((r) => r.warmupFailures),
+    completed: sum((r) => r.completed),
+    ...(runs.every((r) => r.cpu) ? { cpu: { server: mean(runs.map((r) => r.cpu!.server)), database: mean(runs.map((r) => r.cpu!.database)) } } : {}),
   }
 }
 

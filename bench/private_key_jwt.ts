@@ -9,7 +9,8 @@
  * first signs a pool of unique assertions sized from the Basic run just measured, and each request
  * takes the next one; a connection that ran out would replay and be refused (counted as non-2xx,
  * so a short pool shows). On the server each assertion costs an ES256 verification and one replay
- * record (Redis SET NX when Redis is up, else an INSERT into used_jtis; domain/replay.ts).
+ * record (Redis SET NX when Redis is up, else an INSERT into used_jtis; domain/replay.ts). With a
+ * meter, each run also records the server's and its database backends' CPU per response.
  *
  * @module
  */
@@ -19,6 +20,7 @@ import { poolSize, pooledScenario } from './dpop.js'
 import type { Seed } from './database.js'
 import { clientCredentialsScenario, runLoad, type LoadResult, type LoadSettings, type Scenario } from './load.js'
 import { pairedRatioCheck, type Check } from './report.js'
+import type { CpuMeter } from './cpu.js'
 
 const FORM = 'application/x-www-form-urlencoded'
 const ASSERTION_TYPE = encodeURIComponent('urn:ietf:params:oauth:client-assertion-type:jwt-bearer')
@@ -64,8 +66,9 @@ async function register (databaseUrl: string): Promise<KeyObject> {
   return createPrivateKey(privateKey.export({ format: 'pem', type: 'pkcs8' }))
 }
 
-export async function benchPrivateKeyJwt (options: { base: string, databaseUrl: string, seed: Seed, settings: LoadSettings, rounds: number, step: (message: string) => void }): Promise<PrivateKeyJwtBench> {
+export async function benchPrivateKeyJwt (options: { base: string, databaseUrl: string, seed: Seed, settings: LoadSettings, rounds: number, step: (message: string) => void, meter?: CpuMeter }): Promise<PrivateKeyJwtBench> {
   const { base, seed, settings, rounds, step } = options
+  const measured = (run: () => Promise<LoadResult>) => options.meter ? options.meter.measure(run, (r) => r.completed) : run()
   const key = await register(options.databaseUrl)
   // The server's issuer is its default (http://localhost:PORT), which the assertion names as aud.
   const issuer = `http://localhost:${new URL(base).port}`
@@ -75,10 +78,10 @@ export async function benchPrivateKeyJwt (options: { base: string, databaseUrl: 
   const privateKeyJwt: LoadResult[] = []
   for (let round = 1; round <= rounds; round++) {
     step(`stamp: client_credentials (Basic) (round ${round}/${rounds}, paired with private_key_jwt)`)
-    basic.push(await runLoad(clientCredentialsScenario(base, seed), settings))
+    basic.push(await measured(() => runLoad(clientCredentialsScenario(base, seed), settings)))
     const assertions = Array.from({ length: poolSize(basic.at(-1)!.mean, settings) }, () => signAssertion(key, CLIENT_ID, issuer))
     step(`stamp: client_credentials (private_key_jwt, ${assertions.length} assertions signed beforehand) (round ${round}/${rounds})`)
-    privateKeyJwt.push(await runLoad(privateKeyJwtScenario(base, assertions, settings.connections), settings))
+    privateKeyJwt.push(await measured(() => runLoad(privateKeyJwtScenario(base, assertions, settings.connections), settings)))
   }
   return { basic, privateKeyJwt, check: pairedRatioCheck('client_credentials (private_key_jwt)', privateKeyJwt.map((r, i) => [r.mean, basic[i].mean]), 'client_secret_basic', 0.7) }
 }

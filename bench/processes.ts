@@ -63,7 +63,12 @@ export async function startServer (env: Record<string, string>): Promise<Running
 
 /** Starts the bare Fastify ceiling and waits for the port it prints. */
 export async function startBareFastify (): Promise<Running> {
-  const child = spawnTS('ceilings/bare_fastify.ts', [])
+  return startPortPrinter('ceilings/bare_fastify.ts', [])
+}
+
+/** Starts a bench/ script that listens on loopback and prints `{"port":N}`; waits for it. */
+export async function startPortPrinter (file: string, args: string[]): Promise<Running> {
+  const child = spawnTS(file, args)
   const [chunk] = await once(child.stdout!, 'data') as [Buffer]
   const { port } = JSON.parse(chunk.toString()) as { port: number }
   return { url: `http://127.0.0.1:${port}`, child, stop: () => stopChild(child) }

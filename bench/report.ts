@@ -65,7 +65,8 @@ export function printConsole (scenarios: Record<string, LoadResult>, ceilings: C
   if (bare) console.log(`  bare Fastify GET             ${f0(bare.mean).padStart(8)} /s mean  ${f0(bare.median).padStart(8)} /s median  p50 ${f1(bare.p50)} ms  p99 ${f1(bare.p99)} ms`)
   console.log('\nStamp (real server, loopback)')
   for (const [name, r] of Object.entries(scenarios)) {
-    console.log(`  ${name.padEnd(28)} ${f0(r.mean).padStart(8)} /s mean  ${f0(r.median).padStart(8)} /s median  p50 ${f1(r.p50)} ms  p99 ${f1(r.p99)} ms  non-2xx ${r.non2xx}  errors ${r.errors}  timeouts ${r.timeouts}`)
+    const cpu = r.cpu ? `  CPU/response ${f0(r.cpu.server)} µs server + ${f0(r.cpu.database)} µs PostgreSQL` : ''
+    console.log(`  ${name.padEnd(28)} ${f0(r.mean).padStart(8)} /s mean  ${f0(r.median).padStart(8)} /s median  p50 ${f1(r.p50)} ms  p99 ${f1(r.p99)} ms  non-2xx ${r.non2xx}  errors ${r.errors}  timeouts ${r.timeouts}${cpu}`)
   }
   console.log('\nTargets')
   for (const c of checks) {

@@ -12,7 +12,9 @@ import { pathToFileURL } from 'node:url'
 import { createLocalJWKSet, jwtVerify, type JSONWebKeySet } from 'jose'
 import { createVerifier } from 'stamp-verifier'
 import { startStamp } from '../test/fixtures/stamp_server.js'
-import { ProofSigner } from './dpop.js'
+import { ProofSigner, poolSize, pooledScenario } from './dpop.js'
+import { runLoad, type LoadResult, type LoadSettings } from './load.js'
+import { startPortPrinter } from './processes.js'
 
 export interface VerifierBenchResult {
   /** Median verifications per second through `createVerifier().verify`. */
@@ -27,8 +29,10 @@ export interface VerifierBenchResult {
   bearerPathPerSec: number
   /** `verifyRequest` with `Authorization: DPoP` and a fresh ES256 proof each, per second (median). */
   dpopPathPerSec: number
-  /** Median over paired rounds of DPoP/Bearer (target ≥ 0.8). */
+  /** Median over paired rounds of DPoP/Bearer, in process (the verifier's `verifyRequest` alone). */
   dpopRatio: number
+  /** Over HTTP (a Fastify app with the plugin, loopback, autocannon), when `http` settings were given. */
+  http?: { bearer: LoadResult[], dpop: LoadResult[], ratios: number[], ratio: number }
 }
 
 export interface VerifierBenchOptions {
@@ -40,6 +44,8 @@ export interface VerifierBenchOptions {
   concurrency?: number
   /** Distinct tokens cycled through (default 256). */
   tokens?: number
+  /** Also measure over HTTP: these load settings, this many paired rounds. */
+  http?: { settings: LoadSettings, rounds: number, step?: (message: string) => void }
 }
 
 const AUDIENCE = 'https://orders.example'
@@ -63,6 +69,46 @@ function median (values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b)
   const mid = sorted.length >> 1
   return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2
+}
+
+/**
+ * The verifier as a resource server sees it: `GET /orders` on a Fastify app with the plugin
+ * (bench/ceilings/resource_server.ts, its own process), Bearer requests against DPoP requests with
+ * a fresh proof each (pre-generated before each timed run, distinct jti, htu = the public URL), in
+ * alternating paired rounds over loopback. Both carry the same kind of Stamp-issued RS256 token.
+ */
+async function benchOverHTTP (issuer: string, boundToken: string, bearerToken: string, signer: ProofSigner, http: NonNullable<VerifierBenchOptions['http']>) {
+  const publicURL = 'https://orders.example'
+  const htu = `${publicURL}/orders`
+  const server = await startPortPrinter('ceilings/resource_server.ts', [issuer, AUDIENCE, publicURL])
+  try {
+    const bearerScenario = { name: 'resource server (Bearer)', url: `${server.url}/orders`, options: () => ({ method: 'GET' as const, headers: { authorization: `Bearer ${bearerToken}` } }) }
+    // Fail fast on a misconfigured scenario rather than measuring 401s.
+    for (const [authorization, dpop] of [[`Bearer ${bearerToken}`, undefined], [`DPoP ${boundToken}`, signer.proof('GET', htu, boundToken)]]) {
+      const response = await fetch(`${server.url}/orders`, { headers: { authorization: authorization!, ...(dpop ? { dpop } : {}) } })
+      if (response.status !== 200) throw new Error(`resource server preflight answered ${response.status}: ${await response.text()}`)
+    }
+    const bearer: LoadResult[] = []
+    const dpop: LoadResult[] = []
+    const dpopRun = async (expectedRate: number) => {
+      const proofs = signer.pool(poolSize(expectedRate, http.settings), 'GET', htu, boundToken)
+      http.step?.(`verifier over HTTP: DPoP (${proofs.length} pre-generated ES256 proofs)`)
+      dpop.push(await runLoad(pooledScenario('resource server (DPoP)', `${server.url}/orders`, proofs, http.settings.connections, (proof) => ({
+        method: 'GET', path: '/orders', headers: { authorization: `DPoP ${boundToken}`, dpop: proof },
+      })), http.settings))
+    }
+    for (let round = 1; round <= http.rounds; round++) {
+      const bearerFirst = round % 2 === 1 || !bearer.length
+      if (!bearerFirst) await dpopRun(bearer.at(-1)!.mean)
+      http.step?.(`verifier over HTTP: Bearer (round ${round}/${http.rounds})`)
+      bearer.push(await runLoad(bearerScenario, http.settings))
+      if (bearerFirst) await dpopRun(bearer.at(-1)!.mean)
+    }
+    const ratios = dpop.map((r, i) => r.mean / bearer[i].mean)
+    return { bearer, dpop, ratios, ratio: median(ratios) }
+  } finally {
+    await server.stop()
+  }
 }
 
 /**
@@ -142,6 +188,8 @@ export async function benchVerifier (options: VerifierBenchOptions = {}): Promis
       if (round % 2 === 0) { await bearerRun(); await dpopRun() } else { await dpopRun(); await bearerRun() }
     }
 
+    const http = options.http && await benchOverHTTP(issuer, boundTokens[0], tokens[0], signer, options.http)
+
     const stampPerSec = Math.round(median(stampRates))
     const josePerSec = Math.round(median(joseRates))
     // The ratio is the median of per-round ratios: each pair ran back to back, so a noisy
@@ -152,6 +200,7 @@ export async function benchVerifier (options: VerifierBenchOptions = {}): Promis
       bearerPathPerSec: Math.round(median(bearerRates)),
       dpopPathPerSec: Math.round(median(dpopRates)),
       dpopRatio: Number(median(dpopRates.map((rate, i) => rate / bearerRates[i])).toFixed(3)),
+      ...(http ? { http } : {}),
     }
   } finally {
     for (const fn of teardowns.reverse()) await fn()

@@ -201,8 +201,8 @@ export const defaults = {
   registration: {
     /** Grant types a dynamically registered client may ask for. */
     grantTypes: ['authorization_code', 'refresh_token'] as readonly string[],
-    /** Token endpoint authentication methods a dynamically registered client may ask for. */
-    authMethods: ['none', 'client_secret_basic', 'client_secret_post'] as readonly string[],
+    /** Token endpoint authentication methods a dynamically registered client may ask for (private_key_jwt with `jwks` or `jwks_uri`). */
+    authMethods: ['none', 'client_secret_basic', 'client_secret_post', 'private_key_jwt'] as readonly string[],
     /** Scopes such clients may ask for (REGISTRATION_SCOPES); a document or registration naming none gets all of them. */
     scopes: ['openid', 'profile', 'email', 'offline_access'] as readonly string[],
     /** RFC 8707 resources (e.g. MCP servers) such clients may get tokens for (REGISTRATION_AUDIENCES). */

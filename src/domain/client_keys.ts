@@ -30,6 +30,8 @@ export class ClientKeysError extends Error {
 const COMMON_MEMBERS = ['kty', 'kid', 'alg', 'use', 'key_ops', 'x5c', 'x5t', 'x5t#S256']
 const PUBLIC_MEMBERS: Record<string, string[]> = { RSA: ['n', 'e'], EC: ['crv', 'x', 'y'], OKP: ['crv', 'x'] }
 const PRIVATE_MEMBERS = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'oth', 'k']
+/** Most keys a registered client JWKS may hold. */
+export const MAX_CLIENT_KEYS = 20
 /** 2048-bit modulus = 256 bytes = 342 base64url characters (RFC 7518 §3.3: "2048 bits or larger"). */
 const MIN_RSA_MODULUS_CHARS = 342
 

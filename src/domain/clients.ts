@@ -9,14 +9,11 @@ import type { ClientRecord } from '../storage/types.js'
 import { SCOPE_TOKEN } from './scopes.js'
 import { uriProblem, type URIKind } from './redirect_uris.js'
 import { REFRESH_TOKEN_AUDIENCE } from './tokens.js'
-import { ClientKeysError, publicClientJWKS } from './client_keys.js'
+import { ClientKeysError, MAX_CLIENT_KEYS, publicClientJWKS } from './client_keys.js'
 import { FAPI2_PROFILE, PRIVATE_KEY_JWT } from './client_assertion.js'
 
 /** Security profiles a client can be held to (docs/modern-oauth.md, "FAPI 2.0 profile"). */
 export const CLIENT_PROFILES: readonly string[] = [FAPI2_PROFILE]
-/** Most keys a registered client JWKS may hold. */
-const MAX_CLIENT_KEYS = 20
-
 
 /** Scopes an authorization_code client gets when none are given. */
 export const OIDC_DEFAULT_SCOPES: readonly string[] = ['openid', 'profile', 'email', 'offline_access']

@@ -10,6 +10,8 @@ import { InvalidClientMetadata, InvalidRedirectURI } from '../errors.js'
 import type { Policy } from '../config/defaults.js'
 import type { ClientRecord } from '../storage/types.js'
 import { SCOPE_TOKEN } from './scopes.js'
+import { ClientKeysError, MAX_CLIENT_KEYS, publicClientJWKS } from './client_keys.js'
+import { PRIVATE_KEY_JWT } from './client_assertion.js'
 
 type RegistrationPolicy = Policy['registration']
 
@@ -71,6 +73,34 @@ export interface RegisteredSettings {
 const isStringArray = (v: unknown): v is string[] => Array.isArray(v) && v.every((x) => typeof x === 'string')
 
 /**
+ * RFC 7591 §2 `jwks` / `jwks_uri`: "The jwks_uri and jwks parameters MUST NOT both be present";
+ * private_key_jwt (RFC 7523 §2.2) needs one of them. A set is checked like an operator's (public
+ * signing keys of the accepted types and algorithms only, rebuilt from an allow-list of members);
+ * a `jwks_uri` must be https and is fetched, when keys are needed, through the same SSRF-hardened
+ * fetcher as client metadata documents (timeout, size limit, no private addresses; client_keys.ts).
+ */
+function registeredKeys (request: RegistrationRequest, method: string): Pick<ClientRecord, 'tokenEndpointAuthMethod' | 'jwks' | 'jwksUri'> {
+  const { jwks, jwks_uri: jwksUri } = request
+  if (jwks !== undefined && jwksUri !== undefined) throw new InvalidClientMetadata('jwks and jwks_uri must not both be present (RFC 7591 §2)')
+  if (method === PRIVATE_KEY_JWT && jwks === undefined && jwksUri === undefined) throw new InvalidClientMetadata('private_key_jwt needs the client\'s public keys: jwks or jwks_uri')
+  let set: ClientRecord['jwks'] = null
+  if (jwks !== undefined) {
+    try {
+      set = publicClientJWKS(jwks, MAX_CLIENT_KEYS)
+    } catch (err) {
+      if (err instanceof ClientKeysError) throw new InvalidClientMetadata(`jwks: ${err.message}`)
+      throw err
+    }
+  }
+  if (jwksUri !== undefined) {
+    if (typeof jwksUri !== 'string' || jwksUri.length > 2000 || !URL.canParse(jwksUri)) throw new InvalidClientMetadata('jwks_uri must be an absolute https URL')
+    const url = new URL(jwksUri)
+    if (url.protocol !== 'https:' || jwksUri.includes('#') || url.username || url.password) throw new InvalidClientMetadata('jwks_uri must be an https URL without credentials or fragment')
+  }
+  return { tokenEndpointAuthMethod: method === PRIVATE_KEY_JWT ? PRIVATE_KEY_JWT : null, jwks: set, jwksUri: (jwksUri as string | undefined) ?? null }
+}
+
+/**
  * Checks a registration request against the policy (RFC 7591 §3.2.2 errors); the client it
  * describes. `knownGrants` are the grants this server serves.
  */
@@ -118,6 +148,7 @@ export function settingsFromRegistration (request: RegistrationRequest, policy: 
   const rotation = request.refresh_token_rotation
   if (rotation !== undefined && typeof rotation !== 'boolean') throw new InvalidClientMetadata('refresh_token_rotation must be a boolean')
   if (rotation === false && method === 'none' && !dpopBound) throw new InvalidClientMetadata('a public client must rotate its refresh tokens unless dpop_bound_access_tokens is true (RFC 9700 §4.14.2)')
+  const keys = registeredKeys(request, method)
   const metadata: Record<string, unknown> = { token_endpoint_auth_method: method }
   if (dpopBound) metadata.dpop_bound_access_tokens = true
   if (rotation === false) metadata.refresh_token_rotation = false
@@ -134,6 +165,7 @@ export function settingsFromRegistration (request: RegistrationRequest, policy: 
     client: {
       name,
       public: method === 'none',
+      ...keys,
       firstParty: false,
       grantTypes: [...grantTypes],
       redirectUris: [...new Set(redirectUris)],

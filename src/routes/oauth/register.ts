@@ -15,6 +15,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { InvalidClientMetadata, InvalidRequest, InvalidToken } from '../../errors.js'
 import { grantsByType } from '../../grants/index.js'
 import { generateClientSecret, hashClientSecret } from '../../domain/client_auth.js'
+import { PRIVATE_KEY_JWT } from '../../domain/client_assertion.js'
 import { settingsFromRegistration, type RegistrationRequest } from '../../domain/registration_policy.js'
 import { publicIssuer } from '../../http/public_issuer.js'
 import type { ClientRecord } from '../../storage/types.js'
@@ -54,15 +55,21 @@ function clientInformation (client: ClientRecord, issuer: string) {
   return {
     client_id: client.id,
     client_id_issued_at: Math.floor((client.createdAt ?? new Date()).getTime() / 1000),
-    ...(client.public ? {} : { client_secret_expires_at: 0 }),
+    ...(usesSecret(client) ? { client_secret_expires_at: 0 } : {}),
     client_name: client.name,
     redirect_uris: client.redirectUris,
     grant_types: client.grantTypes,
     response_types: client.grantTypes.includes('authorization_code') ? ['code'] : [],
     scope: client.scopes.join(' '),
     ...metadata,
+    ...(client.jwks ? { jwks: client.jwks } : {}),
+    ...(client.jwksUri ? { jwks_uri: client.jwksUri } : {}),
     registration_client_uri: `${issuer}${ENDPOINTS.registration}/${encodeURIComponent(client.id)}`,
   }
+}
+
+function usesSecret (settings: Pick<ClientRecord, 'public' | 'tokenEndpointAuthMethod'>): boolean {
+  return !settings.public && settings.tokenEndpointAuthMethod !== PRIVATE_KEY_JWT
 }
 
 function noStore (reply: FastifyReply): FastifyReply {
@@ -91,7 +98,8 @@ export default async function registerRoute (app: FastifyInstance) {
     }
     const { client: settings, authMethod } = settingsFromRegistration(metadataBody(request), policy, knownGrants)
     const id = randomBytes(16).toString('base64url')
-    const secret = settings.public ? null : generateClientSecret()
+    // private_key_jwt clients authenticate with their keys: no secret to hand out (RFC 7591 §3.2.1).
+    const secret = usesSecret(settings) ? generateClientSecret() : null
     const registrationToken = randomBytes(32).toString('base64url')
     const client: ClientRecord = {
       id,
@@ -142,13 +150,14 @@ export default async function registerRoute (app: FastifyInstance) {
     }
     const { client_id: _id, client_secret: _secret, ...metadata } = body
     const { client: settings, authMethod } = settingsFromRegistration(metadata, policy, knownGrants)
-    // Becoming confidential gets a new secret (returned once); becoming public drops it.
-    const newSecret = !settings.public && !current.secretHash ? generateClientSecret() : null
-    const secretHash = settings.public ? null : newSecret ? hashClientSecret(newSecret) : current.secretHash
+    // Moving to a secret method gets a new secret (returned once); public or private_key_jwt drops it.
+    const newSecret = usesSecret(settings) && !current.secretHash ? generateClientSecret() : null
+    const secretHash = !usesSecret(settings) ? null : newSecret ? hashClientSecret(newSecret) : current.secretHash
     const { origin: _origin, ...patch } = settings
     const updated = await app.clientStore.update(current.id, { ...patch, secretHash })
     if (!updated) throw new InvalidToken('the registration access token is not valid for this client', { headers: challenge('invalid_token') })
     app.clientCache.forget(current.id)
+    app.clientKeys.forget(current)
     await app.audit.record({ type: 'client_updated', actor: current.id, subject: current.id, clientId: current.id, ip: request.ip, detail: { origin: 'dcr', token_endpoint_auth_method: authMethod, redirect_uris: settings.redirectUris } })
     return noStore(reply).send({ ...clientInformation(updated, publicIssuer(request)), ...(newSecret ? { client_secret: newSecret } : {}) })
   })
@@ -157,6 +166,7 @@ export default async function registerRoute (app: FastifyInstance) {
     const client = await registered(request)
     await app.clientStore.delete(client.id)
     app.clientCache.forget(client.id)
+    app.clientKeys.forget(client)
     const revoked = await app.refreshTokens.revokeClientFamilies(client.id, new Date())
     await app.audit.record({ type: 'client_deleted', actor: client.id, subject: client.id, clientId: client.id, ip: request.ip, detail: { origin: 'dcr', refresh_families_revoked: revoked } })
     return noStore(reply).code(204).send()
