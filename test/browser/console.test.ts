@@ -13,32 +13,28 @@
  */
 import t from 'tap'
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
-import { createRequire } from 'node:module'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { Page } from 'playwright-core'
 import { createUser, postForm } from '../helper.js'
 import { startStamp } from '../fixtures/stamp_server.js'
+import { CHROMIUM, hasChromium, launchChromium, seriousViolations, watchPage } from '../fixtures/chromium.js'
+import { settled, shoot } from '../fixtures/console_pages.js'
 import { consoleBuildDir } from '../../src/routes/console/assets.js'
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
 const HERE = dirname(fileURLToPath(import.meta.url))
 const ARTIFACTS = resolve(HERE, '../artifacts/console')
-const DOCS = resolve(HERE, '../../docs/console')
 
 /** What the page-side callbacks touch (this file is typed without the DOM library). */
 interface PageElement { textContent: string | null, getAttribute (name: string): string | null }
 declare const document: { querySelector (selector: string): PageElement | null }
 
-if (!existsSync(CHROMIUM)) {
+if (!hasChromium()) {
   t.pass('skipped', { skip: `browser test skipped: no Chromium at ${CHROMIUM}` })
 } else if (!existsSync(join(consoleBuildDir(), 'index.html'))) {
   t.fail('the console is not built: run npm run build')
 } else {
-  const { chromium } = await import('playwright-core')
-  const axeSource = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8')
   mkdirSync(ARTIFACTS, { recursive: true })
-  const saveDocs = process.env.STAMP_SCREENSHOTS === '1'
 
   const stamp = await startStamp(t)
   const { app, issuer } = stamp
@@ -46,39 +42,14 @@ if (!existsSync(CHROMIUM)) {
   const plain = await createUser(app, 'bob', 'correct horse battery staple')
   for (let i = 0; i < 12; i++) await createUser(app, `user-${String(i).padStart(2, '0')}`)
 
-  const browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    headless: true,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  })
-  t.teardown(() => browser.close())
+  const browser = await launchChromium(t)
 
   const context = await browser.newContext({ viewport: { width: 1280, height: 800 } })
   const page = await context.newPage()
-  const cspViolations: string[] = []
-  const pageErrors: string[] = []
-  page.on('console', (msg) => { if (msg.type() === 'error' && /Content Security Policy/i.test(msg.text())) cspViolations.push(msg.text()) })
-  page.on('pageerror', (err) => pageErrors.push(err.message))
-
-  /** Waits until the page has rendered its data (no "Loading …" status left in <main>). */
-  async function settled (p: Page) {
-    await p.waitForSelector('main h1')
-    await p.waitForFunction(() => !document.querySelector('main')?.textContent?.includes('Loading '))
-  }
+  const { cspViolations, pageErrors } = watchPage(page)
 
   async function axe (p: Page, label: string) {
-    await p.evaluate(axeSource)
-    const results = await p.evaluate(async () => {
-      const run = (globalThis as unknown as { axe: { run: (ctx: Document, options: object) => Promise<{ violations: Array<{ id: string, impact: string, nodes: Array<{ target: string[] }> }> }> } }).axe.run
-      return run(document, { resultTypes: ['violations'] })
-    })
-    const bad = results.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical')
-    t.same(bad.map((v) => `${v.id}: ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`), [], `axe: no serious or critical violation (${label})`)
-  }
-
-  async function shoot (p: Page, name: string) {
-    await p.screenshot({ path: join(ARTIFACTS, `${name}.png`), fullPage: false })
-    if (saveDocs) await p.screenshot({ path: join(DOCS, `${name}.png`), fullPage: false })
+    t.same(await seriousViolations(p), [], `axe: no serious or critical violation (${label})`)
   }
 
   await t.test('signs in through Stamp\'s login page', async (t) => {

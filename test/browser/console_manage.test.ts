@@ -14,13 +14,13 @@
  *   390×844 to test/artifacts/console/ (and docs/console/ with STAMP_SCREENSHOTS=1).
  */
 import t from 'tap'
-import { existsSync, mkdirSync, readFileSync } from 'node:fs'
-import { createRequire } from 'node:module'
-import { dirname, join, resolve } from 'node:path'
-import { fileURLToPath } from 'node:url'
+import { existsSync } from 'node:fs'
+import { join } from 'node:path'
 import type { Page } from 'playwright-core'
 import { createUser } from '../helper.js'
 import { startStamp } from '../fixtures/stamp_server.js'
+import { CHROMIUM, hasChromium, launchChromium, seriousViolations, watchPage } from '../fixtures/chromium.js'
+import { settled, shoot, signInToConsole } from '../fixtures/console_pages.js'
 import { linkIn, startSMTPServer } from '../fixtures/smtp_server.js'
 import { assertion, clientKey, jwksOf } from '../fixtures/client_keys.js'
 import { dpopKey, proof } from '../fixtures/dpop.js'
@@ -29,24 +29,14 @@ import { JWT_BEARER_ASSERTION } from '../../src/domain/client_assertion.js'
 import { totp } from '../../src/domain/totp.js'
 import { prismaFactorStore } from '../../src/storage/prisma/factors.js'
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
-const HERE = dirname(fileURLToPath(import.meta.url))
-const ARTIFACTS = resolve(HERE, '../artifacts/console')
-const DOCS = resolve(HERE, '../../docs/console')
-
 interface PageElement { textContent: string | null, getAttribute (name: string): string | null }
 declare const document: { querySelector (selector: string): PageElement | null, activeElement: PageElement | null }
 
-if (!existsSync(CHROMIUM)) {
+if (!hasChromium()) {
   t.pass('skipped', { skip: `browser test skipped: no Chromium at ${CHROMIUM}` })
 } else if (!existsSync(join(consoleBuildDir(), 'index.html'))) {
   t.fail('the console is not built: run npm run build')
 } else {
-  const { chromium } = await import('playwright-core')
-  const axeSource = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8')
-  mkdirSync(ARTIFACTS, { recursive: true })
-  const saveDocs = process.env.STAMP_SCREENSHOTS === '1'
-
   const smtp = await startSMTPServer(t)
   const stamp = await startStamp(t, { SMTP_URL: smtp.url, SIGNUP: 'invite' })
   const { app, issuer } = stamp
@@ -60,35 +50,13 @@ if (!existsSync(CHROMIUM)) {
   await prismaFactorStore(app.prisma).addPasskey({ id: 'tina-security-key', userId: tina.user.id, publicKey: new Uint8Array([1, 2, 3]), signCount: 0, backupEligible: false, backupState: false, transports: ['usb', 'nfc'], name: 'YubiKey' })
   await app.consents.grant(tina.user.id, 'photos', ['openid', 'photos:read'])
 
-  const browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    headless: true,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  })
-  t.teardown(() => browser.close())
+  const browser = await launchChromium(t)
   const context = await browser.newContext({ viewport: { width: 1280, height: 800 } })
   const page = await context.newPage()
-  const cspViolations: string[] = []
-  const pageErrors: string[] = []
-  page.on('console', (msg) => { if (msg.type() === 'error' && /Content Security Policy/i.test(msg.text())) cspViolations.push(msg.text()) })
-  page.on('pageerror', (err) => pageErrors.push(err.message))
+  const { cspViolations, pageErrors } = watchPage(page)
 
-  async function settled (p: Page) {
-    await p.waitForSelector('main h1')
-    await p.waitForFunction(() => !document.querySelector('main')?.textContent?.includes('Loading '))
-  }
   async function axe (p: Page, label: string) {
-    await p.evaluate(axeSource)
-    const results = await p.evaluate(async () => {
-      const run = (globalThis as unknown as { axe: { run: (ctx: Document, options: object) => Promise<{ violations: Array<{ id: string, impact: string, nodes: Array<{ target: string[] }> }> }> } }).axe.run
-      return run(document, { resultTypes: ['violations'] })
-    })
-    const bad = results.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical')
-    t.same(bad.map((v) => `${v.id}: ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`), [], `axe: no serious or critical violation (${label})`)
-  }
-  async function shoot (p: Page, name: string) {
-    await p.screenshot({ path: join(ARTIFACTS, `${name}.png`), fullPage: false })
-    if (saveDocs) await p.screenshot({ path: join(DOCS, `${name}.png`), fullPage: false })
+    t.same(await seriousViolations(p), [], `axe: no serious or critical violation (${label})`)
   }
   /** POSTs a form to the real listener (DPoP's htu is the URL as the client sees it). */
   async function post (path: string, form: Record<string, string>, headers: Record<string, string> = {}) {
@@ -98,13 +66,7 @@ if (!existsSync(CHROMIUM)) {
   const auditOf = async (type: string, subject?: string) => app.auditStore.list({ limit: 20, type, subject })
 
   await t.test('signs in', async (t) => {
-    await page.goto(`${issuer}/console/`)
-    await page.waitForURL(/\/login\?/)
-    await page.getByLabel('Username').fill(admin.username)
-    await page.getByLabel('Password').fill(admin.password)
-    await page.getByRole('button', { name: 'Sign in', exact: true }).click()
-    await page.waitForURL(`${issuer}/console/`)
-    await settled(page)
+    await signInToConsole(page, issuer, admin)
     t.equal(await page.locator('main h1').textContent(), 'Overview')
     t.ok(await page.getByRole('link', { name: 'Invitations' }).count(), 'the navigation has the invitations page')
   })
