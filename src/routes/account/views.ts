@@ -65,7 +65,7 @@ ${v.error ? html`<p class="alert" role="alert">${v.error}</p>` : ''}
 ${v.hasPassword
   ? html`<div class="field"><label for="current-password">${m('account.currentPassword')}</label>
 <input type="password" id="current-password" name="current_password" autocomplete="current-password" required></div>`
-  : html`<p class="note">${m('account.setPasswordNote')}</p>`}
+  : html`<p class="note intro">${m('account.setPasswordNote')}</p>`}
 <div class="field"><label for="new-password">${m('account.newPassword')}</label>
 <input type="password" id="new-password" name="new_password" autocomplete="new-password" required aria-describedby="new-password-hint">
 <p class="note" id="new-password-hint">${m('account.passwordHint', { min: v.passwordMinLength })}</p></div>

@@ -49,7 +49,7 @@ ${[...new URL(view.signIn).searchParams].map(([name, value]) => html`<input type
 <form method="post" action="${view.mail.action}">
 <input type="hidden" name="csrf" value="${view.mail.csrf}">
 <input type="hidden" name="request" value="${view.mail.requestId}">
-${localeField(view.mail.uiLocales)}<div class="actions"><button type="submit">${msg(l, 'federation.link.mailInstead')}</button></div>
+${localeField(view.mail.uiLocales)}<div class="actions"><button type="submit" class="secondary">${msg(l, 'federation.link.mailInstead')}</button></div>
 </form>`,
   })
 }

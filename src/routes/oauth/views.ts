@@ -123,7 +123,7 @@ export function loginPage (ctx: PageContext, view: LoginView): string {
     scripts: view.passkey?.scripts,
     body: html`<h1>${msg(l, 'login.title')}</h1>
 <p class="sub">${msg(l, 'login.subtitle', { client: strong(view.clientName) })}</p>
-${view.pendingProvider ? html`<p class="note" role="status" id="link-notice">${msg(l, 'federation.pendingNotice', { provider: strong(view.pendingProvider) })}</p>` : ''}
+${view.pendingProvider ? html`<p class="note intro" role="status" id="link-notice">${msg(l, 'federation.pendingNotice', { provider: strong(view.pendingProvider) })}</p>` : ''}
 ${view.error ? html`<p class="alert" role="alert" id="login-error">${view.error}</p>` : ''}
 <form method="post" action="${view.action}" novalidate>
 <input type="hidden" name="request" value="${view.requestId}">
