@@ -16,10 +16,9 @@
  * docs/federation/ with STAMP_SCREENSHOTS=1.
  */
 import t, { type Test } from 'tap'
-import { existsSync, mkdirSync, readFileSync } from 'node:fs'
+import { mkdirSync } from 'node:fs'
 import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import { createRequire } from 'node:module'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { createRemoteJWKSet, jwtVerify } from 'jose'
@@ -29,9 +28,9 @@ import { authorizeURL, pkce } from '../fixtures/browser.js'
 import { freePort, startStamp } from '../fixtures/stamp_server.js'
 import { startUpstream, UPSTREAM_SECRET } from '../fixtures/federation.js'
 import { linkIn, startSMTPServer } from '../fixtures/smtp_server.js'
+import { CHROMIUM, hasChromium, launchChromium, seriousViolations } from '../fixtures/chromium.js'
 import { hasUsablePassword } from '../../src/domain/passwords.js'
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
 const HERE = dirname(fileURLToPath(import.meta.url))
 const ARTIFACTS = resolve(HERE, '../artifacts/federation')
 const DOCS = resolve(HERE, '../../docs/federation')
@@ -40,11 +39,9 @@ const DOCS = resolve(HERE, '../../docs/federation')
 declare const document: { activeElement: { textContent: string | null, tagName: string } | null }
 declare function getComputedStyle (el: unknown): { backgroundColor: string }
 
-if (!existsSync(CHROMIUM)) {
+if (!hasChromium()) {
   t.pass('skipped', { skip: `browser test skipped: no Chromium at ${CHROMIUM}` })
 } else {
-  const { chromium } = await import('playwright-core')
-  const axeSource = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8')
   mkdirSync(ARTIFACTS, { recursive: true })
   const saveDocs = process.env.STAMP_SCREENSHOTS === '1'
   if (saveDocs) mkdirSync(DOCS, { recursive: true })
@@ -65,12 +62,7 @@ if (!existsSync(CHROMIUM)) {
   const client = await createClient(app, { name: 'Acme Notes', firstParty: true, grantTypes: ['authorization_code'], redirectUris: [CB], scopes: ['openid', 'profile', 'email'], requirePkce: true })
   const jwks = createRemoteJWKSet(new URL((await (await fetch(`${issuer}/.well-known/openid-configuration`)).json() as { jwks_uri: string }).jwks_uri))
 
-  const browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    headless: true,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  })
-  t.teardown(() => browser.close())
+  const browser = await launchChromium(t)
 
   const problems = new Map<Page, string[]>()
   /** A fresh browser profile; CSP violations and script errors of its pages are collected. */
@@ -91,10 +83,7 @@ if (!existsSync(CHROMIUM)) {
   }
 
   async function axe (t: Test, page: Page, name: string, screenshot?: string) {
-    await page.evaluate(axeSource)
-    const violations = await page.evaluate(`axe.run(document, { resultTypes: ['violations'] }).then((r) =>
-      r.violations.map((v) => ({ id: v.id, impact: v.impact, targets: v.nodes.map((n) => n.target.join(' ')) })))`) as Array<{ id: string, impact: string, targets: string[] }>
-    t.same(violations.filter((v) => v.impact === 'serious' || v.impact === 'critical'), [], `${name}: no serious or critical axe violation`)
+    t.same(await seriousViolations(page), [], `${name}: no serious or critical axe violation`)
     if (screenshot) {
       await page.screenshot({ path: join(ARTIFACTS, screenshot) })
       if (saveDocs) await page.screenshot({ path: join(DOCS, screenshot) })
