@@ -18,7 +18,7 @@ import {
 } from '@simplewebauthn/server'
 import QRCode from 'qrcode'
 import { open, seal, type KEK } from '../crypto/kek.js'
-import type { FactorStore, PasskeyRecord, UserRecord } from '../storage/types.js'
+import type { FactorPresence, FactorStore, PasskeyRecord, UserRecord } from '../storage/types.js'
 import { totpSecretAAD } from './sealed_values.js'
 import { hashSecret, newId } from './browser_secrets.js'
 import { hashRecoveryCode, newRecoveryCodes } from './recovery_codes.js'
@@ -72,10 +72,15 @@ export class SecondFactors {
     return factorSummary(this.#o.store, userId)
   }
 
+  /** What the sign-in's second step offers, in one read (no passkey records, only their number). */
+  presence (userId: string): Promise<FactorPresence> {
+    return this.#o.store.factorPresence(userId)
+  }
+
   /** A confirmed TOTP or any passkey (recovery codes only stand in for those). */
   async hasSecondFactor (userId: string): Promise<boolean> {
-    const { totp, passkeys } = await this.summary(userId)
-    return totp || passkeys.length > 0
+    const { totp, passkeys } = await this.presence(userId)
+    return totp || passkeys > 0
   }
 
   // --- TOTP ---------------------------------------------------------------------------------

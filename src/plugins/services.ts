@@ -221,7 +221,7 @@ export default fp(async function services (app: FastifyInstance, options: Servic
   const clientUsage = new ClientUsage({ store: clientStore, audit, log: app.log, intervalSeconds: config.policy.registration.lastUseInterval })
   app.addHook('onClose', () => clientUsage.drain())
   const sessions = prismaSessionStore(prisma)
-  const pendingAuthorizations = prismaPendingAuthorizationStore(prisma)
+  const pendingAuthorizations = prismaPendingAuthorizationStore(prisma, pool)
   const authorizationCodes = prismaAuthorizationCodeStore(prisma)
   const consents = prismaConsentStore(prisma)
   const backchannelLogout = new BackchannelLogout(config.policy.backchannelLogout, app.log, options.fetch, options.lookup)

@@ -571,6 +571,8 @@ export interface WebAuthnChallengeRecord {
   expiresAt: Date
 }
 
+export interface FactorPresence { totp: boolean, passkeys: number, recoveryCodesLeft: number }
+
 /** A user's second factors: passkeys, TOTP, recovery codes, and WebAuthn challenges. */
 export interface FactorStore {
   listPasskeys(userId: string): Promise<PasskeyRecord[]>
@@ -597,6 +599,8 @@ export interface FactorStore {
   /** Marks the code used; true only for the one caller that did (single use). */
   consumeRecoveryCode(userId: string, hash: string, now: Date): Promise<boolean>
   remainingRecoveryCodes(userId: string): Promise<number>
+  /** What the sign-in's second step needs to know, in one read: a confirmed TOTP, how many passkeys and unused recovery codes. */
+  factorPresence(userId: string): Promise<FactorPresence>
 
   /** Removes every factor of the user (passkeys, TOTP, recovery codes); returns how many of each. */
   resetFactors(userId: string): Promise<{ passkeys: number, totp: number, recoveryCodes: number }>

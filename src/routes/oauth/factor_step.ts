@@ -1,13 +1,13 @@
 /**
  * What the routes of the second sign-in step share (./second_factor.ts, ./passkey_enrolment.ts):
  * the parked request of this browser whose user owes a factor, the common front of their forms
- * (size, that request, its CSRF token), whether the user may enrol a factor here, and the end of
+ * (size, that request, its CSRF token; also for ./passkey_login.ts), whether the user may enrol a factor here, and the end of
  * an enrolment (recovery codes shown once, then the session).
  *
  * @module
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
-import { csrfToken, verifyCSRF } from '../../domain/browser_secrets.js'
+import { csrfToken, verifyCSRF, type CSRFPurpose } from '../../domain/browser_secrets.js'
 import type { ParkedRequest } from '../../domain/sso.js'
 import { publicIssuer } from '../../http/public_issuer.js'
 import type { UserRecord } from '../../storage/types.js'
@@ -29,25 +29,51 @@ export async function pendingFactor (app: FastifyInstance, request: FastifyReque
   return { parked, browser, user }
 }
 
-export function csrfRejected (request: FastifyRequest, reply: FastifyReply): FastifyReply {
-  request.log.warn({ event: 'csrf_rejected', form: 'second_factor' }, 'second-factor form without a valid CSRF token')
+/** Which form refused a token, for the log (`second_factor`: this step's pages; `passkey`: ./passkey_login.ts). */
+export type FactorFormName = 'second_factor' | 'passkey'
+
+export function csrfRejected (request: FastifyRequest, reply: FastifyReply, form: FactorFormName = 'second_factor'): FastifyReply {
+  request.log.warn({ event: 'csrf_rejected', form }, `${form === 'passkey' ? 'passkey' : 'second-factor'} form without a valid CSRF token`)
   return sendErrorPage(reply, 403, 'error.formExpired.title', 'factor.formExpired')
 }
 
+/** This browser's parked request, a factor owed or not (a passkey may be the first factor). */
+export interface ParkedForm { parked: ParkedRequest, browser: string }
+
 /**
- * The front of every second-step form: not over-long, this browser's parked request with a user
- * owing a factor, and the form's CSRF token. Answers the request itself when one fails.
+ * Which page's CSRF token a passkey form may carry: the second-factor page's once the password
+ * passed, else the login page's (both pages offer passkeys).
  */
-export async function factorForm (app: FastifyInstance, request: FastifyRequest, reply: FastifyReply): Promise<PendingFactor | FastifyReply> {
+export const passkeyCSRFPurpose = (parked: ParkedRequest): CSRFPurpose => parked.factorUserId ? 'factor' : 'login'
+
+/**
+ * The front of every second-step form: not over-long, this browser's parked request, and the
+ * form's CSRF token. Answers the request itself when one fails.
+ * - `accept: 'factor'` (the default): a user owing a factor, and the second-factor page's token.
+ * - `accept: 'factor_or_login'` (a passkey form): any parked request, and the token of the page
+ *   it came from (passkeyCSRFPurpose); no user is read, the passkey names its own.
+ */
+export async function factorForm (app: FastifyInstance, request: FastifyRequest, reply: FastifyReply, accept?: 'factor'): Promise<PendingFactor | FastifyReply>
+export async function factorForm (app: FastifyInstance, request: FastifyRequest, reply: FastifyReply, accept: 'factor_or_login'): Promise<ParkedForm | FastifyReply>
+export async function factorForm (app: FastifyInstance, request: FastifyRequest, reply: FastifyReply, accept: 'factor' | 'factor_or_login' = 'factor'): Promise<ParkedForm | FastifyReply> {
   const form = request.body
   const long = overLongPage(reply, form, 'login.cannot')
   if (long) return long
-  const pending = await pendingFactor(app, request, field(form, 'request'))
-  if (!pending) return expiredRequestPage(reply)
-  if (!verifyCSRF(pending.browser, 'factor', pending.parked.id, field(form, 'csrf'))) return csrfRejected(request, reply)
-  return pending
+  let front: ParkedForm | null
+  if (accept === 'factor') {
+    front = await pendingFactor(app, request, field(form, 'request'))
+  } else {
+    const browser = cookie(request, BROWSER_COOKIE)
+    const parked = await app.sso.parked(field(form, 'request'), browser)
+    front = parked && browser ? { parked, browser } : null
+  }
+  if (!front) return expiredRequestPage(reply)
+  const purpose = accept === 'factor' ? 'factor' : passkeyCSRFPurpose(front.parked)
+  if (!verifyCSRF(front.browser, purpose, front.parked.id, field(form, 'csrf'))) return csrfRejected(request, reply, accept === 'factor' ? 'second_factor' : 'passkey')
+  return front
 }
 
+export const isParkedForm = (x: ParkedForm | FastifyReply): x is ParkedForm => 'parked' in x && 'browser' in x
 export const isPending = (x: PendingFactor | FastifyReply): x is PendingFactor => 'parked' in x && 'user' in x
 
 /**

@@ -13,17 +13,12 @@ import type { AuthenticationResponseJSON } from '@simplewebauthn/server'
 import { verifyCSRF } from '../../domain/browser_secrets.js'
 import { combineMethods } from '../../domain/authentication_methods.js'
 import { PasskeyError, relyingPartyFor } from '../../domain/second_factors.js'
-import type { ParkedRequest } from '../../domain/sso.js'
 import { publicIssuer } from '../../http/public_issuer.js'
 import { ENDPOINTS } from '../well_known/discovery.js'
-import { BROWSER_COOKIE, browserErrorPages, carriedLocale, cookie, expiredRequestPage, redirect, sendErrorPage, withLocale } from './browser.js'
-import { field, overLongPage } from './login.js'
+import { BROWSER_COOKIE, browserErrorPages, carriedLocale, cookie, redirect, withLocale } from './browser.js'
+import { field } from './login.js'
+import { factorForm, isParkedForm, passkeyCSRFPurpose } from './factor_step.js'
 import { afterFactor } from './sign_in.js'
-
-/** The login page's or the second-factor page's token: both pages offer passkeys. */
-function csrfValid (browser: string, parked: ParkedRequest, token: string | undefined): boolean {
-  return verifyCSRF(browser, parked.factorUserId ? 'factor' : 'login', parked.id, token)
-}
 
 export default async function passkeyLoginRoutes (app: FastifyInstance) {
   browserErrorPages(app)
@@ -35,22 +30,16 @@ export default async function passkeyLoginRoutes (app: FastifyInstance) {
     const parked = await app.sso.parked(field(form, 'request'), browser)
     reply.header('cache-control', 'no-store')
     if (!parked || !browser) return reply.code(400).send({ error: 'invalid_request', error_description: 'the sign-in request has expired' })
-    if (!csrfValid(browser, parked, field(form, 'csrf'))) return reply.code(403).send({ error: 'invalid_request', error_description: 'invalid CSRF token' })
+    if (!verifyCSRF(browser, passkeyCSRFPurpose(parked), parked.id, field(form, 'csrf'))) return reply.code(403).send({ error: 'invalid_request', error_description: 'invalid CSRF token' })
     // As a second factor only this user's passkeys count; passwordless, any discoverable one.
     return app.secondFactors.authenticationOptions(browser, relyingPartyFor(publicIssuer(request)), parked.factorUserId)
   })
 
   app.post(ENDPOINTS.passkeyLogin, { config: { rateLimit } }, async (request, reply) => {
+    const front = await factorForm(app, request, reply, 'factor_or_login')
+    if (!isParkedForm(front)) return front
+    const { parked, browser } = front
     const form = request.body
-    const long = overLongPage(reply, form, 'login.cannot')
-    if (long) return long
-    const browser = cookie(request, BROWSER_COOKIE)
-    const parked = await app.sso.parked(field(form, 'request'), browser)
-    if (!parked || !browser) return expiredRequestPage(reply)
-    if (!csrfValid(browser, parked, field(form, 'csrf'))) {
-      request.log.warn({ event: 'csrf_rejected', form: 'passkey' }, 'passkey form without a valid CSRF token')
-      return sendErrorPage(reply, 403, 'error.formExpired.title', 'factor.formExpired')
-    }
     const clientId = parked.client.id
     const ip = request.ip
     const back = (reply: FastifyReply) => redirect(reply, withLocale(`${publicIssuer(request)}${parked.factorUserId ? ENDPOINTS.loginFactor : ENDPOINTS.login}?request=${parked.id}&error=passkey`, carriedLocale(request)))

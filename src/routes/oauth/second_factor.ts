@@ -29,9 +29,9 @@ export default async function secondFactorRoutes (app: FastifyInstance) {
   browserErrorPages(app)
 
   async function renderFactor (reply: FastifyReply, status: number, { parked, browser, user }: PendingFactor, error?: 'factor.wrongCode' | 'factor.wrongRecovery' | 'passkey.failed' | { throttled: number }) {
-    const summary = await app.secondFactors.summary(user.id)
+    const summary = await app.secondFactors.presence(user.id)
     const issuer = publicIssuer(reply.request)
-    const passkeys = summary.passkeys.length > 0
+    const passkeys = summary.passkeys > 0
     const ctx = pageContext(reply.request)
     const page = secondFactorPage(ctx, {
       action: issuer + ENDPOINTS.loginFactor,
@@ -76,7 +76,7 @@ export default async function secondFactorRoutes (app: FastifyInstance) {
     }
     await app.loginThrottle.succeeded(user.username, ip)
     if (method === 'recovery') {
-      const left = (await app.secondFactors.summary(user.id)).recoveryCodesLeft
+      const left = (await app.secondFactors.presence(user.id)).recoveryCodesLeft
       await app.audit.record({ type: 'recovery_code_used', actor: user.id, subject: user.id, clientId, ip, detail: { remaining: left } })
     }
     await app.audit.record({ type: 'login_succeeded', actor: user.id, subject: user.id, clientId, ip, detail: { via: 'second_factor', method } })

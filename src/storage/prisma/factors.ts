@@ -7,7 +7,7 @@
  */
 import type pg from 'pg'
 import type { PrismaClient } from '../../generated/prisma/client.js'
-import type { FactorStore, PasskeyRecord, TOTPRecord } from '../types.js'
+import type { FactorPresence, FactorStore, PasskeyRecord, TOTPRecord } from '../types.js'
 
 /**
  * A sign-in's TOTP step. Its commit does not wait for the WAL flush (`synchronous_commit` off for
@@ -35,6 +35,18 @@ const USE_STEP = {
 const FIND_TOTP = {
   name: 'totp_find',
   text: `SELECT user_id, secret_enc, kek_id, last_used_step, confirmed_at, created_at FROM totp_factors WHERE user_id = $1::uuid`,
+}
+
+/**
+ * Which factors a user has, in one statement on the pool: the sign-in asks after the password
+ * (is a second factor owed?) and again for the second-factor page (what to offer). Through
+ * Prisma that was three queries (TOTP record, passkey list, recovery-code count) each time.
+ */
+const PRESENCE = {
+  name: 'factor_presence',
+  text: `SELECT EXISTS (SELECT 1 FROM totp_factors WHERE user_id = $1::uuid AND confirmed_at IS NOT NULL) AS totp,
+    (SELECT count(*) FROM webauthn_credentials WHERE user_id = $1::uuid)::int AS passkeys,
+    (SELECT count(*) FROM recovery_codes WHERE user_id = $1::uuid AND used_at IS NULL)::int AS "recoveryCodesLeft"`,
 }
 
 interface TOTPRow { user_id: string, secret_enc: string, kek_id: string, last_used_step: string | null, confirmed_at: Date | null, created_at: Date }
@@ -107,6 +119,15 @@ export function prismaFactorStore (prisma: PrismaClient, pool?: pg.Pool): Factor
       return (await prisma.recoveryCode.updateMany({ where: { codeHash, userId, usedAt: null }, data: { usedAt: now } })).count === 1
     },
     remainingRecoveryCodes: (userId) => prisma.recoveryCode.count({ where: { userId, usedAt: null } }),
+    async factorPresence (userId) {
+      if (pool) return (await pool.query<FactorPresence>({ ...PRESENCE, values: [userId] })).rows[0]
+      const [totpRow, passkeys, recoveryCodesLeft] = await Promise.all([
+        prisma.totpFactor.findUnique({ where: { userId }, select: { confirmedAt: true } }),
+        prisma.webAuthnCredential.count({ where: { userId } }),
+        prisma.recoveryCode.count({ where: { userId, usedAt: null } }),
+      ])
+      return { totp: totpRow?.confirmedAt != null, passkeys, recoveryCodesLeft }
+    },
 
     async resetFactors (userId) {
       const [passkeys, totpRows, codes] = await prisma.$transaction([

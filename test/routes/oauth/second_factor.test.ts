@@ -4,6 +4,9 @@ import { build, createClient, createUser, postForm } from '../../helper.js'
 import { Browser, ISSUER, authorizeURL, hiddenFields } from '../../fixtures/browser.js'
 import { totp } from '../../../src/domain/totp.js'
 import { ACR_MULTI_FACTOR } from '../../../src/domain/authentication_methods.js'
+import { csrfToken } from '../../../src/domain/browser_secrets.js'
+import { parameterLimit } from '../../../src/domain/parameter_limits.js'
+import { BROWSER_COOKIE } from '../../../src/routes/oauth/browser.js'
 
 const CB = 'https://app.example/cb'
 const app = await build(t)
@@ -171,4 +174,28 @@ t.test('passkey enrolment at sign-in: options only for a user without a factor, 
   t.equal(late.statusCode, 409, 'no registration options once a factor exists')
   const posted = await browser.post(`${ISSUER}/login/enrol/passkey`, { ...fields, challenge: 'x', credential: '{}', name: 'Key' })
   t.match(posted.headers.location, /\/login\/factor\?request=/, 'sent to present the factor instead')
+})
+
+t.test("the passkey form's front (factorForm, accept factor_or_login): the login page's token before the password, the second-factor page's after", async (t) => {
+  const kim = await createUser(app, 'kim')
+  await enrolTOTP(kim.user)
+  const browser = new Browser(app)
+  const start = await browser.follow(authorizeURL({ client_id: client.client.id, redirect_uri: CB, response_type: 'code', scope: 'openid' }))
+  const login = hiddenFields(start.res.body)
+  const tokenFor = (purpose: 'login' | 'factor') => csrfToken(browser.cookies.get(BROWSER_COOKIE)!, purpose, login.request)
+  const passkey = (csrf: string, request = login.request) => browser.post(`${ISSUER}/login/passkey`, { request, csrf, challenge: 'x', credential: 'not json' })
+
+  t.equal((await passkey(tokenFor('factor'))).statusCode, 403, 'before the password: the second-factor token is refused')
+  const early = await passkey(tokenFor('login'))
+  t.match(early.headers.location, /\/login\?request=.*&error=passkey/, "the login page's token passes; a bad credential goes back to the login page")
+  t.equal((await passkey(tokenFor('login'), 'unknown')).statusCode, 400, 'an unknown request: the expired page')
+  const long = await browser.post(`${ISSUER}/login/passkey`, { request: login.request, csrf: 'x'.repeat(parameterLimit('csrf') + 1), challenge: 'x', credential: '{}' })
+  t.equal(long.statusCode, 400, 'over-long: refused before anything is read')
+  t.match(long.body, /csrf/)
+
+  const factor = await browser.signIn(start.res, 'kim', kim.password)
+  t.match(factor.res.body, /autocomplete="one-time-code"/, 'the password passed')
+  t.equal((await passkey(tokenFor('login'))).statusCode, 403, "after the password: the login page's token is refused")
+  const late = await passkey(tokenFor('factor'))
+  t.match(late.headers.location, /\/login\/factor\?request=.*&error=passkey/, 'the second-factor token passes; back to the second-factor page')
 })

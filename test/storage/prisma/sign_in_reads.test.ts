@@ -1,0 +1,114 @@
+/**
+ * What a sign-in's second step reads and writes on the pg pool (the parked request, its
+ * "password passed" mark, the user by id, which factors the user has), on a real database: the
+ * same records as through Prisma, and the mark committed without waiting for the WAL flush in its
+ * own transaction only, yet visible to the next statement on any connection.
+ *
+ * @module
+ */
+import t from 'tap'
+import pg from 'pg'
+import { randomUUID } from 'node:crypto'
+import { createTestDatabase, testPool } from '../../helper.js'
+import { createPrisma } from '../../../src/db/connection.js'
+import { prismaPendingAuthorizationStore } from '../../../src/storage/prisma/authorization_requests.js'
+import { prismaFactorStore } from '../../../src/storage/prisma/factors.js'
+import { prismaUserStore } from '../../../src/storage/prisma/users.js'
+import { USERNAME_FORMS } from '../../../src/domain/usernames.js'
+import { factorSummary } from '../../../src/domain/second_factors.js'
+
+async function setUp (t: Tap.Test) {
+  const url = await createTestDatabase(t)
+  const pool = testPool(url, 2)
+  const prisma = createPrisma({ url, poolMax: 2 }, pool)
+  t.teardown(async () => { await prisma.$disconnect(); await pool.end() })
+  const seen: string[] = []
+  const spy = { query: async (q: { text: string, values: unknown[] }) => { seen.push(q.text); return pool.query(q) } } as unknown as pg.Pool
+  return { url, pool, prisma, spy, seen }
+}
+
+const parkedRow = (id: string) => ({
+  id, browserHash: 'b'.repeat(43), clientId: 'app', redirectUri: 'https://app.example/cb', redirectUriSent: true, scope: 'openid read',
+  state: 's', nonce: null, codeChallenge: 'c'.repeat(43), codeChallengeMethod: 'S256', prompt: ['login'], maxAge: 60, loginHint: null,
+  acrValues: ['urn:a'], factorUserId: null, factorAmr: [], dpopJkt: null, sessionId: null, expiresAt: new Date(Date.now() + 600_000),
+})
+
+t.test('the parked request: read on the pool as Prisma reads it; the first-factor mark commits asynchronously', async (t) => {
+  const { pool, prisma, spy, seen } = await setUp(t)
+  const store = prismaPendingAuthorizationStore(prisma, spy)
+  const onPrisma = prismaPendingAuthorizationStore(prisma)
+  const userId = randomUUID()
+  const id = randomUUID()
+  await store.create(parkedRow(id), { keepPerBrowser: 5 })
+  const now = new Date()
+  t.same(await store.find(id, now), await onPrisma.find(id, now), 'the same record as through Prisma')
+  t.ok(seen.some((text) => /FROM authorization_requests/.test(text)), 'the read ran on the pool')
+  t.equal(await store.find(id, new Date(Date.now() + 700_000)), null, 'expired: not found')
+  t.equal(await store.find(randomUUID(), now), null, 'unknown: not found')
+
+  await store.firstFactor(id, userId, ['pwd'])
+  // Read back on another connection: the mark is visible from its commit on.
+  const other = new pg.Client({ connectionString: pool.options.connectionString })
+  await other.connect()
+  t.teardown(() => other.end())
+  const row = (await other.query('SELECT factor_user_id, factor_amr FROM authorization_requests WHERE id = $1', [id])).rows[0]
+  t.same(row, { factor_user_id: userId, factor_amr: ['pwd'] }, 'the mark is visible to every later statement')
+  t.match(await store.find(id, now), { factorUserId: userId, factorAmr: ['pwd'] })
+
+  const mark = seen.find((text) => /UPDATE authorization_requests SET factor_user_id/.test(text))
+  t.ok(mark, 'the mark runs on the pg pool')
+  const client = await pool.connect()
+  try {
+    await client.query('BEGIN')
+    await client.query(mark!, [id, userId, ['pwd', 'otp']])
+    t.equal((await client.query('SHOW synchronous_commit')).rows[0].synchronous_commit, 'off', 'its commit does not wait for the flush')
+    await client.query('ROLLBACK')
+    t.equal((await client.query('SHOW synchronous_commit')).rows[0].synchronous_commit, 'on', 'the setting ends with the transaction')
+  } finally {
+    client.release()
+  }
+  t.equal((await pool.query('SHOW synchronous_commit')).rows[0].synchronous_commit, 'on', 'the pool keeps synchronous commits')
+
+  // Without the pool (the CLI), Prisma runs the same statement.
+  const second = randomUUID()
+  await onPrisma.create(parkedRow(second), { keepPerBrowser: 5 })
+  await onPrisma.firstFactor(second, userId, ['hwk'])
+  t.match(await onPrisma.find(second, now), { factorUserId: userId, factorAmr: ['hwk'] }, 'the mark through Prisma')
+})
+
+t.test('the user by id on the pool: what Prisma reads; not a UUID, no user', async (t) => {
+  const { prisma, spy, seen } = await setUp(t)
+  const users = prismaUserStore(prisma, spy, USERNAME_FORMS)
+  const user = await users.create({ username: 'Alice', passwordHash: 'h', scopes: ['read'], email: 'a@example.com' } as never)
+  const viaPrisma = await prisma.user.findUnique({ where: { id: user.id }, select: { id: true, username: true, email: true, passwordHash: true, disabled: true, scopes: true, emailVerifiedAt: true, verificationPending: true, mfaRequired: true } })
+  t.same(await users.findById(user.id), viaPrisma, 'the same record')
+  t.same(await users.findById(user.id.toUpperCase()), viaPrisma, 'a UUID in upper case names the same user')
+  t.ok(seen.some((text) => /FROM users WHERE id =/.test(text)), 'it ran on the pool')
+  t.equal(await users.findById(randomUUID()), null, 'unknown')
+  t.equal(await users.findById('not-a-uuid'), null, 'not a UUID: none, and no error')
+})
+
+t.test('which factors a user has: one statement on the pool, the same answer as the summary and as Prisma', async (t) => {
+  const { prisma, spy, seen } = await setUp(t)
+  const store = prismaFactorStore(prisma, spy)
+  const onPrisma = prismaFactorStore(prisma)
+  const users = prismaUserStore(prisma, spy, USERNAME_FORMS)
+  const { id: userId } = await users.create({ username: 'bob', passwordHash: 'h', scopes: [] } as never)
+  const both = async () => {
+    const [pooled, prismaOnly, summary] = await Promise.all([store.factorPresence(userId), onPrisma.factorPresence(userId), factorSummary(onPrisma, userId)])
+    t.same(pooled, prismaOnly)
+    t.same(pooled, { totp: summary.totp, passkeys: summary.passkeys.length, recoveryCodesLeft: summary.recoveryCodesLeft })
+    return pooled
+  }
+  t.same(await both(), { totp: false, passkeys: 0, recoveryCodesLeft: 0 }, 'nothing yet')
+  await store.beginTOTP({ userId, secretEnc: 'sealed', kekId: 'k' })
+  t.same(await both(), { totp: false, passkeys: 0, recoveryCodesLeft: 0 }, 'an unconfirmed enrolment is no factor')
+  await store.acceptTOTPStep(userId, 5, new Date(), true)
+  await store.replaceRecoveryCodes(userId, ['h1', 'h2', 'h3'])
+  await store.consumeRecoveryCode(userId, 'h2', new Date())
+  await store.addPasskey({ id: 'cred-1', userId, publicKey: new Uint8Array([1, 2]), signCount: 0, backupEligible: false, backupState: false, transports: [], name: 'Key' })
+  await store.addPasskey({ id: 'cred-2', userId, publicKey: new Uint8Array([3]), signCount: 0, backupEligible: true, backupState: true, transports: ['internal'], name: 'Phone' })
+  t.same(await both(), { totp: true, passkeys: 2, recoveryCodesLeft: 2 }, 'a confirmed app, two passkeys, two unused codes')
+  t.same(await store.factorPresence(randomUUID()), { totp: false, passkeys: 0, recoveryCodesLeft: 0 }, 'another user has none')
+  t.ok(seen.some((text) => /AS "recoveryCodesLeft"/.test(text)), 'it ran on the pool')
+})
