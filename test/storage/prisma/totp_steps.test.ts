@@ -56,7 +56,7 @@ t.test('the sign-in step UPDATE: one use per step, asynchronous commit local to 
 
 t.test('the sign-in lookup runs on the pg pool and reads what Prisma reads', async (t) => {
   const url = await createTestDatabase(t)
-  const pool = new pg.Pool({ connectionString: url, max: 1 })
+  const pool = testPool(url, 1)
   const prisma = createPrisma({ url, poolMax: 1 }, pool)
   t.teardown(async () => { await prisma.$disconnect(); await pool.end() })
   const seen: string[] = []
