@@ -19,7 +19,7 @@ import type { Page } from 'playwright-core'
 import { createUser, postForm } from '../helper.js'
 import { startStamp } from '../fixtures/stamp_server.js'
 import { CHROMIUM, hasChromium, launchChromium, seriousViolations, watchPage } from '../fixtures/chromium.js'
-import { settled, shoot } from '../fixtures/console_pages.js'
+import { settled, settledAfter, shoot } from '../fixtures/console_pages.js'
 import { consoleBuildDir } from '../../src/routes/console/assets.js'
 
 const HERE = dirname(fileURLToPath(import.meta.url))
@@ -93,9 +93,10 @@ if (!hasChromium()) {
     t.equal(token.json().scope, 'reports:read')
 
     await page.getByLabel('Search by client ID or name').fill('nightly')
-    await page.getByRole('button', { name: 'Search' }).click()
-    await page.waitForURL(/q=nightly/)
-    await settled(page)
+    await settledAfter(page, async () => {
+      await page.getByRole('button', { name: 'Search' }).click()
+      await page.waitForURL(/q=nightly/)
+    })
     t.equal(await page.locator('tbody tr').count(), 1, 'search finds it')
   })
 
@@ -143,9 +144,10 @@ if (!hasChromium()) {
     const types = await page.locator('tbody tr').evaluateAll((rows) => rows.map((r) => (r as unknown as PageElement).getAttribute('data-type')))
     for (const type of ['client_created', 'key_rotated', 'key_revoked']) t.ok(types.includes(type), `${type} is listed`)
     await page.getByLabel('Event type').fill('client_created')
-    await page.getByRole('button', { name: 'Apply filters' }).click()
-    await page.waitForURL(/type=client_created/)
-    await settled(page)
+    await settledAfter(page, async () => {
+      await page.getByRole('button', { name: 'Apply filters' }).click()
+      await page.waitForURL(/type=client_created/)
+    })
     const filtered = await page.locator('tbody tr').evaluateAll((rows) => rows.map((r) => (r as unknown as PageElement).getAttribute('data-type')))
     t.same(filtered, ['client_created'], 'filtered by type')
   })
@@ -155,9 +157,10 @@ if (!hasChromium()) {
     await settled(page)
     t.equal(await page.locator('tbody tr').count(), 14)
     await page.getByLabel('Search by username or email').fill('user-0')
-    await page.getByRole('button', { name: 'Search' }).click()
-    await page.waitForURL(/q=user-0/)
-    await settled(page)
+    await settledAfter(page, async () => {
+      await page.getByRole('button', { name: 'Search' }).click()
+      await page.waitForURL(/q=user-0/)
+    })
     t.equal(await page.locator('tbody tr').count(), 10, 'search narrows the list')
     await page.goto(`${issuer}/console/users?id=${admin.user.id}`)
     await settled(page)

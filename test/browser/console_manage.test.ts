@@ -20,7 +20,7 @@ import type { Page } from 'playwright-core'
 import { createUser } from '../helper.js'
 import { startStamp } from '../fixtures/stamp_server.js'
 import { CHROMIUM, hasChromium, launchChromium, seriousViolations, watchPage } from '../fixtures/chromium.js'
-import { settled, shoot, signInToConsole } from '../fixtures/console_pages.js'
+import { settled, settledAfter, shoot, signInToConsole } from '../fixtures/console_pages.js'
 import { linkIn, startSMTPServer } from '../fixtures/smtp_server.js'
 import { assertion, clientKey, jwksOf } from '../fixtures/client_keys.js'
 import { dpopKey, proof } from '../fixtures/dpop.js'
@@ -191,9 +191,10 @@ if (!hasChromium()) {
     await page.goto(`${issuer}/console/audit`)
     await settled(page)
     await page.getByLabel('Event type').fill('totp_removed')
-    await page.getByRole('button', { name: 'Apply filters' }).click()
-    await page.waitForURL(/type=totp_removed/)
-    await settled(page)
+    await settledAfter(page, async () => {
+      await page.getByRole('button', { name: 'Apply filters' }).click()
+      await page.waitForURL(/type=totp_removed/)
+    })
     const rows = page.locator('tbody tr[data-type=totp_removed]')
     t.equal(await rows.count(), 1, 'the audit trail shows the removal')
     t.match(await rows.textContent(), tina.user.id, 'with the user as subject')
