@@ -6,10 +6,10 @@
  * and as a second factor, removes it; enrols TOTP and signs in with codes computed here (a reused
  * code refused, a recovery code working once); steps up via acr_values; enrols a passkey at a
  * sign-in that requires MFA; runs axe-core on every
- * page; saves screenshots into docs/.
+ * page; saves screenshots into test/artifacts/ (and docs/ with STAMP_SCREENSHOTS=1).
  */
 import t, { type Test } from 'tap'
-import { existsSync, readFileSync } from 'node:fs'
+import { existsSync, mkdirSync, readFileSync } from 'node:fs'
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { createRequire } from 'node:module'
@@ -24,7 +24,15 @@ import { totp } from '../../src/domain/totp.js'
 import { ACR_MULTI_FACTOR } from '../../src/domain/authentication_methods.js'
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
-const DOCS = resolve(dirname(fileURLToPath(import.meta.url)), '../../docs')
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..')
+const ARTIFACTS = join(ROOT, 'test/artifacts')
+
+/** A full-page screenshot to test/artifacts/, and to docs/ with STAMP_SCREENSHOTS=1 (as the other browser tests). */
+async function shot (page: Page, name: string) {
+  mkdirSync(ARTIFACTS, { recursive: true })
+  await page.screenshot({ path: join(ARTIFACTS, name), fullPage: true })
+  if (process.env.STAMP_SCREENSHOTS === '1') await page.screenshot({ path: join(ROOT, 'docs', name), fullPage: true })
+}
 
 if (!existsSync(CHROMIUM)) {
   t.pass('skipped', { skip: `browser test skipped: no Chromium at ${CHROMIUM}` })
@@ -113,7 +121,7 @@ if (!existsSync(CHROMIUM)) {
     await password('kim', kim.password)
     t.equal(new URL(page.url()).pathname, '/account')
     await accessible(t, page, 'account page')
-    await page.screenshot({ path: join(DOCS, 'account.png'), fullPage: true })
+    await shot(page, 'account.png')
 
     await page.getByLabel('Name for the new passkey').fill('Laptop')
     await page.getByRole('button', { name: 'Add a passkey' }).click()
@@ -130,7 +138,7 @@ if (!existsSync(CHROMIUM)) {
     await page.getByRole('button', { name: 'Rename' }).click()
     await page.waitForURL(/done=passkey_renamed/)
     t.match(await page.locator('#passkeys').innerText(), /Work laptop/)
-    await page.screenshot({ path: join(DOCS, 'passkey.png'), fullPage: true })
+    await shot(page, 'passkey.png')
   })
 
   t.test('passwordless sign-in with the passkey', async (t) => {
@@ -172,7 +180,7 @@ if (!existsSync(CHROMIUM)) {
     t.equal(new URL(page.url()).pathname, '/account/totp')
     t.ok(await page.getByAltText('QR code for your authenticator app').isVisible(), 'the QR code (an SVG rendered by Stamp)')
     await accessible(t, page, 'TOTP enrolment')
-    await page.screenshot({ path: join(DOCS, 'totp.png'), fullPage: true })
+    await shot(page, 'totp.png')
     secret = (await page.locator('#totp-secret').innerText()).replace(/\s/g, '')
     await page.getByLabel('Code from your authenticator app').fill(totp(secret, Date.now()))
     await page.getByRole('button', { name: 'Turn on' }).click()
@@ -180,7 +188,7 @@ if (!existsSync(CHROMIUM)) {
     recoveryCodes.push(...(await page.locator('#recovery-codes li').allInnerTexts()))
     t.equal(recoveryCodes.length, 10)
     await accessible(t, page, 'recovery codes')
-    await page.screenshot({ path: join(DOCS, 'recovery-codes.png'), fullPage: true })
+    await shot(page, 'recovery-codes.png')
     await page.getByRole('button', { name: 'Continue' }).click()
     t.equal(new URL(page.url()).pathname, '/account')
     t.ok((await app.secondFactors.summary(kim.user.id)).totp)
@@ -204,7 +212,7 @@ if (!existsSync(CHROMIUM)) {
     await page.getByRole('button', { name: 'Continue' }).click()
     await page.waitForLoadState()
     t.match(await page.getByRole('alert').first().innerText(), /already used/, 'a reused code is refused')
-    await page.screenshot({ path: join(DOCS, 'second-factor.png'), fullPage: true })
+    await shot(page, 'second-factor.png')
 
     await page.getByText('Use a recovery code').click()
     await page.getByLabel('Recovery code').fill(recoveryCodes[0])
@@ -276,7 +284,7 @@ if (!existsSync(CHROMIUM)) {
     t.same(passkeyFirst, ['Passkey (recommended)', 'Set up an authenticator app'], 'a passkey first, the app second')
     await page.getByRole('button', { name: 'Add a passkey' }).waitFor()
     await accessible(t, page, 'enrolment at sign-in with a passkey')
-    await page.screenshot({ path: join(DOCS, 'enrol.png'), fullPage: true })
+    await shot(page, 'enrol.png')
     await presence(true)
     await page.getByRole('button', { name: 'Add a passkey' }).click()
     await page.waitForURL(/\/login\/enrol\/passkey$/)
