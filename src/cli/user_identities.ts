@@ -8,7 +8,7 @@
  */
 import { parseArgs } from 'node:util'
 import type { Config } from '../config/env.js'
-import { unlinkIdentities } from '../domain/federation/broker.js'
+import { unlinkIdentities, type RemovedLink } from '../domain/federation/broker.js'
 import { prismaFederationStore } from '../storage/prisma/federation.js'
 import { withContext } from './context.js'
 import { CommandError, print, UsageError } from './output.js'
@@ -21,13 +21,12 @@ export async function userIdentitiesCommand (action: 'identities' | 'unlink', ar
     const user = (/^[0-9a-f-]{36}$/i.test(name) ? await ctx.users.findById(name) : null) ?? await ctx.users.findByUsername(name)
     if (!user) throw new CommandError(`no user ${name}`)
     const store = prismaFederationStore(ctx.prisma)
-    const view = async (l: Awaited<ReturnType<typeof store.linksForUser>>[number]) => {
-      const provider = await store.findProvider(l.providerId)
-      return { id: l.id, provider: provider?.slug ?? null, provider_id: l.providerId, subject: l.subject, email: l.email, created_at: l.createdAt.toISOString(), last_used_at: l.lastUsedAt?.toISOString() ?? null }
-    }
-    const line = (v: Awaited<ReturnType<typeof view>>) => `${v.provider ?? v.provider_id}  ${v.subject}  ${v.email ?? '-'}  linked ${v.created_at}, last used ${v.last_used_at ?? 'never'}  (${v.id})`
+    const view = (l: RemovedLink) => ({
+      id: l.id, provider: l.provider?.slug ?? null, provider_id: l.providerId, subject: l.subject, email: l.email, created_at: l.createdAt.toISOString(), last_used_at: l.lastUsedAt?.toISOString() ?? null,
+    })
+    const line = (v: ReturnType<typeof view>) => `${v.provider ?? v.provider_id}  ${v.subject}  ${v.email ?? '-'}  linked ${v.created_at}, last used ${v.last_used_at ?? 'never'}  (${v.id})`
     if (action === 'identities') {
-      const items = await Promise.all((await store.linksForUser(user.id)).map(view))
+      const items = await Promise.all((await store.linksForUser(user.id)).map(async (l) => view({ ...l, provider: await store.findProvider(l.providerId) })))
       print(values.json, { user_id: user.id, items }, items.length ? items.map(line).join('\n') : `${user.username} has no linked identity providers`)
       return
     }
@@ -35,7 +34,7 @@ export async function userIdentitiesCommand (action: 'identities' | 'unlink', ar
     const provider = /^[0-9a-f-]{36}$/i.test(target) ? null : await store.findProvider(target)
     const removed = await unlinkIdentities(store, ctx.audit, user.id, provider?.id ?? target, { actor: 'cli' })
     if (!removed.length) throw new CommandError(`${user.username} has no link ${target}`)
-    const items = await Promise.all(removed.map(view))
+    const items = removed.map(view)
     print(values.json, { user_id: user.id, removed: items }, items.map((v) => `unlinked ${line(v)}`).join('\n'))
   })
 }

@@ -332,7 +332,7 @@ export class Federation {
   }
 
   /** An administrator removes a user's link (by link id) or links (by provider id): the removed ones. */
-  unlinkByAdmin (userId: string, linkOrProviderId: string, context: { actor: string, ip?: string }): Promise<FederatedIdentityRecord[]> {
+  unlinkByAdmin (userId: string, linkOrProviderId: string, context: { actor: string, ip?: string }): Promise<RemovedLink[]> {
     return unlinkIdentities(this.#o.store, this.#o.audit, userId, linkOrProviderId, context)
   }
 
@@ -384,15 +384,22 @@ export class Federation {
   }
 }
 
+export type RemovedLink = FederatedIdentityRecord & { provider: IdentityProviderRecord | null }
+
 /**
  * Removes a user's link (by link id) or links to a provider (by provider id) for an administrator
- * (admin API and `stamp user unlink`), one audit event per link; the removed links.
+ * (admin API and `stamp user unlink`), one audit event per link; the removed links, each with its
+ * provider (looked up once per provider) for the caller's answer.
  */
-export async function unlinkIdentities (store: FederationStore, audit: AuditLog, userId: string, linkOrProviderId: string, context: { actor: string, ip?: string }): Promise<FederatedIdentityRecord[]> {
+export async function unlinkIdentities (store: FederationStore, audit: AuditLog, userId: string, linkOrProviderId: string, context: { actor: string, ip?: string }): Promise<RemovedLink[]> {
   const removed = await store.removeLinks(userId, linkOrProviderId)
+  const providers = new Map<string, IdentityProviderRecord | null>()
+  const result: RemovedLink[] = []
   for (const link of removed) {
-    const provider = await store.findProvider(link.providerId)
+    if (!providers.has(link.providerId)) providers.set(link.providerId, await store.findProvider(link.providerId))
+    const provider = providers.get(link.providerId) ?? null
     await audit.record({ type: 'federated_identity_unlinked', actor: context.actor, subject: userId, ip: context.ip, detail: { via: 'admin', provider: provider?.slug ?? link.providerId, link_id: link.id } })
+    result.push({ ...link, provider })
   }
-  return removed
+  return result
 }

@@ -38,7 +38,6 @@ export default async function userIdentityRoutes (app: FastifyInstance): Promise
     if (!await app.usersRepository.findById(id)) throw notFound('user')
     const removed = await app.federation.unlinkByAdmin(id, linkId, { actor: request.admin!.sub, ip: request.ip })
     if (!removed.length) throw notFound('linked identity')
-    const items = await Promise.all(removed.map(async (l) => view({ ...l, provider: await app.identityProviders.find(l.providerId) })))
-    return { user_id: id, removed: items }
+    return { user_id: id, removed: removed.map(view) }
   })
 }

@@ -34,7 +34,8 @@ const USE_STEP = {
  */
 const FIND_TOTP = {
   name: 'totp_find',
-  text: `SELECT user_id, secret_enc, kek_id, last_used_step, confirmed_at, created_at FROM totp_factors WHERE user_id = $1::uuid`,
+  text: `SELECT user_id AS "userId", secret_enc AS "secretEnc", kek_id AS "kekId", last_used_step AS "lastUsedStep",
+    confirmed_at AS "confirmedAt", created_at AS "createdAt" FROM totp_factors WHERE user_id = $1::uuid`,
 }
 
 /**
@@ -49,13 +50,12 @@ const PRESENCE = {
     (SELECT count(*) FROM recovery_codes WHERE user_id = $1::uuid AND used_at IS NULL)::int AS "recoveryCodesLeft"`,
 }
 
-interface TOTPRow { user_id: string, secret_enc: string, kek_id: string, last_used_step: string | null, confirmed_at: Date | null, created_at: Date }
-
 function passkey (row: { id: string, userId: string, publicKey: Uint8Array, signCount: bigint, backupEligible: boolean, backupState: boolean, transports: string[], name: string, createdAt: Date, lastUsedAt: Date | null }): PasskeyRecord {
   return { ...row, publicKey: new Uint8Array(row.publicKey), signCount: Number(row.signCount) }
 }
 
-function totp (row: { userId: string, secretEnc: string, kekId: string, lastUsedStep: bigint | null, confirmedAt: Date | null, createdAt: Date }): TOTPRecord {
+/** `lastUsedStep`: a BIGINT, from Prisma as a bigint, from pg as a string; a step (seconds / 30) stays far inside 2^53. */
+function totp (row: { userId: string, secretEnc: string, kekId: string, lastUsedStep: bigint | string | null, confirmedAt: Date | null, createdAt: Date }): TOTPRecord {
   return { ...row, lastUsedStep: row.lastUsedStep === null ? null : Number(row.lastUsedStep) }
 }
 
@@ -81,12 +81,9 @@ export function prismaFactorStore (prisma: PrismaClient, pool?: pg.Pool): Factor
     },
 
     async findTOTP (userId) {
-      if (pool) {
-        const row = (await pool.query<TOTPRow>({ ...FIND_TOTP, values: [userId] })).rows[0]
-        // pg returns BIGINT as a string: a step (seconds / 30) stays far inside 2^53.
-        return row ? { userId: row.user_id, secretEnc: row.secret_enc, kekId: row.kek_id, lastUsedStep: row.last_used_step === null ? null : Number(row.last_used_step), confirmedAt: row.confirmed_at, createdAt: row.created_at } : null
-      }
-      const row = await prisma.totpFactor.findUnique({ where: { userId } })
+      const row = pool
+        ? (await pool.query<Parameters<typeof totp>[0]>({ ...FIND_TOTP, values: [userId] })).rows[0]
+        : await prisma.totpFactor.findUnique({ where: { userId } })
       return row ? totp(row) : null
     },
     async beginTOTP ({ userId, secretEnc, kekId }) {

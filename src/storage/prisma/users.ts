@@ -21,7 +21,7 @@ export function prismaUserStore (prisma: PrismaClient, pool: pg.Pool, forms: Use
     async findByUsername (username) {
       const { rows } = await pool.query<UserRecord>({
         name: 'stamp_user_by_username_key_v3',
-        text: 'SELECT id, username, email, password_hash AS "passwordHash", disabled, scopes, email_verified_at AS "emailVerifiedAt", verification_pending AS "verificationPending", mfa_required AS "mfaRequired" FROM users WHERE username_key = $1 OR (username_key IS NULL AND username = $2) ORDER BY (username = $2) DESC LIMIT 1',
+        text: `SELECT ${COLUMNS} FROM users WHERE username_key = $1 OR (username_key IS NULL AND username = $2) ORDER BY (username = $2) DESC LIMIT 1`,
         values: [forms.key(username), username],
       })
       return rows[0] ?? null
