@@ -13,7 +13,6 @@ import { withdrawConsent } from '../domain/consent.js'
 import { print, UsageError } from './output.js'
 
 const USAGE = 'usage: stamp consent revoke --user USERNAME|ID --client CLIENT_ID [--json]'
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
 
 export async function consentCommand (args: string[], config: Config): Promise<void> {
   const [action, ...rest] = args
@@ -25,7 +24,7 @@ export async function consentCommand (args: string[], config: Config): Promise<v
   })
   if (!values.user || !values.client) throw new UsageError(USAGE)
   await withContext(config, async (ctx) => {
-    const user = (UUID.test(values.user!) ? await ctx.users.findById(values.user!) : null) ?? await ctx.users.findByUsername(values.user!)
+    const user = await ctx.users.findById(values.user!) ?? await ctx.users.findByUsername(values.user!)
     if (!user) throw new UsageError(`no user ${values.user}`)
     const { revoked, refreshFamiliesRevoked } = await withdrawConsent(ctx, user.id, values.client!)
     await ctx.audit.record({ type: 'consent_revoked', actor: 'cli', subject: user.id, clientId: values.client, detail: { refresh_families_revoked: refreshFamiliesRevoked } })

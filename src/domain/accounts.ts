@@ -164,13 +164,23 @@ export class Accounts {
       detail: { provider, sent: reason === undefined, ...(reason ? { reason } : {}) },
     })
     if (reason) return false
-    const ttl = Math.min(this.#o.policy.verifyLinkTTL, Math.floor((pending.expiresAt.getTime() - this.#now().getTime()) / 1000))
+    const ttl = this.#linkTTL(pending)
     if (ttl <= 0) return false
     const { secret } = await this.#issue('link_identity', user.email!, ttl, { userId: user.id, pendingLinkId: pending.id })
     this.#o.outbox.queue('link_identity', ctx.locale, user.email!, {
-      link: `${ctx.issuer}${ACCOUNT_PAGES.confirmLink}?token=${secret}`, validFor: Math.max(1, Math.round(ttl / 60)), username: user.username, provider,
+      link: `${ctx.issuer}${ACCOUNT_PAGES.confirmLink}?token=${secret}`, validFor: this.linkMailMinutes(pending), username: user.username, provider,
     })
     return true
+  }
+
+  /** Minutes a link-confirmation link for `pending` lives, as both the mail and the page after it say. */
+  linkMailMinutes (pending: { expiresAt: Date }): number {
+    return Math.max(1, Math.round(this.#linkTTL(pending) / 60))
+  }
+
+  /** Seconds: the setting, but never past the pending link itself. */
+  #linkTTL (pending: { expiresAt: Date }): number {
+    return Math.min(this.#o.policy.verifyLinkTTL, Math.floor((pending.expiresAt.getTime() - this.#now().getTime()) / 1000))
   }
 
   async verifyEmail (token: string, ip?: string): Promise<{ userId: string } | null> {

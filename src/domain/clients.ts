@@ -11,6 +11,7 @@ import { uriProblem, type URIKind } from './redirect_uris.js'
 import { REFRESH_TOKEN_AUDIENCE } from './tokens.js'
 import { ClientKeysError, MAX_CLIENT_KEYS, publicClientJWKS } from './client_keys.js'
 import { FAPI2_PROFILE, PRIVATE_KEY_JWT } from './client_assertion.js'
+import { isUUID } from '../ids.js'
 
 /** Security profiles a client can be held to (docs/modern-oauth.md, "FAPI 2.0 profile"). */
 export const CLIENT_PROFILES: readonly string[] = [FAPI2_PROFILE]
@@ -26,15 +27,13 @@ export const GRANT_ALIASES: Readonly<Record<string, string>> = {
   token_exchange: 'urn:ietf:params:oauth:grant-type:token-exchange',
 }
 
-const UUID_SHAPED = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
-
 /**
  * A client id may not look like a user id: a client_credentials token's `sub` is its client's
  * id, and a resource server must never mistake it for a user's (issue 11 item 5).
  */
 export function clientIdProblem (id: string): string | undefined {
   if (!/^[A-Za-z0-9._~-]{1,128}$/.test(id)) return 'client_id must be 1 to 128 of A-Z a-z 0-9 . _ ~ -'
-  if (UUID_SHAPED.test(id)) return 'client_id must not be UUID-shaped (user ids are UUIDs)'
+  if (isUUID(id)) return 'client_id must not be UUID-shaped (user ids are UUIDs)'
   return undefined
 }
 

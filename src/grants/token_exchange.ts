@@ -40,8 +40,6 @@ interface VerifiedToken {
   userScopes?: string[]
 }
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
-
 export const tokenExchange: Grant = {
   grantType: TOKEN_EXCHANGE_GRANT,
   parameters: ['subject_token', 'subject_token_type', 'actor_token', 'actor_token_type', 'requested_token_type', 'audience', 'scope'],
@@ -159,7 +157,7 @@ async function verifyToken (token: string, name: string, services: GrantServices
   const verified = { ...claims, sub: claims.sub, client_id: claims.client_id, scope }
   // A client_credentials token speaks for its client (sub = client_id, RFC 9068 §2.2).
   if (claims.sub === claims.client_id) return { claims: verified }
-  const user = UUID.test(claims.sub) ? await services.users.findById(claims.sub) : null
+  const user = await services.users.findById(claims.sub)
   if (!user || user.disabled) throw new InvalidRequest(`the user of the ${name} is no longer active`)
   if (claims.sid !== undefined) {
     const session = typeof claims.sid === 'string' ? await services.sessions.find(claims.sid) : null

@@ -137,6 +137,7 @@ export interface UsernameForms {
 export interface UserStore {
   /** By comparison key (see UsernameForms): any case or normalization form of the name. */
   findByUsername(username: string): Promise<UserRecord | null>
+  /** The user with this id; null when there is none, also for an id that is not a UUID (never a cast error). */
   findById(id: string): Promise<UserRecord | null>
   create(user: Omit<UserRecord, 'id' | 'disabled'>): Promise<UserRecord>
   updatePasswordHash(id: string, passwordHash: string): Promise<void>

@@ -10,7 +10,7 @@ import pino from 'pino'
 import type { FastifyInstance } from 'fastify'
 import { build, createAdmin, createClient, createTestDatabase, createUser, postForm } from '../helper.js'
 import { errorWithCodes, loggerOptions } from '../../src/logging.js'
-import { startTCPProxy, type TCPProxy } from '../fixtures/tcp_proxy.js'
+import { startTCPProxy } from '../fixtures/tcp_proxy.js'
 import { isDatabaseUnavailable } from '../../src/db/outage.js'
 
 const CB = 'https://app.example/cb'

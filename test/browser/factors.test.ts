@@ -121,6 +121,14 @@ if (!existsSync(CHROMIUM)) {
     await password('kim', kim.password)
     t.equal(new URL(page.url()).pathname, '/account')
     await accessible(t, page, 'account page')
+    // An empty list reads like the section's intro (left, with room before the next label); a
+    // field's hint sits under its field, left-aligned.
+    const empty = page.getByText('No passkeys yet.', { exact: true })
+    const [note, label] = [await empty.boundingBox(), await page.getByText('Name for the new passkey', { exact: true }).boundingBox()]
+    t.ok(note && label && label.y - (note.y + note.height) >= 12, 'the empty-list note does not touch the next label')
+    const leftAligned = ['left', 'start'] // `start` is left in this left-to-right page
+    t.ok(leftAligned.includes(await empty.evaluate((e) => getComputedStyle(e).textAlign)), 'the empty-list note is left-aligned like its section')
+    t.ok(leftAligned.includes(await page.locator('#new-password-hint').evaluate((e) => getComputedStyle(e).textAlign)), 'the password hint is left-aligned under its field')
     await shot(page, 'account.png')
 
     await page.getByLabel('Name for the new passkey').fill('Laptop')

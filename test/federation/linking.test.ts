@@ -9,7 +9,7 @@ import t from 'tap'
 import { createUser, postForm } from '../helper.js'
 import { hiddenFields } from '../fixtures/browser.js'
 import { linkIn, startSMTPServer } from '../fixtures/smtp_server.js'
-import { APP, HttpBrowser, UPSTREAM_SECRET, addProvider, continueForm, oidcSetup, startAtStamp, startOAuth2, tokens, upstreamLeg, verifyIdToken } from '../fixtures/federation.js'
+import { APP, BYE, HttpBrowser, UPSTREAM_SECRET, addProvider, continueForm, oidcSetup, startAtStamp, startOAuth2, tokens, upstreamLeg, verifyIdToken } from '../fixtures/federation.js'
 import { NO_PASSWORD, PasswordHasher, hasUsablePassword } from '../../src/domain/passwords.js'
 import { defaults } from '../../src/config/defaults.js'
 
@@ -46,6 +46,9 @@ t.test('the link page offers a confirmation mail; the mailed link, opened in the
   const sent = await browser.request('POST', form.action, form.fields)
   t.equal(sent.status, 200)
   t.match(sent.body, /Check your mail/)
+  const back = /<a href="([^"]*\/login\?request=[^"]*)"/.exec(sent.body)
+  t.ok(back, 'the page links back to the sign-in')
+  t.match(back?.[1], `request=${form.fields.request}`, 'of the same request, where the pending link waits')
   const mail = await smtp.waitFor((m) => /olga@example\.com/.test(m.to) && /Link Corp IdP/.test(m.subject))
   const link = linkIn(mail, `${stamp.issuer}/federation/link/confirm?token=`)
   t.same(await stamp.app.federation.linksFor(olga.user.id), [], 'nothing linked by sending')
@@ -80,6 +83,41 @@ t.test('the link page offers a confirmation mail; the mailed link, opened in the
   const audit = await stamp.app.dbPool.query("SELECT type, detail FROM audit_events WHERE subject = $1 AND type IN ('federated_link_mail_requested', 'federated_identity_linked') ORDER BY id", [olga.user.id])
   t.same(audit.rows.map((r) => r.type), ['federated_link_mail_requested', 'federated_identity_linked'], 'audited')
   t.equal(audit.rows[1].detail.via, 'mail')
+})
+
+t.test('a link confirmed by mail starts a federated session: logout ends the upstream session too', async (t) => {
+  const { stamp, client, upstream } = await shared()
+  await addProvider(stamp.app, { slug: 'corp-logout', displayName: 'Corp Logout', issuer: upstream.issuer, clientId: 'stamp', clientSecret: UPSTREAM_SECRET, jit: true, upstreamLogout: true })
+  await verifiedUser(stamp.app, 'ulla')
+  const browser = new HttpBrowser()
+  const { page, verifier } = await startAtStamp(browser, stamp, client)
+  const linkPage = await browser.follow((await upstreamLeg(browser, stamp, page.body, 'corp-logout', 'ulla')).href)
+  t.equal(linkPage.res.status, 409, 'the link page')
+  const form = mailForm(linkPage.res.body)
+  t.equal((await browser.request('POST', form.action, form.fields)).status, 200)
+  const mail = await smtp.waitFor((m) => /ulla@example\.com/.test(m.to) && /Link Corp Logout/.test(m.subject))
+  const link = linkIn(mail, `${stamp.issuer}/federation/link/confirm?token=`)
+  const done = await browser.follow(`${stamp.issuer}/federation/link/confirm`, hiddenFields((await browser.request('GET', link)).body))
+  t.equal(done.location?.origin + (done.location?.pathname ?? ''), APP, 'signed in and back at the app')
+  const idToken = (await tokens(stamp.app, client, done.location!.searchParams.get('code')!, verifier)).json().id_token as string
+  const logout = await browser.request('GET', `${stamp.issuer}/logout?${new URLSearchParams({ id_token_hint: idToken, post_logout_redirect_uri: BYE, state: 'bye-2' })}`)
+  t.equal(logout.status, 303, 'Stamp signs out')
+  const target = new URL(logout.headers.get('location')!)
+  t.equal(target.origin, new URL(upstream.issuer).origin, `on to the upstream (${target.href})`)
+  t.match(target.pathname, /session\/end/, 'its end_session_endpoint')
+  t.ok(target.searchParams.get('id_token_hint'), 'with the upstream ID Token the link page held')
+
+  // The same provider, linked by a local sign-in instead: a local session, which ends at Stamp only.
+  const vera = await verifiedUser(stamp.app, 'vera')
+  const other = new HttpBrowser()
+  const started = await startAtStamp(other, stamp, client)
+  const veraLink = await other.follow((await upstreamLeg(other, stamp, started.page.body, 'corp-logout', 'vera')).href)
+  const login = await other.request('GET', `${stamp.issuer}/login?request=${mailForm(veraLink.res.body).fields.request}`)
+  const signedIn = await other.follow(`${stamp.issuer}/login`, { ...hiddenFields(login.body), username: 'vera', password: vera.password })
+  t.equal((await stamp.app.federation.linksFor(vera.user.id)).length, 1, 'linked by the local sign-in')
+  const localToken = (await tokens(stamp.app, client, signedIn.location!.searchParams.get('code')!, started.verifier)).json().id_token as string
+  const localLogout = await other.request('GET', `${stamp.issuer}/logout?${new URLSearchParams({ id_token_hint: localToken, post_logout_redirect_uri: BYE, state: 'bye-3' })}`)
+  t.equal(localLogout.headers.get('location'), `${BYE}?state=bye-3`, 'straight back to the app: nothing to end upstream')
 })
 
 t.test('no mail to an unverified address, and the same page either way', async (t) => {

@@ -6,7 +6,6 @@
  * `{error, error_description}` (strings); no stack trace or internal path in any body.
  */
 import t from 'tap'
-import type { FastifyInstance } from 'fastify'
 import { build, createAdmin, createClient, createUser } from '../helper.js'
 
 const COUNT = Number(process.env.FUZZ_COUNT ?? 10_000)

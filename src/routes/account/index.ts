@@ -24,7 +24,7 @@ import { publicIssuer } from '../../http/public_issuer.js'
 import type { SessionRecord, UserRecord } from '../../storage/types.js'
 import { ENDPOINTS } from '../well_known/discovery.js'
 import { PASSKEY_SCRIPTS } from '../static.js'
-import { SESSION_COOKIE, browserErrorPages, cookie, cookieJarFor, pageContext, redirect, sendErrorPage, sendPage } from '../oauth/browser.js'
+import { SESSION_COOKIE, browserErrorPages, cookie, cookieJarFor, formExpiredPage, pageContext, redirect, sendPage } from '../oauth/browser.js'
 import { t, type MessageKey } from '../../i18n/messages.js'
 import { queryOf } from '../oauth/authorize.js'
 import { field, overLongPage } from '../oauth/login.js'
@@ -69,10 +69,7 @@ export default async function accountRoutes (app: FastifyInstance) {
     if (long) return long
     const s = await signedIn(request)
     if (!s) return signInFirst(request, reply)
-    if (!verifyCSRF(s.secret, 'account', s.session.id, field(request.body, 'csrf'))) {
-      request.log.warn({ event: 'csrf_rejected', form: 'account' }, 'account form without a valid CSRF token')
-      return sendErrorPage(reply, 403, 'error.formExpired.title', 'account.pageFormExpired')
-    }
+    if (!verifyCSRF(s.secret, 'account', s.session.id, field(request.body, 'csrf'))) return formExpiredPage(request, reply, 'account', 'account.pageFormExpired')
     if (sensitive && !recent(s)) return signInFirst(request, reply, s.user)
     return s
   }

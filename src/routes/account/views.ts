@@ -68,7 +68,7 @@ ${v.hasPassword
   : html`<p class="note intro">${m('account.setPasswordNote')}</p>`}
 <div class="field"><label for="new-password">${m('account.newPassword')}</label>
 <input type="password" id="new-password" name="new_password" autocomplete="new-password" required aria-describedby="new-password-hint">
-<p class="note" id="new-password-hint">${m('account.passwordHint', { min: v.passwordMinLength })}</p></div>
+<p class="note hint" id="new-password-hint">${m('account.passwordHint', { min: v.passwordMinLength })}</p></div>
 <div class="actions"><button type="submit" class="primary">${m(v.hasPassword ? 'account.changePassword' : 'account.setPassword')}</button></div>
 </form>
 </section>
@@ -87,7 +87,7 @@ ${v.passkeys.length ? html`<ul class="list" id="passkeys">${v.passkeys.map((p, i
 <button type="submit" class="secondary">${m('account.rename')}</button>
 </form>
 ${post(a('/passkeys/remove'), v.csrf, { id: p.id }, t(l, 'account.remove'), 'secondary', t(l, 'account.removeNamed', { name: p.name }))}
-</li>`)}</ul>` : html`<p class="note">${m('account.noPasskeys')}</p>`}
+</li>`)}</ul>` : html`<p class="sub">${m('account.noPasskeys')}</p>`}
 ${passkeyRegistrationForm(l, { action: a('/passkeys'), optionsAction: a('/passkeys/options'), hidden: { csrf: v.csrf }, error: t(l, 'account.passkeyFailed') })}
 </section>
 
@@ -112,7 +112,7 @@ ${v.links.length ? html`<ul class="list" id="links">${v.links.map((x) => html`<l
 <strong>${x.provider}</strong>
 <p class="meta">${x.email ? html`${x.email} · ` : ''}${m('account.linkedSince', { when: when(x.createdAt) })} · ${x.lastUsedAt ? m('account.lastUsed', { when: when(x.lastUsedAt) }) : m('account.never')}</p>
 ${post(a('/links/remove'), v.csrf, { link: x.id }, t(l, 'account.unlink'), 'secondary', t(l, 'account.unlinkNamed', { name: x.provider }))}
-</li>`)}</ul>` : html`<p class="note">${m('account.noLinked')}</p>`}
+</li>`)}</ul>` : html`<p class="sub">${m('account.noLinked')}</p>`}
 </section>` : ''}
 
 <section aria-labelledby="sessions-title">
@@ -130,13 +130,13 @@ ${v.families.length ? html`<ul class="list" id="families">${v.families.map((f) =
 <strong>${f.clientName}</strong>
 <p class="meta">${f.scope || '—'} · ${m('account.lastUsed', { when: when(f.lastUsedAt) })}</p>
 ${post(a('/families/revoke'), v.csrf, { family: f.familyId }, t(l, 'account.revoke'), 'secondary', t(l, 'account.revokeNamed', { name: f.clientName }))}
-</li>`)}</ul>` : html`<p class="note">${m('account.noApps')}</p>`}
+</li>`)}</ul>` : html`<p class="sub">${m('account.noApps')}</p>`}
 <h2 id="consents-title">${m('account.consentsTitle')}</h2>
 ${v.consents.length ? html`<ul class="list" id="consents">${v.consents.map((c) => html`<li>
 <strong>${c.clientName}</strong>
 <p class="meta">${c.scopes.join(' ')}</p>
 ${post(a('/consents/withdraw'), v.csrf, { client: c.clientId }, t(l, 'account.withdraw'), 'secondary', t(l, 'account.withdrawNamed', { name: c.clientName }))}
-</li>`)}</ul>` : html`<p class="note">${m('account.noConsents')}</p>`}
+</li>`)}</ul>` : html`<p class="sub">${m('account.noConsents')}</p>`}
 </section>`,
   })
 }

@@ -42,8 +42,6 @@ declare module 'fastify' {
 
 interface DecodedToken { header: { kid?: string, alg?: string, typ?: string }, payload: Record<string, unknown> }
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
-
 function challenge (error?: string, description?: string, scope?: string): Record<string, string> {
   const params = ['realm="stamp"']
   if (error) params.push(`error="${error}"`)
@@ -134,7 +132,7 @@ export async function adminAuth (app: FastifyInstance): Promise<void> {
     const client = await app.clientCache.find(clientId)
     if (!client?.scopes.includes(ADMIN_SCOPE)) throw invalidToken('the token\'s client is no longer an administrator')
     if (sub !== clientId) {
-      const user = UUID.test(sub) ? await app.usersRepository.findById(sub) : null
+      const user = await app.usersRepository.findById(sub)
       if (!user || user.disabled || !user.scopes.includes(ADMIN_SCOPE)) throw invalidToken('the token\'s user is no longer an administrator')
     }
     return { sub, clientId }

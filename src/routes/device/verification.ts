@@ -25,7 +25,7 @@ import type { ClientRecord, DeviceAuthorizationRecord } from '../../storage/type
 import { ENDPOINTS } from '../well_known/discovery.js'
 import { queryOf } from '../oauth/authorize.js'
 import {
-  BROWSER_COOKIE, SESSION_COOKIE, browserErrorPages, carriedLocale, cookie, cookieJarFor, pageContext, redirect, sendErrorPage, sendPage, withLocale,
+  BROWSER_COOKIE, SESSION_COOKIE, browserErrorPages, carriedLocale, cookie, cookieJarFor, formExpiredPage, pageContext, redirect, sendErrorPage, sendPage, withLocale,
 } from '../oauth/browser.js'
 import { t, tn, type Locale } from '../../i18n/messages.js'
 import { field, overLongPage } from '../oauth/login.js'
@@ -113,10 +113,7 @@ export default async function deviceVerificationRoutes (app: FastifyInstance) {
     const long = overLongPage(reply, form, 'device.cannot')
     if (long) return long
     const browser = cookie(request, BROWSER_COOKIE)
-    if (!browser || !verifyCSRF(browser, 'device_entry', '', field(form, 'csrf'))) {
-      request.log.warn({ event: 'csrf_rejected', form: 'device' }, 'device form without a valid CSRF token')
-      return sendErrorPage(reply, 403, 'error.formExpired.title', 'device.formExpired.message')
-    }
+    if (!browser || !verifyCSRF(browser, 'device_entry', '', field(form, 'csrf'))) return formExpiredPage(request, reply, 'device', 'device.formExpired.message')
     const browserHash = hashSecret(browser)
     const guard = await app.userCodeGuard.check(browserHash, request.ip)
     if (!guard.allowed) {
@@ -158,10 +155,7 @@ export default async function deviceVerificationRoutes (app: FastifyInstance) {
     if (long) return long
     const browser = cookie(request, BROWSER_COOKIE)
     const id = field(form, 'request')
-    if (!browser || !id || !verifyCSRF(browser, 'device_login', id, field(form, 'csrf'))) {
-      request.log.warn({ event: 'csrf_rejected', form: 'device_login' }, 'device sign-in form without a valid CSRF token')
-      return sendErrorPage(reply, 403, 'error.formExpired.title', 'device.formExpired.message')
-    }
+    if (!browser || !id || !verifyCSRF(browser, 'device_login', id, field(form, 'csrf'))) return formExpiredPage(request, reply, 'device_login', 'device.formExpired.message')
     const found = await usable(reply, id)
     if (!('record' in found)) return found
     const { record, client } = found
@@ -202,10 +196,7 @@ export default async function deviceVerificationRoutes (app: FastifyInstance) {
     if (long) return long
     const browser = cookie(request, BROWSER_COOKIE)
     const id = field(form, 'device')
-    if (!browser || !id || !verifyCSRF(browser, 'device_approve', id, field(form, 'csrf'))) {
-      request.log.warn({ event: 'csrf_rejected', form: 'device_approve' }, 'device approval form without a valid CSRF token')
-      return sendErrorPage(reply, 403, 'error.formExpired.title', 'device.formExpired.message')
-    }
+    if (!browser || !id || !verifyCSRF(browser, 'device_approve', id, field(form, 'csrf'))) return formExpiredPage(request, reply, 'device_approve', 'device.formExpired.message')
     const found = await usable(reply, id)
     if (!('record' in found)) return found
     const { record, client } = found

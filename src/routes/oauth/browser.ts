@@ -195,6 +195,16 @@ export function sendErrorPage (reply: FastifyReply, status: number, title: PageT
 }
 
 /**
+ * A form whose CSRF token does not verify (an old tab, another browser, a forged post): logged as
+ * `csrf_rejected` with the form's name, and a 403 page saying to start again. `message` names what
+ * to start again.
+ */
+export function formExpiredPage (request: FastifyRequest, reply: FastifyReply, form: string, message: PageText): FastifyReply {
+  request.log.warn({ event: 'csrf_rejected', form }, `${form} form without a valid CSRF token`)
+  return sendErrorPage(reply, 403, 'error.formExpired.title', message)
+}
+
+/**
  * For the plugin of a browser-facing endpoint: a rate-limit refusal (429) is answered with an HTML
  * page and `Retry-After`, not the JSON body an API client gets; every other error goes on to the
  * app's error handler.

@@ -11,7 +11,7 @@ import { csrfToken, verifyCSRF } from '../../domain/browser_secrets.js'
 import { publicIssuer } from '../../http/public_issuer.js'
 import { ENDPOINTS } from '../well_known/discovery.js'
 import {
-  BROWSER_COOKIE, SESSION_COOKIE, carriedLocale, completeParked, cookie, expiredRequestPage, pageContext, redirectError, sendErrorPage, sendPage,
+  BROWSER_COOKIE, SESSION_COOKIE, carriedLocale, completeParked, cookie, expiredRequestPage, formExpiredPage, pageContext, redirectError, sendErrorPage, sendPage,
 } from './browser.js'
 import { queryOf } from './authorize.js'
 import { field, overLongPage } from './login.js'
@@ -52,10 +52,7 @@ export default async function consentRoute (app: FastifyInstance) {
     const loaded = await load(request, field(form, 'request'))
     if (!loaded) return expiredRequestPage(reply)
     const { parked, browser, session, user } = loaded
-    if (!verifyCSRF(browser, 'consent', parked.id, field(form, 'csrf'))) {
-      request.log.warn({ event: 'csrf_rejected', form: 'consent' }, 'consent form without a valid CSRF token')
-      return sendErrorPage(reply, 403, 'error.formExpired.title', 'consent.formExpired')
-    }
+    if (!verifyCSRF(browser, 'consent', parked.id, field(form, 'csrf'))) return formExpiredPage(request, reply, 'consent', 'consent.formExpired')
     const decision = field(form, 'decision')
     const scopes = app.sso.grantableScopes(parked.client, user, parked.scopes)
     const audit = { actor: user.id, subject: user.id, clientId: parked.client.id, ip: request.ip, detail: { scopes } }

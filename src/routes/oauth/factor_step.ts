@@ -12,7 +12,7 @@ import type { ParkedRequest } from '../../domain/sso.js'
 import { publicIssuer } from '../../http/public_issuer.js'
 import type { UserRecord } from '../../storage/types.js'
 import { ENDPOINTS } from '../well_known/discovery.js'
-import { BROWSER_COOKIE, cookie, expiredRequestPage, pageContext, sendErrorPage, sendPage } from './browser.js'
+import { BROWSER_COOKIE, cookie, expiredRequestPage, formExpiredPage, pageContext, sendPage } from './browser.js'
 import { field, overLongPage } from './login.js'
 import { recoveryCodesPage } from './factor_views.js'
 import { establishSession } from './sign_in.js'
@@ -33,8 +33,7 @@ export async function pendingFactor (app: FastifyInstance, request: FastifyReque
 export type FactorFormName = 'second_factor' | 'passkey'
 
 export function csrfRejected (request: FastifyRequest, reply: FastifyReply, form: FactorFormName = 'second_factor'): FastifyReply {
-  request.log.warn({ event: 'csrf_rejected', form }, `${form === 'passkey' ? 'passkey' : 'second-factor'} form without a valid CSRF token`)
-  return sendErrorPage(reply, 403, 'error.formExpired.title', 'factor.formExpired')
+  return formExpiredPage(request, reply, form, 'factor.formExpired')
 }
 
 /** This browser's parked request, a factor owed or not (a passkey may be the first factor). */

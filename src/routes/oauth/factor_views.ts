@@ -34,7 +34,7 @@ ${view.totp ? html`<form method="post" action="${view.action}">
 <div class="field">
 <label for="code">${msg(l, 'factor.codeLabel')}</label>
 <input type="text" id="code" name="code" inputmode="numeric" pattern="[0-9 ]*" autocomplete="one-time-code" maxlength="8" required autofocus aria-describedby="code-hint${view.error ? ' factor-error' : ''}">
-<p class="note" id="code-hint">${msg(l, 'factor.codeHint')}</p>
+<p class="note hint" id="code-hint">${msg(l, 'factor.codeHint')}</p>
 </div>
 <div class="actions"><button type="submit" class="primary">${msg(l, 'factor.verify')}</button></div>
 </form>` : ''}

@@ -28,7 +28,7 @@ import { publicIssuer } from '../../http/public_issuer.js'
 import { t, type Locale, type MessageKey } from '../../i18n/messages.js'
 import type { IdentityProviderRecord } from '../../storage/types.js'
 import { ENDPOINTS } from '../well_known/discovery.js'
-import { BROWSER_COOKIE, browserErrorPages, carriedLocale, cookie, expiredRequestPage, pageContext, redirect, sendErrorPage, sendPage, withLocale } from './browser.js'
+import { BROWSER_COOKIE, browserErrorPages, carriedLocale, cookie, expiredRequestPage, formExpiredPage, pageContext, redirect, sendPage, withLocale } from './browser.js'
 import { federationErrorPage, linkAccountPage } from './federation_views.js'
 import { field, overLongPage } from './login.js'
 import { afterFactor } from './sign_in.js'
@@ -98,10 +98,7 @@ export default async function federationRoutes (app: FastifyInstance) {
     const browser = cookie(request, BROWSER_COOKIE)
     const parked = await app.sso.parked(field(form, 'request'), browser)
     if (!parked || !browser) return expiredRequestPage(reply)
-    if (!verifyCSRF(browser, 'login', parked.id, field(form, 'csrf'))) {
-      request.log.warn({ event: 'csrf_rejected', form: 'federation' }, 'federation form without a valid CSRF token')
-      return sendErrorPage(reply, 403, 'error.formExpired.title', 'login.formExpired')
-    }
+    if (!verifyCSRF(browser, 'login', parked.id, field(form, 'csrf'))) return formExpiredPage(request, reply, 'federation', 'login.formExpired')
     const provider = await app.identityProviders.find(field(form, 'provider') ?? '')
     if (!provider || !provider.enabled) return federationFailure(request, reply, 400, 'disabled', { requestId: parked.id })
     return startFederation(app, request, reply, parked, browser, provider)
@@ -135,6 +132,8 @@ export default async function federationRoutes (app: FastifyInstance) {
         return federationFailure(request, reply, 403, 'accountDisabled', { provider, requestId: parked.id })
       case 'link_required': {
         await app.federation.holdPendingLink({ requestId: parked.id, browser, provider, identity, user: resolution.user, ...context })
+        // For the session a mailed confirmation starts (`fed`); a local sign-in leaves it unused.
+        await app.federation.holdUpstreamSession({ requestId: parked.id, browser, provider, idToken: result.idToken })
         const page = linkAccountPage(pageContext(request), {
           provider: provider.displayName, email: identity.email!, signIn: loginURL(request, parked.id),
           mail: { action: publicIssuer(request) + LINK_MAIL_PATH, csrf: csrfToken(browser, 'link', parked.id), requestId: parked.id, uiLocales: carriedLocale(request) },

@@ -22,10 +22,11 @@ import { ACCOUNT_PAGES } from '../../domain/accounts.js'
 import { csrfToken, verifyCSRF } from '../../domain/browser_secrets.js'
 import { publicIssuer } from '../../http/public_issuer.js'
 import { t } from '../../i18n/messages.js'
-import { BROWSER_COOKIE, browserErrorPages, carriedLocale, cookie, expiredRequestPage, pageContext, sendErrorPage, sendPage } from './browser.js'
+import { BROWSER_COOKIE, browserErrorPages, carriedLocale, cookie, expiredRequestPage, formExpiredPage, pageContext, sendErrorPage, sendPage } from './browser.js'
 import { queryOf } from './authorize.js'
 import { field, overLongPage } from './login.js'
 import { noticePage } from './account_views.js'
+import { backToSignIn } from './account_forms.js'
 import { confirmLinkPage } from './federation_views.js'
 import { afterFactor } from './sign_in.js'
 
@@ -35,10 +36,7 @@ export default async function federationLinkMailRoutes (app: FastifyInstance) {
   browserErrorPages(app)
   const rateLimit = app.rateLimits.account
 
-  const formExpired = (request: FastifyRequest, reply: FastifyReply) => {
-    request.log.warn({ event: 'csrf_rejected', form: 'link' }, 'link form without a valid CSRF token')
-    return sendErrorPage(reply, 403, 'error.formExpired.title', 'account.formExpired')
-  }
+  const formExpired = (request: FastifyRequest, reply: FastifyReply) => formExpiredPage(request, reply, 'link', 'account.formExpired')
   const invalidLink = (reply: FastifyReply) => sendErrorPage(reply, 400, 'federation.linkMail.invalid.title', 'federation.linkMail.invalid.message')
   const otherBrowser = (reply: FastifyReply) => sendErrorPage(reply, 400, 'federation.linkMail.invalid.title', 'federation.linkMail.otherBrowser')
 
@@ -55,10 +53,12 @@ export default async function federationLinkMailRoutes (app: FastifyInstance) {
     await app.accounts.sendLinkConfirmation(held.user, held.pending, held.provider.displayName, {
       issuer: publicIssuer(request), locale: ctx.locale, ip: request.ip, clientId: parked.client.id,
     })
-    const minutes = Math.max(1, Math.round(Math.min(app.config.policy.accounts.verifyLinkTTL, (held.pending.expiresAt.getTime() - Date.now()) / 1000) / 60))
+    const minutes = app.accounts.linkMailMinutes(held.pending)
     return sendPage(reply, 200, noticePage(ctx, {
       title: t(ctx.locale, 'federation.linkMail.sent.title'),
       message: t(ctx.locale, 'federation.linkMail.sent.message', { email: held.pending.email ?? '', minutes, provider: held.provider.displayName }),
+      // Back to the same request's sign-in page, where the pending link still waits for a password.
+      links: backToSignIn(request, ctx.locale),
     }))
   })
 

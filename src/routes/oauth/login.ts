@@ -22,8 +22,8 @@ import type { Locale } from '../../i18n/messages.js'
 import { publicIssuer } from '../../http/public_issuer.js'
 import { ENDPOINTS } from '../well_known/discovery.js'
 import {
-  BROWSER_COOKIE, browserErrorPages, carriedLocale, completeParked, cookie, expiredRequestPage, pageContext, redirect,
-  sendErrorPage, sendPage, withLocale, type PageText,
+  BROWSER_COOKIE, browserErrorPages, carriedLocale, cookie, expiredRequestPage, pageContext,
+  formExpiredPage, sendErrorPage, sendPage, withLocale, type PageText,
 } from './browser.js'
 import { t, tn } from '../../i18n/messages.js'
 import { ACCOUNT_PAGES } from '../../domain/accounts.js'
@@ -34,7 +34,7 @@ import { PASSKEY_SCRIPTS } from '../static.js'
 import { loginPage } from './views.js'
 import { InvalidRequest } from '../../errors.js'
 import { overLongParameter, parameterLimit, tooLongDescription } from '../../domain/parameter_limits.js'
-import { checkPassword, startSession } from './password_sign_in.js'
+import { checkPassword } from './password_sign_in.js'
 import { FEDERATION_START, startFederation } from './federation.js'
 
 /**
@@ -118,10 +118,7 @@ export default async function loginRoute (app: FastifyInstance) {
     const requestId = field(form, 'request')
     const parked = await app.sso.parked(requestId, browser)
     if (!parked || !browser) return expiredRequestPage(reply)
-    if (!verifyCSRF(browser, 'login', parked.id, field(form, 'csrf'))) {
-      request.log.warn({ event: 'csrf_rejected', form: 'login' }, 'login form without a valid CSRF token')
-      return sendErrorPage(reply, 403, 'error.formExpired.title', 'login.formExpired')
-    }
+    if (!verifyCSRF(browser, 'login', parked.id, field(form, 'csrf'))) return formExpiredPage(request, reply, 'login', 'login.formExpired')
     const username = field(form, 'username')?.trim()
     const password = field(form, 'password')
     // Home-realm discovery from the form: an email of a provider's domain and no password.

@@ -10,8 +10,7 @@ import type {
   ClaimMapping, FederatedIdentityRecord, FederationStateRecord, FederationStore, IdentityProviderKind, IdentityProviderRecord,
   PendingLinkRecord, UpstreamAuthMethod,
 } from '../types.js'
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
+import { isUUID } from '../../ids.js'
 
 type ProviderRow = Omit<IdentityProviderRecord, 'kind' | 'authMethod' | 'claimMapping'> & { kind: string, authMethod: string, claimMapping: unknown }
 
@@ -29,7 +28,7 @@ export function prismaFederationStore (prisma: PrismaClient): FederationStore {
   return {
     listProviders: async () => (await prisma.identityProvider.findMany({ orderBy: { slug: 'asc' } })).map(provider),
     async findProvider (idOrSlug) {
-      const row = UUID.test(idOrSlug)
+      const row = isUUID(idOrSlug)
         ? await prisma.identityProvider.findUnique({ where: { id: idOrSlug } })
         : await prisma.identityProvider.findUnique({ where: { slug: idOrSlug } })
       return row ? provider(row) : null
@@ -70,13 +69,13 @@ export function prismaFederationStore (prisma: PrismaClient): FederationStore {
     },
     linksForUser: (userId) => prisma.federatedIdentity.findMany({ where: { userId }, orderBy: { createdAt: 'asc' } }),
     async removeLink (userId, id) {
-      if (!UUID.test(id)) return null
+      if (!isUUID(id)) return null
       const rows = await prisma.$queryRaw<FederatedIdentityRecord[]>`DELETE FROM federated_identities WHERE id = ${id}::uuid AND user_id = ${userId}::uuid
         RETURNING id, provider_id AS "providerId", subject, user_id AS "userId", email, created_at AS "createdAt", last_used_at AS "lastUsedAt"`
       return rows[0] ?? null
     },
     async removeLinks (userId, linkOrProviderId) {
-      if (!UUID.test(linkOrProviderId) || !UUID.test(userId)) return []
+      if (!isUUID(linkOrProviderId) || !isUUID(userId)) return []
       const rows = await prisma.$queryRaw<FederatedIdentityRecord[]>`DELETE FROM federated_identities
         WHERE user_id = ${userId}::uuid AND (id = ${linkOrProviderId}::uuid OR provider_id = ${linkOrProviderId}::uuid)
         RETURNING id, provider_id AS "providerId", subject, user_id AS "userId", email, created_at AS "createdAt", last_used_at AS "lastUsedAt"`

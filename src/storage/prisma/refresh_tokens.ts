@@ -5,7 +5,7 @@
  */
 import type pg from 'pg'
 import { Prisma, type PrismaClient } from '../../generated/prisma/client.js'
-import type { RefreshExchange, RefreshExchangeResult, RefreshFamily, RefreshTokenRecord, RefreshTokenStore } from '../types.js'
+import type { RefreshExchange, RefreshExchangeResult, RefreshFamily, RefreshTokenStore } from '../types.js'
 import { revokeLiveFamily } from './retention.js'
 import { useRefreshToken } from './refresh_use.js'
 import { epoch, readTarget, type TargetRow } from './refresh_rows.js'

@@ -3,6 +3,7 @@ import type pg from 'pg'
 import { literal } from './search.js'
 import type { PrismaClient } from '../../generated/prisma/client.js'
 import type { UserRecord, UserStore, UsernameForms } from '../types.js'
+import { isUUID } from '../../ids.js'
 
 export const USER_FIELDS = {
   id: true, username: true, email: true, passwordHash: true, disabled: true, scopes: true, emailVerifiedAt: true, verificationPending: true, mfaRequired: true,
@@ -10,7 +11,6 @@ export const USER_FIELDS = {
 const fields = USER_FIELDS
 /** USER_FIELDS as SQL, for the statements on the pg pool. */
 const COLUMNS = 'id, username, email, password_hash AS "passwordHash", disabled, scopes, email_verified_at AS "emailVerifiedAt", verification_pending AS "verificationPending", mfa_required AS "mfaRequired"'
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
 
 /** `forms` says how usernames compare (domain/usernames.ts); storage only applies it. */
 export function prismaUserStore (prisma: PrismaClient, pool: pg.Pool, forms: UsernameForms): UserStore {
@@ -29,7 +29,7 @@ export function prismaUserStore (prisma: PrismaClient, pool: pg.Pool, forms: Use
     // Every step of a sign-in and every session lookup reads the user by id: a named statement too.
     // Not a UUID: no such user (Prisma's query would fail on the cast instead).
     async findById (id) {
-      if (!UUID.test(id)) return null
+      if (!isUUID(id)) return null
       const { rows } = await pool.query<UserRecord>({ name: 'stamp_user_by_id', text: `SELECT ${COLUMNS} FROM users WHERE id = $1::uuid`, values: [id] })
       return rows[0] ?? null
     },

@@ -5,7 +5,7 @@
  */
 import t from 'tap'
 import { build, createClient, createTestDatabase, createUser, testConfig } from '../../helper.js'
-import { Browser, ISSUER, authorizeURL, hiddenFields } from '../../fixtures/browser.js'
+import { Browser, authorizeURL, hiddenFields } from '../../fixtures/browser.js'
 
 const CB = 'https://app.example/cb'
 
