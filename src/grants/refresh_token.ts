@@ -91,6 +91,7 @@ export const refreshToken: Grant = {
 
     const exchange = () => services.refreshTokens.exchange({
       jti: claims.jti!, clientId: client.id, resources, successor, now, familyMaxAge: policy.refreshFamilyMaxAge, userBaselineScopes: USER_BASELINE_SCOPES,
+      firstParty: client.firstParty,
     })
     let exchanged = await exchange()
     // The snapshot showed a usable token, yet it did not rotate: a concurrent request consumed (or

@@ -253,6 +253,11 @@ export interface RefreshExchange {
   familyMaxAge: number
   /** Scopes every user may grant (they need not be in the user's allow-list). */
   userBaselineScopes: readonly string[]
+  /**
+   * The client is first-party as far as the caller knows (a cached record): a hint that selects a
+   * cheaper statement, never a grant. The store still reads the client's current flag.
+   */
+  firstParty?: boolean
 }
 
 /** {@link RefreshTokenStore.use}: an exchange without a successor. */

@@ -127,8 +127,10 @@ if (!existsSync(CHROMIUM)) {
     const [note, label] = [await empty.boundingBox(), await page.getByText('Name for the new passkey', { exact: true }).boundingBox()]
     t.ok(note && label && label.y - (note.y + note.height) >= 12, 'the empty-list note does not touch the next label')
     const leftAligned = ['left', 'start'] // `start` is left in this left-to-right page
-    t.ok(leftAligned.includes(await empty.evaluate((e) => getComputedStyle(e).textAlign)), 'the empty-list note is left-aligned like its section')
-    t.ok(leftAligned.includes(await page.locator('#new-password-hint').evaluate((e) => getComputedStyle(e).textAlign)), 'the password hint is left-aligned under its field')
+    // A string, as elsewhere in these tests: the Node typings have no DOM.
+    const textAlign = (element: string) => page.evaluate(`getComputedStyle(${element}).textAlign`) as Promise<string>
+    t.ok(leftAligned.includes(await textAlign("[...document.querySelectorAll('p')].find((p) => p.textContent === 'No passkeys yet.')")), 'the empty-list note is left-aligned like its section')
+    t.ok(leftAligned.includes(await textAlign("document.getElementById('new-password-hint')")), 'the password hint is left-aligned under its field')
     await shot(page, 'account.png')
 
     await page.getByLabel('Name for the new passkey').fill('Laptop')

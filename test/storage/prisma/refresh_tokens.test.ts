@@ -192,6 +192,33 @@ t.test('exchange narrows the successor\'s scope to what client, user and consent
   t.equal(third?.issued?.scope, 'write')
 })
 
+t.test('the first-party hint picks a cheaper statement, never a grant: the client\'s current flag decides', async (t) => {
+  const { store, token, successor, prisma, exchange, userId } = await setup(t)
+  // First-party and hinted so: rotates with the whole scope, no consent needed.
+  const first = token()
+  await store.create(first)
+  const next = successor()
+  const rotated = await exchange({ jti: first.jti, clientId: 'app', successor: next, now: new Date(), firstParty: true })
+  t.equal(rotated?.rotated, true)
+  t.equal(rotated?.issued?.scope, 'read write')
+
+  // The client became third-party after the caller cached it: the stale hint gets what the consent covers.
+  await prisma.client.update({ where: { id: 'app' }, data: { firstParty: false } })
+  await prisma.consent.create({ data: { userId, clientId: 'app', scopes: ['read'] } })
+  const stale = await exchange({ jti: next.jti, clientId: 'app', successor: successor(), now: new Date(), firstParty: true })
+  t.equal(stale?.grantedScope, 'read', 'narrowed to the consent, as without the hint')
+  t.equal(stale?.issued?.scope, 'read')
+
+  // No consent at all: nothing to grant, nothing consumed, the hint notwithstanding.
+  await prisma.consent.deleteMany({ where: { userId, clientId: 'app' } })
+  const other = token()
+  await store.create(other)
+  const none = await exchange({ jti: other.jti, clientId: 'app', successor: successor(), now: new Date(), firstParty: true })
+  t.equal(none?.grantedScope, '')
+  t.equal(none?.rotated, false)
+  t.equal((await store.find(other.jti))?.consumedAt, null, 'not consumed')
+})
+
 t.test('a successor never outlives its family, and an ended family does not rotate', async (t) => {
   const { store, token, successor, prisma, exchange } = await setup(t)
   const first = token()
