@@ -41,6 +41,18 @@ async function main (): Promise<void> {
     const rig = await totpSignInRig({ base: server.url, databaseUrl: database.url, keyEncryptionKey, seed, users: 2 * N + 2 })
     const dbid = (await admin.query('SELECT oid FROM pg_database WHERE datname = $1', [database.name])).rows[0].oid as number
 
+    // 0. The HTTP floor: a hosted page that reads nothing (the second-factor page without a request).
+    const floor: number[] = []
+    for (let i = 0; i < 200; i++) {
+      const t0 = performance.now()
+      const res = await fetch(`${server.url}/login/factor`, { redirect: 'manual' })
+      await res.text()
+      floor.push(performance.now() - t0)
+    }
+    floor.sort((a, b) => a - b)
+    console.log(`HTTP floor (GET /login/factor, no request: no SQL): median ${floor[100].toFixed(2)} ms, p10 ${floor[20].toFixed(2)} ms`)
+    if (process.env.BREAKDOWN_FLOOR_ONLY) return
+
     // 1. Per request: statements of one sign-in of each arm (after a warm-up of each).
     await rig.signIn(rig.passwordUser)
     await rig.signIn(rig.totpUsers[0].username, rig.totpUsers[0].secret)
