@@ -18,7 +18,7 @@
  * @module
  */
 import type pg from 'pg'
-import type { AuditEventInput, SessionRecord, SignInCompletion, SignInOutcome, SignInStore } from '../types.js'
+import type { SessionRecord, SignInCompletion, SignInOutcome, SignInStore } from '../types.js'
 
 const SESSION_COLUMNS = `id, token_hash AS "tokenHash", user_id AS "userId", auth_time AS "authTime", amr, acr, client_ids AS "clientIds",
   created_at AS "createdAt", expires_at AS "expiresAt", ended_at AS "endedAt"`
@@ -40,15 +40,26 @@ const RECOVERY_CODES_LEFT = {
 const TAKE_REQUEST = { name: 'sign_in_take_request', text: 'DELETE FROM authorization_requests WHERE id = $1' }
 const MARK_REQUEST = { name: 'sign_in_mark_request', text: 'UPDATE authorization_requests SET session_id = $2 WHERE id = $1' }
 const REBIND = { name: 'sign_in_rebind', text: 'UPDATE authorization_requests SET browser_hash = $2 WHERE browser_hash = $1' }
+/**
+ * The audit events (a JSON array, in order) go in with the session's statement: one round trip
+ * for both, however many events there are.
+ */
+const APPEND_EVENTS = (param: string) => `events AS (
+    INSERT INTO audit_events (type, actor, subject, client_id, ip, detail)
+    SELECT e.type, e.actor, e.subject, e.client_id, e.ip, e.detail
+    FROM jsonb_to_recordset(${param}::jsonb) WITH ORDINALITY AS e(type text, actor text, subject text, client_id text, ip text, detail jsonb, n int)
+    ORDER BY e.n)`
 /** A code's client joins the participants at creation (back-channel logout), not by a second UPDATE. */
 const CREATE_SESSION = {
   name: 'sign_in_create_session',
-  text: `INSERT INTO sessions (id, token_hash, user_id, auth_time, amr, acr, client_ids, expires_at)
+  text: `WITH ${APPEND_EVENTS('$9')}
+    INSERT INTO sessions (id, token_hash, user_id, auth_time, amr, acr, client_ids, expires_at)
     VALUES ($1, $2, $3::uuid, $4, $5::text[], $6, $7::text[], $8) RETURNING ${SESSION_COLUMNS}`,
 }
 const REAUTHENTICATE = {
   name: 'sign_in_reauthenticate',
-  text: `UPDATE sessions SET token_hash = $2, auth_time = $3, amr = $4::text[], acr = $5,
+  text: `WITH ${APPEND_EVENTS('$7')}
+    UPDATE sessions SET token_hash = $2, auth_time = $3, amr = $4::text[], acr = $5,
     client_ids = CASE WHEN $6::text IS NULL OR $6::text = ANY (client_ids) THEN client_ids ELSE array_append(client_ids, $6::text) END
     WHERE id = $1 RETURNING ${SESSION_COLUMNS}`,
 }
@@ -57,10 +68,6 @@ const CREATE_CODE = {
   text: `INSERT INTO authorization_codes (code_hash, client_id, user_id, session_id, redirect_uri, redirect_uri_sent, scope, nonce,
     code_challenge, code_challenge_method, dpop_jkt, auth_time, amr, acr, family_id, expires_at)
     VALUES ($1, $2, $3::uuid, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13::text[], $14, $15, $16)`,
-}
-const APPEND_EVENT = {
-  name: 'sign_in_audit_append',
-  text: 'INSERT INTO audit_events (type, actor, subject, client_id, ip, detail) VALUES ($1, $2, $3, $4, $5, $6::jsonb)',
 }
 
 /** Thrown inside the transaction to roll it back with a reason. */
@@ -95,13 +102,15 @@ export function prismaSignInStore (pool: pg.Pool): SignInStore {
           await client.query({ ...MARK_REQUEST, values: [c.request.id, sessionId] })
         }
         const code = c.request.then === 'taken' ? c.request.code : undefined
+        const events = c.events(found)
+        const eventRows = JSON.stringify(events.map((e) => ({ type: e.type, actor: e.actor ?? null, subject: e.subject ?? null, client_id: e.clientId ?? null, ip: e.ip ?? null, detail: e.detail ?? null })))
         let session: SessionRecord | undefined
         if ('create' in c.session) {
           const s = c.session.create
-          session = (await client.query<SessionRecord>({ ...CREATE_SESSION, values: [s.id, s.tokenHash, s.userId, s.authTime, s.amr, s.acr, code ? [code.clientId] : [], s.expiresAt] })).rows[0]
+          session = (await client.query<SessionRecord>({ ...CREATE_SESSION, values: [s.id, s.tokenHash, s.userId, s.authTime, s.amr, s.acr, code ? [code.clientId] : [], s.expiresAt, eventRows] })).rows[0]
         } else {
           const s = c.session.reauthenticate
-          session = (await client.query<SessionRecord>({ ...REAUTHENTICATE, values: [s.id, s.tokenHash, s.authTime, s.amr, s.acr, code?.clientId ?? null] })).rows[0]
+          session = (await client.query<SessionRecord>({ ...REAUTHENTICATE, values: [s.id, s.tokenHash, s.authTime, s.amr, s.acr, code?.clientId ?? null, eventRows] })).rows[0]
           // Ended or purged since it was read: the sign-in starts over rather than reviving it.
           if (!session) throw new Refused('request_gone')
         }
@@ -113,8 +122,6 @@ export function prismaSignInStore (pool: pg.Pool): SignInStore {
               code.codeChallenge, code.codeChallengeMethod, code.dpopJkt ?? null, code.authTime, code.amr, code.acr, code.familyId, code.expiresAt],
           })
         }
-        const events = c.events(found)
-        for (const e of events) await client.query({ ...APPEND_EVENT, values: eventValues(e) })
         await client.query('COMMIT')
         return { ok: true, session, events }
       } catch (err) {
@@ -127,8 +134,4 @@ export function prismaSignInStore (pool: pg.Pool): SignInStore {
       }
     },
   }
-}
-
-function eventValues (e: AuditEventInput): unknown[] {
-  return [e.type, e.actor ?? null, e.subject ?? null, e.clientId ?? null, e.ip ?? null, e.detail === undefined || e.detail === null ? null : JSON.stringify(e.detail)]
 }
