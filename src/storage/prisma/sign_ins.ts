@@ -46,9 +46,9 @@ const REBIND = { name: 'sign_in_rebind', text: 'UPDATE authorization_requests SE
  */
 const APPEND_EVENTS = (param: string) => `events AS (
     INSERT INTO audit_events (type, actor, subject, client_id, ip, detail)
-    SELECT e.type, e.actor, e.subject, e.client_id, e.ip, e.detail
-    FROM jsonb_to_recordset(${param}::jsonb) WITH ORDINALITY AS e(type text, actor text, subject text, client_id text, ip text, detail jsonb, n int)
-    ORDER BY e.n)`
+    SELECT e->>'type', e->>'actor', e->>'subject', e->>'client_id', e->>'ip', NULLIF(e->'detail', 'null'::jsonb)
+    FROM jsonb_array_elements(${param}::jsonb) WITH ORDINALITY AS a(e, n)
+    ORDER BY a.n)`
 /** A code's client joins the participants at creation (back-channel logout), not by a second UPDATE. */
 const CREATE_SESSION = {
   name: 'sign_in_create_session',
