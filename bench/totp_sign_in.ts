@@ -60,9 +60,21 @@ function hidden (body: string): Record<string, string> {
   return out
 }
 
-export async function totpSignInPaired (options: { base: string, databaseUrl: string, keyEncryptionKey: string, seed: Seed, pairs?: number }): Promise<TOTPSignInFigures> {
+/** Which request of a hosted sign-in is about to be sent (bench/totp_breakdown.ts counts per request). */
+export type SignInStep = 'authorize' | 'loginPage' | 'passwordPost' | 'factorPage' | 'factorPost'
+
+export interface TOTPSignInRig {
+  passwordUser: string
+  totpUsers: Array<{ username: string, secret: string }>
+  /** One hosted sign-in; returns ms from the password POST to the redirect to the application. */
+  signIn (username: string, secret?: string, before?: (step: SignInStep) => Promise<void>): Promise<number>
+  steps: { passwordPost: number[], factorPage: number[], factorPost: number[] }
+}
+
+/** The client, the users (one password-only, `users` with TOTP) and the sign-in of this bench. */
+export async function totpSignInRig (options: { base: string, databaseUrl: string, keyEncryptionKey: string, seed: Seed, users: number }): Promise<TOTPSignInRig> {
   const { base, seed } = options
-  const pairs = options.pairs ?? Number(process.env.BENCH_TOTP_PAIRS ?? 60)
+  const pairs = options.users
   const kek = kekFromBase64url(options.keyEncryptionKey)
   const clientId = `bench-web-${randomUUID().slice(0, 8)}`
   const db = new pg.Client({ connectionString: options.databaseUrl })
@@ -94,23 +106,30 @@ export async function totpSignInPaired (options: { base: string, databaseUrl: st
   }
 
   /** One hosted sign-in; returns ms from the password POST to the redirect to the application. */
-  async function signIn (username: string, secret?: string): Promise<number> {
+  async function signIn (username: string, secret?: string, before?: (step: SignInStep) => Promise<void>): Promise<number> {
     const jar = new Jar()
     const q = new URLSearchParams({ client_id: clientId, redirect_uri: CALLBACK, response_type: 'code', scope: 'read', state: createHash('sha256').update(username).digest('hex').slice(0, 16) })
+    await before?.('authorize')
     const authorize = await jar.request(`${base}/authorize?${q}`)
     if (!authorize.location) throw new Error(`TOTP sign-in bench: /authorize answered ${authorize.status}`)
+    await before?.('loginPage')
     const login = await jar.request(new URL(authorize.location, base).href)
+    await before?.('passwordPost')
     const start = performance.now()
     let step = await jar.request(`${base}/login`, { ...hidden(login.body), username, password: seed.user.password })
     if (secret) {
       if (!step.location?.includes('/login/factor')) throw new Error(`TOTP sign-in bench: expected the second-factor page, got ${step.status} ${step.location}`)
       const t1 = performance.now()
+      await before?.('factorPage')
+      const t1b = performance.now()
       const factor = await jar.request(new URL(step.location, base).href)
       const t2 = performance.now()
+      await before?.('factorPost')
+      const t2b = performance.now()
       step = await jar.request(`${base}/login/factor`, { ...hidden(factor.body), method: 'totp', code: totp(secret, Date.now()) })
       steps.passwordPost.push(t1 - start)
-      steps.factorPage.push(t2 - t1)
-      steps.factorPost.push(performance.now() - t2)
+      steps.factorPage.push(t2 - t1b)
+      steps.factorPost.push(performance.now() - t2b)
     }
     const elapsed = performance.now() - start
     if (!step.location?.startsWith(CALLBACK) || !new URL(step.location).searchParams.get('code')) throw new Error(`TOTP sign-in bench: no code (${step.status} ${step.location})`)
@@ -118,6 +137,12 @@ export async function totpSignInPaired (options: { base: string, databaseUrl: st
   }
 
   const steps = { passwordPost: [] as number[], factorPage: [] as number[], factorPost: [] as number[] }
+  return { passwordUser, totpUsers, signIn, steps }
+}
+
+export async function totpSignInPaired (options: { base: string, databaseUrl: string, keyEncryptionKey: string, seed: Seed, pairs?: number }): Promise<TOTPSignInFigures> {
+  const pairs = options.pairs ?? Number(process.env.BENCH_TOTP_PAIRS ?? 60)
+  const { passwordUser, totpUsers, signIn, steps } = await totpSignInRig({ ...options, users: pairs })
   await signIn(passwordUser) // warm-up: statements prepared, pages' code paths compiled
   const added: number[] = []
   const plain: number[] = []

@@ -133,12 +133,7 @@ export class AuditLog {
   }
 
   async record (event: AuditEvent): Promise<void> {
-    const line = { audit: { type: event.type, actor: event.actor ?? undefined, subject: event.subject ?? undefined, client_id: event.clientId ?? undefined, ip: event.ip ?? undefined, ...event.detail } }
-    if (WARN.has(event.type)) this.#log.warn(line, `audit: ${event.type}`)
-    else this.#log.info(line, `audit: ${event.type}`)
-    for (const listener of this.#listeners) {
-      try { listener(event) } catch {}
-    }
+    this.announce(event)
     try {
       await this.#store.append(event)
     } catch (err) {
@@ -146,6 +141,20 @@ export class AuditLog {
       for (const listener of this.#failureListeners) {
         try { listener(event, err) } catch {}
       }
+    }
+  }
+
+  /**
+   * Logs and counts an event that was stored by the transaction of the action it records (a
+   * completed sign-in, storage/prisma/sign_ins.ts): there the event commits with the action or
+   * not at all, instead of being written on its own.
+   */
+  announce (event: AuditEvent): void {
+    const line = { audit: { type: event.type, actor: event.actor ?? undefined, subject: event.subject ?? undefined, client_id: event.clientId ?? undefined, ip: event.ip ?? undefined, ...event.detail } }
+    if (WARN.has(event.type)) this.#log.warn(line, `audit: ${event.type}`)
+    else this.#log.info(line, `audit: ${event.type}`)
+    for (const listener of this.#listeners) {
+      try { listener(event) } catch {}
     }
   }
 }

@@ -18,7 +18,7 @@ import {
 } from '@simplewebauthn/server'
 import QRCode from 'qrcode'
 import { open, seal, type KEK } from '../crypto/kek.js'
-import type { FactorPresence, FactorStore, PasskeyRecord, UserRecord } from '../storage/types.js'
+import type { FactorPresence, FactorStore, PasskeyRecord, SignInFactorUse, TOTPRecord, UserRecord } from '../storage/types.js'
 import { totpSecretAAD } from './sealed_values.js'
 import { hashSecret, newId } from './browser_secrets.js'
 import { hashRecoveryCode, newRecoveryCodes } from './recovery_codes.js'
@@ -116,11 +116,25 @@ export class SecondFactors {
 
   async #acceptTOTP (userId: string, code: string, confirm: boolean): Promise<boolean> {
     const record = await this.#o.store.findTOTP(userId)
-    if (!record || (!confirm && !record.confirmedAt) || record.kekId !== this.#o.kek.id) return false
     const now = this.#now()
-    const step = matchingStep(open(this.#o.kek, record.secretEnc, aad(userId)), code.replace(/\s/g, ''), now.getTime())
+    const step = this.totpStep(record, code, confirm, now)
     if (step === null) return false
     return this.#o.store.acceptTOTPStep(userId, step, now, confirm)
+  }
+
+  /** The user's TOTP record, for {@link totpStep} (the sign-in reads it beside the user). */
+  findTOTP (userId: string): Promise<TOTPRecord | null> {
+    return this.#o.store.findTOTP(userId)
+  }
+
+  /**
+   * The time step `code` matches (±1 step) for a confirmed factor (or one being confirmed), or
+   * null. Whether it was used already is for the write that consumes it to decide: the sign-in
+   * consumes it in its own transaction (SignInStore), {@link verifyTOTP} on its own.
+   */
+  totpStep (record: TOTPRecord | null, code: string, confirm = false, now = this.#now()): number | null {
+    if (!record || (!confirm && !record.confirmedAt) || record.kekId !== this.#o.kek.id) return null
+    return matchingStep(open(this.#o.kek, record.secretEnc, aad(record.userId)), code.replace(/\s/g, ''), now.getTime())
   }
 
   removeTOTP (userId: string): Promise<boolean> {
@@ -134,6 +148,20 @@ export class SecondFactors {
     const codes = newRecoveryCodes()
     await this.#o.store.replaceRecoveryCodes(userId, codes.map((c) => hashRecoveryCode(c)!))
     return codes
+  }
+
+  /**
+   * What a sign-in consumes in its transaction (SignInStore) for this code: its TOTP step, or the
+   * recovery code's hash; null for a code that cannot be right (no such factor, no matching step,
+   * not a recovery code's shape).
+   */
+  factorUse (userId: string, method: 'totp' | 'recovery', code: string, record: TOTPRecord | null): SignInFactorUse | null {
+    if (method === 'totp') {
+      const step = this.totpStep(record, code)
+      return step === null ? null : { kind: 'totp', userId, step }
+    }
+    const codeHash = hashRecoveryCode(code)
+    return codeHash === null ? null : { kind: 'recovery', userId, codeHash, now: this.#now() }
   }
 
   async useRecoveryCode (userId: string, code: string): Promise<boolean> {

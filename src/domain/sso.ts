@@ -13,8 +13,8 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto'
 import type { Policy } from '../config/defaults.js'
 import type {
-  AuthorizationCodeStore, ClientRecord, ConsentStore, PendingAuthorizationRecord, PendingAuthorizationStore,
-  SessionRecord, SessionStore, UserRecord, UserStore,
+  AuditEventInput, AuthorizationCodeStore, ClientRecord, ConsentStore, NewAuthorizationCode, PendingAuthorizationRecord, PendingAuthorizationStore,
+  SessionRecord, SessionStore, SignInFactorUse, SignInStore, UserRecord, UserStore,
 } from '../storage/types.js'
 import type { AuthorizationRequest } from './authorization_request.js'
 import type { BackchannelLogout } from './backchannel_logout.js'
@@ -33,6 +33,8 @@ export interface SingleSignOnOptions {
   sessions: SessionStore
   pending: PendingAuthorizationStore
   codes: AuthorizationCodeStore
+  /** A completed sign-in's writes, in one transaction (completeSignIn). */
+  signIns: SignInStore
   consents: ConsentStore
   users: UserStore
   findClient: (id: string) => Promise<ClientRecord | null>
@@ -224,6 +226,47 @@ export class SingleSignOn {
     return { session, secret }
   }
 
+  /**
+   * Completes a sign-in for a parked request, every write in one transaction (SignInStore): the
+   * factor it consumes (`factor`: refused → nothing written), the parked request (marked
+   * authenticated when `consent` is still to be asked, else taken, with a code unless it is the
+   * account page's), the session (new, or the same user's re-authenticated with a new secret, as
+   * in {@link signIn}), this browser's parked requests moved to `newBrowserSecret`, and the audit
+   * `events`. A session of another user in this browser is logged out once the sign-in committed.
+   */
+  async completeSignIn (input: {
+    parked: ParkedRequest, user: UserRecord, current: { session: SessionRecord, user: UserRecord } | null, amr: string[],
+    browserSecret: string, newBrowserSecret: string, consent: boolean, factor?: SignInFactorUse,
+    events: (found: { recoveryCodesLeft?: number }) => AuditEventInput[],
+  }): Promise<{ ok: true, session: SessionRecord, secret: string, code?: string, events: AuditEventInput[] } | { ok: false, reason: 'factor_refused' | 'request_gone' }> {
+    const { parked, user, current, amr } = input
+    const now = this.#now()
+    const acr = acrFor(amr)
+    const secret = newSecret()
+    const tokenHash = hashSecret(secret)
+    const same = current !== null && current.user.id === user.id
+    const sessionId = same ? current.session.id : newId()
+    const withCode = !input.consent && parked.client.id !== ACCOUNT_CLIENT_ID
+    const code = withCode ? randomBytes(32).toString('base64url') : undefined
+    const outcome = await this.#o.signIns.complete({
+      factor: input.factor,
+      session: same
+        ? { reauthenticate: { id: sessionId, tokenHash, authTime: now, amr, acr } }
+        : { create: { id: sessionId, tokenHash, userId: user.id, authTime: now, amr, acr, expiresAt: new Date(now.getTime() + this.#o.policy.ssoSessionTTL * 1000) } },
+      rebind: { browserHash: hashSecret(input.browserSecret), newBrowserHash: hashSecret(input.newBrowserSecret) },
+      request: input.consent
+        ? { id: parked.id, then: 'authenticated' }
+        : { id: parked.id, then: 'taken', code: code === undefined ? undefined : this.#newCode(code, parked, { id: sessionId, authTime: now, amr, acr }, user, now) },
+      events: input.events,
+    })
+    if (!outcome.ok) return outcome
+    if (!same) {
+      this.#o.log.info({ event: 'sso_session_started', sid: sessionId, user_id: user.id }, 'user signed in')
+      if (current) await this.logout(current.session.id)
+    }
+    return { ok: true, session: outcome.session, secret, code, events: outcome.events }
+  }
+
   /** Moves this browser's parked requests to its new binding secret (rotated at sign-in). */
   async rebindBrowser (oldSecret: string, newSecret: string): Promise<void> {
     await this.#o.pending.rebind(hashSecret(oldSecret), hashSecret(newSecret))
@@ -251,15 +294,21 @@ export class SingleSignOn {
    */
   async issueCode (request: Omit<ParkedRequest, 'id' | 'prompt' | 'maxAge' | 'loginHint' | 'sessionId' | 'acrValues' | 'factorUserId' | 'factorAmr'>, session: SessionRecord, user: UserRecord): Promise<{ code: string, scope: string }> {
     const code = randomBytes(32).toString('base64url')
-    const scope = this.grantableScopes(request.client, user, request.scopes).join(' ')
-    await this.#o.codes.create({
+    const record = this.#newCode(code, request, session, user, this.#now())
+    await this.#o.codes.create(record)
+    await this.#o.sessions.addClient(session.id, request.client.id)
+    return { code, scope: record.scope }
+  }
+
+  #newCode (code: string, request: Omit<ParkedRequest, 'id' | 'prompt' | 'maxAge' | 'loginHint' | 'sessionId' | 'acrValues' | 'factorUserId' | 'factorAmr'>, session: Pick<SessionRecord, 'id' | 'authTime' | 'amr' | 'acr'>, user: UserRecord, now: Date): NewAuthorizationCode {
+    return {
       codeHash: hashCode(code),
       clientId: request.client.id,
       userId: user.id,
       sessionId: session.id,
       redirectUri: request.redirectUri,
       redirectUriSent: request.redirectUriSent,
-      scope,
+      scope: this.grantableScopes(request.client, user, request.scopes).join(' '),
       nonce: request.nonce ?? null,
       codeChallenge: request.codeChallenge ?? null,
       codeChallengeMethod: request.codeChallengeMethod ?? null,
@@ -268,10 +317,8 @@ export class SingleSignOn {
       amr: session.amr,
       acr: session.acr,
       familyId: randomUUID(),
-      expiresAt: new Date(this.#now().getTime() + codeLifetime(request.client, this.#o.policy.authorizationCodeTTL) * 1000),
-    })
-    await this.#o.sessions.addClient(session.id, request.client.id)
-    return { code, scope }
+      expiresAt: new Date(now.getTime() + codeLifetime(request.client, this.#o.policy.authorizationCodeTTL) * 1000),
+    }
   }
 
   /**

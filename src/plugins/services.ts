@@ -20,6 +20,7 @@ import { prismaKeyStore } from '../storage/prisma/keys.js'
 import { prismaAuditStore } from '../storage/prisma/audit.js'
 import { prismaSessionStore } from '../storage/prisma/sessions.js'
 import { prismaPendingAuthorizationStore } from '../storage/prisma/authorization_requests.js'
+import { prismaSignInStore } from '../storage/prisma/sign_ins.js'
 import { prismaAuthorizationCodeStore } from '../storage/prisma/authorization_codes.js'
 import { prismaConsentStore } from '../storage/prisma/consents.js'
 import { BackchannelLogout, type HostLookup } from '../domain/backchannel_logout.js'
@@ -233,6 +234,7 @@ export default fp(async function services (app: FastifyInstance, options: Servic
     sessions,
     pending: pendingAuthorizations,
     codes: authorizationCodes,
+    signIns: prismaSignInStore(pool),
     consents,
     users: usersRepository,
     findClient: (id) => clientCache.find(id),

@@ -860,3 +860,37 @@ export interface FederationStore {
   saveUpstreamSession(sessionId: string, providerId: string, idTokenEnc: string, kekId: string): Promise<void>
   findUpstreamSession(sessionId: string): Promise<{ providerId: string, idTokenEnc: string } | null>
 }
+
+/**
+ * The factor a sign-in's completion consumes first, in its own transaction: a TOTP time step
+ * (RFC 6238 §5.2: accepted once) or a recovery code (single use).
+ */
+export type SignInFactorUse =
+  | { kind: 'totp', userId: string, step: number }
+  | { kind: 'recovery', userId: string, codeHash: string, now: Date }
+
+/** What one completed sign-in writes, all in one transaction with one (synchronous) commit. */
+export interface SignInCompletion {
+  /** Consumed first; when refused (used meanwhile, replayed), nothing at all is written. */
+  factor?: SignInFactorUse
+  /** The session: a new one, or the same user's re-authenticated (new cookie hash, `authTime`, `amr`). */
+  session: { create: Omit<SessionRecord, 'clientIds' | 'createdAt' | 'endedAt'> } | { reauthenticate: Pick<SessionRecord, 'id' | 'tokenHash' | 'authTime' | 'amr' | 'acr'> }
+  /** This browser's parked requests move to the new binding secret (hashes). */
+  rebind: { browserHash: string, newBrowserHash: string }
+  /**
+   * The parked request: marked authenticated (consent follows), or taken (deleted: single
+   * completion, refused when it is gone), with the code issued for it, if any.
+   */
+  request: { id: string, then: 'authenticated' } | { id: string, then: 'taken', code?: NewAuthorizationCode }
+  /** The audit events recording the sign-in, given what the factor use found (recovery codes left). */
+  events: (found: { recoveryCodesLeft?: number }) => AuditEventInput[]
+}
+
+export type SignInOutcome =
+  | { ok: true, session: SessionRecord, events: AuditEventInput[] }
+  | { ok: false, reason: 'factor_refused' | 'request_gone' }
+
+export interface SignInStore {
+  /** Writes a completed sign-in atomically; rolls back all of it when the factor or the request is refused. */
+  complete(completion: SignInCompletion): Promise<SignInOutcome>
+}

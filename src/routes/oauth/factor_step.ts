@@ -19,14 +19,20 @@ import { establishSession } from './sign_in.js'
 
 export interface PendingFactor { parked: ParkedRequest, browser: string, user: UserRecord }
 
-/** The parked request of this browser with a user owing a factor. */
-export async function pendingFactor (app: FastifyInstance, request: FastifyRequest, requestId: string | undefined): Promise<PendingFactor | null> {
+/**
+ * The parked request of this browser with a user owing a factor. `alongside` reads what the
+ * page or form needs of that user's factors at the same time as the user (two statements in
+ * flight instead of one after the other); its result is `extra`.
+ */
+export async function pendingFactor (app: FastifyInstance, request: FastifyRequest, requestId: string | undefined): Promise<PendingFactor | null>
+export async function pendingFactor<T> (app: FastifyInstance, request: FastifyRequest, requestId: string | undefined, alongside: (userId: string) => Promise<T>): Promise<(PendingFactor & { extra: T }) | null>
+export async function pendingFactor<T> (app: FastifyInstance, request: FastifyRequest, requestId: string | undefined, alongside?: (userId: string) => Promise<T>): Promise<(PendingFactor & { extra?: T }) | null> {
   const browser = cookie(request, BROWSER_COOKIE)
   const parked = await app.sso.parked(requestId, browser)
   if (!parked || !browser || !parked.factorUserId) return null
-  const user = await app.usersRepository.findById(parked.factorUserId)
+  const [user, extra] = await Promise.all([app.usersRepository.findById(parked.factorUserId), alongside?.(parked.factorUserId)])
   if (!user || user.disabled) return null
-  return { parked, browser, user }
+  return { parked, browser, user, extra }
 }
 
 /** Which form refused a token, for the log (`second_factor`: this step's pages; `passkey`: ./passkey_login.ts). */
@@ -53,14 +59,15 @@ export const passkeyCSRFPurpose = (parked: ParkedRequest): CSRFPurpose => parked
  *   it came from (passkeyCSRFPurpose); no user is read, the passkey names its own.
  */
 export async function factorForm (app: FastifyInstance, request: FastifyRequest, reply: FastifyReply, accept?: 'factor'): Promise<PendingFactor | FastifyReply>
+export async function factorForm<T> (app: FastifyInstance, request: FastifyRequest, reply: FastifyReply, accept: 'factor', alongside: (userId: string) => Promise<T>): Promise<(PendingFactor & { extra: T }) | FastifyReply>
 export async function factorForm (app: FastifyInstance, request: FastifyRequest, reply: FastifyReply, accept: 'factor_or_login'): Promise<ParkedForm | FastifyReply>
-export async function factorForm (app: FastifyInstance, request: FastifyRequest, reply: FastifyReply, accept: 'factor' | 'factor_or_login' = 'factor'): Promise<ParkedForm | FastifyReply> {
+export async function factorForm<T> (app: FastifyInstance, request: FastifyRequest, reply: FastifyReply, accept: 'factor' | 'factor_or_login' = 'factor', alongside?: (userId: string) => Promise<T>): Promise<ParkedForm | FastifyReply> {
   const form = request.body
   const long = overLongPage(reply, form, 'login.cannot')
   if (long) return long
   let front: ParkedForm | null
   if (accept === 'factor') {
-    front = await pendingFactor(app, request, field(form, 'request'))
+    front = alongside ? await pendingFactor(app, request, field(form, 'request'), alongside) : await pendingFactor(app, request, field(form, 'request'))
   } else {
     const browser = cookie(request, BROWSER_COOKIE)
     const parked = await app.sso.parked(field(form, 'request'), browser)

@@ -19,17 +19,18 @@ import { ENDPOINTS } from '../well_known/discovery.js'
 import { PASSKEY_SCRIPTS } from '../static.js'
 import { BROWSER_COOKIE, SESSION_COOKIE, browserErrorPages, cookie, expiredRequestPage, pageContext, sendPage } from './browser.js'
 import { t } from '../../i18n/messages.js'
+import type { FactorPresence } from '../../storage/types.js'
 import { queryOf } from './authorize.js'
 import { field, overLongPage } from './login.js'
 import { enrolPage, secondFactorPage } from './factor_views.js'
-import { afterFactor, continueParked } from './sign_in.js'
+import { completeSignIn, continueParked } from './sign_in.js'
 import { csrfRejected, factorForm, finishEnrolment, isPending, mayEnrol, pendingFactor, type PendingFactor } from './factor_step.js'
 
 export default async function secondFactorRoutes (app: FastifyInstance) {
   browserErrorPages(app)
 
-  async function renderFactor (reply: FastifyReply, status: number, { parked, browser, user }: PendingFactor, error?: 'factor.wrongCode' | 'factor.wrongRecovery' | 'passkey.failed' | { throttled: number }) {
-    const summary = await app.secondFactors.presence(user.id)
+  async function renderFactor (reply: FastifyReply, status: number, { parked, browser, user }: PendingFactor, error?: 'factor.wrongCode' | 'factor.wrongRecovery' | 'passkey.failed' | { throttled: number }, presence?: FactorPresence) {
+    const summary = presence ?? await app.secondFactors.presence(user.id)
     const issuer = publicIssuer(reply.request)
     const passkeys = summary.passkeys > 0
     const ctx = pageContext(reply.request)
@@ -47,16 +48,18 @@ export default async function secondFactorRoutes (app: FastifyInstance) {
 
   app.get(ENDPOINTS.loginFactor, async (request, reply) => {
     const query = queryOf(request)
-    const pending = await pendingFactor(app, request, query.request?.[0])
+    // What to offer is read beside the user, not after it.
+    const pending = await pendingFactor(app, request, query.request?.[0], (userId) => app.secondFactors.presence(userId))
     if (!pending) return expiredRequestPage(reply)
-    return renderFactor(reply, 200, pending, query.error?.[0] === 'passkey' ? 'passkey.failed' : undefined)
+    return renderFactor(reply, 200, pending, query.error?.[0] === 'passkey' ? 'passkey.failed' : undefined, pending.extra)
   })
 
   app.post(ENDPOINTS.loginFactor, { config: { rateLimit: app.rateLimits.login } }, async (request, reply) => {
-    const pending = await factorForm(app, request, reply)
+    const method = field(request.body, 'method')
+    // The TOTP record is read beside the user (the code is checked against it below).
+    const pending = await factorForm(app, request, reply, 'factor', (userId) => method === 'totp' ? app.secondFactors.findTOTP(userId) : Promise.resolve(null))
     if (!isPending(pending)) return pending
     const { parked, browser, user } = pending
-    const method = field(request.body, 'method')
     const code = field(request.body, 'code')?.trim() ?? ''
     const clientId = parked.client.id
     const ip = request.ip
@@ -66,22 +69,26 @@ export default async function secondFactorRoutes (app: FastifyInstance) {
       reply.header('retry-after', String(decision.retryAfter))
       return renderFactor(reply, 429, pending, { throttled: decision.retryAfter })
     }
-    let ok = false
-    if (method === 'totp') ok = await app.secondFactors.verifyTOTP(user.id, code)
-    else if (method === 'recovery') ok = await app.secondFactors.useRecoveryCode(user.id, code)
-    if (!ok) {
+    const refused = async () => {
       await app.loginThrottle.failed(user.username, ip)
       await app.audit.record({ type: 'second_factor_failed', actor: user.id, subject: user.id, clientId, ip, detail: { method: method === 'recovery' ? 'recovery' : 'totp' } })
       return renderFactor(reply, 401, pending, method === 'recovery' ? 'factor.wrongRecovery' : 'factor.wrongCode')
     }
-    await app.loginThrottle.succeeded(user.username, ip)
-    if (method === 'recovery') {
-      const left = (await app.secondFactors.presence(user.id)).recoveryCodesLeft
-      await app.audit.record({ type: 'recovery_code_used', actor: user.id, subject: user.id, clientId, ip, detail: { remaining: left } })
-    }
-    await app.audit.record({ type: 'login_succeeded', actor: user.id, subject: user.id, clientId, ip, detail: { via: 'second_factor', method } })
+    const use = method === 'totp' || method === 'recovery' ? app.secondFactors.factorUse(user.id, method, code, pending.extra) : null
+    if (!use) return refused()
+    // The code is consumed in the sign-in's own transaction (./sign_in.ts completeSignIn): a step
+    // used meanwhile (a replay, also from another instance) refuses it with nothing written.
     // A recovery code is a one-time password too (RFC 8176 `otp`).
-    return afterFactor(app, request, reply, parked, browser, user, combineMethods(parked.factorAmr, ['otp']))
+    const done = await completeSignIn(app, request, reply, parked, browser, user, combineMethods(parked.factorAmr, ['otp']), {
+      factor: use,
+      events: ({ recoveryCodesLeft }) => [
+        ...(method === 'recovery' ? [{ type: 'recovery_code_used' as const, actor: user.id, subject: user.id, clientId, ip, detail: { remaining: recoveryCodesLeft } }] : []),
+        { type: 'login_succeeded', actor: user.id, subject: user.id, clientId, ip, detail: { via: 'second_factor', method } },
+      ],
+    })
+    if (done === 'factor_refused') return refused()
+    await app.loginThrottle.succeeded(user.username, ip)
+    return done
   })
 
   /** The enrolment page: a passkey (recommended, first) or an authenticator app. */

@@ -8,11 +8,14 @@
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { ACR_MULTI_FACTOR, acrFor, afterFirstFactor, requestedACR, type ACR } from '../../domain/authentication_methods.js'
-import type { ParkedRequest } from '../../domain/sso.js'
+import type { AuditEvent } from '../../domain/audit.js'
+import { newSecret } from '../../domain/browser_secrets.js'
+import { redirectURL } from '../../domain/authorization_request.js'
+import { ACCOUNT_CLIENT_ID, type ParkedRequest } from '../../domain/sso.js'
 import { publicIssuer } from '../../http/public_issuer.js'
-import type { ClientRecord, SessionRecord, UserRecord } from '../../storage/types.js'
+import type { ClientRecord, SessionRecord, SignInFactorUse, UserRecord } from '../../storage/types.js'
 import { ENDPOINTS } from '../well_known/discovery.js'
-import { carriedLocale, completeParked, redirect, withLocale } from './browser.js'
+import { BROWSER_COOKIE, SESSION_COOKIE, carriedLocale, completeParked, cookie, cookieJarFor, expiredRequestPage, redirect, withLocale } from './browser.js'
 import { startSession } from './password_sign_in.js'
 
 /** Whether MFA is demanded for this sign-in: globally, by the client, for the user, or by acr_values. */
@@ -43,8 +46,48 @@ export async function afterFactor (app: FastifyInstance, request: FastifyRequest
       return redirect(reply, withLocale(`${publicIssuer(request)}${page}?request=${parked.id}`, carriedLocale(request)))
     }
   }
-  const { session } = await establishSession(app, request, reply, parked, browser, user, amr)
-  return continueParked(app, request, reply, parked, session, user)
+  const done = await completeSignIn(app, request, reply, parked, browser, user, amr)
+  return done === 'factor_refused' ? expiredRequestPage(reply) : done
+}
+
+/** What a second factor adds to the sign-in's transaction: the factor it consumes, and its audit events. */
+export interface SignInExtras {
+  factor?: SignInFactorUse
+  events?: (found: { recoveryCodesLeft?: number }) => AuditEvent[]
+}
+
+/**
+ * The end of every sign-in for a parked request: one transaction (SingleSignOn.completeSignIn)
+ * writes the factor use, the session, the new browser binding, the request's completion (or its
+ * mark, when consent follows) with the code, and the audit events; only then are the cookies
+ * set. 'factor_refused': the factor was used meanwhile (a replayed code), nothing was written.
+ * A request completed meanwhile (a second submission) gets the expired-request page.
+ */
+export async function completeSignIn (app: FastifyInstance, request: FastifyRequest, reply: FastifyReply, parked: ParkedRequest, browser: string, user: UserRecord, amr: string[], extras: SignInExtras = {}): Promise<FastifyReply | 'factor_refused'> {
+  const current = await app.sso.currentSession(cookie(request, SESSION_COOKIE))
+  const consent = await app.sso.consentRequired(parked.client, user, app.sso.grantableScopes(parked.client, user, parked.scopes), parked.prompt)
+  // A binding secret known before the sign-in (planted, or read off this device) must not carry
+  // over into the consent step: the parked requests move to a new one, in the same transaction.
+  const rotated = newSecret()
+  let events: AuditEvent[] = []
+  const done = await app.sso.completeSignIn({
+    parked, user, current, amr, browserSecret: browser, newBrowserSecret: rotated, consent, factor: extras.factor,
+    events: (found) => (events = extras.events?.(found) ?? []),
+  })
+  if (!done.ok) return done.reason === 'factor_refused' ? 'factor_refused' : expiredRequestPage(reply)
+  for (const event of events) app.audit.announce(event)
+  const jar = cookieJarFor(request)
+  jar.set(reply, SESSION_COOKIE, done.secret)
+  jar.set(reply, BROWSER_COOKIE, rotated)
+  // A pending federated link completes on this (local) sign-in; an upstream ID Token attaches to
+  // the session for upstream logout (domain/federation/broker.ts). Both are bound to `browser`;
+  // after the commit, as the upstream session refers to the session row.
+  await app.federation.sessionEstablished({ requestId: parked.id, browser, user, sessionId: done.session.id, amr, ip: request.ip, clientId: parked.client.id })
+  if (consent) return redirect(reply, withLocale(`${publicIssuer(request)}${ENDPOINTS.consent}?request=${parked.id}`, carriedLocale(request)))
+  // The account page's own sign-in: back to the page it came from, no code.
+  if (parked.client.id === ACCOUNT_CLIENT_ID || done.code === undefined) return redirect(reply, parked.redirectUri)
+  request.log.info({ event: 'authorization_code_issued', client_id: parked.client.id, sid: done.session.id }, 'authorization code issued')
+  return redirect(reply, redirectURL(parked.redirectUri, { code: done.code, state: parked.state, iss: publicIssuer(request) }))
 }
 
 /**

@@ -199,3 +199,42 @@ t.test("the passkey form's front (factorForm, accept factor_or_login): the login
   const late = await passkey(tokenFor('factor'))
   t.match(late.headers.location, /\/login\/factor\?request=.*&error=passkey/, 'the second-factor token passes; back to the second-factor page')
 })
+
+t.test('the same TOTP code posted twice at once (two browsers, and one form twice): exactly one sign-in, one event, the other refused', async (t) => {
+  const gus = await createUser(app, 'gus2')
+  const secret = await enrolTOTP(gus.user)
+  const atFactor = async () => {
+    const browser = new Browser(app)
+    const start = await browser.follow(authorizeURL({ client_id: client.client.id, redirect_uri: CB, response_type: 'code', scope: 'openid' }))
+    return { browser, factor: await browser.signIn(start.res, 'gus2', gus.password) }
+  }
+  const succeeded = async () => (await app.auditStore.list({ limit: 100, subject: gus.user.id, type: 'login_succeeded' })).filter((e) => e.detail?.via === 'second_factor').length
+  const sessions = async () => (await app.sessions.listActiveForUser(gus.user.id, { limit: 100 }, new Date())).length
+
+  const code = totp(secret, Date.now() + 30_000)
+  const [a, b] = await Promise.all([atFactor(), atFactor()])
+  const results = await Promise.all([submitFactor(a.browser, a.factor.res, { method: 'totp', code }), submitFactor(b.browser, b.factor.res, { method: 'totp', code })])
+  t.same(results.map((r) => r.res.statusCode).sort(), [303, 401], 'one signed in, the other refused')
+  t.match(results.find((r) => r.res.statusCode === 401)!.res.body, /already used/)
+  t.equal(await sessions(), 1, 'one session')
+  t.equal(await succeeded(), 1, 'one login_succeeded event')
+
+  // One form submitted twice at once (a double click): completed once. (The window allows no
+  // later step for gus now: the current step's code, after the +1 step was used, is refused.)
+  const stale = totp(secret, Date.now())
+  const c = await atFactor()
+  const twice = await Promise.all([submitFactor(c.browser, c.factor.res, { method: 'totp', code: stale }), submitFactor(c.browser, c.factor.res, { method: 'totp', code: stale })])
+  t.same(twice.map((r) => r.res.statusCode), [401, 401], 'an earlier step than the last used is refused')
+  t.equal(await sessions(), 1)
+
+  const ida = await createUser(app, 'ida2')
+  const idaSecret = await enrolTOTP(ida.user)
+  const browser = new Browser(app)
+  const start = await browser.follow(authorizeURL({ client_id: client.client.id, redirect_uri: CB, response_type: 'code', scope: 'openid' }))
+  const factor = await browser.signIn(start.res, 'ida2', ida.password)
+  const idaCode = totp(idaSecret, Date.now() + 30_000)
+  const doubled = await Promise.all([submitFactor(browser, factor.res, { method: 'totp', code: idaCode }), submitFactor(browser, factor.res, { method: 'totp', code: idaCode })])
+  t.equal(doubled.filter((r) => r.location?.searchParams.get('code')).length, 1, 'one code issued')
+  t.equal((await app.sessions.listActiveForUser(ida.user.id, { limit: 10 }, new Date())).length, 1, 'one session')
+})
+
