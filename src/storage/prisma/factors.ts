@@ -10,20 +10,14 @@ import type { PrismaClient } from '../../generated/prisma/client.js'
 import type { FactorPresence, FactorStore, PasskeyRecord, TOTPRecord } from '../types.js'
 
 /**
- * A sign-in's TOTP step. Its commit does not wait for the WAL flush (`synchronous_commit` off for
- * this one transaction, as the used_jtis insert does): that wait was most of what TOTP added to a
- * sign-in (2.6–7.8 ms measured). Atomicity, and refusing the step to every concurrent or later
- * sign-in from the commit on, are unchanged. Durability is kept where it matters: the sign-in's
- * next writes (the `login_succeeded` audit event, then the session) commit synchronously, and a
- * synchronous commit flushes the WAL up to its own record, so with every earlier record, this
- * step's included. A step is therefore on disk before any session it opens exists; only a
- * PostgreSQL crash between the two could forget it, and then no sign-in came of it. Enrolment's
- * confirmation stays synchronous. On the pg pool under Prisma (a fraction of Prisma's cost).
+ * A TOTP step used on its own (a hosted sign-in consumes its step inside the sign-in's one
+ * transaction instead, storage/prisma/sign_ins.ts). A synchronous commit: nothing written after
+ * it would flush it, and a forgotten step could be accepted twice (RFC 6238 §5.2). On the pg pool
+ * under Prisma.
  */
 const USE_STEP = {
   name: 'totp_use_step',
   text: `UPDATE totp_factors SET last_used_step = $2
-    FROM (SELECT set_config('synchronous_commit', 'off', true)) AS async_commit
     WHERE user_id = $1::uuid AND confirmed_at IS NOT NULL AND (last_used_step IS NULL OR last_used_step < $2::bigint)`,
 }
 

@@ -1,7 +1,6 @@
 /**
- * A TOTP sign-in's step on a real database: accepted once (a later step only), and committed
- * without waiting for the WAL flush — the statement turns `synchronous_commit` off for its own
- * transaction only, never for the pooled connection it ran on.
+ * A TOTP step on its own on a real database: accepted once (a later step only), and committed
+ * synchronously (a hosted sign-in consumes its step in its own transaction, sign_ins.test.ts).
  *
  * @module
  */
@@ -12,7 +11,7 @@ import { createTestDatabase, testPool } from '../../helper.js'
 import { createPrisma } from '../../../src/db/connection.js'
 import { prismaFactorStore } from '../../../src/storage/prisma/factors.js'
 
-t.test('the sign-in step UPDATE: one use per step, asynchronous commit local to its transaction', async (t) => {
+t.test('the step UPDATE: one use per step, committed synchronously', async (t) => {
   const url = await createTestDatabase(t)
   const pool = testPool(url, 1)
   const prisma = createPrisma({ url, poolMax: 1 }, pool)
@@ -38,15 +37,11 @@ t.test('the sign-in step UPDATE: one use per step, asynchronous commit local to 
   try {
     await client.query('BEGIN')
     await client.query(signIn!.text, [userId, 12])
-    t.equal((await client.query('SHOW synchronous_commit')).rows[0].synchronous_commit, 'off', 'its commit does not wait for the flush')
+    t.equal((await client.query('SHOW synchronous_commit')).rows[0].synchronous_commit, 'on', 'its commit waits for the flush: nothing after it would')
     await client.query('ROLLBACK')
-    t.equal((await client.query('SHOW synchronous_commit')).rows[0].synchronous_commit, 'on', 'the setting ends with the transaction')
   } finally {
     client.release()
   }
-  await store.acceptTOTPStep(userId, 13, now, false)
-  t.equal((await pool.query('SHOW synchronous_commit')).rows[0].synchronous_commit, 'on', 'the pooled connection keeps synchronous commits for the next statement')
-
   // Without the pool (the CLI's store), Prisma runs the same statement.
   const onPrisma = prismaFactorStore(prisma)
   t.equal(await onPrisma.acceptTOTPStep(userId, 14, now, false), true)
