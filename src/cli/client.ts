@@ -9,7 +9,9 @@
  * `--auth-method private_key_jwt` with `--jwks-uri URL` or `--jwks-file FILE` (a public JWK Set)
  * registers a client that authenticates with signed assertions (RFC 7523) and gets no secret;
  * `--require-par` makes it push its authorization requests (RFC 9126); `--profile fapi2` holds it
- * to the FAPI 2.0 Security Profile (docs/modern-oauth.md).
+ * to the FAPI 2.0 Security Profile (docs/modern-oauth.md). `--auth-signing-alg ALG` and
+ * `--request-signing-alg ALG` register the only algorithm its assertions or request objects may be
+ * signed with (OIDC Dynamic Client Registration §2; `any` on update lifts the pin).
  *
  * `--dpop-bound` sets RFC 9449 §5.2 `dpop_bound_access_tokens`: the token endpoint then refuses the
  * client's requests without a DPoP proof.
@@ -18,7 +20,8 @@
  * §4.14.2); unset, the profile decides (on; off for fapi2, FAPI 2.0 Security Profile §5.3.2.1).
  *
  * `stamp client update ID [--require-pkce | --no-require-pkce] [--dpop-bound | --no-dpop-bound]
- * [--require-par | --no-require-par] [--jwks-uri URL | --jwks-file FILE] [--refresh-rotation on|off]`
+ * [--require-par | --no-require-par] [--jwks-uri URL | --jwks-file FILE] [--refresh-rotation on|off]
+ * [--auth-signing-alg ALG|any] [--request-signing-alg ALG|any]`
  * changes those settings later.
  *
  * `--grant device_code` (RFC 8628) and `--grant token_exchange` (RFC 8693) name the URN grant
@@ -58,8 +61,8 @@ async function setDisabled (id: string | undefined, disabled: boolean, json: boo
 }
 
 const USAGE = 'usage: stamp client create --name N [--grant G]... [--redirect-uri URI]... [--post-logout-redirect-uri URI]... [--backchannel-logout-uri URI] [--scope "a b"] [--audience AUD]... [--exchange-audience AUD]... [--public] [--first-party] [--no-require-pkce] [--dpop-bound] [--require-mfa]\n' +
-  '         [--auth-method client_secret_basic|private_key_jwt] [--jwks-uri URL | --jwks-file FILE] [--require-par] [--profile fapi2] [--refresh-rotation on|off] [--json]\n' +
-  '       stamp client update ID [--require-pkce | --no-require-pkce] [--dpop-bound | --no-dpop-bound] [--require-par | --no-require-par] [--jwks-uri URL | --jwks-file FILE] [--require-mfa | --no-require-mfa] [--refresh-rotation on|off] [--json]\n' +
+  '         [--auth-method client_secret_basic|private_key_jwt] [--jwks-uri URL | --jwks-file FILE] [--auth-signing-alg ALG] [--request-signing-alg ALG] [--require-par] [--profile fapi2] [--refresh-rotation on|off] [--json]\n' +
+  '       stamp client update ID [--require-pkce | --no-require-pkce] [--dpop-bound | --no-dpop-bound] [--require-par | --no-require-par] [--jwks-uri URL | --jwks-file FILE] [--require-mfa | --no-require-mfa] [--refresh-rotation on|off] [--auth-signing-alg ALG|any] [--request-signing-alg ALG|any] [--json]\n' +
   '       stamp client disable|enable ID [--json]\n' +
   '       stamp client list [--origin admin|dcr|cimd] [--limit N] [--json]\n' +
   '       stamp client revoke ID [--json]\n' +
@@ -95,6 +98,8 @@ export async function clientCommand (args: string[], config: Config): Promise<vo
       'auth-method': { type: 'string' },
       'jwks-uri': { type: 'string' },
       'jwks-file': { type: 'string' },
+      'auth-signing-alg': { type: 'string' },
+      'request-signing-alg': { type: 'string' },
       'require-par': { type: 'boolean', default: false },
       profile: { type: 'string' },
       'dpop-bound': { type: 'boolean', default: false },
@@ -122,6 +127,8 @@ export async function clientCommand (args: string[], config: Config): Promise<vo
       exchangeAudiences: values['exchange-audience'],
       tokenEndpointAuthMethod: method === 'private_key_jwt' ? method : null,
       ...keysFromOptions(values),
+      tokenEndpointAuthSigningAlg: values['auth-signing-alg'] ?? null,
+      requestObjectSigningAlg: values['request-signing-alg'] ?? null,
       requirePushedAuthorizationRequests: values['require-par'],
       profile: values.profile ?? null,
       dpopBoundAccessTokens: values['dpop-bound'],
@@ -148,6 +155,8 @@ export async function clientCommand (args: string[], config: Config): Promise<vo
     client_id: id, ...(secret ? { client_secret: secret } : {}), grant_types: [...grantTypes], scope, require_pkce: settings.requirePkce, require_mfa: values['require-mfa'],
     ...(settings.exchangeAudiences?.length ? { exchange_audiences: settings.exchangeAudiences } : {}),
     ...(settings.tokenEndpointAuthMethod ? { token_endpoint_auth_method: settings.tokenEndpointAuthMethod } : {}),
+    ...(settings.tokenEndpointAuthSigningAlg ? { token_endpoint_auth_signing_alg: settings.tokenEndpointAuthSigningAlg } : {}),
+    ...(settings.requestObjectSigningAlg ? { request_object_signing_alg: settings.requestObjectSigningAlg } : {}),
     ...(settings.requirePushedAuthorizationRequests ? { require_pushed_authorization_requests: true } : {}),
     ...(settings.profile ? { profile: settings.profile } : {}),
     dpop_bound_access_tokens: settings.dpopBoundAccessTokens ?? false,
@@ -175,6 +184,8 @@ async function updateCommand (args: string[], config: Config): Promise<void> {
       'dpop-bound': { type: 'boolean' },
       'no-dpop-bound': { type: 'boolean' },
       'refresh-rotation': { type: 'string' },
+      'auth-signing-alg': { type: 'string' },
+      'request-signing-alg': { type: 'string' },
       json: { type: 'boolean', default: false },
     },
     allowPositionals: true,
@@ -192,7 +203,11 @@ async function updateCommand (args: string[], config: Config): Promise<void> {
   const dpop = values['dpop-bound'] ? true : values['no-dpop-bound'] ? false : undefined
   const keys = values['jwks-uri'] !== undefined || values['jwks-file'] !== undefined ? keysFromOptions(values) : undefined
   const rotation = rotationOption(values['refresh-rotation'])
-  if (pkce === undefined && par === undefined && dpop === undefined && mfa === undefined && keys === undefined && rotation === undefined) throw new UsageError('give exactly one of --require-pkce and --no-require-pkce (or another setting to change)')
+  const algs = {
+    ...(values['auth-signing-alg'] === undefined ? {} : { tokenEndpointAuthSigningAlg: algOption(values['auth-signing-alg']) }),
+    ...(values['request-signing-alg'] === undefined ? {} : { requestObjectSigningAlg: algOption(values['request-signing-alg']) }),
+  }
+  if (pkce === undefined && par === undefined && dpop === undefined && mfa === undefined && keys === undefined && rotation === undefined && !Object.keys(algs).length) throw new UsageError('give exactly one of --require-pkce and --no-require-pkce (or another setting to change)')
   const output: Record<string, unknown> = { client_id: id }
   await withContext(config, async (ctx) => {
     const client = await ctx.clients.find(id)
@@ -207,6 +222,7 @@ async function updateCommand (args: string[], config: Config): Promise<void> {
         ...current, ...keys, ...(pkce === undefined ? {} : { requirePkce: pkce }), ...(par === undefined ? {} : { requirePushedAuthorizationRequests: par }),
         ...(dpop === undefined ? {} : { dpopBoundAccessTokens: dpop }),
         ...(rotation === undefined ? {} : { refreshTokenRotation: rotation }),
+        ...algs,
       }, [...grantsByType.keys()])
       patch = {
         ...(pkce === undefined ? {} : { requirePkce: settings.requirePkce }),
@@ -215,6 +231,7 @@ async function updateCommand (args: string[], config: Config): Promise<void> {
         ...(keys ? { jwks: settings.jwks, jwksUri: settings.jwksUri } : {}),
         ...(mfa === undefined ? {} : { requireMfa: mfa }),
         ...(rotation === undefined ? {} : { refreshTokenRotation: rotation }),
+        ...algs,
       }
     } catch (err) {
       if (err instanceof OAuthError) throw new CommandError(err.description)
@@ -227,6 +244,8 @@ async function updateCommand (args: string[], config: Config): Promise<void> {
     if (keys) output.jwks_uri = patch.jwksUri ?? null
     if (mfa !== undefined) output.require_mfa = mfa
     if (rotation !== undefined) output.refresh_token_rotation = rotation
+    if ('tokenEndpointAuthSigningAlg' in algs) output.token_endpoint_auth_signing_alg = algs.tokenEndpointAuthSigningAlg
+    if ('requestObjectSigningAlg' in algs) output.request_object_signing_alg = algs.requestObjectSigningAlg
     await ctx.audit.record({ type: 'client_updated', actor: 'cli', subject: id, clientId: id, detail: { fields: Object.keys(output).filter((k) => k !== 'client_id'), ...output } })
   })
   // Other instances cache clients for CLIENT_CACHE_TTL seconds.
@@ -238,6 +257,11 @@ function rotationOption (value: string | undefined): boolean | undefined {
   if (value === undefined) return undefined
   if (value !== 'on' && value !== 'off') throw new UsageError('--refresh-rotation must be on or off')
   return value === 'on'
+}
+
+/** `--auth-signing-alg` / `--request-signing-alg` on update: an algorithm, or `any` (null) to lift the pin. */
+function algOption (value: string): string | null {
+  return value === 'any' ? null : value
 }
 
 /** `--jwks-uri URL` or `--jwks-file FILE` (a JWK Set in JSON): one of them, or neither. */

@@ -10,7 +10,8 @@
  *   in the future beyond the clock skew.
  * - `jti` is required and used once until the assertion expires (OIDC Core §9: "the jti value MUST
  *   NOT be reused"), through the replay store every instance shares.
- * - Algorithms from an allow-list (never `none` nor HMAC), pinned per key type (client_keys.ts).
+ * - Algorithms from an allow-list (never `none` nor HMAC), pinned per key type (client_keys.ts),
+ *   and to the client's registered `token_endpoint_auth_signing_alg` when it has one.
  *
  * Every refusal is `invalid_client` (RFC 6749 §5.2), so the route audits it as a failed client
  * authentication.
@@ -20,13 +21,14 @@
 import { InvalidClient } from '../errors.js'
 import type { Policy } from '../config/defaults.js'
 import type { ClientRecord, ReplayStore } from '../storage/types.js'
-import { CLIENT_SIGNING_ALGS, FAPI2_SIGNING_ALGS, refusalReason, type ClientKeys } from './client_keys.js'
+import { FAPI2_PROFILE, refusalReason, signingAlgorithms, type ClientKeys } from './client_keys.js'
+
+export { FAPI2_PROFILE }
 
 /** RFC 7523 §2.2 `client_assertion_type`. */
 export const JWT_BEARER_ASSERTION = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer'
 /** The registered method name (RFC 7591 §2, OIDC Core §9). */
 export const PRIVATE_KEY_JWT = 'private_key_jwt'
-export const FAPI2_PROFILE = 'fapi2'
 
 /** The audiences an assertion may name: the issuer, the token endpoint, the endpoint called. */
 export interface AssertionAudience { issuer: string, endpoints: string[] }
@@ -50,10 +52,11 @@ export class ClientAssertionVerifier {
     const fapi = client.profile === FAPI2_PROFILE
     const { policy } = this.#o
     const nowMs = this.#o.now?.() ?? Date.now()
+    const algorithms = signingAlgorithms(client, 'assertion')
     let payload
     try {
       ({ payload } = await this.#o.keys.verify(assertion, client, {
-        algorithms: [...(fapi ? FAPI2_SIGNING_ALGS : CLIENT_SIGNING_ALGS)],
+        algorithms,
         issuer: client.id,
         subject: client.id,
         audience: fapi ? audience.issuer : [audience.issuer, ...audience.endpoints],
@@ -62,7 +65,7 @@ export class ClientAssertionVerifier {
         currentDate: new Date(nowMs),
       }))
     } catch (err) {
-      throw new InvalidClient(refusalReason(err, 'client assertion'), { cause: err })
+      throw new InvalidClient(refusalReason(err, 'client assertion', algorithms), { cause: err })
     }
     const now = nowMs / 1000
     if (fapi && payload.aud !== audience.issuer) throw new InvalidClient('the client assertion\'s aud must be the issuer identifier, as a single string')

@@ -19,8 +19,41 @@ import type { DocumentFetcher } from './client_metadata.js'
 
 /** RFC 7518 asymmetric algorithms Stamp accepts from clients; never `none` nor HMAC. */
 export const CLIENT_SIGNING_ALGS: readonly string[] = ['RS256', 'PS256', 'ES256', 'EdDSA']
+/** The FAPI 2.0 Security Profile, as a client's `profile`. */
+export const FAPI2_PROFILE = 'fapi2'
 /** FAPI 2.0 Security Profile §5.4.1: "PS256, ES256 or EdDSA (using the Ed25519 variant)". */
 export const FAPI2_SIGNING_ALGS: readonly string[] = ['PS256', 'ES256', 'EdDSA']
+
+const KEY_TYPE_OF: Readonly<Record<string, string>> = { RS256: 'RSA', PS256: 'RSA', ES256: 'EC', EdDSA: 'OKP' }
+
+/** What a client's JWTs may be signed with (OIDC Core §9, RFC 9101 §10.4); see {@link signingAlgorithms}. */
+export type SigningUse = 'assertion' | 'request_object'
+
+/**
+ * The algorithms a client's client assertions or request objects may use: the one it registered
+ * (OpenID Connect Dynamic Client Registration 1.0 §2, `token_endpoint_auth_signing_alg` and
+ * `request_object_signing_alg`: JWTs "MUST be rejected, if not signed with this algorithm"), else
+ * its profile's, else all of {@link CLIENT_SIGNING_ALGS}.
+ */
+export function signingAlgorithms (client: Pick<ClientRecord, 'profile' | 'tokenEndpointAuthSigningAlg' | 'requestObjectSigningAlg'>, use: SigningUse): string[] {
+  const pinned = use === 'assertion' ? client.tokenEndpointAuthSigningAlg : client.requestObjectSigningAlg
+  if (pinned) return [pinned]
+  return [...(client.profile === FAPI2_PROFILE ? FAPI2_SIGNING_ALGS : CLIENT_SIGNING_ALGS)]
+}
+
+/**
+ * Why `alg` cannot be registered as a client's `field` (undefined when it can): an algorithm Stamp
+ * accepts (the fapi2 profile's only, FAPI 2.0 Security Profile §5.4.1) and, when the client
+ * registered its keys inline, one that at least one of them can be used with.
+ */
+export function signingAlgProblem (field: string, alg: unknown, client: { profile?: string | null, jwks?: { keys: JWK[] } | null }): string | undefined {
+  const allowed = client.profile === FAPI2_PROFILE ? FAPI2_SIGNING_ALGS : CLIENT_SIGNING_ALGS
+  if (typeof alg !== 'string' || !allowed.includes(alg)) return `${field} must be one of ${allowed.join(', ')}`
+  if (client.jwks && !client.jwks.keys.some((k) => k.kty === KEY_TYPE_OF[alg] && (k.alg === undefined || k.alg === alg))) {
+    return `${field} ${alg}: no registered key can be used with it`
+  }
+  return undefined
+}
 
 /** A client's keys cannot be used (none registered, a bad set, a failed fetch); the message is safe to return. */
 export class ClientKeysError extends Error {
@@ -166,11 +199,11 @@ function usable (entry: RemoteEntry): KeySet {
 }
 
 /** A short, safe description of why a signed JWT from a client was refused. */
-export function refusalReason (err: unknown, what: string): string {
+export function refusalReason (err: unknown, what: string, algorithms: readonly string[] = CLIENT_SIGNING_ALGS): string {
   if (err instanceof ClientKeysError) return err.message
   if (err instanceof errors.JWTExpired) return `the ${what} has expired`
   if (err instanceof errors.JWTClaimValidationFailed) return `the ${what}'s ${err.claim} claim is invalid (${err.reason})`
-  if (err instanceof errors.JOSEAlgNotAllowed) return `the ${what}'s signing algorithm is not allowed; use one of ${CLIENT_SIGNING_ALGS.join(', ')}`
+  if (err instanceof errors.JOSEAlgNotAllowed) return `the ${what}'s signing algorithm is not allowed; use ${algorithms.length === 1 ? algorithms[0] : `one of ${algorithms.join(', ')}`}`
   if (err instanceof errors.JWKSNoMatchingKey) return `no registered key of the client matches the ${what} (kid, alg)`
   if (err instanceof errors.JWKSMultipleMatchingKeys) return `the ${what} names no kid and several registered keys match`
   if (err instanceof errors.JWSSignatureVerificationFailed) return `the ${what}'s signature is invalid`

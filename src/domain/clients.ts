@@ -9,7 +9,7 @@ import type { ClientRecord } from '../storage/types.js'
 import { SCOPE_TOKEN } from './scopes.js'
 import { uriProblem, type URIKind } from './redirect_uris.js'
 import { REFRESH_TOKEN_AUDIENCE } from './tokens.js'
-import { ClientKeysError, MAX_CLIENT_KEYS, publicClientJWKS } from './client_keys.js'
+import { ClientKeysError, MAX_CLIENT_KEYS, publicClientJWKS, signingAlgProblem } from './client_keys.js'
 import { FAPI2_PROFILE, PRIVATE_KEY_JWT } from './client_assertion.js'
 import { isUUID } from '../ids.js'
 
@@ -85,7 +85,7 @@ export function normalizeClientSettings (settings: ClientSettings, knownGrants: 
 }
 
 /**
- * private_key_jwt, the client's public keys, PAR and the profile. RFC 7591 §2: "The jwks_uri and
+ * private_key_jwt, the client's public keys and signing algorithms, PAR and the profile. RFC 7591 §2: "The jwks_uri and
  * jwks parameters MUST NOT both be present". The FAPI 2.0 profile (Security Profile §5.3.2) needs
  * a confidential client authenticating with private_key_jwt, no password grant, PKCE, PAR and
  * DPoP-bound tokens.
@@ -115,10 +115,20 @@ function clientKeySettings (settings: ClientSettings, grantTypes: Set<string>) {
     if (method !== PRIVATE_KEY_JWT) throw new InvalidRequest('the fapi2 profile needs private_key_jwt client authentication')
     if (grantTypes.has('password')) throw new InvalidRequest('the fapi2 profile does not allow the password grant')
   }
+  const tokenEndpointAuthSigningAlg = settings.tokenEndpointAuthSigningAlg ?? null
+  const requestObjectSigningAlg = settings.requestObjectSigningAlg ?? null
+  // OIDC Dynamic Client Registration §2: the assertion algorithm is for JWT client authentication.
+  if (tokenEndpointAuthSigningAlg !== null && method !== PRIVATE_KEY_JWT) throw new InvalidRequest('token_endpoint_auth_signing_alg needs private_key_jwt client authentication')
+  for (const [field, alg] of [['token_endpoint_auth_signing_alg', tokenEndpointAuthSigningAlg], ['request_object_signing_alg', requestObjectSigningAlg]] as const) {
+    const problem = alg === null ? undefined : signingAlgProblem(field, alg, { profile, jwks })
+    if (problem) throw new InvalidRequest(problem)
+  }
   return {
     tokenEndpointAuthMethod: method,
     jwks,
     jwksUri,
+    tokenEndpointAuthSigningAlg,
+    requestObjectSigningAlg,
     requirePushedAuthorizationRequests: settings.requirePushedAuthorizationRequests === true || profile === FAPI2_PROFILE,
     profile,
     // FAPI 2.0 §5.3.2.1: "shall only issue sender-constrained access tokens" (DPoP; mTLS is not offered).

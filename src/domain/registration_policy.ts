@@ -10,7 +10,7 @@ import { InvalidClientMetadata, InvalidRedirectURI } from '../errors.js'
 import type { Policy } from '../config/defaults.js'
 import type { ClientRecord } from '../storage/types.js'
 import { SCOPE_TOKEN } from './scopes.js'
-import { ClientKeysError, MAX_CLIENT_KEYS, publicClientJWKS } from './client_keys.js'
+import { ClientKeysError, MAX_CLIENT_KEYS, publicClientJWKS, signingAlgProblem } from './client_keys.js'
 import { PRIVATE_KEY_JWT } from './client_assertion.js'
 
 type RegistrationPolicy = Policy['registration']
@@ -79,7 +79,7 @@ const isStringArray = (v: unknown): v is string[] => Array.isArray(v) && v.every
  * a `jwks_uri` must be https and is fetched, when keys are needed, through the same SSRF-hardened
  * fetcher as client metadata documents (timeout, size limit, no private addresses; client_keys.ts).
  */
-function registeredKeys (request: RegistrationRequest, method: string): Pick<ClientRecord, 'tokenEndpointAuthMethod' | 'jwks' | 'jwksUri'> {
+function registeredKeys (request: RegistrationRequest, method: string): Pick<ClientRecord, 'tokenEndpointAuthMethod' | 'jwks' | 'jwksUri' | 'tokenEndpointAuthSigningAlg' | 'requestObjectSigningAlg'> {
   const { jwks, jwks_uri: jwksUri } = request
   if (jwks !== undefined && jwksUri !== undefined) throw new InvalidClientMetadata('jwks and jwks_uri must not both be present (RFC 7591 §2)')
   if (method === PRIVATE_KEY_JWT && jwks === undefined && jwksUri === undefined) throw new InvalidClientMetadata('private_key_jwt needs the client\'s public keys: jwks or jwks_uri')
@@ -97,7 +97,21 @@ function registeredKeys (request: RegistrationRequest, method: string): Pick<Cli
     const url = new URL(jwksUri)
     if (url.protocol !== 'https:' || jwksUri.includes('#') || url.username || url.password) throw new InvalidClientMetadata('jwks_uri must be an https URL without credentials or fragment')
   }
-  return { tokenEndpointAuthMethod: method === PRIVATE_KEY_JWT ? PRIVATE_KEY_JWT : null, jwks: set, jwksUri: (jwksUri as string | undefined) ?? null }
+  // OIDC Dynamic Client Registration §2: JWTs signed otherwise "MUST be rejected".
+  const assertionAlg = request.token_endpoint_auth_signing_alg
+  const requestObjectAlg = request.request_object_signing_alg
+  if (assertionAlg !== undefined && method !== PRIVATE_KEY_JWT) throw new InvalidClientMetadata('token_endpoint_auth_signing_alg needs token_endpoint_auth_method private_key_jwt')
+  for (const [field, alg] of [['token_endpoint_auth_signing_alg', assertionAlg], ['request_object_signing_alg', requestObjectAlg]] as const) {
+    const problem = alg === undefined ? undefined : signingAlgProblem(field, alg, { jwks: set })
+    if (problem) throw new InvalidClientMetadata(problem)
+  }
+  return {
+    tokenEndpointAuthMethod: method === PRIVATE_KEY_JWT ? PRIVATE_KEY_JWT : null,
+    jwks: set,
+    jwksUri: (jwksUri as string | undefined) ?? null,
+    tokenEndpointAuthSigningAlg: (assertionAlg as string | undefined) ?? null,
+    requestObjectSigningAlg: (requestObjectAlg as string | undefined) ?? null,
+  }
 }
 
 /**

@@ -6,7 +6,8 @@
  *   objects it can attribute to the client (§6.2 leaves that policy to the server). Encrypted ones
  *   (JWE) are not supported.
  * - Signed by one of the client's registered keys (jwks or jwks_uri, as for private_key_jwt),
- *   with an allow-listed algorithm; `iss` must be the client_id and `aud` the issuer (§4); `exp`
+ *   with an allow-listed algorithm (the client's registered `request_object_signing_alg` when it
+ *   has one); `iss` must be the client_id and `aud` the issuer (§4); `exp`
  *   is required and at most `requestObjectMaxLifetime` ahead.
  * - The object's `client_id` must equal the `client_id` request parameter (§5).
  * - §5: "the authorization server MUST only use the parameters in the Request Object even if the
@@ -19,8 +20,7 @@ import { decodeProtectedHeader } from 'jose'
 import { InvalidRequestObject } from '../errors.js'
 import type { Policy } from '../config/defaults.js'
 import type { ClientRecord } from '../storage/types.js'
-import { CLIENT_SIGNING_ALGS, FAPI2_SIGNING_ALGS, refusalReason, type ClientKeys } from './client_keys.js'
-import { FAPI2_PROFILE } from './client_assertion.js'
+import { refusalReason, signingAlgorithms, type ClientKeys } from './client_keys.js'
 
 /** JWT claims that describe the object itself, not authorization parameters. */
 const JWT_CLAIMS = new Set(['iss', 'aud', 'exp', 'iat', 'nbf', 'jti', 'sub'])
@@ -43,10 +43,11 @@ export async function requestObjectParameters (jwt: string, client: ClientRecord
   if (jwt.split('.').length !== 3) throw new InvalidRequestObject('encrypted request objects are not supported; sign it instead')
   if (alg === undefined || alg === 'none') throw new InvalidRequestObject('unsigned request objects are not accepted; sign it with a registered key')
   const nowMs = context.now?.() ?? Date.now()
+  const algorithms = signingAlgorithms(client, 'request_object')
   let payload
   try {
     ({ payload } = await context.keys.verify(jwt, client, {
-      algorithms: [...(client.profile === FAPI2_PROFILE ? FAPI2_SIGNING_ALGS : CLIENT_SIGNING_ALGS)],
+      algorithms,
       issuer: client.id,
       audience: context.issuer,
       requiredClaims: ['exp'],
@@ -54,7 +55,7 @@ export async function requestObjectParameters (jwt: string, client: ClientRecord
       currentDate: new Date(nowMs),
     }))
   } catch (err) {
-    throw new InvalidRequestObject(refusalReason(err, 'request object'), { cause: err })
+    throw new InvalidRequestObject(refusalReason(err, 'request object', algorithms), { cause: err })
   }
   if (payload.exp! - nowMs / 1000 > context.policy.requestObjectMaxLifetime + context.policy.clockSkew) {
     throw new InvalidRequestObject(`the request object must expire within ${context.policy.requestObjectMaxLifetime} seconds`)

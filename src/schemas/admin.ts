@@ -56,6 +56,9 @@ export const KidParams = Type.Object({ kid: Type.String({ pattern: '^[A-Za-z0-9_
 /** A public JWK Set (RFC 7517 §5); private members are refused by the registration rules. */
 const ClientJWKS = Type.Object({ keys: Type.Array(Type.Object({ kty: Type.String() }, { additionalProperties: true }), { minItems: 1, maxItems: 20 }) }, { additionalProperties: false })
 const AuthMethod = Type.Union([Type.Literal('client_secret_basic'), Type.Literal('client_secret_post'), Type.Literal('private_key_jwt')], { description: 'private_key_jwt (RFC 7523): no secret, the client signs assertions with a key of jwks or jwks_uri' })
+const SigningAlg = (description: string) => Nullable(Type.Union(['RS256', 'PS256', 'ES256', 'EdDSA'].map((alg) => Type.Literal(alg)), { description }))
+const AssertionAlg = SigningAlg('OIDC Dynamic Client Registration §2: the only algorithm private_key_jwt assertions may be signed with (null: any accepted; the fapi2 profile: PS256, ES256, EdDSA)')
+const RequestObjectAlg = SigningAlg('OIDC Dynamic Client Registration §2: the only algorithm request objects (RFC 9101) may be signed with (null: any accepted)')
 const Profile = Nullable(Type.Literal('fapi2', { description: 'FAPI 2.0 Security Profile: PAR, PKCE S256, private_key_jwt, PS256/ES256/EdDSA only' }))
 
 export const Client = Type.Object({
@@ -75,6 +78,8 @@ export const Client = Type.Object({
   token_endpoint_auth_method: Type.String({ description: 'client_secret_basic (or _post), private_key_jwt, or none (public)' }),
   jwks: Nullable(ClientJWKS),
   jwks_uri: Nullable(Type.String()),
+  token_endpoint_auth_signing_alg: AssertionAlg,
+  request_object_signing_alg: RequestObjectAlg,
   require_pushed_authorization_requests: Type.Boolean({ description: 'Authorization requests must come through /par (RFC 9126)' }),
   profile: Nullable(Type.String()),
   dpop_bound_access_tokens: Type.Boolean({ description: 'RFC 9449 §5.2: token requests must carry a DPoP proof' }),
@@ -104,6 +109,8 @@ const clientSettings = {
   token_endpoint_auth_method: AuthMethod,
   jwks: Nullable(ClientJWKS),
   jwks_uri: Nullable(Uri),
+  token_endpoint_auth_signing_alg: AssertionAlg,
+  request_object_signing_alg: RequestObjectAlg,
   require_pushed_authorization_requests: Type.Boolean({ description: 'Authorization requests must come through /par (RFC 9126); always true for the fapi2 profile' }),
   profile: Profile,
   dpop_bound_access_tokens: Type.Boolean({ description: 'RFC 9449 §5.2: refuse token requests without a DPoP proof (default false)' }),
@@ -124,6 +131,8 @@ export const CreateClientBody = Type.Object({
   token_endpoint_auth_method: Type.Optional(clientSettings.token_endpoint_auth_method),
   jwks: Type.Optional(clientSettings.jwks),
   jwks_uri: Type.Optional(clientSettings.jwks_uri),
+  token_endpoint_auth_signing_alg: Type.Optional(clientSettings.token_endpoint_auth_signing_alg),
+  request_object_signing_alg: Type.Optional(clientSettings.request_object_signing_alg),
   require_pushed_authorization_requests: Type.Optional(clientSettings.require_pushed_authorization_requests),
   profile: Type.Optional(clientSettings.profile),
   dpop_bound_access_tokens: Type.Optional(clientSettings.dpop_bound_access_tokens),

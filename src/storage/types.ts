@@ -51,6 +51,10 @@ export interface ClientRecord {
   jwks?: { keys: JWK[] } | null
   /** Or where Stamp fetches them. */
   jwksUri?: string | null
+  /** OIDC Dynamic Client Registration §2: the one algorithm its client assertions may be signed with (null or absent: any accepted). */
+  tokenEndpointAuthSigningAlg?: string | null
+  /** The same for its request objects (RFC 9101), `request_object_signing_alg`. */
+  requestObjectSigningAlg?: string | null
   /** RFC 9126 §6: authorization requests must be pushed to /par first. */
   requirePushedAuthorizationRequests?: boolean
   /** A security profile the client is held to (`fapi2`), or null. */

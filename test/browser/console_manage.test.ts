@@ -120,12 +120,16 @@ if (!hasChromium()) {
     t.equal(await page.getByRole('button', { name: 'Rotate secret…' }).count(), 0, 'no secret to rotate')
     t.equal(await page.getByLabel('Token endpoint authentication').inputValue(), 'private_key_jwt', 'the edit form starts from the stored settings')
     t.match(await page.getByLabel('JWKS (public keys, JSON)').inputValue(), '"kid": "ledger-key-1"')
-    // Edit: the FAPI 2.0 profile turns on PAR and DPoP.
+    t.equal(await page.getByTestId('signing-algs').textContent(), 'assertions any, request objects any')
+    // Edit: the FAPI 2.0 profile turns on PAR and DPoP; the assertion algorithm is pinned (OIDC DCR §2).
     await page.getByLabel('Security profile').selectOption('fapi2')
+    t.equal(await page.getByLabel('Assertion signing algorithm').locator('option[value=RS256]').count(), 0, 'FAPI 2.0 §5.4.1: no RS256 to choose')
+    await page.getByLabel('Assertion signing algorithm').selectOption('ES256')
     await page.getByRole('button', { name: 'Save changes' }).click()
     await page.getByRole('status').filter({ hasText: 'Saved.' }).waitFor()
     await page.waitForFunction(() => document.querySelector('[data-testid=dpop]')?.textContent === 'DPoP required')
-    t.match(await app.clientStore.find('ledger'), { profile: 'fapi2', requirePushedAuthorizationRequests: true, dpopBoundAccessTokens: true, requirePkce: true })
+    t.match(await app.clientStore.find('ledger'), { profile: 'fapi2', requirePushedAuthorizationRequests: true, dpopBoundAccessTokens: true, requirePkce: true, tokenEndpointAuthSigningAlg: 'ES256', requestObjectSigningAlg: null })
+    t.equal(await page.getByTestId('signing-algs').textContent(), 'assertions ES256, request objects any')
     await axe(page, 'client detail, FAPI 2.0')
     await page.evaluate(() => (globalThis as unknown as { scrollTo (x: number, y: number): void }).scrollTo(0, 0))
     await shoot(page, 'client-keys')

@@ -60,6 +60,8 @@ export interface paths {
                                     })[];
                                 } | null;
                                 jwks_uri: string | null;
+                                token_endpoint_auth_signing_alg: ("RS256" | "PS256" | "ES256" | "EdDSA") | null;
+                                request_object_signing_alg: ("RS256" | "PS256" | "ES256" | "EdDSA") | null;
                                 /** @description Authorization requests must come through /par (RFC 9126) */
                                 require_pushed_authorization_requests: boolean;
                                 profile: string | null;
@@ -164,6 +166,8 @@ export interface paths {
                             })[];
                         } | null;
                         jwks_uri?: string | null;
+                        token_endpoint_auth_signing_alg?: ("RS256" | "PS256" | "ES256" | "EdDSA") | null;
+                        request_object_signing_alg?: ("RS256" | "PS256" | "ES256" | "EdDSA") | null;
                         /** @description Authorization requests must come through /par (RFC 9126); always true for the fapi2 profile */
                         require_pushed_authorization_requests?: boolean;
                         profile?: "fapi2" | null;
@@ -209,6 +213,8 @@ export interface paths {
                                 })[];
                             } | null;
                             jwks_uri: string | null;
+                            token_endpoint_auth_signing_alg: ("RS256" | "PS256" | "ES256" | "EdDSA") | null;
+                            request_object_signing_alg: ("RS256" | "PS256" | "ES256" | "EdDSA") | null;
                             /** @description Authorization requests must come through /par (RFC 9126) */
                             require_pushed_authorization_requests: boolean;
                             profile: string | null;
@@ -547,6 +553,8 @@ export interface paths {
                                 })[];
                             } | null;
                             jwks_uri: string | null;
+                            token_endpoint_auth_signing_alg: ("RS256" | "PS256" | "ES256" | "EdDSA") | null;
+                            request_object_signing_alg: ("RS256" | "PS256" | "ES256" | "EdDSA") | null;
                             /** @description Authorization requests must come through /par (RFC 9126) */
                             require_pushed_authorization_requests: boolean;
                             profile: string | null;
@@ -747,6 +755,8 @@ export interface paths {
                             })[];
                         } | null;
                         jwks_uri?: string | null;
+                        token_endpoint_auth_signing_alg?: ("RS256" | "PS256" | "ES256" | "EdDSA") | null;
+                        request_object_signing_alg?: ("RS256" | "PS256" | "ES256" | "EdDSA") | null;
                         /** @description Authorization requests must come through /par (RFC 9126); always true for the fapi2 profile */
                         require_pushed_authorization_requests?: boolean;
                         profile?: "fapi2" | null;
@@ -792,6 +802,8 @@ export interface paths {
                                 })[];
                             } | null;
                             jwks_uri: string | null;
+                            token_endpoint_auth_signing_alg: ("RS256" | "PS256" | "ES256" | "EdDSA") | null;
+                            request_object_signing_alg: ("RS256" | "PS256" | "ES256" | "EdDSA") | null;
                             /** @description Authorization requests must come through /par (RFC 9126) */
                             require_pushed_authorization_requests: boolean;
                             profile: string | null;

@@ -117,6 +117,18 @@ function ClientList ({ url }: { url: URL }) {
   )
 }
 
+type SigningAlg = NonNullable<Client['request_object_signing_alg']>
+const SIGNING_ALGS: readonly SigningAlg[] = ['RS256', 'PS256', 'ES256', 'EdDSA']
+
+/** The choices of a signing-algorithm select: any, or one algorithm (FAPI 2.0 §5.4.1: not RS256). */
+function signingAlgOptions (fapi: boolean): Array<readonly [string, string]> {
+  return [['', 'Any accepted'], ...SIGNING_ALGS.filter((a) => !fapi || a !== 'RS256').map((a) => [a, a] as const)]
+}
+
+function signingAlg (value: string): SigningAlg | null {
+  return SIGNING_ALGS.find((a) => a === value) ?? null
+}
+
 function ClientForm ({ mode, client, onSaved, onCancel }: { mode: 'create' | 'edit', client?: Client, onSaved: (client: Client) => void, onCancel?: () => void }) {
   const action = useAction()
   const c = client
@@ -148,6 +160,8 @@ function ClientForm ({ mode, client, onSaved, onCancel }: { mode: 'create' | 'ed
       jwks: keys.jwks,
       jwks_uri: v.jwks_uri.trim() || null,
       ...(isPublic ? {} : { token_endpoint_auth_method: method as 'client_secret_basic' | 'private_key_jwt' }),
+      token_endpoint_auth_signing_alg: method === 'private_key_jwt' && !isPublic ? signingAlg(v.token_endpoint_auth_signing_alg) : null,
+      request_object_signing_alg: signingAlg(v.request_object_signing_alg),
     }
     const saved = await action.run(() => mode === 'create'
       ? unwrap(() => api.POST('/admin/clients', { body: { ...settings, public: isPublic, ...(v.client_id.trim() ? { client_id: v.client_id.trim() } : {}) } }))
@@ -179,6 +193,10 @@ function ClientForm ({ mode, client, onSaved, onCancel }: { mode: 'create' | 'ed
               options={[['client_secret_basic', 'Client secret (client_secret_basic or client_secret_post)'], ['private_key_jwt', 'Signed assertion (private_key_jwt)']]} />}
         <TextArea label="JWKS (public keys, JSON)" name="jwks" rows={5} spellcheck={false} class="mono" hint='A JWK Set, e.g. {"keys":[{"kty":"EC","crv":"P-256","x":"…","y":"…","kid":"k1"}]}; private members are refused. For private_key_jwt and signed request objects.' defaultValue={c?.jwks ? JSON.stringify(c.jwks, null, 2) : ''} />
         <Field label="JWKS URI" name="jwks_uri" type="url" hint="Or where Stamp fetches the keys (https); give one of JWKS and JWKS URI, not both" defaultValue={c?.jwks_uri ?? ''} />
+        {method === 'private_key_jwt' && !isPublic && <Select label="Assertion signing algorithm" name="token_endpoint_auth_signing_alg" defaultValue={c?.token_endpoint_auth_signing_alg ?? ''}
+          hint="The only algorithm its client assertions may use (token_endpoint_auth_signing_alg); any accepted when unset" options={signingAlgOptions(fapi)} />}
+        <Select label="Request object signing algorithm" name="request_object_signing_alg" defaultValue={c?.request_object_signing_alg ?? ''}
+          hint="The only algorithm its signed request objects (RFC 9101) may use (request_object_signing_alg); any accepted when unset" options={signingAlgOptions(fapi)} />
       </fieldset>
       <fieldset>
         <legend>Security</legend>
@@ -236,6 +254,7 @@ function ClientDetail ({ id, url }: { id: string, url: URL }) {
             <dt>Origin</dt><dd>{c.origin}</dd>
             <dt>Authentication</dt><dd data-testid="auth-method">{c.token_endpoint_auth_method}</dd>
             <dt>Keys</dt><dd>{c.jwks ? `${c.jwks.keys.length} key(s) inline` : c.jwks_uri ? <code>{c.jwks_uri}</code> : 'none'}</dd>
+            <dt>Signing algorithms</dt><dd data-testid="signing-algs">assertions {c.token_endpoint_auth_signing_alg ?? 'any'}, request objects {c.request_object_signing_alg ?? 'any'}</dd>
             <dt>Grants</dt><dd>{c.grant_types.map(grantName).join(', ') || 'none'}</dd>
             <dt>Profile</dt><dd>{c.profile === 'fapi2' ? 'FAPI 2.0 Security Profile' : 'none'}</dd>
             <dt>Sender-constrained</dt><dd data-testid="dpop">{c.dpop_bound_access_tokens ? 'DPoP required' : 'no (Bearer tokens)'}</dd>

@@ -161,7 +161,7 @@ export default async function clientRoutes (app: FastifyInstance): Promise<void>
 }
 
 /** The private_key_jwt, keys, PAR and profile fields of a create or update body, over `current`. */
-function keySettings (body: Partial<Pick<CreateClientInput, 'token_endpoint_auth_method' | 'jwks' | 'jwks_uri' | 'require_pushed_authorization_requests' | 'profile'>>, current?: ClientRecord): Partial<ClientSettings> {
+function keySettings (body: Partial<Pick<CreateClientInput, 'token_endpoint_auth_method' | 'jwks' | 'jwks_uri' | 'token_endpoint_auth_signing_alg' | 'request_object_signing_alg' | 'require_pushed_authorization_requests' | 'profile'>>, current?: ClientRecord): Partial<ClientSettings> {
   const method = body.token_endpoint_auth_method === undefined ? current?.tokenEndpointAuthMethod ?? null : body.token_endpoint_auth_method === 'private_key_jwt' ? 'private_key_jwt' : null
   // Setting one of jwks and jwks_uri replaces the other.
   const jwksGiven = body.jwks !== undefined || body.jwks_uri !== undefined
@@ -169,6 +169,9 @@ function keySettings (body: Partial<Pick<CreateClientInput, 'token_endpoint_auth
     tokenEndpointAuthMethod: method,
     jwks: jwksGiven ? body.jwks ?? null : current?.jwks ?? null,
     jwksUri: jwksGiven ? body.jwks_uri ?? null : current?.jwksUri ?? null,
+    // Moving off private_key_jwt drops the assertion algorithm with it unless the body names one.
+    tokenEndpointAuthSigningAlg: body.token_endpoint_auth_signing_alg === undefined ? (method === 'private_key_jwt' ? current?.tokenEndpointAuthSigningAlg ?? null : null) : body.token_endpoint_auth_signing_alg,
+    requestObjectSigningAlg: body.request_object_signing_alg === undefined ? current?.requestObjectSigningAlg ?? null : body.request_object_signing_alg,
     requirePushedAuthorizationRequests: body.require_pushed_authorization_requests ?? current?.requirePushedAuthorizationRequests ?? false,
     profile: body.profile === undefined ? current?.profile ?? null : body.profile,
   }

@@ -27,6 +27,8 @@ export function clientView (client: ClientRecord) {
     token_endpoint_auth_method: authMethodOf(client),
     jwks: client.jwks ?? null,
     jwks_uri: client.jwksUri ?? null,
+    token_endpoint_auth_signing_alg: client.tokenEndpointAuthSigningAlg ?? null,
+    request_object_signing_alg: client.requestObjectSigningAlg ?? null,
     require_pushed_authorization_requests: client.requirePushedAuthorizationRequests ?? false,
     profile: client.profile ?? null,
     dpop_bound_access_tokens: client.dpopBoundAccessTokens ?? false,

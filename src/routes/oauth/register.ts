@@ -64,6 +64,8 @@ function clientInformation (client: ClientRecord, issuer: string) {
     ...metadata,
     ...(client.jwks ? { jwks: client.jwks } : {}),
     ...(client.jwksUri ? { jwks_uri: client.jwksUri } : {}),
+    ...(client.tokenEndpointAuthSigningAlg ? { token_endpoint_auth_signing_alg: client.tokenEndpointAuthSigningAlg } : {}),
+    ...(client.requestObjectSigningAlg ? { request_object_signing_alg: client.requestObjectSigningAlg } : {}),
     registration_client_uri: `${issuer}${ENDPOINTS.registration}/${encodeURIComponent(client.id)}`,
   }
 }
