@@ -121,7 +121,11 @@ t.test('tampered proofs: signature, payload, header, key', async (t) => {
 t.test('header checks: typ, crit, b64, jwk', async (t) => {
   const verifier = new ProofJWSVerifier({ algorithms: ALL })
   const k = keys.ES256
+  // RFC 7515 §4.1.9: the same media type spelled in full or in other case (jose accepted these too).
+  t.ok(verifier.verify(proof(k, { header: { typ: 'application/dpop+jwt' } })), 'typ application/dpop+jwt')
+  t.ok(verifier.verify(proof(k, { header: { typ: 'DPoP+JWT' } })), 'typ DPoP+JWT')
   refused(t, verifier, proof(k, { header: { typ: 'JWT' } }), 'typ JWT', /typ/)
+  refused(t, verifier, proof(k, { header: { typ: 'at+jwt' } }), 'typ at+jwt', /typ/)
   refused(t, verifier, proof(k, { header: { typ: undefined } }), 'no typ', /typ/)
   refused(t, verifier, proof(k, { header: { crit: ['exp'], exp: 1 } }), 'crit', /critical/)
   refused(t, verifier, proof(k, { header: { crit: [] } }), 'empty crit', /critical/)

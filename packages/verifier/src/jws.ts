@@ -77,7 +77,7 @@ export class ProofJWSVerifier {
       throw new TypeError(`DPoP proof algorithms must be a non-empty subset of ${PROOF_JWS_ALGORITHMS.join(', ')}`)
     }
     this.algorithms = [...algorithms]
-    this.#typ = options.typ ?? 'dpop+jwt'
+    this.#typ = (options.typ ?? 'dpop+jwt').toLowerCase()
     this.#max = options.maxCachedHeaders ?? 10_000
   }
 
@@ -117,8 +117,9 @@ export class ProofJWSVerifier {
   #checkHeader (text: string): CheckedHeader {
     const header = parseJSONObject(text)
     if (!header) throw new DPoPProofInvalid('the DPoP proof header is not a JSON object in canonical base64url')
-    // §4.3 item 4.
-    if (header.typ !== this.#typ) throw new DPoPProofInvalid(`the DPoP proof must have typ ${this.#typ}`)
+    // §4.3 item 4. RFC 7515 §4.1.9: a media type, case-insensitive, "application/" optional.
+    const typ = typeof header.typ === 'string' ? header.typ.toLowerCase() : undefined
+    if (typ !== this.#typ && typ !== `application/${this.#typ}`) throw new DPoPProofInvalid(`the DPoP proof must have typ ${this.#typ}`)
     const alg = header.alg
     if (typeof alg !== 'string' || !this.algorithms.includes(alg)) {
       throw new DPoPProofInvalid(`the DPoP proof algorithm must be one of ${this.algorithms.join(', ')}`)
