@@ -4,39 +4,56 @@
  *
  * Proofs must be fresh and single use, so the load generator cannot replay one. Signing each
  * proof inside the timed window would bill the client's ES256 signatures to the server on these
- * shared cores; instead each round first pre-generates a pool of unique ES256 proofs (one key,
- * distinct `jti`, `iat` = now, well inside the server's 60 s window) sized from the plain run just
- * measured, and each request takes the next one; a connection that ran out of proofs
- * would replay and is refused (counted as non-2xx, so a short pool shows).
+ * shared cores; instead each round first pre-generates a pool of unique proofs (ES256 unless
+ * said otherwise; one key, distinct `jti`, `iat` = now, well inside the server's 60 s window)
+ * sized from the plain run just measured, and each request takes the next one; a connection
+ * that ran out of proofs would replay and is refused (counted as non-2xx, so a short pool shows).
  *
  * @module
  */
-import { createHash, generateKeyPairSync, randomUUID, sign, type KeyObject } from 'node:crypto'
+import { constants, createHash, generateKeyPairSync, randomUUID, sign, type KeyObject, type SignKeyObjectInput } from 'node:crypto'
 import type autocannon from 'autocannon'
 import type { Seed } from './database.js'
 import type { LoadSettings, Scenario } from './load.js'
 
 const FORM = 'application/x-www-form-urlencoded'
 
-/** An ES256 key and a way to sign DPoP proofs (RFC 9449 §4.2) with it, fast (node:crypto). */
+/** The proof algorithms the bench can sign with. */
+export type ProofAlgorithm = 'ES256' | 'PS256' | 'EdDSA'
+
+/** A key and a way to sign DPoP proofs (RFC 9449 §4.2) with it, fast (node:crypto); ES256 by default. */
 export class ProofSigner {
-  readonly #privateKey: KeyObject
+  readonly #key: SignKeyObjectInput | KeyObject
+  readonly #digest: 'sha256' | null
   readonly #header: string
   readonly jkt: string
+  readonly alg: ProofAlgorithm
+  /** The public key and verify options, for measuring one bare verification of this algorithm. */
+  readonly verifyKey: { key: KeyObject, digest: 'sha256' | null, options: Record<string, unknown> }
 
-  constructor () {
-    const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' })
-    this.#privateKey = privateKey
-    const { kty, crv, x, y } = publicKey.export({ format: 'jwk' })
-    this.jkt = createHash('sha256').update(JSON.stringify({ crv, kty, x, y })).digest('base64url')
-    this.#header = Buffer.from(JSON.stringify({ typ: 'dpop+jwt', alg: 'ES256', jwk: { kty, crv, x, y } })).toString('base64url')
+  constructor (alg: ProofAlgorithm = 'ES256') {
+    this.alg = alg
+    const { privateKey, publicKey } = alg === 'ES256'
+      ? generateKeyPairSync('ec', { namedCurve: 'P-256' })
+      : alg === 'PS256' ? generateKeyPairSync('rsa', { modulusLength: 2048 }) : generateKeyPairSync('ed25519')
+    const options = alg === 'ES256'
+      ? { dsaEncoding: 'ieee-p1363' as const }
+      : alg === 'PS256' ? { padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: 32 } : {}
+    this.#digest = alg === 'EdDSA' ? null : 'sha256'
+    this.#key = { key: privateKey, ...options }
+    this.verifyKey = { key: publicKey, digest: this.#digest, options }
+    const jwk = publicKey.export({ format: 'jwk' })
+    // RFC 7638: the required members in lexicographic order.
+    const members = jwk.kty === 'EC' ? { crv: jwk.crv, kty: jwk.kty, x: jwk.x, y: jwk.y } : jwk.kty === 'RSA' ? { e: jwk.e, kty: jwk.kty, n: jwk.n } : { crv: jwk.crv, kty: jwk.kty, x: jwk.x }
+    this.jkt = createHash('sha256').update(JSON.stringify(members)).digest('base64url')
+    this.#header = Buffer.from(JSON.stringify({ typ: 'dpop+jwt', alg, jwk: members })).toString('base64url')
   }
 
   proof (htm: string, htu: string, accessToken?: string): string {
     const claims: Record<string, unknown> = { jti: randomUUID(), htm, htu, iat: Math.floor(Date.now() / 1000) }
     if (accessToken !== undefined) claims.ath = createHash('sha256').update(accessToken).digest('base64url')
     const input = `${this.#header}.${Buffer.from(JSON.stringify(claims)).toString('base64url')}`
-    return `${input}.${sign('sha256', Buffer.from(input), { key: this.#privateKey, dsaEncoding: 'ieee-p1363' }).toString('base64url')}`
+    return `${input}.${sign(this.#digest, Buffer.from(input), this.#key).toString('base64url')}`
   }
 
   pool (count: number, htm: string, htu: string, accessToken?: string): string[] {

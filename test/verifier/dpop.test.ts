@@ -111,6 +111,59 @@ t.test('a proof is single use in this process; the cache is bounded and forgets 
   t.equal(cache.size, 1, 'expired entries dropped on the way')
 })
 
+t.test('the replay cache stays O(1) per use when full (eviction does not rescan the Map)', async (t) => {
+  // Regression: use() iterated the Map from its start on every call; once full, each call
+  // deleted the oldest entry and the next call walked over all the deleted slots V8 keeps until
+  // it rehashes, so uses grew to tens of µs each (400k uses at capacity 50k took 7–10 s).
+  // Timed per window of 50k uses: the windows at capacity (each use evicts) against the first
+  // (filling, nothing to evict), so the bound holds on a loaded machine. Before the fix the
+  // median window at capacity took ~40× the first; after it, ~2×.
+  const capacity = 50_000
+  const uses = 400_000
+  const cache = new DPoPReplayCache(capacity)
+  const windows: number[] = []
+  let started = performance.now()
+  for (let i = 0; i < uses; i++) {
+    if (!cache.use(`k${i}`, 1e12 + i, 1000)) throw new Error(`fresh key ${i} refused`)
+    if ((i + 1) % capacity === 0) {
+      const end = performance.now()
+      windows.push(end - started)
+      started = end
+    }
+  }
+  const atCapacity = windows.slice(2).sort((a, b) => a - b)
+  const median = atCapacity[atCapacity.length >> 1]
+  const total = windows.reduce((a, b) => a + b, 0)
+  t.ok(median < 10 * Math.max(windows[0], 5), `median window at capacity ${median.toFixed(0)} ms vs filling ${windows[0].toFixed(0)} ms (bound 10×); ${uses} uses in ${total.toFixed(0)} ms`)
+  t.equal(cache.size, capacity, 'bounded at capacity')
+  t.notOk(cache.use(`k${uses - 1}`, 1e12, 2000), 'the newest entry is still remembered: replay refused')
+  t.notOk(cache.use(`k${uses - capacity}`, 1e12, 2000), 'the oldest kept entry is remembered')
+  t.ok(cache.use(`k${uses - capacity - 1}`, 1e12, 2000), 'the entry evicted for room is forgotten')
+})
+
+t.test('the replay cache: replay refused until expiry, expired first out, re-use after expiry', async (t) => {
+  const cache = new DPoPReplayCache(4)
+  t.ok(cache.use('a', 2000, 1000))
+  t.ok(cache.use('b', 3000, 1000))
+  t.notOk(cache.use('a', 2000, 1999), 'replay within expiry refused')
+  t.ok(cache.use('a', 5000, 2000), 'a is expired at 2000: accepted again, now until 5000')
+  t.notOk(cache.use('a', 5000, 4000), 'its new expiry holds')
+  t.notOk(cache.use('b', 3000, 2500), 'b still remembered')
+  t.ok(cache.use('c', 6000, 3500), 'b expired and dropped on the way')
+  t.equal(cache.size, 2, 'a and c')
+  t.ok(cache.use('d', 6000, 3500))
+  t.ok(cache.use('e', 6000, 3500))
+  t.ok(cache.use('f', 6000, 3500))
+  t.equal(cache.size, 4, 'bounded')
+  t.ok(cache.use('a', 7000, 3500), 'a was the oldest: evicted for room, so forgotten')
+  t.notOk(cache.use('f', 6000, 3500), 'the newest are kept')
+  t.equal(cache.size, 4)
+  for (let i = 0; i < 100; i++) cache.use(`z${i % 7}`, 10_000 + i, 6500 + i)
+  t.ok(cache.size <= 4, 'bounded under churn with re-used keys')
+  t.ok(cache.use('w', 20_000, 20_000))
+  t.equal(cache.size, 1, 'everything expired is dropped')
+})
+
 t.test('the URL is normalized and the query ignored (§4.3 item 9)', async (t) => {
   const { verifier, token, prove } = await setup(t)
   t.ok(await verifier.verifyDPoP(token, await prove({ htu: 'HTTPS://Orders.Example:443/orders' }), { method: 'GET', url: 'https://orders.example/orders?page=2' }))

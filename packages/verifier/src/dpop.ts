@@ -4,22 +4,23 @@
  * without query and fragment, `ath` = hash of the token), issued within the accepted window, and
  * whose `jti` this process has not seen before. Optional server nonces (§9).
  *
- * Keys in proofs are imported once per thumbprint (clients reuse their key); the `jti` cache is
- * bounded and forgets an entry once its proof could no longer be accepted anyway.
+ * The JWS itself is checked by {@link ProofJWSVerifier} (synchronous node:crypto, header and key
+ * checked once per header text: clients reuse their key); the `jti` cache is bounded and forgets
+ * an entry once its proof could no longer be accepted anyway.
  *
  * @module
  */
-import { createHash, createHmac, timingSafeEqual } from 'node:crypto'
-import { decodeProtectedHeader, errors, importJWK, jwtVerify, type CryptoKey, type JWK, type JWTPayload } from 'jose'
+import { createHmac, hash, timingSafeEqual } from 'node:crypto'
 import { DPoPNonceRequired, DPoPProofInvalid } from './errors.js'
+import { MAX_PROOF_LENGTH, ProofJWSVerifier } from './jws.js'
+
+export { jwkThumbprint } from './jws.js'
 
 /** §4.2: the `typ` of a proof. */
 export const DPOP_PROOF_TYP = 'dpop+jwt'
 /** The algorithms a proof may use by default: asymmetric only (§4.3 item 5). */
 export const DPOP_DEFAULT_ALGORITHMS: readonly string[] = ['ES256', 'RS256', 'PS256', 'EdDSA']
 const FORBIDDEN_ALGS = /^(none|HS\d+)$/i
-const PRIVATE_MEMBERS = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'oth', 'k'] as const
-const MAX_PROOF_LENGTH = 8192
 const MAX_JTI_LENGTH = 128
 
 /** Server nonces (§9): what the verifier hands out in `DPoP-Nonce` and accepts in proofs. */
@@ -53,32 +54,53 @@ export interface DPoPRequest {
 
 /**
  * Remembers proof `jti`s until they expire: bounded, oldest first out. Entries are inserted in
- * roughly increasing expiry order, so the Map's insertion order is the eviction order.
+ * roughly increasing expiry order, so insertion order is the eviction order.
+ *
+ * Insertion order is kept in a ring of keys beside the Map, so each use costs O(1): iterating the
+ * Map from its start (as before) walks over the slots of every deleted entry, which V8 keeps
+ * until it rehashes, so once full each use got slower (tens of µs after a few 100k uses). The Map
+ * holds each key's ring slot; a key accepted again after its expiry moves to a new slot, and the
+ * old one, no longer owned, is skipped when it reaches the head.
  */
 export class DPoPReplayCache {
-  readonly #entries = new Map<string, number>()
+  /** key → its ring slot. */
+  readonly #slots = new Map<string, number>()
+  readonly #keys: string[] = []
+  readonly #expiries: number[] = []
   readonly #max: number
+  #head = 0
+  /** Ring slots in use, owned or not (≥ the Map's size, ≤ max). */
+  #count = 0
 
   constructor (maxEntries = 100_000) {
     if (!(maxEntries >= 1)) throw new TypeError('replayCacheSize must be at least 1')
-    this.#max = maxEntries
+    this.#max = Math.floor(maxEntries)
   }
 
   /** True the first time `key` is seen (until `expiresAt`, ms); false for a replay. */
   use (key: string, expiresAt: number, now: number): boolean {
-    const seen = this.#entries.get(key)
-    if (seen !== undefined && seen > now) return false
-    if (seen !== undefined) this.#entries.delete(key)
+    const seen = this.#slots.get(key)
+    if (seen !== undefined && this.#expiries[seen] > now) return false
     // Drop what expired, from the oldest; then make room if still full.
-    for (const [k, exp] of this.#entries) {
-      if (exp > now && this.#entries.size < this.#max) break
-      this.#entries.delete(k)
+    while (this.#count > 0) {
+      const head = this.#head
+      const oldest = this.#keys[head]
+      const owned = this.#slots.get(oldest) === head
+      if (owned && this.#expiries[head] > now && this.#count < this.#max) break
+      if (owned) this.#slots.delete(oldest)
+      this.#head = head + 1 === this.#max ? 0 : head + 1
+      this.#count--
     }
-    this.#entries.set(key, expiresAt)
+    // The ring fills 0, 1, … before it wraps, so `tail` is at most the arrays' length.
+    const tail = (this.#head + this.#count) % this.#max
+    this.#keys[tail] = key
+    this.#expiries[tail] = expiresAt
+    this.#count++
+    this.#slots.set(key, tail)
     return true
   }
 
-  get size (): number { return this.#entries.size }
+  get size (): number { return this.#slots.size }
 }
 
 /**
@@ -115,20 +137,6 @@ export function createDPoPNonces (secret: Uint8Array, lifetimeSeconds = 300, now
   }
 }
 
-/** RFC 7638 SHA-256 thumbprint of a public JWK (EC, RSA, OKP); null for anything else. */
-export function jwkThumbprint (jwk: Record<string, unknown>): string | null {
-  const str = (name: string) => typeof jwk[name] === 'string' ? jwk[name] as string : null
-  let members: Record<string, string | null>
-  switch (jwk.kty) {
-    case 'EC': members = { crv: str('crv'), kty: 'EC', x: str('x'), y: str('y') }; break
-    case 'RSA': members = { e: str('e'), kty: 'RSA', n: str('n') }; break
-    case 'OKP': members = { crv: str('crv'), kty: 'OKP', x: str('x') }; break
-    default: return null
-  }
-  if (Object.values(members).some((v) => v === null)) return null
-  return createHash('sha256').update(JSON.stringify(members)).digest('base64url')
-}
-
 /** §4.3 item 9, normalized (scheme and host case, default port): `origin + path`, or null. */
 export function normalizeHtu (value: string): string | null {
   if (!URL.canParse(value)) return null
@@ -163,23 +171,19 @@ export function createDPoPChecker (options: DPoPOptions, now: () => number = Dat
   const window = options.proofWindow ?? 60
   if (!(window > 0)) throw new TypeError('dpop.proofWindow must be a positive number of seconds')
   const replay = new DPoPReplayCache(options.replayCacheSize)
-  const keys = new Map<string, CryptoKey>()
+  const jws = new ProofJWSVerifier({ algorithms, typ: DPOP_PROOF_TYP })
   const nonces = options.nonces
-
-  async function keyFor (jkt: string, jwk: JWK, alg: string): Promise<CryptoKey> {
-    const id = `${alg}:${jkt}`
-    let key = keys.get(id)
-    if (!key) {
-      try {
-        const { kty, crv, x, y, n, e } = jwk
-        key = await importJWK({ kty, crv, x, y, n, e }, alg) as CryptoKey
-      } catch (err) {
-        throw new DPoPProofInvalid('the DPoP proof key does not fit its algorithm', { cause: err })
-      }
-      if (keys.size >= 10_000) keys.clear()
-      keys.set(id, key)
+  // A resource server sees few distinct request URLs: normalize each once (new URL costs µs).
+  // Only the request's own URLs are cached, never a proof's htu (the client's choice).
+  const targets = new Map<string, string | null>()
+  const targetOf = (url: string): string | null => {
+    let normalized = targets.get(url)
+    if (normalized === undefined) {
+      normalized = normalizeHtu(url)
+      if (targets.size >= 1024) targets.clear()
+      if (url.length <= 2048) targets.set(url, normalized)
     }
-    return key
+    return normalized
   }
 
   async function check (header: string | string[] | undefined, request: DPoPRequest, accessToken: string, jkt: string): Promise<void> {
@@ -187,34 +191,17 @@ export function createDPoPChecker (options: DPoPOptions, now: () => number = Dat
     // §4.3 item 1: exactly one DPoP header (Node joins repeated ones with ", ").
     if (Array.isArray(header) || header.includes(',')) throw new DPoPProofInvalid('send exactly one DPoP header')
     if (header.length > MAX_PROOF_LENGTH) throw new DPoPProofInvalid('the DPoP proof is too long')
-    let protectedHeader
-    try {
-      protectedHeader = decodeProtectedHeader(header)
-    } catch (err) {
-      throw new DPoPProofInvalid('the DPoP proof is not a JWT', { cause: err })
-    }
-    const { typ, alg, jwk } = protectedHeader
-    if (typ !== DPOP_PROOF_TYP) throw new DPoPProofInvalid('the DPoP proof must have typ dpop+jwt')
-    if (typeof alg !== 'string' || !algorithms.includes(alg)) throw new DPoPProofInvalid('the DPoP proof algorithm is not accepted')
-    if (!jwk || typeof jwk !== 'object') throw new DPoPProofInvalid('the DPoP proof has no jwk header')
-    if (PRIVATE_MEMBERS.some((m) => m in jwk)) throw new DPoPProofInvalid('the DPoP proof jwk must be a public key')
-    const thumbprint = jwkThumbprint(jwk as Record<string, unknown>)
-    if (!thumbprint) throw new DPoPProofInvalid('the DPoP proof jwk is not an EC, RSA or OKP public key')
+    // Items 2 to 7: a JWS with typ dpop+jwt, an accepted alg, a public jwk, a valid signature.
+    const proof = jws.verify(header)
     // §7.1: "the public key to which the access token is bound matches the public key from the DPoP proof".
-    if (thumbprint !== jkt) throw new DPoPProofInvalid('the DPoP proof is signed by another key than the token is bound to')
-
-    let claims: JWTPayload
-    try {
-      ({ payload: claims } = await jwtVerify(header, await keyFor(thumbprint, jwk, alg), { typ: DPOP_PROOF_TYP, algorithms, currentDate: new Date(now()) }))
-    } catch (err) {
-      if (err instanceof DPoPProofInvalid) throw err
-      const reason = err instanceof errors.JWSSignatureVerificationFailed ? 'the DPoP proof signature is invalid' : 'the DPoP proof is invalid'
-      throw new DPoPProofInvalid(reason, { cause: err })
-    }
+    if (proof.jkt !== jkt) throw new DPoPProofInvalid('the DPoP proof is signed by another key than the token is bound to')
+    const claims = proof.claims
     const { jti, htm, htu, iat, ath } = claims
     if (typeof jti !== 'string' || !jti || jti.length > MAX_JTI_LENGTH) throw new DPoPProofInvalid('the DPoP proof needs a jti')
     if (htm !== request.method) throw new DPoPProofInvalid('the DPoP proof htm does not match the request method')
-    if (typeof htu !== 'string' || normalizeHtu(htu) === null || normalizeHtu(htu) !== normalizeHtu(request.url)) {
+    const target = targetOf(request.url)
+    // The same text as the request's URL is the same URL; anything else is compared normalized.
+    if (typeof htu !== 'string' || target === null || (htu !== request.url && normalizeHtu(htu) !== target)) {
       throw new DPoPProofInvalid('the DPoP proof htu does not match the request URL')
     }
     if (nonces && !nonces.accepts(claims.nonce)) {
@@ -224,12 +211,13 @@ export function createDPoPChecker (options: DPoPOptions, now: () => number = Dat
     if (typeof iat !== 'number' || !Number.isFinite(iat) || Math.abs(clock / 1000 - iat) > window) {
       throw new DPoPProofInvalid('the DPoP proof iat is outside the accepted window')
     }
-    const hash = createHash('sha256').update(accessToken, 'ascii').digest('base64url')
-    if (typeof ath !== 'string' || ath.length !== hash.length || !timingSafeEqual(Buffer.from(ath), Buffer.from(hash))) {
+    // §4.2 ath: base64url SHA-256 of the token's ASCII octets (one-shot hash, no Hash object).
+    const expected = hash('sha256', accessToken, 'base64url')
+    if (typeof ath !== 'string' || ath.length !== expected.length || !timingSafeEqual(Buffer.from(ath), Buffer.from(expected))) {
       throw new DPoPProofInvalid('the DPoP proof ath does not match the access token')
     }
     // §11.1: a proof is single use; remembered for as long as its iat is acceptable.
-    if (!replay.use(`${thumbprint}:${jti}`, (iat + window) * 1000, clock)) throw new DPoPProofInvalid('the DPoP proof was already used')
+    if (!replay.use(`${proof.jkt}:${jti}`, (iat + window) * 1000, clock)) throw new DPoPProofInvalid('the DPoP proof was already used')
   }
 
   return { algorithms, required: options.required === true, nonces, check }

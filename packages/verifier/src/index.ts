@@ -18,6 +18,9 @@ export { createVerifier, assertScopes, scopesOf, assertAuthentication } from './
 export type { AccessTokenClaims, AuthenticationRequirement, RequestCredentials, Verifier, VerifierOptions } from './verifier.js'
 export { createDPoPNonces, DPoPReplayCache, DPOP_DEFAULT_ALGORITHMS, jwkThumbprint, normalizeHtu } from './dpop.js'
 export type { DPoPChecker, DPoPNonceSource, DPoPOptions, DPoPRequest } from './dpop.js'
+// The proof JWS check, shared with the Stamp server so DPoP proofs have one implementation.
+export { ProofJWSVerifier, PROOF_JWS_ALGORITHMS, decodeBase64url } from './jws.js'
+export type { ProofJWSVerifierOptions, VerifiedProofJWS } from './jws.js'
 export { JWKSCache } from './jwks_cache.js'
 export type { FetchLike, JWKSCacheOptions, JWKSCacheStats } from './jwks_cache.js'
 export { discoverJWKSUri } from './discovery.js'
