@@ -8,15 +8,58 @@
  */
 import type pg from 'pg'
 import type { PrismaClient } from '../../generated/prisma/client.js'
-import type { PendingAuthorizationRecord, PendingAuthorizationStore } from '../types.js'
+import type { FactorPresence, OwingFactor, OwingFactorRead, PendingAuthorizationRecord, PendingAuthorizationStore, UserRecord } from '../types.js'
+import { presenceColumns, totp, totpColumns } from './factors.js'
+import { userColumns } from './users.js'
+
+const REQUEST_COLUMNS = (t: string) => `${t}.id, ${t}.browser_hash AS "browserHash", ${t}.client_id AS "clientId", ${t}.redirect_uri AS "redirectUri",
+    ${t}.redirect_uri_sent AS "redirectUriSent", ${t}.scope, ${t}.state, ${t}.nonce, ${t}.code_challenge AS "codeChallenge",
+    ${t}.code_challenge_method AS "codeChallengeMethod", ${t}.prompt, ${t}.max_age AS "maxAge", ${t}.login_hint AS "loginHint",
+    ${t}.acr_values AS "acrValues", ${t}.factor_user_id AS "factorUserId", ${t}.factor_amr AS "factorAmr", ${t}.dpop_jkt AS "dpopJkt",
+    ${t}.session_id AS "sessionId", ${t}.created_at AS "createdAt", ${t}.expires_at AS "expiresAt"`
 
 const FIND = {
   name: 'parked_find',
-  text: `SELECT id, browser_hash AS "browserHash", client_id AS "clientId", redirect_uri AS "redirectUri", redirect_uri_sent AS "redirectUriSent",
-    scope, state, nonce, code_challenge AS "codeChallenge", code_challenge_method AS "codeChallengeMethod", prompt, max_age AS "maxAge",
-    login_hint AS "loginHint", acr_values AS "acrValues", factor_user_id AS "factorUserId", factor_amr AS "factorAmr", dpop_jkt AS "dpopJkt",
-    session_id AS "sessionId", created_at AS "createdAt", expires_at AS "expiresAt"
-    FROM authorization_requests WHERE id = $1 AND expires_at > $2`,
+  text: `SELECT ${REQUEST_COLUMNS('authorization_requests')} FROM authorization_requests WHERE id = $1 AND expires_at > $2`,
+}
+
+/**
+ * The second step's read (its page and its form): the parked request, the user who passed its
+ * first factor and, per `read`, which factors that user has or the TOTP record, in one statement
+ * (the page read them in two round trips after each other, the form in two and a third). The
+ * user's and the factors' columns are named `user.…`, `presence.…`, `totp.…`.
+ */
+const OWING_FACTOR: Record<OwingFactorRead | 'none', { name: string, text: string }> = {
+  none: { name: 'parked_owing_factor', text: owingFactorSQL('', '') },
+  presence: { name: 'parked_owing_factor_presence', text: owingFactorSQL(`, ${presenceColumns('r.factor_user_id', 'presence.')}`, '') },
+  totp: {
+    name: 'parked_owing_factor_totp',
+    text: owingFactorSQL(`, ${totpColumns('t', 'totp.')}`, 'LEFT JOIN totp_factors t ON t.user_id = r.factor_user_id'),
+  },
+}
+
+function owingFactorSQL (columns: string, join: string): string {
+  return `SELECT ${REQUEST_COLUMNS('r')}, ${userColumns('u', 'user.')}${columns}
+    FROM authorization_requests r JOIN users u ON u.id = r.factor_user_id ${join}
+    WHERE r.id = $1 AND r.expires_at > $2`
+}
+
+/** Splits a joined row by column-name prefix (`user.id` → `user` { id }); unprefixed names are the request's. */
+function owingFactor (row: Record<string, unknown>): OwingFactor {
+  const parts: Record<string, Record<string, unknown>> = { request: {} }
+  for (const [name, value] of Object.entries(row)) {
+    const dot = name.indexOf('.')
+    if (dot < 0) parts.request[name] = value
+    else (parts[name.slice(0, dot)] ??= {})[name.slice(dot + 1)] = value
+  }
+  const t = parts.totp as Parameters<typeof totp>[0] | undefined
+  return {
+    request: parts.request as unknown as PendingAuthorizationRecord,
+    user: parts.user as unknown as UserRecord,
+    presence: (parts.presence as unknown as FactorPresence | undefined) ?? null,
+    // LEFT JOIN: a user without a TOTP record has its columns all null.
+    totp: t && t.userId !== null ? totp(t) : null,
+  }
 }
 
 /**
@@ -52,6 +95,13 @@ export function prismaPendingAuthorizationStore (prisma: PrismaClient, pool?: pg
     async find (id, now) {
       if (pool) return (await pool.query<PendingAuthorizationRecord>({ ...FIND, values: [id, now] })).rows[0] ?? null
       return prisma.authorizationRequest.findFirst({ where: { id, expiresAt: { gt: now } } })
+    },
+    async findOwingFactor (id, now, read) {
+      const q = OWING_FACTOR[read ?? 'none']
+      const rows = pool
+        ? (await pool.query<Record<string, unknown>>({ ...q, values: [id, now] })).rows
+        : await prisma.$queryRawUnsafe<Array<Record<string, unknown>>>(q.text, id, now)
+      return rows[0] ? owingFactor(rows[0]) : null
     },
     async firstFactor (id, userId, amr) {
       if (pool) await pool.query({ ...FIRST_FACTOR, values: [id, userId, amr] })

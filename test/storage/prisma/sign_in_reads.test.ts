@@ -112,3 +112,53 @@ t.test('which factors a user has: one statement on the pool, the same answer as 
   t.same(await store.factorPresence(randomUUID()), { totp: false, passkeys: 0, recoveryCodesLeft: 0 }, 'another user has none')
   t.ok(seen.some((text) => /AS "recoveryCodesLeft"/.test(text)), 'it ran on the pool')
 })
+
+t.test('the second step\'s one read: the request, its user and their factors, the same records as the separate reads', async (t) => {
+  const { prisma, spy, seen } = await setUp(t)
+  const pending = prismaPendingAuthorizationStore(prisma, spy)
+  const onPrisma = prismaPendingAuthorizationStore(prisma)
+  const factors = prismaFactorStore(prisma, spy)
+  const users = prismaUserStore(prisma, spy, USERNAME_FORMS)
+  const user = await users.create({ username: 'carol', passwordHash: 'h', scopes: ['read'], email: 'c@example.com' } as never)
+  const id = randomUUID()
+  await pending.create(parkedRow(id), { keepPerBrowser: 5 })
+  const now = new Date()
+
+  const separate = async () => {
+    const request = await pending.find(id, now)
+    return {
+      request,
+      user: await users.findById(request!.factorUserId!),
+      presence: await factors.factorPresence(request!.factorUserId!),
+      totp: await factors.findTOTP(request!.factorUserId!),
+    }
+  }
+  const same = async (label: string) => {
+    const old = await separate()
+    for (const store of [pending, onPrisma]) {
+      const via = store === pending ? 'pool' : 'Prisma'
+      t.same(await store.findOwingFactor(id, now), { ...old, presence: null, totp: null }, `${label} (${via}): request and user`)
+      t.same(await store.findOwingFactor(id, now, 'presence'), { ...old, totp: null }, `${label} (${via}): with the factors present`)
+      t.same(await store.findOwingFactor(id, now, 'totp'), { ...old, presence: null }, `${label} (${via}): with the TOTP record`)
+    }
+  }
+
+  t.equal(await pending.findOwingFactor(id, now, 'presence'), null, 'no first factor recorded: none')
+  await pending.firstFactor(id, user.id, ['pwd'])
+  await same('no factor yet')
+  t.equal((await pending.findOwingFactor(id, now, 'totp'))!.totp, null, 'no TOTP record: null')
+  await factors.beginTOTP({ userId: user.id, secretEnc: 'sealed', kekId: 'k' })
+  await same('an unconfirmed enrolment')
+  await factors.acceptTOTPStep(user.id, 1234567, new Date(), true)
+  await factors.replaceRecoveryCodes(user.id, ['h1', 'h2'])
+  await factors.addPasskey({ id: 'cred-c', userId: user.id, publicKey: new Uint8Array([1]), signCount: 0, backupEligible: false, backupState: false, transports: [], name: 'Key' })
+  await same('a confirmed app, codes, a passkey')
+  t.match(await pending.findOwingFactor(id, now, 'totp'), { totp: { userId: user.id, lastUsedStep: 1234567, secretEnc: 'sealed' }, presence: null })
+  t.match(await pending.findOwingFactor(id, now, 'presence'), { presence: { totp: true, passkeys: 1, recoveryCodesLeft: 2 }, totp: null })
+  t.ok(seen.some((text) => /JOIN users u ON u.id = r.factor_user_id/.test(text)), 'it ran on the pool')
+
+  t.equal(await pending.findOwingFactor(id, new Date(Date.now() + 700_000), 'presence'), null, 'expired: none')
+  t.equal(await pending.findOwingFactor(randomUUID(), now, 'totp'), null, 'unknown: none')
+  await prisma.user.delete({ where: { id: user.id } })
+  t.equal(await pending.findOwingFactor(id, now), null, 'the user is gone: none')
+})
