@@ -23,12 +23,22 @@ import type { SessionRecord, SignInCompletion, SignInOutcome, SignInStore } from
 const SESSION_COLUMNS = `id, token_hash AS "tokenHash", user_id AS "userId", auth_time AS "authTime", amr, acr, client_ids AS "clientIds",
   created_at AS "createdAt", expires_at AS "expiresAt", ended_at AS "endedAt"`
 
-/** RFC 6238 §5.2: a step later than any accepted before (the row lock is held to the commit). */
-const USE_TOTP_STEP = {
-  name: 'sign_in_totp_step',
-  text: `UPDATE totp_factors SET last_used_step = $2
-    WHERE user_id = $1::uuid AND confirmed_at IS NOT NULL AND (last_used_step IS NULL OR last_used_step < $2::bigint)`,
-}
+/**
+ * A TOTP step, then the request's completion, in one statement (one round trip less than two).
+ * RFC 6238 §5.2: only a step later than any accepted before. The request's statement reads the
+ * step's result, so it takes (or marks) the request only when the step was used, and the answer
+ * keeps "refused" and "gone" apart. The step's UPDATE holds the factor's row lock to the commit: a
+ * concurrent use of the same step waits, then finds it used (READ COMMITTED re-checks the WHERE on
+ * the committed row) and touches nothing.
+ */
+const STEP_THEN = (request: string) => `WITH step AS (
+    UPDATE totp_factors SET last_used_step = $2
+    WHERE user_id = $1::uuid AND confirmed_at IS NOT NULL AND (last_used_step IS NULL OR last_used_step < $2::bigint)
+    RETURNING 1),
+  request AS (${request} AND EXISTS (SELECT 1 FROM step) RETURNING 1)
+  SELECT EXISTS (SELECT 1 FROM step) AS step, EXISTS (SELECT 1 FROM request) AS request`
+const USE_TOTP_STEP_TAKE_REQUEST = { name: 'sign_in_totp_step_take_request', text: STEP_THEN('DELETE FROM authorization_requests WHERE id = $3') }
+const USE_TOTP_STEP_MARK_REQUEST = { name: 'sign_in_totp_step_mark_request', text: STEP_THEN('UPDATE authorization_requests SET session_id = $4 WHERE id = $3') }
 const USE_RECOVERY_CODE = {
   name: 'sign_in_recovery_code',
   text: 'UPDATE recovery_codes SET used_at = $3 WHERE code_hash = $2 AND user_id = $1::uuid AND used_at IS NULL',
@@ -88,18 +98,26 @@ export function prismaSignInStore (pool: pg.Pool): SignInStore {
         await client.query('BEGIN')
         const found: { recoveryCodesLeft?: number } = {}
         const f = c.factor
-        if (f?.kind === 'totp') {
-          if ((await client.query({ ...USE_TOTP_STEP, values: [f.userId, f.step] })).rowCount !== 1) throw new Refused('factor_refused')
-        } else if (f?.kind === 'recovery') {
-          if ((await client.query({ ...USE_RECOVERY_CODE, values: [f.userId, f.codeHash, f.now] })).rowCount !== 1) throw new Refused('factor_refused')
-          found.recoveryCodesLeft = (await client.query<{ n: number }>({ ...RECOVERY_CODES_LEFT, values: [f.userId] })).rows[0].n
-        }
         const sessionId = 'create' in c.session ? c.session.create.id : c.session.reauthenticate.id
-        // The single-completion gate first: a second submission stops here, before writing anything.
-        if (c.request.then === 'taken') {
-          if ((await client.query({ ...TAKE_REQUEST, values: [c.request.id] })).rowCount !== 1) throw new Refused('request_gone')
+        if (f?.kind === 'totp') {
+          // The factor, then the single-completion gate, in one statement.
+          const [q, values] = c.request.then === 'taken'
+            ? [USE_TOTP_STEP_TAKE_REQUEST, [f.userId, f.step, c.request.id]]
+            : [USE_TOTP_STEP_MARK_REQUEST, [f.userId, f.step, c.request.id, sessionId]]
+          const used = (await client.query<{ step: boolean, request: boolean }>({ ...q, values })).rows[0]
+          if (!used.step) throw new Refused('factor_refused')
+          if (!used.request && c.request.then === 'taken') throw new Refused('request_gone')
         } else {
-          await client.query({ ...MARK_REQUEST, values: [c.request.id, sessionId] })
+          if (f?.kind === 'recovery') {
+            if ((await client.query({ ...USE_RECOVERY_CODE, values: [f.userId, f.codeHash, f.now] })).rowCount !== 1) throw new Refused('factor_refused')
+            found.recoveryCodesLeft = (await client.query<{ n: number }>({ ...RECOVERY_CODES_LEFT, values: [f.userId] })).rows[0].n
+          }
+          // The single-completion gate first: a second submission stops here, before writing anything.
+          if (c.request.then === 'taken') {
+            if ((await client.query({ ...TAKE_REQUEST, values: [c.request.id] })).rowCount !== 1) throw new Refused('request_gone')
+          } else {
+            await client.query({ ...MARK_REQUEST, values: [c.request.id, sessionId] })
+          }
         }
         const code = c.request.then === 'taken' ? c.request.code : undefined
         const events = c.events(found)
