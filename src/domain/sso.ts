@@ -289,9 +289,9 @@ export class SingleSignOn {
     await this.#o.pending.rebind(hashSecret(oldSecret), hashSecret(newSecret))
   }
 
-  /** Records the first factor for a parked request; the second factor completes it. */
-  async firstFactorPassed (requestId: string, userId: string, amr: string[]): Promise<void> {
-    await this.#o.pending.firstFactor(requestId, userId, amr)
+  /** Records the first factor for a parked request, with its audit `events`; the second factor completes it. */
+  async firstFactorPassed (requestId: string, userId: string, amr: string[], events: readonly AuditEventInput[] = []): Promise<void> {
+    await this.#o.pending.firstFactor(requestId, userId, amr, events)
   }
 
   async markAuthenticated (requestId: string, sessionId: string): Promise<void> {

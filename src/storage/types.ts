@@ -449,8 +449,11 @@ export interface PendingAuthorizationStore {
    * factor is recorded, or that user no longer exists.
    */
   findOwingFactor(id: string, now: Date, read?: OwingFactorRead): Promise<OwingFactor | null>
-  /** Records that `userId` passed the first factor (`amr`) for this request and owes a second. */
-  firstFactor(id: string, userId: string, amr: string[]): Promise<void>
+  /**
+   * Records that `userId` passed the first factor (`amr`) for this request and owes a second,
+   * with that step's audit `events` in the same commit (an asynchronous one: see the store).
+   */
+  firstFactor(id: string, userId: string, amr: string[], events?: readonly AuditEventInput[]): Promise<void>
   /** Marks that the user signed in (session `sessionId`) for this request. */
   authenticated(id: string, sessionId: string): Promise<void>
   /** Deletes the request; true only for the one caller that deleted it (single completion). */

@@ -11,6 +11,7 @@ import type { PrismaClient } from '../../generated/prisma/client.js'
 import type { FactorPresence, OwingFactor, OwingFactorRead, PendingAuthorizationRecord, PendingAuthorizationStore, UserRecord } from '../types.js'
 import { presenceColumns, totp, totpColumns } from './factors.js'
 import { userColumns } from './users.js'
+import { APPEND_EVENTS, eventRows } from './audit.js'
 
 const REQUEST_COLUMNS = (t: string) => `${t}.id, ${t}.browser_hash AS "browserHash", ${t}.client_id AS "clientId", ${t}.redirect_uri AS "redirectUri",
     ${t}.redirect_uri_sent AS "redirectUriSent", ${t}.scope, ${t}.state, ${t}.nonce, ${t}.code_challenge AS "codeChallenge",
@@ -63,16 +64,20 @@ function owingFactor (row: Record<string, unknown>): OwingFactor {
 }
 
 /**
- * The "password passed" mark. Its commit does not wait for the WAL flush (`synchronous_commit`
- * off for this one transaction, as the TOTP step and used_jtis do): the mark grants nothing by
- * itself, the second factor still has to be presented, and a PostgreSQL crash that forgot it only
- * means the user types the password again (the second-factor page then finds no factor owed and
- * shows the expired-request page). Visibility is unchanged: every later statement, the
- * second-factor page's included, sees it from the commit on.
+ * The "password passed" mark, with the audit events of that first factor in the same statement.
+ * Its commit does not wait for the WAL flush (`synchronous_commit` off for this one transaction,
+ * as used_jtis does): the mark grants nothing by itself, the second factor still has to be
+ * presented, and a PostgreSQL crash that forgot it only means the user types the password again
+ * (the second-factor page then finds no factor owed and shows the expired-request page). The
+ * events go with it: they record that step only, and a crash forgets them together with the
+ * mark, never one without the other; the completed sign-in's events commit synchronously with
+ * its session (storage/prisma/sign_ins.ts). Visibility is unchanged: every later statement, the
+ * second-factor page's included, sees both from the commit on.
  */
 const FIRST_FACTOR = {
   name: 'parked_first_factor',
-  text: `UPDATE authorization_requests SET factor_user_id = $2::uuid, factor_amr = $3::text[]
+  text: `WITH ${APPEND_EVENTS('$4')}
+    UPDATE authorization_requests SET factor_user_id = $2::uuid, factor_amr = $3::text[]
     FROM (SELECT set_config('synchronous_commit', 'off', true)) AS async_commit
     WHERE id = $1`,
 }
@@ -103,9 +108,10 @@ export function prismaPendingAuthorizationStore (prisma: PrismaClient, pool?: pg
         : await prisma.$queryRawUnsafe<Array<Record<string, unknown>>>(q.text, id, now)
       return rows[0] ? owingFactor(rows[0]) : null
     },
-    async firstFactor (id, userId, amr) {
-      if (pool) await pool.query({ ...FIRST_FACTOR, values: [id, userId, amr] })
-      else await prisma.$executeRawUnsafe(FIRST_FACTOR.text, id, userId, amr)
+    async firstFactor (id, userId, amr, events = []) {
+      const values = [id, userId, amr, eventRows(events)]
+      if (pool) await pool.query({ ...FIRST_FACTOR, values })
+      else await prisma.$executeRawUnsafe(FIRST_FACTOR.text, ...values)
     },
     async authenticated (id, sessionId) {
       await prisma.authorizationRequest.updateMany({ where: { id }, data: { sessionId } })

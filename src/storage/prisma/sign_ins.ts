@@ -19,6 +19,7 @@
  */
 import type pg from 'pg'
 import type { SessionRecord, SignInCompletion, SignInOutcome, SignInStore } from '../types.js'
+import { APPEND_EVENTS, eventRows } from './audit.js'
 
 const SESSION_COLUMNS = `id, token_hash AS "tokenHash", user_id AS "userId", auth_time AS "authTime", amr, acr, client_ids AS "clientIds",
   created_at AS "createdAt", expires_at AS "expiresAt", ended_at AS "endedAt"`
@@ -50,15 +51,7 @@ const RECOVERY_CODES_LEFT = {
 const TAKE_REQUEST = { name: 'sign_in_take_request', text: 'DELETE FROM authorization_requests WHERE id = $1' }
 const MARK_REQUEST = { name: 'sign_in_mark_request', text: 'UPDATE authorization_requests SET session_id = $2 WHERE id = $1' }
 const REBIND = { name: 'sign_in_rebind', text: 'UPDATE authorization_requests SET browser_hash = $2 WHERE browser_hash = $1' }
-/**
- * The audit events (a JSON array, in order) go in with the session's statement: one round trip
- * for both, however many events there are.
- */
-const APPEND_EVENTS = (param: string) => `events AS (
-    INSERT INTO audit_events (type, actor, subject, client_id, ip, detail)
-    SELECT e->>'type', e->>'actor', e->>'subject', e->>'client_id', e->>'ip', NULLIF(e->'detail', 'null'::jsonb)
-    FROM jsonb_array_elements(${param}::jsonb) WITH ORDINALITY AS a(e, n)
-    ORDER BY a.n)`
+/** The audit events (a JSON array, in order) go in with the session's statement: one round trip for both. */
 /** A code's client joins the participants at creation (back-channel logout), not by a second UPDATE. */
 const CREATE_SESSION = {
   name: 'sign_in_create_session',
@@ -121,14 +114,14 @@ export function prismaSignInStore (pool: pg.Pool): SignInStore {
         }
         const code = c.request.then === 'taken' ? c.request.code : undefined
         const events = c.events(found)
-        const eventRows = JSON.stringify(events.map((e) => ({ type: e.type, actor: e.actor ?? null, subject: e.subject ?? null, client_id: e.clientId ?? null, ip: e.ip ?? null, detail: e.detail ?? null })))
+        const rows = eventRows(events)
         let session: SessionRecord | undefined
         if ('create' in c.session) {
           const s = c.session.create
-          session = (await client.query<SessionRecord>({ ...CREATE_SESSION, values: [s.id, s.tokenHash, s.userId, s.authTime, s.amr, s.acr, code ? [code.clientId] : [], s.expiresAt, eventRows] })).rows[0]
+          session = (await client.query<SessionRecord>({ ...CREATE_SESSION, values: [s.id, s.tokenHash, s.userId, s.authTime, s.amr, s.acr, code ? [code.clientId] : [], s.expiresAt, rows] })).rows[0]
         } else {
           const s = c.session.reauthenticate
-          session = (await client.query<SessionRecord>({ ...REAUTHENTICATE, values: [s.id, s.tokenHash, s.authTime, s.amr, s.acr, code?.clientId ?? null, eventRows] })).rows[0]
+          session = (await client.query<SessionRecord>({ ...REAUTHENTICATE, values: [s.id, s.tokenHash, s.authTime, s.amr, s.acr, code?.clientId ?? null, rows] })).rows[0]
           // Ended or purged since it was read: the sign-in starts over rather than reviving it.
           if (!session) throw new Refused('request_gone')
         }

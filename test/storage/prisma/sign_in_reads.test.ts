@@ -60,7 +60,7 @@ t.test('the parked request: read on the pool as Prisma reads it; the first-facto
   const client = await pool.connect()
   try {
     await client.query('BEGIN')
-    await client.query(mark!, [id, userId, ['pwd', 'otp']])
+    await client.query(mark!, [id, userId, ['pwd', 'otp'], '[]'])
     t.equal((await client.query('SHOW synchronous_commit')).rows[0].synchronous_commit, 'off', 'its commit does not wait for the flush')
     await client.query('ROLLBACK')
     t.equal((await client.query('SHOW synchronous_commit')).rows[0].synchronous_commit, 'on', 'the setting ends with the transaction')
@@ -161,4 +161,42 @@ t.test('the second step\'s one read: the request, its user and their factors, th
   t.equal(await pending.findOwingFactor(randomUUID(), now, 'totp'), null, 'unknown: none')
   await prisma.user.delete({ where: { id: user.id } })
   t.equal(await pending.findOwingFactor(id, now), null, 'the user is gone: none')
+})
+
+t.test("the first-factor mark carries that step's audit events: one statement, one asynchronous commit, both or neither", async (t) => {
+  const { pool, prisma, spy, seen } = await setUp(t)
+  const store = prismaPendingAuthorizationStore(prisma, spy)
+  const onPrisma = prismaPendingAuthorizationStore(prisma)
+  const userId = randomUUID()
+  const event = { type: 'login_succeeded', actor: userId, subject: userId, clientId: 'app', ip: '127.0.0.1', detail: { via: 'login_form' } }
+  const trail = async () => (await pool.query('SELECT type, actor, subject, client_id, ip, detail FROM audit_events WHERE subject = $1 ORDER BY id', [userId])).rows
+  const row = { type: 'login_succeeded', actor: userId, subject: userId, client_id: 'app', ip: '127.0.0.1', detail: { via: 'login_form' } }
+
+  const id = randomUUID()
+  await store.create(parkedRow(id), { keepPerBrowser: 5 })
+  seen.length = 0
+  await store.firstFactor(id, userId, ['pwd'], [event])
+  t.equal(seen.length, 1, 'one statement')
+  t.same(await trail(), [row], 'the event is stored')
+  t.match(await store.find(id, new Date()), { factorUserId: userId, factorAmr: ['pwd'] }, 'with the mark')
+
+  // Both in the one asynchronous transaction: rolled back together.
+  const client = await pool.connect()
+  try {
+    await client.query('BEGIN')
+    await client.query(seen[0], [id, randomUUID(), ['hwk'], JSON.stringify([{ type: 'login_succeeded', subject: userId, detail: { via: 'rolled_back' } }])])
+    t.equal((await client.query('SHOW synchronous_commit')).rows[0].synchronous_commit, 'off', 'its commit does not wait for the flush')
+    await client.query('ROLLBACK')
+  } finally {
+    client.release()
+  }
+  t.same(await trail(), [row], 'a rolled-back mark leaves no event')
+  t.match(await store.find(id, new Date()), { factorUserId: userId, factorAmr: ['pwd'] }, 'and no mark')
+
+  const second = randomUUID()
+  await onPrisma.create(parkedRow(second), { keepPerBrowser: 5 })
+  await onPrisma.firstFactor(second, userId, ['pwd'], [{ ...event, detail: null }])
+  t.same((await trail()).map((r) => r.detail), [{ via: 'login_form' }, null], 'through Prisma too (no detail: NULL)')
+  await store.firstFactor(second, userId, ['pwd'])
+  t.equal((await trail()).length, 2, 'no events: none written')
 })
