@@ -13,7 +13,7 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto'
 import type { Policy } from '../config/defaults.js'
 import type {
-  AuditEventInput, AuthorizationCodeStore, ClientRecord, ConsentStore, NewAuthorizationCode, PendingAuthorizationRecord, PendingAuthorizationStore,
+  AuditEventInput, AuthorizationCodeStore, ClientRecord, ConsentStore, NewAuthorizationCode, OwingFactor, OwingFactorRead, PendingAuthorizationRecord, PendingAuthorizationStore,
   SessionRecord, SessionStore, SignInFactorUse, SignInStore, UserRecord, UserStore,
 } from '../storage/types.js'
 import type { AuthorizationRequest } from './authorization_request.js'
@@ -178,7 +178,24 @@ export class SingleSignOn {
   /** A parked request, when it exists, has not expired, and belongs to this browser. */
   async parked (id: string | undefined, browserSecret: string | undefined): Promise<ParkedRequest | null> {
     if (!id || !browserSecret) return null
-    const row = await this.#o.pending.find(id, this.#now())
+    return this.#parkedFrom(await this.#o.pending.find(id, this.#now()), browserSecret)
+  }
+
+  /**
+   * A parked request as {@link parked} finds it, whose user passed the first factor and still
+   * exists, with that user and what `read` names of the user's factors: one read for the second
+   * step's page and form instead of the request, then the user beside the factors.
+   */
+  async parkedOwingFactor (id: string | undefined, browserSecret: string | undefined, read?: OwingFactorRead): Promise<(Omit<OwingFactor, 'request'> & { parked: ParkedRequest }) | null> {
+    if (!id || !browserSecret) return null
+    const found = await this.#o.pending.findOwingFactor(id, this.#now(), read)
+    if (!found) return null
+    const parked = await this.#parkedFrom(found.request, browserSecret)
+    if (!parked) return null
+    return { parked, user: found.user, presence: found.presence, totp: found.totp }
+  }
+
+  async #parkedFrom (row: PendingAuthorizationRecord | null, browserSecret: string): Promise<ParkedRequest | null> {
     if (!row || row.browserHash !== hashSecret(browserSecret)) return null
     if (row.clientId === ACCOUNT_CLIENT_ID) return toParked(row, ACCOUNT_CLIENT)
     let client: ClientRecord | null
@@ -272,9 +289,9 @@ export class SingleSignOn {
     await this.#o.pending.rebind(hashSecret(oldSecret), hashSecret(newSecret))
   }
 
-  /** Records the first factor for a parked request; the second factor completes it. */
-  async firstFactorPassed (requestId: string, userId: string, amr: string[]): Promise<void> {
-    await this.#o.pending.firstFactor(requestId, userId, amr)
+  /** Records the first factor for a parked request, with its audit `events`; the second factor completes it. */
+  async firstFactorPassed (requestId: string, userId: string, amr: string[], events: readonly AuditEventInput[] = []): Promise<void> {
+    await this.#o.pending.firstFactor(requestId, userId, amr, events)
   }
 
   async markAuthenticated (requestId: string, sessionId: string): Promise<void> {

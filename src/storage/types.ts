@@ -446,14 +446,36 @@ export interface PendingAuthorizationStore {
   create(request: PendingAuthorizationRecord, options: { keepPerBrowser: number }): Promise<void>
   /** The unexpired request with this id. */
   find(id: string, now: Date): Promise<PendingAuthorizationRecord | null>
-  /** Records that `userId` passed the first factor (`amr`) for this request and owes a second. */
-  firstFactor(id: string, userId: string, amr: string[]): Promise<void>
+  /**
+   * The unexpired request with the user who passed its first factor, in one statement, and what
+   * the second step needs of that user's factors (`read`): which ones exist (the second-factor
+   * page), or the TOTP record (its form). Null when the request is gone or expired, no first
+   * factor is recorded, or that user no longer exists.
+   */
+  findOwingFactor(id: string, now: Date, read?: OwingFactorRead): Promise<OwingFactor | null>
+  /**
+   * Records that `userId` passed the first factor (`amr`) for this request and owes a second,
+   * with that step's audit `events` in the same commit (an asynchronous one: see the store).
+   */
+  firstFactor(id: string, userId: string, amr: string[], events?: readonly AuditEventInput[]): Promise<void>
   /** Marks that the user signed in (session `sessionId`) for this request. */
   authenticated(id: string, sessionId: string): Promise<void>
   /** Deletes the request; true only for the one caller that deleted it (single completion). */
   take(id: string): Promise<boolean>
   /** Binds this browser's parked requests to its new binding secret (rotated at sign-in). */
   rebind(browserHash: string, newBrowserHash: string): Promise<void>
+}
+
+/** What {@link PendingAuthorizationStore.findOwingFactor} reads beside the request and its user. */
+export type OwingFactorRead = 'presence' | 'totp'
+
+export interface OwingFactor {
+  request: PendingAuthorizationRecord
+  user: UserRecord
+  /** With `read: 'presence'`, else null. */
+  presence: FactorPresence | null
+  /** With `read: 'totp'`: the user's TOTP record (null when none), else null. */
+  totp: TOTPRecord | null
 }
 
 export interface AuthorizationCodeRecord {

@@ -10,29 +10,33 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { csrfToken, verifyCSRF, type CSRFPurpose } from '../../domain/browser_secrets.js'
 import type { ParkedRequest } from '../../domain/sso.js'
 import { publicIssuer } from '../../http/public_issuer.js'
-import type { UserRecord } from '../../storage/types.js'
+import type { FactorPresence, OwingFactorRead, TOTPRecord, UserRecord } from '../../storage/types.js'
 import { ENDPOINTS } from '../well_known/discovery.js'
 import { BROWSER_COOKIE, cookie, expiredRequestPage, formExpiredPage, pageContext, sendPage } from './browser.js'
 import { field, overLongPage } from './login.js'
 import { recoveryCodesPage } from './factor_views.js'
 import { establishSession } from './sign_in.js'
 
-export interface PendingFactor { parked: ParkedRequest, browser: string, user: UserRecord }
+export interface PendingFactor {
+  parked: ParkedRequest
+  browser: string
+  user: UserRecord
+  /** Read with the request when asked for (`read: 'presence'`), else null. */
+  presence: FactorPresence | null
+  /** Read with the request when asked for (`read: 'totp'`): the user's TOTP record, else null. */
+  totp: TOTPRecord | null
+}
 
 /**
- * The parked request of this browser with a user owing a factor. `alongside` reads what the
- * page or form needs of that user's factors at the same time as the user (two statements in
- * flight instead of one after the other); its result is `extra`.
+ * The parked request of this browser with a user owing a factor, and what `read` names of that
+ * user's factors (which ones exist, for the page; the TOTP record, for its form): one statement
+ * (SingleSignOn.parkedOwingFactor) instead of the request, then the user beside the factors.
  */
-export async function pendingFactor (app: FastifyInstance, request: FastifyRequest, requestId: string | undefined): Promise<PendingFactor | null>
-export async function pendingFactor<T> (app: FastifyInstance, request: FastifyRequest, requestId: string | undefined, alongside: (userId: string) => Promise<T>): Promise<(PendingFactor & { extra: T }) | null>
-export async function pendingFactor<T> (app: FastifyInstance, request: FastifyRequest, requestId: string | undefined, alongside?: (userId: string) => Promise<T>): Promise<(PendingFactor & { extra?: T }) | null> {
+export async function pendingFactor (app: FastifyInstance, request: FastifyRequest, requestId: string | undefined, read?: OwingFactorRead): Promise<PendingFactor | null> {
   const browser = cookie(request, BROWSER_COOKIE)
-  const parked = await app.sso.parked(requestId, browser)
-  if (!parked || !browser || !parked.factorUserId) return null
-  const [user, extra] = await Promise.all([app.usersRepository.findById(parked.factorUserId), alongside?.(parked.factorUserId)])
-  if (!user || user.disabled) return null
-  return { parked, browser, user, extra }
+  const found = browser ? await app.sso.parkedOwingFactor(requestId, browser, read) : null
+  if (!found || !browser || found.user.disabled) return null
+  return { ...found, browser }
 }
 
 /** Which form refused a token, for the log (`second_factor`: this step's pages; `passkey`: ./passkey_login.ts). */
@@ -58,16 +62,15 @@ export const passkeyCSRFPurpose = (parked: ParkedRequest): CSRFPurpose => parked
  * - `accept: 'factor_or_login'` (a passkey form): any parked request, and the token of the page
  *   it came from (passkeyCSRFPurpose); no user is read, the passkey names its own.
  */
-export async function factorForm (app: FastifyInstance, request: FastifyRequest, reply: FastifyReply, accept?: 'factor'): Promise<PendingFactor | FastifyReply>
-export async function factorForm<T> (app: FastifyInstance, request: FastifyRequest, reply: FastifyReply, accept: 'factor', alongside: (userId: string) => Promise<T>): Promise<(PendingFactor & { extra: T }) | FastifyReply>
+export async function factorForm (app: FastifyInstance, request: FastifyRequest, reply: FastifyReply, accept?: 'factor', read?: OwingFactorRead): Promise<PendingFactor | FastifyReply>
 export async function factorForm (app: FastifyInstance, request: FastifyRequest, reply: FastifyReply, accept: 'factor_or_login'): Promise<ParkedForm | FastifyReply>
-export async function factorForm<T> (app: FastifyInstance, request: FastifyRequest, reply: FastifyReply, accept: 'factor' | 'factor_or_login' = 'factor', alongside?: (userId: string) => Promise<T>): Promise<ParkedForm | FastifyReply> {
+export async function factorForm (app: FastifyInstance, request: FastifyRequest, reply: FastifyReply, accept: 'factor' | 'factor_or_login' = 'factor', read?: OwingFactorRead): Promise<ParkedForm | FastifyReply> {
   const form = request.body
   const long = overLongPage(reply, form, 'login.cannot')
   if (long) return long
   let front: ParkedForm | null
   if (accept === 'factor') {
-    front = alongside ? await pendingFactor(app, request, field(form, 'request'), alongside) : await pendingFactor(app, request, field(form, 'request'))
+    front = await pendingFactor(app, request, field(form, 'request'), read)
   } else {
     const browser = cookie(request, BROWSER_COOKIE)
     const parked = await app.sso.parked(field(form, 'request'), browser)

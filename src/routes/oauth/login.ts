@@ -128,7 +128,8 @@ export default async function loginRoute (app: FastifyInstance) {
     }
     if (!username || !password) return render(reply, 400, parked, browser, username, (l) => t(l, 'login.error.missing'))
 
-    const check = await checkPassword(app, request, { username, password, clientId: parked.client.id, via: 'login_form' })
+    // The success event goes with what follows (the first-factor mark, or the sign-in's transaction).
+    const check = await checkPassword(app, request, { username, password, clientId: parked.client.id, via: 'login_form', recordSuccess: false })
     if (!check.ok && check.reason === 'throttled') {
       reply.header('retry-after', String(check.retryAfter))
       return render(reply, 429, parked, browser, username, (l) => tn(l, 'login.error.throttled', check.retryAfter))
@@ -140,6 +141,6 @@ export default async function loginRoute (app: FastifyInstance) {
     }
     if (!check.ok) return render(reply, 401, parked, browser, username, (l) => t(l, 'login.error.incorrect'))
     // RFC 8176 `pwd`; a second factor or an enrolment may follow (./sign_in.ts).
-    return afterFactor(app, request, reply, parked, browser, check.user, ['pwd'])
+    return afterFactor(app, request, reply, parked, browser, check.user, ['pwd'], check.event)
   })
 }

@@ -7,19 +7,24 @@
  * @module
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import type { AuditEvent } from '../../domain/audit.js'
 import type { SessionRecord, UserRecord } from '../../storage/types.js'
 import { SESSION_COOKIE, cookie, cookieJarFor } from './browser.js'
 
 export type PasswordCheck =
-  | { ok: true, user: UserRecord }
+  /** `event`: the success to audit, already recorded unless the check was asked to leave it (`recordSuccess: false`). */
+  | { ok: true, user: UserRecord, event: AuditEvent }
   | { ok: false, reason: 'throttled', retryAfter: number }
   | { ok: false, reason: 'invalid' }
   /** Right password, but a self-registered address not yet confirmed (SIGNUP=open). */
   | { ok: false, reason: 'unverified', user: UserRecord }
 
-/** `via` names the form in the audit trail (`login_form`, `device_form`). */
+/**
+ * `via` names the form in the audit trail (`login_form`, `device_form`). `recordSuccess: false`
+ * leaves the success event to the caller, to write it with what follows (./sign_in.ts afterFactor).
+ */
 export async function checkPassword (
-  app: FastifyInstance, request: FastifyRequest, credentials: { username: string, password: string, clientId: string, via: string },
+  app: FastifyInstance, request: FastifyRequest, credentials: { username: string, password: string, clientId: string, via: string, recordSuccess?: boolean },
 ): Promise<PasswordCheck> {
   const { username, password, clientId, via } = credentials
   const ip = request.ip
@@ -46,11 +51,12 @@ export async function checkPassword (
     return { ok: false, reason: 'unverified', user }
   }
   await app.loginThrottle.succeeded(username, ip)
-  await app.audit.record({ type: 'login_succeeded', actor: user.id, subject: user.id, clientId, ip, detail: { via } })
+  const event: AuditEvent = { type: 'login_succeeded', actor: user.id, subject: user.id, clientId, ip, detail: { via } }
+  if (credentials.recordSuccess !== false) await app.audit.record(event)
   if (app.passwordHasher.needsRehash(user.passwordHash)) {
     await app.usersRepository.updatePasswordHash(user.id, await app.passwordHasher.hash(password))
   }
-  return { ok: true, user }
+  return { ok: true, user, event }
 }
 
 /**

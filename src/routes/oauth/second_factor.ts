@@ -48,16 +48,16 @@ export default async function secondFactorRoutes (app: FastifyInstance) {
 
   app.get(ENDPOINTS.loginFactor, async (request, reply) => {
     const query = queryOf(request)
-    // What to offer is read beside the user, not after it.
-    const pending = await pendingFactor(app, request, query.request?.[0], (userId) => app.secondFactors.presence(userId))
+    // What to offer is read with the request and the user: one statement, no write.
+    const pending = await pendingFactor(app, request, query.request?.[0], 'presence')
     if (!pending) return expiredRequestPage(reply)
-    return renderFactor(reply, 200, pending, query.error?.[0] === 'passkey' ? 'passkey.failed' : undefined, pending.extra)
+    return renderFactor(reply, 200, pending, query.error?.[0] === 'passkey' ? 'passkey.failed' : undefined, pending.presence ?? undefined)
   })
 
   app.post(ENDPOINTS.loginFactor, { config: { rateLimit: app.rateLimits.login } }, async (request, reply) => {
     const method = field(request.body, 'method')
-    // The TOTP record is read beside the user (the code is checked against it below).
-    const pending = await factorForm(app, request, reply, 'factor', (userId) => method === 'totp' ? app.secondFactors.findTOTP(userId) : Promise.resolve(null))
+    // The TOTP record is read with the request and the user (the code is checked against it below).
+    const pending = await factorForm(app, request, reply, 'factor', method === 'totp' ? 'totp' : undefined)
     if (!isPending(pending)) return pending
     const { parked, browser, user } = pending
     const code = field(request.body, 'code')?.trim() ?? ''
@@ -74,7 +74,7 @@ export default async function secondFactorRoutes (app: FastifyInstance) {
       await app.audit.record({ type: 'second_factor_failed', actor: user.id, subject: user.id, clientId, ip, detail: { method: method === 'recovery' ? 'recovery' : 'totp' } })
       return renderFactor(reply, 401, pending, method === 'recovery' ? 'factor.wrongRecovery' : 'factor.wrongCode')
     }
-    const use = method === 'totp' || method === 'recovery' ? app.secondFactors.factorUse(user.id, method, code, pending.extra) : null
+    const use = method === 'totp' || method === 'recovery' ? app.secondFactors.factorUse(user.id, method, code, pending.totp) : null
     if (!use) return refused()
     // The code is consumed in the sign-in's own transaction (./sign_in.ts completeSignIn): a step
     // used meanwhile (a replay, also from another instance) refuses it with nothing written.

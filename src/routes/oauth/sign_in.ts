@@ -27,8 +27,11 @@ export function mfaDemanded (app: FastifyInstance, client: ClientRecord, user: U
 /**
  * After the first factor (`amr` so far): on to the second-factor page, the enrolment page, or
  * signed in. A method that is itself multi-factor (a passkey with user verification) is done.
+ * `event` (the factor's `login_succeeded`, not yet recorded) is written with what follows: with
+ * the mark of the first factor when a step is still owed (one statement, asynchronous commit, like
+ * the mark), else in the sign-in's transaction; and on its own when that sign-in wrote nothing.
  */
-export async function afterFactor (app: FastifyInstance, request: FastifyRequest, reply: FastifyReply, parked: ParkedRequest, browser: string, user: UserRecord, amr: string[]): Promise<FastifyReply> {
+export async function afterFactor (app: FastifyInstance, request: FastifyRequest, reply: FastifyReply, parked: ParkedRequest, browser: string, user: UserRecord, amr: string[], event?: AuditEvent): Promise<FastifyReply> {
   if (acrFor(amr) !== ACR_MULTI_FACTOR) {
     const hasSecondFactor = app.config.policy.mfa.mode !== 'off' || mfaDemanded(app, parked.client, user, parked.acrValues)
       ? await app.secondFactors.hasSecondFactor(user.id)
@@ -41,12 +44,17 @@ export async function afterFactor (app: FastifyInstance, request: FastifyRequest
       requested: requestedACR(parked.acrValues) as ACR | undefined,
     })
     if (next !== 'done') {
-      await app.sso.firstFactorPassed(parked.id, user.id, amr)
+      await app.sso.firstFactorPassed(parked.id, user.id, amr, event ? [event] : [])
+      if (event) app.audit.announce(event)
       const page = next === 'enrol' ? ENDPOINTS.loginEnrol : ENDPOINTS.loginFactor
       return redirect(reply, withLocale(`${publicIssuer(request)}${page}?request=${parked.id}`, carriedLocale(request)))
     }
   }
-  const done = await completeSignIn(app, request, reply, parked, browser, user, amr)
+  const done = await completeSignIn(app, request, reply, parked, browser, user, amr, event && {
+    events: () => [event],
+    // Nothing committed (the request completed meanwhile): the factor still passed, the trail keeps it.
+    unwritten: () => app.audit.record(event),
+  })
   return done === 'factor_refused' ? expiredRequestPage(reply) : done
 }
 
@@ -54,6 +62,8 @@ export async function afterFactor (app: FastifyInstance, request: FastifyRequest
 export interface SignInExtras {
   factor?: SignInFactorUse
   events?: (found: { recoveryCodesLeft?: number }) => AuditEvent[]
+  /** Called when the transaction wrote nothing (refused or gone), so `events` were not stored. */
+  unwritten?: () => Promise<void>
 }
 
 /**
@@ -74,7 +84,10 @@ export async function completeSignIn (app: FastifyInstance, request: FastifyRequ
     parked, user, current, amr, browserSecret: browser, newBrowserSecret: rotated, consent, factor: extras.factor,
     events: (found) => (events = extras.events?.(found) ?? []),
   })
-  if (!done.ok) return done.reason === 'factor_refused' ? 'factor_refused' : expiredRequestPage(reply)
+  if (!done.ok) {
+    await extras.unwritten?.()
+    return done.reason === 'factor_refused' ? 'factor_refused' : expiredRequestPage(reply)
+  }
   for (const event of events) app.audit.announce(event)
   const jar = cookieJarFor(request)
   jar.set(reply, SESSION_COOKIE, done.secret)

@@ -1,7 +1,22 @@
 /** Audit-event repository on Prisma: append and read, never update. @module */
 import type pg from 'pg'
 import type { PrismaClient } from '../../generated/prisma/client.js'
-import type { AuditEventRecord, AuditStore } from '../types.js'
+import type { AuditEventInput, AuditEventRecord, AuditStore } from '../types.js'
+
+/**
+ * Audit events appended by another statement (a CTE named `events`), from a JSON array in
+ * parameter `param` ({@link eventRows}), in order: one round trip for the write and its events.
+ */
+export const APPEND_EVENTS = (param: string) => `events AS (
+    INSERT INTO audit_events (type, actor, subject, client_id, ip, detail)
+    SELECT e->>'type', e->>'actor', e->>'subject', e->>'client_id', e->>'ip', NULLIF(e->'detail', 'null'::jsonb)
+    FROM jsonb_array_elements(${param}::jsonb) WITH ORDINALITY AS a(e, n)
+    ORDER BY a.n)`
+
+/** The JSON parameter of {@link APPEND_EVENTS}. */
+export function eventRows (events: readonly AuditEventInput[]): string {
+  return JSON.stringify(events.map((e) => ({ type: e.type, actor: e.actor ?? null, subject: e.subject ?? null, client_id: e.clientId ?? null, ip: e.ip ?? null, detail: e.detail ?? null })))
+}
 
 export function prismaAuditStore (prisma: PrismaClient, pool: pg.Pool): AuditStore {
   return {

@@ -8,28 +8,76 @@
  */
 import type pg from 'pg'
 import type { PrismaClient } from '../../generated/prisma/client.js'
-import type { PendingAuthorizationRecord, PendingAuthorizationStore } from '../types.js'
+import type { FactorPresence, OwingFactor, OwingFactorRead, PendingAuthorizationRecord, PendingAuthorizationStore, UserRecord } from '../types.js'
+import { presenceColumns, totp, totpColumns } from './factors.js'
+import { userColumns } from './users.js'
+import { APPEND_EVENTS, eventRows } from './audit.js'
+
+const REQUEST_COLUMNS = (t: string) => `${t}.id, ${t}.browser_hash AS "browserHash", ${t}.client_id AS "clientId", ${t}.redirect_uri AS "redirectUri",
+    ${t}.redirect_uri_sent AS "redirectUriSent", ${t}.scope, ${t}.state, ${t}.nonce, ${t}.code_challenge AS "codeChallenge",
+    ${t}.code_challenge_method AS "codeChallengeMethod", ${t}.prompt, ${t}.max_age AS "maxAge", ${t}.login_hint AS "loginHint",
+    ${t}.acr_values AS "acrValues", ${t}.factor_user_id AS "factorUserId", ${t}.factor_amr AS "factorAmr", ${t}.dpop_jkt AS "dpopJkt",
+    ${t}.session_id AS "sessionId", ${t}.created_at AS "createdAt", ${t}.expires_at AS "expiresAt"`
 
 const FIND = {
   name: 'parked_find',
-  text: `SELECT id, browser_hash AS "browserHash", client_id AS "clientId", redirect_uri AS "redirectUri", redirect_uri_sent AS "redirectUriSent",
-    scope, state, nonce, code_challenge AS "codeChallenge", code_challenge_method AS "codeChallengeMethod", prompt, max_age AS "maxAge",
-    login_hint AS "loginHint", acr_values AS "acrValues", factor_user_id AS "factorUserId", factor_amr AS "factorAmr", dpop_jkt AS "dpopJkt",
-    session_id AS "sessionId", created_at AS "createdAt", expires_at AS "expiresAt"
-    FROM authorization_requests WHERE id = $1 AND expires_at > $2`,
+  text: `SELECT ${REQUEST_COLUMNS('authorization_requests')} FROM authorization_requests WHERE id = $1 AND expires_at > $2`,
 }
 
 /**
- * The "password passed" mark. Its commit does not wait for the WAL flush (`synchronous_commit`
- * off for this one transaction, as the TOTP step and used_jtis do): the mark grants nothing by
- * itself, the second factor still has to be presented, and a PostgreSQL crash that forgot it only
- * means the user types the password again (the second-factor page then finds no factor owed and
- * shows the expired-request page). Visibility is unchanged: every later statement, the
- * second-factor page's included, sees it from the commit on.
+ * The second step's read (its page and its form): the parked request, the user who passed its
+ * first factor and, per `read`, which factors that user has or the TOTP record, in one statement
+ * (the page read them in two round trips after each other, the form in two and a third). The
+ * user's and the factors' columns are named `user.…`, `presence.…`, `totp.…`.
+ */
+const OWING_FACTOR: Record<OwingFactorRead | 'none', { name: string, text: string }> = {
+  none: { name: 'parked_owing_factor', text: owingFactorSQL('', '') },
+  presence: { name: 'parked_owing_factor_presence', text: owingFactorSQL(`, ${presenceColumns('r.factor_user_id', 'presence.')}`, '') },
+  totp: {
+    name: 'parked_owing_factor_totp',
+    text: owingFactorSQL(`, ${totpColumns('t', 'totp.')}`, 'LEFT JOIN totp_factors t ON t.user_id = r.factor_user_id'),
+  },
+}
+
+function owingFactorSQL (columns: string, join: string): string {
+  return `SELECT ${REQUEST_COLUMNS('r')}, ${userColumns('u', 'user.')}${columns}
+    FROM authorization_requests r JOIN users u ON u.id = r.factor_user_id ${join}
+    WHERE r.id = $1 AND r.expires_at > $2`
+}
+
+/** Splits a joined row by column-name prefix (`user.id` → `user` { id }); unprefixed names are the request's. */
+function owingFactor (row: Record<string, unknown>): OwingFactor {
+  const parts: Record<string, Record<string, unknown>> = { request: {} }
+  for (const [name, value] of Object.entries(row)) {
+    const dot = name.indexOf('.')
+    if (dot < 0) parts.request[name] = value
+    else (parts[name.slice(0, dot)] ??= {})[name.slice(dot + 1)] = value
+  }
+  const t = parts.totp as Parameters<typeof totp>[0] | undefined
+  return {
+    request: parts.request as unknown as PendingAuthorizationRecord,
+    user: parts.user as unknown as UserRecord,
+    presence: (parts.presence as unknown as FactorPresence | undefined) ?? null,
+    // LEFT JOIN: a user without a TOTP record has its columns all null.
+    totp: t && t.userId !== null ? totp(t) : null,
+  }
+}
+
+/**
+ * The "password passed" mark, with the audit events of that first factor in the same statement.
+ * Its commit does not wait for the WAL flush (`synchronous_commit` off for this one transaction,
+ * as used_jtis does): the mark grants nothing by itself, the second factor still has to be
+ * presented, and a PostgreSQL crash that forgot it only means the user types the password again
+ * (the second-factor page then finds no factor owed and shows the expired-request page). The
+ * events go with it: they record that step only, and a crash forgets them together with the
+ * mark, never one without the other; the completed sign-in's events commit synchronously with
+ * its session (storage/prisma/sign_ins.ts). Visibility is unchanged: every later statement, the
+ * second-factor page's included, sees both from the commit on.
  */
 const FIRST_FACTOR = {
   name: 'parked_first_factor',
-  text: `UPDATE authorization_requests SET factor_user_id = $2::uuid, factor_amr = $3::text[]
+  text: `WITH ${APPEND_EVENTS('$4')}
+    UPDATE authorization_requests SET factor_user_id = $2::uuid, factor_amr = $3::text[]
     FROM (SELECT set_config('synchronous_commit', 'off', true)) AS async_commit
     WHERE id = $1`,
 }
@@ -53,9 +101,17 @@ export function prismaPendingAuthorizationStore (prisma: PrismaClient, pool?: pg
       if (pool) return (await pool.query<PendingAuthorizationRecord>({ ...FIND, values: [id, now] })).rows[0] ?? null
       return prisma.authorizationRequest.findFirst({ where: { id, expiresAt: { gt: now } } })
     },
-    async firstFactor (id, userId, amr) {
-      if (pool) await pool.query({ ...FIRST_FACTOR, values: [id, userId, amr] })
-      else await prisma.$executeRawUnsafe(FIRST_FACTOR.text, id, userId, amr)
+    async findOwingFactor (id, now, read) {
+      const q = OWING_FACTOR[read ?? 'none']
+      const rows = pool
+        ? (await pool.query<Record<string, unknown>>({ ...q, values: [id, now] })).rows
+        : await prisma.$queryRawUnsafe<Array<Record<string, unknown>>>(q.text, id, now)
+      return rows[0] ? owingFactor(rows[0]) : null
+    },
+    async firstFactor (id, userId, amr, events = []) {
+      const values = [id, userId, amr, eventRows(events)]
+      if (pool) await pool.query({ ...FIRST_FACTOR, values })
+      else await prisma.$executeRawUnsafe(FIRST_FACTOR.text, ...values)
     },
     async authenticated (id, sessionId) {
       await prisma.authorizationRequest.updateMany({ where: { id }, data: { sessionId } })

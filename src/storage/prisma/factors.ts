@@ -28,8 +28,20 @@ const USE_STEP = {
  */
 const FIND_TOTP = {
   name: 'totp_find',
-  text: `SELECT user_id AS "userId", secret_enc AS "secretEnc", kek_id AS "kekId", last_used_step AS "lastUsedStep",
-    confirmed_at AS "confirmedAt", created_at AS "createdAt" FROM totp_factors WHERE user_id = $1::uuid`,
+  text: `SELECT ${totpColumns('totp_factors')} FROM totp_factors WHERE user_id = $1::uuid`,
+}
+
+/** The TOTP record's columns of table alias `table`, each named `as` + its field (also for joined reads). */
+export function totpColumns (table: string, as = ''): string {
+  return `${table}.user_id AS "${as}userId", ${table}.secret_enc AS "${as}secretEnc", ${table}.kek_id AS "${as}kekId",
+    ${table}.last_used_step AS "${as}lastUsedStep", ${table}.confirmed_at AS "${as}confirmedAt", ${table}.created_at AS "${as}createdAt"`
+}
+
+/** Which factors the user `userId` (an SQL expression) has, as columns named `as` + FactorPresence's fields. */
+export function presenceColumns (userId: string, as = ''): string {
+  return `EXISTS (SELECT 1 FROM totp_factors WHERE user_id = ${userId} AND confirmed_at IS NOT NULL) AS "${as}totp",
+    (SELECT count(*) FROM webauthn_credentials WHERE user_id = ${userId})::int AS "${as}passkeys",
+    (SELECT count(*) FROM recovery_codes WHERE user_id = ${userId} AND used_at IS NULL)::int AS "${as}recoveryCodesLeft"`
 }
 
 /**
@@ -39,9 +51,7 @@ const FIND_TOTP = {
  */
 const PRESENCE = {
   name: 'factor_presence',
-  text: `SELECT EXISTS (SELECT 1 FROM totp_factors WHERE user_id = $1::uuid AND confirmed_at IS NOT NULL) AS totp,
-    (SELECT count(*) FROM webauthn_credentials WHERE user_id = $1::uuid)::int AS passkeys,
-    (SELECT count(*) FROM recovery_codes WHERE user_id = $1::uuid AND used_at IS NULL)::int AS "recoveryCodesLeft"`,
+  text: `SELECT ${presenceColumns('$1::uuid')}`,
 }
 
 function passkey (row: { id: string, userId: string, publicKey: Uint8Array, signCount: bigint, backupEligible: boolean, backupState: boolean, transports: string[], name: string, createdAt: Date, lastUsedAt: Date | null }): PasskeyRecord {
@@ -49,7 +59,7 @@ function passkey (row: { id: string, userId: string, publicKey: Uint8Array, sign
 }
 
 /** `lastUsedStep`: a BIGINT, from Prisma as a bigint, from pg as a string; a step (seconds / 30) stays far inside 2^53. */
-function totp (row: { userId: string, secretEnc: string, kekId: string, lastUsedStep: bigint | string | null, confirmedAt: Date | null, createdAt: Date }): TOTPRecord {
+export function totp (row: { userId: string, secretEnc: string, kekId: string, lastUsedStep: bigint | string | null, confirmedAt: Date | null, createdAt: Date }): TOTPRecord {
   return { ...row, lastUsedStep: row.lastUsedStep === null ? null : Number(row.lastUsedStep) }
 }
 

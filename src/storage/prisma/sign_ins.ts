@@ -19,16 +19,27 @@
  */
 import type pg from 'pg'
 import type { SessionRecord, SignInCompletion, SignInOutcome, SignInStore } from '../types.js'
+import { APPEND_EVENTS, eventRows } from './audit.js'
 
 const SESSION_COLUMNS = `id, token_hash AS "tokenHash", user_id AS "userId", auth_time AS "authTime", amr, acr, client_ids AS "clientIds",
   created_at AS "createdAt", expires_at AS "expiresAt", ended_at AS "endedAt"`
 
-/** RFC 6238 §5.2: a step later than any accepted before (the row lock is held to the commit). */
-const USE_TOTP_STEP = {
-  name: 'sign_in_totp_step',
-  text: `UPDATE totp_factors SET last_used_step = $2
-    WHERE user_id = $1::uuid AND confirmed_at IS NOT NULL AND (last_used_step IS NULL OR last_used_step < $2::bigint)`,
-}
+/**
+ * A TOTP step, then the request's completion, in one statement (one round trip less than two).
+ * RFC 6238 §5.2: only a step later than any accepted before. The request's statement reads the
+ * step's result, so it takes (or marks) the request only when the step was used, and the answer
+ * keeps "refused" and "gone" apart. The step's UPDATE holds the factor's row lock to the commit: a
+ * concurrent use of the same step waits, then finds it used (READ COMMITTED re-checks the WHERE on
+ * the committed row) and touches nothing.
+ */
+const STEP_THEN = (request: string) => `WITH step AS (
+    UPDATE totp_factors SET last_used_step = $2
+    WHERE user_id = $1::uuid AND confirmed_at IS NOT NULL AND (last_used_step IS NULL OR last_used_step < $2::bigint)
+    RETURNING 1),
+  request AS (${request} AND EXISTS (SELECT 1 FROM step) RETURNING 1)
+  SELECT EXISTS (SELECT 1 FROM step) AS step, EXISTS (SELECT 1 FROM request) AS request`
+const USE_TOTP_STEP_TAKE_REQUEST = { name: 'sign_in_totp_step_take_request', text: STEP_THEN('DELETE FROM authorization_requests WHERE id = $3') }
+const USE_TOTP_STEP_MARK_REQUEST = { name: 'sign_in_totp_step_mark_request', text: STEP_THEN('UPDATE authorization_requests SET session_id = $4 WHERE id = $3') }
 const USE_RECOVERY_CODE = {
   name: 'sign_in_recovery_code',
   text: 'UPDATE recovery_codes SET used_at = $3 WHERE code_hash = $2 AND user_id = $1::uuid AND used_at IS NULL',
@@ -40,15 +51,7 @@ const RECOVERY_CODES_LEFT = {
 const TAKE_REQUEST = { name: 'sign_in_take_request', text: 'DELETE FROM authorization_requests WHERE id = $1' }
 const MARK_REQUEST = { name: 'sign_in_mark_request', text: 'UPDATE authorization_requests SET session_id = $2 WHERE id = $1' }
 const REBIND = { name: 'sign_in_rebind', text: 'UPDATE authorization_requests SET browser_hash = $2 WHERE browser_hash = $1' }
-/**
- * The audit events (a JSON array, in order) go in with the session's statement: one round trip
- * for both, however many events there are.
- */
-const APPEND_EVENTS = (param: string) => `events AS (
-    INSERT INTO audit_events (type, actor, subject, client_id, ip, detail)
-    SELECT e->>'type', e->>'actor', e->>'subject', e->>'client_id', e->>'ip', NULLIF(e->'detail', 'null'::jsonb)
-    FROM jsonb_array_elements(${param}::jsonb) WITH ORDINALITY AS a(e, n)
-    ORDER BY a.n)`
+/** The audit events (a JSON array, in order) go in with the session's statement: one round trip for both. */
 /** A code's client joins the participants at creation (back-channel logout), not by a second UPDATE. */
 const CREATE_SESSION = {
   name: 'sign_in_create_session',
@@ -88,29 +91,37 @@ export function prismaSignInStore (pool: pg.Pool): SignInStore {
         await client.query('BEGIN')
         const found: { recoveryCodesLeft?: number } = {}
         const f = c.factor
-        if (f?.kind === 'totp') {
-          if ((await client.query({ ...USE_TOTP_STEP, values: [f.userId, f.step] })).rowCount !== 1) throw new Refused('factor_refused')
-        } else if (f?.kind === 'recovery') {
-          if ((await client.query({ ...USE_RECOVERY_CODE, values: [f.userId, f.codeHash, f.now] })).rowCount !== 1) throw new Refused('factor_refused')
-          found.recoveryCodesLeft = (await client.query<{ n: number }>({ ...RECOVERY_CODES_LEFT, values: [f.userId] })).rows[0].n
-        }
         const sessionId = 'create' in c.session ? c.session.create.id : c.session.reauthenticate.id
-        // The single-completion gate first: a second submission stops here, before writing anything.
-        if (c.request.then === 'taken') {
-          if ((await client.query({ ...TAKE_REQUEST, values: [c.request.id] })).rowCount !== 1) throw new Refused('request_gone')
+        if (f?.kind === 'totp') {
+          // The factor, then the single-completion gate, in one statement.
+          const [q, values] = c.request.then === 'taken'
+            ? [USE_TOTP_STEP_TAKE_REQUEST, [f.userId, f.step, c.request.id]]
+            : [USE_TOTP_STEP_MARK_REQUEST, [f.userId, f.step, c.request.id, sessionId]]
+          const used = (await client.query<{ step: boolean, request: boolean }>({ ...q, values })).rows[0]
+          if (!used.step) throw new Refused('factor_refused')
+          if (!used.request && c.request.then === 'taken') throw new Refused('request_gone')
         } else {
-          await client.query({ ...MARK_REQUEST, values: [c.request.id, sessionId] })
+          if (f?.kind === 'recovery') {
+            if ((await client.query({ ...USE_RECOVERY_CODE, values: [f.userId, f.codeHash, f.now] })).rowCount !== 1) throw new Refused('factor_refused')
+            found.recoveryCodesLeft = (await client.query<{ n: number }>({ ...RECOVERY_CODES_LEFT, values: [f.userId] })).rows[0].n
+          }
+          // The single-completion gate first: a second submission stops here, before writing anything.
+          if (c.request.then === 'taken') {
+            if ((await client.query({ ...TAKE_REQUEST, values: [c.request.id] })).rowCount !== 1) throw new Refused('request_gone')
+          } else {
+            await client.query({ ...MARK_REQUEST, values: [c.request.id, sessionId] })
+          }
         }
         const code = c.request.then === 'taken' ? c.request.code : undefined
         const events = c.events(found)
-        const eventRows = JSON.stringify(events.map((e) => ({ type: e.type, actor: e.actor ?? null, subject: e.subject ?? null, client_id: e.clientId ?? null, ip: e.ip ?? null, detail: e.detail ?? null })))
+        const rows = eventRows(events)
         let session: SessionRecord | undefined
         if ('create' in c.session) {
           const s = c.session.create
-          session = (await client.query<SessionRecord>({ ...CREATE_SESSION, values: [s.id, s.tokenHash, s.userId, s.authTime, s.amr, s.acr, code ? [code.clientId] : [], s.expiresAt, eventRows] })).rows[0]
+          session = (await client.query<SessionRecord>({ ...CREATE_SESSION, values: [s.id, s.tokenHash, s.userId, s.authTime, s.amr, s.acr, code ? [code.clientId] : [], s.expiresAt, rows] })).rows[0]
         } else {
           const s = c.session.reauthenticate
-          session = (await client.query<SessionRecord>({ ...REAUTHENTICATE, values: [s.id, s.tokenHash, s.authTime, s.amr, s.acr, code?.clientId ?? null, eventRows] })).rows[0]
+          session = (await client.query<SessionRecord>({ ...REAUTHENTICATE, values: [s.id, s.tokenHash, s.authTime, s.amr, s.acr, code?.clientId ?? null, rows] })).rows[0]
           // Ended or purged since it was read: the sign-in starts over rather than reviving it.
           if (!session) throw new Refused('request_gone')
         }

@@ -10,7 +10,17 @@ export const USER_FIELDS = {
 } as const
 const fields = USER_FIELDS
 /** USER_FIELDS as SQL, for the statements on the pg pool. */
-const COLUMNS = 'id, username, email, password_hash AS "passwordHash", disabled, scopes, email_verified_at AS "emailVerifiedAt", verification_pending AS "verificationPending", mfa_required AS "mfaRequired"'
+const USER_SQL_COLUMNS: Array<[column: string, field: keyof typeof USER_FIELDS]> = [
+  ['id', 'id'], ['username', 'username'], ['email', 'email'], ['password_hash', 'passwordHash'], ['disabled', 'disabled'], ['scopes', 'scopes'],
+  ['email_verified_at', 'emailVerifiedAt'], ['verification_pending', 'verificationPending'], ['mfa_required', 'mfaRequired'],
+]
+/**
+ * USER_FIELDS as SQL columns of table alias `table`, each named `as` + its field (a joined read
+ * keeps the user's columns apart from the other table's, storage/prisma/authorization_requests.ts).
+ */
+export const userColumns = (table: string, as = ''): string =>
+  USER_SQL_COLUMNS.map(([column, field]) => `${table}.${column} AS "${as}${field}"`).join(', ')
+const COLUMNS = userColumns('users')
 
 /** `forms` says how usernames compare (domain/usernames.ts); storage only applies it. */
 export function prismaUserStore (prisma: PrismaClient, pool: pg.Pool, forms: UsernameForms): UserStore {

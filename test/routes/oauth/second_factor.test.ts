@@ -238,3 +238,38 @@ t.test('the same TOTP code posted twice at once (two browsers, and one form twic
   t.equal((await app.sessions.listActiveForUser(ida.user.id, { limit: 10 }, new Date())).length, 1, 'one session')
 })
 
+
+t.test("the password's success event goes with what follows: with the first-factor mark when a factor is owed, in the sign-in's transaction when not", async (t) => {
+  const erin = await createUser(app, 'erin')
+  const secret = await enrolTOTP(erin.user)
+  const frank = await createUser(app, 'frank')
+  const trail = async (subject: string) => (await app.auditStore.list({ limit: 50, subject })).reverse().map((e) => ({ type: e.type, clientId: e.clientId, detail: e.detail }))
+  const statements: string[] = []
+  const query = app.dbPool.query.bind(app.dbPool)
+  app.dbPool.query = ((q: string | { text: string }, ...rest: unknown[]) => {
+    statements.push(typeof q === 'string' ? q : q.text)
+    return (query as (...a: unknown[]) => unknown)(q, ...rest)
+  }) as typeof app.dbPool.query
+  t.teardown(() => { app.dbPool.query = query })
+
+  const browser = new Browser(app)
+  const start = await browser.follow(authorizeURL({ client_id: client.client.id, redirect_uri: CB, response_type: 'code', scope: 'openid' }))
+  const factor = await browser.signIn(start.res, 'erin', erin.password)
+  t.same(await trail(erin.user.id), [{ type: 'login_succeeded', clientId: client.client.id, detail: { via: 'login_form' } }], 'recorded at the password, before the second factor')
+  t.notOk(statements.some((text) => /^INSERT INTO audit_events/.test(text)), 'not by a statement of its own')
+  t.ok(statements.some((text) => /INSERT INTO audit_events[\s\S]*UPDATE authorization_requests SET factor_user_id/.test(text)), 'with the mark')
+  const done = await submitFactor(browser, factor.res, { method: 'totp', code: totp(secret, Date.now() + 30_000) })
+  t.ok(done.location?.searchParams.get('code'), 'signed in')
+  t.same(await trail(erin.user.id), [
+    { type: 'login_succeeded', clientId: client.client.id, detail: { via: 'login_form' } },
+    { type: 'login_succeeded', clientId: client.client.id, detail: { via: 'second_factor', method: 'totp' } },
+  ])
+
+  statements.length = 0
+  const plain = new Browser(app)
+  const start2 = await plain.follow(authorizeURL({ client_id: client.client.id, redirect_uri: CB, response_type: 'code', scope: 'openid' }))
+  const signedIn = await plain.signIn(start2.res, 'frank', frank.password)
+  t.ok(signedIn.location?.searchParams.get('code'), 'no factor: signed in at once')
+  t.same(await trail(frank.user.id), [{ type: 'login_succeeded', clientId: client.client.id, detail: { via: 'login_form' } }])
+  t.notOk(statements.some((text) => /^INSERT INTO audit_events/.test(text)), "in the sign-in's transaction, not on its own")
+})

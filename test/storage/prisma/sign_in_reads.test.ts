@@ -60,7 +60,7 @@ t.test('the parked request: read on the pool as Prisma reads it; the first-facto
   const client = await pool.connect()
   try {
     await client.query('BEGIN')
-    await client.query(mark!, [id, userId, ['pwd', 'otp']])
+    await client.query(mark!, [id, userId, ['pwd', 'otp'], '[]'])
     t.equal((await client.query('SHOW synchronous_commit')).rows[0].synchronous_commit, 'off', 'its commit does not wait for the flush')
     await client.query('ROLLBACK')
     t.equal((await client.query('SHOW synchronous_commit')).rows[0].synchronous_commit, 'on', 'the setting ends with the transaction')
@@ -111,4 +111,92 @@ t.test('which factors a user has: one statement on the pool, the same answer as 
   t.same(await both(), { totp: true, passkeys: 2, recoveryCodesLeft: 2 }, 'a confirmed app, two passkeys, two unused codes')
   t.same(await store.factorPresence(randomUUID()), { totp: false, passkeys: 0, recoveryCodesLeft: 0 }, 'another user has none')
   t.ok(seen.some((text) => /AS "recoveryCodesLeft"/.test(text)), 'it ran on the pool')
+})
+
+t.test('the second step\'s one read: the request, its user and their factors, the same records as the separate reads', async (t) => {
+  const { prisma, spy, seen } = await setUp(t)
+  const pending = prismaPendingAuthorizationStore(prisma, spy)
+  const onPrisma = prismaPendingAuthorizationStore(prisma)
+  const factors = prismaFactorStore(prisma, spy)
+  const users = prismaUserStore(prisma, spy, USERNAME_FORMS)
+  const user = await users.create({ username: 'carol', passwordHash: 'h', scopes: ['read'], email: 'c@example.com' } as never)
+  const id = randomUUID()
+  await pending.create(parkedRow(id), { keepPerBrowser: 5 })
+  const now = new Date()
+
+  const separate = async () => {
+    const request = await pending.find(id, now)
+    return {
+      request,
+      user: await users.findById(request!.factorUserId!),
+      presence: await factors.factorPresence(request!.factorUserId!),
+      totp: await factors.findTOTP(request!.factorUserId!),
+    }
+  }
+  const same = async (label: string) => {
+    const old = await separate()
+    for (const store of [pending, onPrisma]) {
+      const via = store === pending ? 'pool' : 'Prisma'
+      t.same(await store.findOwingFactor(id, now), { ...old, presence: null, totp: null }, `${label} (${via}): request and user`)
+      t.same(await store.findOwingFactor(id, now, 'presence'), { ...old, totp: null }, `${label} (${via}): with the factors present`)
+      t.same(await store.findOwingFactor(id, now, 'totp'), { ...old, presence: null }, `${label} (${via}): with the TOTP record`)
+    }
+  }
+
+  t.equal(await pending.findOwingFactor(id, now, 'presence'), null, 'no first factor recorded: none')
+  await pending.firstFactor(id, user.id, ['pwd'])
+  await same('no factor yet')
+  t.equal((await pending.findOwingFactor(id, now, 'totp'))!.totp, null, 'no TOTP record: null')
+  await factors.beginTOTP({ userId: user.id, secretEnc: 'sealed', kekId: 'k' })
+  await same('an unconfirmed enrolment')
+  await factors.acceptTOTPStep(user.id, 1234567, new Date(), true)
+  await factors.replaceRecoveryCodes(user.id, ['h1', 'h2'])
+  await factors.addPasskey({ id: 'cred-c', userId: user.id, publicKey: new Uint8Array([1]), signCount: 0, backupEligible: false, backupState: false, transports: [], name: 'Key' })
+  await same('a confirmed app, codes, a passkey')
+  t.match(await pending.findOwingFactor(id, now, 'totp'), { totp: { userId: user.id, lastUsedStep: 1234567, secretEnc: 'sealed' }, presence: null })
+  t.match(await pending.findOwingFactor(id, now, 'presence'), { presence: { totp: true, passkeys: 1, recoveryCodesLeft: 2 }, totp: null })
+  t.ok(seen.some((text) => /JOIN users u ON u.id = r.factor_user_id/.test(text)), 'it ran on the pool')
+
+  t.equal(await pending.findOwingFactor(id, new Date(Date.now() + 700_000), 'presence'), null, 'expired: none')
+  t.equal(await pending.findOwingFactor(randomUUID(), now, 'totp'), null, 'unknown: none')
+  await prisma.user.delete({ where: { id: user.id } })
+  t.equal(await pending.findOwingFactor(id, now), null, 'the user is gone: none')
+})
+
+t.test("the first-factor mark carries that step's audit events: one statement, one asynchronous commit, both or neither", async (t) => {
+  const { pool, prisma, spy, seen } = await setUp(t)
+  const store = prismaPendingAuthorizationStore(prisma, spy)
+  const onPrisma = prismaPendingAuthorizationStore(prisma)
+  const userId = randomUUID()
+  const event = { type: 'login_succeeded', actor: userId, subject: userId, clientId: 'app', ip: '127.0.0.1', detail: { via: 'login_form' } }
+  const trail = async () => (await pool.query('SELECT type, actor, subject, client_id, ip, detail FROM audit_events WHERE subject = $1 ORDER BY id', [userId])).rows
+  const row = { type: 'login_succeeded', actor: userId, subject: userId, client_id: 'app', ip: '127.0.0.1', detail: { via: 'login_form' } }
+
+  const id = randomUUID()
+  await store.create(parkedRow(id), { keepPerBrowser: 5 })
+  seen.length = 0
+  await store.firstFactor(id, userId, ['pwd'], [event])
+  t.equal(seen.length, 1, 'one statement')
+  t.same(await trail(), [row], 'the event is stored')
+  t.match(await store.find(id, new Date()), { factorUserId: userId, factorAmr: ['pwd'] }, 'with the mark')
+
+  // Both in the one asynchronous transaction: rolled back together.
+  const client = await pool.connect()
+  try {
+    await client.query('BEGIN')
+    await client.query(seen[0], [id, randomUUID(), ['hwk'], JSON.stringify([{ type: 'login_succeeded', subject: userId, detail: { via: 'rolled_back' } }])])
+    t.equal((await client.query('SHOW synchronous_commit')).rows[0].synchronous_commit, 'off', 'its commit does not wait for the flush')
+    await client.query('ROLLBACK')
+  } finally {
+    client.release()
+  }
+  t.same(await trail(), [row], 'a rolled-back mark leaves no event')
+  t.match(await store.find(id, new Date()), { factorUserId: userId, factorAmr: ['pwd'] }, 'and no mark')
+
+  const second = randomUUID()
+  await onPrisma.create(parkedRow(second), { keepPerBrowser: 5 })
+  await onPrisma.firstFactor(second, userId, ['pwd'], [{ ...event, detail: null }])
+  t.same((await trail()).map((r) => r.detail), [{ via: 'login_form' }, null], 'through Prisma too (no detail: NULL)')
+  await store.firstFactor(second, userId, ['pwd'])
+  t.equal((await trail()).length, 2, 'no events: none written')
 })

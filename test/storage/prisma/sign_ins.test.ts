@@ -133,3 +133,38 @@ t.test('the same request submitted twice at once with two different good steps: 
   t.same(outcomes.map((o) => o.ok).sort(), [false, true])
   t.equal((await state(userId)).sessions, 1, 'one session')
 })
+
+t.test('the TOTP step and the request in one statement: consent still to come (the request marked), and the same form twice at once', async (t) => {
+  const userId = await user()
+  const seen: string[] = []
+  const spied = prismaSignInStore({
+    connect: async () => {
+      const client = await pool.connect()
+      const query = client.query.bind(client)
+      return Object.assign(client, { query: (q: string | { text: string }, ...rest: unknown[]) => { seen.push(typeof q === 'string' ? q : q.text); return (query as (...a: unknown[]) => unknown)(q, ...rest) } })
+    },
+  } as never)
+
+  // Consent follows: the request is marked with the session, only when the step was used.
+  const marked = await parked()
+  const refused = completion(userId, marked, { factor: { kind: 'totp', userId, step: 10 }, request: { id: marked.id, then: 'authenticated' } })
+  t.same(await spied.complete(refused), { ok: false, reason: 'factor_refused' }, 'a used step: refused')
+  t.equal((await pool.query('SELECT session_id FROM authorization_requests WHERE id = $1', [marked.id])).rows[0].session_id, null, 'and the request is not marked')
+  const c = completion(userId, marked, { request: { id: marked.id, then: 'authenticated' } })
+  t.equal((await spied.complete(c)).ok, true)
+  t.equal((await pool.query('SELECT session_id FROM authorization_requests WHERE id = $1', [marked.id])).rows[0].session_id, c.sessionId, 'marked with the new session')
+  t.same(await state(userId), { step: 11, sessions: 1, codes: 0, events: 1, unusedRecoveryCodes: 2 })
+  t.notOk(seen.some((text) => /^DELETE FROM authorization_requests|^UPDATE authorization_requests SET session_id|^UPDATE totp_factors/.test(text)), 'no separate step or request statement')
+  t.ok(seen.some((text) => /WITH step AS \(\s*UPDATE totp_factors/.test(text)), 'one statement for both')
+
+  // The same form (same request, same step) submitted twice at once: one sign-in, the other refused.
+  for (let round = 0; round < 5; round++) {
+    const request = await parked()
+    const step = 20 + round
+    const outcomes = await Promise.all([0, 1].map(() => spied.complete(completion(userId, request, { factor: { kind: 'totp', userId, step } }))))
+    t.same(outcomes.map((o) => o.ok).sort(), [false, true], `round ${round}: one wins`)
+    t.same(outcomes.find((o) => !o.ok), { ok: false, reason: 'factor_refused' }, 'the other finds the step used')
+    t.equal(await count('SELECT count(*) AS n FROM authorization_requests WHERE id = $1', [request.id]), 0, 'the request is taken')
+  }
+  t.same(await state(userId), { step: 24, sessions: 6, codes: 5, events: 6, unusedRecoveryCodes: 2 })
+})
