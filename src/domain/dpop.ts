@@ -117,7 +117,7 @@ export class DPoPProofValidator {
     // Items 2 and 4 to 7: a compact JWS, typ, alg, public jwk, signature.
     let verified: VerifiedProofJWS
     try {
-      verified = this.#jws.verify(proof)
+      verified = await this.#jws.verifyAsync(proof)
     } catch (err) {
       if (err instanceof DPoPProofInvalid) throw new InvalidDPoPProof(err.message)
       throw err

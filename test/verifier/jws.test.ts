@@ -40,13 +40,16 @@ function proof (k: Key, options: { header?: Record<string, unknown>, claims?: Re
   return `${header}.${payload}.${signWith(options.signAs ?? k.alg, k.privateKey, `${header}.${payload}`).toString('base64url')}`
 }
 
-function refused (t: Test, verifier: ProofJWSVerifier, value: string, name: string, pattern?: RegExp): void {
-  try {
-    verifier.verify(value)
-    t.fail(`${name}: accepted`)
-  } catch (err) {
-    t.ok(err instanceof DPoPProofInvalid, `${name}: DPoPProofInvalid (${(err as Error).message})`)
-    if (pattern) t.match((err as Error).message, pattern, `${name}: names the check`)
+/** Refused by verify() and by verifyAsync() (thread-pool signature check), with the same reason. */
+async function refused (t: Test, verifier: ProofJWSVerifier, value: string, name: string, pattern?: RegExp): Promise<void> {
+  for (const [how, run] of [['sync', async () => verifier.verify(value)], ['async', () => verifier.verifyAsync(value)]] as const) {
+    try {
+      await run()
+      t.fail(`${name} (${how}): accepted`)
+    } catch (err) {
+      t.ok(err instanceof DPoPProofInvalid, `${name} (${how}): DPoPProofInvalid (${(err as Error).message})`)
+      if (pattern) t.match((err as Error).message, pattern, `${name} (${how}): names the check`)
+    }
   }
 }
 
@@ -61,6 +64,8 @@ t.test('each algorithm verifies with its own key type; the claims and thumbprint
     t.equal(result.claims.jti, `for-${k.alg}`)
     // The second proof with the same header text takes the cached header: still verified.
     t.equal(verifier.verify(proof(k, { claims: { jti: 'again' } })).claims.jti, 'again', `${k.alg}: cached header`)
+    const viaPool = await verifier.verifyAsync(proof(k, { claims: { jti: 'pool' } }))
+    t.same([viaPool.alg, viaPool.jkt, viaPool.claims.jti], [k.alg, result.jkt, 'pool'], `${k.alg}: verifyAsync`)
   }
 })
 
@@ -77,22 +82,22 @@ t.test('wrong algorithm for the key type, weak keys and other curves are refused
     ['PS256 with a 1024-bit RSA key', proof(rsa1024, {})],
     ['RS256 with a 1024-bit RSA key', proof({ ...rsa1024, alg: 'RS256' }, {})],
   ]
-  for (const [name, value] of cases) refused(t, verifier, value, name, /does not fit alg/)
+  for (const [name, value] of cases) await refused(t, verifier, value, name, /does not fit alg/)
   // PS256 signature under an RS256 header on the same key: the padding is pinned by the header.
-  refused(t, verifier, proof(keys.PS256, { header: { alg: 'RS256' }, signAs: 'PS256' }), 'RS256 header, PSS signature', /signature/)
-  refused(t, verifier, proof(keys.RS256, { header: { alg: 'PS256' }, signAs: 'RS256' }), 'PS256 header, PKCS#1 v1.5 signature', /signature/)
+  await refused(t, verifier, proof(keys.PS256, { header: { alg: 'RS256' }, signAs: 'PS256' }), 'RS256 header, PSS signature', /signature/)
+  await refused(t, verifier, proof(keys.RS256, { header: { alg: 'PS256' }, signAs: 'RS256' }), 'PS256 header, PKCS#1 v1.5 signature', /signature/)
 })
 
 t.test('algorithms outside the allow-list: none, HMAC, unknown, or not configured', async (t) => {
   const verifier = new ProofJWSVerifier({ algorithms: ['ES256', 'PS256'] })
   const k = keys.ES256
   const unsigned = (alg: string) => `${enc({ typ: 'dpop+jwt', alg, jwk: k.jwk })}.${enc({ jti: 'n' })}.`
-  refused(t, verifier, unsigned('none'), 'alg none (empty signature)', /algorithm/)
-  refused(t, verifier, `${unsigned('none')}AAAA`, 'alg none with a signature', /algorithm/)
-  refused(t, verifier, proof(k, { header: { alg: 'HS256' } }), 'alg HS256', /algorithm/)
-  refused(t, verifier, proof(k, { header: { alg: 'ES512' } }), 'alg ES512', /algorithm/)
-  refused(t, verifier, proof(keys.EdDSA), 'EdDSA, not configured', /algorithm/)
-  refused(t, verifier, proof(keys.RS256), 'RS256, not configured', /algorithm/)
+  await refused(t, verifier, unsigned('none'), 'alg none (empty signature)', /algorithm/)
+  await refused(t, verifier, `${unsigned('none')}AAAA`, 'alg none with a signature', /algorithm/)
+  await refused(t, verifier, proof(k, { header: { alg: 'HS256' } }), 'alg HS256', /algorithm/)
+  await refused(t, verifier, proof(k, { header: { alg: 'ES512' } }), 'alg ES512', /algorithm/)
+  await refused(t, verifier, proof(keys.EdDSA), 'EdDSA, not configured', /algorithm/)
+  await refused(t, verifier, proof(keys.RS256), 'RS256, not configured', /algorithm/)
   t.throws(() => new ProofJWSVerifier({ algorithms: ['ES256', 'HS256'] }), TypeError, 'HMAC cannot be configured')
   t.throws(() => new ProofJWSVerifier({ algorithms: ['none'] }), TypeError, 'none cannot be configured')
   t.throws(() => new ProofJWSVerifier({ algorithms: [] }), TypeError, 'an empty list cannot be configured')
@@ -105,17 +110,17 @@ t.test('tampered proofs: signature, payload, header, key', async (t) => {
     const [h, p, s] = good.split('.')
     const sig = Buffer.from(s, 'base64url')
     sig[sig.length >> 1] ^= 1
-    refused(t, verifier, `${h}.${p}.${sig.toString('base64url')}`, `${k.alg}: a flipped signature bit`, /signature/)
-    refused(t, verifier, `${h}.${enc({ jti: 'j', htm: 'POST', htu: 'https://rs.example/x', iat: 1 })}.${s}`, `${k.alg}: altered payload`, /signature/)
-    refused(t, verifier, `${h}.${p}.`, `${k.alg}: no signature`, /signature/)
-    refused(t, verifier, `${h}.${p}.${s.slice(0, -4)}`, `${k.alg}: truncated signature`, /signature/)
+    await refused(t, verifier, `${h}.${p}.${sig.toString('base64url')}`, `${k.alg}: a flipped signature bit`, /signature/)
+    await refused(t, verifier, `${h}.${enc({ jti: 'j', htm: 'POST', htu: 'https://rs.example/x', iat: 1 })}.${s}`, `${k.alg}: altered payload`, /signature/)
+    await refused(t, verifier, `${h}.${p}.`, `${k.alg}: no signature`, /signature/)
+    await refused(t, verifier, `${h}.${p}.${s.slice(0, -4)}`, `${k.alg}: truncated signature`, /signature/)
     const other = key(k.alg)
     // Same header text (the first key's jwk) signed by another key: the cached header does not skip the signature.
-    refused(t, verifier, proof(other, { header: { jwk: k.jwk } }), `${k.alg}: header of a known key, signed by another`, /signature/)
+    await refused(t, verifier, proof(other, { header: { jwk: k.jwk } }), `${k.alg}: header of a known key, signed by another`, /signature/)
   }
   // An altered header is another header text: checked afresh, and the signature covers it.
   const [, p, s] = proof(keys.ES256).split('.')
-  refused(t, verifier, `${enc({ typ: 'dpop+jwt', alg: 'ES256', jwk: keys.ES256.jwk, kid: 'x' })}.${p}.${s}`, 'altered header', /signature/)
+  await refused(t, verifier, `${enc({ typ: 'dpop+jwt', alg: 'ES256', jwk: keys.ES256.jwk, kid: 'x' })}.${p}.${s}`, 'altered header', /signature/)
 })
 
 t.test('header checks: typ, crit, b64, jwk', async (t) => {
@@ -124,18 +129,18 @@ t.test('header checks: typ, crit, b64, jwk', async (t) => {
   // RFC 7515 §4.1.9: the same media type spelled in full or in other case (jose accepted these too).
   t.ok(verifier.verify(proof(k, { header: { typ: 'application/dpop+jwt' } })), 'typ application/dpop+jwt')
   t.ok(verifier.verify(proof(k, { header: { typ: 'DPoP+JWT' } })), 'typ DPoP+JWT')
-  refused(t, verifier, proof(k, { header: { typ: 'JWT' } }), 'typ JWT', /typ/)
-  refused(t, verifier, proof(k, { header: { typ: 'at+jwt' } }), 'typ at+jwt', /typ/)
-  refused(t, verifier, proof(k, { header: { typ: undefined } }), 'no typ', /typ/)
-  refused(t, verifier, proof(k, { header: { crit: ['exp'], exp: 1 } }), 'crit', /critical/)
-  refused(t, verifier, proof(k, { header: { crit: [] } }), 'empty crit', /critical/)
-  refused(t, verifier, proof(k, { header: { b64: false, crit: ['b64'] } }), 'b64 false with crit', /critical|base64url/)
-  refused(t, verifier, proof(k, { header: { b64: false } }), 'b64 false', /base64url-encoded payload/)
-  refused(t, verifier, proof(k, { header: { jwk: undefined } }), 'no jwk', /jwk/)
-  refused(t, verifier, proof(k, { header: { jwk: [k.jwk] } }), 'jwk an array', /jwk/)
-  refused(t, verifier, proof(k, { header: { jwk: k.privateKey.export({ format: 'jwk' }) } }), 'private jwk', /private/)
-  refused(t, verifier, proof(k, { header: { jwk: { kty: 'oct', k: 'c2VjcmV0' } } }), 'symmetric jwk', /private/)
-  refused(t, verifier, proof(k, { header: { jwk: { ...k.jwk, x: 'AAAA' } } }), 'jwk not on the curve', /not a valid public key|does not fit/)
+  await refused(t, verifier, proof(k, { header: { typ: 'JWT' } }), 'typ JWT', /typ/)
+  await refused(t, verifier, proof(k, { header: { typ: 'at+jwt' } }), 'typ at+jwt', /typ/)
+  await refused(t, verifier, proof(k, { header: { typ: undefined } }), 'no typ', /typ/)
+  await refused(t, verifier, proof(k, { header: { crit: ['exp'], exp: 1 } }), 'crit', /critical/)
+  await refused(t, verifier, proof(k, { header: { crit: [] } }), 'empty crit', /critical/)
+  await refused(t, verifier, proof(k, { header: { b64: false, crit: ['b64'] } }), 'b64 false with crit', /critical|base64url/)
+  await refused(t, verifier, proof(k, { header: { b64: false } }), 'b64 false', /base64url-encoded payload/)
+  await refused(t, verifier, proof(k, { header: { jwk: undefined } }), 'no jwk', /jwk/)
+  await refused(t, verifier, proof(k, { header: { jwk: [k.jwk] } }), 'jwk an array', /jwk/)
+  await refused(t, verifier, proof(k, { header: { jwk: k.privateKey.export({ format: 'jwk' }) } }), 'private jwk', /private/)
+  await refused(t, verifier, proof(k, { header: { jwk: { kty: 'oct', k: 'c2VjcmV0' } } }), 'symmetric jwk', /private/)
+  await refused(t, verifier, proof(k, { header: { jwk: { ...k.jwk, x: 'AAAA' } } }), 'jwk not on the curve', /not a valid public key|does not fit/)
 })
 
 t.test('strict compact serialization: base64url canonical, no padding, three parts, bounded size', async (t) => {
@@ -150,20 +155,20 @@ t.test('strict compact serialization: base64url canonical, no padding, three par
   const stray = alphabet[alphabet.indexOf(last) | 1]
   t.not(stray, last, 'a spelling with a stray low bit')
   t.same(Buffer.from(`${s.slice(0, -1)}${stray}`, 'base64url'), Buffer.from(s, 'base64url'), 'Buffer decodes both spellings alike')
-  refused(t, verifier, `${h}.${p}.${s.slice(0, -1)}${stray}`, 'non-canonical signature (stray bits)', /signature/)
-  refused(t, verifier, `${h}.${p}.${s}==`, 'padded signature', /signature/)
+  await refused(t, verifier, `${h}.${p}.${s.slice(0, -1)}${stray}`, 'non-canonical signature (stray bits)', /signature/)
+  await refused(t, verifier, `${h}.${p}.${s}==`, 'padded signature', /signature/)
   const padded = (text: string) => text + '='.repeat((4 - text.length % 4) % 4)
-  if (padded(p) !== p) refused(t, verifier, `${h}.${padded(p)}.${s}`, 'padded payload', /payload/)
-  if (padded(h) !== h) refused(t, verifier, `${padded(h)}.${p}.${s}`, 'padded header', /header/)
-  refused(t, verifier, `${h}.${p}.${Buffer.from(s, 'base64url').toString('base64')}`, 'base64 (not url) signature', /signature/)
-  refused(t, verifier, `${h}.${p}x.${s}`, 'payload with a dangling character', /payload/)
-  refused(t, verifier, `${h}.${p}.${s}.${s}`, 'four parts', /compact JWS/)
-  refused(t, verifier, `${h}.${p}`, 'two parts', /compact JWS/)
-  refused(t, verifier, `${h}.${enc([1])}.${s}`, 'payload not an object', /payload/)
-  refused(t, verifier, `${enc('dpop')}.${p}.${s}`, 'header not an object', /header/)
-  refused(t, verifier, `${Buffer.from('{"typ":').toString('base64url')}.${p}.${s}`, 'header not JSON', /header/)
-  refused(t, verifier, proof(k, { claims: { pad: 'x'.repeat(9000) } }), 'oversize', /too long/)
-  refused(t, verifier, '', 'empty', /empty/)
+  if (padded(p) !== p) await refused(t, verifier, `${h}.${padded(p)}.${s}`, 'padded payload', /payload/)
+  if (padded(h) !== h) await refused(t, verifier, `${padded(h)}.${p}.${s}`, 'padded header', /header/)
+  await refused(t, verifier, `${h}.${p}.${Buffer.from(s, 'base64url').toString('base64')}`, 'base64 (not url) signature', /signature/)
+  await refused(t, verifier, `${h}.${p}x.${s}`, 'payload with a dangling character', /payload/)
+  await refused(t, verifier, `${h}.${p}.${s}.${s}`, 'four parts', /compact JWS/)
+  await refused(t, verifier, `${h}.${p}`, 'two parts', /compact JWS/)
+  await refused(t, verifier, `${h}.${enc([1])}.${s}`, 'payload not an object', /payload/)
+  await refused(t, verifier, `${enc('dpop')}.${p}.${s}`, 'header not an object', /header/)
+  await refused(t, verifier, `${Buffer.from('{"typ":').toString('base64url')}.${p}.${s}`, 'header not JSON', /header/)
+  await refused(t, verifier, proof(k, { claims: { pad: 'x'.repeat(9000) } }), 'oversize', /too long/)
+  await refused(t, verifier, '', 'empty', /empty/)
 
   t.same(decodeBase64url('AQ'), Buffer.from([1]))
   t.equal(decodeBase64url('AR'), null, 'stray bits after one octet')

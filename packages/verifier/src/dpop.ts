@@ -192,7 +192,7 @@ export function createDPoPChecker (options: DPoPOptions, now: () => number = Dat
     if (Array.isArray(header) || header.includes(',')) throw new DPoPProofInvalid('send exactly one DPoP header')
     if (header.length > MAX_PROOF_LENGTH) throw new DPoPProofInvalid('the DPoP proof is too long')
     // Items 2 to 7: a JWS with typ dpop+jwt, an accepted alg, a public jwk, a valid signature.
-    const proof = jws.verify(header)
+    const proof = await jws.verifyAsync(header)
     // §7.1: "the public key to which the access token is bound matches the public key from the DPoP proof".
     if (proof.jkt !== jkt) throw new DPoPProofInvalid('the DPoP proof is signed by another key than the token is bound to')
     const claims = proof.claims
