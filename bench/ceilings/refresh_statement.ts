@@ -31,7 +31,9 @@ const idle = [...chains]
 const result = await closedLoop(async () => {
   const chain = idle.shift()!
   const successor = { jti: randomUUID(), kid: 'bench', expiresAt: expiresAt() }
-  const exchanged = await exchangeRefreshToken(pool, { jti: chain.jti, clientId: client.client_id, successor, now: new Date(), familyMaxAge: 30 * 86_400, userBaselineScopes: ['openid', 'profile', 'email', 'offline_access'] })
+  const exchanged = await exchangeRefreshToken(pool, { jti: chain.jti, clientId: client.client_id, successor, now: new Date(), familyMaxAge: 30 * 86_400, userBaselineScopes: ['openid', 'profile', 'email', 'offline_access'],
+    // As the grant does for the bench's first-party client: the hints from the token's claims.
+    firstParty: true, presented: { scope: 'read', subject: user.id } })
   if (!exchanged?.rotated) throw new Error('refresh statement did not rotate')
   chain.jti = successor.jti
   idle.push(chain)

@@ -67,6 +67,12 @@ export interface RefreshTokenClaims {
   familyId?: string
   /** RFC 9449 §5: a public client's refresh token is bound to its DPoP key (`cnf.jkt`). */
   jkt?: string
+  /**
+   * The browser session the family was issued in (`sid`, as in the ID Token, OIDC Front-Channel
+   * Logout §3): the refresh grant then knows, before reading the row, whether the session must be
+   * checked.
+   */
+  sessionId?: string
 }
 
 export interface IdTokenClaims {
@@ -155,6 +161,7 @@ export class TokenMinter {
     const payload: JWTPayload = { client_id: claims.clientId, scope: claims.scope }
     if (claims.familyId !== undefined) payload.fid = claims.familyId
     if (claims.jkt !== undefined) payload.cnf = { jkt: claims.jkt }
+    if (claims.sessionId !== undefined) payload.sid = claims.sessionId
     return this.#sign(payload, REFRESH_TOKEN_TYP, claims.sub, [REFRESH_TOKEN_AUDIENCE], claims.jti, now, ttl)
   }
 

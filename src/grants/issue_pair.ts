@@ -59,7 +59,7 @@ export async function issueTokenPair (request: PairRequest, services: GrantServi
     }
     // Store before handing the token out: a token the database does not know is useless anyway.
     const [refreshToken] = await Promise.all([
-      minter.refreshToken({ jti, sub: request.sub, clientId: request.client.id, scope: record.scope, exp, familyId: record.familyId, jkt: boundRefresh(request) }, now),
+      minter.refreshToken({ jti, sub: request.sub, clientId: request.client.id, scope: record.scope, exp, familyId: record.familyId, jkt: boundRefresh(request), sessionId: record.sessionId ?? undefined }, now),
       services.refreshTokens.create(record),
     ])
     response.refresh_token = refreshToken

@@ -86,12 +86,15 @@ export const refreshToken: Grant = {
     // lifetime; signed again below in the rare case the statement narrowed or capped them.
     // `fid` names the family, so a replay still revokes it after retention deleted this token's row.
     const familyId = typeof claims.fid === 'string' ? claims.fid : undefined
-    let nextRefreshToken = minter.refreshToken({ jti: successor.jti, sub, clientId: client.id, scope: claims.scope, familyId, jkt: boundJkt }, now.getTime())
+    // `sid` names the session, so the statement checks a session only for a token that has one.
+    const sessionId = typeof claims.sid === 'string' ? claims.sid : undefined
+    let nextRefreshToken = minter.refreshToken({ jti: successor.jti, sub, clientId: client.id, scope: claims.scope, familyId, jkt: boundJkt, sessionId }, now.getTime())
     nextRefreshToken.catch(() => {}) // awaited below; this only keeps a refusal from leaving it unhandled
 
+    const presentedScope = claims.scope
     const exchange = () => services.refreshTokens.exchange({
       jti: claims.jti!, clientId: client.id, resources, successor, now, familyMaxAge: policy.refreshFamilyMaxAge, userBaselineScopes: USER_BASELINE_SCOPES,
-      firstParty: client.firstParty,
+      firstParty: client.firstParty, presented: { scope: presentedScope, subject: sub, sessionId },
     })
     let exchanged = await exchange()
     // The snapshot showed a usable token, yet it did not rotate: a concurrent request consumed (or
@@ -108,18 +111,17 @@ export const refreshToken: Grant = {
     if (exchanged.rotated) {
       const issued = exchanged.issued!
       familyScope = issued.scope
-      if (issued.scope !== claims.scope || issued.expiresAt.getTime() !== successor.expiresAt.getTime()) {
-        nextRefreshToken = minter.refreshToken({ jti: successor.jti, sub, clientId: client.id, scope: issued.scope, exp: issued.expiresAt.getTime() / 1000, familyId: record.familyId, jkt: boundJkt }, now.getTime())
-      } else if (!familyId) {
-        // A token from before `fid` existed: its successor is signed again, naming the family.
-        nextRefreshToken = minter.refreshToken({ jti: successor.jti, sub, clientId: client.id, scope: issued.scope, exp: issued.expiresAt.getTime() / 1000, familyId: record.familyId, jkt: boundJkt }, now.getTime())
+      // Narrowed or capped, or a token from before `fid` or `sid` existed: the successor is signed
+      // again, with what was stored and naming its family and session.
+      if (issued.scope !== claims.scope || issued.expiresAt.getTime() !== successor.expiresAt.getTime() || !familyId || (record.sessionId ?? undefined) !== sessionId) {
+        nextRefreshToken = minter.refreshToken({ jti: successor.jti, sub, clientId: client.id, scope: issued.scope, exp: issued.expiresAt.getTime() / 1000, familyId: record.familyId, jkt: boundJkt, sessionId: record.sessionId ?? undefined }, now.getTime())
       }
     } else {
       const retry = retriedSuccessor(exchanged, now, policy.refreshRetrySeconds)
       if (!retry) return reuse(record, now, services, ip)
       familyScope = retry.scope
       // The very claims the consumption signed: iat is the consumption's time, exp the stored expiry.
-      nextRefreshToken = minter.refreshToken({ jti: retry.jti, sub, clientId: client.id, scope: retry.scope, exp: retry.expiresAt.getTime() / 1000, familyId: record.familyId, jkt: boundJkt }, record.consumedAt!.getTime())
+      nextRefreshToken = minter.refreshToken({ jti: retry.jti, sub, clientId: client.id, scope: retry.scope, exp: retry.expiresAt.getTime() / 1000, familyId: record.familyId, jkt: boundJkt, sessionId: record.sessionId ?? undefined }, record.consumedAt!.getTime())
       services.log.info({ family_id: record.familyId, client_id: client.id }, 'refresh retried: the successor was handed out again')
     }
 

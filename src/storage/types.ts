@@ -262,10 +262,24 @@ export interface RefreshExchange {
    * cheaper statement, never a grant. The store still reads the client's current flag.
    */
   firstParty?: boolean
+  /**
+   * What the presented token's signed claims say about its row. The store may use them to check
+   * less and return less, never to grant: a claim that does not match the row makes it read the row.
+   */
+  presented?: RefreshPresented
+}
+
+/** {@link RefreshExchange.presented}: the refresh token's `scope`, `sub` and `sid` claims. */
+export interface RefreshPresented {
+  scope: string
+  /** The user's id (`sub`). */
+  subject: string
+  /** The browser session (`sid`); absent when the token names none. */
+  sessionId?: string
 }
 
 /** {@link RefreshTokenStore.use}: an exchange without a successor. */
-export type RefreshUse = Omit<RefreshExchange, 'successor' | 'resources'>
+export type RefreshUse = Omit<RefreshExchange, 'successor' | 'resources' | 'presented'>
 
 /** A refresh-token family: one login's chain of rotated refresh tokens. */
 export interface RefreshFamily {

@@ -5,7 +5,7 @@
  */
 import type pg from 'pg'
 import { Prisma, type PrismaClient } from '../../generated/prisma/client.js'
-import type { RefreshExchange, RefreshExchangeResult, RefreshFamily, RefreshTokenStore } from '../types.js'
+import type { RefreshExchange, RefreshExchangeResult, RefreshFamily, RefreshPresented, RefreshTokenStore } from '../types.js'
 import { revokeLiveFamily } from './retention.js'
 import { useRefreshToken } from './refresh_use.js'
 import { epoch, readTarget, type TargetRow } from './refresh_rows.js'
@@ -116,66 +116,75 @@ const EXCHANGE_SQL = `
  * active, its session (if any) has not ended (FOR KEY SHARE, as below), the family has not ended,
  * the audience covers $7, and its whole scope is still held by the client, the user and (for a
  * third-party client) the consent. Then it is consumed and its successor inserted, in one
- * statement with the same parameters as {@link EXCHANGE_SQL}.
+ * statement with the parameters of {@link EXCHANGE_SQL} and what the presented token's signed
+ * claims say: $10 its scope and $11 its user. The statement checks both against the row, so a
+ * claim can only make it refuse (no row). Neither is a column an index leads with (the user's is
+ * compared as text), so the plan stays on the primary key: the family's index would read every
+ * row of the family (test/storage/prisma/retention.test.ts checks the plan).
  *
  * Why two statements: PostgreSQL initialises every node of a cached plan on each execution, also
  * the subplans that do not run (the narrowing, the consent subselects, the snapshot of the token
  * for the caller), and that start-up was most of the refresh grant's database cost
- * (docs/perf/refresh_statement.md: 692k instructions per refresh against 380k at 52cca59). This one
- * has no subplan but the session lock and returns what a rotation needs. Anything else (reuse, a
- * retry, a revoked or expired token, a privilege taken away, narrowing) returns no row, and
- * EXCHANGE_SQL then decides, reading committed state: two round trips on those rare paths only.
+ * (docs/perf/refresh_statement.md: 692k instructions per refresh against 380k at 52cca59). Anything
+ * else (reuse, a retry, a revoked or expired token, a privilege taken away, narrowing, a token
+ * without a user, a claim that does not match) returns no row, and EXCHANGE_SQL then decides,
+ * reading committed state: two round trips on those rare paths only.
  *
- * Without `consent`, for a client the caller knows as first-party (they ask no consent): every
- * node of a cached plan is initialised on each execution, so a join that cannot match still costs
- * each refresh (about 40 µs of backend CPU at 32 in flight). `c.first_party` is read all the same:
- * a client that stopped being first-party gets no row, and EXCHANGE_SQL then applies its consent.
+ * Kept to what start-up must build: the checks sit on the updated row itself (no second read of
+ * the token by ctid), the client, user, consent and session are plain joins or none, so no
+ * subplan is built unless the token has a session (`session`, from its `sid` claim: only such a
+ * token needs the session row and its lock), and the caller gets back only what its claims do not
+ * say (the family, the audience, the login's facts, the session when it has one, and the expiry
+ * only when the family's end capped it).
+ * Without `consent`, for a client the caller knows as first-party (they ask no consent): a join
+ * that cannot match still costs each refresh. `c.first_party` is read all the same: a client that
+ * stopped being first-party gets no row, and EXCHANGE_SQL then applies its consent.
  */
-function rotateSQL (consent: boolean): string {
+function rotateSQL ({ consent, session }: { consent: boolean, session: boolean }): string {
   return `
   WITH consumed AS (
     UPDATE refresh_tokens r SET consumed_at = $3, successor_jti = $4
-    FROM (
-      SELECT t.ctid AS row_id, date_trunc('second', t.family_created_at) + $8::int * interval '1 second' AS family_ends_at
-      FROM refresh_tokens t
-      JOIN clients c ON c.client_id = t.client_id
-      LEFT JOIN users u ON u.id = t.user_id${consent
-        ? `
-      LEFT JOIN consents k ON k.user_id = t.user_id AND k.client_id = CASE WHEN c.first_party THEN NULL ELSE t.client_id END`
-        : ''}
-      WHERE t.jti = $1 AND t.client_id = $2 AND NOT c.disabled
-        AND (t.user_id IS NULL OR NOT u.disabled)
-        AND (t.session_id IS NULL OR EXISTS (SELECT FROM sessions s WHERE s.id = t.session_id AND s.ended_at IS NULL FOR KEY SHARE))
-        AND string_to_array(t.scope, ' ') <@ c.scopes
-        AND (t.user_id IS NULL OR string_to_array(t.scope, ' ') <@ ($9::text[] || u.scopes))
-        AND ${consent ? "(t.user_id IS NULL OR c.first_party OR string_to_array(t.scope, ' ') <@ k.scopes)" : 'c.first_party'}
-        AND date_trunc('second', t.family_created_at) + $8::int * interval '1 second' > $3
-        AND ($7::text[] IS NULL OR t.audience @> $7::text[])
-    ) g
-    WHERE r.ctid = g.row_id AND r.jti = $1 AND r.consumed_at IS NULL AND r.revoked_at IS NULL AND r.expires_at > $3
-    RETURNING r.jti, r.family_id, r.user_id, r.client_id, r.scope, r.audience, r.session_id, r.family_created_at, r.auth_time, r.acr, r.amr,
-              g.family_ends_at
+    FROM clients c, users u${consent ? ', consents k' : ''}
+    WHERE r.jti = $1 AND r.client_id = $2 AND r.scope = $10 AND r.user_id::text = $11
+      AND r.consumed_at IS NULL AND r.revoked_at IS NULL AND r.expires_at > $3
+      AND c.client_id = $2 AND NOT c.disabled AND u.id = r.user_id AND NOT u.disabled
+      AND ${session
+        ? 'EXISTS (SELECT FROM sessions s WHERE s.id = r.session_id AND s.ended_at IS NULL FOR KEY SHARE)'
+        : 'r.session_id IS NULL'}
+      AND string_to_array(r.scope, ' ') <@ c.scopes
+      AND string_to_array(r.scope, ' ') <@ ($9::text[] || u.scopes)
+      AND ${consent
+        ? "k.user_id = r.user_id AND k.client_id = $2 AND (c.first_party OR string_to_array(r.scope, ' ') <@ k.scopes)"
+        : 'c.first_party'}
+      AND date_trunc('second', r.family_created_at) + $8::int * interval '1 second' > $3
+      AND ($7::text[] IS NULL OR r.audience @> $7::text[])
+    RETURNING r.family_id, r.user_id, r.audience, r.session_id, r.family_created_at, r.auth_time, r.acr, r.amr,
+              date_trunc('second', r.family_created_at) + $8::int * interval '1 second' AS family_ends_at
   )
   INSERT INTO refresh_tokens (jti, family_id, user_id, client_id, scope, audience, kid, session_id, expires_at, family_created_at, parent_jti, auth_time, acr, amr)
-  SELECT $4, family_id, user_id, client_id, scope, audience, $5, session_id, LEAST($6, family_ends_at), family_created_at, jti, auth_time, acr, amr FROM consumed
-  RETURNING family_id, user_id::text AS user_id, client_id, scope, audience, session_id,
-            extract(epoch FROM expires_at)::float8 AS expires_epoch, extract(epoch FROM auth_time)::float8 AS auth_epoch, acr, amr`
+  SELECT $4, family_id, user_id, $2, $10, audience, $5, session_id, LEAST($6, family_ends_at), family_created_at, $1, auth_time, acr, amr FROM consumed
+  RETURNING family_id, audience,${session ? ' session_id,' : ''} extract(epoch FROM auth_time)::float8 AS auth_epoch, acr, amr,
+            CASE WHEN expires_at < $6 THEN extract(epoch FROM expires_at)::float8 END AS capped_epoch`
 }
 
-const ROTATE_SQL = rotateSQL(true)
-const ROTATE_FIRST_PARTY_SQL = rotateSQL(false)
+/** Named: PostgreSQL parses and plans each once per connection. */
+const ROTATE = {
+  firstParty: { name: 'stamp_refresh_rotate_v2_first_party', text: rotateSQL({ consent: false, session: false }) },
+  firstPartySession: { name: 'stamp_refresh_rotate_v2_first_party_session', text: rotateSQL({ consent: false, session: true }) },
+  consent: { name: 'stamp_refresh_rotate_v2', text: rotateSQL({ consent: true, session: false }) },
+  consentSession: { name: 'stamp_refresh_rotate_v2_session', text: rotateSQL({ consent: true, session: true }) },
+}
 
 interface RotateRow {
   family_id: string
-  user_id: string | null
-  client_id: string
-  scope: string
   audience: string[] | null
-  session_id: string | null
-  expires_epoch: number
+  /** Only from the statement for a token with a session. */
+  session_id?: string
   auth_epoch: number | null
   acr: string | null
   amr: string[] | null
+  /** The successor's expiry when the family's end came before the requested one, else null. */
+  capped_epoch: number | null
 }
 
 /**
@@ -183,14 +192,16 @@ interface RotateRow {
  * a test runs it on a client inside an open transaction).
  */
 export async function exchangeRefreshToken (pool: Pick<pg.Pool, 'query'>, request: RefreshExchange): Promise<RefreshExchangeResult | null> {
-  const { jti, clientId, resources, successor, now, familyMaxAge, userBaselineScopes } = request
+  const { jti, clientId, resources, successor, now, familyMaxAge, userBaselineScopes, presented } = request
   const values = [jti, clientId, now, successor.jti, successor.kid, successor.expiresAt, resources ?? null, familyMaxAge, userBaselineScopes]
-  // Named: PostgreSQL parses and plans each once per connection.
-  const rotate = request.firstParty
-    ? { name: 'stamp_refresh_rotate_first_party_v1', text: ROTATE_FIRST_PARTY_SQL }
-    : { name: 'stamp_refresh_rotate_v1', text: ROTATE_SQL }
-  const rotation = (await pool.query<RotateRow>({ ...rotate, values })).rows[0]
-  if (rotation) return rotated(rotation, request)
+  if (presented) {
+    const session = presented.sessionId !== undefined
+    const rotate = request.firstParty
+      ? (session ? ROTATE.firstPartySession : ROTATE.firstParty)
+      : (session ? ROTATE.consentSession : ROTATE.consent)
+    const rotation = (await pool.query<RotateRow>({ ...rotate, values: [...values, presented.scope, presented.subject] })).rows[0]
+    if (rotation) return rotated(rotation, request, presented)
+  }
   const { rows } = await pool.query<ExchangeRow>({ name: 'stamp_refresh_exchange_v6', text: EXCHANGE_SQL, values })
   const row = rows[0]
   if (!row) return null
@@ -202,22 +213,23 @@ export async function exchangeRefreshToken (pool: Pick<pg.Pool, 'query'>, reques
 }
 
 /**
- * A {@link ROTATE_SQL} result as {@link RefreshExchangeResult}: everything it checks held, so the
- * token was live, unconsumed and its scope entirely granted. The consumed token's own kid, expiry
- * and creation time are not read (the grant does not use them after a rotation).
+ * A {@link ROTATE} result as {@link RefreshExchangeResult}: everything it checks held, so the
+ * token was live, unconsumed, its scope and user those its claims named, and its scope entirely
+ * granted. The consumed token's own kid, expiry and creation time are not read (the
+ * grant does not use them after a rotation).
  */
-function rotated (row: RotateRow, { jti, now }: RefreshExchange): RefreshExchangeResult {
-  const expiresAt = epoch(row.expires_epoch)
+function rotated (row: RotateRow, { jti, clientId, now, successor }: RefreshExchange, presented: RefreshPresented): RefreshExchangeResult {
+  const expiresAt = row.capped_epoch === null ? successor.expiresAt : epoch(row.capped_epoch)
   return {
     record: {
       jti,
       familyId: row.family_id,
-      userId: row.user_id,
-      clientId: row.client_id,
-      scope: row.scope,
+      userId: presented.subject,
+      clientId,
+      scope: presented.scope,
       audience: row.audience ?? [],
       kid: '',
-      sessionId: row.session_id,
+      sessionId: row.session_id ?? null,
       expiresAt,
       createdAt: now,
       consumedAt: null,
@@ -229,10 +241,10 @@ function rotated (row: RotateRow, { jti, now }: RefreshExchange): RefreshExchang
     },
     clientActive: true,
     sessionActive: true,
-    grantedScope: row.scope,
+    grantedScope: presented.scope,
     familyEnded: false,
     rotated: true,
-    issued: { scope: row.scope, expiresAt },
+    issued: { scope: presented.scope, expiresAt },
     successor: null,
   }
 }

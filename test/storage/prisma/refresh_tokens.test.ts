@@ -11,8 +11,15 @@ import { randomUUID } from 'node:crypto'
 import { createTestDatabase } from '../../helper.js'
 import { createPool, createPrisma } from '../../../src/db/connection.js'
 import { exchangeRefreshToken, prismaRefreshTokenStore } from '../../../src/storage/prisma/refresh_tokens.js'
-import type { NewRefreshToken, RefreshExchange } from '../../../src/storage/types.js'
+import type { NewRefreshToken, RefreshExchange, RefreshPresented } from '../../../src/storage/types.js'
+import type { PrismaClient } from '../../../src/generated/prisma/client.js'
 import { USER_BASELINE_SCOPES } from '../../../src/domain/scopes.js'
+
+/** The claims the grant would read from the token's JWT (its row, as issued). */
+async function claimsOf (prisma: PrismaClient, jti: string): Promise<RefreshPresented | undefined> {
+  const row = await prisma.refreshToken.findUnique({ where: { jti } })
+  return row?.userId ? { scope: row.scope, subject: row.userId, sessionId: row.sessionId ?? undefined } : undefined
+}
 
 async function setup (t: Test) {
   const url = await createTestDatabase(t)
@@ -30,8 +37,9 @@ async function setup (t: Test) {
   await prisma.client.create({ data: { id: 'app', name: 'app', firstParty: true, grantTypes: ['password', 'refresh_token'], scopes: ['read', 'write'] } })
   await prisma.client.create({ data: { id: 'other', name: 'other', firstParty: true, grantTypes: ['password', 'refresh_token'], scopes: ['read', 'write'] } })
   await prisma.user.update({ where: { id: userId }, data: { scopes: ['read', 'write'] } })
-  const exchange = (request: Omit<RefreshExchange, 'familyMaxAge' | 'userBaselineScopes'> & Partial<RefreshExchange>) =>
-    store.exchange({ familyMaxAge: 30 * 86_400, userBaselineScopes: USER_BASELINE_SCOPES, ...request })
+  // What the grant passes: the presented token's signed claims, which name its row's family, scope, user and session.
+  const exchange = async (request: Omit<RefreshExchange, 'familyMaxAge' | 'userBaselineScopes'> & Partial<RefreshExchange>) =>
+    store.exchange({ familyMaxAge: 30 * 86_400, userBaselineScopes: USER_BASELINE_SCOPES, presented: await claimsOf(prisma, request.jti), ...request })
   return { store, token, userId, successor, prisma, exchange, pool }
 }
 
@@ -89,7 +97,7 @@ t.test('the consuming UPDATE stays HOT: no index names a column it writes or the
   const client = await pool.connect()
   try {
     await client.query('BEGIN')
-    const result = await exchangeRefreshToken(client, { jti: first.jti, clientId: 'app', successor: successor(), now: new Date(), familyMaxAge: 30 * 86_400, userBaselineScopes: USER_BASELINE_SCOPES })
+    const result = await exchangeRefreshToken(client, { jti: first.jti, clientId: 'app', successor: successor(), now: new Date(), familyMaxAge: 30 * 86_400, userBaselineScopes: USER_BASELINE_SCOPES, presented: { scope: first.scope, subject: first.userId! } })
     t.equal(result?.rotated, true)
     const { rows: [stats] } = await client.query<{ upd: string, hot: string }>(
       "SELECT n_tup_upd AS upd, n_tup_hot_upd AS hot FROM pg_stat_xact_user_tables WHERE relname = 'refresh_tokens'")
@@ -251,4 +259,35 @@ t.test('revokeFamilies revokes the live families of a user/client holding a scop
   t.equal(await store.revokeFamilies({ userId, scopes: ['write'] }, new Date()), 1, 'already revoked families do not count')
   t.equal(await store.revokeFamilies({ userId, clientId: 'app' }, new Date()), 1)
   t.equal(await prisma.refreshToken.count({ where: { revokedAt: null } }), 0)
+})
+
+t.test('the presented claims are hints, never a grant: one that does not match the row leaves the decision to the row', async (t) => {
+  const { store, token, userId, successor, prisma, exchange } = await setup(t)
+  await prisma.session.create({ data: { id: 'sid-h', tokenHash: 'h-sid-h', userId, authTime: new Date(), expiresAt: new Date(Date.now() + 3600_000) } })
+  const real = { scope: 'read write', subject: userId }
+  const familyId = randomUUID()
+  const wrong: Array<[string, Partial<RefreshPresented>]> = [
+    ['a wider scope', { scope: 'read write admin' }],
+    ['another user', { subject: randomUUID() }],
+    ['a session the row does not have', { sessionId: 'sid-h' }],
+  ]
+  for (const [name, claims] of wrong) {
+    const row = token(familyId)
+    await store.create(row)
+    const next = successor()
+    const result = await exchange({ jti: row.jti, clientId: 'app', successor: next, now: new Date(), firstParty: true, presented: { ...real, ...claims } })
+    t.equal(result?.rotated, true, `${name}: the full statement rotates it`)
+    t.equal(result?.issued?.scope, 'read write')
+    t.hasStrict(result?.record, { familyId, scope: 'read write', userId, sessionId: null }, `${name}: what the row says`)
+    t.hasStrict(await store.find(next.jti), { familyId, scope: 'read write', userId, sessionId: null }, `${name}: the successor is the row's`)
+  }
+
+  // A token that names no session (older than `sid`) while its row has one: the session is still checked.
+  const bound = token(undefined, { sessionId: 'sid-h' })
+  await store.create(bound)
+  await prisma.session.update({ where: { id: 'sid-h' }, data: { endedAt: new Date() } })
+  const result = await exchange({ jti: bound.jti, clientId: 'app', successor: successor(), now: new Date(), firstParty: true, presented: { scope: bound.scope, subject: userId } })
+  t.equal(result?.rotated, false, 'an ended session does not rotate')
+  t.equal(result?.sessionActive, false)
+  t.equal((await store.find(bound.jti))?.consumedAt, null, 'nothing consumed')
 })
