@@ -16,7 +16,7 @@
  */
 import { hash, timingSafeEqual } from 'node:crypto'
 // One implementation of the proof JWS, the thumbprint, the htu rule and the nonces for server and resources.
-import { DPoPProofInvalid, normalizeHtu, ProofJWSVerifier, PROOF_JWS_ALGORITHMS, type DPoPNonceSource, type VerifiedProofJWS } from 'stamp-verifier'
+import { createHtuMatcher, DPoPProofInvalid, ProofJWSVerifier, PROOF_JWS_ALGORITHMS, type DPoPNonceSource, type VerifiedProofJWS } from 'stamp-verifier'
 import { InvalidDPoPProof, UseDPoPNonce } from '../errors.js'
 import type { ReplayStore } from '../storage/types.js'
 
@@ -78,8 +78,8 @@ export class DPoPProofValidator {
   readonly #replay: ReplayStore
   readonly #now: () => number
   readonly #jws: ProofJWSVerifier
-  /** Request URL → normalized htu (§4.3 item 9). */
-  readonly #targets = new Map<string, string | null>()
+  /** §4.3 item 9; the request's URL is one of a few (the token endpoint's, /userinfo's). */
+  readonly #htuMatches = createHtuMatcher(256)
   /** Server nonces, or null when they are not required. */
   readonly nonces: DPoPNonceSource | null
 
@@ -128,12 +128,7 @@ export class DPoPProofValidator {
     const { jti, htm, htu, iat } = claims
     if (typeof jti !== 'string' || !jti || jti.length > MAX_JTI_LENGTH) throw new InvalidDPoPProof('the DPoP proof needs a jti (at most 128 characters)')
     if (htm !== request.method) throw new InvalidDPoPProof('the DPoP proof htm does not match the request method')
-    // The request's URL is one of a few (the token endpoint's, /userinfo's): normalized once; the
-    // same text as the proof's htu needs no second parse.
-    const target = this.#target(request.url)
-    if (typeof htu !== 'string' || target === null || (htu !== request.url && normalizeHtu(htu) !== target)) {
-      throw new InvalidDPoPProof('the DPoP proof htu does not match the request URL')
-    }
+    if (!this.#htuMatches(htu, request.url)) throw new InvalidDPoPProof('the DPoP proof htu does not match the request URL')
     const now = this.#now()
     if (this.nonces && !this.nonces.accepts(claims.nonce)) {
       const description = claims.nonce === undefined ? 'a DPoP nonce is required' : 'the DPoP nonce is invalid or expired'
@@ -150,16 +145,6 @@ export class DPoPProofValidator {
     const fresh = await this.#replay.markUsed(`dpop:${jkt}`, jti, new Date((iat + window) * 1000), new Date(now))
     if (!fresh) throw new InvalidDPoPProof('the DPoP proof was already used (jti replay)')
     return { jkt, jti }
-  }
-
-  #target (url: string): string | null {
-    let normalized = this.#targets.get(url)
-    if (normalized === undefined) {
-      normalized = normalizeHtu(url)
-      if (this.#targets.size >= 256) this.#targets.clear()
-      this.#targets.set(url, normalized)
-    }
-    return normalized
   }
 }
 

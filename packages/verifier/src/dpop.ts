@@ -12,7 +12,7 @@
  */
 import { createHmac, hash, timingSafeEqual } from 'node:crypto'
 import { DPoPNonceRequired, DPoPProofInvalid } from './errors.js'
-import { MAX_PROOF_LENGTH, ProofJWSVerifier } from './jws.js'
+import { ProofJWSVerifier } from './jws.js'
 
 export { jwkThumbprint } from './jws.js'
 
@@ -145,6 +145,32 @@ export function normalizeHtu (value: string): string | null {
   return `${url.protocol}//${url.host}${url.pathname}`
 }
 
+/**
+ * §4.3 item 9 as a check of `htu` against a request's URL. A server sees few distinct request URLs
+ * (its endpoints), so each is normalized once (`new URL` costs µs) and kept in a bounded cache;
+ * only request URLs are cached, never a proof's `htu` (the client's choice). An `htu` with the
+ * same text as the request URL is the same URL; anything else is compared normalized.
+ *
+ * @internal shared by the verifier and the Stamp server
+ */
+export function createHtuMatcher (maxEntries = 1024): (htu: unknown, requestUrl: string) => boolean {
+  const targets = new Map<string, string | null>()
+  const targetOf = (url: string): string | null => {
+    let normalized = targets.get(url)
+    if (normalized === undefined) {
+      normalized = normalizeHtu(url)
+      if (targets.size >= maxEntries) targets.clear()
+      if (url.length <= 2048) targets.set(url, normalized)
+    }
+    return normalized
+  }
+  return (htu, requestUrl) => {
+    if (typeof htu !== 'string') return false
+    const target = targetOf(requestUrl)
+    return target !== null && (htu === requestUrl || normalizeHtu(htu) === target)
+  }
+}
+
 /** The resolved settings and state of a verifier's DPoP support. */
 export interface DPoPChecker {
   readonly algorithms: readonly string[]
@@ -173,25 +199,13 @@ export function createDPoPChecker (options: DPoPOptions, now: () => number = Dat
   const replay = new DPoPReplayCache(options.replayCacheSize)
   const jws = new ProofJWSVerifier({ algorithms, typ: DPOP_PROOF_TYP })
   const nonces = options.nonces
-  // A resource server sees few distinct request URLs: normalize each once (new URL costs µs).
-  // Only the request's own URLs are cached, never a proof's htu (the client's choice).
-  const targets = new Map<string, string | null>()
-  const targetOf = (url: string): string | null => {
-    let normalized = targets.get(url)
-    if (normalized === undefined) {
-      normalized = normalizeHtu(url)
-      if (targets.size >= 1024) targets.clear()
-      if (url.length <= 2048) targets.set(url, normalized)
-    }
-    return normalized
-  }
+  const htuMatches = createHtuMatcher()
 
   async function check (header: string | string[] | undefined, request: DPoPRequest, accessToken: string, jkt: string): Promise<void> {
     if (header === undefined || header === '') throw new DPoPProofInvalid('a DPoP proof is required with a DPoP-bound access token')
     // §4.3 item 1: exactly one DPoP header (Node joins repeated ones with ", ").
     if (Array.isArray(header) || header.includes(',')) throw new DPoPProofInvalid('send exactly one DPoP header')
-    if (header.length > MAX_PROOF_LENGTH) throw new DPoPProofInvalid('the DPoP proof is too long')
-    // Items 2 to 7: a JWS with typ dpop+jwt, an accepted alg, a public jwk, a valid signature.
+    // Items 2 to 7 (and the length bound): a JWS with typ dpop+jwt, an accepted alg, a public jwk, a valid signature.
     const proof = await jws.verifyAsync(header)
     // §7.1: "the public key to which the access token is bound matches the public key from the DPoP proof".
     if (proof.jkt !== jkt) throw new DPoPProofInvalid('the DPoP proof is signed by another key than the token is bound to')
@@ -199,11 +213,7 @@ export function createDPoPChecker (options: DPoPOptions, now: () => number = Dat
     const { jti, htm, htu, iat, ath } = claims
     if (typeof jti !== 'string' || !jti || jti.length > MAX_JTI_LENGTH) throw new DPoPProofInvalid('the DPoP proof needs a jti')
     if (htm !== request.method) throw new DPoPProofInvalid('the DPoP proof htm does not match the request method')
-    const target = targetOf(request.url)
-    // The same text as the request's URL is the same URL; anything else is compared normalized.
-    if (typeof htu !== 'string' || target === null || (htu !== request.url && normalizeHtu(htu) !== target)) {
-      throw new DPoPProofInvalid('the DPoP proof htu does not match the request URL')
-    }
+    if (!htuMatches(htu, request.url)) throw new DPoPProofInvalid('the DPoP proof htu does not match the request URL')
     if (nonces && !nonces.accepts(claims.nonce)) {
       throw new DPoPNonceRequired(nonces.current(), claims.nonce === undefined ? 'a DPoP nonce is required' : 'the DPoP nonce is invalid or expired')
     }

@@ -16,7 +16,7 @@
  */
 export { createVerifier, assertScopes, scopesOf, assertAuthentication } from './verifier.js'
 export type { AccessTokenClaims, AuthenticationRequirement, RequestCredentials, Verifier, VerifierOptions } from './verifier.js'
-export { createDPoPNonces, DPoPReplayCache, DPOP_DEFAULT_ALGORITHMS, jwkThumbprint, normalizeHtu } from './dpop.js'
+export { createDPoPNonces, createHtuMatcher, DPoPReplayCache, DPOP_DEFAULT_ALGORITHMS, jwkThumbprint, normalizeHtu } from './dpop.js'
 export type { DPoPChecker, DPoPNonceSource, DPoPOptions, DPoPRequest } from './dpop.js'
 // The proof JWS check, shared with the Stamp server so DPoP proofs have one implementation.
 export { ProofJWSVerifier, PROOF_JWS_ALGORITHMS, decodeBase64url } from './jws.js'
