@@ -23,12 +23,11 @@ import type { Policy } from '../config/defaults.js'
 import type { ClientRecord, ReplayStore } from '../storage/types.js'
 import { FAPI2_PROFILE, refusalReason, signingAlgorithms, type ClientKeys } from './client_keys.js'
 
-export { FAPI2_PROFILE }
+// Defined beside the key rules (client_keys.ts needs them and is imported from here).
+export { FAPI2_PROFILE, PRIVATE_KEY_JWT } from './client_keys.js'
 
 /** RFC 7523 §2.2 `client_assertion_type`. */
 export const JWT_BEARER_ASSERTION = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer'
-/** The registered method name (RFC 7591 §2, OIDC Core §9). */
-export const PRIVATE_KEY_JWT = 'private_key_jwt'
 
 /** The audiences an assertion may name: the issuer, the token endpoint, the endpoint called. */
 export interface AssertionAudience { issuer: string, endpoints: string[] }

@@ -19,6 +19,8 @@ import type { DocumentFetcher } from './client_metadata.js'
 
 /** RFC 7518 asymmetric algorithms Stamp accepts from clients; never `none` nor HMAC. */
 export const CLIENT_SIGNING_ALGS: readonly string[] = ['RS256', 'PS256', 'ES256', 'EdDSA']
+/** The registered method name of JWT client authentication (RFC 7591 §2, OIDC Core §9). */
+export const PRIVATE_KEY_JWT = 'private_key_jwt'
 /** The FAPI 2.0 Security Profile, as a client's `profile`. */
 export const FAPI2_PROFILE = 'fapi2'
 /** FAPI 2.0 Security Profile §5.4.1: "PS256, ES256 or EdDSA (using the Ed25519 variant)". */
@@ -42,11 +44,24 @@ export function signingAlgorithms (client: Pick<ClientRecord, 'profile' | 'token
 }
 
 /**
- * Why `alg` cannot be registered as a client's `field` (undefined when it can): an algorithm Stamp
- * accepts (the fapi2 profile's only, FAPI 2.0 Security Profile §5.4.1) and, when the client
- * registered its keys inline, one that at least one of them can be used with.
+ * Why a client cannot register these signing algorithms (undefined when it can; an undefined
+ * algorithm is none registered, anything else is checked), for the admin API, the CLI and
+ * /register alike: the assertion algorithm
+ * only with private_key_jwt (OIDC Dynamic Client Registration §2), each an algorithm Stamp accepts
+ * (the fapi2 profile's only, FAPI 2.0 Security Profile §5.4.1) and, when the keys are inline, one
+ * that at least one of them can be used with.
  */
-export function signingAlgProblem (field: string, alg: unknown, client: { profile?: string | null, jwks?: { keys: JWK[] } | null }): string | undefined {
+export function signingAlgsProblem (client: { tokenEndpointAuthSigningAlg?: unknown, requestObjectSigningAlg?: unknown, method: string | null, profile?: string | null, jwks?: { keys: JWK[] } | null }): string | undefined {
+  const { tokenEndpointAuthSigningAlg: assertionAlg, requestObjectSigningAlg: requestObjectAlg } = client
+  if (assertionAlg !== undefined && client.method !== PRIVATE_KEY_JWT) return 'token_endpoint_auth_signing_alg needs token_endpoint_auth_method private_key_jwt'
+  if (assertionAlg !== undefined) {
+    const problem = signingAlgProblem('token_endpoint_auth_signing_alg', assertionAlg, client)
+    if (problem) return problem
+  }
+  return requestObjectAlg === undefined ? undefined : signingAlgProblem('request_object_signing_alg', requestObjectAlg, client)
+}
+
+function signingAlgProblem (field: string, alg: unknown, client: { profile?: string | null, jwks?: { keys: JWK[] } | null }): string | undefined {
   const allowed = client.profile === FAPI2_PROFILE ? FAPI2_SIGNING_ALGS : CLIENT_SIGNING_ALGS
   if (typeof alg !== 'string' || !allowed.includes(alg)) return `${field} must be one of ${allowed.join(', ')}`
   if (client.jwks && !client.jwks.keys.some((k) => k.kty === KEY_TYPE_OF[alg] && (k.alg === undefined || k.alg === alg))) {

@@ -9,7 +9,7 @@ import type { ClientRecord } from '../storage/types.js'
 import { SCOPE_TOKEN } from './scopes.js'
 import { uriProblem, type URIKind } from './redirect_uris.js'
 import { REFRESH_TOKEN_AUDIENCE } from './tokens.js'
-import { ClientKeysError, MAX_CLIENT_KEYS, publicClientJWKS, signingAlgProblem } from './client_keys.js'
+import { ClientKeysError, MAX_CLIENT_KEYS, publicClientJWKS, signingAlgsProblem } from './client_keys.js'
 import { FAPI2_PROFILE, PRIVATE_KEY_JWT } from './client_assertion.js'
 import { isUUID } from '../ids.js'
 
@@ -117,12 +117,8 @@ function clientKeySettings (settings: ClientSettings, grantTypes: Set<string>) {
   }
   const tokenEndpointAuthSigningAlg = settings.tokenEndpointAuthSigningAlg ?? null
   const requestObjectSigningAlg = settings.requestObjectSigningAlg ?? null
-  // OIDC Dynamic Client Registration §2: the assertion algorithm is for JWT client authentication.
-  if (tokenEndpointAuthSigningAlg !== null && method !== PRIVATE_KEY_JWT) throw new InvalidRequest('token_endpoint_auth_signing_alg needs private_key_jwt client authentication')
-  for (const [field, alg] of [['token_endpoint_auth_signing_alg', tokenEndpointAuthSigningAlg], ['request_object_signing_alg', requestObjectSigningAlg]] as const) {
-    const problem = alg === null ? undefined : signingAlgProblem(field, alg, { profile, jwks })
-    if (problem) throw new InvalidRequest(problem)
-  }
+  const algProblem = signingAlgsProblem({ tokenEndpointAuthSigningAlg: tokenEndpointAuthSigningAlg ?? undefined, requestObjectSigningAlg: requestObjectSigningAlg ?? undefined, method, profile, jwks })
+  if (algProblem) throw new InvalidRequest(algProblem)
   return {
     tokenEndpointAuthMethod: method,
     jwks,

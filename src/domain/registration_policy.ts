@@ -10,7 +10,7 @@ import { InvalidClientMetadata, InvalidRedirectURI } from '../errors.js'
 import type { Policy } from '../config/defaults.js'
 import type { ClientRecord } from '../storage/types.js'
 import { SCOPE_TOKEN } from './scopes.js'
-import { ClientKeysError, MAX_CLIENT_KEYS, publicClientJWKS, signingAlgProblem } from './client_keys.js'
+import { ClientKeysError, MAX_CLIENT_KEYS, publicClientJWKS, signingAlgsProblem } from './client_keys.js'
 import { PRIVATE_KEY_JWT } from './client_assertion.js'
 
 type RegistrationPolicy = Policy['registration']
@@ -100,11 +100,8 @@ function registeredKeys (request: RegistrationRequest, method: string): Pick<Cli
   // OIDC Dynamic Client Registration §2: JWTs signed otherwise "MUST be rejected".
   const assertionAlg = request.token_endpoint_auth_signing_alg
   const requestObjectAlg = request.request_object_signing_alg
-  if (assertionAlg !== undefined && method !== PRIVATE_KEY_JWT) throw new InvalidClientMetadata('token_endpoint_auth_signing_alg needs token_endpoint_auth_method private_key_jwt')
-  for (const [field, alg] of [['token_endpoint_auth_signing_alg', assertionAlg], ['request_object_signing_alg', requestObjectAlg]] as const) {
-    const problem = alg === undefined ? undefined : signingAlgProblem(field, alg, { jwks: set })
-    if (problem) throw new InvalidClientMetadata(problem)
-  }
+  const algProblem = signingAlgsProblem({ tokenEndpointAuthSigningAlg: assertionAlg, requestObjectSigningAlg: requestObjectAlg, method, jwks: set })
+  if (algProblem) throw new InvalidClientMetadata(algProblem)
   return {
     tokenEndpointAuthMethod: method === PRIVATE_KEY_JWT ? PRIVATE_KEY_JWT : null,
     jwks: set,
