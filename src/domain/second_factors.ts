@@ -59,6 +59,9 @@ export async function factorSummary (store: Pick<FactorStore, 'findTOTP' | 'list
   return { totp: totp?.confirmedAt != null, passkeys, recoveryCodesLeft }
 }
 
+/** A confirmed TOTP or any passkey: recovery codes only stand in for those. */
+export const hasSecondFactor = (presence: Pick<FactorPresence, 'totp' | 'passkeys'>): boolean => presence.totp || presence.passkeys > 0
+
 export class SecondFactors {
   readonly #o: SecondFactorsOptions
   readonly #now: () => Date
@@ -77,10 +80,8 @@ export class SecondFactors {
     return this.#o.store.factorPresence(userId)
   }
 
-  /** A confirmed TOTP or any passkey (recovery codes only stand in for those). */
   async hasSecondFactor (userId: string): Promise<boolean> {
-    const { totp, passkeys } = await this.presence(userId)
-    return totp || passkeys > 0
+    return hasSecondFactor(await this.presence(userId))
   }
 
   // --- TOTP ---------------------------------------------------------------------------------

@@ -1,7 +1,8 @@
 /**
  * Static scripts of the hosted pages (the pages' CSP allows scripts from 'self' only, never
- * inline): Stamp's passkey glue and the @simplewebauthn/browser bundle it drives. Read once at
- * boot, served with a strong ETag and a day of caching.
+ * inline): Stamp's passkey glue, the @simplewebauthn/browser bundle it drives, and the address
+ * of pages sent as the answer to a POST (assets/page_address.js). Read once at boot, served with a
+ * strong ETag and a day of caching.
  *
  * @module
  */
@@ -15,6 +16,7 @@ export const STATIC_PREFIX = '/static'
 export const SCRIPTS = {
   webauthn: `${STATIC_PREFIX}/webauthn.js`,
   simpleWebAuthn: `${STATIC_PREFIX}/simplewebauthn-browser.js`,
+  pageAddress: `${STATIC_PREFIX}/page-address.js`,
 } as const
 
 /** The passkey pages load both, the library first. */
@@ -31,6 +33,7 @@ export default async function staticRoutes (app: FastifyInstance) {
   const files: Record<string, Buffer> = {
     [SCRIPTS.webauthn]: readFileSync(new URL('../../assets/webauthn.js', import.meta.url)),
     [SCRIPTS.simpleWebAuthn]: readFileSync(bundlePath()),
+    [SCRIPTS.pageAddress]: readFileSync(new URL('../../assets/page_address.js', import.meta.url)),
   }
   for (const [path, content] of Object.entries(files)) {
     const etag = `"${createHash('sha256').update(content).digest('base64url').slice(0, 27)}"`

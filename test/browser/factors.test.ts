@@ -173,7 +173,15 @@ if (!existsSync(CHROMIUM)) {
     await presence(false)
     await startShop()
     await password('kim', kim.password)
+    // The password form's answer is the page itself; its script names the page's own address.
     t.equal(new URL(page.url()).pathname, '/login/factor')
+    t.ok(new URL(page.url()).searchParams.get('request'), 'the address names the request')
+    const methods: string[] = []
+    const onRequest = (r: { url(): string, method(): string }) => { if (new URL(r.url()).pathname.startsWith('/login')) methods.push(r.method()) }
+    page.on('request', onRequest)
+    await page.reload()
+    page.off('request', onRequest)
+    t.same(methods, ['GET'], 'a reload asks for the page by GET: the password is not posted again')
     await accessible(t, page, 'second-factor page')
     await presence(true)
     await page.getByRole('button', { name: 'Use a passkey' }).click()

@@ -16,6 +16,8 @@ export interface SecondFactorView {
   recovery: boolean
   passkey?: PasskeyEndpoints
   error?: string
+  /** Sent as the password form's answer: the page's own GET address, and `scripts` to set it. */
+  address?: { url: string, scripts: string[] }
 }
 
 export function secondFactorPage (ctx: PageContext, view: SecondFactorView): string {
@@ -23,7 +25,8 @@ export function secondFactorPage (ctx: PageContext, view: SecondFactorView): str
   const err = view.error ? html`<p class="alert" role="alert" id="factor-error">${view.error}</p>` : ''
   return layout(ctx, {
     title: t(l, 'factor.title'),
-    scripts: view.passkey?.scripts,
+    scripts: [...view.address?.scripts ?? [], ...view.passkey?.scripts ?? []],
+    address: view.address?.url,
     body: html`<h1>${msg(l, 'factor.title')}</h1>
 <p class="sub">${msg(l, 'factor.intro')}</p>
 ${err}

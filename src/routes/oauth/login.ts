@@ -140,7 +140,7 @@ export default async function loginRoute (app: FastifyInstance) {
       return render(reply, 403, parked, browser, username, (l) => t(l, 'login.error.unverified'))
     }
     if (!check.ok) return render(reply, 401, parked, browser, username, (l) => t(l, 'login.error.incorrect'))
-    // RFC 8176 `pwd`; a second factor or an enrolment may follow (./sign_in.ts).
-    return afterFactor(app, request, reply, parked, browser, check.user, ['pwd'], check.event)
+    // RFC 8176 `pwd`; a second factor (its page as this answer) or an enrolment may follow (./sign_in.ts).
+    return afterFactor(app, request, reply, parked, browser, check.user, ['pwd'], check.event, 'page')
   })
 }

@@ -22,28 +22,16 @@ import { t } from '../../i18n/messages.js'
 import type { FactorPresence } from '../../storage/types.js'
 import { queryOf } from './authorize.js'
 import { field, overLongPage } from './login.js'
-import { enrolPage, secondFactorPage } from './factor_views.js'
+import { enrolPage } from './factor_views.js'
+import { sendFactorPage, type FactorPageError } from './factor_page.js'
 import { completeSignIn, continueParked } from './sign_in.js'
 import { csrfRejected, factorForm, finishEnrolment, isPending, mayEnrol, pendingFactor, type PendingFactor } from './factor_step.js'
 
 export default async function secondFactorRoutes (app: FastifyInstance) {
   browserErrorPages(app)
 
-  async function renderFactor (reply: FastifyReply, status: number, { parked, browser, user }: PendingFactor, error?: 'factor.wrongCode' | 'factor.wrongRecovery' | 'passkey.failed' | { throttled: number }, presence?: FactorPresence) {
-    const summary = presence ?? await app.secondFactors.presence(user.id)
-    const issuer = publicIssuer(reply.request)
-    const passkeys = summary.passkeys > 0
-    const ctx = pageContext(reply.request)
-    const page = secondFactorPage(ctx, {
-      action: issuer + ENDPOINTS.loginFactor,
-      requestId: parked.id,
-      csrf: csrfToken(browser, 'factor', parked.id),
-      totp: summary.totp,
-      recovery: summary.recoveryCodesLeft > 0,
-      passkey: passkeys ? { optionsAction: issuer + ENDPOINTS.passkeyOptions, action: issuer + ENDPOINTS.passkeyLogin, scripts: PASSKEY_SCRIPTS } : undefined,
-      error: error === undefined ? undefined : typeof error === 'string' ? t(ctx.locale, error) : t(ctx.locale, 'login.error.throttled.other', { count: error.throttled }),
-    })
-    return sendPage(reply, status, page, [parked.redirectUri])
+  async function renderFactor (reply: FastifyReply, status: number, pending: PendingFactor, error?: FactorPageError, presence?: FactorPresence) {
+    return sendFactorPage(reply, status, pending, presence ?? await app.secondFactors.presence(pending.user.id), { error })
   }
 
   app.get(ENDPOINTS.loginFactor, async (request, reply) => {

@@ -10,6 +10,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { ACR_MULTI_FACTOR, acrFor, afterFirstFactor, requestedACR, type ACR } from '../../domain/authentication_methods.js'
 import type { AuditEvent } from '../../domain/audit.js'
 import { newSecret } from '../../domain/browser_secrets.js'
+import { hasSecondFactor } from '../../domain/second_factors.js'
 import { redirectURL } from '../../domain/authorization_request.js'
 import { ACCOUNT_CLIENT_ID, type ParkedRequest } from '../../domain/sso.js'
 import { publicIssuer } from '../../http/public_issuer.js'
@@ -17,6 +18,7 @@ import type { ClientRecord, SessionRecord, SignInFactorUse, UserRecord } from '.
 import { ENDPOINTS } from '../well_known/discovery.js'
 import { BROWSER_COOKIE, SESSION_COOKIE, carriedLocale, completeParked, cookie, cookieJarFor, expiredRequestPage, redirect, withLocale } from './browser.js'
 import { startSession } from './password_sign_in.js'
+import { factorPageAddress, sendFactorPage } from './factor_page.js'
 
 /** Whether MFA is demanded for this sign-in: globally, by the client, for the user, or by acr_values. */
 export function mfaDemanded (app: FastifyInstance, client: ClientRecord, user: UserRecord, acrValues: readonly string[]): boolean {
@@ -30,24 +32,30 @@ export function mfaDemanded (app: FastifyInstance, client: ClientRecord, user: U
  * `event` (the factor's `login_succeeded`, not yet recorded) is written with what follows: with
  * the mark of the first factor when a step is still owed (one statement, asynchronous commit, like
  * the mark), else in the sign-in's transaction; and on its own when that sign-in wrote nothing.
+ * `answer: 'page'` (a form's POST): the second-factor page is this response itself rather than a
+ * redirect to it (./factor_page.ts); a redirect's target (a callback's GET) keeps the redirect.
  */
-export async function afterFactor (app: FastifyInstance, request: FastifyRequest, reply: FastifyReply, parked: ParkedRequest, browser: string, user: UserRecord, amr: string[], event?: AuditEvent): Promise<FastifyReply> {
+export async function afterFactor (
+  app: FastifyInstance, request: FastifyRequest, reply: FastifyReply, parked: ParkedRequest, browser: string, user: UserRecord, amr: string[],
+  event?: AuditEvent, answer: 'redirect' | 'page' = 'redirect',
+): Promise<FastifyReply> {
   if (acrFor(amr) !== ACR_MULTI_FACTOR) {
-    const hasSecondFactor = app.config.policy.mfa.mode !== 'off' || mfaDemanded(app, parked.client, user, parked.acrValues)
-      ? await app.secondFactors.hasSecondFactor(user.id)
-      : false
+    const presence = app.config.policy.mfa.mode !== 'off' || mfaDemanded(app, parked.client, user, parked.acrValues)
+      ? await app.secondFactors.presence(user.id)
+      : undefined
     const next = afterFirstFactor({
       mode: app.config.policy.mfa.mode,
       clientRequires: parked.client.requireMfa ?? false,
       userRequires: user.mfaRequired ?? false,
-      hasSecondFactor,
+      hasSecondFactor: presence !== undefined && hasSecondFactor(presence),
       requested: requestedACR(parked.acrValues) as ACR | undefined,
     })
     if (next !== 'done') {
       await app.sso.firstFactorPassed(parked.id, user.id, amr, event ? [event] : [])
       if (event) app.audit.announce(event)
-      const page = next === 'enrol' ? ENDPOINTS.loginEnrol : ENDPOINTS.loginFactor
-      return redirect(reply, withLocale(`${publicIssuer(request)}${page}?request=${parked.id}`, carriedLocale(request)))
+      if (next === 'second_factor' && presence && answer === 'page') return sendFactorPage(reply, 200, { parked, browser }, presence, { answersPost: true })
+      const page = next === 'enrol' ? withLocale(`${publicIssuer(request)}${ENDPOINTS.loginEnrol}?request=${parked.id}`, carriedLocale(request)) : factorPageAddress(reply, parked)
+      return redirect(reply, page)
     }
   }
   const done = await completeSignIn(app, request, reply, parked, browser, user, amr, event && {

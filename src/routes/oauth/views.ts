@@ -30,6 +30,11 @@ export interface LayoutOptions {
   scripts?: string[]
   /** A wider card (the account page). */
   wide?: boolean
+  /**
+   * For a page sent as the answer to a form POST: the URL that shows it by GET, put in the
+   * history entry by SCRIPTS.pageAddress (which the page must load) so a reload does not re-post.
+   */
+  address?: string
 }
 
 function absolute (ctx: PageContext, path: string): string {
@@ -37,12 +42,12 @@ function absolute (ctx: PageContext, path: string): string {
 }
 
 /** The page frame: header with the brand, the card with `body`, and the footer. */
-export function layout (ctx: PageContext, { title, body, scripts = [], wide = false }: LayoutOptions): string {
+export function layout (ctx: PageContext, { title, body, scripts = [], wide = false, address }: LayoutOptions): string {
   const { locale, branding } = ctx
   const mark = branding.logo
     ? html`<img class="logo" src="${absolute(ctx, branding.logo)}" alt="">`
     : html`<span class="mark">${[...branding.productName][0]?.toUpperCase() ?? 'S'}</span>`
-  return '<!doctype html>\n' + html`<html lang="${locale}">
+  return '<!doctype html>\n' + html`<html lang="${locale}"${address ? html` data-address="${address}"` : ''}>
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">

@@ -273,3 +273,37 @@ t.test("the password's success event goes with what follows: with the first-fact
   t.same(await trail(frank.user.id), [{ type: 'login_succeeded', clientId: client.client.id, detail: { via: 'login_form' } }])
   t.notOk(statements.some((text) => /^INSERT INTO audit_events/.test(text)), "in the sign-in's transaction, not on its own")
 })
+
+t.test("the password form's answer is the second-factor form itself (no redirect, no second request), naming its own address for reloads", async (t) => {
+  const lea = await createUser(app, 'lea')
+  const secret = await enrolTOTP(lea.user)
+  const browser = new Browser(app)
+  const start = await browser.follow(authorizeURL({ client_id: client.client.id, redirect_uri: CB, response_type: 'code', scope: 'openid', ui_locales: 'de' }))
+  const login = hiddenFields(start.res.body)
+  const answer = await browser.post(`${ISSUER}/login`, { ...login, username: 'lea', password: lea.password })
+  t.equal(answer.statusCode, 200, 'the page itself, not a redirect to it')
+  t.notOk(answer.headers.location)
+  t.match(answer.body, /autocomplete="one-time-code"/, 'the code field')
+  t.match(answer.body, /<html lang="de"/, 'in the language the login page was in')
+  const address = `${ISSUER}/login/factor?request=${login.request}&amp;ui_locales=de`
+  t.match(answer.body, `data-address="${address}"`, 'the address a reload should ask for (the page as GET answers it)')
+  t.match(answer.body, /<script src="http:\/\/stamp\.test\/static\/page-address\.js" defer><\/script>/, 'set by a static script')
+  t.match(answer.headers['content-security-policy'], /script-src 'self';/, 'the CSP stays strict')
+  t.notMatch(answer.headers['content-security-policy'], /unsafe-inline/)
+  t.equal(answer.headers['cache-control'], 'no-store')
+
+  const script = await browser.get(`${ISSUER}/static/page-address.js`)
+  t.equal(script.statusCode, 200)
+  t.match(script.body, /history\.replaceState/)
+
+  // The address answers with the same form (a reload, or a tab restored later).
+  const reloaded = await browser.get(address.replace('&amp;', '&'))
+  t.equal(reloaded.statusCode, 200)
+  t.same(hiddenFields(reloaded.body), hiddenFields(answer.body), 'the same form')
+  t.notMatch(reloaded.body, /data-address=/, 'a page at its own address names none')
+
+  const done = await submitFactor(browser, answer, { method: 'totp', code: totp(secret, Date.now() + 30_000) })
+  t.ok(done.location?.searchParams.get('code'), 'signed in from the form the password answered with')
+  const id = await idTokenFrom(done.location!)
+  t.same(id.amr, ['pwd', 'otp', 'mfa'])
+})
