@@ -8,9 +8,8 @@
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import { csrfToken, verifyCSRF, type CSRFPurpose } from '../../domain/browser_secrets.js'
 import { t, type Locale } from '../../i18n/messages.js'
-import { publicIssuer } from '../../http/public_issuer.js'
 import { ENDPOINTS } from '../well_known/discovery.js'
-import { BROWSER_COOKIE, carriedLocale, cookie, cookieJarFor, withLocale } from './browser.js'
+import { BROWSER_COOKIE, cookie, cookieJarFor, parkedPageURL } from './browser.js'
 import { queryOf } from './authorize.js'
 import { field } from './login.js'
 import type { Link } from './account_views.js'
@@ -36,7 +35,7 @@ export function parkedRequestId (request: FastifyRequest): string | undefined {
 export function backToSignIn (request: FastifyRequest, locale: Locale): Link[] {
   const id = parkedRequestId(request)
   if (!id) return []
-  return [{ href: withLocale(`${publicIssuer(request)}${ENDPOINTS.login}?request=${id}`, carriedLocale(request)), text: t(locale, 'account.backToSignIn') }]
+  return [{ href: parkedPageURL(request, ENDPOINTS.login, id), text: t(locale, 'account.backToSignIn') }]
 }
 
 /** The password policy's verdict (domain/password_policy.ts, English) in the page's language. */

@@ -144,6 +144,14 @@ export function withLocale (url: string, locale: Locale | undefined): string {
   return locale ? `${url}${url.includes('?') ? '&' : '?'}ui_locales=${locale}` : url
 }
 
+/**
+ * A hosted page of the parked request `requestId` (`endpoint`: ENDPOINTS.login, .loginFactor, …)
+ * at the public issuer, keeping the carried `ui_locales`; `extra` adds to its query (`&error=passkey`).
+ */
+export function parkedPageURL (request: FastifyRequest, endpoint: string, requestId: string, extra = ''): string {
+  return withLocale(`${publicIssuer(request)}${endpoint}?request=${requestId}${extra}`, carriedLocale(request))
+}
+
 export function pageContext (request: FastifyRequest): PageContext {
   return { locale: localeOf(request), issuer: publicIssuer(request), branding: request.server.branding }
 }

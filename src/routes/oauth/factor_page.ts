@@ -15,15 +15,10 @@ import { t } from '../../i18n/messages.js'
 import type { FactorPresence } from '../../storage/types.js'
 import { PASSKEY_SCRIPTS, SCRIPTS } from '../static.js'
 import { ENDPOINTS } from '../well_known/discovery.js'
-import { carriedLocale, pageContext, sendPage, withLocale } from './browser.js'
+import { pageContext, parkedPageURL, sendPage } from './browser.js'
 import { secondFactorPage } from './factor_views.js'
 
 export type FactorPageError = 'factor.wrongCode' | 'factor.wrongRecovery' | 'passkey.failed' | { throttled: number }
-
-/** The page's own address: what a redirect to it names, and what a reload of its POST answer asks for. */
-export function factorPageAddress (reply: FastifyReply, parked: Pick<ParkedRequest, 'id'>): string {
-  return withLocale(`${publicIssuer(reply.request)}${ENDPOINTS.loginFactor}?request=${parked.id}`, carriedLocale(reply.request))
-}
 
 /**
  * `presence`: which factors the user has (what the page offers). `answersPost`: the page is the
@@ -44,7 +39,8 @@ export function sendFactorPage (
     recovery: presence.recoveryCodesLeft > 0,
     passkey: presence.passkeys > 0 ? { optionsAction: issuer + ENDPOINTS.passkeyOptions, action: issuer + ENDPOINTS.passkeyLogin, scripts: PASSKEY_SCRIPTS } : undefined,
     error: error === undefined ? undefined : typeof error === 'string' ? t(ctx.locale, error) : t(ctx.locale, 'login.error.throttled.other', { count: error.throttled }),
-    address: options.answersPost ? { url: factorPageAddress(reply, parked), scripts: [SCRIPTS.pageAddress] } : undefined,
+    // The address a redirect to this page names (./sign_in.ts afterFactor).
+    address: options.answersPost ? { url: parkedPageURL(reply.request, ENDPOINTS.loginFactor, parked.id), scripts: [SCRIPTS.pageAddress] } : undefined,
   })
   return sendPage(reply, status, page, [parked.redirectUri])
 }

@@ -28,7 +28,7 @@ import { publicIssuer } from '../../http/public_issuer.js'
 import { t, type Locale, type MessageKey } from '../../i18n/messages.js'
 import type { IdentityProviderRecord } from '../../storage/types.js'
 import { ENDPOINTS } from '../well_known/discovery.js'
-import { BROWSER_COOKIE, browserErrorPages, carriedLocale, cookie, expiredRequestPage, formExpiredPage, pageContext, redirect, sendPage, withLocale } from './browser.js'
+import { BROWSER_COOKIE, browserErrorPages, carriedLocale, cookie, expiredRequestPage, formExpiredPage, pageContext, parkedPageURL, redirect, sendPage } from './browser.js'
 import { federationErrorPage, linkAccountPage } from './federation_views.js'
 import { field, overLongPage } from './login.js'
 import { afterFactor } from './sign_in.js'
@@ -52,7 +52,7 @@ const FAILURE_MESSAGES: Record<FinishFailure | 'noAccount' | 'accountDisabled', 
 
 /** The login page of a parked request (the way back from every error page). */
 function loginURL (request: FastifyRequest, requestId: string): string {
-  return withLocale(`${publicIssuer(request)}${ENDPOINTS.login}?request=${requestId}`, carriedLocale(request))
+  return parkedPageURL(request, ENDPOINTS.login, requestId)
 }
 
 /** An error page naming the provider, with a link back to the sign-in page when the request lives. */

@@ -14,7 +14,7 @@ import { combineMethods, passkeyMethods } from '../../domain/authentication_meth
 import { PasskeyError, relyingPartyFor } from '../../domain/second_factors.js'
 import { publicIssuer } from '../../http/public_issuer.js'
 import { ENDPOINTS } from '../well_known/discovery.js'
-import { browserErrorPages, carriedLocale, redirect, withLocale } from './browser.js'
+import { browserErrorPages, parkedPageURL, redirect } from './browser.js'
 import { field } from './login.js'
 import { factorForm, finishEnrolment, isPending, mayEnrol } from './factor_step.js'
 
@@ -36,7 +36,7 @@ export default async function passkeyEnrolmentRoutes (app: FastifyInstance) {
     if (!isPending(pending)) return pending
     const { parked, browser, user } = pending
     const to = (endpoint: string, error = '') =>
-      redirect(reply, withLocale(`${publicIssuer(request)}${endpoint}?request=${parked.id}${error}`, carriedLocale(request)))
+      redirect(reply, parkedPageURL(request, endpoint, parked.id, error))
     // Enrolled meanwhile (another tab): the second-factor page asks for it.
     if (!await mayEnrol(app, pending)) return to(ENDPOINTS.loginFactor)
     let passkey

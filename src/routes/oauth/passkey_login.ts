@@ -15,7 +15,7 @@ import { combineMethods } from '../../domain/authentication_methods.js'
 import { PasskeyError, relyingPartyFor } from '../../domain/second_factors.js'
 import { publicIssuer } from '../../http/public_issuer.js'
 import { ENDPOINTS } from '../well_known/discovery.js'
-import { BROWSER_COOKIE, browserErrorPages, carriedLocale, cookie, redirect, withLocale } from './browser.js'
+import { BROWSER_COOKIE, browserErrorPages, cookie, parkedPageURL, redirect } from './browser.js'
 import { field } from './login.js'
 import { factorForm, isParkedForm, passkeyCSRFPurpose } from './factor_step.js'
 import { afterFactor } from './sign_in.js'
@@ -42,7 +42,7 @@ export default async function passkeyLoginRoutes (app: FastifyInstance) {
     const form = request.body
     const clientId = parked.client.id
     const ip = request.ip
-    const back = (reply: FastifyReply) => redirect(reply, withLocale(`${publicIssuer(request)}${parked.factorUserId ? ENDPOINTS.loginFactor : ENDPOINTS.login}?request=${parked.id}&error=passkey`, carriedLocale(request)))
+    const back = (reply: FastifyReply) => redirect(reply, parkedPageURL(request, parked.factorUserId ? ENDPOINTS.loginFactor : ENDPOINTS.login, parked.id, '&error=passkey'))
     let response: AuthenticationResponseJSON
     try {
       response = JSON.parse(field(form, 'credential') ?? '')

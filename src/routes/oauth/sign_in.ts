@@ -16,9 +16,9 @@ import { ACCOUNT_CLIENT_ID, type ParkedRequest } from '../../domain/sso.js'
 import { publicIssuer } from '../../http/public_issuer.js'
 import type { ClientRecord, SessionRecord, SignInFactorUse, UserRecord } from '../../storage/types.js'
 import { ENDPOINTS } from '../well_known/discovery.js'
-import { BROWSER_COOKIE, SESSION_COOKIE, carriedLocale, completeParked, cookie, cookieJarFor, expiredRequestPage, redirect, withLocale } from './browser.js'
+import { BROWSER_COOKIE, SESSION_COOKIE, completeParked, cookie, cookieJarFor, expiredRequestPage, parkedPageURL, redirect } from './browser.js'
 import { startSession } from './password_sign_in.js'
-import { factorPageAddress, sendFactorPage } from './factor_page.js'
+import { sendFactorPage } from './factor_page.js'
 
 /** Whether MFA is demanded for this sign-in: globally, by the client, for the user, or by acr_values. */
 export function mfaDemanded (app: FastifyInstance, client: ClientRecord, user: UserRecord, acrValues: readonly string[]): boolean {
@@ -54,8 +54,7 @@ export async function afterFactor (
       await app.sso.firstFactorPassed(parked.id, user.id, amr, event ? [event] : [])
       if (event) app.audit.announce(event)
       if (next === 'second_factor' && presence && answer === 'page') return sendFactorPage(reply, 200, { parked, browser }, presence, { answersPost: true })
-      const page = next === 'enrol' ? withLocale(`${publicIssuer(request)}${ENDPOINTS.loginEnrol}?request=${parked.id}`, carriedLocale(request)) : factorPageAddress(reply, parked)
-      return redirect(reply, page)
+      return redirect(reply, parkedPageURL(request, next === 'enrol' ? ENDPOINTS.loginEnrol : ENDPOINTS.loginFactor, parked.id))
     }
   }
   const done = await completeSignIn(app, request, reply, parked, browser, user, amr, event && {
@@ -104,7 +103,7 @@ export async function completeSignIn (app: FastifyInstance, request: FastifyRequ
   // the session for upstream logout (domain/federation/broker.ts). Both are bound to `browser`;
   // after the commit, as the upstream session refers to the session row.
   await app.federation.sessionEstablished({ requestId: parked.id, browser, user, sessionId: done.session.id, amr, ip: request.ip, clientId: parked.client.id })
-  if (consent) return redirect(reply, withLocale(`${publicIssuer(request)}${ENDPOINTS.consent}?request=${parked.id}`, carriedLocale(request)))
+  if (consent) return redirect(reply, parkedPageURL(request, ENDPOINTS.consent, parked.id))
   // The account page's own sign-in: back to the page it came from, no code.
   if (parked.client.id === ACCOUNT_CLIENT_ID || done.code === undefined) return redirect(reply, parked.redirectUri)
   request.log.info({ event: 'authorization_code_issued', client_id: parked.client.id, sid: done.session.id }, 'authorization code issued')
@@ -130,7 +129,7 @@ export async function establishSession (app: FastifyInstance, request: FastifyRe
 export async function continueParked (app: FastifyInstance, request: FastifyRequest, reply: FastifyReply, parked: ParkedRequest, session: SessionRecord, user: UserRecord): Promise<FastifyReply> {
   const scopes = app.sso.grantableScopes(parked.client, user, parked.scopes)
   if (await app.sso.consentRequired(parked.client, user, scopes, parked.prompt)) {
-    return redirect(reply, withLocale(`${publicIssuer(request)}${ENDPOINTS.consent}?request=${parked.id}`, carriedLocale(request)))
+    return redirect(reply, parkedPageURL(request, ENDPOINTS.consent, parked.id))
   }
   return completeParked(app, reply, parked, session, user)
 }
