@@ -24,14 +24,16 @@ export type FactorPageError = 'factor.wrongCode' | 'factor.wrongRecovery' | 'pas
  * `presence`: which factors the user has (what the page offers). `answersPost`: the page is the
  * answer to another form's POST, so it carries its address.
  */
-export function sendFactorPage (
-  reply: FastifyReply, status: number, { parked, browser }: { parked: ParkedRequest, browser: string }, presence: FactorPresence,
-  options: { error?: FactorPageError, answersPost?: boolean } = {},
-): FastifyReply {
+export interface FactorPageOptions { error?: FactorPageError, answersPost?: boolean }
+
+/** The page's HTML, for {@link sendFactorPage} (or rendered while a statement is in flight, ./sign_in.ts). */
+export function factorPage (
+  reply: FastifyReply, { parked, browser }: { parked: ParkedRequest, browser: string }, presence: FactorPresence, options: FactorPageOptions = {},
+): string {
   const issuer = publicIssuer(reply.request)
   const ctx = pageContext(reply.request)
   const { error } = options
-  const page = secondFactorPage(ctx, {
+  return secondFactorPage(ctx, {
     action: issuer + ENDPOINTS.loginFactor,
     requestId: parked.id,
     csrf: csrfToken(browser, 'factor', parked.id),
@@ -42,5 +44,10 @@ export function sendFactorPage (
     // The address a redirect to this page names (./sign_in.ts afterFactor).
     address: options.answersPost ? { url: parkedPageURL(reply.request, ENDPOINTS.loginFactor, parked.id), scripts: [SCRIPTS.pageAddress] } : undefined,
   })
-  return sendPage(reply, status, page, [parked.redirectUri])
+}
+
+export function sendFactorPage (
+  reply: FastifyReply, status: number, pending: { parked: ParkedRequest, browser: string }, presence: FactorPresence, options: FactorPageOptions = {},
+): FastifyReply {
+  return sendPage(reply, status, factorPage(reply, pending, presence, options), [pending.parked.redirectUri])
 }

@@ -16,9 +16,9 @@ import { ACCOUNT_CLIENT_ID, type ParkedRequest } from '../../domain/sso.js'
 import { publicIssuer } from '../../http/public_issuer.js'
 import type { ClientRecord, SessionRecord, SignInFactorUse, UserRecord } from '../../storage/types.js'
 import { ENDPOINTS } from '../well_known/discovery.js'
-import { BROWSER_COOKIE, SESSION_COOKIE, completeParked, cookie, cookieJarFor, expiredRequestPage, parkedPageURL, redirect } from './browser.js'
+import { BROWSER_COOKIE, SESSION_COOKIE, completeParked, cookie, cookieJarFor, expiredRequestPage, parkedPageURL, redirect, sendPage } from './browser.js'
 import { startSession } from './password_sign_in.js'
-import { sendFactorPage } from './factor_page.js'
+import { factorPage } from './factor_page.js'
 
 /** Whether MFA is demanded for this sign-in: globally, by the client, for the user, or by acr_values. */
 export function mfaDemanded (app: FastifyInstance, client: ClientRecord, user: UserRecord, acrValues: readonly string[]): boolean {
@@ -51,9 +51,14 @@ export async function afterFactor (
       requested: requestedACR(parked.acrValues) as ACR | undefined,
     })
     if (next !== 'done') {
-      await app.sso.firstFactorPassed(parked.id, user.id, amr, event ? [event] : [])
+      const marked = app.sso.firstFactorPassed(parked.id, user.id, amr, event ? [event] : [])
+      // The page renders while the mark's statement is in flight (its query is already sent); it
+      // is sent only once the mark is committed, as the page's form needs it.
+      let page: string | undefined
+      if (next === 'second_factor' && presence && answer === 'page') page = await whilePending(marked, () => factorPage(reply, { parked, browser }, presence, { answersPost: true }))
+      else await marked
       if (event) app.audit.announce(event)
-      if (next === 'second_factor' && presence && answer === 'page') return sendFactorPage(reply, 200, { parked, browser }, presence, { answersPost: true })
+      if (page !== undefined) return sendPage(reply, 200, page, [parked.redirectUri])
       return redirect(reply, parkedPageURL(request, next === 'enrol' ? ENDPOINTS.loginEnrol : ENDPOINTS.loginFactor, parked.id))
     }
   }
@@ -63,6 +68,15 @@ export async function afterFactor (
     unwritten: () => app.audit.record(event),
   })
   return done === 'factor_refused' ? expiredRequestPage(reply) : done
+}
+
+/** `work` (synchronous) runs while `pending` is in flight; both have settled when this does. */
+async function whilePending<T> (pending: Promise<unknown>, work: () => T): Promise<T> {
+  try {
+    return work()
+  } finally {
+    await pending
+  }
 }
 
 /** What a second factor adds to the sign-in's transaction: the factor it consumes, and its audit events. */
