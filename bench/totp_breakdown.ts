@@ -87,7 +87,7 @@ async function main (): Promise<void> {
       const wal = (await admin.query('SELECT wal_records::int AS records, wal_write::int AS writes, wal_sync::int AS syncs FROM pg_stat_wal')).rows[0]
       return { ...db, ...wal }
     }
-    const perArm = async (name: string, run: (i: number) => Promise<number>) => {
+    const perArm = async (name: string, run: (i: number) => Promise<unknown>) => {
       const before = await counters()
       for (let i = 0; i < N; i++) await run(i)
       const after = await counters()

@@ -12,6 +12,13 @@
  * noise); the figure is the median of the per-pair differences, pairs alternating which arm runs
  * first. Each TOTP sign-in uses its own user: a code is accepted once per 30-second step and user.
  *
+ * Two figures per sign-in: the client's (from sending the password to the redirect's arrival:
+ * Stamp's work plus, in the TOTP arm, one more request's trip through the client's HTTP stack and
+ * loopback), and Stamp's own (with `metricsToken`: the sum of the server's request durations for
+ * the timed requests, read off its `stamp_http_request_duration_seconds` histogram, which runs
+ * from the request's arrival in Fastify to the response's end). The second is what TOTP adds to
+ * the server's work for a sign-in; the first also carries the browser's second form submission.
+ *
  * @module
  */
 import { createHash, randomBytes, randomUUID } from 'node:crypto'
@@ -29,6 +36,8 @@ export interface TOTPSignInFigures {
   medianAddedMs: number
   medianPasswordMs: number
   medianTOTPMs: number
+  /** The same medians of Stamp's own time (the server's request durations), with `metricsToken`. */
+  server?: { medianAddedMs: number, medianPasswordMs: number, medianTOTPMs: number }
   /** Medians of the TOTP arm's three requests: the password POST, the second-factor page, its POST. */
   totpSteps: { passwordPostMs: number, factorPageMs: number, factorPostMs: number }
 }
@@ -65,16 +74,34 @@ function hidden (body: string): Record<string, string> {
 /** Which request of a hosted sign-in is about to be sent (bench/totp_breakdown.ts counts per request). */
 export type SignInStep = 'authorize' | 'loginPage' | 'passwordPost' | 'factorPage' | 'factorPost'
 
+/** One sign-in's time: the client's (`ms`), and the server's for the same requests (`serverMs`, with `metricsToken`). */
+export interface SignInTiming { ms: number, serverMs?: number }
+
 export interface TOTPSignInRig {
   passwordUser: string
   totpUsers: Array<{ username: string, secret: string }>
-  /** One hosted sign-in; returns ms from the password POST to the redirect to the application. */
-  signIn (username: string, secret?: string, before?: (step: SignInStep) => Promise<void>): Promise<number>
+  /** One hosted sign-in, timed from the password POST to the redirect to the application. */
+  signIn (username: string, secret?: string, before?: (step: SignInStep) => Promise<void>): Promise<SignInTiming>
   steps: { passwordPost: number[], factorPage: number[], factorPost: number[] }
 }
 
+/** The hosted sign-in's routes whose durations count as the sign-in's server time. */
+const SIGN_IN_ROUTES = new Set(['/login', '/login/factor'])
+
+/** Seconds the server spent on the sign-in routes so far: the histogram's sums, added up. */
+async function serverSeconds (base: string, token: string): Promise<number> {
+  const res = await fetch(`${base}/metrics`, { headers: { authorization: `Bearer ${token}` } })
+  if (!res.ok) throw new Error(`TOTP sign-in bench: /metrics answered ${res.status}`)
+  let sum = 0
+  for (const m of (await res.text()).matchAll(/^stamp_http_request_duration_seconds_sum\{([^}]*)\} (\S+)$/gm)) {
+    const route = /route="([^"]*)"/.exec(m[1])?.[1]
+    if (route !== undefined && SIGN_IN_ROUTES.has(route)) sum += Number(m[2])
+  }
+  return sum
+}
+
 /** The client, the users (one password-only, `users` with TOTP) and the sign-in of this bench. */
-export async function totpSignInRig (options: { base: string, databaseUrl: string, keyEncryptionKey: string, seed: Seed, users: number }): Promise<TOTPSignInRig> {
+export async function totpSignInRig (options: { base: string, databaseUrl: string, keyEncryptionKey: string, seed: Seed, users: number, metricsToken?: string }): Promise<TOTPSignInRig> {
   const { base, seed } = options
   const pairs = options.users
   const kek = kekFromBase64url(options.keyEncryptionKey)
@@ -107,8 +134,8 @@ export async function totpSignInRig (options: { base: string, databaseUrl: strin
     await db.end()
   }
 
-  /** One hosted sign-in; returns ms from the password POST to the redirect to the application. */
-  async function signIn (username: string, secret?: string, before?: (step: SignInStep) => Promise<void>): Promise<number> {
+  const token = options.metricsToken
+  async function signIn (username: string, secret?: string, before?: (step: SignInStep) => Promise<void>): Promise<SignInTiming> {
     const jar = new Jar()
     const q = new URLSearchParams({ client_id: clientId, redirect_uri: CALLBACK, response_type: 'code', scope: 'read', state: createHash('sha256').update(username).digest('hex').slice(0, 16) })
     await before?.('authorize')
@@ -116,6 +143,7 @@ export async function totpSignInRig (options: { base: string, databaseUrl: strin
     if (!authorize.location) throw new Error(`TOTP sign-in bench: /authorize answered ${authorize.status}`)
     await before?.('loginPage')
     const login = await jar.request(new URL(authorize.location, base).href)
+    const serverBefore = token ? await serverSeconds(base, token) : 0
     await before?.('passwordPost')
     const start = performance.now()
     let step = await jar.request(`${base}/login`, { ...hidden(login.body), username, password: seed.user.password })
@@ -142,30 +170,43 @@ export async function totpSignInRig (options: { base: string, databaseUrl: strin
     }
     const elapsed = performance.now() - start
     if (!step.location?.startsWith(CALLBACK) || !new URL(step.location).searchParams.get('code')) throw new Error(`TOTP sign-in bench: no code (${step.status} ${step.location})`)
-    return elapsed
+    // The histogram is observed when a response has ended: the last one's is in before the redirect arrives.
+    return { ms: elapsed, serverMs: token ? (await serverSeconds(base, token) - serverBefore) * 1000 : undefined }
   }
 
   const steps = { passwordPost: [] as number[], factorPage: [] as number[], factorPost: [] as number[] }
   return { passwordUser, totpUsers, signIn, steps }
 }
 
-export async function totpSignInPaired (options: { base: string, databaseUrl: string, keyEncryptionKey: string, seed: Seed, pairs?: number }): Promise<TOTPSignInFigures> {
+/** Median ms of a GET round trip to `url` from this client (fetch, keep-alive), after a warm-up. */
+export async function roundTripMs (url: string, n = 300): Promise<number> {
+  const once = async () => { const t0 = performance.now(); await (await fetch(url)).arrayBuffer(); return performance.now() - t0 }
+  for (let i = 0; i < 50; i++) await once()
+  const xs: number[] = []
+  for (let i = 0; i < n; i++) xs.push(await once())
+  return median(xs)
+}
+
+export async function totpSignInPaired (options: { base: string, databaseUrl: string, keyEncryptionKey: string, seed: Seed, pairs?: number, metricsToken?: string }): Promise<TOTPSignInFigures> {
   const pairs = options.pairs ?? Number(process.env.BENCH_TOTP_PAIRS ?? 60)
-  const { passwordUser, totpUsers, signIn, steps } = await totpSignInRig({ ...options, users: pairs })
-  await signIn(passwordUser) // warm-up: statements prepared, pages' code paths compiled
-  const added: number[] = []
-  const plain: number[] = []
-  const withTOTP: number[] = []
+  const { passwordUser, totpUsers, signIn, steps } = await totpSignInRig({ ...options, users: pairs + 1 })
+  // Warm-up of both arms: statements prepared, pages' code paths compiled.
+  await signIn(passwordUser)
+  await signIn(totpUsers[pairs].username, totpUsers[pairs].secret)
+  for (const s of Object.values(steps)) s.length = 0
+  const plain: SignInTiming[] = []
+  const withTOTP: SignInTiming[] = []
   for (let i = 0; i < pairs; i++) {
     const { username, secret } = totpUsers[i]
-    let a: number, b: number
-    if (i % 2 === 0) { a = await signIn(passwordUser); b = await signIn(username, secret) } else { b = await signIn(username, secret); a = await signIn(passwordUser) }
-    plain.push(a)
-    withTOTP.push(b)
-    added.push(b - a)
+    if (i % 2 === 0) { plain.push(await signIn(passwordUser)); withTOTP.push(await signIn(username, secret)) } else { withTOTP.push(await signIn(username, secret)); plain.push(await signIn(passwordUser)) }
   }
+  const figures = (pick: (t: SignInTiming) => number) => ({
+    medianAddedMs: median(plain.map((p, i) => pick(withTOTP[i]) - pick(p))), medianPasswordMs: median(plain.map(pick)), medianTOTPMs: median(withTOTP.map(pick)),
+  })
   return {
-    pairs, medianAddedMs: median(added), medianPasswordMs: median(plain), medianTOTPMs: median(withTOTP),
+    pairs,
+    ...figures((t) => t.ms),
+    server: options.metricsToken ? figures((t) => t.serverMs!) : undefined,
     totpSteps: { passwordPostMs: median(steps.passwordPost), factorPageMs: median(steps.factorPage), factorPostMs: median(steps.factorPost) },
   }
 }

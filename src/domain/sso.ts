@@ -13,7 +13,7 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto'
 import type { Policy } from '../config/defaults.js'
 import type {
-  AuditEventInput, AuthorizationCodeStore, ClientRecord, ConsentStore, NewAuthorizationCode, OwingFactor, OwingFactorRead, PendingAuthorizationRecord, PendingAuthorizationStore,
+  AuditEventInput, AuthorizationCodeStore, ClientRecord, ConsentStore, FactorPresence, FirstFactorOwed, NewAuthorizationCode, OwingFactor, OwingFactorRead, PendingAuthorizationRecord, PendingAuthorizationStore,
   SessionRecord, SessionStore, SignInFactorUse, SignInStore, UserRecord, UserStore,
 } from '../storage/types.js'
 import type { AuthorizationRequest } from './authorization_request.js'
@@ -292,6 +292,14 @@ export class SingleSignOn {
   /** Records the first factor for a parked request, with its audit `events`; the second factor completes it. */
   async firstFactorPassed (requestId: string, userId: string, amr: string[], events: readonly AuditEventInput[] = []): Promise<void> {
     await this.#o.pending.firstFactor(requestId, userId, amr, events)
+  }
+
+  /**
+   * After a password: the user's factors and, when a step is owed for them (`owed`), the first
+   * factor's mark with its audit `events`, in one statement ({@link PendingAuthorizationStore.firstFactorIfOwed}).
+   */
+  firstFactorIfOwed (requestId: string, userId: string, amr: string[], events: readonly AuditEventInput[], owed: FirstFactorOwed): Promise<{ presence: FactorPresence, marked: boolean }> {
+    return this.#o.pending.firstFactorIfOwed(requestId, userId, amr, events, owed)
   }
 
   async markAuthenticated (requestId: string, sessionId: string): Promise<void> {

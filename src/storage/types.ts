@@ -472,6 +472,12 @@ export interface PendingAuthorizationStore {
    * with that step's audit `events` in the same commit (an asynchronous one: see the store).
    */
   firstFactor(id: string, userId: string, amr: string[], events?: readonly AuditEventInput[]): Promise<void>
+  /**
+   * Which factors `userId` has and, when that leaves a step owed (`owed`), {@link firstFactor}'s
+   * mark and `events`, in one statement. `marked`: the mark was written (false when nothing was
+   * owed, or the request is gone; the events are then not stored).
+   */
+  firstFactorIfOwed(id: string, userId: string, amr: string[], events: readonly AuditEventInput[], owed: FirstFactorOwed): Promise<{ presence: FactorPresence, marked: boolean }>
   /** Marks that the user signed in (session `sessionId`) for this request. */
   authenticated(id: string, sessionId: string): Promise<void>
   /** Deletes the request; true only for the one caller that deleted it (single completion). */
@@ -618,6 +624,9 @@ export interface WebAuthnChallengeRecord {
 }
 
 export interface FactorPresence { totp: boolean, passkeys: number, recoveryCodesLeft: number }
+
+/** Whether a step follows the first factor for a user with a second factor, and for one without (domain/authentication_methods.ts). */
+export interface FirstFactorOwed { withFactor: boolean, withoutFactor: boolean }
 
 /** A user's second factors: passkeys, TOTP, recovery codes, and WebAuthn challenges. */
 export interface FactorStore {

@@ -24,16 +24,14 @@ export type FactorPageError = 'factor.wrongCode' | 'factor.wrongRecovery' | 'pas
  * `presence`: which factors the user has (what the page offers). `answersPost`: the page is the
  * answer to another form's POST, so it carries its address.
  */
-export interface FactorPageOptions { error?: FactorPageError, answersPost?: boolean }
-
-/** The page's HTML, for {@link sendFactorPage} (or rendered while a statement is in flight, ./sign_in.ts). */
-export function factorPage (
-  reply: FastifyReply, { parked, browser }: { parked: ParkedRequest, browser: string }, presence: FactorPresence, options: FactorPageOptions = {},
-): string {
+export function sendFactorPage (
+  reply: FastifyReply, status: number, { parked, browser }: { parked: ParkedRequest, browser: string }, presence: FactorPresence,
+  options: { error?: FactorPageError, answersPost?: boolean } = {},
+): FastifyReply {
   const issuer = publicIssuer(reply.request)
   const ctx = pageContext(reply.request)
   const { error } = options
-  return secondFactorPage(ctx, {
+  const page = secondFactorPage(ctx, {
     action: issuer + ENDPOINTS.loginFactor,
     requestId: parked.id,
     csrf: csrfToken(browser, 'factor', parked.id),
@@ -44,10 +42,5 @@ export function factorPage (
     // The address a redirect to this page names (./sign_in.ts afterFactor).
     address: options.answersPost ? { url: parkedPageURL(reply.request, ENDPOINTS.loginFactor, parked.id), scripts: [SCRIPTS.pageAddress] } : undefined,
   })
-}
-
-export function sendFactorPage (
-  reply: FastifyReply, status: number, pending: { parked: ParkedRequest, browser: string }, presence: FactorPresence, options: FactorPageOptions = {},
-): FastifyReply {
-  return sendPage(reply, status, factorPage(reply, pending, presence, options), [pending.parked.redirectUri])
+  return sendPage(reply, status, page, [parked.redirectUri])
 }

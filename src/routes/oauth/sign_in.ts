@@ -16,9 +16,9 @@ import { ACCOUNT_CLIENT_ID, type ParkedRequest } from '../../domain/sso.js'
 import { publicIssuer } from '../../http/public_issuer.js'
 import type { ClientRecord, SessionRecord, SignInFactorUse, UserRecord } from '../../storage/types.js'
 import { ENDPOINTS } from '../well_known/discovery.js'
-import { BROWSER_COOKIE, SESSION_COOKIE, completeParked, cookie, cookieJarFor, expiredRequestPage, parkedPageURL, redirect, sendPage } from './browser.js'
+import { BROWSER_COOKIE, SESSION_COOKIE, completeParked, cookie, cookieJarFor, expiredRequestPage, parkedPageURL, redirect } from './browser.js'
 import { startSession } from './password_sign_in.js'
-import { factorPage } from './factor_page.js'
+import { sendFactorPage } from './factor_page.js'
 
 /** Whether MFA is demanded for this sign-in: globally, by the client, for the user, or by acr_values. */
 export function mfaDemanded (app: FastifyInstance, client: ClientRecord, user: UserRecord, acrValues: readonly string[]): boolean {
@@ -30,36 +30,39 @@ export function mfaDemanded (app: FastifyInstance, client: ClientRecord, user: U
  * After the first factor (`amr` so far): on to the second-factor page, the enrolment page, or
  * signed in. A method that is itself multi-factor (a passkey with user verification) is done.
  * `event` (the factor's `login_succeeded`, not yet recorded) is written with what follows: with
- * the mark of the first factor when a step is still owed (one statement, asynchronous commit, like
- * the mark), else in the sign-in's transaction; and on its own when that sign-in wrote nothing.
- * `answer: 'page'` (a form's POST): the second-factor page is this response itself rather than a
- * redirect to it (./factor_page.ts); a redirect's target (a callback's GET) keeps the redirect.
+ * the mark of the first factor when a step is still owed (one statement with the read of the
+ * user's factors, asynchronous commit), else in the sign-in's transaction; and on its own when
+ * neither wrote it (the request gone). `answer: 'page'` (a form's POST): the second-factor page
+ * is this response itself rather than a redirect to it (./factor_page.ts); a redirect's target
+ * (a callback's GET) keeps the redirect.
  */
 export async function afterFactor (
   app: FastifyInstance, request: FastifyRequest, reply: FastifyReply, parked: ParkedRequest, browser: string, user: UserRecord, amr: string[],
   event?: AuditEvent, answer: 'redirect' | 'page' = 'redirect',
 ): Promise<FastifyReply> {
   if (acrFor(amr) !== ACR_MULTI_FACTOR) {
-    const presence = app.config.policy.mfa.mode !== 'off' || mfaDemanded(app, parked.client, user, parked.acrValues)
-      ? await app.secondFactors.presence(user.id)
-      : undefined
-    const next = afterFirstFactor({
+    const policy = {
       mode: app.config.policy.mfa.mode,
       clientRequires: parked.client.requireMfa ?? false,
       userRequires: user.mfaRequired ?? false,
-      hasSecondFactor: presence !== undefined && hasSecondFactor(presence),
       requested: requestedACR(parked.acrValues) as ACR | undefined,
-    })
-    if (next !== 'done') {
-      const marked = app.sso.firstFactorPassed(parked.id, user.id, amr, event ? [event] : [])
-      // The page renders while the mark's statement is in flight (its query is already sent); it
-      // is sent only once the mark is committed, as the page's form needs it.
-      let page: string | undefined
-      if (next === 'second_factor' && presence && answer === 'page') page = await whilePending(marked, () => factorPage(reply, { parked, browser }, presence, { answersPost: true }))
-      else await marked
-      if (event) app.audit.announce(event)
-      if (page !== undefined) return sendPage(reply, 200, page, [parked.redirectUri])
-      return redirect(reply, parkedPageURL(request, next === 'enrol' ? ENDPOINTS.loginEnrol : ENDPOINTS.loginFactor, parked.id))
+    }
+    const nextFor = (hasFactor: boolean) => afterFirstFactor({ ...policy, hasSecondFactor: hasFactor })
+    const owed = { withFactor: nextFor(true) !== 'done', withoutFactor: nextFor(false) !== 'done' }
+    if (owed.withFactor || owed.withoutFactor) {
+      const events = event ? [event] : []
+      const { presence, marked } = await app.sso.firstFactorIfOwed(parked.id, user.id, amr, events, owed)
+      const next = nextFor(hasSecondFactor(presence))
+      if (next !== 'done') {
+        if (!marked) {
+          // The request is gone (completed or expired meanwhile): the factor still passed, the trail keeps it.
+          if (event) await app.audit.record(event)
+          return expiredRequestPage(reply)
+        }
+        if (event) app.audit.announce(event)
+        if (next === 'second_factor' && answer === 'page') return sendFactorPage(reply, 200, { parked, browser }, presence, { answersPost: true })
+        return redirect(reply, parkedPageURL(request, next === 'enrol' ? ENDPOINTS.loginEnrol : ENDPOINTS.loginFactor, parked.id))
+      }
     }
   }
   const done = await completeSignIn(app, request, reply, parked, browser, user, amr, event && {
@@ -68,15 +71,6 @@ export async function afterFactor (
     unwritten: () => app.audit.record(event),
   })
   return done === 'factor_refused' ? expiredRequestPage(reply) : done
-}
-
-/** `work` (synchronous) runs while `pending` is in flight; both have settled when this does. */
-async function whilePending<T> (pending: Promise<unknown>, work: () => T): Promise<T> {
-  try {
-    return work()
-  } finally {
-    await pending
-  }
 }
 
 /** What a second factor adds to the sign-in's transaction: the factor it consumes, and its audit events. */

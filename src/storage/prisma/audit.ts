@@ -6,11 +6,13 @@ import type { AuditEventInput, AuditEventRecord, AuditStore } from '../types.js'
 /**
  * Audit events appended by another statement (a CTE named `events`), from a JSON array in
  * parameter `param` ({@link eventRows}), in order: one round trip for the write and its events.
+ * `when`: a condition (on the statement's other CTEs) without which none is appended.
  */
-export const APPEND_EVENTS = (param: string) => `events AS (
+export const APPEND_EVENTS = (param: string, when?: string) => `events AS (
     INSERT INTO audit_events (type, actor, subject, client_id, ip, detail)
     SELECT e->>'type', e->>'actor', e->>'subject', e->>'client_id', e->>'ip', NULLIF(e->'detail', 'null'::jsonb)
-    FROM jsonb_array_elements(${param}::jsonb) WITH ORDINALITY AS a(e, n)
+    FROM jsonb_array_elements(${param}::jsonb) WITH ORDINALITY AS a(e, n)${when ? `
+    WHERE ${when}` : ''}
     ORDER BY a.n)`
 
 /** The JSON parameter of {@link APPEND_EVENTS}. */

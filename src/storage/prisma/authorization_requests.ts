@@ -8,7 +8,7 @@
  */
 import type pg from 'pg'
 import type { PrismaClient } from '../../generated/prisma/client.js'
-import type { FactorPresence, OwingFactor, OwingFactorRead, PendingAuthorizationRecord, PendingAuthorizationStore, UserRecord } from '../types.js'
+import type { FactorPresence, FirstFactorOwed, OwingFactor, OwingFactorRead, PendingAuthorizationRecord, PendingAuthorizationStore, UserRecord } from '../types.js'
 import { presenceColumns, totp, totpColumns } from './factors.js'
 import { userColumns } from './users.js'
 import { APPEND_EVENTS, eventRows } from './audit.js'
@@ -82,6 +82,25 @@ const FIRST_FACTOR = {
     WHERE id = $1`,
 }
 
+/**
+ * After a password: which factors the user has and, when that leaves a step owed ($5 with a second
+ * factor, $6 without), the mark and its events, in one statement (the sign-in read the factors,
+ * then wrote the mark: a second round trip, and its commit, for every user owing a step). Written
+ * as {@link FIRST_FACTOR} (asynchronous commit); a user owing nothing writes nothing, and the
+ * events then go with the sign-in's own transaction. `marked` is false also for a request gone.
+ */
+const FIRST_FACTOR_IF_OWED = {
+  name: 'parked_first_factor_if_owed',
+  text: `WITH presence AS (SELECT ${presenceColumns('$2::uuid')}),
+  marked AS (
+    UPDATE authorization_requests SET factor_user_id = $2::uuid, factor_amr = $3::text[]
+    FROM presence, (SELECT set_config('synchronous_commit', 'off', true)) AS async_commit
+    WHERE id = $1 AND CASE WHEN presence.totp OR presence.passkeys > 0 THEN $5::boolean ELSE $6::boolean END
+    RETURNING 1),
+  ${APPEND_EVENTS('$4', 'EXISTS (SELECT 1 FROM marked)')}
+  SELECT presence.*, EXISTS (SELECT 1 FROM marked) AS marked FROM presence`,
+}
+
 export function prismaPendingAuthorizationStore (prisma: PrismaClient, pool?: pg.Pool): PendingAuthorizationStore {
   return {
     async create (request, { keepPerBrowser }) {
@@ -107,6 +126,14 @@ export function prismaPendingAuthorizationStore (prisma: PrismaClient, pool?: pg
         ? (await pool.query<Record<string, unknown>>({ ...q, values: [id, now] })).rows
         : await prisma.$queryRawUnsafe<Array<Record<string, unknown>>>(q.text, id, now)
       return rows[0] ? owingFactor(rows[0]) : null
+    },
+    async firstFactorIfOwed (id, userId, amr, events, owed) {
+      const values = [id, userId, amr, eventRows(events), owed.withFactor, owed.withoutFactor]
+      const [row] = pool
+        ? (await pool.query<FactorPresence & { marked: boolean }>({ ...FIRST_FACTOR_IF_OWED, values })).rows
+        : await prisma.$queryRawUnsafe<Array<FactorPresence & { marked: boolean }>>(FIRST_FACTOR_IF_OWED.text, ...values)
+      const { marked, ...presence } = row
+      return { presence, marked }
     },
     async firstFactor (id, userId, amr, events = []) {
       const values = [id, userId, amr, eventRows(events)]

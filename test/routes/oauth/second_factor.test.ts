@@ -257,7 +257,7 @@ t.test("the password's success event goes with what follows: with the first-fact
   const factor = await browser.signIn(start.res, 'erin', erin.password)
   t.same(await trail(erin.user.id), [{ type: 'login_succeeded', clientId: client.client.id, detail: { via: 'login_form' } }], 'recorded at the password, before the second factor')
   t.notOk(statements.some((text) => /^INSERT INTO audit_events/.test(text)), 'not by a statement of its own')
-  t.ok(statements.some((text) => /INSERT INTO audit_events[\s\S]*UPDATE authorization_requests SET factor_user_id/.test(text)), 'with the mark')
+  t.ok(statements.some((text) => /INSERT INTO audit_events/.test(text) && /UPDATE authorization_requests SET factor_user_id/.test(text) && /webauthn_credentials/.test(text)), 'with the mark (and the read of the factors that owes it)')
   const done = await submitFactor(browser, factor.res, { method: 'totp', code: totp(secret, Date.now() + 30_000) })
   t.ok(done.location?.searchParams.get('code'), 'signed in')
   t.same(await trail(erin.user.id), [

@@ -200,3 +200,61 @@ t.test("the first-factor mark carries that step's audit events: one statement, o
   await store.firstFactor(second, userId, ['pwd'])
   t.equal((await trail()).length, 2, 'no events: none written')
 })
+
+t.test('after a password, one statement reads the factors and marks the request only when a step is owed for them', async (t) => {
+  const { pool, prisma, spy, seen } = await setUp(t)
+  const pending = prismaPendingAuthorizationStore(prisma, spy)
+  const onPrisma = prismaPendingAuthorizationStore(prisma)
+  const factors = prismaFactorStore(prisma, spy)
+  const users = prismaUserStore(prisma, spy, USERNAME_FORMS)
+  const user = await users.create({ username: 'dave', passwordHash: 'h', scopes: ['read'], email: 'd@example.com' } as never)
+  const event = { type: 'login_succeeded', actor: user.id, subject: user.id, clientId: 'app', ip: '127.0.0.1', detail: { via: 'login_form' } }
+  const trail = async () => (await pool.query('SELECT detail FROM audit_events WHERE subject = $1 ORDER BY id', [user.id])).rows.map((r) => r.detail)
+  const mark = async (id: string) => (await pool.query('SELECT factor_user_id, factor_amr FROM authorization_requests WHERE id = $1', [id])).rows[0]
+  const optional = { withFactor: true, withoutFactor: false }
+  const required = { withFactor: true, withoutFactor: true }
+  const none = { totp: false, passkeys: 0, recoveryCodesLeft: 0 }
+
+  for (const store of [pending, onPrisma]) {
+    const via = store === pending ? 'pool' : 'Prisma'
+    const id = randomUUID()
+    await store.create(parkedRow(id), { keepPerBrowser: 5 })
+    seen.length = 0
+    t.same(await store.firstFactorIfOwed(id, user.id, ['pwd'], [event], optional), { presence: none, marked: false }, `${via}: no factor, MFA optional: nothing owed`)
+    if (store === pending) t.equal(seen.length, 1, 'one statement on the pool')
+    t.same(await mark(id), { factor_user_id: null, factor_amr: [] }, `${via}: no mark`)
+    t.same(await trail(), [], `${via}: and no event (the sign-in's transaction writes it)`)
+    t.same(await store.firstFactorIfOwed(id, user.id, ['pwd'], [event], required), { presence: none, marked: true }, `${via}: no factor, MFA required: the enrolment is owed`)
+    t.same(await mark(id), { factor_user_id: user.id, factor_amr: ['pwd'] }, `${via}: marked`)
+    t.same(await trail(), [{ via: 'login_form' }], `${via}: with its event`)
+    await pool.query('DELETE FROM audit_events WHERE subject = $1', [user.id])
+  }
+
+  await factors.beginTOTP({ userId: user.id, secretEnc: 'sealed', kekId: 'k' })
+  const unconfirmed = randomUUID()
+  await pending.create(parkedRow(unconfirmed), { keepPerBrowser: 5 })
+  t.same(await pending.firstFactorIfOwed(unconfirmed, user.id, ['pwd'], [], optional), { presence: none, marked: false }, 'an unconfirmed app is no factor')
+  await factors.acceptTOTPStep(user.id, 1234567, new Date(), true)
+  await factors.replaceRecoveryCodes(user.id, ['h1', 'h2'])
+  const id = randomUUID()
+  await pending.create(parkedRow(id), { keepPerBrowser: 5 })
+  const withApp = { totp: true, passkeys: 0, recoveryCodesLeft: 2 }
+  t.same(await pending.firstFactorIfOwed(id, user.id, ['pwd'], [event], { withFactor: false, withoutFactor: true }), { presence: withApp, marked: false }, 'a factor, a step owed only without one: no mark')
+  t.same(await pending.firstFactorIfOwed(id, user.id, ['pwd', 'x'], [event], optional), { presence: withApp, marked: true }, 'a confirmed app, MFA optional: the second factor is owed')
+  t.same(await mark(id), { factor_user_id: user.id, factor_amr: ['pwd', 'x'] })
+  t.same(await factors.factorPresence(user.id), withApp, 'the same presence as its own read')
+  t.same(await pending.firstFactorIfOwed(randomUUID(), user.id, ['pwd'], [event], required), { presence: withApp, marked: false }, 'an unknown request: not marked')
+  t.same(await trail(), [{ via: 'login_form' }], 'and no event for it')
+
+  // Marked: an asynchronous commit, as the mark's own statement.
+  const statement = seen.find((text) => /parked|UPDATE authorization_requests SET factor_user_id/.test(text) && /presence/.test(text))
+  const client = await pool.connect()
+  try {
+    await client.query('BEGIN')
+    await client.query(statement!, [id, user.id, ['pwd'], '[]', true, true])
+    t.equal((await client.query('SHOW synchronous_commit')).rows[0].synchronous_commit, 'off', 'its commit does not wait for the flush')
+    await client.query('ROLLBACK')
+  } finally {
+    client.release()
+  }
+})
