@@ -12,7 +12,7 @@
  * per-round ratios of back-to-back runs. The refresh grant is also held against what these cores
  * allow at best: two signatures plus its SQL statement alone, with no HTTP or JSON at all.
  *
- * Settings: BENCH_CONNECTIONS (32), BENCH_PASSWORD_CONNECTIONS (16), BENCH_ROUNDS (3), BENCH_TOTP_PAIRS (60), BENCH_DURATION (5 s: 3 s per round), BENCH_WARMUP (1 s), BENCH_ONLY (scenario
+ * Settings: BENCH_CONNECTIONS (32), BENCH_PASSWORD_CONNECTIONS (16), BENCH_ROUNDS (3), BENCH_TOTP_PAIRS (150), BENCH_TOTP_WARMUP (30), BENCH_DURATION (5 s: 3 s per round), BENCH_WARMUP (1 s), BENCH_ONLY (scenario
  * names), BENCH_SERVER_FLAGS (extra node flags for the server), BENCH_DATABASE_ADMIN_URL (postgresql://postgres@127.0.0.1:5432/postgres).
  *
  * @module
@@ -301,7 +301,7 @@ async function main (): Promise<void> {
   }
 
   if (selected('totp')) {
-    step('totp: paired hosted sign-ins, password alone vs password + TOTP code, over HTTP (BENCH_TOTP_PAIRS, 60)')
+    step('totp: paired hosted sign-ins, password alone vs password + TOTP code, over HTTP (BENCH_TOTP_PAIRS, 150, after BENCH_TOTP_WARMUP, 30)')
     // A server of its own with /metrics on, whose request-duration histogram gives Stamp's own time
     // per sign-in (the other scenarios' server has no metrics hook, as before).
     const metricsToken = randomBytes(24).toString('base64url')
