@@ -336,7 +336,7 @@ export default fp(async function services (app: FastifyInstance, options: Servic
   app.decorate('accounts', accounts)
   app.decorate('mailQueue', mailQueue)
 
-  const federationStore = prismaFederationStore(prisma)
+  const federationStore = prismaFederationStore(prisma, pool)
   let upstream: UpstreamClients | undefined
   const identityProviders = new IdentityProviders({
     store: federationStore, kek, audit, issuer: config.issuer, allowInsecure: config.federation.allowLoopback,

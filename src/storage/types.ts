@@ -892,8 +892,11 @@ export interface FederationStore {
   createPendingLink(link: PendingLinkRecord): Promise<void>
   /** The live pending link for this request and browser (not consumed). */
   findPendingLink(requestId: string, browserHash: string, now: Date): Promise<PendingLinkRecord | null>
-  /** Deletes and returns the live pending link for this request and browser (single use). */
-  takePendingLink(requestId: string, browserHash: string, now: Date): Promise<PendingLinkRecord | null>
+  /**
+   * After a sign-in, in one statement: deletes and returns the request's live pending link for
+   * this browser (single use) and the live state `stateHash` ({@link takeState}).
+   */
+  takeSignInHolds(requestId: string, browserHash: string, stateHash: string, now: Date): Promise<{ pendingLink: PendingLinkRecord | null, held: FederationStateRecord | null }>
   /** The live pending link by id (a mailed confirmation names it). */
   findPendingLinkById(id: string, now: Date): Promise<PendingLinkRecord | null>
   /**

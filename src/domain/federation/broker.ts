@@ -297,7 +297,7 @@ export class Federation {
    */
   async sessionEstablished (input: { requestId: string, browser: string, user: UserRecord, sessionId: string, amr: readonly string[], ip?: string, clientId?: string }): Promise<void> {
     const now = this.#now()
-    const pending = await this.#o.store.takePendingLink(input.requestId, sha256(input.browser), now)
+    const { pendingLink: pending, held } = await this.#o.store.takeSignInHolds(input.requestId, sha256(input.browser), sha256(`session:${input.requestId}`), now)
     // A local sign-in proves the account; a federated one (`fed`) proves nothing about it.
     if (pending && !input.amr.includes('fed')) {
       const provider = await this.#o.providers.find(pending.providerId)
@@ -310,7 +310,6 @@ export class Federation {
         this.#o.log.info({ event: 'federated_link_dropped', user_id: input.user.id }, 'pending link dropped: another account signed in')
       }
     }
-    const held = await this.#o.store.takeState(sha256(`session:${input.requestId}`), now)
     // Only a federated session ends upstream too (a link page holds the token before a local sign-in).
     if (held && held.purpose === 'session' && held.idTokenEnc && input.amr.includes('fed') && secretMatches(input.browser, held.browserHash)) {
       const idToken = open(this.#o.kek, held.idTokenEnc, heldIdTokenAAD(input.requestId))

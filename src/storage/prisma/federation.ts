@@ -5,6 +5,7 @@
  *
  * @module
  */
+import type pg from 'pg'
 import type { PrismaClient } from '../../generated/prisma/client.js'
 import type {
   ClaimMapping, FederatedIdentityRecord, FederationStateRecord, FederationStore, IdentityProviderKind, IdentityProviderRecord,
@@ -24,7 +25,34 @@ class Rollback extends Error {}
 const unique = (err: unknown) => (err as { code?: string }).code === 'P2002'
 const missing = (err: unknown) => (err as { code?: string }).code === 'P2025'
 
-export function prismaFederationStore (prisma: PrismaClient): FederationStore {
+const PENDING_LINK_COLUMNS = (as: string) => `id AS "${as}id", browser_hash AS "${as}browserHash", request_id AS "${as}requestId",
+  provider_id::text AS "${as}providerId", subject AS "${as}subject", email AS "${as}email", user_id::text AS "${as}userId", expires_at AS "${as}expiresAt"`
+const STATE_COLUMNS = (as: string) => `state_hash AS "${as}stateHash", purpose AS "${as}purpose", browser_hash AS "${as}browserHash",
+  request_id AS "${as}requestId", provider_id::text AS "${as}providerId", nonce AS "${as}nonce", code_verifier AS "${as}codeVerifier",
+  return_to AS "${as}returnTo", id_token_enc AS "${as}idTokenEnc", expires_at AS "${as}expiresAt"`
+
+/**
+ * What a sign-in leaves for federation to pick up, taken in one statement (it was two DELETEs
+ * through Prisma after every sign-in, most of which find nothing): the request's pending link for
+ * this browser, and the upstream ID Token held for its session.
+ */
+const TAKE_SIGN_IN_HOLDS = {
+  name: 'federation_take_sign_in_holds',
+  text: `WITH link AS (DELETE FROM federation_pending_links WHERE request_id = $1 AND browser_hash = $2 RETURNING ${PENDING_LINK_COLUMNS('link.')}),
+  held AS (DELETE FROM federation_states WHERE state_hash = $3 RETURNING ${STATE_COLUMNS('held.')})
+  SELECT * FROM (SELECT 1) AS one LEFT JOIN link ON true LEFT JOIN held ON true`,
+}
+
+/** The `prefix.` columns of a joined row, or null when the LEFT JOIN found none (`key` null). */
+function part<T> (row: Record<string, unknown>, prefix: string, key: string): T | null {
+  if (row[prefix + key] === null || row[prefix + key] === undefined) return null
+  const out: Record<string, unknown> = {}
+  for (const [name, value] of Object.entries(row)) if (name.startsWith(prefix)) out[name.slice(prefix.length)] = value
+  return out as T
+}
+
+/** `pool`: the pg pool under Prisma, for the statement every sign-in runs (createPool). */
+export function prismaFederationStore (prisma: PrismaClient, pool?: pg.Pool): FederationStore {
   return {
     listProviders: async () => (await prisma.identityProvider.findMany({ orderBy: { slug: 'asc' } })).map(provider),
     async findProvider (idOrSlug) {
@@ -104,11 +132,16 @@ export function prismaFederationStore (prisma: PrismaClient): FederationStore {
       ])
     },
     findPendingLink: (requestId, browserHash, now) => prisma.federationPendingLink.findFirst({ where: { requestId, browserHash, expiresAt: { gt: now } } }),
-    async takePendingLink (requestId, browserHash, now) {
-      const rows = await prisma.$queryRaw<PendingLinkRecord[]>`DELETE FROM federation_pending_links WHERE request_id = ${requestId} AND browser_hash = ${browserHash}
-        RETURNING id, browser_hash AS "browserHash", request_id AS "requestId", provider_id AS "providerId", subject, email, user_id AS "userId", expires_at AS "expiresAt"`
-      const row = rows[0]
-      return row && row.expiresAt > now ? { ...row, providerId: String(row.providerId), userId: String(row.userId) } : null
+
+    async takeSignInHolds (requestId, browserHash, stateHash, now) {
+      const values = [requestId, browserHash, stateHash]
+      const [row] = pool
+        ? (await pool.query<Record<string, unknown>>({ ...TAKE_SIGN_IN_HOLDS, values })).rows
+        : await prisma.$queryRawUnsafe<Array<Record<string, unknown>>>(TAKE_SIGN_IN_HOLDS.text, ...values)
+      // Taken either way; an expired one counts as none.
+      const link = part<PendingLinkRecord>(row, 'link.', 'id')
+      const held = part<FederationStateRecord>(row, 'held.', 'stateHash')
+      return { pendingLink: link && link.expiresAt > now ? link : null, held: held && held.expiresAt > now ? held : null }
     },
 
     findPendingLinkById: (id, now) => prisma.federationPendingLink.findFirst({ where: { id, expiresAt: { gt: now } } }),
