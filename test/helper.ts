@@ -13,6 +13,7 @@ import type { FastifyInstance } from 'fastify'
 import { buildApp, type AppOptions } from '../src/app.js'
 import { loadConfig, type Config } from '../src/config/env.js'
 import { migrate } from '../src/db/migrate.js'
+import { createPrisma } from '../src/db/connection.js'
 import { generateKEKValue } from '../src/crypto/kek.js'
 import { generateClientSecret, hashClientSecret } from '../src/domain/client_auth.js'
 import type { ClientRecord } from '../src/storage/types.js'
@@ -53,6 +54,20 @@ export async function createTestDatabase (t: Teardown): Promise<string> {
   const url = await createEmptyDatabase(t)
   await migrate(url)
   return url
+}
+
+/**
+ * A migrated test database with a pg pool and Prisma on it, for the stores that run statements on
+ * the pool: `spy` stands in for the pool and records each statement's text in `seen`.
+ */
+export async function spiedStoreDatabase (t: Teardown, max = 2) {
+  const url = await createTestDatabase(t)
+  const pool = testPool(url, max)
+  const prisma = createPrisma({ url, poolMax: max }, pool)
+  t.teardown(async () => { await prisma.$disconnect(); await pool.end() })
+  const seen: string[] = []
+  const spy = { query: async (q: { text: string, values: unknown[] }) => { seen.push(q.text); return pool.query(q) } } as unknown as pg.Pool
+  return { url, pool, prisma, spy, seen }
 }
 
 /** A validated config for tests: quiet logs, a throw-away KEK, and any overrides. */

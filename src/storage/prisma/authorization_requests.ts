@@ -12,6 +12,7 @@ import type { FactorPresence, FirstFactorOwed, OwingFactor, OwingFactorRead, Pen
 import { presenceColumns, totp, totpColumns } from './factors.js'
 import { userColumns } from './users.js'
 import { APPEND_EVENTS, eventRows } from './audit.js'
+import { splitByPrefix } from './joined_rows.js'
 
 const REQUEST_COLUMNS = (t: string) => `${t}.id, ${t}.browser_hash AS "browserHash", ${t}.client_id AS "clientId", ${t}.redirect_uri AS "redirectUri",
     ${t}.redirect_uri_sent AS "redirectUriSent", ${t}.scope, ${t}.state, ${t}.nonce, ${t}.code_challenge AS "codeChallenge",
@@ -47,15 +48,10 @@ function owingFactorSQL (columns: string, join: string): string {
 
 /** Splits a joined row by column-name prefix (`user.id` → `user` { id }); unprefixed names are the request's. */
 function owingFactor (row: Record<string, unknown>): OwingFactor {
-  const parts: Record<string, Record<string, unknown>> = { request: {} }
-  for (const [name, value] of Object.entries(row)) {
-    const dot = name.indexOf('.')
-    if (dot < 0) parts.request[name] = value
-    else (parts[name.slice(0, dot)] ??= {})[name.slice(dot + 1)] = value
-  }
+  const parts = splitByPrefix(row)
   const t = parts.totp as Parameters<typeof totp>[0] | undefined
   return {
-    request: parts.request as unknown as PendingAuthorizationRecord,
+    request: parts[''] as unknown as PendingAuthorizationRecord,
     user: parts.user as unknown as UserRecord,
     presence: (parts.presence as unknown as FactorPresence | undefined) ?? null,
     // LEFT JOIN: a user without a TOTP record has its columns all null.

@@ -12,6 +12,7 @@ import type {
   PendingLinkRecord, UpstreamAuthMethod,
 } from '../types.js'
 import { isUUID } from '../../ids.js'
+import { splitByPrefix } from './joined_rows.js'
 
 type ProviderRow = Omit<IdentityProviderRecord, 'kind' | 'authMethod' | 'claimMapping'> & { kind: string, authMethod: string, claimMapping: unknown }
 
@@ -41,14 +42,6 @@ const TAKE_SIGN_IN_HOLDS = {
   text: `WITH link AS (DELETE FROM federation_pending_links WHERE request_id = $1 AND browser_hash = $2 RETURNING ${PENDING_LINK_COLUMNS('link.')}),
   held AS (DELETE FROM federation_states WHERE state_hash = $3 RETURNING ${STATE_COLUMNS('held.')})
   SELECT * FROM (SELECT 1) AS one LEFT JOIN link ON true LEFT JOIN held ON true`,
-}
-
-/** The `prefix.` columns of a joined row, or null when the LEFT JOIN found none (`key` null). */
-function part<T> (row: Record<string, unknown>, prefix: string, key: string): T | null {
-  if (row[prefix + key] === null || row[prefix + key] === undefined) return null
-  const out: Record<string, unknown> = {}
-  for (const [name, value] of Object.entries(row)) if (name.startsWith(prefix)) out[name.slice(prefix.length)] = value
-  return out as T
 }
 
 /** `pool`: the pg pool under Prisma, for the statement every sign-in runs (createPool). */
@@ -117,11 +110,9 @@ export function prismaFederationStore (prisma: PrismaClient, pool?: pg.Pool): Fe
       await prisma.federationState.create({ data: state })
     },
     async takeState (stateHash, now) {
-      const rows = await prisma.$queryRaw<FederationStateRecord[]>`DELETE FROM federation_states WHERE state_hash = ${stateHash}
-        RETURNING state_hash AS "stateHash", purpose, browser_hash AS "browserHash", request_id AS "requestId", provider_id AS "providerId",
-          nonce, code_verifier AS "codeVerifier", return_to AS "returnTo", id_token_enc AS "idTokenEnc", expires_at AS "expiresAt"`
+      const rows = await prisma.$queryRawUnsafe<FederationStateRecord[]>(`DELETE FROM federation_states WHERE state_hash = $1 RETURNING ${STATE_COLUMNS('')}`, stateHash)
       const row = rows[0]
-      return row && row.expiresAt > now ? { ...row, providerId: String(row.providerId) } : null
+      return row && row.expiresAt > now ? row : null
     },
 
     async createPendingLink (link) {
@@ -138,9 +129,10 @@ export function prismaFederationStore (prisma: PrismaClient, pool?: pg.Pool): Fe
       const [row] = pool
         ? (await pool.query<Record<string, unknown>>({ ...TAKE_SIGN_IN_HOLDS, values })).rows
         : await prisma.$queryRawUnsafe<Array<Record<string, unknown>>>(TAKE_SIGN_IN_HOLDS.text, ...values)
-      // Taken either way; an expired one counts as none.
-      const link = part<PendingLinkRecord>(row, 'link.', 'id')
-      const held = part<FederationStateRecord>(row, 'held.', 'stateHash')
+      // Taken either way; an expired one counts as none. A LEFT JOIN that found none: its key is null.
+      const parts = splitByPrefix(row)
+      const link = parts.link.id === null ? null : parts.link as unknown as PendingLinkRecord
+      const held = parts.held.stateHash === null ? null : parts.held as unknown as FederationStateRecord
       return { pendingLink: link && link.expiresAt > now ? link : null, held: held && held.expiresAt > now ? held : null }
     },
 

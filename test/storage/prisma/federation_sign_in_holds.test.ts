@@ -6,21 +6,14 @@
  * @module
  */
 import t from 'tap'
-import pg from 'pg'
 import { randomUUID } from 'node:crypto'
-import { createTestDatabase, testPool } from '../../helper.js'
-import { createPrisma } from '../../../src/db/connection.js'
+import { spiedStoreDatabase } from '../../helper.js'
 import { prismaFederationStore } from '../../../src/storage/prisma/federation.js'
 import { prismaUserStore } from '../../../src/storage/prisma/users.js'
 import { USERNAME_FORMS } from '../../../src/domain/usernames.js'
 
 t.test('a sign-in takes its pending link and its held upstream token in one statement', async (t) => {
-  const url = await createTestDatabase(t)
-  const pool = testPool(url, 2)
-  const prisma = createPrisma({ url, poolMax: 2 }, pool)
-  t.teardown(async () => { await prisma.$disconnect(); await pool.end() })
-  const seen: string[] = []
-  const spy = { query: async (q: { text: string, values: unknown[] }) => { seen.push(q.text); return pool.query(q) } } as unknown as pg.Pool
+  const { pool, prisma, spy, seen } = await spiedStoreDatabase(t)
   const user = await prismaUserStore(prisma, spy, USERNAME_FORMS).create({ username: 'gina', passwordHash: 'h', scopes: ['read'], email: 'g@example.com' } as never)
   const providerId = randomUUID()
   await pool.query(`INSERT INTO identity_providers (id, slug, display_name, kind, client_id, auth_method, scope, updated_at)

@@ -9,23 +9,14 @@
 import t from 'tap'
 import pg from 'pg'
 import { randomUUID } from 'node:crypto'
-import { createTestDatabase, testPool } from '../../helper.js'
-import { createPrisma } from '../../../src/db/connection.js'
+import { spiedStoreDatabase } from '../../helper.js'
 import { prismaPendingAuthorizationStore } from '../../../src/storage/prisma/authorization_requests.js'
 import { prismaFactorStore } from '../../../src/storage/prisma/factors.js'
 import { prismaUserStore } from '../../../src/storage/prisma/users.js'
 import { USERNAME_FORMS } from '../../../src/domain/usernames.js'
 import { factorSummary } from '../../../src/domain/second_factors.js'
 
-async function setUp (t: Tap.Test) {
-  const url = await createTestDatabase(t)
-  const pool = testPool(url, 2)
-  const prisma = createPrisma({ url, poolMax: 2 }, pool)
-  t.teardown(async () => { await prisma.$disconnect(); await pool.end() })
-  const seen: string[] = []
-  const spy = { query: async (q: { text: string, values: unknown[] }) => { seen.push(q.text); return pool.query(q) } } as unknown as pg.Pool
-  return { url, pool, prisma, spy, seen }
-}
+const setUp = (t: Tap.Test) => spiedStoreDatabase(t)
 
 const parkedRow = (id: string) => ({
   id, browserHash: 'b'.repeat(43), clientId: 'app', redirectUri: 'https://app.example/cb', redirectUriSent: true, scope: 'openid read',
